@@ -1,0 +1,465 @@
+//! The command line: argument parsing, dispatch, output, and the one mapping from errors to
+//! exit codes. stdout carries data; stderr carries `planledger: ...` diagnostics.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::clock::{Clock, FixedClock, SystemClock, V7Ids};
+use crate::codec::hex;
+use crate::decide::{Command, Submission};
+use crate::error::{Error, Result};
+use crate::input;
+use crate::ledger::{Ack, Ledger};
+use crate::model::Timestamp;
+use crate::query::{self, AsOf};
+use crate::report;
+use crate::store::Store;
+
+/// Exit codes, documented in docs/cli.md.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// `verify` found the log altered or damaged, or a read hit damaged bytes.
+    pub const INTEGRITY: i32 = 1;
+    /// Bad command line (unknown flag, missing argument).
+    pub const USAGE: i32 = 2;
+    /// Input refused: malformed file or value, unknown entity, rule broken. Nothing written.
+    pub const INVALID: i32 = 3;
+    /// The acting department may not do this. Nothing written.
+    pub const FORBIDDEN: i32 = 4;
+    /// Collides with what is recorded (id reused with other content, plan redefined).
+    pub const CONFLICT: i32 = 5;
+    /// The store cannot be opened: in use by another process, or of a newer format.
+    pub const UNAVAILABLE: i32 = 6;
+    /// I/O or storage engine failure.
+    pub const IO: i32 = 7;
+}
+
+/// The one place errors become exit codes.
+pub fn exit_code(e: &Error) -> i32 {
+    match e.root() {
+        Error::Invalid(_) | Error::Unknown { .. } => exit::INVALID,
+        Error::Forbidden(_) => exit::FORBIDDEN,
+        Error::Conflict(_) => exit::CONFLICT,
+        Error::StoreInUse(_) | Error::FormatTooNew { .. } => exit::UNAVAILABLE,
+        Error::Corrupt { .. } => exit::INTEGRITY,
+        Error::Io { .. } | Error::Sled(_) => exit::IO,
+        Error::At { .. } => unreachable!("root() unwraps locations"),
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "planledger", version, about = "An event-sourced ledger for the execution of government development plans")]
+pub struct Cli {
+    /// Store directory [env: PLANLEDGER_STORE] [default: ./planledger-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Print JSON on stdout (one document; JSON Lines for `log` and `submit`)
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Plans: import a year's plan file
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    /// Submit progress as a department: one event, or a JSONL file as one atomic batch
+    #[command(args_conflicts_with_subcommands = true)]
+    Submit(SubmitArgs),
+    /// Current state of every plan: projects, indicators, totals
+    State(StateArgs),
+    /// The event log, in order
+    Log(LogArgs),
+    /// Recompute the hash chain and check the log's invariants; exit 0 only if intact
+    Verify,
+    /// Build a fresh store from the embedded Guancheng example and print its state
+    Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum PlanCmd {
+    /// Import a plan file (TOML); re-importing the same file writes nothing
+    Import {
+        file: PathBuf,
+        /// Acting department (must be a coordinator)
+        #[arg(long = "as", value_name = "DEPT")]
+        actor: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SubmitArgs {
+    /// Acting department
+    #[arg(long = "as", value_name = "DEPT")]
+    actor: String,
+    /// A JSONL file of submissions, committed as one atomic batch
+    #[arg(long, value_name = "FILE.jsonl")]
+    file: Option<PathBuf>,
+    #[command(subcommand)]
+    kind: Option<Kind>,
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Idempotency key (UUID); a UUID v7 is made when absent
+    #[arg(long)]
+    id: Option<String>,
+    /// Free-text note stored with the event
+    #[arg(long)]
+    note: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Kind {
+    /// Investment completed by a project in one month (亿元)
+    Investment {
+        #[arg(long)]
+        project: String,
+        /// YYYY-MM
+        #[arg(long)]
+        period: String,
+        /// 亿元, a non-negative decimal
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A project milestone reached: start, complete or operate
+    Milestone {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        milestone: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        date: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// An indicator's reported actual for a period
+    Actual {
+        #[arg(long)]
+        indicator: String,
+        /// YYYY, YYYY-Qn or YYYY-MM
+        #[arg(long)]
+        period: String,
+        #[arg(long, allow_hyphen_values = true)]
+        value: String,
+        /// estimate | preliminary | final (default final)
+        #[arg(long)]
+        basis: Option<String>,
+        /// The plan, when the indicator is in several plans of that year
+        #[arg(long)]
+        plan: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revise an indicator's target or a project's planned investment
+    ReviseTarget {
+        #[arg(long, conflicts_with = "project", required_unless_present = "project")]
+        indicator: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        /// The plan, when the entity is in several plans
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        value: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Correct the amount or value of an investment or actual event
+    Correct {
+        /// Seq or id of the event to correct
+        #[arg(long)]
+        event: String,
+        #[arg(long, allow_hyphen_values = true)]
+        value: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Retract an investment, milestone or actual event
+    Retract {
+        /// Seq or id of the event to retract
+        #[arg(long)]
+        event: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args, Debug)]
+struct StateArgs {
+    /// Only this plan
+    #[arg(long)]
+    plan: Option<String>,
+    /// Transaction time: a seq, or an RFC 3339 time
+    #[arg(long, value_name = "TIME|SEQ")]
+    as_of: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct LogArgs {
+    /// First seq to print
+    #[arg(long, default_value_t = 1)]
+    from: u64,
+}
+
+/// Runs the CLI with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::USAGE } else { exit::OK };
+            }
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            eprintln!("planledger: {first} (see --help)");
+            return exit::USAGE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(cli, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("planledger: {e}");
+            exit_code(&e)
+        }
+    }
+}
+
+fn store_dir(cli_store: &Option<PathBuf>) -> PathBuf {
+    cli_store
+        .clone()
+        .or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("./planledger-data"))
+}
+
+/// The ledger's clock: the machine's, or the instant in `PLANLEDGER_NOW` (for reproducible
+/// examples and tests).
+fn clock() -> Result<Box<dyn Clock>> {
+    match std::env::var("PLANLEDGER_NOW") {
+        Ok(t) => Ok(Box::new(FixedClock(Timestamp::parse("PLANLEDGER_NOW", &t)?))),
+        Err(_) => Ok(Box::new(SystemClock)),
+    }
+}
+
+fn open_ledger(dir: &Path) -> Result<Ledger> {
+    Ledger::open(dir, clock()?, Box::new(V7Ids))
+}
+
+fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+}
+
+type Out<'a> = dyn Write + 'a;
+
+fn emit(out: &mut Out, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes()).map_err(|e| Error::io("writing to stdout", e))
+}
+
+fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
+    // Values built from strings, numbers and maps always serialize.
+    let s = serde_json::to_string(v).unwrap_or_default();
+    emit(out, &s)?;
+    emit(out, "\n")
+}
+
+pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
+    let dir = store_dir(&cli.store);
+    match cli.command {
+        Cmd::Plan(PlanCmd::Import { file, actor }) => {
+            let text = read_file(&file)?;
+            let import = input::parse_plan(&text).map_err(|e| e.at(file.display().to_string()))?;
+            let mut ledger = open_ledger(&dir)?;
+            let plan_id = import.plan.plan.clone();
+            let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(import)) };
+            let name = file.display().to_string();
+            let acks = ledger.submit(&actor, &[sub], &|_| Some(name.clone()))?;
+            print_import(out, cli.json, &plan_id, &acks)?;
+        }
+        Cmd::Submit(args) => {
+            let (subs, lines, name) = match (&args.file, args.kind) {
+                (Some(file), None) => {
+                    let text = read_file(file)?;
+                    let name = file.display().to_string();
+                    let parsed = input::parse_jsonl(&text).map_err(|e| e.at(name.clone()))?;
+                    if parsed.is_empty() {
+                        return Err(Error::invalid("no submissions in the file").at(name));
+                    }
+                    let (lines, subs): (Vec<usize>, Vec<Submission>) = parsed.into_iter().unzip();
+                    (subs, lines, Some(name))
+                }
+                (None, Some(kind)) => (vec![kind_submission(kind)?], vec![], None),
+                (Some(_), Some(_)) => return Err(Error::invalid("give either --file or a submission kind, not both")),
+                (None, None) => {
+                    return Err(Error::invalid(format!(
+                        "submit needs --file <FILE.jsonl> or a kind ({})",
+                        input::KINDS.join(", ")
+                    )))
+                }
+            };
+            let mut ledger = open_ledger(&dir)?;
+            let origin = |i: usize| name.as_ref().map(|n| format!("{n} line {}", lines[i]));
+            let acks = ledger.submit(&args.actor, &subs, &origin)?;
+            print_acks(out, cli.json, &acks)?;
+        }
+        Cmd::State(args) => {
+            let store = Store::open(&dir)?;
+            let seq = match &args.as_of {
+                Some(t) => query::resolve(&store, AsOf::parse(t)?)?,
+                None => store.head().events(),
+            };
+            let state = query::state_at(&store, seq)?;
+            if let Some(p) = &args.plan {
+                if !state.plans.contains_key(p) {
+                    return Err(Error::unknown("plan", p));
+                }
+            }
+            if cli.json {
+                emit_json(out, &report::state_json(&state, args.plan.as_deref(), None))?;
+            } else {
+                emit(out, &report::state_text(&state, args.plan.as_deref(), None))?;
+            }
+        }
+        Cmd::Log(args) => {
+            let store = Store::open(&dir)?;
+            for stored in store.scan(args.from) {
+                let stored = stored?;
+                if cli.json {
+                    emit_json(out, &report::event_json(&stored.event, &stored.hash))?;
+                } else {
+                    emit(out, &report::event_line(&stored.event, &stored.hash))?;
+                }
+            }
+        }
+        Cmd::Verify => {
+            let store = Store::open(&dir)?;
+            let v = crate::verify::verify(&store)?;
+            if cli.json {
+                let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
+                if let (Some(p), Value::Object(m)) = (&v.problem, &mut doc) {
+                    m.insert("first_bad_seq".into(), json!(p.seq));
+                    m.insert("problem".into(), json!(p.what));
+                }
+                emit_json(out, &doc)?;
+            } else if let Some(p) = &v.problem {
+                emit(out, &format!("FAILED at seq {}: {}\n{} events verified before it\n", p.seq, p.what, v.events))?;
+            } else {
+                emit(out, &format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head)))?;
+            }
+            if let Some(p) = &v.problem {
+                eprintln!("planledger: verification failed at seq {}: {}", p.seq, p.what);
+                return Ok(exit::INTEGRITY);
+            }
+        }
+        Cmd::Demo => {
+            let demo_dir = match cli.store.clone().or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from)) {
+                Some(d) => d,
+                None => std::env::temp_dir().join(format!("planledger-demo-{}", std::process::id())),
+            };
+            crate::demo::run(&demo_dir, cli.json, out)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn kind_submission(kind: Kind) -> Result<Submission> {
+    let mut f: BTreeMap<String, String> = BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            f.insert(k.to_string(), v);
+        }
+    };
+    let (name, common) = match kind {
+        Kind::Investment { project, period, amount, common } => {
+            put("project", Some(project));
+            put("period", Some(period));
+            put("amount", Some(amount));
+            ("investment", common)
+        }
+        Kind::Milestone { project, milestone, date, common } => {
+            put("project", Some(project));
+            put("milestone", Some(milestone));
+            put("date", Some(date));
+            ("milestone", common)
+        }
+        Kind::Actual { indicator, period, value, basis, plan, common } => {
+            put("indicator", Some(indicator));
+            put("period", Some(period));
+            put("value", Some(value));
+            put("basis", basis);
+            put("plan", plan);
+            ("actual", common)
+        }
+        Kind::ReviseTarget { indicator, project, plan, value, reason, common } => {
+            put("indicator", indicator);
+            put("project", project);
+            put("plan", plan);
+            put("value", Some(value));
+            put("reason", Some(reason));
+            ("revise-target", common)
+        }
+        Kind::Correct { event, value, reason, common } => {
+            put("event", Some(event));
+            put("value", Some(value));
+            put("reason", Some(reason));
+            ("correct", common)
+        }
+        Kind::Retract { event, reason, common } => {
+            put("event", Some(event));
+            put("reason", Some(reason));
+            ("retract", common)
+        }
+    };
+    put("id", common.id);
+    put("note", common.note);
+    input::submission_from_fields(name, &f)
+}
+
+fn print_acks(out: &mut Out, as_json: bool, acks: &[Ack]) -> Result<()> {
+    for a in acks {
+        if as_json {
+            emit_json(out, &json!({"seq": a.seq, "id": a.id.to_string(), "type": a.kind, "duplicate": a.duplicate}))?;
+        } else {
+            let dup = if a.duplicate { "  (already recorded; nothing written)" } else { "" };
+            emit(out, &format!("seq {}  {}  {}{dup}\n", a.seq, a.kind, a.id))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack]) -> Result<()> {
+    if as_json {
+        return emit_json(
+            out,
+            &json!({
+                "plan": plan,
+                "events": acks.len(),
+                "first_seq": acks.first().map(|a| a.seq),
+                "last_seq": acks.last().map(|a| a.seq),
+            }),
+        );
+    }
+    match (acks.first(), acks.last()) {
+        (Some(f), Some(l)) => emit(out, &format!("imported plan {plan}: {} events, seq {}..={}\n", acks.len(), f.seq, l.seq)),
+        _ => emit(out, &format!("plan {plan} is already imported as given; nothing written\n")),
+    }
+}

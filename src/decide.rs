@@ -1,0 +1,571 @@
+//! Commands and the one place that validates them: `decide(&State, command) -> events`.
+//!
+//! Every rule a submission must satisfy lives here, checked against the state before anything
+//! is written. `decide` is deterministic: given the same state, command, date and lookups it
+//! returns the same payloads or the same error.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::event::{
+    ActualReported, Corrected, DepartmentRegistered, Event, IndicatorDefined, InvestmentReported, MilestoneReached,
+    Payload, PlanDeclared, ProjectListed, Retracted, Subject, TargetRef, TargetRevised,
+};
+use crate::model::{check_text, Basis, Date, Milestone, Month, Period};
+use crate::projection::{Plan, State};
+
+/// A plan file, parsed: the events it would declare if everything in it were new.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanImport {
+    pub plan: PlanDeclared,
+    pub departments: Vec<DepartmentRegistered>,
+    pub indicators: Vec<IndicatorDefined>,
+    pub projects: Vec<ProjectListed>,
+}
+
+/// Names an event by its seq or its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventRef {
+    Seq(u64),
+    Id(Uuid),
+}
+
+impl EventRef {
+    pub fn parse(field: &str, text: &str) -> Result<EventRef> {
+        if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) {
+            return text
+                .parse()
+                .map(EventRef::Seq)
+                .map_err(|_| Error::invalid(format!("{field} '{text}' is not a seq")));
+        }
+        Uuid::parse_str(text)
+            .map(EventRef::Id)
+            .map_err(|_| Error::invalid(format!("{field} '{text}' is neither a seq nor an event id (UUID)")))
+    }
+}
+
+impl std::fmt::Display for EventRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventRef::Seq(s) => write!(f, "seq {s}"),
+            EventRef::Id(id) => write!(f, "id {id}"),
+        }
+    }
+}
+
+/// What a target revision names, before the plan is resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TargetSpec {
+    Indicator { indicator: String, plan: Option<String> },
+    Project { project: String, plan: Option<String> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    ImportPlan(Box<PlanImport>),
+    Investment { project: String, period: Month, amount: Decimal },
+    Milestone { project: String, milestone: Milestone, date: Date },
+    Actual { indicator: String, plan: Option<String>, period: Period, value: Decimal, basis: Basis },
+    ReviseTarget { target: TargetSpec, value: Decimal, reason: String },
+    Correct { event: EventRef, value: Decimal, reason: String },
+    Retract { event: EventRef, reason: String },
+}
+
+impl Command {
+    /// The event type this command records (plan import records several).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::ImportPlan(_) => "plan-import",
+            Command::Investment { .. } => "investment",
+            Command::Milestone { .. } => "milestone",
+            Command::Actual { .. } => "actual",
+            Command::ReviseTarget { .. } => "revise-target",
+            Command::Correct { .. } => "correct",
+            Command::Retract { .. } => "retract",
+        }
+    }
+}
+
+/// A command as a department submits it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Submission {
+    /// Idempotency key: resubmitting the same id with the same content is acknowledged again
+    /// without writing; the same id with other content is refused.
+    pub id: Option<Uuid>,
+    pub note: Option<String>,
+    pub command: Command,
+}
+
+/// Finds a committed (or earlier in the same batch) event by seq or id.
+pub type Lookup<'a> = dyn Fn(&EventRef) -> Result<Option<Event>> + 'a;
+
+/// Validates `command` from `actor` against `state` on `today`; returns the payloads to record.
+pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup: &Lookup) -> Result<Vec<Payload>> {
+    if let Command::ImportPlan(import) = command {
+        return decide_import(state, actor, import);
+    }
+    if !state.departments.contains_key(actor) {
+        return Err(Error::unknown("department", actor));
+    }
+    let payload = match command {
+        Command::ImportPlan(_) => unreachable!("handled above"),
+        Command::Investment { project, period, amount } => {
+            let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
+            authorize_project(state, actor, plan, project)?;
+            not_future("period", period.first_day(), &period.to_string(), today)?;
+            if amount.is_sign_negative() && !amount.is_zero() {
+                return Err(Error::invalid(format!("amount '{amount}' is negative")));
+            }
+            if let Some(e) = state.projects.get(project).and_then(|p| p.investments.get(period)) {
+                return Err(Error::invalid(format!(
+                    "investment for project '{project}' in {period} is already recorded (seq {}); use `correct --event {}` to change it",
+                    e.seq, e.seq
+                )));
+            }
+            Payload::InvestmentReported(InvestmentReported { project: project.clone(), period: *period, amount: *amount })
+        }
+        Command::Milestone { project, milestone, date } => {
+            let plan = plan_listing(state, project, date.year(), "date", &date.to_string())?;
+            authorize_project(state, actor, plan, project)?;
+            not_future("date", *date, &date.to_string(), today)?;
+            check_milestone_order(state, project, *milestone, *date)?;
+            Payload::MilestoneReached(MilestoneReached { project: project.clone(), milestone: *milestone, date: *date })
+        }
+        Command::Actual { indicator, plan, period, value, basis } => {
+            let plan = indicator_plan(state, indicator, plan.as_deref(), Some(period.year()))?;
+            authorize_indicator(state, actor, plan, indicator)?;
+            not_future("period", period.first_day(), &period.to_string(), today)?;
+            let ind = &plan.indicators[indicator.as_str()];
+            if let Some(firm) = ind.actuals.iter().filter(|a| a.period == *period && a.basis >= *basis).max_by_key(|a| a.basis) {
+                return Err(Error::invalid(format!(
+                    "indicator '{indicator}' already has a {} actual for {period} (seq {}); a {basis} figure cannot supersede it; use `correct --event {}`",
+                    firm.basis, firm.seq, firm.seq
+                )));
+            }
+            Payload::ActualReported(ActualReported {
+                plan: plan.def.plan.clone(),
+                indicator: indicator.clone(),
+                period: *period,
+                value: *value,
+                basis: *basis,
+            })
+        }
+        Command::ReviseTarget { target, value, reason } => {
+            check_text("reason", reason, true)?;
+            let (target, previous) = match target {
+                TargetSpec::Indicator { indicator, plan } => {
+                    let plan = indicator_plan(state, indicator, plan.as_deref(), None)?;
+                    authorize_indicator(state, actor, plan, indicator)?;
+                    let previous = plan.indicators[indicator.as_str()].target;
+                    (TargetRef::Indicator { plan: plan.def.plan.clone(), indicator: indicator.clone() }, previous)
+                }
+                TargetSpec::Project { project, plan } => {
+                    let plan = project_plan(state, project, plan.as_deref())?;
+                    authorize_project(state, actor, plan, project)?;
+                    if value.is_sign_negative() && !value.is_zero() {
+                        return Err(Error::invalid(format!("value '{value}' is negative; planned investment cannot be")));
+                    }
+                    let previous = plan.projects[project.as_str()].planned_investment;
+                    (TargetRef::Project { plan: plan.def.plan.clone(), project: project.clone() }, previous)
+                }
+            };
+            if previous == *value {
+                return Err(Error::invalid(format!("the target is already {value}; nothing to revise")));
+            }
+            Payload::TargetRevised(TargetRevised { target, previous, value: *value, reason: reason.clone() })
+        }
+        Command::Correct { event, value, reason } => {
+            check_text("reason", reason, true)?;
+            let target = find_target(event, lookup)?;
+            let (subject, previous) = live_subject(state, &target)?;
+            match &subject {
+                Subject::Investment { project, period } => {
+                    let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
+                    authorize_project(state, actor, plan, project)?;
+                    if value.is_sign_negative() && !value.is_zero() {
+                        return Err(Error::invalid(format!("value '{value}' is negative; an investment amount cannot be")));
+                    }
+                }
+                Subject::Actual { plan, indicator, .. } => {
+                    let plan = indicator_plan(state, indicator, Some(plan), None)?;
+                    authorize_indicator(state, actor, plan, indicator)?;
+                }
+                Subject::Milestone { .. } => {
+                    return Err(Error::invalid(format!(
+                        "event {event} is a milestone; milestones have no value to correct (retract it and report it again)"
+                    )))
+                }
+            }
+            let previous = previous.unwrap_or_default();
+            if previous == *value {
+                return Err(Error::invalid(format!("event {event} already has the value {value}; nothing to correct")));
+            }
+            Payload::Corrected(Corrected {
+                target_seq: target.seq,
+                target_id: target.id,
+                subject,
+                previous,
+                value: *value,
+                reason: reason.clone(),
+            })
+        }
+        Command::Retract { event, reason } => {
+            check_text("reason", reason, true)?;
+            let target = find_target(event, lookup)?;
+            let (subject, _) = live_subject(state, &target)?;
+            match &subject {
+                Subject::Investment { project, period } => {
+                    let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
+                    authorize_project(state, actor, plan, project)?;
+                }
+                Subject::Milestone { project, milestone } => {
+                    let year = state.projects[project.as_str()].milestones[milestone].date.year();
+                    let plan = plan_listing(state, project, year, "date", &year.to_string())?;
+                    authorize_project(state, actor, plan, project)?;
+                    let later = match milestone {
+                        Milestone::Start => Some(Milestone::Complete),
+                        Milestone::Complete => Some(Milestone::Operate),
+                        Milestone::Operate => None,
+                    };
+                    if let Some(later) = later {
+                        if let Some(e) = state.projects[project.as_str()].milestones.get(&later) {
+                            return Err(Error::invalid(format!(
+                                "cannot retract the {milestone} of project '{project}' while its {later} (seq {}) stands; retract that first",
+                                e.seq
+                            )));
+                        }
+                    }
+                }
+                Subject::Actual { plan, indicator, .. } => {
+                    let plan = indicator_plan(state, indicator, Some(plan), None)?;
+                    authorize_indicator(state, actor, plan, indicator)?;
+                }
+            }
+            Payload::Retracted(Retracted { target_seq: target.seq, target_id: target.id, subject, reason: reason.clone() })
+        }
+    };
+    Ok(vec![payload])
+}
+
+/// True when a resubmission with an already-used id asks for exactly what was recorded.
+pub fn same_submission(sub: &Submission, actor: &str, stored: &Event, resolve: &dyn Fn(&EventRef) -> Option<u64>) -> bool {
+    if stored.actor != actor || stored.note != sub.note {
+        return false;
+    }
+    match (&sub.command, &stored.payload) {
+        (Command::Investment { project, period, amount }, Payload::InvestmentReported(i)) => {
+            &i.project == project && i.period == *period && i.amount == *amount
+        }
+        (Command::Milestone { project, milestone, date }, Payload::MilestoneReached(m)) => {
+            &m.project == project && m.milestone == *milestone && m.date == *date
+        }
+        (Command::Actual { indicator, plan, period, value, basis }, Payload::ActualReported(a)) => {
+            &a.indicator == indicator
+                && plan.as_ref().is_none_or(|p| p == &a.plan)
+                && a.period == *period
+                && a.value == *value
+                && a.basis == *basis
+        }
+        (Command::ReviseTarget { target, value, reason }, Payload::TargetRevised(t)) => {
+            let same_target = match (target, &t.target) {
+                (TargetSpec::Indicator { indicator, plan }, TargetRef::Indicator { plan: p, indicator: i }) => {
+                    indicator == i && plan.as_ref().is_none_or(|x| x == p)
+                }
+                (TargetSpec::Project { project, plan }, TargetRef::Project { plan: p, project: i }) => {
+                    project == i && plan.as_ref().is_none_or(|x| x == p)
+                }
+                _ => false,
+            };
+            same_target && t.value == *value && &t.reason == reason
+        }
+        (Command::Correct { event, value, reason }, Payload::Corrected(c)) => {
+            resolve(event) == Some(c.target_seq) && c.value == *value && &c.reason == reason
+        }
+        (Command::Retract { event, reason }, Payload::Retracted(r)) => {
+            resolve(event) == Some(r.target_seq) && &r.reason == reason
+        }
+        _ => false,
+    }
+}
+
+fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<Payload>> {
+    let mut out = Vec::new();
+    let file_depts: BTreeMap<&str, &DepartmentRegistered> =
+        import.departments.iter().map(|d| (d.dept.as_str(), d)).collect();
+    let actor_is_coordinator =
+        state.is_coordinator(actor) || file_depts.get(actor).is_some_and(|d| d.coordinator && !state.departments.contains_key(actor));
+    if !state.departments.contains_key(actor) && !file_depts.contains_key(actor) {
+        return Err(Error::unknown("department", actor));
+    }
+    if !actor_is_coordinator {
+        return Err(Error::Forbidden(format!(
+            "department '{actor}' is not a coordinator; only a coordinator (coordinator = true) may import plans"
+        )));
+    }
+
+    let p = &import.plan;
+    let existing = state.plans.get(&p.plan);
+    match existing {
+        Some(plan) if plan.def != *p => {
+            return Err(Error::Conflict(format!(
+                "plan '{}' is already imported with a different definition (year {}, title '{}')",
+                p.plan, plan.def.year, plan.def.title
+            )))
+        }
+        Some(_) => {}
+        None => {
+            if let Some(other) = state.plans.values().find(|o| o.def.year == p.year && o.def.jurisdiction == p.jurisdiction) {
+                return Err(Error::Conflict(format!(
+                    "{} already has a plan for {} ('{}'); one plan per jurisdiction and year",
+                    p.jurisdiction, p.year, other.def.plan
+                )));
+            }
+            out.push(Payload::PlanDeclared(p.clone()))
+        }
+    }
+
+    let mut seen = BTreeSet::new();
+    for (i, d) in import.departments.iter().enumerate() {
+        let at = || format!("departments[{i}] ('{}')", d.dept);
+        if !seen.insert(d.dept.as_str()) {
+            return Err(Error::invalid("defined twice in this file").at(at()));
+        }
+        match state.departments.get(&d.dept) {
+            Some(known) if known.name != d.name || known.coordinator != d.coordinator => {
+                return Err(Error::Conflict(format!(
+                    "already defined differently (name '{}', coordinator = {})",
+                    known.name, known.coordinator
+                ))
+                .at(at()))
+            }
+            Some(_) => {}
+            None => out.push(Payload::DepartmentRegistered(d.clone())),
+        }
+    }
+    let dept_known = |d: &str| state.departments.contains_key(d) || file_depts.contains_key(d);
+
+    let mut seen = BTreeSet::new();
+    for (i, ind) in import.indicators.iter().enumerate() {
+        let at = || format!("indicators[{i}] ('{}')", ind.indicator);
+        if !seen.insert(ind.indicator.as_str()) {
+            return Err(Error::invalid("defined twice in this file").at(at()));
+        }
+        if !dept_known(&ind.department) {
+            return Err(Error::unknown("department", &ind.department).at(at()));
+        }
+        match existing.and_then(|plan| plan.indicators.get(&ind.indicator)) {
+            Some(known) if known.def != *ind => {
+                return Err(Error::Conflict(
+                    "already defined differently in this plan; change a target with `submit revise-target`".into(),
+                )
+                .at(at()))
+            }
+            Some(_) => {}
+            None => out.push(Payload::IndicatorDefined(ind.clone())),
+        }
+    }
+
+    let mut seen = BTreeSet::new();
+    for (i, pr) in import.projects.iter().enumerate() {
+        let at = || format!("projects[{i}] ('{}')", pr.project);
+        if !seen.insert(pr.project.as_str()) {
+            return Err(Error::invalid("listed twice in this file").at(at()));
+        }
+        if !dept_known(&pr.department) {
+            return Err(Error::unknown("department", &pr.department).at(at()));
+        }
+        if let Some(started) = pr.started {
+            if started.year() >= p.year {
+                return Err(Error::invalid(format!(
+                    "started '{started}' is not before the plan year {}; a project starting in the plan year reports a start milestone",
+                    p.year
+                ))
+                .at(at()));
+            }
+            if let Some(known) = state.projects.get(&pr.project).and_then(|x| x.started_on()) {
+                if known != started {
+                    return Err(Error::Conflict(format!("started '{started}' contradicts the recorded start {known}")).at(at()));
+                }
+            }
+        }
+        match existing.and_then(|plan| plan.projects.get(&pr.project)) {
+            Some(known) if known.def != *pr => {
+                return Err(Error::Conflict(
+                    "already listed differently in this plan; change planned investment with `submit revise-target`".into(),
+                )
+                .at(at()))
+            }
+            Some(_) => {}
+            None => out.push(Payload::ProjectListed(pr.clone())),
+        }
+    }
+    Ok(out)
+}
+
+/// The plan of `year` that lists `project`: investment periods and milestone dates must fall
+/// in a year whose plan includes the project.
+fn plan_listing<'s>(state: &'s State, project: &str, year: i32, field: &str, value: &str) -> Result<&'s Plan> {
+    let listing: Vec<&Plan> = state.plans_by_year().into_iter().filter(|p| p.projects.contains_key(project)).collect();
+    if listing.is_empty() {
+        return Err(Error::unknown("project", project));
+    }
+    listing.iter().find(|p| p.def.year == year).copied().ok_or_else(|| {
+        let years: Vec<String> = listing.iter().map(|p| p.def.year.to_string()).collect();
+        Error::invalid(format!(
+            "{field} '{value}' is outside the plan years that list project '{project}' ({})",
+            years.join(", ")
+        ))
+    })
+}
+
+/// The plan a project-level revision applies to: the one named, or the only one listing it.
+fn project_plan<'s>(state: &'s State, project: &str, plan: Option<&str>) -> Result<&'s Plan> {
+    let listing: Vec<&Plan> = state.plans_by_year().into_iter().filter(|p| p.projects.contains_key(project)).collect();
+    if listing.is_empty() {
+        return Err(Error::unknown("project", project));
+    }
+    pick_plan(listing, plan, "project", project)
+}
+
+/// The plan defining `indicator`: the one named, else the one for `year`, else the only one.
+fn indicator_plan<'s>(state: &'s State, indicator: &str, plan: Option<&str>, year: Option<i32>) -> Result<&'s Plan> {
+    let defining: Vec<&Plan> =
+        state.plans_by_year().into_iter().filter(|p| p.indicators.contains_key(indicator)).collect();
+    if defining.is_empty() {
+        return Err(Error::unknown("indicator", indicator));
+    }
+    let Some(year) = year else {
+        return pick_plan(defining, plan, "indicator", indicator);
+    };
+    let in_year: Vec<&Plan> = defining.iter().copied().filter(|p| p.def.year == year).collect();
+    if in_year.is_empty() {
+        let years: Vec<String> = defining.iter().map(|p| p.def.year.to_string()).collect();
+        return Err(Error::invalid(format!(
+            "period year {year} is outside the plan years that define indicator '{indicator}' ({})",
+            years.join(", ")
+        )));
+    }
+    pick_plan(in_year, plan, "indicator", indicator)
+}
+
+fn pick_plan<'s>(candidates: Vec<&'s Plan>, plan: Option<&str>, kind: &str, id: &str) -> Result<&'s Plan> {
+    match plan {
+        Some(name) => candidates.into_iter().find(|p| p.def.plan == name).ok_or_else(|| {
+            Error::invalid(format!("plan '{name}' does not include {kind} '{id}'"))
+        }),
+        None if candidates.len() == 1 => Ok(candidates[0]),
+        None => {
+            let names: Vec<&str> = candidates.iter().map(|p| p.def.plan.as_str()).collect();
+            Err(Error::invalid(format!("{kind} '{id}' is in several plans ({}); name one with --plan", names.join(", "))))
+        }
+    }
+}
+
+fn authorize_project(state: &State, actor: &str, plan: &Plan, project: &str) -> Result<()> {
+    let responsible = &plan.projects[project].def.department;
+    if actor == responsible || state.is_coordinator(actor) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "department '{actor}' is not responsible for project '{project}' in plan '{}' (responsible: '{responsible}')",
+        plan.def.plan
+    )))
+}
+
+fn authorize_indicator(state: &State, actor: &str, plan: &Plan, indicator: &str) -> Result<()> {
+    let responsible = &plan.indicators[indicator].def.department;
+    if actor == responsible || state.is_coordinator(actor) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "department '{actor}' is not responsible for indicator '{indicator}' in plan '{}' (responsible: '{responsible}')",
+        plan.def.plan
+    )))
+}
+
+fn not_future(field: &str, first_day: Date, value: &str, today: Date) -> Result<()> {
+    if first_day > today {
+        return Err(Error::invalid(format!("{field} '{value}' is in the future (today is {today})")));
+    }
+    Ok(())
+}
+
+fn check_milestone_order(state: &State, project: &str, milestone: Milestone, date: Date) -> Result<()> {
+    let progress = state.projects.get(project);
+    if let Some(e) = progress.and_then(|p| p.milestones.get(&milestone)) {
+        return Err(Error::invalid(format!(
+            "project '{project}' already reached {milestone} on {} (seq {}); milestones are reached once",
+            e.date, e.seq
+        )));
+    }
+    let started = progress.and_then(|p| p.started_on());
+    let completed = progress.and_then(|p| p.milestones.get(&Milestone::Complete)).map(|e| e.date);
+    let (before, before_date) = match milestone {
+        Milestone::Start => return Ok(()),
+        Milestone::Complete => (Milestone::Start, started),
+        Milestone::Operate => (Milestone::Complete, completed),
+    };
+    match before_date {
+        None => Err(Error::invalid(format!(
+            "project '{project}' cannot reach {milestone} before {before}: no {before} is recorded"
+        ))),
+        Some(d) if date < d => Err(Error::invalid(format!(
+            "{milestone} date {date} is before the project's {before} on {d}"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn find_target(event: &EventRef, lookup: &Lookup) -> Result<Event> {
+    lookup(event)?.ok_or_else(|| Error::invalid(format!("event {event} does not exist")))
+}
+
+/// The live fact `target` recorded, with its current value; an error when the event is of a
+/// kind that cannot be amended, or was already retracted.
+fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decimal>)> {
+    let seq = target.seq;
+    let retracted = || Error::invalid(format!("event seq {seq} has been retracted"));
+    match &target.payload {
+        Payload::InvestmentReported(i) => {
+            let e = state.projects.get(&i.project).and_then(|p| p.investments.get(&i.period));
+            match e {
+                Some(e) if e.seq == seq => {
+                    Ok((Subject::Investment { project: i.project.clone(), period: i.period }, Some(e.amount)))
+                }
+                _ => Err(retracted()),
+            }
+        }
+        Payload::MilestoneReached(m) => {
+            let e = state.projects.get(&m.project).and_then(|p| p.milestones.get(&m.milestone));
+            match e {
+                Some(e) if e.seq == seq => Ok((Subject::Milestone { project: m.project.clone(), milestone: m.milestone }, None)),
+                _ => Err(retracted()),
+            }
+        }
+        Payload::ActualReported(a) => {
+            let entry = state
+                .plans
+                .get(&a.plan)
+                .and_then(|p| p.indicators.get(&a.indicator))
+                .and_then(|i| i.actuals.iter().find(|x| x.seq == seq));
+            match entry {
+                Some(e) => Ok((
+                    Subject::Actual { plan: a.plan.clone(), indicator: a.indicator.clone(), period: a.period, basis: a.basis },
+                    Some(e.value),
+                )),
+                None => Err(retracted()),
+            }
+        }
+        other => Err(Error::invalid(format!(
+            "event seq {seq} is a {} event; only investment, milestone and actual events can be corrected or retracted{}",
+            other.kind(),
+            match other {
+                Payload::Corrected(c) => format!(" (it corrects seq {}: amend that one)", c.target_seq),
+                _ => String::new(),
+            }
+        ))),
+    }
+}

@@ -1,0 +1,75 @@
+//! One error type for the library. The CLI maps each variant to an exit code in one place
+//! (`cli::exit_code`), so a variant is a category a user or script can act on.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that can never be accepted as given: malformed value, rule violated.
+    #[error("{0}")]
+    Invalid(String),
+    /// A reference to something the ledger does not know.
+    #[error("unknown {kind} '{id}'")]
+    Unknown { kind: &'static str, id: String },
+    /// The acting department may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request collides with what is already recorded (idempotency key reused with other
+    /// content, a stream moved past the expected version).
+    #[error("{0}")]
+    Conflict(String),
+    /// Context for an inner error: a file and line, a plan-file entry.
+    #[error("{location}: {source}")]
+    At { location: String, source: Box<Error> },
+    #[error("store {0} is in use by another process")]
+    StoreInUse(PathBuf),
+    #[error("store {dir} was written by format version {found}; this planledger reads up to version {supported}")]
+    FormatTooNew { dir: PathBuf, found: u32, supported: u32 },
+    /// Stored bytes that do not decode or do not chain: the log is damaged or was altered.
+    #[error("corrupt store at seq {seq}: {what}")]
+    Corrupt { seq: u64, what: String },
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("storage engine: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+
+    pub fn unknown(kind: &'static str, id: impl Into<String>) -> Self {
+        Error::Unknown { kind, id: id.into() }
+    }
+
+    /// Wraps `self` with a location ("events.jsonl line 3"). Nested locations read outer-first.
+    pub fn at(self, location: impl Into<String>) -> Self {
+        Error::At { location: location.into(), source: Box::new(self) }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    /// The innermost error, past every location wrapper: what kind of failure this is.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::At { source, .. } => source.root(),
+            other => other,
+        }
+    }
+}
+
+/// Adds a location to the error of a `Result`, lazily.
+pub trait ResultExt<T> {
+    fn at_with(self, location: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn at_with(self, location: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| e.at(location()))
+    }
+}

@@ -1,0 +1,261 @@
+//! The event catalogue: the envelope every event carries and the payloads it may hold.
+//!
+//! Events are immutable facts. Payload variants are only ever appended to this enum (the codec
+//! stores the variant index), and a changed shape means a new `SCHEMA_VERSION`. Payloads carry
+//! what `projection::apply` needs to fold them without reading other events: a correction
+//! names the subject it corrects and the value it replaces, so every event explains itself.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Timestamp};
+
+/// Version of the payload shapes in this file, stored in every envelope.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// A committed event: envelope and payload. `seq` is the global position, gap-free from 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub id: Uuid,
+    /// Position of this event in its stream (its entity), gap-free from 1.
+    pub stream_version: u64,
+    /// Assigned by the ledger when committed; never decreases along the log.
+    pub recorded_at: Timestamp,
+    /// The department that submitted the event.
+    pub actor: String,
+    pub schema: u16,
+    pub note: Option<String>,
+    /// Reserved for signed submissions (the server issue); `None` when submitted unsigned.
+    pub signature: Option<Signature>,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// SHA-256 of the signing public key.
+    pub key: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    PlanDeclared(PlanDeclared),
+    DepartmentRegistered(DepartmentRegistered),
+    IndicatorDefined(IndicatorDefined),
+    ProjectListed(ProjectListed),
+    InvestmentReported(InvestmentReported),
+    MilestoneReached(MilestoneReached),
+    ActualReported(ActualReported),
+    TargetRevised(TargetRevised),
+    Corrected(Corrected),
+    Retracted(Retracted),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDeclared {
+    pub plan: String,
+    pub year: i32,
+    pub title: String,
+    pub jurisdiction: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepartmentRegistered {
+    pub dept: String,
+    pub name: String,
+    pub coordinator: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorDefined {
+    pub plan: String,
+    pub indicator: String,
+    pub name: String,
+    pub unit: String,
+    pub measure: Measure,
+    pub comparison: Comparison,
+    pub approximate: bool,
+    pub nature: Nature,
+    #[serde(with = "crate::codec::decimal")]
+    pub target: Decimal,
+    pub department: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectListed {
+    pub plan: String,
+    pub project: String,
+    pub name: String,
+    pub level: Level,
+    pub department: String,
+    #[serde(with = "crate::codec::decimal")]
+    pub planned_investment: Decimal,
+    #[serde(with = "crate::codec::opt_decimal")]
+    pub total_investment: Option<Decimal>,
+    pub planned_milestones: Vec<Milestone>,
+    /// Opening state of a project already under way when listed (续建).
+    pub started: Option<Date>,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvestmentReported {
+    pub project: String,
+    pub period: Month,
+    #[serde(with = "crate::codec::decimal")]
+    pub amount: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneReached {
+    pub project: String,
+    pub milestone: Milestone,
+    pub date: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActualReported {
+    pub plan: String,
+    pub indicator: String,
+    pub period: Period,
+    #[serde(with = "crate::codec::decimal")]
+    pub value: Decimal,
+    pub basis: Basis,
+}
+
+/// What a revised target applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetRef {
+    /// An indicator's target in one plan.
+    Indicator { plan: String, indicator: String },
+    /// A project's planned investment in one plan.
+    Project { plan: String, project: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRevised {
+    pub target: TargetRef,
+    #[serde(with = "crate::codec::decimal")]
+    pub previous: Decimal,
+    #[serde(with = "crate::codec::decimal")]
+    pub value: Decimal,
+    pub reason: String,
+}
+
+/// The live fact a correction or retraction amends, as it stood when amended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Subject {
+    Investment { project: String, period: Month },
+    Milestone { project: String, milestone: Milestone },
+    Actual { plan: String, indicator: String, period: Period, basis: Basis },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Corrected {
+    pub target_seq: u64,
+    pub target_id: Uuid,
+    pub subject: Subject,
+    #[serde(with = "crate::codec::decimal")]
+    pub previous: Decimal,
+    #[serde(with = "crate::codec::decimal")]
+    pub value: Decimal,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retracted {
+    pub target_seq: u64,
+    pub target_id: Uuid,
+    pub subject: Subject,
+    pub reason: String,
+}
+
+impl Payload {
+    /// The name of the event type, as printed in `log` and accepted by `audit --type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::PlanDeclared(_) => "plan-declared",
+            Payload::DepartmentRegistered(_) => "department-registered",
+            Payload::IndicatorDefined(_) => "indicator-defined",
+            Payload::ProjectListed(_) => "project-listed",
+            Payload::InvestmentReported(_) => "investment",
+            Payload::MilestoneReached(_) => "milestone",
+            Payload::ActualReported(_) => "actual",
+            Payload::TargetRevised(_) => "revise-target",
+            Payload::Corrected(_) => "correct",
+            Payload::Retracted(_) => "retract",
+        }
+    }
+
+    /// The stream (entity) this event belongs to; stream versions count events per stream.
+    pub fn stream(&self) -> String {
+        match self {
+            Payload::PlanDeclared(p) => plan_stream(&p.plan),
+            Payload::DepartmentRegistered(d) => dept_stream(&d.dept),
+            Payload::IndicatorDefined(i) => indicator_stream(&i.plan, &i.indicator),
+            Payload::ProjectListed(p) => project_stream(&p.project),
+            Payload::InvestmentReported(i) => project_stream(&i.project),
+            Payload::MilestoneReached(m) => project_stream(&m.project),
+            Payload::ActualReported(a) => indicator_stream(&a.plan, &a.indicator),
+            Payload::TargetRevised(t) => match &t.target {
+                TargetRef::Indicator { plan, indicator } => indicator_stream(plan, indicator),
+                TargetRef::Project { project, .. } => project_stream(project),
+            },
+            Payload::Corrected(c) => c.subject.stream(),
+            Payload::Retracted(r) => r.subject.stream(),
+        }
+    }
+
+    /// The entity id a person would search for (`audit --entity`): project, indicator,
+    /// department or plan id.
+    pub fn entity(&self) -> &str {
+        match self {
+            Payload::PlanDeclared(p) => &p.plan,
+            Payload::DepartmentRegistered(d) => &d.dept,
+            Payload::IndicatorDefined(i) => &i.indicator,
+            Payload::ProjectListed(p) => &p.project,
+            Payload::InvestmentReported(i) => &i.project,
+            Payload::MilestoneReached(m) => &m.project,
+            Payload::ActualReported(a) => &a.indicator,
+            Payload::TargetRevised(t) => match &t.target {
+                TargetRef::Indicator { indicator, .. } => indicator,
+                TargetRef::Project { project, .. } => project,
+            },
+            Payload::Corrected(c) => c.subject.entity(),
+            Payload::Retracted(r) => r.subject.entity(),
+        }
+    }
+}
+
+impl Subject {
+    pub fn stream(&self) -> String {
+        match self {
+            Subject::Investment { project, .. } | Subject::Milestone { project, .. } => project_stream(project),
+            Subject::Actual { plan, indicator, .. } => indicator_stream(plan, indicator),
+        }
+    }
+
+    pub fn entity(&self) -> &str {
+        match self {
+            Subject::Investment { project, .. } | Subject::Milestone { project, .. } => project,
+            Subject::Actual { indicator, .. } => indicator,
+        }
+    }
+}
+
+pub fn plan_stream(plan: &str) -> String {
+    format!("plan/{plan}")
+}
+pub fn dept_stream(dept: &str) -> String {
+    format!("dept/{dept}")
+}
+pub fn project_stream(project: &str) -> String {
+    format!("project/{project}")
+}
+pub fn indicator_stream(plan: &str, indicator: &str) -> String {
+    format!("indicator/{plan}/{indicator}")
+}

@@ -1,0 +1,430 @@
+//! The two input file formats, parsed into commands: the plan file (TOML) and submission
+//! batches (JSON Lines). CLI flags go through the same field parser as JSONL lines, so a
+//! field is spelled, checked and reported the same way wherever it comes from.
+//! Formats: docs/plan-format.md and docs/events.md.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::decide::{Command, EventRef, PlanImport, Submission, TargetSpec};
+use crate::error::{Error, Result, ResultExt};
+use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed};
+use crate::model::{
+    check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Date, Level, Measure, Milestone, Month,
+    Nature, Period, YEAR_MAX, YEAR_MIN,
+};
+
+/// Most lines a submission file may hold (each line is at least one event of a batch).
+pub const FILE_LINES_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlanFile {
+    plan: RawPlan,
+    #[serde(default)]
+    departments: Vec<RawDepartment>,
+    #[serde(default)]
+    indicators: Vec<RawIndicator>,
+    #[serde(default)]
+    projects: Vec<RawProject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    id: String,
+    year: i64,
+    title: String,
+    #[serde(default)]
+    jurisdiction: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDepartment {
+    id: String,
+    name: String,
+    #[serde(default)]
+    coordinator: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIndicator {
+    id: String,
+    name: String,
+    unit: String,
+    measure: String,
+    comparison: String,
+    #[serde(default)]
+    approximate: bool,
+    nature: String,
+    target: toml::Value,
+    department: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    id: String,
+    name: String,
+    level: String,
+    department: String,
+    planned_investment: toml::Value,
+    total_investment: Option<toml::Value>,
+    #[serde(default)]
+    planned_milestones: Vec<String>,
+    started: Option<String>,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+}
+
+/// A decimal in TOML: a string ("12.5") or an integer. Floats are refused because TOML
+/// floats are binary and 0.1 + 0.2 is not 0.3 in a plan.
+fn toml_decimal(field: &str, v: &toml::Value, non_negative: bool) -> Result<rust_decimal::Decimal> {
+    let text = match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => {
+            return Err(Error::invalid(format!(
+                "{field} = {f} is a TOML float; write decimals as strings, e.g. {field} = \"{f}\""
+            )))
+        }
+        other => return Err(Error::invalid(format!("{field} must be a decimal string, not {}", other.type_str()))),
+    };
+    if non_negative {
+        parse_amount(field, &text)
+    } else {
+        parse_decimal(field, &text)
+    }
+}
+
+/// Parses and checks a plan file. Errors name the entry ("projects[3] ('kp-003'): ...") or,
+/// for TOML syntax, the line.
+pub fn parse_plan(text: &str) -> Result<PlanImport> {
+    let raw: RawPlanFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let msg = e.message().trim().replace('\n', " ");
+        match line {
+            Some(l) => Error::invalid(msg).at(format!("line {l}")),
+            None => Error::invalid(msg),
+        }
+    })?;
+    let p = &raw.plan;
+    check_id("plan", &p.id).at_with(|| "plan".into())?;
+    if !(i64::from(YEAR_MIN)..=i64::from(YEAR_MAX)).contains(&p.year) {
+        return Err(Error::invalid(format!("year {} is outside {YEAR_MIN}..={YEAR_MAX}", p.year)).at("plan"));
+    }
+    check_text("title", &p.title, true).at_with(|| "plan".into())?;
+    check_text("jurisdiction", &p.jurisdiction, false).at_with(|| "plan".into())?;
+    let plan = PlanDeclared {
+        plan: p.id.clone(),
+        // Range-checked just above.
+        year: p.year as i32,
+        title: p.title.clone(),
+        jurisdiction: p.jurisdiction.clone(),
+    };
+
+    let mut departments = Vec::new();
+    for (i, d) in raw.departments.iter().enumerate() {
+        let at = || format!("departments[{i}] ('{}')", d.id);
+        check_id("department", &d.id).at_with(at)?;
+        check_text("name", &d.name, true).at_with(at)?;
+        departments.push(DepartmentRegistered { dept: d.id.clone(), name: d.name.clone(), coordinator: d.coordinator });
+    }
+
+    let mut indicators = Vec::new();
+    for (i, d) in raw.indicators.iter().enumerate() {
+        let at = || format!("indicators[{i}] ('{}')", d.id);
+        let ind = (|| {
+            check_id("indicator", &d.id)?;
+            check_text("name", &d.name, true)?;
+            check_text("unit", &d.unit, true)?;
+            check_id("department", &d.department)?;
+            Ok(IndicatorDefined {
+                plan: plan.plan.clone(),
+                indicator: d.id.clone(),
+                name: d.name.clone(),
+                unit: d.unit.clone(),
+                measure: Measure::parse("measure", &d.measure)?,
+                comparison: Comparison::parse("comparison", &d.comparison)?,
+                approximate: d.approximate,
+                nature: Nature::parse("nature", &d.nature)?,
+                target: toml_decimal("target", &d.target, false)?,
+                department: d.department.clone(),
+            })
+        })()
+        .at_with(at)?;
+        indicators.push(ind);
+    }
+
+    let mut projects = Vec::new();
+    for (i, d) in raw.projects.iter().enumerate() {
+        let at = || format!("projects[{i}] ('{}')", d.id);
+        let pr = (|| {
+            check_id("project", &d.id)?;
+            check_text("name", &d.name, true)?;
+            check_id("department", &d.department)?;
+            let mut planned_milestones = Vec::new();
+            for m in &d.planned_milestones {
+                let m = Milestone::parse("planned_milestones", m)?;
+                if planned_milestones.contains(&m) {
+                    return Err(Error::invalid(format!("planned_milestones names '{m}' twice")));
+                }
+                planned_milestones.push(m);
+            }
+            planned_milestones.sort();
+            for (k, v) in &d.dimensions {
+                check_text("dimension key", k, true)?;
+                check_text(&format!("dimensions.{k}"), v, true)?;
+            }
+            Ok(ProjectListed {
+                plan: plan.plan.clone(),
+                project: d.id.clone(),
+                name: d.name.clone(),
+                level: Level::parse("level", &d.level)?,
+                department: d.department.clone(),
+                planned_investment: toml_decimal("planned_investment", &d.planned_investment, true)?,
+                total_investment: d
+                    .total_investment
+                    .as_ref()
+                    .map(|v| toml_decimal("total_investment", v, true))
+                    .transpose()?,
+                planned_milestones,
+                started: d.started.as_deref().map(|s| Date::parse("started", s)).transpose()?,
+                dimensions: d.dimensions.clone(),
+            })
+        })()
+        .at_with(at)?;
+        projects.push(pr);
+    }
+    Ok(PlanImport { plan, departments, indicators, projects })
+}
+
+/// Field names each submission kind takes, besides the common `id` and `note`.
+fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "investment" => &["project", "period", "amount"],
+        "milestone" => &["project", "milestone", "date"],
+        "actual" => &["indicator", "plan", "period", "value", "basis"],
+        "revise-target" => &["indicator", "project", "plan", "value", "reason"],
+        "correct" => &["event", "value", "reason"],
+        "retract" => &["event", "reason"],
+        _ => return None,
+    })
+}
+
+/// The submission kinds, as the CLI and JSONL `type` name them.
+pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target", "correct", "retract"];
+
+/// Builds a submission of `kind` from named text fields (JSONL keys or CLI flags).
+pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<Submission> {
+    let allowed = kind_fields(kind)
+        .ok_or_else(|| Error::invalid(format!("type '{kind}' is not a submission kind; expected one of: {}", KINDS.join(", "))))?;
+    for k in fields.keys() {
+        if k != "id" && k != "note" && !allowed.contains(&k.as_str()) {
+            return Err(Error::invalid(format!("unknown field '{k}' for {kind} (takes: {})", allowed.join(", "))));
+        }
+    }
+    let get = |name: &str| -> Result<&str> {
+        fields.get(name).map(String::as_str).ok_or_else(|| Error::invalid(format!("{kind} needs '{name}'")))
+    };
+    let opt = |name: &str| fields.get(name).map(String::as_str);
+    let id_of = |name: &str, v: &str| -> Result<String> {
+        check_id(name, v)?;
+        Ok(v.to_string())
+    };
+    let reason = || -> Result<String> {
+        let r = get("reason")?;
+        check_text("reason", r, true)?;
+        Ok(r.to_string())
+    };
+    let command = match kind {
+        "investment" => Command::Investment {
+            project: id_of("project", get("project")?)?,
+            period: Month::parse("period", get("period")?)?,
+            amount: parse_amount("amount", get("amount")?)?,
+        },
+        "milestone" => Command::Milestone {
+            project: id_of("project", get("project")?)?,
+            milestone: Milestone::parse("milestone", get("milestone")?)?,
+            date: Date::parse("date", get("date")?)?,
+        },
+        "actual" => Command::Actual {
+            indicator: id_of("indicator", get("indicator")?)?,
+            plan: opt("plan").map(|p| id_of("plan", p)).transpose()?,
+            period: Period::parse("period", get("period")?)?,
+            value: parse_decimal("value", get("value")?)?,
+            basis: opt("basis").map(|b| Basis::parse("basis", b)).transpose()?.unwrap_or(Basis::Final),
+        },
+        "revise-target" => {
+            let plan = opt("plan").map(|p| id_of("plan", p)).transpose()?;
+            let target = match (opt("indicator"), opt("project")) {
+                (Some(i), None) => TargetSpec::Indicator { indicator: id_of("indicator", i)?, plan },
+                (None, Some(p)) => TargetSpec::Project { project: id_of("project", p)?, plan },
+                _ => return Err(Error::invalid("revise-target needs exactly one of 'indicator' or 'project'")),
+            };
+            Command::ReviseTarget { target, value: parse_decimal("value", get("value")?)?, reason: reason()? }
+        }
+        "correct" => Command::Correct {
+            event: EventRef::parse("event", get("event")?)?,
+            value: parse_decimal("value", get("value")?)?,
+            reason: reason()?,
+        },
+        "retract" => Command::Retract { event: EventRef::parse("event", get("event")?)?, reason: reason()? },
+        _ => unreachable!("kind checked by kind_fields"),
+    };
+    let id = opt("id")
+        .map(|t| Uuid::parse_str(t).map_err(|_| Error::invalid(format!("id '{t}' is not a UUID"))))
+        .transpose()?;
+    let note = opt("note").map(str::to_string);
+    if let Some(n) = &note {
+        check_text("note", n, false)?;
+    }
+    Ok(Submission { id, note, command })
+}
+
+/// Parses a JSONL batch: one object per line with `"type"`; blank lines are skipped.
+/// Returns each submission with its 1-based line number.
+pub fn parse_jsonl(text: &str) -> Result<Vec<(usize, Submission)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if out.len() >= FILE_LINES_MAX {
+            return Err(Error::invalid(format!("more than {FILE_LINES_MAX} submissions; split the file")).at(format!("line {n}")));
+        }
+        let sub = parse_jsonl_line(line).at_with(|| format!("line {n}"))?;
+        out.push((n, sub));
+    }
+    Ok(out)
+}
+
+fn parse_jsonl_line(line: &str) -> Result<Submission> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| Error::invalid(format!("not valid JSON ({e})")))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(Error::invalid("expected a JSON object"));
+    };
+    let mut fields = BTreeMap::new();
+    let mut kind = None;
+    for (k, v) in map {
+        let text = match v {
+            serde_json::Value::String(s) => s,
+            // With arbitrary_precision the number keeps its literal text: exact, no float.
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Null => continue,
+            other => {
+                return Err(Error::invalid(format!(
+                    "field '{k}' must be a string or a number, not {}",
+                    match other {
+                        serde_json::Value::Bool(_) => "a boolean",
+                        serde_json::Value::Array(_) => "an array",
+                        _ => "an object",
+                    }
+                )))
+            }
+        };
+        if k == "type" {
+            kind = Some(text);
+        } else {
+            fields.insert(k, text);
+        }
+    }
+    let kind = kind.ok_or_else(|| Error::invalid("missing \"type\""))?;
+    submission_from_fields(&kind, &fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plan]
+id = "p-2022"
+year = 2022
+title = "Plan"
+jurisdiction = "District"
+
+[[departments]]
+id = "drc"
+name = "DRC"
+coordinator = true
+
+[[indicators]]
+id = "gdp-growth"
+name = "GDP growth"
+unit = "%"
+measure = "rate"
+comparison = "at-least"
+approximate = true
+nature = "expected"
+target = "7.5"
+department = "drc"
+
+[[projects]]
+id = "park"
+name = "Park"
+level = "district"
+department = "drc"
+planned_investment = "12.5"
+planned_milestones = ["start"]
+dimensions = { block = "B" }
+"#;
+
+    #[test]
+    fn plan_file_parses() {
+        let p = parse_plan(PLAN).unwrap();
+        assert_eq!(p.plan.year, 2022);
+        assert_eq!(p.projects[0].planned_investment.to_string(), "12.5");
+        assert_eq!(p.indicators[0].target.to_string(), "7.5");
+    }
+
+    #[test]
+    fn plan_file_errors_name_the_place() {
+        let e = parse_plan(&PLAN.replace("\"12.5\"", "12.5")).unwrap_err().to_string();
+        assert!(e.contains("projects[0] ('park')") && e.contains("TOML float"), "{e}");
+        let e = parse_plan(&PLAN.replace("\"12.5\"", "\"-1\"")).unwrap_err().to_string();
+        assert!(e.contains("negative"), "{e}");
+        let e = parse_plan(&PLAN.replace("level = \"district\"", "level = \"county\"")).unwrap_err().to_string();
+        assert!(e.contains("projects[0] ('park'): level 'county'"), "{e}");
+        let e = parse_plan(&PLAN.replace("[plan]", "[plan\n")).unwrap_err().to_string();
+        assert!(e.starts_with("line "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = parse_plan(&PLAN.replace("jurisdiction =", "jurisdictoin =")).unwrap_err().to_string();
+        assert!(e.contains("jurisdictoin"), "{e}");
+    }
+
+    #[test]
+    fn jsonl_lines_parse_with_exact_numbers() {
+        let subs = parse_jsonl(
+            "{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amount\":0.1}\n\n\
+             {\"type\":\"retract\",\"event\":7,\"reason\":\"dup\"}\n",
+        )
+        .unwrap();
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[1].0, 3);
+        match &subs[0].1.command {
+            Command::Investment { amount, .. } => assert_eq!(amount.to_string(), "0.1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn jsonl_errors_name_the_line_and_field() {
+        let e = parse_jsonl("{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amount\":\"-2\"}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "line 1: amount '-2' is negative");
+        let e = parse_jsonl("\n{\"type\":\"investment\",\"project\":\"park\"").unwrap_err().to_string();
+        assert!(e.starts_with("line 2: not valid JSON"), "{e}");
+        let e = parse_jsonl("{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amout\":\"2\"}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field 'amout'"), "{e}");
+    }
+}

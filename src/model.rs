@@ -1,0 +1,469 @@
+//! The plan domain: identifiers, money and percentages, periods and dates, and the closed
+//! vocabularies of the plan file (level, measure, comparison, nature, basis, milestone).
+//!
+//! Everything here parses strictly from text and prints back to the same text, so the plan
+//! file, the JSONL submissions, the CLI flags and the JSON output share one grammar.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Longest identifier accepted for a plan, department, project or indicator.
+pub const ID_LEN_MAX: usize = 64;
+/// Longest free text accepted (names, titles, reasons, notes), in bytes.
+pub const TEXT_LEN_MAX: usize = 4096;
+/// Years the ledger accepts in periods and dates: wide enough for any plan, narrow enough to
+/// catch typos such as 20222.
+pub const YEAR_MIN: i32 = 1949;
+pub const YEAR_MAX: i32 = 2999;
+
+/// An identifier of a plan, department, project or indicator: 1..=64 of `a-z 0-9 - _ .`,
+/// starting with a letter or digit. Strict so ids are safe in stream names, file names and URLs.
+pub fn check_id(kind: &str, id: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+    let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if id.is_empty() || id.len() > ID_LEN_MAX || !first_ok || !id.chars().all(ok_char) {
+        return Err(Error::invalid(format!(
+            "{kind} id '{id}' is not valid: use 1 to {ID_LEN_MAX} of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+/// Free text: not blank (when `required`), at most `TEXT_LEN_MAX` bytes, no control characters
+/// other than newline and tab.
+pub fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
+    if required && text.trim().is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    if text.len() > TEXT_LEN_MAX {
+        return Err(Error::invalid(format!("{field} is longer than {TEXT_LEN_MAX} bytes")));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::invalid(format!("{field} contains a control character")));
+    }
+    Ok(())
+}
+
+/// Parses an exact decimal written in plain notation ("12.5", "-9.8", "694"). Exponents,
+/// thousands separators, NaN and infinities are refused: figures in plans are plain decimals.
+pub fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
+    let t = text.trim();
+    let body = t.strip_prefix('-').or_else(|| t.strip_prefix('+')).unwrap_or(t);
+    let plain = !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && body.matches('.').count() <= 1
+        && !body.starts_with('.')
+        && !body.ends_with('.');
+    if !plain {
+        return Err(Error::invalid(format!("{field} '{text}' is not a decimal number")));
+    }
+    Decimal::from_str(t).map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))
+}
+
+/// A decimal that must not be negative (investment amounts, planned investment).
+pub fn parse_amount(field: &str, text: &str) -> Result<Decimal> {
+    let d = parse_decimal(field, text)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(Error::invalid(format!("{field} '{text}' is negative")));
+    }
+    Ok(d)
+}
+
+/// Exact decimal as printed in output: trailing zeros dropped ("694.00" -> "694").
+pub fn fmt_decimal(d: Decimal) -> String {
+    let n = d.normalize();
+    // -0 prints as "0".
+    if n.is_zero() {
+        "0".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// `part / whole * 100`, exact; `None` when `whole` is zero (no target, no rate).
+pub fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
+    if whole.is_zero() {
+        return None;
+    }
+    part.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(whole)
+}
+
+/// A percentage as reports print it: one decimal, half away from zero ("111.5", "100.0").
+pub fn fmt_pct(p: Decimal) -> String {
+    let r = p.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
+    format!("{r:.1}")
+}
+
+/// A calendar date (valid time: milestone dates, investment periods). Stored as the day
+/// number from the Common Era (a varint of three bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub NaiveDate);
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.num_days_from_ce().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Date, D::Error> {
+        let days = i32::deserialize(d)?;
+        NaiveDate::from_num_days_from_ce_opt(days)
+            .map(Date)
+            .ok_or_else(|| serde::de::Error::custom(format!("day number {days} is not a date")))
+    }
+}
+
+impl Date {
+    pub fn parse(field: &str, text: &str) -> Result<Date> {
+        let bad = || Error::invalid(format!("{field} '{text}' is not a date (YYYY-MM-DD)"));
+        let b = text.as_bytes();
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape {
+            return Err(bad());
+        }
+        let d = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
+        check_year(field, d.year())?;
+        Ok(Date(d))
+    }
+
+    pub fn year(self) -> i32 {
+        self.0.year()
+    }
+
+    pub fn month(self) -> Month {
+        // NaiveDate months are 1..=12, so the cast and the Month invariant hold.
+        Month { year: self.0.year(), month: self.0.month() as u8 }
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+fn check_year(field: &str, year: i32) -> Result<()> {
+    if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
+        return Err(Error::invalid(format!("{field}: year {year} is outside {YEAR_MIN}..={YEAR_MAX}")));
+    }
+    Ok(())
+}
+
+fn parse_year(field: &str, text: &str, whole: &str) -> Result<i32> {
+    if text.len() != 4 || !text.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(Error::invalid(format!("{field} '{whole}' is not a period (YYYY, YYYY-Qn or YYYY-MM)")));
+    }
+    // Four ASCII digits always parse.
+    let y: i32 = text.parse().map_err(|_| Error::invalid(format!("{field} '{whole}' has a bad year")))?;
+    check_year(field, y)?;
+    Ok(y)
+}
+
+/// A calendar month, the period of an investment report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Month {
+    pub year: i32,
+    /// 1..=12.
+    pub month: u8,
+}
+
+impl Month {
+    pub fn parse(field: &str, text: &str) -> Result<Month> {
+        match Period::parse(field, text)? {
+            Period::Month(m) => Ok(m),
+            _ => Err(Error::invalid(format!("{field} '{text}' is not a month (YYYY-MM)"))),
+        }
+    }
+
+    pub fn first_day(self) -> Date {
+        // Month invariant: 1..=12, day 1 always exists.
+        Date(NaiveDate::from_ymd_opt(self.year, u32::from(self.month), 1).unwrap_or(NaiveDate::MIN))
+    }
+
+    pub fn last_day(self) -> Date {
+        let (y, m) = if self.month == 12 { (self.year + 1, 1) } else { (self.year, u32::from(self.month) + 1) };
+        let next = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(NaiveDate::MAX);
+        Date(next.pred_opt().unwrap_or(next))
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// The period an indicator's actual refers to: a year, a quarter or a month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Period {
+    Year(i32),
+    Quarter(i32, u8),
+    Month(Month),
+}
+
+impl Period {
+    pub fn parse(field: &str, text: &str) -> Result<Period> {
+        let bad = || Error::invalid(format!("{field} '{text}' is not a period (YYYY, YYYY-Qn or YYYY-MM)"));
+        let (y, rest) = match text.split_once('-') {
+            None => return Ok(Period::Year(parse_year(field, text, text)?)),
+            Some(parts) => parts,
+        };
+        let year = parse_year(field, y, text)?;
+        if let Some(q) = rest.strip_prefix('Q') {
+            return match q {
+                "1" | "2" | "3" | "4" => Ok(Period::Quarter(year, q.as_bytes()[0] - b'0')),
+                _ => Err(bad()),
+            };
+        }
+        if rest.len() != 2 || !rest.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let m: u8 = rest.parse().map_err(|_| bad())?;
+        if !(1..=12).contains(&m) {
+            return Err(Error::invalid(format!("{field} '{text}': month {m} does not exist")));
+        }
+        Ok(Period::Month(Month { year, month: m }))
+    }
+
+    pub fn year(self) -> i32 {
+        match self {
+            Period::Year(y) | Period::Quarter(y, _) => y,
+            Period::Month(m) => m.year,
+        }
+    }
+
+    pub fn first_day(self) -> Date {
+        match self {
+            Period::Year(y) => Month { year: y, month: 1 }.first_day(),
+            Period::Quarter(y, q) => Month { year: y, month: (q - 1) * 3 + 1 }.first_day(),
+            Period::Month(m) => m.first_day(),
+        }
+    }
+
+    pub fn last_day(self) -> Date {
+        match self {
+            Period::Year(y) => Month { year: y, month: 12 }.last_day(),
+            Period::Quarter(y, q) => Month { year: y, month: q * 3 }.last_day(),
+            Period::Month(m) => m.last_day(),
+        }
+    }
+
+    /// Breadth rank, used to prefer the annual figure over a quarter or month ending the same day.
+    pub fn breadth(self) -> u8 {
+        match self {
+            Period::Year(_) => 2,
+            Period::Quarter(..) => 1,
+            Period::Month(_) => 0,
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Year(y) => write!(f, "{y:04}"),
+            Period::Quarter(y, q) => write!(f, "{y:04}-Q{q}"),
+            Period::Month(m) => m.fmt(f),
+        }
+    }
+}
+
+/// Declares a closed vocabulary: a Copy enum with its one text name per variant, parsed from
+/// and printed to that name (the names are the glossary's, fixed by the file formats).
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(field: &str, text: &str) -> Result<$name> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(Error::invalid(format!(
+                        "{field} '{text}' is not a {}; expected one of: {}",
+                        $what,
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// Who lists a key project (省 / 市 / 区 重点).
+    Level, "level" { Province = "province", City = "city", District = "district" }
+);
+vocabulary!(
+    /// How an indicator is judged: a rate by its gap in percentage points, an amount by actual/target.
+    Measure, "measure" { Rate = "rate", Amount = "amount" }
+);
+vocabulary!(
+    /// Whether the target is a floor (at least) or a ceiling (控制在…以内).
+    Comparison, "comparison" { AtLeast = "at-least", AtMost = "at-most" }
+);
+vocabulary!(
+    /// 预期性 (expected) or 约束性 (binding).
+    Nature, "nature" { Expected = "expected", Binding = "binding" }
+);
+vocabulary!(
+    /// How firm a reported actual is; later bases supersede earlier ones for the same period.
+    Basis, "basis" { Estimate = "estimate", Preliminary = "preliminary", Final = "final" }
+);
+vocabulary!(
+    /// Project milestones, in the order they must be reached.
+    Milestone, "milestone" { Start = "start", Complete = "complete", Operate = "operate" }
+);
+
+/// A project's status, derived from its milestones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Planned,
+    Started,
+    Completed,
+    Operating,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Started => "started",
+            Status::Completed => "completed",
+            Status::Operating => "operating",
+        }
+    }
+}
+
+/// Ledger time (transaction time): microseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Parses RFC 3339 ("2022-01-15T09:30:00+08:00"); a bare date means the end of that day, UTC.
+    pub fn parse(field: &str, text: &str) -> Result<Timestamp> {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Ok(Timestamp(t.timestamp_micros()));
+        }
+        if let Ok(d) = Date::parse(field, text) {
+            let end = d.0.and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc().timestamp_micros());
+            if let Some(us) = end {
+                return Ok(Timestamp(us));
+            }
+        }
+        Err(Error::invalid(format!("{field} '{text}' is not an RFC 3339 time (e.g. 2022-01-15T09:30:00Z)")))
+    }
+
+    pub fn date(self) -> Date {
+        let dt = chrono::DateTime::from_timestamp_micros(self.0).unwrap_or_default();
+        Date(dt.date_naive())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match chrono::DateTime::from_timestamp_micros(self.0) {
+            Some(t) => f.write_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            None => write!(f, "@{}us", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_strict() {
+        assert!(check_id("project", "jindai-smart-park").is_ok());
+        assert!(check_id("project", "kp.2021_001").is_ok());
+        for bad in ["", "-x", "Jindai", "a b", "项目", &"x".repeat(65)] {
+            assert!(check_id("project", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn decimals_are_plain_and_exact() {
+        assert_eq!(parse_decimal("v", "12.5").unwrap().to_string(), "12.5");
+        assert_eq!(parse_decimal("v", "-9.8").unwrap().to_string(), "-9.8");
+        for bad in ["", "1e3", "1,000", "abc", ".5", "5.", "NaN", "1.2.3", "--1"] {
+            assert!(parse_decimal("v", bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_amount("amount", "-0.01").is_err());
+        assert!(parse_amount("amount", "0").is_ok());
+    }
+
+    #[test]
+    fn percentages_round_half_away_from_zero() {
+        let p = percent(Decimal::from(694), parse_decimal("v", "622.4").unwrap()).unwrap();
+        assert_eq!(fmt_pct(p), "111.5");
+        assert_eq!(fmt_pct(parse_decimal("v", "0.05").unwrap()), "0.1");
+        assert_eq!(fmt_pct(parse_decimal("v", "-0.05").unwrap()), "-0.1");
+        assert_eq!(fmt_pct(Decimal::ONE_HUNDRED), "100.0");
+        assert_eq!(percent(Decimal::ONE, Decimal::ZERO), None);
+        assert_eq!(fmt_decimal(parse_decimal("v", "694.00").unwrap()), "694");
+    }
+
+    #[test]
+    fn periods_parse_and_print_back() {
+        for t in ["2022", "2022-Q3", "2022-07"] {
+            assert_eq!(Period::parse("period", t).unwrap().to_string(), t);
+        }
+        for bad in ["22", "2022-13", "2022-Q5", "2022-7", "2022/07", "20222", "2022-00"] {
+            assert!(Period::parse("period", bad).is_err(), "{bad:?} accepted");
+        }
+        let q = Period::parse("p", "2022-Q1").unwrap();
+        assert_eq!(q.first_day().to_string(), "2022-01-01");
+        assert_eq!(q.last_day().to_string(), "2022-03-31");
+        assert_eq!(Month::parse("p", "2024-02").unwrap().last_day().to_string(), "2024-02-29");
+    }
+
+    #[test]
+    fn dates_are_strict() {
+        assert!(Date::parse("date", "2022-02-28").is_ok());
+        for bad in ["2022-02-30", "2022-2-28", "28/02/2022", "2022-02-28T00:00"] {
+            assert!(Date::parse("date", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn vocabulary_round_trips() {
+        for l in Level::ALL {
+            assert_eq!(Level::parse("level", l.as_str()).unwrap(), *l);
+        }
+        let e = Milestone::parse("milestone", "finish").unwrap_err().to_string();
+        assert!(e.contains("start, complete, operate"), "{e}");
+    }
+
+    #[test]
+    fn timestamps_parse_rfc3339_and_dates() {
+        let t = Timestamp::parse("as-of", "2022-01-15T09:30:00+08:00").unwrap();
+        assert_eq!(t.to_string(), "2022-01-15T01:30:00Z");
+        let d = Timestamp::parse("as-of", "2022-01-15").unwrap();
+        assert_eq!(d.to_string(), "2022-01-15T23:59:59.999999Z");
+        assert!(Timestamp::parse("as-of", "yesterday").is_err());
+    }
+}

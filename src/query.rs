@@ -1,0 +1,53 @@
+//! Questions about the past. Transaction time: `--as-of <SEQ | RFC 3339>` answers with what
+//! the ledger had recorded at that point, ignoring every later event (later corrections too).
+
+use crate::error::{Error, Result};
+use crate::ledger::replay_store;
+use crate::model::Timestamp;
+use crate::projection::State;
+use crate::store::Store;
+
+/// A point of transaction time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    Seq(u64),
+    Time(Timestamp),
+}
+
+impl AsOf {
+    pub fn parse(text: &str) -> Result<AsOf> {
+        if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) {
+            return text.parse().map(AsOf::Seq).map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
+        }
+        Timestamp::parse("--as-of", text).map(AsOf::Time)
+    }
+}
+
+/// The last seq recorded at `as_of` (0 when nothing was).
+pub fn resolve(store: &Store, as_of: AsOf) -> Result<u64> {
+    let head = store.head();
+    match as_of {
+        AsOf::Seq(s) if s > head.events() => Err(Error::invalid(format!(
+            "--as-of seq {s} is beyond the end of the log ({} events)",
+            head.events()
+        ))),
+        AsOf::Seq(s) => Ok(s),
+        AsOf::Time(t) if t >= head.last_recorded_at => Ok(head.events()),
+        AsOf::Time(t) => {
+            let mut last = 0;
+            for stored in store.scan(1) {
+                let stored = stored?;
+                if stored.event.recorded_at > t {
+                    break;
+                }
+                last = stored.event.seq;
+            }
+            Ok(last)
+        }
+    }
+}
+
+/// The state as it was right after `seq`.
+pub fn state_at(store: &Store, seq: u64) -> Result<State> {
+    replay_store(store, seq)
+}

@@ -1,0 +1,427 @@
+//! Renders folded state for people and programs: `state` as JSON (the contract in
+//! docs/cli.md) and as text. Pure functions of the state: the same events always print the
+//! same bytes.
+
+use std::fmt::Write;
+
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+
+use crate::model::{fmt_decimal, fmt_pct, percent, Comparison, Date, Level, Measure, Milestone};
+use crate::projection::{Indicator, Plan, State};
+
+/// Investment totals of a group of projects.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    pub projects: u64,
+    pub planned: Decimal,
+    pub completed: Decimal,
+}
+
+impl Totals {
+    pub fn add(&mut self, planned: Decimal, completed: Decimal) {
+        self.projects += 1;
+        self.planned += planned;
+        self.completed += completed;
+    }
+
+    pub fn pct(&self) -> Option<Decimal> {
+        percent(self.completed, self.planned)
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "projects": self.projects,
+            "planned_investment": fmt_decimal(self.planned),
+            "completed_investment": fmt_decimal(self.completed),
+            "completion_pct": self.pct().map(fmt_pct),
+        })
+    }
+}
+
+/// A plan's totals, overall and by level (plus province and city combined, as reports
+/// count "省市重点项目" together).
+#[derive(Clone, Debug, Default)]
+pub struct PlanTotals {
+    pub all: Totals,
+    pub province: Totals,
+    pub city: Totals,
+    pub district: Totals,
+}
+
+impl PlanTotals {
+    pub fn province_city(&self) -> Totals {
+        Totals {
+            projects: self.province.projects + self.city.projects,
+            planned: self.province.planned + self.city.planned,
+            completed: self.province.completed + self.city.completed,
+        }
+    }
+
+    pub fn by_level_json(&self) -> Value {
+        json!({
+            "province": self.province.json(),
+            "city": self.city.json(),
+            "district": self.district.json(),
+            "province_city": self.province_city().json(),
+        })
+    }
+}
+
+pub fn plan_totals(state: &State, plan: &Plan, at: Option<Date>) -> PlanTotals {
+    let mut t = PlanTotals::default();
+    for (id, listing) in &plan.projects {
+        let completed = state.projects.get(id).map(|p| p.completed_in(plan.def.year, at)).unwrap_or_default();
+        t.all.add(listing.planned_investment, completed);
+        match listing.def.level {
+            Level::Province => t.province.add(listing.planned_investment, completed),
+            Level::City => t.city.add(listing.planned_investment, completed),
+            Level::District => t.district.add(listing.planned_investment, completed),
+        }
+    }
+    t
+}
+
+/// An indicator judged against its target: the figures the report prints.
+pub struct Judgement {
+    pub actual: Option<crate::projection::ActualEntry>,
+    pub met: Option<bool>,
+    pub gap: Option<Decimal>,
+    pub completion_pct: Option<Decimal>,
+}
+
+pub fn judge(ind: &Indicator, at: Option<Date>) -> Judgement {
+    let actual = ind.current_actual_until(at).cloned();
+    let met = actual.as_ref().map(|a| match ind.def.comparison {
+        Comparison::AtLeast => a.value >= ind.target,
+        Comparison::AtMost => a.value <= ind.target,
+    });
+    let gap = actual.as_ref().map(|a| a.value - ind.target);
+    let completion_pct = match ind.def.measure {
+        Measure::Amount => actual.as_ref().and_then(|a| percent(a.value, ind.target)),
+        Measure::Rate => None,
+    };
+    Judgement { actual, met, gap, completion_pct }
+}
+
+pub fn indicator_json(ind: &Indicator, at: Option<Date>) -> Value {
+    let j = judge(ind, at);
+    json!({
+        "id": ind.def.indicator,
+        "name": ind.def.name,
+        "unit": ind.def.unit,
+        "measure": ind.def.measure.as_str(),
+        "comparison": ind.def.comparison.as_str(),
+        "approximate": ind.def.approximate,
+        "nature": ind.def.nature.as_str(),
+        "department": ind.def.department,
+        "target": fmt_decimal(ind.target),
+        "actual": j.actual.as_ref().map(|a| fmt_decimal(a.value)),
+        "actual_period": j.actual.as_ref().map(|a| a.period.to_string()),
+        "actual_basis": j.actual.as_ref().map(|a| a.basis.as_str()),
+        "met": j.met,
+        "gap": j.gap.map(fmt_decimal),
+        "completion_pct": j.completion_pct.map(fmt_pct),
+    })
+}
+
+fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
+    let year = plan.def.year;
+    let projects: Vec<Value> = plan
+        .projects
+        .iter()
+        .map(|(id, l)| {
+            let progress = state.projects.get(id);
+            let completed = progress.map(|p| p.completed_in(year, at)).unwrap_or_default();
+            let mut milestones = Map::new();
+            if let Some(p) = progress {
+                if let (Some(s), None) = (p.opening_started, p.milestones.get(&Milestone::Start)) {
+                    if at.is_none_or(|d| s <= d) {
+                        milestones.insert("start".into(), Value::String(s.to_string()));
+                    }
+                }
+                for (m, e) in &p.milestones {
+                    if at.is_none_or(|d| e.date <= d) {
+                        milestones.insert(m.as_str().into(), Value::String(e.date.to_string()));
+                    }
+                }
+            }
+            json!({
+                "id": id,
+                "name": l.def.name,
+                "level": l.def.level.as_str(),
+                "department": l.def.department,
+                "dimensions": l.def.dimensions,
+                "status": progress.map(|p| p.status(at)).unwrap_or(crate::model::Status::Planned).as_str(),
+                "planned_investment": fmt_decimal(l.planned_investment),
+                "total_investment": l.def.total_investment.map(fmt_decimal),
+                "completed_investment": fmt_decimal(completed),
+                "completion_pct": percent(completed, l.planned_investment).map(fmt_pct),
+                "planned_milestones": l.def.planned_milestones.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+                "milestones": milestones,
+            })
+        })
+        .collect();
+    let indicators: Vec<Value> = plan.indicators.values().map(|i| indicator_json(i, at)).collect();
+    let t = plan_totals(state, plan, at);
+    let mut totals = t.all.json();
+    if let Value::Object(m) = &mut totals {
+        m.insert("by_level".into(), t.by_level_json());
+    }
+    json!({
+        "id": plan.def.plan,
+        "year": year,
+        "title": plan.def.title,
+        "jurisdiction": plan.def.jurisdiction,
+        "projects": projects,
+        "indicators": indicators,
+        "totals": totals,
+    })
+}
+
+fn selected<'s>(state: &'s State, plan: Option<&str>) -> Vec<&'s Plan> {
+    state.plans_by_year().into_iter().filter(|p| plan.is_none_or(|id| p.def.plan == id)).collect()
+}
+
+fn as_of_json(state: &State) -> Value {
+    json!({
+        "seq": state.last_seq,
+        "recorded_at": (state.last_seq > 0).then(|| state.last_recorded_at.to_string()),
+    })
+}
+
+/// `state --json`.
+pub fn state_json(state: &State, plan: Option<&str>, at: Option<Date>) -> Value {
+    let plans: Vec<Value> = selected(state, plan).into_iter().map(|p| plan_json(state, p, at)).collect();
+    let mut doc = json!({ "as_of": as_of_json(state) });
+    if let (Value::Object(m), Some(at)) = (&mut doc, at) {
+        m.insert("at".into(), Value::String(at.to_string()));
+    }
+    if let Value::Object(m) = &mut doc {
+        m.insert("plans".into(), Value::Array(plans));
+    }
+    doc
+}
+
+fn pct_text(p: Option<Decimal>) -> String {
+    p.map(|p| format!("{} %", fmt_pct(p))).unwrap_or_else(|| "-".into())
+}
+
+fn totals_line(out: &mut String, label: &str, t: &Totals) {
+    let _ = writeln!(
+        out,
+        "    {label:<14}{:>5} projects  planned {:>10} 亿元  completed {:>10} 亿元  {:>9}",
+        t.projects,
+        fmt_decimal(t.planned),
+        fmt_decimal(t.completed),
+        pct_text(t.pct())
+    );
+}
+
+/// `state` as text.
+pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "as of seq {}", state.last_seq);
+    if state.last_seq > 0 {
+        let _ = write!(out, " (recorded {})", state.last_recorded_at);
+    }
+    if let Some(at) = at {
+        let _ = write!(out, ", the world on {at}");
+    }
+    out.push('\n');
+    let plans = selected(state, plan);
+    if plans.is_empty() {
+        out.push_str("no plans imported yet\n");
+    }
+    for p in plans {
+        let year = p.def.year;
+        let _ = writeln!(out, "\nplan {}  {}  {}  {}", p.def.plan, year, p.def.jurisdiction, p.def.title);
+        let t = plan_totals(state, p, at);
+        let _ = writeln!(out, "  key projects");
+        totals_line(&mut out, "all", &t.all);
+        totals_line(&mut out, "province", &t.province);
+        totals_line(&mut out, "city", &t.city);
+        totals_line(&mut out, "district", &t.district);
+        totals_line(&mut out, "province+city", &t.province_city());
+        if !p.indicators.is_empty() {
+            let _ = writeln!(out, "  indicators");
+        }
+        for ind in p.indicators.values() {
+            let j = judge(ind, at);
+            let cmp = match ind.def.comparison {
+                Comparison::AtLeast => ">=",
+                Comparison::AtMost => "<=",
+            };
+            let about = if ind.def.approximate { " (about)" } else { "" };
+            let actual = match &j.actual {
+                Some(a) => format!("actual {} ({}, {})", fmt_decimal(a.value), a.period, a.basis),
+                None => "no actual yet".into(),
+            };
+            let verdict = match j.met {
+                Some(true) => "met",
+                Some(false) => "missed",
+                None => "-",
+            };
+            let measure = match (ind.def.measure, j.gap, j.completion_pct) {
+                (Measure::Rate, Some(g), _) => format!("gap {}", fmt_decimal(g)),
+                (Measure::Amount, _, Some(p)) => format!("{} % of target", fmt_pct(p)),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "    {:<28} target {cmp} {} {}{about}  {actual}  {measure}  {verdict}  {}",
+                ind.def.indicator,
+                fmt_decimal(ind.target),
+                ind.def.unit,
+                ind.def.name
+            );
+        }
+        if !p.projects.is_empty() {
+            let _ = writeln!(
+                out,
+                "  projects\n    {:<36} {:<9} {:<10} {:>9} {:>10} {:>7}  NAME",
+                "ID", "LEVEL", "STATUS", "PLANNED", "COMPLETED", "%"
+            );
+        }
+        for (id, l) in &p.projects {
+            let progress = state.projects.get(id);
+            let completed = progress.map(|x| x.completed_in(year, at)).unwrap_or_default();
+            let status = progress.map(|x| x.status(at)).unwrap_or(crate::model::Status::Planned);
+            let _ = writeln!(
+                out,
+                "    {:<36} {:<9} {:<10} {:>9} {:>10} {:>7}  {}",
+                id,
+                l.def.level.as_str(),
+                status.as_str(),
+                fmt_decimal(l.planned_investment),
+                fmt_decimal(completed),
+                percent(completed, l.planned_investment).map(fmt_pct).unwrap_or_else(|| "-".into()),
+                l.def.name
+            );
+        }
+    }
+    out
+}
+
+/// The payload's fields as JSON, decimals as exact strings (the `log --json` contract).
+pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
+    use crate::event::{Payload as P, Subject, TargetRef};
+    let subject = |s: &Subject| -> Value {
+        match s {
+            Subject::Investment { project, period } => {
+                json!({"kind": "investment", "project": project, "period": period.to_string()})
+            }
+            Subject::Milestone { project, milestone } => {
+                json!({"kind": "milestone", "project": project, "milestone": milestone.as_str()})
+            }
+            Subject::Actual { plan, indicator, period, basis } => json!({
+                "kind": "actual", "plan": plan, "indicator": indicator,
+                "period": period.to_string(), "basis": basis.as_str()
+            }),
+        }
+    };
+    let v = match payload {
+        P::PlanDeclared(p) => json!({"plan": p.plan, "year": p.year, "title": p.title, "jurisdiction": p.jurisdiction}),
+        P::DepartmentRegistered(d) => json!({"dept": d.dept, "name": d.name, "coordinator": d.coordinator}),
+        P::IndicatorDefined(i) => json!({
+            "plan": i.plan, "indicator": i.indicator, "name": i.name, "unit": i.unit,
+            "measure": i.measure.as_str(), "comparison": i.comparison.as_str(), "approximate": i.approximate,
+            "nature": i.nature.as_str(), "target": fmt_decimal(i.target), "department": i.department,
+        }),
+        P::ProjectListed(p) => json!({
+            "plan": p.plan, "project": p.project, "name": p.name, "level": p.level.as_str(),
+            "department": p.department, "planned_investment": fmt_decimal(p.planned_investment),
+            "total_investment": p.total_investment.map(fmt_decimal),
+            "planned_milestones": p.planned_milestones.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            "started": p.started.map(|d| d.to_string()), "dimensions": p.dimensions,
+        }),
+        P::InvestmentReported(i) => {
+            json!({"project": i.project, "period": i.period.to_string(), "amount": fmt_decimal(i.amount)})
+        }
+        P::MilestoneReached(m) => {
+            json!({"project": m.project, "milestone": m.milestone.as_str(), "date": m.date.to_string()})
+        }
+        P::ActualReported(a) => json!({
+            "plan": a.plan, "indicator": a.indicator, "period": a.period.to_string(),
+            "value": fmt_decimal(a.value), "basis": a.basis.as_str(),
+        }),
+        P::TargetRevised(t) => {
+            let mut v = match &t.target {
+                TargetRef::Indicator { plan, indicator } => json!({"plan": plan, "indicator": indicator}),
+                TargetRef::Project { plan, project } => json!({"plan": plan, "project": project}),
+            };
+            if let Value::Object(m) = &mut v {
+                m.insert("previous".into(), json!(fmt_decimal(t.previous)));
+                m.insert("value".into(), json!(fmt_decimal(t.value)));
+                m.insert("reason".into(), json!(t.reason));
+            }
+            v
+        }
+        P::Corrected(c) => json!({
+            "corrects": c.target_seq, "corrects_id": c.target_id.to_string(), "subject": subject(&c.subject),
+            "previous": fmt_decimal(c.previous), "value": fmt_decimal(c.value), "reason": c.reason,
+        }),
+        P::Retracted(r) => json!({
+            "retracts": r.target_seq, "retracts_id": r.target_id.to_string(), "subject": subject(&r.subject),
+            "reason": r.reason,
+        }),
+    };
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// One `log --json` line.
+pub fn event_json(e: &crate::event::Event, hash: &crate::codec::Hash) -> Value {
+    let mut m = Map::new();
+    m.insert("seq".into(), json!(e.seq));
+    m.insert("id".into(), json!(e.id.to_string()));
+    m.insert("type".into(), json!(e.payload.kind()));
+    m.insert("recorded_at".into(), json!(e.recorded_at.to_string()));
+    m.insert("actor".into(), json!(e.actor));
+    m.insert("stream".into(), json!(e.payload.stream()));
+    m.insert("stream_version".into(), json!(e.stream_version));
+    m.insert("schema".into(), json!(e.schema));
+    if let Some(n) = &e.note {
+        m.insert("note".into(), json!(n));
+    }
+    for (k, v) in payload_fields(&e.payload) {
+        m.insert(k, v);
+    }
+    m.insert("hash".into(), json!(crate::codec::hex(hash)));
+    Value::Object(m)
+}
+
+/// One `log` text line: seq, time, actor, type, entity, the essentials, short hash.
+pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String {
+    use crate::event::Payload as P;
+    let what = match &e.payload {
+        P::PlanDeclared(p) => format!("{} {}", p.year, p.title),
+        P::DepartmentRegistered(d) => format!("{}{}", d.name, if d.coordinator { " (coordinator)" } else { "" }),
+        P::IndicatorDefined(i) => format!("target {} {} in {}", fmt_decimal(i.target), i.unit, i.plan),
+        P::ProjectListed(p) => format!("{} planned {} 亿元 in {}", p.level, fmt_decimal(p.planned_investment), p.plan),
+        P::InvestmentReported(i) => format!("{} {} 亿元", i.period, fmt_decimal(i.amount)),
+        P::MilestoneReached(m) => format!("{} {}", m.milestone, m.date),
+        P::ActualReported(a) => format!("{} {} ({})", a.period, fmt_decimal(a.value), a.basis),
+        P::TargetRevised(t) => format!("{} -> {}: {}", fmt_decimal(t.previous), fmt_decimal(t.value), t.reason),
+        P::Corrected(c) => format!(
+            "seq {}: {} -> {}: {}",
+            c.target_seq,
+            fmt_decimal(c.previous),
+            fmt_decimal(c.value),
+            c.reason
+        ),
+        P::Retracted(r) => format!("seq {}: {}", r.target_seq, r.reason),
+    };
+    format!(
+        "{:>7}  {}  {:<10} {:<21} {:<28} {}  #{}\n",
+        e.seq,
+        e.recorded_at,
+        e.actor,
+        e.payload.kind(),
+        e.payload.entity(),
+        what,
+        &crate::codec::hex(hash)[..12]
+    )
+}

@@ -1,0 +1,107 @@
+//! `verify`: recomputes the hash chain from the stored bytes, and checks every invariant of
+//! the log and its indexes, naming the first seq where something is wrong.
+
+use std::collections::BTreeMap;
+
+use crate::codec::{self, Hash};
+use crate::error::Result;
+use crate::model::Timestamp;
+use crate::store::Store;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub seq: u64,
+    pub what: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// Events that checked out, from seq 1 up to the first problem.
+    pub events: u64,
+    /// Chain hash after the last event that checked out.
+    pub head: Hash,
+    pub problem: Option<Problem>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+fn fail(v: &mut Verification, seq: u64, what: String) {
+    v.problem = Some(Problem { seq, what });
+}
+
+pub fn verify(store: &Store) -> Result<Verification> {
+    let mut v = Verification { events: 0, head: [0; 32], problem: None };
+    let mut streams: BTreeMap<String, u64> = BTreeMap::new();
+    let mut last_time = Timestamp(0);
+    'chunks: for chunk in store.raw_chunks() {
+        let (first, bytes) = chunk?;
+        let expected = v.events + 1;
+        if first != expected {
+            fail(&mut v, expected, format!("event missing: the log jumps to seq {first}"));
+            break;
+        }
+        let records = match codec::chunk_records(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                fail(&mut v, first, format!("chunk does not decode ({e})"));
+                break;
+            }
+        };
+        let ids = store.ids_block(first)?;
+        let mut want_ids = Vec::with_capacity(records.len() * 16);
+        for (i, r) in records.iter().enumerate() {
+            let seq = first + i as u64;
+            let hash = codec::chain_hash(&v.head, r.bytes);
+            if hash != r.hash {
+                fail(&mut v, seq, "hash mismatch: the event's stored bytes or hash were altered".into());
+                break 'chunks;
+            }
+            let event = match codec::decode_event(r.bytes) {
+                Ok(e) => e,
+                Err(e) => {
+                    fail(&mut v, seq, format!("event does not decode ({e})"));
+                    break 'chunks;
+                }
+            };
+            if event.seq != seq {
+                fail(&mut v, seq, format!("event at position {seq} says seq {}", event.seq));
+                break 'chunks;
+            }
+            let version = streams.entry(event.payload.stream()).or_insert(0);
+            if event.stream_version != *version + 1 {
+                fail(&mut v, seq, format!("stream version {} where {} was due", event.stream_version, *version + 1));
+                break 'chunks;
+            }
+            *version += 1;
+            if event.recorded_at < last_time {
+                fail(&mut v, seq, "recorded_at goes back in time".into());
+                break 'chunks;
+            }
+            last_time = event.recorded_at;
+            want_ids.extend_from_slice(event.id.as_bytes());
+            v.head = hash;
+            v.events = seq;
+        }
+        if ids.as_deref() != Some(&want_ids[..]) {
+            fail(&mut v, first, "id index block does not match the chunk's events".into());
+            v.events = first - 1;
+            break;
+        }
+    }
+    if v.problem.is_none() {
+        let head = store.head();
+        if head.events() != v.events {
+            let at = v.events.min(head.events()) + 1;
+            let what = format!("the log holds {} events but its head records {}", v.events, head.events());
+            fail(&mut v, at, what);
+        } else if head.last_hash != v.head {
+            let at = v.events;
+            fail(&mut v, at, "the head's hash does not match the recomputed chain".into());
+        }
+    }
+    Ok(v)
+}
