@@ -70,7 +70,6 @@ enum Cmd {
     #[command(subcommand)]
     Plan(PlanCmd),
     /// Submit progress as a department: one event, or a JSONL file as one atomic batch
-    #[command(args_conflicts_with_subcommands = true)]
     Submit(SubmitArgs),
     /// Current state of every plan: projects, indicators, totals
     State(StateArgs),
@@ -227,9 +226,16 @@ pub fn main() -> i32 {
                 let _ = e.print();
                 return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::USAGE } else { exit::OK };
             }
+            // clap explains over several lines; the contract is one line on stderr.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
-            eprintln!("planledger: {first} (see --help)");
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .map(|l| l.trim_start_matches("error: "))
+                .collect();
+            eprintln!("planledger: {} (see --help)", lines.join(" "));
             return exit::USAGE;
         }
     };
@@ -287,7 +293,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
     match cli.command {
         Cmd::Plan(PlanCmd::Import { file, actor }) => {
             let text = read_file(&file)?;
-            let import = input::parse_plan(&text).map_err(|e| e.at(file.display().to_string()))?;
+            let import = input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
             let mut ledger = open_ledger(&dir)?;
             let plan_id = import.plan.plan.clone();
             let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(import)) };
@@ -300,7 +306,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 (Some(file), None) => {
                     let text = read_file(file)?;
                     let name = file.display().to_string();
-                    let parsed = input::parse_jsonl(&text).map_err(|e| e.at(name.clone()))?;
+                    let parsed = input::parse_jsonl(&text).map_err(|e| in_file(e, &name))?;
                     if parsed.is_empty() {
                         return Err(Error::invalid("no submissions in the file").at(name));
                     }
@@ -379,6 +385,16 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Puts a file name on an error: "FILE line N: ..." when the error names a line, else "FILE: ...".
+pub fn in_file(e: Error, name: &str) -> Error {
+    match e {
+        Error::At { location, source } if location.starts_with("line ") => {
+            Error::At { location: format!("{name} {location}"), source }
+        }
+        other => other.at(name),
+    }
 }
 
 fn kind_submission(kind: Kind) -> Result<Submission> {

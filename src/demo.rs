@@ -22,14 +22,14 @@ pub fn load(ledger: &mut Ledger) -> Result<()> {
     for (name, text) in [("plan-2021.toml", PLAN_2021)] {
         import(ledger, name, text)?;
     }
-    let subs = input::parse_jsonl(EVENTS_2021).map_err(|e| e.at("events-2021.jsonl"))?;
+    let subs = input::parse_jsonl(EVENTS_2021).map_err(|e| crate::cli::in_file(e, "events-2021.jsonl"))?;
     let (lines, subs): (Vec<usize>, Vec<Submission>) = subs.into_iter().unzip();
     ledger.submit(COORDINATOR, &subs, &|i| Some(format!("events-2021.jsonl line {}", lines[i])))?;
     import(ledger, "plan-2022.toml", PLAN_2022)
 }
 
 fn import(ledger: &mut Ledger, name: &str, text: &str) -> Result<()> {
-    let plan = input::parse_plan(text).map_err(|e| e.at(name))?;
+    let plan = input::parse_plan(text).map_err(|e| crate::cli::in_file(e, name))?;
     let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(plan)) };
     ledger.submit(COORDINATOR, &[sub], &|_| Some(name.to_string()))?;
     Ok(())

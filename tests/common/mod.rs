@@ -1,0 +1,176 @@
+//! Helpers for tests that drive the real `planledger` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_planledger");
+
+/// A scratch store directory plus the files a test writes beside it.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub now: Option<String>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success, got {}: {}{}", self.code, self.stderr, self.stdout);
+        self
+    }
+
+    #[track_caller]
+    pub fn fails(self, code: i32, needle: &str) -> Run {
+        assert_eq!(self.code, code, "exit code; stderr: {}", self.stderr);
+        assert!(self.stderr.starts_with("planledger: "), "stderr: {}", self.stderr);
+        assert_eq!(self.stderr.trim_end().lines().count(), 1, "one line expected: {}", self.stderr);
+        assert!(self.stderr.contains(needle), "stderr {:?} lacks {:?}", self.stderr, needle);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { tmp: tempfile::tempdir().unwrap(), now: Some("2022-12-31T12:00:00Z".into()) }
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.tmp.path().join("store")
+    }
+
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_at(self.now.as_deref(), args)
+    }
+
+    pub fn run_at(&self, now: Option<&str>, args: &[&str]) -> Run {
+        let mut c = Command::new(BIN);
+        c.arg("--store").arg(self.store()).args(args);
+        c.env_remove("PLANLEDGER_STORE").env_remove("PLANLEDGER_NOW");
+        if let Some(n) = now {
+            c.env("PLANLEDGER_NOW", n);
+        }
+        output(c.output().unwrap())
+    }
+
+    /// The whole log as JSON lines: compared before and after refused commands.
+    pub fn log(&self) -> String {
+        self.run(&["log", "--json"]).ok().stdout
+    }
+
+    #[track_caller]
+    pub fn assert_verifies(&self) -> serde_json::Value {
+        let v = self.run(&["verify", "--json"]).ok().json();
+        assert_eq!(v["ok"], true, "{v}");
+        v
+    }
+
+    pub fn import(&self, text: &str) -> Run {
+        let p = self.file("plan.toml", text);
+        self.run(&["plan", "import", p.to_str().unwrap(), "--as", "drc"])
+    }
+
+    pub fn submit(&self, actor: &str, args: &[&str]) -> Run {
+        let mut v = vec!["submit", "--as", actor];
+        v.extend_from_slice(args);
+        self.run(&v)
+    }
+
+    pub fn submit_file(&self, actor: &str, jsonl: &str) -> Run {
+        let p = self.file("batch.jsonl", jsonl);
+        self.run(&["submit", "--as", actor, "--file", p.to_str().unwrap()])
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        self.run(&["state", "--json"]).ok().json()
+    }
+}
+
+pub fn output(o: Output) -> Run {
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// A small plan worked by hand in the tests: two projects (one provincial, one district)
+/// and two indicators (a rate and an amount), three departments.
+pub const PLAN_2022: &str = r#"
+[plan]
+id = "test-2022"
+year = 2022
+title = "测试区2022年计划"
+jurisdiction = "测试区"
+
+[[departments]]
+id = "drc"
+name = "发改委"
+coordinator = true
+
+[[departments]]
+id = "stats"
+name = "统计局"
+
+[[departments]]
+id = "housing"
+name = "住建局"
+
+[[indicators]]
+id = "gdp-growth"
+name = "地区生产总值增长"
+unit = "%"
+measure = "rate"
+comparison = "at-least"
+approximate = true
+nature = "expected"
+target = "7.5"
+department = "stats"
+
+[[indicators]]
+id = "new-jobs"
+name = "新增城镇就业"
+unit = "人"
+measure = "amount"
+comparison = "at-least"
+nature = "expected"
+target = "12000"
+department = "stats"
+
+[[projects]]
+id = "park"
+name = "产业园"
+level = "province"
+department = "housing"
+planned_investment = "10"
+planned_milestones = ["start", "complete"]
+dimensions = { block = "A", type = "新建" }
+
+[[projects]]
+id = "road"
+name = "道路"
+level = "district"
+department = "housing"
+planned_investment = "4"
+started = "2021-05-01"
+dimensions = { block = "B", type = "续建" }
+"#;
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
