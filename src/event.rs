@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Timestamp};
+use crate::model::{
+    Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Timestamp,
+};
 
 /// Version of the payload shapes in this file, stored in every envelope.
 pub const SCHEMA_VERSION: u16 = 1;
@@ -149,9 +151,20 @@ pub struct TargetRevised {
 /// The live fact a correction or retraction amends, as it stood when amended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Subject {
-    Investment { project: String, period: Month },
-    Milestone { project: String, milestone: Milestone },
-    Actual { plan: String, indicator: String, period: Period, basis: Basis },
+    Investment {
+        project: String,
+        period: Month,
+    },
+    Milestone {
+        project: String,
+        milestone: Milestone,
+    },
+    Actual {
+        plan: String,
+        indicator: String,
+        period: Period,
+        basis: Basis,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,8 +247,12 @@ impl Payload {
 impl Subject {
     pub fn stream(&self) -> String {
         match self {
-            Subject::Investment { project, .. } | Subject::Milestone { project, .. } => project_stream(project),
-            Subject::Actual { plan, indicator, .. } => indicator_stream(plan, indicator),
+            Subject::Investment { project, .. } | Subject::Milestone { project, .. } => {
+                project_stream(project)
+            }
+            Subject::Actual {
+                plan, indicator, ..
+            } => indicator_stream(plan, indicator),
         }
     }
 

@@ -40,7 +40,13 @@ impl Ledger {
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
         let store = Store::open(dir)?;
         let state = replay_store(&store, u64::MAX)?;
-        Ok(Ledger { store, state, ids: None, clock, id_source })
+        Ok(Ledger {
+            store,
+            state,
+            ids: None,
+            clock,
+            id_source,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -137,14 +143,24 @@ impl Ledger {
                 };
                 if let Some(id) = sub.id {
                     if !batch_ids.insert(id) {
-                        return Err(wrap(Error::invalid(format!("id {id} is used twice in this batch"))));
+                        return Err(wrap(Error::invalid(format!(
+                            "id {id} is used twice in this batch"
+                        ))));
                     }
                     if let Some(&seq) = ids.get(&id) {
-                        let stored = lookup(&EventRef::Seq(seq))?
-                            .ok_or_else(|| Error::Corrupt { seq, what: "indexed id has no event".into() })?;
+                        let stored =
+                            lookup(&EventRef::Seq(seq))?.ok_or_else(|| Error::Corrupt {
+                                seq,
+                                what: "indexed id has no event".into(),
+                            })?;
                         let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
                         if decide::same_submission(sub, actor, &stored, &resolve) {
-                            acks.push(Ack { seq, id, kind: stored.payload.kind(), duplicate: true });
+                            acks.push(Ack {
+                                seq,
+                                id,
+                                kind: stored.payload.kind(),
+                                duplicate: true,
+                            });
                             continue;
                         }
                         return Err(wrap(Error::Conflict(format!(
@@ -154,7 +170,8 @@ impl Ledger {
                         ))));
                     }
                 }
-                let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup).map_err(wrap)?;
+                let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup)
+                    .map_err(wrap)?;
                 if pending.len() + payloads.len() > BATCH_EVENTS_MAX {
                     return Err(wrap(Error::invalid(format!(
                         "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
@@ -182,7 +199,12 @@ impl Ledger {
                         payload,
                     };
                     projection::apply(&mut self.state, &event);
-                    acks.push(Ack { seq: event.seq, id, kind: event.payload.kind(), duplicate: false });
+                    acks.push(Ack {
+                        seq: event.seq,
+                        id,
+                        kind: event.payload.kind(),
+                        duplicate: false,
+                    });
                     pending.push(event);
                 }
             }
@@ -221,11 +243,17 @@ pub fn check_fold(state: &State, event: &Event) -> Result<()> {
     if event.stream_version != expected {
         return Err(Error::Corrupt {
             seq: event.seq,
-            what: format!("stream version {} where {expected} was due", event.stream_version),
+            what: format!(
+                "stream version {} where {expected} was due",
+                event.stream_version
+            ),
         });
     }
     if event.recorded_at < state.last_recorded_at {
-        return Err(Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
+        return Err(Error::Corrupt {
+            seq: event.seq,
+            what: "recorded_at goes back in time".into(),
+        });
     }
     Ok(())
 }

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, Subject, TargetRef};
+use crate::event::{
+    Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, Subject, TargetRef,
+};
 use crate::model::{Basis, Date, Milestone, Month, Period, Status, Timestamp};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -108,13 +110,23 @@ impl Indicator {
 
 impl Project {
     pub fn started_on(&self) -> Option<Date> {
-        self.milestones.get(&Milestone::Start).map(|m| m.date).or(self.opening_started)
+        self.milestones
+            .get(&Milestone::Start)
+            .map(|m| m.date)
+            .or(self.opening_started)
     }
 
     /// Status on `at` (valid time), or now when `at` is `None`.
     pub fn status(&self, at: Option<Date>) -> Status {
-        let reached = |m: Milestone| self.milestones.get(&m).is_some_and(|e| at.is_none_or(|d| e.date <= d));
-        let started = reached(Milestone::Start) || self.opening_started.is_some_and(|s| at.is_none_or(|d| s <= d));
+        let reached = |m: Milestone| {
+            self.milestones
+                .get(&m)
+                .is_some_and(|e| at.is_none_or(|d| e.date <= d))
+        };
+        let started = reached(Milestone::Start)
+            || self
+                .opening_started
+                .is_some_and(|s| at.is_none_or(|d| s <= d));
         if reached(Milestone::Operate) {
             Status::Operating
         } else if reached(Milestone::Complete) {
@@ -158,10 +170,19 @@ impl State {
 /// Folds one event into the state. Events arrive in seq order, each exactly once; the
 /// asserts catch a caller that breaks that (a bug), not bad input, which `decide` refuses.
 pub fn apply(state: &mut State, event: &Event) {
-    assert_eq!(event.seq, state.last_seq + 1, "events must be applied in seq order");
+    assert_eq!(
+        event.seq,
+        state.last_seq + 1,
+        "events must be applied in seq order"
+    );
     let stream = event.payload.stream();
     let version = state.streams.entry(stream).or_insert(0);
-    assert_eq!(event.stream_version, *version + 1, "stream version out of order at seq {}", event.seq);
+    assert_eq!(
+        event.stream_version,
+        *version + 1,
+        "stream version out of order at seq {}",
+        event.seq
+    );
     *version += 1;
     state.last_seq = event.seq;
     state.last_recorded_at = event.recorded_at;
@@ -170,23 +191,43 @@ pub fn apply(state: &mut State, event: &Event) {
         Payload::PlanDeclared(p) => {
             state.plans.insert(
                 p.plan.clone(),
-                Plan { def: p.clone(), projects: BTreeMap::new(), indicators: BTreeMap::new() },
+                Plan {
+                    def: p.clone(),
+                    projects: BTreeMap::new(),
+                    indicators: BTreeMap::new(),
+                },
             );
         }
         Payload::DepartmentRegistered(d) => {
-            state
-                .departments
-                .insert(d.dept.clone(), Department { name: d.name.clone(), coordinator: d.coordinator });
+            state.departments.insert(
+                d.dept.clone(),
+                Department {
+                    name: d.name.clone(),
+                    coordinator: d.coordinator,
+                },
+            );
         }
         Payload::IndicatorDefined(i) => {
             if let Some(plan) = state.plans.get_mut(&i.plan) {
-                plan.indicators
-                    .insert(i.indicator.clone(), Indicator { def: i.clone(), target: i.target, actuals: Vec::new() });
+                plan.indicators.insert(
+                    i.indicator.clone(),
+                    Indicator {
+                        def: i.clone(),
+                        target: i.target,
+                        actuals: Vec::new(),
+                    },
+                );
             }
         }
         Payload::ProjectListed(p) => {
             if let Some(plan) = state.plans.get_mut(&p.plan) {
-                plan.projects.insert(p.project.clone(), Listing { def: p.clone(), planned_investment: p.planned_investment });
+                plan.projects.insert(
+                    p.project.clone(),
+                    Listing {
+                        def: p.clone(),
+                        planned_investment: p.planned_investment,
+                    },
+                );
             }
             let progress = state.projects.entry(p.project.clone()).or_default();
             if let Some(started) = p.started {
@@ -199,7 +240,13 @@ pub fn apply(state: &mut State, event: &Event) {
                 .entry(i.project.clone())
                 .or_default()
                 .investments
-                .insert(i.period, InvestmentEntry { seq: event.seq, amount: i.amount });
+                .insert(
+                    i.period,
+                    InvestmentEntry {
+                        seq: event.seq,
+                        amount: i.amount,
+                    },
+                );
         }
         Payload::MilestoneReached(m) => {
             state
@@ -207,11 +254,22 @@ pub fn apply(state: &mut State, event: &Event) {
                 .entry(m.project.clone())
                 .or_default()
                 .milestones
-                .insert(m.milestone, MilestoneEntry { seq: event.seq, date: m.date });
+                .insert(
+                    m.milestone,
+                    MilestoneEntry {
+                        seq: event.seq,
+                        date: m.date,
+                    },
+                );
         }
         Payload::ActualReported(a) => {
             if let Some(ind) = indicator_mut(state, &a.plan, &a.indicator) {
-                ind.actuals.push(ActualEntry { seq: event.seq, period: a.period, basis: a.basis, value: a.value });
+                ind.actuals.push(ActualEntry {
+                    seq: event.seq,
+                    period: a.period,
+                    basis: a.basis,
+                    value: a.value,
+                });
             }
         }
         Payload::TargetRevised(t) => match &t.target {
@@ -221,19 +279,29 @@ pub fn apply(state: &mut State, event: &Event) {
                 }
             }
             TargetRef::Project { plan, project } => {
-                if let Some(l) = state.plans.get_mut(plan).and_then(|p| p.projects.get_mut(project)) {
+                if let Some(l) = state
+                    .plans
+                    .get_mut(plan)
+                    .and_then(|p| p.projects.get_mut(project))
+                {
                     l.planned_investment = t.value;
                 }
             }
         },
         Payload::Corrected(c) => match &c.subject {
             Subject::Investment { project, period } => {
-                if let Some(e) = state.projects.get_mut(project).and_then(|p| p.investments.get_mut(period)) {
+                if let Some(e) = state
+                    .projects
+                    .get_mut(project)
+                    .and_then(|p| p.investments.get_mut(period))
+                {
                     debug_assert_eq!(e.seq, c.target_seq);
                     e.amount = c.value;
                 }
             }
-            Subject::Actual { plan, indicator, .. } => {
+            Subject::Actual {
+                plan, indicator, ..
+            } => {
                 if let Some(ind) = indicator_mut(state, plan, indicator) {
                     if let Some(a) = ind.actuals.iter_mut().find(|a| a.seq == c.target_seq) {
                         a.value = c.value;
@@ -246,19 +314,27 @@ pub fn apply(state: &mut State, event: &Event) {
         Payload::Retracted(r) => match &r.subject {
             Subject::Investment { project, period } => {
                 if let Some(p) = state.projects.get_mut(project) {
-                    if p.investments.get(period).is_some_and(|e| e.seq == r.target_seq) {
+                    if p.investments
+                        .get(period)
+                        .is_some_and(|e| e.seq == r.target_seq)
+                    {
                         p.investments.remove(period);
                     }
                 }
             }
             Subject::Milestone { project, milestone } => {
                 if let Some(p) = state.projects.get_mut(project) {
-                    if p.milestones.get(milestone).is_some_and(|e| e.seq == r.target_seq) {
+                    if p.milestones
+                        .get(milestone)
+                        .is_some_and(|e| e.seq == r.target_seq)
+                    {
                         p.milestones.remove(milestone);
                     }
                 }
             }
-            Subject::Actual { plan, indicator, .. } => {
+            Subject::Actual {
+                plan, indicator, ..
+            } => {
                 if let Some(ind) = indicator_mut(state, plan, indicator) {
                     ind.actuals.retain(|a| a.seq != r.target_seq);
                 }
@@ -267,8 +343,15 @@ pub fn apply(state: &mut State, event: &Event) {
     }
 }
 
-fn indicator_mut<'a>(state: &'a mut State, plan: &str, indicator: &str) -> Option<&'a mut Indicator> {
-    state.plans.get_mut(plan).and_then(|p| p.indicators.get_mut(indicator))
+fn indicator_mut<'a>(
+    state: &'a mut State,
+    plan: &str,
+    indicator: &str,
+) -> Option<&'a mut Indicator> {
+    state
+        .plans
+        .get_mut(plan)
+        .and_then(|p| p.indicators.get_mut(indicator))
 }
 
 /// Folds a whole sequence of events from the empty state.

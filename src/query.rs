@@ -17,7 +17,10 @@ pub enum AsOf {
 impl AsOf {
     pub fn parse(text: &str) -> Result<AsOf> {
         if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) {
-            return text.parse().map(AsOf::Seq).map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
+            return text
+                .parse()
+                .map(AsOf::Seq)
+                .map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
         }
         Timestamp::parse("--as-of", text).map(AsOf::Time)
     }

@@ -71,7 +71,11 @@ impl PlanTotals {
 pub fn plan_totals(state: &State, plan: &Plan, at: Option<Date>) -> PlanTotals {
     let mut t = PlanTotals::default();
     for (id, listing) in &plan.projects {
-        let completed = state.projects.get(id).map(|p| p.completed_in(plan.def.year, at)).unwrap_or_default();
+        let completed = state
+            .projects
+            .get(id)
+            .map(|p| p.completed_in(plan.def.year, at))
+            .unwrap_or_default();
         t.all.add(listing.planned_investment, completed);
         match listing.def.level {
             Level::Province => t.province.add(listing.planned_investment, completed),
@@ -101,7 +105,12 @@ pub fn judge(ind: &Indicator, at: Option<Date>) -> Judgement {
         Measure::Amount => actual.as_ref().and_then(|a| percent(a.value, ind.target)),
         Measure::Rate => None,
     };
-    Judgement { actual, met, gap, completion_pct }
+    Judgement {
+        actual,
+        met,
+        gap,
+        completion_pct,
+    }
 }
 
 pub fn indicator_json(ind: &Indicator, at: Option<Date>) -> Value {
@@ -162,7 +171,11 @@ fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
             })
         })
         .collect();
-    let indicators: Vec<Value> = plan.indicators.values().map(|i| indicator_json(i, at)).collect();
+    let indicators: Vec<Value> = plan
+        .indicators
+        .values()
+        .map(|i| indicator_json(i, at))
+        .collect();
     let t = plan_totals(state, plan, at);
     let mut totals = t.all.json();
     if let Value::Object(m) = &mut totals {
@@ -180,7 +193,11 @@ fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
 }
 
 fn selected<'s>(state: &'s State, plan: Option<&str>) -> Vec<&'s Plan> {
-    state.plans_by_year().into_iter().filter(|p| plan.is_none_or(|id| p.def.plan == id)).collect()
+    state
+        .plans_by_year()
+        .into_iter()
+        .filter(|p| plan.is_none_or(|id| p.def.plan == id))
+        .collect()
 }
 
 fn as_of_json(state: &State) -> Value {
@@ -192,7 +209,10 @@ fn as_of_json(state: &State) -> Value {
 
 /// `state --json`.
 pub fn state_json(state: &State, plan: Option<&str>, at: Option<Date>) -> Value {
-    let plans: Vec<Value> = selected(state, plan).into_iter().map(|p| plan_json(state, p, at)).collect();
+    let plans: Vec<Value> = selected(state, plan)
+        .into_iter()
+        .map(|p| plan_json(state, p, at))
+        .collect();
     let mut doc = json!({ "as_of": as_of_json(state) });
     if let (Value::Object(m), Some(at)) = (&mut doc, at) {
         m.insert("at".into(), Value::String(at.to_string()));
@@ -204,7 +224,8 @@ pub fn state_json(state: &State, plan: Option<&str>, at: Option<Date>) -> Value 
 }
 
 fn pct_text(p: Option<Decimal>) -> String {
-    p.map(|p| format!("{} %", fmt_pct(p))).unwrap_or_else(|| "-".into())
+    p.map(|p| format!("{} %", fmt_pct(p)))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn totals_line(out: &mut String, label: &str, t: &Totals) {
@@ -235,7 +256,11 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
     }
     for p in plans {
         let year = p.def.year;
-        let _ = writeln!(out, "\nplan {}  {}  {}  {}", p.def.plan, year, p.def.jurisdiction, p.def.title);
+        let _ = writeln!(
+            out,
+            "\nplan {}  {}  {}  {}",
+            p.def.plan, year, p.def.jurisdiction, p.def.title
+        );
         let t = plan_totals(state, p, at);
         let _ = writeln!(out, "  key projects");
         totals_line(&mut out, "all", &t.all);
@@ -254,7 +279,12 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
             };
             let about = if ind.def.approximate { " (about)" } else { "" };
             let actual = match &j.actual {
-                Some(a) => format!("actual {} ({}, {})", fmt_decimal(a.value), a.period, a.basis),
+                Some(a) => format!(
+                    "actual {} ({}, {})",
+                    fmt_decimal(a.value),
+                    a.period,
+                    a.basis
+                ),
                 None => "no actual yet".into(),
             };
             let verdict = match j.met {
@@ -285,8 +315,12 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
         }
         for (id, l) in &p.projects {
             let progress = state.projects.get(id);
-            let completed = progress.map(|x| x.completed_in(year, at)).unwrap_or_default();
-            let status = progress.map(|x| x.status(at)).unwrap_or(crate::model::Status::Planned);
+            let completed = progress
+                .map(|x| x.completed_in(year, at))
+                .unwrap_or_default();
+            let status = progress
+                .map(|x| x.status(at))
+                .unwrap_or(crate::model::Status::Planned);
             let _ = writeln!(
                 out,
                 "    {:<36} {:<9} {:<10} {:>9} {:>10} {:>7}  {}",
@@ -295,7 +329,9 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
                 status.as_str(),
                 fmt_decimal(l.planned_investment),
                 fmt_decimal(completed),
-                percent(completed, l.planned_investment).map(fmt_pct).unwrap_or_else(|| "-".into()),
+                percent(completed, l.planned_investment)
+                    .map(fmt_pct)
+                    .unwrap_or_else(|| "-".into()),
                 l.def.name
             );
         }
@@ -314,15 +350,24 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
             Subject::Milestone { project, milestone } => {
                 json!({"kind": "milestone", "project": project, "milestone": milestone.as_str()})
             }
-            Subject::Actual { plan, indicator, period, basis } => json!({
+            Subject::Actual {
+                plan,
+                indicator,
+                period,
+                basis,
+            } => json!({
                 "kind": "actual", "plan": plan, "indicator": indicator,
                 "period": period.to_string(), "basis": basis.as_str()
             }),
         }
     };
     let v = match payload {
-        P::PlanDeclared(p) => json!({"plan": p.plan, "year": p.year, "title": p.title, "jurisdiction": p.jurisdiction}),
-        P::DepartmentRegistered(d) => json!({"dept": d.dept, "name": d.name, "coordinator": d.coordinator}),
+        P::PlanDeclared(p) => {
+            json!({"plan": p.plan, "year": p.year, "title": p.title, "jurisdiction": p.jurisdiction})
+        }
+        P::DepartmentRegistered(d) => {
+            json!({"dept": d.dept, "name": d.name, "coordinator": d.coordinator})
+        }
         P::IndicatorDefined(i) => json!({
             "plan": i.plan, "indicator": i.indicator, "name": i.name, "unit": i.unit,
             "measure": i.measure.as_str(), "comparison": i.comparison.as_str(), "approximate": i.approximate,
@@ -347,7 +392,9 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
         }),
         P::TargetRevised(t) => {
             let mut v = match &t.target {
-                TargetRef::Indicator { plan, indicator } => json!({"plan": plan, "indicator": indicator}),
+                TargetRef::Indicator { plan, indicator } => {
+                    json!({"plan": plan, "indicator": indicator})
+                }
                 TargetRef::Project { plan, project } => json!({"plan": plan, "project": project}),
             };
             if let Value::Object(m) = &mut v {
@@ -398,13 +445,29 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String 
     use crate::event::Payload as P;
     let what = match &e.payload {
         P::PlanDeclared(p) => format!("{} {}", p.year, p.title),
-        P::DepartmentRegistered(d) => format!("{}{}", d.name, if d.coordinator { " (coordinator)" } else { "" }),
-        P::IndicatorDefined(i) => format!("target {} {} in {}", fmt_decimal(i.target), i.unit, i.plan),
-        P::ProjectListed(p) => format!("{} planned {} 亿元 in {}", p.level, fmt_decimal(p.planned_investment), p.plan),
+        P::DepartmentRegistered(d) => format!(
+            "{}{}",
+            d.name,
+            if d.coordinator { " (coordinator)" } else { "" }
+        ),
+        P::IndicatorDefined(i) => {
+            format!("target {} {} in {}", fmt_decimal(i.target), i.unit, i.plan)
+        }
+        P::ProjectListed(p) => format!(
+            "{} planned {} 亿元 in {}",
+            p.level,
+            fmt_decimal(p.planned_investment),
+            p.plan
+        ),
         P::InvestmentReported(i) => format!("{} {} 亿元", i.period, fmt_decimal(i.amount)),
         P::MilestoneReached(m) => format!("{} {}", m.milestone, m.date),
         P::ActualReported(a) => format!("{} {} ({})", a.period, fmt_decimal(a.value), a.basis),
-        P::TargetRevised(t) => format!("{} -> {}: {}", fmt_decimal(t.previous), fmt_decimal(t.value), t.reason),
+        P::TargetRevised(t) => format!(
+            "{} -> {}: {}",
+            fmt_decimal(t.previous),
+            fmt_decimal(t.value),
+            t.reason
+        ),
         P::Corrected(c) => format!(
             "seq {}: {} -> {}: {}",
             c.target_seq,
