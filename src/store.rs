@@ -36,6 +36,9 @@ pub const CHUNK_BYTES_MAX: usize = 32 * 1024;
 /// Most events one commit may carry; bounds a batch's memory and its sled write.
 pub const BATCH_EVENTS_MAX: usize = 100_000;
 
+/// How many times (10 ms apart) to retry sled's file lock held by a dropped handle.
+const SLED_LOCK_ATTEMPTS: u32 = 300;
+
 const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
 const PREFIX_CHUNK: u8 = b'L';
@@ -135,19 +138,7 @@ impl Store {
             }
         }
         let fresh = !dir.join("db").exists();
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            // Flushing is ours: every commit flushes and fsyncs before it returns.
-            .flush_every_ms(None)
-            .cache_capacity(256 * 1024 * 1024)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                    Error::StoreInUse(dir.to_path_buf())
-                }
-                other => Error::Sled(other),
-            })?;
+        let db = open_sled(dir)?;
         let tree = db.open_tree(TREE)?;
         let db_path = dir.join("db");
         let db_file = File::open(&db_path)
@@ -364,6 +355,33 @@ impl Store {
     #[doc(hidden)]
     pub fn raw_tree(&self) -> &sled::Tree {
         &self.tree
+    }
+}
+
+/// Opens sled in `dir`. Holding `LOCK` means no other process has the store, so a failure
+/// of sled's own file lock can only be this process's previous handle, whose background
+/// threads release it shortly after it is dropped: wait for that, briefly.
+fn open_sled(dir: &Path) -> Result<sled::Db> {
+    let mut attempts = 0;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            // Flushing is ours: every commit flushes and fsyncs before it returns.
+            .flush_every_ms(None)
+            .cache_capacity(256 * 1024 * 1024)
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                attempts += 1;
+                if attempts >= SLED_LOCK_ATTEMPTS {
+                    return Err(Error::StoreInUse(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::Sled(e)),
+        }
     }
 }
 
