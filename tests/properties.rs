@@ -197,7 +197,6 @@ proptest! {
         ledger.submit("drc", &[Submission { id: None, note: None, command: Command::ImportPlan(Box::new(plan)) }], &|_| None).unwrap();
         // Submit in batches of varying size, grouped by actor; refused batches write nothing.
         let mut i = 0;
-        let mut refused = 0;
         for size in splits.iter().cycle() {
             if i >= commands.len() { break; }
             let actor = commands[i].0.clone();
@@ -208,7 +207,6 @@ proptest! {
             }
             let before = ledger.store().head().clone();
             if ledger.submit(&actor, &batch, &|_| None).is_err() {
-                refused += 1;
                 prop_assert_eq!(ledger.store().head(), &before);
             }
             // After every batch, accepted or refused, memory equals the fold of the log.
@@ -223,7 +221,5 @@ proptest! {
         prop_assert_eq!(reopened.store().head(), &head);
         prop_assert_eq!(report::state_json(reopened.state(), None, None).to_string(), incremental);
         prop_assert!(planledger::verify::verify(reopened.store()).unwrap().ok());
-        // Most generated commands are valid, some are refused (duplicates, order): both paths ran.
-        prop_assert!(refused <= splits.len());
     }
 }
