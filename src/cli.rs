@@ -275,10 +275,7 @@ fn store_dir(cli_store: &Option<PathBuf>) -> PathBuf {
 /// examples and tests).
 fn clock() -> Result<Box<dyn Clock>> {
     match std::env::var("PLANLEDGER_NOW") {
-        Ok(t) => Ok(Box::new(FixedClock(Timestamp::parse(
-            "PLANLEDGER_NOW",
-            &t,
-        )?))),
+        Ok(t) => Ok(Box::new(FixedClock(Timestamp::parse("PLANLEDGER_NOW", &t)?))),
         Err(_) => Ok(Box::new(SystemClock)),
     }
 }
@@ -288,15 +285,13 @@ fn open_ledger(dir: &Path) -> Result<Ledger> {
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+    std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
 }
 
 type Out<'a> = dyn Write + 'a;
 
 fn emit(out: &mut Out, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes())
-        .map_err(|e| Error::io("writing to stdout", e))
+    out.write_all(text.as_bytes()).map_err(|e| Error::io("writing to stdout", e))
 }
 
 fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
@@ -311,15 +306,10 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
     match cli.command {
         Cmd::Plan(PlanCmd::Import { file, actor }) => {
             let text = read_file(&file)?;
-            let import =
-                input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
+            let import = input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
             let mut ledger = open_ledger(&dir)?;
             let plan_id = import.plan.plan.clone();
-            let sub = Submission {
-                id: None,
-                note: None,
-                command: Command::ImportPlan(Box::new(import)),
-            };
+            let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(import)) };
             let name = file.display().to_string();
             let acks = ledger.submit(&actor, &[sub], &|_| Some(name.clone()))?;
             print_import(out, cli.json, &plan_id, &acks)?;
@@ -337,11 +327,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                     (subs, lines, Some(name))
                 }
                 (None, Some(kind)) => (vec![kind_submission(kind)?], vec![], None),
-                (Some(_), Some(_)) => {
-                    return Err(Error::invalid(
-                        "give either --file or a submission kind, not both",
-                    ))
-                }
+                (Some(_), Some(_)) => return Err(Error::invalid("give either --file or a submission kind, not both")),
                 (None, None) => {
                     return Err(Error::invalid(format!(
                         "submit needs --file <FILE.jsonl> or a kind ({})",
@@ -394,41 +380,19 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 }
                 emit_json(out, &doc)?;
             } else if let Some(p) = &v.problem {
-                emit(
-                    out,
-                    &format!(
-                        "FAILED at seq {}: {}\n{} events verified before it\n",
-                        p.seq, p.what, v.events
-                    ),
-                )?;
+                emit(out, &format!("FAILED at seq {}: {}\n{} events verified before it\n", p.seq, p.what, v.events))?;
             } else {
-                emit(
-                    out,
-                    &format!(
-                        "ok: {} events, chain intact, head {}\n",
-                        v.events,
-                        hex(&v.head)
-                    ),
-                )?;
+                emit(out, &format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head)))?;
             }
             if let Some(p) = &v.problem {
-                eprintln!(
-                    "planledger: verification failed at seq {}: {}",
-                    p.seq, p.what
-                );
+                eprintln!("planledger: verification failed at seq {}: {}", p.seq, p.what);
                 return Ok(exit::INTEGRITY);
             }
         }
         Cmd::Demo => {
-            let demo_dir = match cli
-                .store
-                .clone()
-                .or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from))
-            {
+            let demo_dir = match cli.store.clone().or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from)) {
                 Some(d) => d,
-                None => {
-                    std::env::temp_dir().join(format!("planledger-demo-{}", std::process::id()))
-                }
+                None => std::env::temp_dir().join(format!("planledger-demo-{}", std::process::id())),
             };
             crate::demo::run(&demo_dir, cli.json, out)?;
         }
@@ -439,10 +403,9 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
 /// Puts a file name on an error: "FILE line N: ..." when the error names a line, else "FILE: ...".
 pub fn in_file(e: Error, name: &str) -> Error {
     match e {
-        Error::At { location, source } if location.starts_with("line ") => Error::At {
-            location: format!("{name} {location}"),
-            source,
-        },
+        Error::At { location, source } if location.starts_with("line ") => {
+            Error::At { location: format!("{name} {location}"), source }
+        }
         other => other.at(name),
     }
 }
@@ -455,36 +418,19 @@ fn kind_submission(kind: Kind) -> Result<Submission> {
         }
     };
     let (name, common) = match kind {
-        Kind::Investment {
-            project,
-            period,
-            amount,
-            common,
-        } => {
+        Kind::Investment { project, period, amount, common } => {
             put("project", Some(project));
             put("period", Some(period));
             put("amount", Some(amount));
             ("investment", common)
         }
-        Kind::Milestone {
-            project,
-            milestone,
-            date,
-            common,
-        } => {
+        Kind::Milestone { project, milestone, date, common } => {
             put("project", Some(project));
             put("milestone", Some(milestone));
             put("date", Some(date));
             ("milestone", common)
         }
-        Kind::Actual {
-            indicator,
-            period,
-            value,
-            basis,
-            plan,
-            common,
-        } => {
+        Kind::Actual { indicator, period, value, basis, plan, common } => {
             put("indicator", Some(indicator));
             put("period", Some(period));
             put("value", Some(value));
@@ -492,14 +438,7 @@ fn kind_submission(kind: Kind) -> Result<Submission> {
             put("plan", plan);
             ("actual", common)
         }
-        Kind::ReviseTarget {
-            indicator,
-            project,
-            plan,
-            value,
-            reason,
-            common,
-        } => {
+        Kind::ReviseTarget { indicator, project, plan, value, reason, common } => {
             put("indicator", indicator);
             put("project", project);
             put("plan", plan);
@@ -507,22 +446,13 @@ fn kind_submission(kind: Kind) -> Result<Submission> {
             put("reason", Some(reason));
             ("revise-target", common)
         }
-        Kind::Correct {
-            event,
-            value,
-            reason,
-            common,
-        } => {
+        Kind::Correct { event, value, reason, common } => {
             put("event", Some(event));
             put("value", Some(value));
             put("reason", Some(reason));
             ("correct", common)
         }
-        Kind::Retract {
-            event,
-            reason,
-            common,
-        } => {
+        Kind::Retract { event, reason, common } => {
             put("event", Some(event));
             put("reason", Some(reason));
             ("retract", common)
@@ -536,16 +466,9 @@ fn kind_submission(kind: Kind) -> Result<Submission> {
 fn print_acks(out: &mut Out, as_json: bool, acks: &[Ack]) -> Result<()> {
     for a in acks {
         if as_json {
-            emit_json(
-                out,
-                &json!({"seq": a.seq, "id": a.id.to_string(), "type": a.kind, "duplicate": a.duplicate}),
-            )?;
+            emit_json(out, &json!({"seq": a.seq, "id": a.id.to_string(), "type": a.kind, "duplicate": a.duplicate}))?;
         } else {
-            let dup = if a.duplicate {
-                "  (already recorded; nothing written)"
-            } else {
-                ""
-            };
+            let dup = if a.duplicate { "  (already recorded; nothing written)" } else { "" };
             emit(out, &format!("seq {}  {}  {}{dup}\n", a.seq, a.kind, a.id))?;
         }
     }
@@ -565,18 +488,9 @@ fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack]) -> Resul
         );
     }
     match (acks.first(), acks.last()) {
-        (Some(f), Some(l)) => emit(
-            out,
-            &format!(
-                "imported plan {plan}: {} events, seq {}..={}\n",
-                acks.len(),
-                f.seq,
-                l.seq
-            ),
-        ),
-        _ => emit(
-            out,
-            &format!("plan {plan} is already imported as given; nothing written\n"),
-        ),
+        (Some(f), Some(l)) => {
+            emit(out, &format!("imported plan {plan}: {} events, seq {}..={}\n", acks.len(), f.seq, l.seq))
+        }
+        _ => emit(out, &format!("plan {plan} is already imported as given; nothing written\n")),
     }
 }

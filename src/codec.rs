@@ -39,11 +39,7 @@ pub enum CodecError {
 }
 
 fn options(limit: u64) -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_varint_encoding()
-        .with_little_endian()
-        .reject_trailing_bytes()
-        .with_limit(limit)
+    bincode::DefaultOptions::new().with_varint_encoding().with_little_endian().reject_trailing_bytes().with_limit(limit)
 }
 
 fn encode_versioned<T: Serialize>(version: u8, value: &T, limit: u64, out: &mut Vec<u8>) {
@@ -55,18 +51,12 @@ fn encode_versioned<T: Serialize>(version: u8, value: &T, limit: u64, out: &mut 
     }
 }
 
-fn decode_versioned<T: DeserializeOwned>(
-    version: u8,
-    bytes: &[u8],
-    limit: u64,
-) -> Result<T, CodecError> {
+fn decode_versioned<T: DeserializeOwned>(version: u8, bytes: &[u8], limit: u64) -> Result<T, CodecError> {
     let (&v, body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if v > version {
         return Err(CodecError::TooNew(v, version));
     }
-    options(limit)
-        .deserialize(body)
-        .map_err(|e| CodecError::Bincode(e.to_string()))
+    options(limit).deserialize(body).map_err(|e| CodecError::Bincode(e.to_string()))
 }
 
 /// The canonical bytes of an event: what is hashed, chained and (later) signed.
@@ -98,12 +88,10 @@ pub fn chain_hash(previous: &Hash, event_bytes: &[u8]) -> Hash {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// Builds a chunk: `[CHUNK_FORMAT][u32 count]` then per event `[u32 len][event bytes][hash]`.
@@ -188,9 +176,7 @@ pub fn chunk_records(chunk: &[u8]) -> Result<Vec<RawRecord<'_>>, CodecError> {
         rest = r;
     }
     if !rest.is_empty() {
-        return Err(CodecError::Bincode(
-            "trailing bytes after the last record".into(),
-        ));
+        return Err(CodecError::Bincode("trailing bytes after the last record".into()));
     }
     Ok(out)
 }
@@ -214,8 +200,7 @@ pub mod decimal {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         let (scale, mantissa) = <(u8, i128)>::deserialize(d)?;
-        Decimal::try_from_i128_with_scale(mantissa, u32::from(scale))
-            .map_err(serde::de::Error::custom)
+        Decimal::try_from_i128_with_scale(mantissa, u32::from(scale)).map_err(serde::de::Error::custom)
     }
 }
 
@@ -230,9 +215,9 @@ pub mod opt_decimal {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
         match <Option<(u8, i128)>>::deserialize(d)? {
             None => Ok(None),
-            Some((scale, m)) => Decimal::try_from_i128_with_scale(m, u32::from(scale))
-                .map(Some)
-                .map_err(serde::de::Error::custom),
+            Some((scale, m)) => {
+                Decimal::try_from_i128_with_scale(m, u32::from(scale)).map(Some).map_err(serde::de::Error::custom)
+            }
         }
     }
 }

@@ -11,12 +11,11 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{
-    ActualReported, Corrected, DepartmentRegistered, Event, IndicatorDefined, InvestmentReported,
-    MilestoneReached, Payload, PlanDeclared, ProjectListed, Retracted, Subject, TargetRef,
-    TargetRevised,
+    ActualReported, CarriedMilestone, Corrected, DepartmentRegistered, Event, IndicatorDefined, InvestmentReported,
+    MilestoneReached, Payload, PlanDeclared, ProjectListed, Retracted, Subject, TargetRef, TargetRevised,
 };
 use crate::model::{check_text, Basis, Date, Milestone, Month, Period};
-use crate::projection::{Plan, State};
+use crate::projection::{Listing, Plan, Progress, State};
 
 /// A plan file, parsed: the events it would declare if everything in it were new.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,11 +41,9 @@ impl EventRef {
                 .map(EventRef::Seq)
                 .map_err(|_| Error::invalid(format!("{field} '{text}' is not a seq")));
         }
-        Uuid::parse_str(text).map(EventRef::Id).map_err(|_| {
-            Error::invalid(format!(
-                "{field} '{text}' is neither a seq nor an event id (UUID)"
-            ))
-        })
+        Uuid::parse_str(text)
+            .map(EventRef::Id)
+            .map_err(|_| Error::invalid(format!("{field} '{text}' is neither a seq nor an event id (UUID)")))
     }
 }
 
@@ -62,50 +59,19 @@ impl std::fmt::Display for EventRef {
 /// What a target revision names, before the plan is resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TargetSpec {
-    Indicator {
-        indicator: String,
-        plan: Option<String>,
-    },
-    Project {
-        project: String,
-        plan: Option<String>,
-    },
+    Indicator { indicator: String, plan: Option<String> },
+    Project { project: String, plan: Option<String> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     ImportPlan(Box<PlanImport>),
-    Investment {
-        project: String,
-        period: Month,
-        amount: Decimal,
-    },
-    Milestone {
-        project: String,
-        milestone: Milestone,
-        date: Date,
-    },
-    Actual {
-        indicator: String,
-        plan: Option<String>,
-        period: Period,
-        value: Decimal,
-        basis: Basis,
-    },
-    ReviseTarget {
-        target: TargetSpec,
-        value: Decimal,
-        reason: String,
-    },
-    Correct {
-        event: EventRef,
-        value: Decimal,
-        reason: String,
-    },
-    Retract {
-        event: EventRef,
-        reason: String,
-    },
+    Investment { project: String, period: Month, amount: Decimal },
+    Milestone { project: String, milestone: Milestone, date: Date },
+    Actual { indicator: String, plan: Option<String>, period: Period, value: Decimal, basis: Basis },
+    ReviseTarget { target: TargetSpec, value: Decimal, reason: String },
+    Correct { event: EventRef, value: Decimal, reason: String },
+    Retract { event: EventRef, reason: String },
 }
 
 impl Command {
@@ -137,13 +103,7 @@ pub struct Submission {
 pub type Lookup<'a> = dyn Fn(&EventRef) -> Result<Option<Event>> + 'a;
 
 /// Validates `command` from `actor` against `state` on `today`; returns the payloads to record.
-pub fn decide(
-    state: &State,
-    actor: &str,
-    command: &Command,
-    today: Date,
-    lookup: &Lookup,
-) -> Result<Vec<Payload>> {
+pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup: &Lookup) -> Result<Vec<Payload>> {
     if let Command::ImportPlan(import) = command {
         return decide_import(state, actor, import);
     }
@@ -152,64 +112,45 @@ pub fn decide(
     }
     let payload = match command {
         Command::ImportPlan(_) => unreachable!("handled above"),
-        Command::Investment {
-            project,
-            period,
-            amount,
-        } => {
+        Command::Investment { project, period, amount } => {
             let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
             authorize_project(state, actor, plan, project)?;
             not_future("period", period.first_day(), &period.to_string(), today)?;
             if amount.is_sign_negative() && !amount.is_zero() {
                 return Err(Error::invalid(format!("amount '{amount}' is negative")));
             }
-            if let Some(e) = state
-                .projects
-                .get(project)
-                .and_then(|p| p.investments.get(period))
-            {
+            if let Some(e) = plan.projects[project.as_str()].progress.investments.get(period) {
                 return Err(Error::invalid(format!(
                     "investment for project '{project}' in {period} is already recorded (seq {}); use `correct --event {}` to change it",
                     e.seq, e.seq
                 )));
             }
             Payload::InvestmentReported(InvestmentReported {
+                plan: plan.def.plan.clone(),
                 project: project.clone(),
                 period: *period,
                 amount: *amount,
             })
         }
-        Command::Milestone {
-            project,
-            milestone,
-            date,
-        } => {
+        Command::Milestone { project, milestone, date } => {
             let plan = plan_listing(state, project, date.year(), "date", &date.to_string())?;
             authorize_project(state, actor, plan, project)?;
             not_future("date", *date, &date.to_string(), today)?;
-            check_milestone_order(state, project, *milestone, *date)?;
+            check_milestone_order(&plan.projects[project.as_str()].progress, project, *milestone, *date)?;
             Payload::MilestoneReached(MilestoneReached {
+                plan: plan.def.plan.clone(),
                 project: project.clone(),
                 milestone: *milestone,
                 date: *date,
             })
         }
-        Command::Actual {
-            indicator,
-            plan,
-            period,
-            value,
-            basis,
-        } => {
+        Command::Actual { indicator, plan, period, value, basis } => {
             let plan = indicator_plan(state, indicator, plan.as_deref(), Some(period.year()))?;
             authorize_indicator(state, actor, plan, indicator)?;
             not_future("period", period.first_day(), &period.to_string(), today)?;
             let ind = &plan.indicators[indicator.as_str()];
-            if let Some(firm) = ind
-                .actuals
-                .iter()
-                .filter(|a| a.period == *period && a.basis >= *basis)
-                .max_by_key(|a| a.basis)
+            if let Some(firm) =
+                ind.actuals.iter().filter(|a| a.period == *period && a.basis >= *basis).max_by_key(|a| a.basis)
             {
                 return Err(Error::invalid(format!(
                     "indicator '{indicator}' already has a {} actual for {period} (seq {}); a {basis} figure cannot supersede it; use `correct --event {}`",
@@ -224,24 +165,14 @@ pub fn decide(
                 basis: *basis,
             })
         }
-        Command::ReviseTarget {
-            target,
-            value,
-            reason,
-        } => {
+        Command::ReviseTarget { target, value, reason } => {
             check_text("reason", reason, true)?;
             let (target, previous) = match target {
                 TargetSpec::Indicator { indicator, plan } => {
                     let plan = indicator_plan(state, indicator, plan.as_deref(), None)?;
                     authorize_indicator(state, actor, plan, indicator)?;
                     let previous = plan.indicators[indicator.as_str()].target;
-                    (
-                        TargetRef::Indicator {
-                            plan: plan.def.plan.clone(),
-                            indicator: indicator.clone(),
-                        },
-                        previous,
-                    )
+                    (TargetRef::Indicator { plan: plan.def.plan.clone(), indicator: indicator.clone() }, previous)
                 }
                 TargetSpec::Project { project, plan } => {
                     let plan = project_plan(state, project, plan.as_deref())?;
@@ -252,39 +183,21 @@ pub fn decide(
                         )));
                     }
                     let previous = plan.projects[project.as_str()].planned_investment;
-                    (
-                        TargetRef::Project {
-                            plan: plan.def.plan.clone(),
-                            project: project.clone(),
-                        },
-                        previous,
-                    )
+                    (TargetRef::Project { plan: plan.def.plan.clone(), project: project.clone() }, previous)
                 }
             };
             if previous == *value {
-                return Err(Error::invalid(format!(
-                    "the target is already {value}; nothing to revise"
-                )));
+                return Err(Error::invalid(format!("the target is already {value}; nothing to revise")));
             }
-            Payload::TargetRevised(TargetRevised {
-                target,
-                previous,
-                value: *value,
-                reason: reason.clone(),
-            })
+            Payload::TargetRevised(TargetRevised { target, previous, value: *value, reason: reason.clone() })
         }
-        Command::Correct {
-            event,
-            value,
-            reason,
-        } => {
+        Command::Correct { event, value, reason } => {
             check_text("reason", reason, true)?;
             let target = find_target(event, lookup)?;
             let (subject, previous) = live_subject(state, &target)?;
             match &subject {
-                Subject::Investment { project, period } => {
-                    let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
-                    authorize_project(state, actor, plan, project)?;
+                Subject::Investment { plan, project, .. } => {
+                    authorize_project(state, actor, &state.plans[plan.as_str()], project)?;
                     if value.is_sign_negative() && !value.is_zero() {
                         return Err(Error::invalid(format!("value '{value}' is negative; an investment amount cannot be")));
                     }
@@ -301,9 +214,7 @@ pub fn decide(
             }
             let previous = previous.unwrap_or_default();
             if previous == *value {
-                return Err(Error::invalid(format!(
-                    "event {event} already has the value {value}; nothing to correct"
-                )));
+                return Err(Error::invalid(format!("event {event} already has the value {value}; nothing to correct")));
             }
             Payload::Corrected(Corrected {
                 target_seq: target.seq,
@@ -319,24 +230,23 @@ pub fn decide(
             let target = find_target(event, lookup)?;
             let (subject, _) = live_subject(state, &target)?;
             match &subject {
-                Subject::Investment { project, period } => {
-                    let plan =
-                        plan_listing(state, project, period.year, "period", &period.to_string())?;
-                    authorize_project(state, actor, plan, project)?;
+                Subject::Investment { plan, project, .. } => {
+                    authorize_project(state, actor, &state.plans[plan.as_str()], project)?;
                 }
-                Subject::Milestone { project, milestone } => {
-                    let year = state.projects[project.as_str()].milestones[milestone]
-                        .date
-                        .year();
-                    let plan = plan_listing(state, project, year, "date", &year.to_string())?;
-                    authorize_project(state, actor, plan, project)?;
+                Subject::Milestone { plan, project, milestone } => {
+                    authorize_project(state, actor, &state.plans[plan.as_str()], project)?;
+                    let standing = |m: Milestone| {
+                        state
+                            .listings_of(project)
+                            .find_map(|p| p.projects[project.as_str()].progress.milestones.get(&m).copied())
+                    };
                     let later = match milestone {
                         Milestone::Start => Some(Milestone::Complete),
                         Milestone::Complete => Some(Milestone::Operate),
                         Milestone::Operate => None,
                     };
                     if let Some(later) = later {
-                        if let Some(e) = state.projects[project.as_str()].milestones.get(&later) {
+                        if let Some(e) = standing(later) {
                             return Err(Error::invalid(format!(
                                 "cannot retract the {milestone} of project '{project}' while its {later} (seq {}) stands; retract that first",
                                 e.seq
@@ -344,9 +254,7 @@ pub fn decide(
                         }
                     }
                 }
-                Subject::Actual {
-                    plan, indicator, ..
-                } => {
+                Subject::Actual { plan, indicator, .. } => {
                     let plan = indicator_plan(state, indicator, Some(plan), None)?;
                     authorize_indicator(state, actor, plan, indicator)?;
                 }
@@ -373,73 +281,34 @@ pub fn same_submission(
         return false;
     }
     match (&sub.command, &stored.payload) {
-        (
-            Command::Investment {
-                project,
-                period,
-                amount,
-            },
-            Payload::InvestmentReported(i),
-        ) => &i.project == project && i.period == *period && i.amount == *amount,
-        (
-            Command::Milestone {
-                project,
-                milestone,
-                date,
-            },
-            Payload::MilestoneReached(m),
-        ) => &m.project == project && m.milestone == *milestone && m.date == *date,
-        (
-            Command::Actual {
-                indicator,
-                plan,
-                period,
-                value,
-                basis,
-            },
-            Payload::ActualReported(a),
-        ) => {
+        (Command::Investment { project, period, amount }, Payload::InvestmentReported(i)) => {
+            &i.project == project && i.period == *period && i.amount == *amount
+        }
+        (Command::Milestone { project, milestone, date }, Payload::MilestoneReached(m)) => {
+            &m.project == project && m.milestone == *milestone && m.date == *date
+        }
+        (Command::Actual { indicator, plan, period, value, basis }, Payload::ActualReported(a)) => {
             &a.indicator == indicator
                 && plan.as_ref().is_none_or(|p| p == &a.plan)
                 && a.period == *period
                 && a.value == *value
                 && a.basis == *basis
         }
-        (
-            Command::ReviseTarget {
-                target,
-                value,
-                reason,
-            },
-            Payload::TargetRevised(t),
-        ) => {
+        (Command::ReviseTarget { target, value, reason }, Payload::TargetRevised(t)) => {
             let same_target = match (target, &t.target) {
-                (
-                    TargetSpec::Indicator { indicator, plan },
-                    TargetRef::Indicator {
-                        plan: p,
-                        indicator: i,
-                    },
-                ) => indicator == i && plan.as_ref().is_none_or(|x| x == p),
-                (
-                    TargetSpec::Project { project, plan },
-                    TargetRef::Project {
-                        plan: p,
-                        project: i,
-                    },
-                ) => project == i && plan.as_ref().is_none_or(|x| x == p),
+                (TargetSpec::Indicator { indicator, plan }, TargetRef::Indicator { plan: p, indicator: i }) => {
+                    indicator == i && plan.as_ref().is_none_or(|x| x == p)
+                }
+                (TargetSpec::Project { project, plan }, TargetRef::Project { plan: p, project: i }) => {
+                    project == i && plan.as_ref().is_none_or(|x| x == p)
+                }
                 _ => false,
             };
             same_target && t.value == *value && &t.reason == reason
         }
-        (
-            Command::Correct {
-                event,
-                value,
-                reason,
-            },
-            Payload::Corrected(c),
-        ) => resolve(event) == Some(c.target_seq) && c.value == *value && &c.reason == reason,
+        (Command::Correct { event, value, reason }, Payload::Corrected(c)) => {
+            resolve(event) == Some(c.target_seq) && c.value == *value && &c.reason == reason
+        }
         (Command::Retract { event, reason }, Payload::Retracted(r)) => {
             resolve(event) == Some(r.target_seq) && &r.reason == reason
         }
@@ -449,15 +318,10 @@ pub fn same_submission(
 
 fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<Payload>> {
     let mut out = Vec::new();
-    let file_depts: BTreeMap<&str, &DepartmentRegistered> = import
-        .departments
-        .iter()
-        .map(|d| (d.dept.as_str(), d))
-        .collect();
+    let file_depts: BTreeMap<&str, &DepartmentRegistered> =
+        import.departments.iter().map(|d| (d.dept.as_str(), d)).collect();
     let actor_is_coordinator = state.is_coordinator(actor)
-        || file_depts
-            .get(actor)
-            .is_some_and(|d| d.coordinator && !state.departments.contains_key(actor));
+        || file_depts.get(actor).is_some_and(|d| d.coordinator && !state.departments.contains_key(actor));
     if !state.departments.contains_key(actor) && !file_depts.contains_key(actor) {
         return Err(Error::unknown("department", actor));
     }
@@ -478,10 +342,8 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         }
         Some(_) => {}
         None => {
-            if let Some(other) = state
-                .plans
-                .values()
-                .find(|o| o.def.year == p.year && o.def.jurisdiction == p.jurisdiction)
+            if let Some(other) =
+                state.plans.values().find(|o| o.def.year == p.year && o.def.jurisdiction == p.jurisdiction)
             {
                 return Err(Error::Conflict(format!(
                     "{} already has a plan for {} ('{}'); one plan per jurisdiction and year",
@@ -542,6 +404,24 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         if !dept_known(&pr.department) {
             return Err(Error::unknown("department", &pr.department).at(at()));
         }
+        let earlier = state.listings_of(&pr.project).filter(|x| x.def.year < p.year).last();
+        let carried: Vec<CarriedMilestone> = earlier
+            .map(|x| {
+                let progress = &x.projects[pr.project.as_str()].progress;
+                let opening = progress
+                    .opening_started
+                    .filter(|_| !progress.milestones.contains_key(&Milestone::Start))
+                    .map(|date| CarriedMilestone { milestone: Milestone::Start, seq: 0, date });
+                opening
+                    .into_iter()
+                    .chain(progress.milestones.iter().map(|(m, e)| CarriedMilestone {
+                        milestone: *m,
+                        seq: e.seq,
+                        date: e.date,
+                    }))
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(started) = pr.started {
             if started.year() >= p.year {
                 return Err(Error::invalid(format!(
@@ -550,24 +430,35 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                 ))
                 .at(at()));
             }
-            if let Some(known) = state.projects.get(&pr.project).and_then(|x| x.started_on()) {
-                if known != started {
+            if let Some(known) = carried.iter().find(|c| c.milestone == Milestone::Start) {
+                if known.date != started {
                     return Err(Error::Conflict(format!(
-                        "started '{started}' contradicts the recorded start {known}"
+                        "started '{started}' contradicts the recorded start {}",
+                        known.date
                     ))
                     .at(at()));
                 }
             }
         }
         match existing.and_then(|plan| plan.projects.get(&pr.project)) {
-            Some(known) if known.def != *pr => {
+            Some(known) if ProjectListed { carried: Vec::new(), ..known.def.clone() } != *pr => {
                 return Err(Error::Conflict(
-                    "already listed differently in this plan; change planned investment with `submit revise-target`".into(),
+                    "already listed differently in this plan; change planned investment with `submit revise-target`"
+                        .into(),
                 )
                 .at(at()))
             }
             Some(_) => {}
-            None => out.push(Payload::ProjectListed(pr.clone())),
+            None => {
+                if let Some(other) = state.listing_plan(&pr.project, p.year) {
+                    return Err(Error::Conflict(format!(
+                        "already listed for {} by plan '{}'; a project is listed once per year",
+                        p.year, other.def.plan
+                    ))
+                    .at(at()));
+                }
+                out.push(Payload::ProjectListed(ProjectListed { carried, ..pr.clone() }))
+            }
         }
     }
     Ok(out)
@@ -575,41 +466,23 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
 
 /// The plan of `year` that lists `project`: investment periods and milestone dates must fall
 /// in a year whose plan includes the project.
-fn plan_listing<'s>(
-    state: &'s State,
-    project: &str,
-    year: i32,
-    field: &str,
-    value: &str,
-) -> Result<&'s Plan> {
-    let listing: Vec<&Plan> = state
-        .plans_by_year()
-        .into_iter()
-        .filter(|p| p.projects.contains_key(project))
-        .collect();
-    if listing.is_empty() {
+fn plan_listing<'s>(state: &'s State, project: &'s str, year: i32, field: &str, value: &str) -> Result<&'s Plan> {
+    if let Some(plan) = state.listing_plan(project, year) {
+        return Ok(plan);
+    }
+    let years: Vec<String> = state.listings_of(project).map(|p| p.def.year.to_string()).collect();
+    if years.is_empty() {
         return Err(Error::unknown("project", project));
     }
-    listing
-        .iter()
-        .find(|p| p.def.year == year)
-        .copied()
-        .ok_or_else(|| {
-            let years: Vec<String> = listing.iter().map(|p| p.def.year.to_string()).collect();
-            Error::invalid(format!(
-                "{field} '{value}' is outside the plan years that list project '{project}' ({})",
-                years.join(", ")
-            ))
-        })
+    Err(Error::invalid(format!(
+        "{field} '{value}' is outside the plan years that list project '{project}' ({})",
+        years.join(", ")
+    )))
 }
 
 /// The plan a project-level revision applies to: the one named, or the only one listing it.
-fn project_plan<'s>(state: &'s State, project: &str, plan: Option<&str>) -> Result<&'s Plan> {
-    let listing: Vec<&Plan> = state
-        .plans_by_year()
-        .into_iter()
-        .filter(|p| p.projects.contains_key(project))
-        .collect();
+fn project_plan<'s>(state: &'s State, project: &'s str, plan: Option<&str>) -> Result<&'s Plan> {
+    let listing: Vec<&Plan> = state.listings_of(project).collect();
     if listing.is_empty() {
         return Err(Error::unknown("project", project));
     }
@@ -617,28 +490,15 @@ fn project_plan<'s>(state: &'s State, project: &str, plan: Option<&str>) -> Resu
 }
 
 /// The plan defining `indicator`: the one named, else the one for `year`, else the only one.
-fn indicator_plan<'s>(
-    state: &'s State,
-    indicator: &str,
-    plan: Option<&str>,
-    year: Option<i32>,
-) -> Result<&'s Plan> {
-    let defining: Vec<&Plan> = state
-        .plans_by_year()
-        .into_iter()
-        .filter(|p| p.indicators.contains_key(indicator))
-        .collect();
+fn indicator_plan<'s>(state: &'s State, indicator: &str, plan: Option<&str>, year: Option<i32>) -> Result<&'s Plan> {
+    let defining: Vec<&Plan> = state.plans_by_year().filter(|p| p.indicators.contains_key(indicator)).collect();
     if defining.is_empty() {
         return Err(Error::unknown("indicator", indicator));
     }
     let Some(year) = year else {
         return pick_plan(defining, plan, "indicator", indicator);
     };
-    let in_year: Vec<&Plan> = defining
-        .iter()
-        .copied()
-        .filter(|p| p.def.year == year)
-        .collect();
+    let in_year: Vec<&Plan> = defining.iter().copied().filter(|p| p.def.year == year).collect();
     if in_year.is_empty() {
         let years: Vec<String> = defining.iter().map(|p| p.def.year.to_string()).collect();
         return Err(Error::invalid(format!(
@@ -649,12 +509,7 @@ fn indicator_plan<'s>(
     pick_plan(in_year, plan, "indicator", indicator)
 }
 
-fn pick_plan<'s>(
-    candidates: Vec<&'s Plan>,
-    plan: Option<&str>,
-    kind: &str,
-    id: &str,
-) -> Result<&'s Plan> {
+fn pick_plan<'s>(candidates: Vec<&'s Plan>, plan: Option<&str>, kind: &str, id: &str) -> Result<&'s Plan> {
     match plan {
         Some(name) => candidates
             .into_iter()
@@ -695,44 +550,36 @@ fn authorize_indicator(state: &State, actor: &str, plan: &Plan, indicator: &str)
 
 fn not_future(field: &str, first_day: Date, value: &str, today: Date) -> Result<()> {
     if first_day > today {
-        return Err(Error::invalid(format!(
-            "{field} '{value}' is in the future (today is {today})"
-        )));
+        return Err(Error::invalid(format!("{field} '{value}' is in the future (today is {today})")));
     }
     Ok(())
 }
 
-fn check_milestone_order(
-    state: &State,
-    project: &str,
-    milestone: Milestone,
-    date: Date,
-) -> Result<()> {
-    let progress = state.projects.get(project);
-    if let Some(e) = progress.and_then(|p| p.milestones.get(&milestone)) {
+fn check_milestone_order(progress: &Progress, project: &str, milestone: Milestone, date: Date) -> Result<()> {
+    if let Some(e) = progress.milestones.get(&milestone) {
         return Err(Error::invalid(format!(
             "project '{project}' already reached {milestone} on {} (seq {}); milestones are reached once",
             e.date, e.seq
         )));
     }
-    let started = progress.and_then(|p| p.started_on());
-    let completed = progress
-        .and_then(|p| p.milestones.get(&Milestone::Complete))
-        .map(|e| e.date);
     let (before, before_date) = match milestone {
         Milestone::Start => return Ok(()),
-        Milestone::Complete => (Milestone::Start, started),
-        Milestone::Operate => (Milestone::Complete, completed),
+        Milestone::Complete => (Milestone::Start, progress.started_on()),
+        Milestone::Operate => (Milestone::Complete, progress.milestones.get(&Milestone::Complete).map(|e| e.date)),
     };
     match before_date {
         None => Err(Error::invalid(format!(
             "project '{project}' cannot reach {milestone} before {before}: no {before} is recorded"
         ))),
-        Some(d) if date < d => Err(Error::invalid(format!(
-            "{milestone} date {date} is before the project's {before} on {d}"
-        ))),
+        Some(d) if date < d => {
+            Err(Error::invalid(format!("{milestone} date {date} is before the project's {before} on {d}")))
+        }
         Some(_) => Ok(()),
     }
+}
+
+fn listing<'s>(state: &'s State, plan: &str, project: &str) -> Option<&'s Listing> {
+    state.plans.get(plan).and_then(|p| p.projects.get(project))
 }
 
 fn find_target(event: &EventRef, lookup: &Lookup) -> Result<Event> {
@@ -746,18 +593,22 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
     let retracted = || Error::invalid(format!("event seq {seq} has been retracted"));
     match &target.payload {
         Payload::InvestmentReported(i) => {
-            let e = state.projects.get(&i.project).and_then(|p| p.investments.get(&i.period));
+            let e = listing(state, &i.plan, &i.project).and_then(|l| l.progress.investments.get(&i.period));
             match e {
-                Some(e) if e.seq == seq => {
-                    Ok((Subject::Investment { project: i.project.clone(), period: i.period }, Some(e.amount)))
-                }
+                Some(e) if e.seq == seq => Ok((
+                    Subject::Investment { plan: i.plan.clone(), project: i.project.clone(), period: i.period },
+                    Some(e.amount),
+                )),
                 _ => Err(retracted()),
             }
         }
         Payload::MilestoneReached(m) => {
-            let e = state.projects.get(&m.project).and_then(|p| p.milestones.get(&m.milestone));
+            let e = listing(state, &m.plan, &m.project).and_then(|l| l.progress.milestones.get(&m.milestone));
             match e {
-                Some(e) if e.seq == seq => Ok((Subject::Milestone { project: m.project.clone(), milestone: m.milestone }, None)),
+                Some(e) if e.seq == seq => Ok((
+                    Subject::Milestone { plan: m.plan.clone(), project: m.project.clone(), milestone: m.milestone },
+                    None,
+                )),
                 _ => Err(retracted()),
             }
         }

@@ -20,22 +20,15 @@ pub const COORDINATOR: &str = "drc";
 /// Loads the example into `dir`, which must not hold a store yet.
 pub fn load(ledger: &mut Ledger) -> Result<()> {
     import(ledger, "plan-2021.toml", PLAN_2021)?;
-    let subs =
-        input::parse_jsonl(EVENTS_2021).map_err(|e| crate::cli::in_file(e, "events-2021.jsonl"))?;
+    let subs = input::parse_jsonl(EVENTS_2021).map_err(|e| crate::cli::in_file(e, "events-2021.jsonl"))?;
     let (lines, subs): (Vec<usize>, Vec<Submission>) = subs.into_iter().unzip();
-    ledger.submit(COORDINATOR, &subs, &|i| {
-        Some(format!("events-2021.jsonl line {}", lines[i]))
-    })?;
+    ledger.submit(COORDINATOR, &subs, &|i| Some(format!("events-2021.jsonl line {}", lines[i])))?;
     import(ledger, "plan-2022.toml", PLAN_2022)
 }
 
 fn import(ledger: &mut Ledger, name: &str, text: &str) -> Result<()> {
     let plan = input::parse_plan(text).map_err(|e| crate::cli::in_file(e, name))?;
-    let sub = Submission {
-        id: None,
-        note: None,
-        command: Command::ImportPlan(Box::new(plan)),
-    };
+    let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(plan)) };
     ledger.submit(COORDINATOR, &[sub], &|_| Some(name.to_string()))?;
     Ok(())
 }
@@ -50,10 +43,7 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
     let mut ledger = Ledger::open(dir, Box::new(crate::clock::SystemClock), Box::new(V7Ids))?;
     load(&mut ledger)?;
     let state = ledger.state();
-    let w = |out: &mut dyn Write, s: &str| {
-        out.write_all(s.as_bytes())
-            .map_err(|e| Error::io("writing to stdout", e))
-    };
+    let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(|e| Error::io("writing to stdout", e));
     if as_json {
         let doc = report::state_json(state, None, None);
         w(out, &serde_json::to_string(&doc).unwrap_or_default())?;

@@ -22,26 +22,16 @@ pub enum Error {
     Conflict(String),
     /// Context for an inner error: a file and line, a plan-file entry.
     #[error("{location}: {source}")]
-    At {
-        location: String,
-        source: Box<Error>,
-    },
+    At { location: String, source: Box<Error> },
     #[error("store {0} is in use by another process")]
     StoreInUse(PathBuf),
     #[error("store {dir} was written by format version {found}; this planledger reads up to version {supported}")]
-    FormatTooNew {
-        dir: PathBuf,
-        found: u32,
-        supported: u32,
-    },
+    FormatTooNew { dir: PathBuf, found: u32, supported: u32 },
     /// Stored bytes that do not decode or do not chain: the log is damaged or was altered.
     #[error("corrupt store at seq {seq}: {what}")]
     Corrupt { seq: u64, what: String },
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
     #[error("storage engine: {0}")]
     Sled(#[from] sled::Error),
 }
@@ -52,25 +42,16 @@ impl Error {
     }
 
     pub fn unknown(kind: &'static str, id: impl Into<String>) -> Self {
-        Error::Unknown {
-            kind,
-            id: id.into(),
-        }
+        Error::Unknown { kind, id: id.into() }
     }
 
     /// Wraps `self` with a location ("events.jsonl line 3"). Nested locations read outer-first.
     pub fn at(self, location: impl Into<String>) -> Self {
-        Error::At {
-            location: location.into(),
-            source: Box::new(self),
-        }
+        Error::At { location: location.into(), source: Box::new(self) }
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io { context: context.into(), source }
     }
 
     /// The innermost error, past every location wrapper: what kind of failure this is.

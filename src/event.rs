@@ -11,9 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{
-    Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Timestamp,
-};
+use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Timestamp};
 
 /// Version of the payload shapes in this file, stored in every envelope.
 pub const SCHEMA_VERSION: u16 = 1;
@@ -102,10 +100,23 @@ pub struct ProjectListed {
     /// Opening state of a project already under way when listed (续建).
     pub started: Option<Date>,
     pub dimensions: BTreeMap<String, String>,
+    /// Milestones the project had reached in earlier plans when this plan listed it, filled
+    /// in by the ledger (not the plan file) so each plan's state folds from its own events.
+    pub carried: Vec<CarriedMilestone>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedMilestone {
+    pub milestone: Milestone,
+    /// The event that recorded it (0 for an opening `started` of an earlier listing).
+    pub seq: u64,
+    pub date: Date,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvestmentReported {
+    /// The plan whose year holds the period (filled in by the ledger).
+    pub plan: String,
     pub project: String,
     pub period: Month,
     #[serde(with = "crate::codec::decimal")]
@@ -114,6 +125,8 @@ pub struct InvestmentReported {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MilestoneReached {
+    /// The plan whose year holds the date (filled in by the ledger).
+    pub plan: String,
     pub project: String,
     pub milestone: Milestone,
     pub date: Date,
@@ -151,20 +164,9 @@ pub struct TargetRevised {
 /// The live fact a correction or retraction amends, as it stood when amended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Subject {
-    Investment {
-        project: String,
-        period: Month,
-    },
-    Milestone {
-        project: String,
-        milestone: Milestone,
-    },
-    Actual {
-        plan: String,
-        indicator: String,
-        period: Period,
-        basis: Basis,
-    },
+    Investment { plan: String, project: String, period: Month },
+    Milestone { plan: String, project: String, milestone: Milestone },
+    Actual { plan: String, indicator: String, period: Period, basis: Basis },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,22 +207,42 @@ impl Payload {
     }
 
     /// The stream (entity) this event belongs to; stream versions count events per stream.
+    /// Projects and indicators are streams within their plan, so a plan's events form a
+    /// closed set that folds into that plan's state on its own (see docs/design.md).
     pub fn stream(&self) -> String {
         match self {
             Payload::PlanDeclared(p) => plan_stream(&p.plan),
             Payload::DepartmentRegistered(d) => dept_stream(&d.dept),
             Payload::IndicatorDefined(i) => indicator_stream(&i.plan, &i.indicator),
-            Payload::ProjectListed(p) => project_stream(&p.project),
-            Payload::InvestmentReported(i) => project_stream(&i.project),
-            Payload::MilestoneReached(m) => project_stream(&m.project),
+            Payload::ProjectListed(p) => project_stream(&p.plan, &p.project),
+            Payload::InvestmentReported(i) => project_stream(&i.plan, &i.project),
+            Payload::MilestoneReached(m) => project_stream(&m.plan, &m.project),
             Payload::ActualReported(a) => indicator_stream(&a.plan, &a.indicator),
             Payload::TargetRevised(t) => match &t.target {
                 TargetRef::Indicator { plan, indicator } => indicator_stream(plan, indicator),
-                TargetRef::Project { project, .. } => project_stream(project),
+                TargetRef::Project { plan, project } => project_stream(plan, project),
             },
             Payload::Corrected(c) => c.subject.stream(),
             Payload::Retracted(r) => r.subject.stream(),
         }
+    }
+
+    /// The plan this event belongs to; `None` for department events, which every plan shares.
+    pub fn plan(&self) -> Option<&str> {
+        Some(match self {
+            Payload::PlanDeclared(p) => &p.plan,
+            Payload::DepartmentRegistered(_) => return None,
+            Payload::IndicatorDefined(i) => &i.plan,
+            Payload::ProjectListed(p) => &p.plan,
+            Payload::InvestmentReported(i) => &i.plan,
+            Payload::MilestoneReached(m) => &m.plan,
+            Payload::ActualReported(a) => &a.plan,
+            Payload::TargetRevised(t) => match &t.target {
+                TargetRef::Indicator { plan, .. } | TargetRef::Project { plan, .. } => plan,
+            },
+            Payload::Corrected(c) => c.subject.plan(),
+            Payload::Retracted(r) => r.subject.plan(),
+        })
     }
 
     /// The entity id a person would search for (`audit --entity`): project, indicator,
@@ -247,12 +269,16 @@ impl Payload {
 impl Subject {
     pub fn stream(&self) -> String {
         match self {
-            Subject::Investment { project, .. } | Subject::Milestone { project, .. } => {
-                project_stream(project)
+            Subject::Investment { plan, project, .. } | Subject::Milestone { plan, project, .. } => {
+                project_stream(plan, project)
             }
-            Subject::Actual {
-                plan, indicator, ..
-            } => indicator_stream(plan, indicator),
+            Subject::Actual { plan, indicator, .. } => indicator_stream(plan, indicator),
+        }
+    }
+
+    pub fn plan(&self) -> &str {
+        match self {
+            Subject::Investment { plan, .. } | Subject::Milestone { plan, .. } | Subject::Actual { plan, .. } => plan,
         }
     }
 
@@ -270,9 +296,9 @@ pub fn plan_stream(plan: &str) -> String {
 pub fn dept_stream(dept: &str) -> String {
     format!("dept/{dept}")
 }
-pub fn project_stream(project: &str) -> String {
-    format!("project/{project}")
+pub fn project_stream(plan: &str, project: &str) -> String {
+    format!("plan/{plan}/project/{project}")
 }
 pub fn indicator_stream(plan: &str, indicator: &str) -> String {
-    format!("indicator/{plan}/{indicator}")
+    format!("plan/{plan}/indicator/{indicator}")
 }

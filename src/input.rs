@@ -12,8 +12,8 @@ use crate::decide::{Command, EventRef, PlanImport, Submission, TargetSpec};
 use crate::error::{Error, Result, ResultExt};
 use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed};
 use crate::model::{
-    check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Date, Level, Measure,
-    Milestone, Month, Nature, Period, YEAR_MAX, YEAR_MIN,
+    check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Date, Level, Measure, Milestone, Month,
+    Nature, Period, YEAR_MAX, YEAR_MIN,
 };
 
 /// Most lines a submission file may hold (each line is at least one event of a batch).
@@ -92,12 +92,7 @@ fn toml_decimal(field: &str, v: &toml::Value, non_negative: bool) -> Result<rust
                 "{field} = {f} is a TOML float; write decimals as strings, e.g. {field} = \"{f}\""
             )))
         }
-        other => {
-            return Err(Error::invalid(format!(
-                "{field} must be a decimal string, not {}",
-                other.type_str()
-            )))
-        }
+        other => return Err(Error::invalid(format!("{field} must be a decimal string, not {}", other.type_str()))),
     };
     if non_negative {
         parse_amount(field, &text)
@@ -110,9 +105,7 @@ fn toml_decimal(field: &str, v: &toml::Value, non_negative: bool) -> Result<rust
 /// for TOML syntax, the line.
 pub fn parse_plan(text: &str) -> Result<PlanImport> {
     let raw: RawPlanFile = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let msg = e.message().trim().replace('\n', " ");
         match line {
             Some(l) => Error::invalid(msg).at(format!("line {l}")),
@@ -122,11 +115,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
     let p = &raw.plan;
     check_id("plan", &p.id).at_with(|| "plan".into())?;
     if !(i64::from(YEAR_MIN)..=i64::from(YEAR_MAX)).contains(&p.year) {
-        return Err(Error::invalid(format!(
-            "year {} is outside {YEAR_MIN}..={YEAR_MAX}",
-            p.year
-        ))
-        .at("plan"));
+        return Err(Error::invalid(format!("year {} is outside {YEAR_MIN}..={YEAR_MAX}", p.year)).at("plan"));
     }
     check_text("title", &p.title, true).at_with(|| "plan".into())?;
     check_text("jurisdiction", &p.jurisdiction, false).at_with(|| "plan".into())?;
@@ -143,11 +132,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
         let at = || format!("departments[{i}] ('{}')", d.id);
         check_id("department", &d.id).at_with(at)?;
         check_text("name", &d.name, true).at_with(at)?;
-        departments.push(DepartmentRegistered {
-            dept: d.id.clone(),
-            name: d.name.clone(),
-            coordinator: d.coordinator,
-        });
+        departments.push(DepartmentRegistered { dept: d.id.clone(), name: d.name.clone(), coordinator: d.coordinator });
     }
 
     let mut indicators = Vec::new();
@@ -186,9 +171,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
             for m in &d.planned_milestones {
                 let m = Milestone::parse("planned_milestones", m)?;
                 if planned_milestones.contains(&m) {
-                    return Err(Error::invalid(format!(
-                        "planned_milestones names '{m}' twice"
-                    )));
+                    return Err(Error::invalid(format!("planned_milestones names '{m}' twice")));
                 }
                 planned_milestones.push(m);
             }
@@ -203,34 +186,22 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
                 name: d.name.clone(),
                 level: Level::parse("level", &d.level)?,
                 department: d.department.clone(),
-                planned_investment: toml_decimal(
-                    "planned_investment",
-                    &d.planned_investment,
-                    true,
-                )?,
+                planned_investment: toml_decimal("planned_investment", &d.planned_investment, true)?,
                 total_investment: d
                     .total_investment
                     .as_ref()
                     .map(|v| toml_decimal("total_investment", v, true))
                     .transpose()?,
                 planned_milestones,
-                started: d
-                    .started
-                    .as_deref()
-                    .map(|s| Date::parse("started", s))
-                    .transpose()?,
+                started: d.started.as_deref().map(|s| Date::parse("started", s)).transpose()?,
                 dimensions: d.dimensions.clone(),
+                carried: Vec::new(),
             })
         })()
         .at_with(at)?;
         projects.push(pr);
     }
-    Ok(PlanImport {
-        plan,
-        departments,
-        indicators,
-        projects,
-    })
+    Ok(PlanImport { plan, departments, indicators, projects })
 }
 
 /// Field names each submission kind takes, besides the common `id` and `note`.
@@ -247,36 +218,20 @@ fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 /// The submission kinds, as the CLI and JSONL `type` name them.
-pub const KINDS: &[&str] = &[
-    "investment",
-    "milestone",
-    "actual",
-    "revise-target",
-    "correct",
-    "retract",
-];
+pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target", "correct", "retract"];
 
 /// Builds a submission of `kind` from named text fields (JSONL keys or CLI flags).
 pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<Submission> {
     let allowed = kind_fields(kind).ok_or_else(|| {
-        Error::invalid(format!(
-            "type '{kind}' is not a submission kind; expected one of: {}",
-            KINDS.join(", ")
-        ))
+        Error::invalid(format!("type '{kind}' is not a submission kind; expected one of: {}", KINDS.join(", ")))
     })?;
     for k in fields.keys() {
         if k != "id" && k != "note" && !allowed.contains(&k.as_str()) {
-            return Err(Error::invalid(format!(
-                "unknown field '{k}' for {kind} (takes: {})",
-                allowed.join(", ")
-            )));
+            return Err(Error::invalid(format!("unknown field '{k}' for {kind} (takes: {})", allowed.join(", "))));
         }
     }
     let get = |name: &str| -> Result<&str> {
-        fields
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| Error::invalid(format!("{kind} needs '{name}'")))
+        fields.get(name).map(String::as_str).ok_or_else(|| Error::invalid(format!("{kind} needs '{name}'")))
     };
     let opt = |name: &str| fields.get(name).map(String::as_str);
     let id_of = |name: &str, v: &str| -> Result<String> {
@@ -304,43 +259,23 @@ pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> 
             plan: opt("plan").map(|p| id_of("plan", p)).transpose()?,
             period: Period::parse("period", get("period")?)?,
             value: parse_decimal("value", get("value")?)?,
-            basis: opt("basis")
-                .map(|b| Basis::parse("basis", b))
-                .transpose()?
-                .unwrap_or(Basis::Final),
+            basis: opt("basis").map(|b| Basis::parse("basis", b)).transpose()?.unwrap_or(Basis::Final),
         },
         "revise-target" => {
             let plan = opt("plan").map(|p| id_of("plan", p)).transpose()?;
             let target = match (opt("indicator"), opt("project")) {
-                (Some(i), None) => TargetSpec::Indicator {
-                    indicator: id_of("indicator", i)?,
-                    plan,
-                },
-                (None, Some(p)) => TargetSpec::Project {
-                    project: id_of("project", p)?,
-                    plan,
-                },
-                _ => {
-                    return Err(Error::invalid(
-                        "revise-target needs exactly one of 'indicator' or 'project'",
-                    ))
-                }
+                (Some(i), None) => TargetSpec::Indicator { indicator: id_of("indicator", i)?, plan },
+                (None, Some(p)) => TargetSpec::Project { project: id_of("project", p)?, plan },
+                _ => return Err(Error::invalid("revise-target needs exactly one of 'indicator' or 'project'")),
             };
-            Command::ReviseTarget {
-                target,
-                value: parse_decimal("value", get("value")?)?,
-                reason: reason()?,
-            }
+            Command::ReviseTarget { target, value: parse_decimal("value", get("value")?)?, reason: reason()? }
         }
         "correct" => Command::Correct {
             event: EventRef::parse("event", get("event")?)?,
             value: parse_decimal("value", get("value")?)?,
             reason: reason()?,
         },
-        "retract" => Command::Retract {
-            event: EventRef::parse("event", get("event")?)?,
-            reason: reason()?,
-        },
+        "retract" => Command::Retract { event: EventRef::parse("event", get("event")?)?, reason: reason()? },
         _ => unreachable!("kind checked by kind_fields"),
     };
     let id = opt("id")
@@ -363,10 +298,8 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<(usize, Submission)>> {
             continue;
         }
         if out.len() >= FILE_LINES_MAX {
-            return Err(Error::invalid(format!(
-                "more than {FILE_LINES_MAX} submissions; split the file"
-            ))
-            .at(format!("line {n}")));
+            return Err(Error::invalid(format!("more than {FILE_LINES_MAX} submissions; split the file"))
+                .at(format!("line {n}")));
         }
         let sub = parse_jsonl_line(line).at_with(|| format!("line {n}"))?;
         out.push((n, sub));
@@ -456,29 +389,16 @@ dimensions = { block = "B" }
 
     #[test]
     fn plan_file_errors_name_the_place() {
-        let e = parse_plan(&PLAN.replace("\"12.5\"", "12.5"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("projects[0] ('park')") && e.contains("TOML float"),
-            "{e}"
-        );
-        let e = parse_plan(&PLAN.replace("\"12.5\"", "\"-1\""))
-            .unwrap_err()
-            .to_string();
+        let e = parse_plan(&PLAN.replace("\"12.5\"", "12.5")).unwrap_err().to_string();
+        assert!(e.contains("projects[0] ('park')") && e.contains("TOML float"), "{e}");
+        let e = parse_plan(&PLAN.replace("\"12.5\"", "\"-1\"")).unwrap_err().to_string();
         assert!(e.contains("negative"), "{e}");
-        let e = parse_plan(&PLAN.replace("level = \"district\"", "level = \"county\""))
-            .unwrap_err()
-            .to_string();
+        let e = parse_plan(&PLAN.replace("level = \"district\"", "level = \"county\"")).unwrap_err().to_string();
         assert!(e.contains("projects[0] ('park'): level 'county'"), "{e}");
-        let e = parse_plan(&PLAN.replace("[plan]", "[plan\n"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_plan(&PLAN.replace("[plan]", "[plan\n")).unwrap_err().to_string();
         assert!(e.starts_with("line "), "{e}");
         assert!(!e.contains('\n'), "{e}");
-        let e = parse_plan(&PLAN.replace("jurisdiction =", "jurisdictoin ="))
-            .unwrap_err()
-            .to_string();
+        let e = parse_plan(&PLAN.replace("jurisdiction =", "jurisdictoin =")).unwrap_err().to_string();
         assert!(e.contains("jurisdictoin"), "{e}");
     }
 
@@ -503,15 +423,11 @@ dimensions = { block = "B" }
             .unwrap_err()
             .to_string();
         assert_eq!(e, "line 1: amount '-2' is negative");
-        let e = parse_jsonl("\n{\"type\":\"investment\",\"project\":\"park\"")
+        let e = parse_jsonl("\n{\"type\":\"investment\",\"project\":\"park\"").unwrap_err().to_string();
+        assert!(e.starts_with("line 2: not valid JSON"), "{e}");
+        let e = parse_jsonl("{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amout\":\"2\"}")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("line 2: not valid JSON"), "{e}");
-        let e = parse_jsonl(
-            "{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amout\":\"2\"}",
-        )
-        .unwrap_err()
-        .to_string();
         assert!(e.contains("unknown field 'amout'"), "{e}");
     }
 }

@@ -40,13 +40,7 @@ impl Ledger {
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
         let store = Store::open(dir)?;
         let state = replay_store(&store, u64::MAX)?;
-        Ok(Ledger {
-            store,
-            state,
-            ids: None,
-            clock,
-            id_source,
-        })
+        Ok(Ledger { store, state, ids: None, clock, id_source })
     }
 
     pub fn store(&self) -> &Store {
@@ -143,24 +137,14 @@ impl Ledger {
                 };
                 if let Some(id) = sub.id {
                     if !batch_ids.insert(id) {
-                        return Err(wrap(Error::invalid(format!(
-                            "id {id} is used twice in this batch"
-                        ))));
+                        return Err(wrap(Error::invalid(format!("id {id} is used twice in this batch"))));
                     }
                     if let Some(&seq) = ids.get(&id) {
-                        let stored =
-                            lookup(&EventRef::Seq(seq))?.ok_or_else(|| Error::Corrupt {
-                                seq,
-                                what: "indexed id has no event".into(),
-                            })?;
+                        let stored = lookup(&EventRef::Seq(seq))?
+                            .ok_or_else(|| Error::Corrupt { seq, what: "indexed id has no event".into() })?;
                         let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
                         if decide::same_submission(sub, actor, &stored, &resolve) {
-                            acks.push(Ack {
-                                seq,
-                                id,
-                                kind: stored.payload.kind(),
-                                duplicate: true,
-                            });
+                            acks.push(Ack { seq, id, kind: stored.payload.kind(), duplicate: true });
                             continue;
                         }
                         return Err(wrap(Error::Conflict(format!(
@@ -170,8 +154,7 @@ impl Ledger {
                         ))));
                     }
                 }
-                let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup)
-                    .map_err(wrap)?;
+                let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup).map_err(wrap)?;
                 if pending.len() + payloads.len() > BATCH_EVENTS_MAX {
                     return Err(wrap(Error::invalid(format!(
                         "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
@@ -190,7 +173,7 @@ impl Ledger {
                     let event = Event {
                         seq: first_seq + pending.len() as u64,
                         id,
-                        stream_version: self.state.stream_version(&payload.stream()) + 1,
+                        stream_version: self.state.stream_version(&payload) + 1,
                         recorded_at: now,
                         actor: actor.to_string(),
                         schema: SCHEMA_VERSION,
@@ -199,12 +182,7 @@ impl Ledger {
                         payload,
                     };
                     projection::apply(&mut self.state, &event);
-                    acks.push(Ack {
-                        seq: event.seq,
-                        id,
-                        kind: event.payload.kind(),
-                        duplicate: false,
-                    });
+                    acks.push(Ack { seq: event.seq, id, kind: event.payload.kind(), duplicate: false });
                     pending.push(event);
                 }
             }
@@ -239,21 +217,15 @@ pub fn replay_store(store: &Store, until_seq: u64) -> Result<State> {
 /// Refuses to fold an event whose envelope breaks the log's invariants (a damaged or
 /// tampered store), so `apply` only ever sees well-formed sequences.
 pub fn check_fold(state: &State, event: &Event) -> Result<()> {
-    let expected = state.stream_version(&event.payload.stream()) + 1;
+    let expected = state.stream_version(&event.payload) + 1;
     if event.stream_version != expected {
         return Err(Error::Corrupt {
             seq: event.seq,
-            what: format!(
-                "stream version {} where {expected} was due",
-                event.stream_version
-            ),
+            what: format!("stream version {} where {expected} was due", event.stream_version),
         });
     }
     if event.recorded_at < state.last_recorded_at {
-        return Err(Error::Corrupt {
-            seq: event.seq,
-            what: "recorded_at goes back in time".into(),
-        });
+        return Err(Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
     }
     Ok(())
 }

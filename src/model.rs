@@ -25,12 +25,8 @@ pub const YEAR_MAX: i32 = 2999;
 /// An identifier of a plan, department, project or indicator: 1..=64 of `a-z 0-9 - _ .`,
 /// starting with a letter or digit. Strict so ids are safe in stream names, file names and URLs.
 pub fn check_id(kind: &str, id: &str) -> Result<()> {
-    let ok_char =
-        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
-    let first_ok = id
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+    let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if id.is_empty() || id.len() > ID_LEN_MAX || !first_ok || !id.chars().all(ok_char) {
         return Err(Error::invalid(format!(
             "{kind} id '{id}' is not valid: use 1 to {ID_LEN_MAX} of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
@@ -46,17 +42,10 @@ pub fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
         return Err(Error::invalid(format!("{field} must not be empty")));
     }
     if text.len() > TEXT_LEN_MAX {
-        return Err(Error::invalid(format!(
-            "{field} is longer than {TEXT_LEN_MAX} bytes"
-        )));
+        return Err(Error::invalid(format!("{field} is longer than {TEXT_LEN_MAX} bytes")));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(Error::invalid(format!(
-            "{field} contains a control character"
-        )));
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::invalid(format!("{field} contains a control character")));
     }
     Ok(())
 }
@@ -65,22 +54,16 @@ pub fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
 /// thousands separators, NaN and infinities are refused: figures in plans are plain decimals.
 pub fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
     let t = text.trim();
-    let body = t
-        .strip_prefix('-')
-        .or_else(|| t.strip_prefix('+'))
-        .unwrap_or(t);
+    let body = t.strip_prefix('-').or_else(|| t.strip_prefix('+')).unwrap_or(t);
     let plain = !body.is_empty()
         && body.chars().all(|c| c.is_ascii_digit() || c == '.')
         && body.matches('.').count() <= 1
         && !body.starts_with('.')
         && !body.ends_with('.');
     if !plain {
-        return Err(Error::invalid(format!(
-            "{field} '{text}' is not a decimal number"
-        )));
+        return Err(Error::invalid(format!("{field} '{text}' is not a decimal number")));
     }
-    Decimal::from_str(t)
-        .map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))
+    Decimal::from_str(t).map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))
 }
 
 /// A decimal that must not be negative (investment amounts, planned investment).
@@ -144,9 +127,7 @@ impl Date {
         let shape = b.len() == 10
             && b[4] == b'-'
             && b[7] == b'-'
-            && b.iter()
-                .enumerate()
-                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
         if !shape {
             return Err(bad());
         }
@@ -161,10 +142,7 @@ impl Date {
 
     pub fn month(self) -> Month {
         // NaiveDate months are 1..=12, so the cast and the Month invariant hold.
-        Month {
-            year: self.0.year(),
-            month: self.0.month() as u8,
-        }
+        Month { year: self.0.year(), month: self.0.month() as u8 }
     }
 }
 
@@ -176,23 +154,17 @@ impl fmt::Display for Date {
 
 fn check_year(field: &str, year: i32) -> Result<()> {
     if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
-        return Err(Error::invalid(format!(
-            "{field}: year {year} is outside {YEAR_MIN}..={YEAR_MAX}"
-        )));
+        return Err(Error::invalid(format!("{field}: year {year} is outside {YEAR_MIN}..={YEAR_MAX}")));
     }
     Ok(())
 }
 
 fn parse_year(field: &str, text: &str, whole: &str) -> Result<i32> {
     if text.len() != 4 || !text.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(Error::invalid(format!(
-            "{field} '{whole}' is not a period (YYYY, YYYY-Qn or YYYY-MM)"
-        )));
+        return Err(Error::invalid(format!("{field} '{whole}' is not a period (YYYY, YYYY-Qn or YYYY-MM)")));
     }
     // Four ASCII digits always parse.
-    let y: i32 = text
-        .parse()
-        .map_err(|_| Error::invalid(format!("{field} '{whole}' has a bad year")))?;
+    let y: i32 = text.parse().map_err(|_| Error::invalid(format!("{field} '{whole}' has a bad year")))?;
     check_year(field, y)?;
     Ok(y)
 }
@@ -209,9 +181,7 @@ impl Month {
     pub fn parse(field: &str, text: &str) -> Result<Month> {
         match Period::parse(field, text)? {
             Period::Month(m) => Ok(m),
-            _ => Err(Error::invalid(format!(
-                "{field} '{text}' is not a month (YYYY-MM)"
-            ))),
+            _ => Err(Error::invalid(format!("{field} '{text}' is not a month (YYYY-MM)"))),
         }
     }
 
@@ -221,11 +191,7 @@ impl Month {
     }
 
     pub fn last_day(self) -> Date {
-        let (y, m) = if self.month == 12 {
-            (self.year + 1, 1)
-        } else {
-            (self.year, u32::from(self.month) + 1)
-        };
+        let (y, m) = if self.month == 12 { (self.year + 1, 1) } else { (self.year, u32::from(self.month) + 1) };
         let next = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(NaiveDate::MAX);
         Date(next.pred_opt().unwrap_or(next))
     }
@@ -247,11 +213,7 @@ pub enum Period {
 
 impl Period {
     pub fn parse(field: &str, text: &str) -> Result<Period> {
-        let bad = || {
-            Error::invalid(format!(
-                "{field} '{text}' is not a period (YYYY, YYYY-Qn or YYYY-MM)"
-            ))
-        };
+        let bad = || Error::invalid(format!("{field} '{text}' is not a period (YYYY, YYYY-Qn or YYYY-MM)"));
         let (y, rest) = match text.split_once('-') {
             None => return Ok(Period::Year(parse_year(field, text, text)?)),
             Some(parts) => parts,
@@ -268,9 +230,7 @@ impl Period {
         }
         let m: u8 = rest.parse().map_err(|_| bad())?;
         if !(1..=12).contains(&m) {
-            return Err(Error::invalid(format!(
-                "{field} '{text}': month {m} does not exist"
-            )));
+            return Err(Error::invalid(format!("{field} '{text}': month {m} does not exist")));
         }
         Ok(Period::Month(Month { year, month: m }))
     }
@@ -285,11 +245,7 @@ impl Period {
     pub fn first_day(self) -> Date {
         match self {
             Period::Year(y) => Month { year: y, month: 1 }.first_day(),
-            Period::Quarter(y, q) => Month {
-                year: y,
-                month: (q - 1) * 3 + 1,
-            }
-            .first_day(),
+            Period::Quarter(y, q) => Month { year: y, month: (q - 1) * 3 + 1 }.first_day(),
             Period::Month(m) => m.first_day(),
         }
     }
@@ -297,11 +253,7 @@ impl Period {
     pub fn last_day(self) -> Date {
         match self {
             Period::Year(y) => Month { year: y, month: 12 }.last_day(),
-            Period::Quarter(y, q) => Month {
-                year: y,
-                month: q * 3,
-            }
-            .last_day(),
+            Period::Quarter(y, q) => Month { year: y, month: q * 3 }.last_day(),
             Period::Month(m) => m.last_day(),
         }
     }
@@ -407,9 +359,7 @@ impl Status {
 }
 
 /// Ledger time (transaction time): microseconds since the Unix epoch, UTC.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -419,16 +369,12 @@ impl Timestamp {
             return Ok(Timestamp(t.timestamp_micros()));
         }
         if let Ok(d) = Date::parse(field, text) {
-            let end =
-                d.0.and_hms_micro_opt(23, 59, 59, 999_999)
-                    .map(|t| t.and_utc().timestamp_micros());
+            let end = d.0.and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc().timestamp_micros());
             if let Some(us) = end {
                 return Ok(Timestamp(us));
             }
         }
-        Err(Error::invalid(format!(
-            "{field} '{text}' is not an RFC 3339 time (e.g. 2022-01-15T09:30:00Z)"
-        )))
+        Err(Error::invalid(format!("{field} '{text}' is not an RFC 3339 time (e.g. 2022-01-15T09:30:00Z)")))
     }
 
     pub fn date(self) -> Date {
@@ -486,18 +432,13 @@ mod tests {
         for t in ["2022", "2022-Q3", "2022-07"] {
             assert_eq!(Period::parse("period", t).unwrap().to_string(), t);
         }
-        for bad in [
-            "22", "2022-13", "2022-Q5", "2022-7", "2022/07", "20222", "2022-00",
-        ] {
+        for bad in ["22", "2022-13", "2022-Q5", "2022-7", "2022/07", "20222", "2022-00"] {
             assert!(Period::parse("period", bad).is_err(), "{bad:?} accepted");
         }
         let q = Period::parse("p", "2022-Q1").unwrap();
         assert_eq!(q.first_day().to_string(), "2022-01-01");
         assert_eq!(q.last_day().to_string(), "2022-03-31");
-        assert_eq!(
-            Month::parse("p", "2024-02").unwrap().last_day().to_string(),
-            "2024-02-29"
-        );
+        assert_eq!(Month::parse("p", "2024-02").unwrap().last_day().to_string(), "2024-02-29");
     }
 
     #[test]
@@ -513,9 +454,7 @@ mod tests {
         for l in Level::ALL {
             assert_eq!(Level::parse("level", l.as_str()).unwrap(), *l);
         }
-        let e = Milestone::parse("milestone", "finish")
-            .unwrap_err()
-            .to_string();
+        let e = Milestone::parse("milestone", "finish").unwrap_err().to_string();
         assert!(e.contains("start, complete, operate"), "{e}");
     }
 

@@ -1,19 +1,23 @@
 //! The fold from events to state. `State` is everything `decide` needs to validate a command
-//! and everything `report` needs to print the plan; it is bounded by the number of entities
-//! and periods, never by the number of events, so it can be checkpointed.
+//! and everything `report` needs to print; it is bounded by the number of entities and
+//! periods, never by the number of events.
+//!
+//! The state is partitioned by plan: every event but a department's belongs to one plan
+//! (`Payload::plan`), and a plan's partition folds from its own events alone, so a
+//! checkpoint stores each plan separately and a question about one plan loads one plan.
+//! The one crossing is a project's milestones, which later listings of the project see:
+//! a listing carries the milestones known when it was made (in its event), and a milestone
+//! reached later is folded into every later listing that is loaded.
 //!
 //! `apply` is the Decider's `evolve`, done in place: `apply(&mut s, e)` leaves `s` equal to
-//! `evolve(s, e)`. It never reads anything but the event, so replaying the same events always
-//! yields the same state.
+//! `evolve(s, e)`. It reads nothing but the event, so the same events give the same state.
 
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{
-    Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, Subject, TargetRef,
-};
+use crate::event::{Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, Subject, TargetRef};
 use crate::model::{Basis, Date, Milestone, Month, Period, Status, Timestamp};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -22,37 +26,51 @@ pub struct State {
     pub last_recorded_at: Timestamp,
     pub departments: BTreeMap<String, Department>,
     pub plans: BTreeMap<String, Plan>,
-    /// Progress of each project, across every plan that lists it.
-    pub projects: BTreeMap<String, Project>,
-    /// Events per stream so far: the stream version of the last event.
-    pub streams: BTreeMap<String, u64>,
+    /// Plan ids by year: an index over `plans`, kept by `apply`.
+    pub years: BTreeMap<i32, Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Department {
     pub name: String,
     pub coordinator: bool,
+    pub version: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub def: PlanDeclared,
+    pub version: u64,
     pub projects: BTreeMap<String, Listing>,
     pub indicators: BTreeMap<String, Indicator>,
 }
 
-/// A project as one plan lists it.
+/// A project as one plan lists it, with its progress as that plan sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Listing {
     pub def: ProjectListed,
+    pub version: u64,
     /// Planned investment after revisions.
     #[serde(with = "crate::codec::decimal")]
     pub planned_investment: Decimal,
+    pub progress: Progress,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Started before it was first listed (续建), with no start event.
+    pub opening_started: Option<Date>,
+    /// Milestones reached, this plan's and earlier plans'.
+    pub milestones: BTreeMap<Milestone, MilestoneEntry>,
+    /// Investment per month of this plan's year: one live report per month (a second is
+    /// refused; a correction keeps the original seq).
+    pub investments: BTreeMap<Month, InvestmentEntry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Indicator {
     pub def: IndicatorDefined,
+    pub version: u64,
     /// Target after revisions.
     #[serde(with = "crate::codec::decimal")]
     pub target: Decimal,
@@ -67,15 +85,6 @@ pub struct ActualEntry {
     pub basis: Basis,
     #[serde(with = "crate::codec::decimal")]
     pub value: Decimal,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Project {
-    /// Opening state from a listing: already started before the plan year (续建).
-    pub opening_started: Option<Date>,
-    pub milestones: BTreeMap<Milestone, MilestoneEntry>,
-    /// One live investment report per month (a second is refused; corrections keep the seq).
-    pub investments: BTreeMap<Month, InvestmentEntry>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,25 +117,15 @@ impl Indicator {
     }
 }
 
-impl Project {
+impl Progress {
     pub fn started_on(&self) -> Option<Date> {
-        self.milestones
-            .get(&Milestone::Start)
-            .map(|m| m.date)
-            .or(self.opening_started)
+        self.milestones.get(&Milestone::Start).map(|m| m.date).or(self.opening_started)
     }
 
     /// Status on `at` (valid time), or now when `at` is `None`.
     pub fn status(&self, at: Option<Date>) -> Status {
-        let reached = |m: Milestone| {
-            self.milestones
-                .get(&m)
-                .is_some_and(|e| at.is_none_or(|d| e.date <= d))
-        };
-        let started = reached(Milestone::Start)
-            || self
-                .opening_started
-                .is_some_and(|s| at.is_none_or(|d| s <= d));
+        let reached = |m: Milestone| self.milestones.get(&m).is_some_and(|e| at.is_none_or(|d| e.date <= d));
+        let started = reached(Milestone::Start) || self.opening_started.is_some_and(|s| at.is_none_or(|d| s <= d));
         if reached(Milestone::Operate) {
             Status::Operating
         } else if reached(Milestone::Complete) {
@@ -138,15 +137,9 @@ impl Project {
         }
     }
 
-    /// Investment completed in `year`, counting months that ended by `at` when given.
-    pub fn completed_in(&self, year: i32, at: Option<Date>) -> Decimal {
-        let from = Month { year, month: 1 };
-        let to = Month { year, month: 12 };
-        self.investments
-            .range(from..=to)
-            .filter(|(m, _)| at.is_none_or(|d| m.last_day() <= d))
-            .map(|(_, e)| e.amount)
-            .sum()
+    /// Investment completed in the plan's year, counting months that ended by `at` if given.
+    pub fn completed(&self, at: Option<Date>) -> Decimal {
+        self.investments.iter().filter(|(m, _)| at.is_none_or(|d| m.last_day() <= d)).map(|(_, e)| e.amount).sum()
     }
 }
 
@@ -155,187 +148,210 @@ impl State {
         self.departments.get(dept).is_some_and(|d| d.coordinator)
     }
 
-    pub fn stream_version(&self, stream: &str) -> u64 {
-        self.streams.get(stream).copied().unwrap_or(0)
+    /// Plans in year order (then id), the order reports list them.
+    pub fn plans_by_year(&self) -> impl Iterator<Item = &Plan> + '_ {
+        self.years.values().flatten().filter_map(|id| self.plans.get(id))
     }
 
-    /// Plans in year order (then id), the order reports list them.
-    pub fn plans_by_year(&self) -> Vec<&Plan> {
-        let mut v: Vec<&Plan> = self.plans.values().collect();
-        v.sort_by(|a, b| (a.def.year, &a.def.plan).cmp(&(b.def.year, &b.def.plan)));
-        v
+    /// The plan of `year` that lists `project` (a project is listed once per year).
+    pub fn listing_plan(&self, project: &str, year: i32) -> Option<&Plan> {
+        self.years.get(&year)?.iter().filter_map(|id| self.plans.get(id)).find(|p| p.projects.contains_key(project))
+    }
+
+    /// Every plan listing `project`, in year order.
+    pub fn listings_of<'s>(&'s self, project: &'s str) -> impl Iterator<Item = &'s Plan> + 's {
+        self.plans_by_year().filter(move |p| p.projects.contains_key(project))
+    }
+
+    /// Version of the stream `payload` belongs to, before `payload` (0 for a new stream, or
+    /// when its plan is not loaded in a partial state).
+    pub fn stream_version(&self, payload: &Payload) -> u64 {
+        let plan = |id: &str| self.plans.get(id);
+        let project = |p: &str, id: &str| plan(p).and_then(|x| x.projects.get(id)).map_or(0, |l| l.version);
+        let indicator = |p: &str, id: &str| plan(p).and_then(|x| x.indicators.get(id)).map_or(0, |i| i.version);
+        match payload {
+            Payload::PlanDeclared(p) => plan(&p.plan).map_or(0, |x| x.version),
+            Payload::DepartmentRegistered(d) => self.departments.get(&d.dept).map_or(0, |x| x.version),
+            Payload::IndicatorDefined(i) => indicator(&i.plan, &i.indicator),
+            Payload::ProjectListed(p) => project(&p.plan, &p.project),
+            Payload::InvestmentReported(i) => project(&i.plan, &i.project),
+            Payload::MilestoneReached(m) => project(&m.plan, &m.project),
+            Payload::ActualReported(a) => indicator(&a.plan, &a.indicator),
+            Payload::TargetRevised(t) => match &t.target {
+                TargetRef::Indicator { plan, indicator: i } => indicator(plan, i),
+                TargetRef::Project { plan, project: p } => project(plan, p),
+            },
+            Payload::Corrected(c) => subject_version(self, &c.subject),
+            Payload::Retracted(r) => subject_version(self, &r.subject),
+        }
+    }
+
+    /// Keeps only `plans` (and the departments): the partial state a question about those
+    /// plans needs. Events of other plans then fold to nothing.
+    pub fn retain_plans(&mut self, keep: &[String]) {
+        self.plans.retain(|id, _| keep.contains(id));
+        for ids in self.years.values_mut() {
+            ids.retain(|id| keep.contains(id));
+        }
+        self.years.retain(|_, ids| !ids.is_empty());
+    }
+}
+
+fn subject_version(state: &State, s: &Subject) -> u64 {
+    let plan = state.plans.get(s.plan());
+    match s {
+        Subject::Investment { project, .. } | Subject::Milestone { project, .. } => {
+            plan.and_then(|p| p.projects.get(project)).map_or(0, |l| l.version)
+        }
+        Subject::Actual { indicator, .. } => plan.and_then(|p| p.indicators.get(indicator)).map_or(0, |i| i.version),
     }
 }
 
 /// Folds one event into the state. Events arrive in seq order, each exactly once; the
 /// asserts catch a caller that breaks that (a bug), not bad input, which `decide` refuses.
+/// An event of a plan the state does not hold (a partial state) changes nothing but the seq.
 pub fn apply(state: &mut State, event: &Event) {
-    assert_eq!(
-        event.seq,
-        state.last_seq + 1,
-        "events must be applied in seq order"
-    );
-    let stream = event.payload.stream();
-    let version = state.streams.entry(stream).or_insert(0);
-    assert_eq!(
-        event.stream_version,
-        *version + 1,
-        "stream version out of order at seq {}",
-        event.seq
-    );
-    *version += 1;
+    assert_eq!(event.seq, state.last_seq + 1, "events must be applied in seq order");
     state.last_seq = event.seq;
     state.last_recorded_at = event.recorded_at;
+    let payload = &event.payload;
+    let loaded = payload.plan().is_none_or(|p| state.plans.contains_key(p));
+    if !loaded && !matches!(payload, Payload::PlanDeclared(_) | Payload::MilestoneReached(_) | Payload::Retracted(_)) {
+        return;
+    }
+    let seq = event.seq;
+    let version_checked = |v: &mut u64| {
+        assert_eq!(event.stream_version, *v + 1, "stream version out of order at seq {seq}");
+        *v += 1;
+    };
 
-    match &event.payload {
+    match payload {
         Payload::PlanDeclared(p) => {
-            state.plans.insert(
-                p.plan.clone(),
-                Plan {
-                    def: p.clone(),
-                    projects: BTreeMap::new(),
-                    indicators: BTreeMap::new(),
-                },
-            );
+            let mut plan = Plan { def: p.clone(), version: 0, projects: BTreeMap::new(), indicators: BTreeMap::new() };
+            version_checked(&mut plan.version);
+            state.plans.insert(p.plan.clone(), plan);
+            let ids = state.years.entry(p.year).or_default();
+            ids.push(p.plan.clone());
+            ids.sort();
         }
         Payload::DepartmentRegistered(d) => {
-            state.departments.insert(
-                d.dept.clone(),
-                Department {
-                    name: d.name.clone(),
-                    coordinator: d.coordinator,
-                },
-            );
+            let mut dept = Department { name: d.name.clone(), coordinator: d.coordinator, version: 0 };
+            version_checked(&mut dept.version);
+            state.departments.insert(d.dept.clone(), dept);
         }
         Payload::IndicatorDefined(i) => {
             if let Some(plan) = state.plans.get_mut(&i.plan) {
-                plan.indicators.insert(
-                    i.indicator.clone(),
-                    Indicator {
-                        def: i.clone(),
-                        target: i.target,
-                        actuals: Vec::new(),
-                    },
-                );
+                let mut ind = Indicator { def: i.clone(), version: 0, target: i.target, actuals: Vec::new() };
+                version_checked(&mut ind.version);
+                plan.indicators.insert(i.indicator.clone(), ind);
             }
         }
         Payload::ProjectListed(p) => {
             if let Some(plan) = state.plans.get_mut(&p.plan) {
-                plan.projects.insert(
-                    p.project.clone(),
-                    Listing {
-                        def: p.clone(),
-                        planned_investment: p.planned_investment,
-                    },
-                );
-            }
-            let progress = state.projects.entry(p.project.clone()).or_default();
-            if let Some(started) = p.started {
-                progress.opening_started.get_or_insert(started);
+                let mut progress = Progress { opening_started: p.started, ..Progress::default() };
+                for c in &p.carried {
+                    if c.seq == 0 && c.milestone == Milestone::Start {
+                        progress.opening_started.get_or_insert(c.date);
+                    } else {
+                        progress.milestones.insert(c.milestone, MilestoneEntry { seq: c.seq, date: c.date });
+                    }
+                }
+                let mut listing =
+                    Listing { def: p.clone(), version: 0, planned_investment: p.planned_investment, progress };
+                version_checked(&mut listing.version);
+                plan.projects.insert(p.project.clone(), listing);
             }
         }
         Payload::InvestmentReported(i) => {
-            state
-                .projects
-                .entry(i.project.clone())
-                .or_default()
-                .investments
-                .insert(
-                    i.period,
-                    InvestmentEntry {
-                        seq: event.seq,
-                        amount: i.amount,
-                    },
-                );
+            if let Some(l) = listing_mut(state, &i.plan, &i.project) {
+                version_checked(&mut l.version);
+                l.progress.investments.insert(i.period, InvestmentEntry { seq, amount: i.amount });
+            }
         }
         Payload::MilestoneReached(m) => {
-            state
-                .projects
-                .entry(m.project.clone())
-                .or_default()
-                .milestones
-                .insert(
-                    m.milestone,
-                    MilestoneEntry {
-                        seq: event.seq,
-                        date: m.date,
-                    },
-                );
+            let year = m.date.year();
+            let entry = MilestoneEntry { seq, date: m.date };
+            if let Some(l) = listing_mut(state, &m.plan, &m.project) {
+                version_checked(&mut l.version);
+            }
+            // This plan's listing and every later one that is loaded see the milestone.
+            let later: Vec<String> = state.years.range(year..).flat_map(|(_, ids)| ids.iter().cloned()).collect();
+            for id in later {
+                if let Some(l) = listing_mut(state, &id, &m.project) {
+                    l.progress.milestones.insert(m.milestone, entry);
+                }
+            }
         }
         Payload::ActualReported(a) => {
             if let Some(ind) = indicator_mut(state, &a.plan, &a.indicator) {
-                ind.actuals.push(ActualEntry {
-                    seq: event.seq,
-                    period: a.period,
-                    basis: a.basis,
-                    value: a.value,
-                });
+                version_checked(&mut ind.version);
+                ind.actuals.push(ActualEntry { seq, period: a.period, basis: a.basis, value: a.value });
             }
         }
         Payload::TargetRevised(t) => match &t.target {
             TargetRef::Indicator { plan, indicator } => {
                 if let Some(ind) = indicator_mut(state, plan, indicator) {
+                    version_checked(&mut ind.version);
                     ind.target = t.value;
                 }
             }
             TargetRef::Project { plan, project } => {
-                if let Some(l) = state
-                    .plans
-                    .get_mut(plan)
-                    .and_then(|p| p.projects.get_mut(project))
-                {
+                if let Some(l) = listing_mut(state, plan, project) {
+                    version_checked(&mut l.version);
                     l.planned_investment = t.value;
                 }
             }
         },
         Payload::Corrected(c) => match &c.subject {
-            Subject::Investment { project, period } => {
-                if let Some(e) = state
-                    .projects
-                    .get_mut(project)
-                    .and_then(|p| p.investments.get_mut(period))
-                {
-                    debug_assert_eq!(e.seq, c.target_seq);
-                    e.amount = c.value;
+            Subject::Investment { plan, project, period } => {
+                if let Some(l) = listing_mut(state, plan, project) {
+                    version_checked(&mut l.version);
+                    if let Some(e) = l.progress.investments.get_mut(period) {
+                        debug_assert_eq!(e.seq, c.target_seq);
+                        e.amount = c.value;
+                    }
                 }
             }
-            Subject::Actual {
-                plan, indicator, ..
-            } => {
+            Subject::Actual { plan, indicator, .. } => {
                 if let Some(ind) = indicator_mut(state, plan, indicator) {
+                    version_checked(&mut ind.version);
                     if let Some(a) = ind.actuals.iter_mut().find(|a| a.seq == c.target_seq) {
                         a.value = c.value;
                     }
                 }
             }
-            // decide refuses to correct a milestone; nothing to fold.
-            Subject::Milestone { .. } => {}
+            // decide refuses to correct a milestone.
+            Subject::Milestone { plan, project, .. } => {
+                if let Some(l) = listing_mut(state, plan, project) {
+                    version_checked(&mut l.version);
+                }
+            }
         },
         Payload::Retracted(r) => match &r.subject {
-            Subject::Investment { project, period } => {
-                if let Some(p) = state.projects.get_mut(project) {
-                    if p.investments
-                        .get(period)
-                        .is_some_and(|e| e.seq == r.target_seq)
-                    {
-                        p.investments.remove(period);
+            Subject::Investment { plan, project, period } => {
+                if let Some(l) = listing_mut(state, plan, project) {
+                    version_checked(&mut l.version);
+                    if l.progress.investments.get(period).is_some_and(|e| e.seq == r.target_seq) {
+                        l.progress.investments.remove(period);
                     }
                 }
             }
-            Subject::Milestone { project, milestone } => {
-                if let Some(p) = state.projects.get_mut(project) {
-                    if p.milestones
-                        .get(milestone)
-                        .is_some_and(|e| e.seq == r.target_seq)
-                    {
-                        p.milestones.remove(milestone);
+            Subject::Milestone { plan, project, milestone } => {
+                if let Some(l) = listing_mut(state, plan, project) {
+                    version_checked(&mut l.version);
+                }
+                // Gone from every loaded listing that saw it.
+                for p in state.plans.values_mut() {
+                    if let Some(l) = p.projects.get_mut(project) {
+                        if l.progress.milestones.get(milestone).is_some_and(|e| e.seq == r.target_seq) {
+                            l.progress.milestones.remove(milestone);
+                        }
                     }
                 }
             }
-            Subject::Actual {
-                plan, indicator, ..
-            } => {
+            Subject::Actual { plan, indicator, .. } => {
                 if let Some(ind) = indicator_mut(state, plan, indicator) {
+                    version_checked(&mut ind.version);
                     ind.actuals.retain(|a| a.seq != r.target_seq);
                 }
             }
@@ -343,15 +359,12 @@ pub fn apply(state: &mut State, event: &Event) {
     }
 }
 
-fn indicator_mut<'a>(
-    state: &'a mut State,
-    plan: &str,
-    indicator: &str,
-) -> Option<&'a mut Indicator> {
-    state
-        .plans
-        .get_mut(plan)
-        .and_then(|p| p.indicators.get_mut(indicator))
+fn listing_mut<'a>(state: &'a mut State, plan: &str, project: &str) -> Option<&'a mut Listing> {
+    state.plans.get_mut(plan).and_then(|p| p.projects.get_mut(project))
+}
+
+fn indicator_mut<'a>(state: &'a mut State, plan: &str, indicator: &str) -> Option<&'a mut Indicator> {
+    state.plans.get_mut(plan).and_then(|p| p.indicators.get_mut(indicator))
 }
 
 /// Folds a whole sequence of events from the empty state.

@@ -17,10 +17,7 @@ pub enum AsOf {
 impl AsOf {
     pub fn parse(text: &str) -> Result<AsOf> {
         if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) {
-            return text
-                .parse()
-                .map(AsOf::Seq)
-                .map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
+            return text.parse().map(AsOf::Seq).map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
         }
         Timestamp::parse("--as-of", text).map(AsOf::Time)
     }
@@ -30,10 +27,9 @@ impl AsOf {
 pub fn resolve(store: &Store, as_of: AsOf) -> Result<u64> {
     let head = store.head();
     match as_of {
-        AsOf::Seq(s) if s > head.events() => Err(Error::invalid(format!(
-            "--as-of seq {s} is beyond the end of the log ({} events)",
-            head.events()
-        ))),
+        AsOf::Seq(s) if s > head.events() => {
+            Err(Error::invalid(format!("--as-of seq {s} is beyond the end of the log ({} events)", head.events())))
+        }
         AsOf::Seq(s) => Ok(s),
         AsOf::Time(t) if t >= head.last_recorded_at => Ok(head.events()),
         AsOf::Time(t) => {

@@ -68,14 +68,10 @@ impl PlanTotals {
     }
 }
 
-pub fn plan_totals(state: &State, plan: &Plan, at: Option<Date>) -> PlanTotals {
+pub fn plan_totals(plan: &Plan, at: Option<Date>) -> PlanTotals {
     let mut t = PlanTotals::default();
-    for (id, listing) in &plan.projects {
-        let completed = state
-            .projects
-            .get(id)
-            .map(|p| p.completed_in(plan.def.year, at))
-            .unwrap_or_default();
+    for listing in plan.projects.values() {
+        let completed = listing.progress.completed(at);
         t.all.add(listing.planned_investment, completed);
         match listing.def.level {
             Level::Province => t.province.add(listing.planned_investment, completed),
@@ -105,12 +101,7 @@ pub fn judge(ind: &Indicator, at: Option<Date>) -> Judgement {
         Measure::Amount => actual.as_ref().and_then(|a| percent(a.value, ind.target)),
         Measure::Rate => None,
     };
-    Judgement {
-        actual,
-        met,
-        gap,
-        completion_pct,
-    }
+    Judgement { actual, met, gap, completion_pct }
 }
 
 pub fn indicator_json(ind: &Indicator, at: Option<Date>) -> Value {
@@ -134,25 +125,23 @@ pub fn indicator_json(ind: &Indicator, at: Option<Date>) -> Value {
     })
 }
 
-fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
+fn plan_json(plan: &Plan, at: Option<Date>) -> Value {
     let year = plan.def.year;
     let projects: Vec<Value> = plan
         .projects
         .iter()
         .map(|(id, l)| {
-            let progress = state.projects.get(id);
-            let completed = progress.map(|p| p.completed_in(year, at)).unwrap_or_default();
+            let p = &l.progress;
+            let completed = p.completed(at);
             let mut milestones = Map::new();
-            if let Some(p) = progress {
-                if let (Some(s), None) = (p.opening_started, p.milestones.get(&Milestone::Start)) {
-                    if at.is_none_or(|d| s <= d) {
-                        milestones.insert("start".into(), Value::String(s.to_string()));
-                    }
+            if let (Some(s), None) = (p.opening_started, p.milestones.get(&Milestone::Start)) {
+                if at.is_none_or(|d| s <= d) {
+                    milestones.insert("start".into(), Value::String(s.to_string()));
                 }
-                for (m, e) in &p.milestones {
-                    if at.is_none_or(|d| e.date <= d) {
-                        milestones.insert(m.as_str().into(), Value::String(e.date.to_string()));
-                    }
+            }
+            for (m, e) in &p.milestones {
+                if at.is_none_or(|d| e.date <= d) {
+                    milestones.insert(m.as_str().into(), Value::String(e.date.to_string()));
                 }
             }
             json!({
@@ -161,7 +150,7 @@ fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
                 "level": l.def.level.as_str(),
                 "department": l.def.department,
                 "dimensions": l.def.dimensions,
-                "status": progress.map(|p| p.status(at)).unwrap_or(crate::model::Status::Planned).as_str(),
+                "status": p.status(at).as_str(),
                 "planned_investment": fmt_decimal(l.planned_investment),
                 "total_investment": l.def.total_investment.map(fmt_decimal),
                 "completed_investment": fmt_decimal(completed),
@@ -171,12 +160,8 @@ fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
             })
         })
         .collect();
-    let indicators: Vec<Value> = plan
-        .indicators
-        .values()
-        .map(|i| indicator_json(i, at))
-        .collect();
-    let t = plan_totals(state, plan, at);
+    let indicators: Vec<Value> = plan.indicators.values().map(|i| indicator_json(i, at)).collect();
+    let t = plan_totals(plan, at);
     let mut totals = t.all.json();
     if let Value::Object(m) = &mut totals {
         m.insert("by_level".into(), t.by_level_json());
@@ -193,11 +178,7 @@ fn plan_json(state: &State, plan: &Plan, at: Option<Date>) -> Value {
 }
 
 fn selected<'s>(state: &'s State, plan: Option<&str>) -> Vec<&'s Plan> {
-    state
-        .plans_by_year()
-        .into_iter()
-        .filter(|p| plan.is_none_or(|id| p.def.plan == id))
-        .collect()
+    state.plans_by_year().into_iter().filter(|p| plan.is_none_or(|id| p.def.plan == id)).collect()
 }
 
 fn as_of_json(state: &State) -> Value {
@@ -209,10 +190,7 @@ fn as_of_json(state: &State) -> Value {
 
 /// `state --json`.
 pub fn state_json(state: &State, plan: Option<&str>, at: Option<Date>) -> Value {
-    let plans: Vec<Value> = selected(state, plan)
-        .into_iter()
-        .map(|p| plan_json(state, p, at))
-        .collect();
+    let plans: Vec<Value> = selected(state, plan).into_iter().map(|p| plan_json(p, at)).collect();
     let mut doc = json!({ "as_of": as_of_json(state) });
     if let (Value::Object(m), Some(at)) = (&mut doc, at) {
         m.insert("at".into(), Value::String(at.to_string()));
@@ -224,8 +202,7 @@ pub fn state_json(state: &State, plan: Option<&str>, at: Option<Date>) -> Value 
 }
 
 fn pct_text(p: Option<Decimal>) -> String {
-    p.map(|p| format!("{} %", fmt_pct(p)))
-        .unwrap_or_else(|| "-".into())
+    p.map(|p| format!("{} %", fmt_pct(p))).unwrap_or_else(|| "-".into())
 }
 
 fn totals_line(out: &mut String, label: &str, t: &Totals) {
@@ -256,12 +233,8 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
     }
     for p in plans {
         let year = p.def.year;
-        let _ = writeln!(
-            out,
-            "\nplan {}  {}  {}  {}",
-            p.def.plan, year, p.def.jurisdiction, p.def.title
-        );
-        let t = plan_totals(state, p, at);
+        let _ = writeln!(out, "\nplan {}  {}  {}  {}", p.def.plan, year, p.def.jurisdiction, p.def.title);
+        let t = plan_totals(p, at);
         let _ = writeln!(out, "  key projects");
         totals_line(&mut out, "all", &t.all);
         totals_line(&mut out, "province", &t.province);
@@ -279,12 +252,7 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
             };
             let about = if ind.def.approximate { " (about)" } else { "" };
             let actual = match &j.actual {
-                Some(a) => format!(
-                    "actual {} ({}, {})",
-                    fmt_decimal(a.value),
-                    a.period,
-                    a.basis
-                ),
+                Some(a) => format!("actual {} ({}, {})", fmt_decimal(a.value), a.period, a.basis),
                 None => "no actual yet".into(),
             };
             let verdict = match j.met {
@@ -314,13 +282,8 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
             );
         }
         for (id, l) in &p.projects {
-            let progress = state.projects.get(id);
-            let completed = progress
-                .map(|x| x.completed_in(year, at))
-                .unwrap_or_default();
-            let status = progress
-                .map(|x| x.status(at))
-                .unwrap_or(crate::model::Status::Planned);
+            let completed = l.progress.completed(at);
+            let status = l.progress.status(at);
             let _ = writeln!(
                 out,
                 "    {:<36} {:<9} {:<10} {:>9} {:>10} {:>7}  {}",
@@ -329,9 +292,7 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
                 status.as_str(),
                 fmt_decimal(l.planned_investment),
                 fmt_decimal(completed),
-                percent(completed, l.planned_investment)
-                    .map(fmt_pct)
-                    .unwrap_or_else(|| "-".into()),
+                percent(completed, l.planned_investment).map(fmt_pct).unwrap_or_else(|| "-".into()),
                 l.def.name
             );
         }
@@ -344,18 +305,13 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
     use crate::event::{Payload as P, Subject, TargetRef};
     let subject = |s: &Subject| -> Value {
         match s {
-            Subject::Investment { project, period } => {
-                json!({"kind": "investment", "project": project, "period": period.to_string()})
+            Subject::Investment { plan, project, period } => {
+                json!({"kind": "investment", "plan": plan, "project": project, "period": period.to_string()})
             }
-            Subject::Milestone { project, milestone } => {
-                json!({"kind": "milestone", "project": project, "milestone": milestone.as_str()})
+            Subject::Milestone { plan, project, milestone } => {
+                json!({"kind": "milestone", "plan": plan, "project": project, "milestone": milestone.as_str()})
             }
-            Subject::Actual {
-                plan,
-                indicator,
-                period,
-                basis,
-            } => json!({
+            Subject::Actual { plan, indicator, period, basis } => json!({
                 "kind": "actual", "plan": plan, "indicator": indicator,
                 "period": period.to_string(), "basis": basis.as_str()
             }),
@@ -445,36 +401,18 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String 
     use crate::event::Payload as P;
     let what = match &e.payload {
         P::PlanDeclared(p) => format!("{} {}", p.year, p.title),
-        P::DepartmentRegistered(d) => format!(
-            "{}{}",
-            d.name,
-            if d.coordinator { " (coordinator)" } else { "" }
-        ),
+        P::DepartmentRegistered(d) => format!("{}{}", d.name, if d.coordinator { " (coordinator)" } else { "" }),
         P::IndicatorDefined(i) => {
             format!("target {} {} in {}", fmt_decimal(i.target), i.unit, i.plan)
         }
-        P::ProjectListed(p) => format!(
-            "{} planned {} 亿元 in {}",
-            p.level,
-            fmt_decimal(p.planned_investment),
-            p.plan
-        ),
+        P::ProjectListed(p) => format!("{} planned {} 亿元 in {}", p.level, fmt_decimal(p.planned_investment), p.plan),
         P::InvestmentReported(i) => format!("{} {} 亿元", i.period, fmt_decimal(i.amount)),
         P::MilestoneReached(m) => format!("{} {}", m.milestone, m.date),
         P::ActualReported(a) => format!("{} {} ({})", a.period, fmt_decimal(a.value), a.basis),
-        P::TargetRevised(t) => format!(
-            "{} -> {}: {}",
-            fmt_decimal(t.previous),
-            fmt_decimal(t.value),
-            t.reason
-        ),
-        P::Corrected(c) => format!(
-            "seq {}: {} -> {}: {}",
-            c.target_seq,
-            fmt_decimal(c.previous),
-            fmt_decimal(c.value),
-            c.reason
-        ),
+        P::TargetRevised(t) => format!("{} -> {}: {}", fmt_decimal(t.previous), fmt_decimal(t.value), t.reason),
+        P::Corrected(c) => {
+            format!("seq {}: {} -> {}: {}", c.target_seq, fmt_decimal(c.previous), fmt_decimal(c.value), c.reason)
+        }
         P::Retracted(r) => format!("seq {}: {}", r.target_seq, r.reason),
     };
     format!(

@@ -57,11 +57,7 @@ pub struct Head {
 
 impl Default for Head {
     fn default() -> Self {
-        Head {
-            next_seq: 1,
-            last_hash: [0; 32],
-            last_recorded_at: Timestamp(0),
-        }
+        Head { next_seq: 1, last_hash: [0; 32], last_recorded_at: Timestamp(0) }
     }
 }
 
@@ -110,17 +106,13 @@ fn key_seq(key: &[u8]) -> u64 {
 }
 
 fn corrupt(seq: u64, e: CodecError) -> Error {
-    Error::Corrupt {
-        seq,
-        what: e.to_string(),
-    }
+    Error::Corrupt { seq, what: e.to_string() }
 }
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, taking an exclusive lock on it.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating store {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating store {}", dir.display()), e))?;
         let lock_path = dir.join("LOCK");
         let lock = OpenOptions::new()
             .create(true)
@@ -130,9 +122,7 @@ impl Store {
             .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::StoreInUse(dir.to_path_buf()))
-            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StoreInUse(dir.to_path_buf())),
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(Error::io(format!("locking {}", lock_path.display()), e))
             }
@@ -141,8 +131,7 @@ impl Store {
         let db = open_sled(dir)?;
         let tree = db.open_tree(TREE)?;
         let db_path = dir.join("db");
-        let db_file = File::open(&db_path)
-            .map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
+        let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
         let mut store = Store {
             dir: dir.to_path_buf(),
             db,
@@ -161,16 +150,9 @@ impl Store {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_le_bytes)
-                    .map_err(|_| Error::Corrupt {
-                        seq: 0,
-                        what: "store format record is damaged".into(),
-                    })?;
+                    .map_err(|_| Error::Corrupt { seq: 0, what: "store format record is damaged".into() })?;
                 if found > STORE_FORMAT {
-                    return Err(Error::FormatTooNew {
-                        dir: dir.to_path_buf(),
-                        found,
-                        supported: STORE_FORMAT,
-                    });
+                    return Err(Error::FormatTooNew { dir: dir.to_path_buf(), found, supported: STORE_FORMAT });
                 }
             }
         }
@@ -197,11 +179,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        assert!(
-            events.len() <= BATCH_EVENTS_MAX,
-            "batch of {} events over BATCH_EVENTS_MAX",
-            events.len()
-        );
+        assert!(events.len() <= BATCH_EVENTS_MAX, "batch of {} events over BATCH_EVENTS_MAX", events.len());
         let mut batch = sled::Batch::default();
         let mut hash = self.head.last_hash;
         let mut chunk = ChunkWriter::new();
@@ -210,16 +188,8 @@ impl Store {
         let mut last_recorded_at = self.head.last_recorded_at;
         for (i, event) in events.iter().enumerate() {
             // Invariants of the log, checked on every write: gap-free seqs, time never goes back.
-            assert_eq!(
-                event.seq,
-                self.head.next_seq + i as u64,
-                "seq gap in commit"
-            );
-            assert!(
-                event.recorded_at >= last_recorded_at,
-                "recorded_at went backwards at seq {}",
-                event.seq
-            );
+            assert_eq!(event.seq, self.head.next_seq + i as u64, "seq gap in commit");
+            assert!(event.recorded_at >= last_recorded_at, "recorded_at went backwards at seq {}", event.seq);
             last_recorded_at = event.recorded_at;
             hash = chunk.push(event, &hash);
             ids.extend_from_slice(event.id.as_bytes());
@@ -234,11 +204,7 @@ impl Store {
             batch.insert(&chunk_key(chunk_first)[..], chunk.finish());
             batch.insert(&ids_key(chunk_first)[..], ids);
         }
-        let head = Head {
-            next_seq: self.head.next_seq + events.len() as u64,
-            last_hash: hash,
-            last_recorded_at,
-        };
+        let head = Head { next_seq: self.head.next_seq + events.len() as u64, last_hash: hash, last_recorded_at };
         batch.insert(KEY_HEAD, codec::encode_record(&head));
         self.tree.apply_batch(batch)?;
         // From here the batch is visible in sled; the head moves with it even if the sync
@@ -254,9 +220,7 @@ impl Store {
     /// since the last sync (sled writes large values to separate files and never syncs them).
     pub fn sync(&mut self) -> Result<()> {
         self.db.flush()?;
-        self.db_file
-            .sync_data()
-            .map_err(|e| Error::io("fsync of the store's log file", e))?;
+        self.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
         let blobs = self.dir.join("blobs");
         let mut new_blobs = false;
         if let Ok(entries) = std::fs::read_dir(&blobs) {
@@ -267,9 +231,7 @@ impl Store {
                 }
                 // A blob sled removed meanwhile needs no sync.
                 if let Ok(f) = File::open(entry.path()) {
-                    f.sync_all().map_err(|e| {
-                        Error::io(format!("fsync of {}", entry.path().display()), e)
-                    })?;
+                    f.sync_all().map_err(|e| Error::io(format!("fsync of {}", entry.path().display()), e))?;
                 }
                 self.synced_blobs.insert(name);
                 new_blobs = true;
@@ -286,11 +248,7 @@ impl Store {
         if seq == 0 || seq >= self.head.next_seq {
             return Ok(None);
         }
-        Ok(self
-            .scan(seq)
-            .next()
-            .transpose()?
-            .filter(|s| s.event.seq == seq))
+        Ok(self.scan(seq).next().transpose()?.filter(|s| s.event.seq == seq))
     }
 
     /// Events from `from_seq` (inclusive) to the head, in order, decoded lazily chunk by chunk.
@@ -332,10 +290,7 @@ impl Store {
             let (k, v) = r?;
             let first = key_seq(&k);
             if v.len() % 16 != 0 {
-                return Err(Error::Corrupt {
-                    seq: first,
-                    what: "id block length is not a multiple of 16".into(),
-                });
+                return Err(Error::Corrupt { seq: first, what: "id block length is not a multiple of 16".into() });
             }
             for (i, id) in v.chunks_exact(16).enumerate() {
                 let mut b = [0u8; 16];
@@ -423,10 +378,7 @@ impl Scan {
         let (key, chunk) = next?;
         let first = key_seq(&key);
         if first != self.expect_seq {
-            return Err(Error::Corrupt {
-                seq: self.expect_seq,
-                what: format!("log jumps to a chunk at seq {first}"),
-            });
+            return Err(Error::Corrupt { seq: self.expect_seq, what: format!("log jumps to a chunk at seq {first}") });
         }
         let records = codec::chunk_records(&chunk).map_err(|e| corrupt(first, e))?;
         for (i, r) in records.iter().enumerate() {
@@ -436,15 +388,9 @@ impl Scan {
             }
             let event = codec::decode_event(r.bytes).map_err(|e| corrupt(seq, e))?;
             if event.seq != seq {
-                return Err(Error::Corrupt {
-                    seq,
-                    what: format!("event records seq {}", event.seq),
-                });
+                return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
             }
-            self.buffer.push_back(Stored {
-                event,
-                hash: r.hash,
-            });
+            self.buffer.push_back(Stored { event, hash: r.hash });
         }
         self.expect_seq = first + records.len() as u64;
         Ok(true)

@@ -34,22 +34,14 @@ fn fail(v: &mut Verification, seq: u64, what: String) {
 }
 
 pub fn verify(store: &Store) -> Result<Verification> {
-    let mut v = Verification {
-        events: 0,
-        head: [0; 32],
-        problem: None,
-    };
+    let mut v = Verification { events: 0, head: [0; 32], problem: None };
     let mut streams: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_time = Timestamp(0);
     'chunks: for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
         let expected = v.events + 1;
         if first != expected {
-            fail(
-                &mut v,
-                expected,
-                format!("event missing: the log jumps to seq {first}"),
-            );
+            fail(&mut v, expected, format!("event missing: the log jumps to seq {first}"));
             break;
         }
         let records = match codec::chunk_records(&bytes) {
@@ -65,11 +57,7 @@ pub fn verify(store: &Store) -> Result<Verification> {
             let seq = first + i as u64;
             let hash = codec::chain_hash(&v.head, r.bytes);
             if hash != r.hash {
-                fail(
-                    &mut v,
-                    seq,
-                    "hash mismatch: the event's stored bytes or hash were altered".into(),
-                );
+                fail(&mut v, seq, "hash mismatch: the event's stored bytes or hash were altered".into());
                 break 'chunks;
             }
             let event = match codec::decode_event(r.bytes) {
@@ -80,24 +68,12 @@ pub fn verify(store: &Store) -> Result<Verification> {
                 }
             };
             if event.seq != seq {
-                fail(
-                    &mut v,
-                    seq,
-                    format!("event at position {seq} says seq {}", event.seq),
-                );
+                fail(&mut v, seq, format!("event at position {seq} says seq {}", event.seq));
                 break 'chunks;
             }
             let version = streams.entry(event.payload.stream()).or_insert(0);
             if event.stream_version != *version + 1 {
-                fail(
-                    &mut v,
-                    seq,
-                    format!(
-                        "stream version {} where {} was due",
-                        event.stream_version,
-                        *version + 1
-                    ),
-                );
+                fail(&mut v, seq, format!("stream version {} where {} was due", event.stream_version, *version + 1));
                 break 'chunks;
             }
             *version += 1;
@@ -111,11 +87,7 @@ pub fn verify(store: &Store) -> Result<Verification> {
             v.events = seq;
         }
         if ids.as_deref() != Some(&want_ids[..]) {
-            fail(
-                &mut v,
-                first,
-                "id index block does not match the chunk's events".into(),
-            );
+            fail(&mut v, first, "id index block does not match the chunk's events".into());
             v.events = first - 1;
             break;
         }
@@ -124,19 +96,11 @@ pub fn verify(store: &Store) -> Result<Verification> {
         let head = store.head();
         if head.events() != v.events {
             let at = v.events.min(head.events()) + 1;
-            let what = format!(
-                "the log holds {} events but its head records {}",
-                v.events,
-                head.events()
-            );
+            let what = format!("the log holds {} events but its head records {}", v.events, head.events());
             fail(&mut v, at, what);
         } else if head.last_hash != v.head {
             let at = v.events;
-            fail(
-                &mut v,
-                at,
-                "the head's hash does not match the recomputed chain".into(),
-            );
+            fail(&mut v, at, "the head's hash does not match the recomputed chain".into());
         }
     }
     Ok(v)

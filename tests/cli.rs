@@ -17,21 +17,11 @@ fn setup() -> Env {
 }
 
 fn project<'a>(state: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    state["plans"][0]["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == id)
-        .unwrap()
+    state["plans"][0]["projects"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()
 }
 
 fn indicator<'a>(state: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    state["plans"][0]["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == id)
-        .unwrap()
+    state["plans"][0]["indicators"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()
 }
 
 #[test]
@@ -53,17 +43,11 @@ fn import_then_state_shows_the_plan_worked_by_hand() {
     assert_eq!(plan["totals"]["projects"], 2);
     assert_eq!(plan["totals"]["planned_investment"], "14");
     assert_eq!(plan["totals"]["completed_investment"], "0");
-    assert_eq!(
-        plan["totals"]["by_level"]["province"]["planned_investment"],
-        "10"
-    );
+    assert_eq!(plan["totals"]["by_level"]["province"]["planned_investment"], "10");
     assert_eq!(project(&s, "road")["status"], "started");
     assert_eq!(project(&s, "park")["status"], "planned");
     assert_eq!(indicator(&s, "gdp-growth")["target"], "7.5");
-    assert_eq!(
-        indicator(&s, "gdp-growth")["actual"],
-        serde_json::Value::Null
-    );
+    assert_eq!(indicator(&s, "gdp-growth")["actual"], serde_json::Value::Null);
     // 1 plan + 3 departments + 2 indicators + 2 projects.
     assert_eq!(s["as_of"]["seq"], 8);
 }
@@ -83,84 +67,14 @@ fn reimporting_the_same_file_is_a_no_op_and_a_changed_definition_is_refused() {
 #[test]
 fn progress_flows_into_state_with_exact_totals() {
     let env = setup();
-    env.submit(
-        "housing",
-        &[
-            "milestone",
-            "--project",
-            "park",
-            "--milestone",
-            "start",
-            "--date",
-            "2022-02-10",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-02",
-            "--amount",
-            "3.35",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-03",
-            "--amount",
-            "8.2",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "road",
-            "--period",
-            "2022-03",
-            "--amount",
-            "1.45",
-        ],
-    )
-    .ok();
+    env.submit("housing", &["milestone", "--project", "park", "--milestone", "start", "--date", "2022-02-10"]).ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-02", "--amount", "3.35"]).ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-03", "--amount", "8.2"]).ok();
+    env.submit("housing", &["investment", "--project", "road", "--period", "2022-03", "--amount", "1.45"]).ok();
+    env.submit("stats", &["actual", "--indicator", "gdp-growth", "--period", "2022", "--value", "3.1"]).ok();
     env.submit(
         "stats",
-        &[
-            "actual",
-            "--indicator",
-            "gdp-growth",
-            "--period",
-            "2022",
-            "--value",
-            "3.1",
-        ],
-    )
-    .ok();
-    env.submit(
-        "stats",
-        &[
-            "actual",
-            "--indicator",
-            "new-jobs",
-            "--period",
-            "2022",
-            "--value",
-            "15314",
-            "--basis",
-            "preliminary",
-        ],
+        &["actual", "--indicator", "new-jobs", "--period", "2022", "--value", "15314", "--basis", "preliminary"],
     )
     .ok();
     let s = env.state();
@@ -195,19 +109,7 @@ fn milestones_run_through_every_status() {
         ("complete", "2022-09-30", "completed"),
         ("operate", "2022-11-01", "operating"),
     ] {
-        env.submit(
-            "housing",
-            &[
-                "milestone",
-                "--project",
-                "park",
-                "--milestone",
-                m,
-                "--date",
-                d,
-            ],
-        )
-        .ok();
+        env.submit("housing", &["milestone", "--project", "park", "--milestone", m, "--date", d]).ok();
         assert_eq!(project(&env.state(), "park")["status"], status);
     }
 }
@@ -217,32 +119,12 @@ fn a_later_basis_supersedes_and_an_earlier_one_is_refused() {
     let env = setup();
     env.submit(
         "stats",
-        &[
-            "actual",
-            "--indicator",
-            "gdp-growth",
-            "--period",
-            "2022",
-            "--value",
-            "3.5",
-            "--basis",
-            "estimate",
-        ],
+        &["actual", "--indicator", "gdp-growth", "--period", "2022", "--value", "3.5", "--basis", "estimate"],
     )
     .ok();
     env.submit(
         "stats",
-        &[
-            "actual",
-            "--indicator",
-            "gdp-growth",
-            "--period",
-            "2022",
-            "--value",
-            "3.2",
-            "--basis",
-            "preliminary",
-        ],
+        &["actual", "--indicator", "gdp-growth", "--period", "2022", "--value", "3.2", "--basis", "preliminary"],
     )
     .ok();
     let s = env.state();
@@ -251,17 +133,7 @@ fn a_later_basis_supersedes_and_an_earlier_one_is_refused() {
     let before = env.log();
     env.submit(
         "stats",
-        &[
-            "actual",
-            "--indicator",
-            "gdp-growth",
-            "--period",
-            "2022",
-            "--value",
-            "3.0",
-            "--basis",
-            "estimate",
-        ],
+        &["actual", "--indicator", "gdp-growth", "--period", "2022", "--value", "3.0", "--basis", "estimate"],
     )
     .fails(INVALID, "already has a preliminary actual for 2022");
     assert_eq!(env.log(), before);
@@ -271,135 +143,47 @@ fn a_later_basis_supersedes_and_an_earlier_one_is_refused() {
 fn corrections_and_retractions_amend_without_erasing() {
     let env = setup();
     let r = env
-        .submit(
-            "housing",
-            &[
-                "--json",
-                "investment",
-                "--project",
-                "park",
-                "--period",
-                "2022-04",
-                "--amount",
-                "2",
-            ],
-        )
+        .submit("housing", &["--json", "investment", "--project", "park", "--period", "2022-04", "--amount", "2"])
         .ok();
     let ack = r.json();
     let seq = ack["seq"].as_u64().unwrap().to_string();
     let id = ack["id"].as_str().unwrap().to_string();
-    env.submit(
-        "housing",
-        &[
-            "correct",
-            "--event",
-            &seq,
-            "--value",
-            "2.5",
-            "--reason",
-            "统计口径调整",
-        ],
-    )
-    .ok();
+    env.submit("housing", &["correct", "--event", &seq, "--value", "2.5", "--reason", "统计口径调整"]).ok();
     assert_eq!(project(&env.state(), "park")["completed_investment"], "2.5");
     // Correct again, by id this time.
-    env.submit(
-        "drc",
-        &[
-            "correct", "--event", &id, "--value", "2.25", "--reason", "复核",
-        ],
-    )
-    .ok();
-    assert_eq!(
-        project(&env.state(), "park")["completed_investment"],
-        "2.25"
-    );
-    env.submit(
-        "housing",
-        &["retract", "--event", &seq, "--reason", "重复上报"],
-    )
-    .ok();
+    env.submit("drc", &["correct", "--event", &id, "--value", "2.25", "--reason", "复核"]).ok();
+    assert_eq!(project(&env.state(), "park")["completed_investment"], "2.25");
+    env.submit("housing", &["retract", "--event", &seq, "--reason", "重复上报"]).ok();
     assert_eq!(project(&env.state(), "park")["completed_investment"], "0");
     // The original stays readable in the log.
     let log = env.log();
-    let original: serde_json::Value =
-        serde_json::from_str(log.lines().find(|l| l.contains(&id)).unwrap()).unwrap();
+    let original: serde_json::Value = serde_json::from_str(log.lines().find(|l| l.contains(&id)).unwrap()).unwrap();
     assert_eq!(original["amount"], "2");
     let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(last["type"], "retract");
     assert_eq!(last["retracts"].to_string(), seq);
     // After a retraction the month may be reported again.
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-04",
-            "--amount",
-            "1.75",
-        ],
-    )
-    .ok();
-    assert_eq!(
-        project(&env.state(), "park")["completed_investment"],
-        "1.75"
-    );
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-04", "--amount", "1.75"]).ok();
+    assert_eq!(project(&env.state(), "park")["completed_investment"], "1.75");
     env.assert_verifies();
 }
 
 #[test]
 fn revised_targets_change_the_judgement() {
     let env = setup();
-    env.submit(
-        "stats",
-        &[
-            "actual",
-            "--indicator",
-            "gdp-growth",
-            "--period",
-            "2022",
-            "--value",
-            "6",
-        ],
-    )
-    .ok();
+    env.submit("stats", &["actual", "--indicator", "gdp-growth", "--period", "2022", "--value", "6"]).ok();
     assert_eq!(indicator(&env.state(), "gdp-growth")["met"], false);
     env.submit(
         "drc",
-        &[
-            "revise-target",
-            "--indicator",
-            "gdp-growth",
-            "--value",
-            "5.5",
-            "--reason",
-            "疫情影响，人大批准调整",
-        ],
+        &["revise-target", "--indicator", "gdp-growth", "--value", "5.5", "--reason", "疫情影响，人大批准调整"],
     )
     .ok();
     let s = env.state();
     assert_eq!(indicator(&s, "gdp-growth")["target"], "5.5");
     assert_eq!(indicator(&s, "gdp-growth")["met"], true);
     assert_eq!(indicator(&s, "gdp-growth")["gap"], "0.5");
-    env.submit(
-        "drc",
-        &[
-            "revise-target",
-            "--project",
-            "park",
-            "--value",
-            "12",
-            "--reason",
-            "追加投资",
-        ],
-    )
-    .ok();
-    assert_eq!(
-        env.state()["plans"][0]["totals"]["planned_investment"],
-        "16"
-    );
+    env.submit("drc", &["revise-target", "--project", "park", "--value", "12", "--reason", "追加投资"]).ok();
+    assert_eq!(env.state()["plans"][0]["totals"]["planned_investment"], "16");
 }
 
 #[test]
@@ -410,82 +194,39 @@ fn as_of_a_seq_or_a_time_ignores_later_events() {
     env.now = Some("2022-12-31T12:00:00Z".into());
     env.run_at(
         Some("2022-03-01T00:00:00Z"),
-        &[
-            "submit",
-            "--as",
-            "housing",
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-02",
-            "--amount",
-            "5",
-        ],
+        &["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-02", "--amount", "5"],
     )
     .ok();
     env.run_at(
         Some("2022-06-01T00:00:00Z"),
-        &[
-            "submit", "--as", "housing", "correct", "--event", "9", "--value", "4", "--reason",
-            "核减",
-        ],
+        &["submit", "--as", "housing", "correct", "--event", "9", "--value", "4", "--reason", "核减"],
     )
     .ok();
     let then = env.run(&["state", "--json", "--as-of", "9"]).ok().json();
     assert_eq!(project(&then, "park")["completed_investment"], "5");
     assert_eq!(then["as_of"]["seq"], 9);
-    let then = env
-        .run(&["state", "--json", "--as-of", "2022-04-01T00:00:00+08:00"])
-        .ok()
-        .json();
+    let then = env.run(&["state", "--json", "--as-of", "2022-04-01T00:00:00+08:00"]).ok().json();
     assert_eq!(project(&then, "park")["completed_investment"], "5");
     assert_eq!(then["as_of"]["recorded_at"], "2022-03-01T00:00:00Z");
     let now = env.state();
     assert_eq!(project(&now, "park")["completed_investment"], "4");
-    env.run(&["state", "--as-of", "99"])
-        .fails(INVALID, "beyond the end of the log");
-    env.run(&["state", "--as-of", "last tuesday"])
-        .fails(INVALID, "RFC 3339");
+    env.run(&["state", "--as-of", "99"]).fails(INVALID, "beyond the end of the log");
+    env.run(&["state", "--as-of", "last tuesday"]).fails(INVALID, "RFC 3339");
 }
 
 #[test]
 fn idempotent_resubmission_writes_nothing_and_reused_ids_are_refused() {
     let env = setup();
     let id = "0190a5c2-0000-7000-8000-000000000001";
-    let args = [
-        "--json",
-        "investment",
-        "--project",
-        "park",
-        "--period",
-        "2022-05",
-        "--amount",
-        "1.2",
-        "--id",
-        id,
-    ];
+    let args = ["--json", "investment", "--project", "park", "--period", "2022-05", "--amount", "1.2", "--id", id];
     let first = env.submit("housing", &args).ok().json();
     let before = env.log();
     let again = env.submit("housing", &args).ok().json();
     assert_eq!(again["seq"], first["seq"]);
     assert_eq!(again["duplicate"], true);
     assert_eq!(env.log(), before);
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-05",
-            "--amount",
-            "1.3",
-            "--id",
-            id,
-        ],
-    )
-    .fails(CONFLICT, &format!("id {id} is already recorded"));
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-05", "--amount", "1.3", "--id", id])
+        .fails(CONFLICT, &format!("id {id} is already recorded"));
     // A batch re-sent whole after a lost acknowledgement is acknowledged again, unchanged.
     let batch = format!(
         "{{\"type\":\"investment\",\"project\":\"road\",\"period\":\"2022-06\",\"amount\":\"0.5\",\"id\":\"{}\"}}\n\
@@ -495,12 +236,7 @@ fn idempotent_resubmission_writes_nothing_and_reused_ids_are_refused() {
     env.submit_file("housing", &batch).ok();
     let before = env.log();
     let r = env.submit_file("housing", &batch).ok();
-    assert_eq!(
-        r.stdout.matches("already recorded").count(),
-        2,
-        "{}",
-        r.stdout
-    );
+    assert_eq!(r.stdout.matches("already recorded").count(), 2, "{}", r.stdout);
     assert_eq!(env.log(), before);
     assert_eq!(env.assert_verifies()["events"], 10);
 }
@@ -512,29 +248,14 @@ fn a_jsonl_batch_is_atomic() {
     let batch = "{\"type\":\"milestone\",\"project\":\"park\",\"milestone\":\"start\",\"date\":\"2022-03-01\"}\n\
                  {\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amount\":\"1\"}\n\
                  {\"type\":\"investment\",\"project\":\"nope\",\"period\":\"2022-03\",\"amount\":\"1\"}\n";
-    let r = env
-        .submit_file("housing", batch)
-        .fails(INVALID, "line 3: unknown project 'nope'");
+    let r = env.submit_file("housing", batch).fails(INVALID, "line 3: unknown project 'nope'");
     assert!(r.stderr.contains("batch.jsonl line 3"), "{}", r.stderr);
     assert_eq!(env.log(), before);
     // Later lines see earlier ones of the same batch: start then complete in one file.
     let batch = "{\"type\":\"milestone\",\"project\":\"park\",\"milestone\":\"start\",\"date\":\"2022-03-01\"}\n\
                  {\"type\":\"milestone\",\"project\":\"park\",\"milestone\":\"complete\",\"date\":\"2022-10-01\"}\n";
-    let r = env
-        .run(&[
-            "submit",
-            "--as",
-            "housing",
-            "--json",
-            "--file",
-            path_str(&env.file("b2.jsonl", batch)),
-        ])
-        .ok();
-    let acks: Vec<serde_json::Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let r = env.run(&["submit", "--as", "housing", "--json", "--file", path_str(&env.file("b2.jsonl", batch))]).ok();
+    let acks: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(acks.len(), 2);
     assert_eq!(acks[0]["seq"], 9);
     assert_eq!(acks[1]["type"], "milestone");
@@ -545,151 +266,31 @@ fn a_jsonl_batch_is_atomic() {
 #[test]
 fn every_validation_error_is_refused_with_nothing_written() {
     let env = setup();
-    env.submit(
-        "housing",
-        &[
-            "milestone",
-            "--project",
-            "park",
-            "--milestone",
-            "start",
-            "--date",
-            "2022-02-01",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-02",
-            "--amount",
-            "1",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "milestone",
-            "--project",
-            "road",
-            "--milestone",
-            "complete",
-            "--date",
-            "2022-06-01",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "milestone",
-            "--project",
-            "road",
-            "--milestone",
-            "operate",
-            "--date",
-            "2022-07-01",
-        ],
-    )
-    .ok();
+    env.submit("housing", &["milestone", "--project", "park", "--milestone", "start", "--date", "2022-02-01"]).ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-02", "--amount", "1"]).ok();
+    env.submit("housing", &["milestone", "--project", "road", "--milestone", "complete", "--date", "2022-06-01"]).ok();
+    env.submit("housing", &["milestone", "--project", "road", "--milestone", "operate", "--date", "2022-07-01"]).ok();
     let retracted = env
-        .submit(
-            "housing",
-            &[
-                "--json",
-                "investment",
-                "--project",
-                "road",
-                "--period",
-                "2022-01",
-                "--amount",
-                "1",
-            ],
-        )
+        .submit("housing", &["--json", "investment", "--project", "road", "--period", "2022-01", "--amount", "1"])
         .ok()
         .json()["seq"]
         .to_string();
-    env.submit(
-        "housing",
-        &["retract", "--event", &retracted, "--reason", "错报"],
-    )
-    .ok();
+    env.submit("housing", &["retract", "--event", &retracted, "--reason", "错报"]).ok();
     let before = env.log();
 
     let inv = |p: &str, period: &str, amount: &str| -> Vec<String> {
-        [
-            "investment",
-            "--project",
-            p,
-            "--period",
-            period,
-            "--amount",
-            amount,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ["investment", "--project", p, "--period", period, "--amount", amount].iter().map(|s| s.to_string()).collect()
     };
     let cases: Vec<(&str, Vec<String>, i32, &str)> = vec![
-        (
-            "housing",
-            inv("nope", "2022-03", "1"),
-            INVALID,
-            "unknown project 'nope'",
-        ),
-        (
-            "stats",
-            inv("park", "2022-03", "1"),
-            FORBIDDEN,
-            "department 'stats' is not responsible for project 'park'",
-        ),
-        (
-            "ghost",
-            inv("park", "2022-03", "1"),
-            INVALID,
-            "unknown department 'ghost'",
-        ),
-        (
-            "housing",
-            inv("park", "2022-03", "-1"),
-            INVALID,
-            "amount '-1' is negative",
-        ),
-        (
-            "housing",
-            inv("park", "2022-03", "lots"),
-            INVALID,
-            "amount 'lots' is not a decimal",
-        ),
-        (
-            "housing",
-            inv("park", "2022-3", "1"),
-            INVALID,
-            "period '2022-3' is not a period",
-        ),
-        (
-            "housing",
-            inv("park", "2023-01", "1"),
-            INVALID,
-            "period '2023-01' is outside the plan years",
-        ),
-        (
-            "housing",
-            inv("park", "2021-12", "1"),
-            INVALID,
-            "outside the plan years that list project 'park' (2022)",
-        ),
-        (
-            "housing",
-            inv("park", "2022-02", "2"),
-            INVALID,
-            "already recorded (seq 10)",
-        ),
+        ("housing", inv("nope", "2022-03", "1"), INVALID, "unknown project 'nope'"),
+        ("stats", inv("park", "2022-03", "1"), FORBIDDEN, "department 'stats' is not responsible for project 'park'"),
+        ("ghost", inv("park", "2022-03", "1"), INVALID, "unknown department 'ghost'"),
+        ("housing", inv("park", "2022-03", "-1"), INVALID, "amount '-1' is negative"),
+        ("housing", inv("park", "2022-03", "lots"), INVALID, "amount 'lots' is not a decimal"),
+        ("housing", inv("park", "2022-3", "1"), INVALID, "period '2022-3' is not a period"),
+        ("housing", inv("park", "2023-01", "1"), INVALID, "period '2023-01' is outside the plan years"),
+        ("housing", inv("park", "2021-12", "1"), INVALID, "outside the plan years that list project 'park' (2022)"),
+        ("housing", inv("park", "2022-02", "2"), INVALID, "already recorded (seq 10)"),
         (
             "housing",
             vec![
@@ -818,13 +419,7 @@ fn every_validation_error_is_refused_with_nothing_written() {
         ),
         (
             "housing",
-            vec![
-                "retract".into(),
-                "--event".into(),
-                retracted.clone(),
-                "--reason".into(),
-                "x".into(),
-            ],
+            vec!["retract".into(), "--event".into(), retracted.clone(), "--reason".into(), "x".into()],
             INVALID,
             "has been retracted",
         ),
@@ -872,13 +467,7 @@ fn every_validation_error_is_refused_with_nothing_written() {
         ),
         (
             "housing",
-            vec![
-                "retract".into(),
-                "--event".into(),
-                "11".into(),
-                "--reason".into(),
-                "x".into(),
-            ],
+            vec!["retract".into(), "--event".into(), "11".into(), "--reason".into(), "x".into()],
             INVALID,
             "while its operate (seq 12)",
         ),
@@ -904,20 +493,16 @@ fn every_validation_error_is_refused_with_nothing_written() {
     }
 
     // Files: a line that does not parse, a bad plan file, a non-coordinator import.
-    env.submit_file("housing", "{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-04\",\"amount\":\"1\"}\n{oops\n")
-        .fails(INVALID, "batch.jsonl line 2: not valid JSON");
+    env.submit_file(
+        "housing",
+        "{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-04\",\"amount\":\"1\"}\n{oops\n",
+    )
+    .fails(INVALID, "batch.jsonl line 2: not valid JSON");
     env.submit_file("housing", "{\"type\":\"bonus\"}\n")
         .fails(INVALID, "line 1: type 'bonus' is not a submission kind");
-    env.import("[plan]\nid = \"x\"\nyear = 2022\ntitle = \"t\"\n[[projects]\n")
-        .fails(INVALID, "plan.toml line 5");
-    let p = env.file(
-        "p2.toml",
-        &PLAN_2022
-            .replace("test-2022", "other-2022")
-            .replace("测试区\"", "另一区\""),
-    );
-    env.run(&["plan", "import", path_str(&p), "--as", "housing"])
-        .fails(FORBIDDEN, "not a coordinator");
+    env.import("[plan]\nid = \"x\"\nyear = 2022\ntitle = \"t\"\n[[projects]\n").fails(INVALID, "plan.toml line 5");
+    let p = env.file("p2.toml", &PLAN_2022.replace("test-2022", "other-2022").replace("测试区\"", "另一区\""));
+    env.run(&["plan", "import", path_str(&p), "--as", "housing"]).fails(FORBIDDEN, "not a coordinator");
     env.run(&["plan", "import", "/nonexistent/plan.toml", "--as", "drc"])
         .fails(7, "cannot read /nonexistent/plan.toml");
     assert_eq!(env.log(), before);
@@ -930,62 +515,15 @@ fn dates_and_periods_in_the_future_are_refused() {
     env.now = Some("2022-05-10T08:00:00Z".into());
     env.import(PLAN_2022).ok();
     let before = env.log();
-    env.submit(
-        "housing",
-        &[
-            "milestone",
-            "--project",
-            "park",
-            "--milestone",
-            "start",
-            "--date",
-            "2022-06-01",
-        ],
-    )
-    .fails(
-        INVALID,
-        "date '2022-06-01' is in the future (today is 2022-05-10)",
-    );
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-06",
-            "--amount",
-            "1",
-        ],
-    )
-    .fails(INVALID, "period '2022-06' is in the future");
+    env.submit("housing", &["milestone", "--project", "park", "--milestone", "start", "--date", "2022-06-01"])
+        .fails(INVALID, "date '2022-06-01' is in the future (today is 2022-05-10)");
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-06", "--amount", "1"])
+        .fails(INVALID, "period '2022-06' is in the future");
     // The current month may be reported; so may an estimate for the running year.
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-05",
-            "--amount",
-            "1",
-        ],
-    )
-    .ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-05", "--amount", "1"]).ok();
     env.submit(
         "stats",
-        &[
-            "actual",
-            "--indicator",
-            "gdp-growth",
-            "--period",
-            "2022",
-            "--value",
-            "7",
-            "--basis",
-            "estimate",
-        ],
+        &["actual", "--indicator", "gdp-growth", "--period", "2022", "--value", "7", "--basis", "estimate"],
     )
     .ok();
     assert_ne!(env.log(), before);
@@ -994,15 +532,7 @@ fn dates_and_periods_in_the_future_are_refused() {
 #[test]
 fn usage_errors_are_one_line_with_exit_2() {
     let env = setup();
-    env.run(&[
-        "submit",
-        "--as",
-        "housing",
-        "investment",
-        "--project",
-        "park",
-    ])
-    .fails(2, "--period");
+    env.run(&["submit", "--as", "housing", "investment", "--project", "park"]).fails(2, "--period");
     env.run(&["frobnicate"]).fails(2, "frobnicate");
 }
 
@@ -1010,13 +540,7 @@ fn usage_errors_are_one_line_with_exit_2() {
 fn a_second_process_is_refused_while_the_store_is_open() {
     let env = setup();
     let held = planledger::store::Store::open(&env.store()).unwrap();
-    env.run(&["state"]).fails(
-        UNAVAILABLE,
-        &format!(
-            "store {} is in use by another process",
-            env.store().display()
-        ),
-    );
+    env.run(&["state"]).fails(UNAVAILABLE, &format!("store {} is in use by another process", env.store().display()));
     drop(held);
     env.run(&["state"]).ok();
 }
@@ -1026,14 +550,10 @@ fn a_store_of_a_newer_format_is_refused() {
     let env = setup();
     {
         let db = sled::open(env.store()).unwrap();
-        db.open_tree("ledger")
-            .unwrap()
-            .insert("F", &99u32.to_le_bytes())
-            .unwrap();
+        db.open_tree("ledger").unwrap().insert("F", &99u32.to_le_bytes()).unwrap();
         db.flush().unwrap();
     }
-    env.run(&["log"])
-        .fails(UNAVAILABLE, "was written by format version 99");
+    env.run(&["log"]).fails(UNAVAILABLE, "was written by format version 99");
 }
 
 #[test]
@@ -1041,19 +561,7 @@ fn verify_names_the_seq_of_an_altered_event() {
     let env = setup();
     for m in 1..=6 {
         let period = format!("2022-{m:02}");
-        env.submit(
-            "housing",
-            &[
-                "investment",
-                "--project",
-                "park",
-                "--period",
-                &period,
-                "--amount",
-                "1.5",
-            ],
-        )
-        .ok();
+        env.submit("housing", &["investment", "--project", "park", "--period", &period, "--amount", "1.5"]).ok();
     }
     env.assert_verifies();
     // Flip one byte inside the encoded amount of seq 11 (the third investment), through sled.
@@ -1062,10 +570,7 @@ fn verify_names_the_seq_of_an_altered_event() {
         let tree = db.open_tree("ledger").unwrap();
         let mut key = vec![b'L'];
         key.extend_from_slice(&11u64.to_be_bytes());
-        let chunk = tree
-            .get(&key)
-            .unwrap()
-            .expect("single-event chunk at seq 11");
+        let chunk = tree.get(&key).unwrap().expect("single-event chunk at seq 11");
         let mut bytes = chunk.to_vec();
         // Layout: [format][u32 count][u32 len][event bytes][hash]; alter the event's last byte.
         let len = u32::from_le_bytes(bytes[5..9].try_into().unwrap()) as usize;
@@ -1079,42 +584,14 @@ fn verify_names_the_seq_of_an_altered_event() {
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_bad_seq"], 11);
     assert_eq!(v["events"], 10);
-    assert!(
-        r.stderr.contains("verification failed at seq 11"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("verification failed at seq 11"), "{}", r.stderr);
 }
 
 #[test]
 fn verify_detects_a_dropped_event() {
     let env = setup();
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-01",
-            "--amount",
-            "1",
-        ],
-    )
-    .ok();
-    env.submit(
-        "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-02",
-            "--amount",
-            "1",
-        ],
-    )
-    .ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-01", "--amount", "1"]).ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-02", "--amount", "1"]).ok();
     {
         let db = sled::open(env.store()).unwrap();
         let tree = db.open_tree("ledger").unwrap();
@@ -1135,39 +612,23 @@ fn log_prints_every_event_with_envelope_and_hash() {
     let env = setup();
     env.submit(
         "housing",
-        &[
-            "investment",
-            "--project",
-            "park",
-            "--period",
-            "2022-01",
-            "--amount",
-            "0.75",
-            "--note",
-            "一月",
-        ],
+        &["investment", "--project", "park", "--period", "2022-01", "--amount", "0.75", "--note", "一月"],
     )
     .ok();
     let log = env.log();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 9);
     for (i, e) in lines.iter().enumerate() {
         assert_eq!(e["seq"], i as u64 + 1);
         assert_eq!(e["hash"].as_str().unwrap().len(), 64);
-        assert!(e["recorded_at"]
-            .as_str()
-            .unwrap()
-            .starts_with("2022-12-31T12:00:00"));
+        assert!(e["recorded_at"].as_str().unwrap().starts_with("2022-12-31T12:00:00"));
     }
     let last = &lines[8];
     assert_eq!(last["type"], "investment");
     assert_eq!(last["actor"], "housing");
     assert_eq!(last["amount"], "0.75");
     assert_eq!(last["note"], "一月");
-    assert_eq!(last["stream"], "project/park");
+    assert_eq!(last["stream"], "plan/test-2022/project/park");
     assert_eq!(last["stream_version"], 2);
     let from = env.run(&["log", "--json", "--from", "9"]).ok().stdout;
     assert_eq!(from.lines().count(), 1);
@@ -1197,14 +658,8 @@ fn the_same_events_give_byte_identical_json() {
         .ok();
     }
     // Same events (ids of plan events differ, so compare state, which does not print them).
-    assert_eq!(
-        a.run(&["state", "--json"]).ok().stdout,
-        b.run(&["state", "--json"]).ok().stdout
-    );
-    assert_eq!(
-        a.run(&["state", "--json"]).ok().stdout,
-        a.run(&["state", "--json"]).ok().stdout
-    );
+    assert_eq!(a.run(&["state", "--json"]).ok().stdout, b.run(&["state", "--json"]).ok().stdout);
+    assert_eq!(a.run(&["state", "--json"]).ok().stdout, a.run(&["state", "--json"]).ok().stdout);
 }
 
 #[test]
@@ -1225,15 +680,8 @@ fn demo_reproduces_the_seed_report() {
     assert_eq!(pc["completed_investment"], "404.8");
     assert_eq!(pc["planned_investment"], "360.3");
     assert_eq!(pc["completion_pct"], "112.4");
-    let actual = |id: &str| {
-        y2021["indicators"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id)
-            .unwrap()["actual"]
-            .clone()
-    };
+    let actual =
+        |id: &str| y2021["indicators"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["actual"].clone();
     assert_eq!(actual("gdp-growth"), "3");
     assert_eq!(actual("fai-growth"), "0.9");
     assert_eq!(actual("budget-revenue-growth"), "-9.8");
@@ -1241,19 +689,79 @@ fn demo_reproduces_the_seed_report() {
     let y2022 = &s["plans"][1];
     assert_eq!(y2022["totals"]["projects"], 291);
     assert_eq!(y2022["totals"]["planned_investment"], "599.6");
-    let gdp = y2022["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "gdp-growth")
-        .unwrap()
-        .clone();
+    let gdp = y2022["indicators"].as_array().unwrap().iter().find(|i| i["id"] == "gdp-growth").unwrap().clone();
     assert_eq!(gdp["target"], "7.5");
     assert_eq!(gdp["approximate"], true);
     // The demo's store verifies.
     let v = env.run(&["verify", "--json"]).ok().json();
     assert_eq!(v["ok"], true);
     // A second demo into the same store is refused rather than mixed in.
-    env.run_at(None, &["demo"])
-        .fails(INVALID, "already holds a store");
+    env.run_at(None, &["demo"]).fails(INVALID, "already holds a store");
+}
+
+const PLAN_2023: &str = r#"
+[plan]
+id = "test-2023"
+year = 2023
+title = "测试区2023年计划"
+jurisdiction = "测试区"
+
+[[projects]]
+id = "park"
+name = "产业园"
+level = "province"
+department = "housing"
+planned_investment = "6"
+planned_milestones = ["complete"]
+"#;
+
+#[test]
+fn a_project_continues_across_plans_with_its_milestones() {
+    let mut env = setup();
+    env.submit("housing", &["milestone", "--project", "park", "--milestone", "start", "--date", "2022-04-01"]).ok();
+    env.now = Some("2023-12-31T12:00:00Z".into());
+    env.import(PLAN_2023).ok();
+    let s = env.state();
+    let p2023 = s["plans"][1]["projects"][0].clone();
+    assert_eq!(p2023["status"], "started", "{p2023}");
+    assert_eq!(p2023["milestones"]["start"], "2022-04-01");
+    // 2023 investment goes to the 2023 plan; 2022's total is untouched.
+    env.submit("housing", &["investment", "--project", "park", "--period", "2023-02", "--amount", "2"]).ok();
+    let s = env.state();
+    assert_eq!(s["plans"][0]["totals"]["completed_investment"], "0");
+    assert_eq!(s["plans"][1]["totals"]["completed_investment"], "2");
+    // Completing in 2023 needs the start reached in 2022: it is carried.
+    env.submit("housing", &["milestone", "--project", "park", "--milestone", "complete", "--date", "2023-06-30"]).ok();
+    // The 2022 start cannot be retracted while the 2023 completion stands.
+    env.submit("housing", &["retract", "--event", "9", "--reason", "x"]).fails(INVALID, "while its complete");
+    let s = env.state();
+    assert_eq!(s["plans"][0]["projects"][0]["status"], "started");
+    assert_eq!(s["plans"][1]["projects"][0]["status"], "completed");
+    // Revising "park" needs the plan named now that two plans list it.
+    env.submit("drc", &["revise-target", "--project", "park", "--value", "7", "--reason", "r"])
+        .fails(INVALID, "in several plans (test-2022, test-2023); name one with --plan");
+    env.submit("drc", &["revise-target", "--project", "park", "--plan", "test-2023", "--value", "7", "--reason", "r"])
+        .ok();
+    env.assert_verifies();
+}
+
+#[test]
+fn a_late_milestone_reaches_later_plans_and_a_retraction_leaves_them() {
+    let mut env = setup();
+    env.now = Some("2023-12-31T12:00:00Z".into());
+    env.import(PLAN_2023).ok();
+    // Reported late: the 2022 start arrives after the 2023 plan listed the project.
+    let seq = env
+        .submit(
+            "housing",
+            &["--json", "milestone", "--project", "park", "--milestone", "start", "--date", "2022-11-20"],
+        )
+        .ok()
+        .json()["seq"]
+        .to_string();
+    assert_eq!(env.state()["plans"][1]["projects"][0]["status"], "started");
+    env.submit("housing", &["retract", "--event", &seq, "--reason", "报错了"]).ok();
+    let s = env.state();
+    assert_eq!(s["plans"][0]["projects"][0]["status"], "planned");
+    assert_eq!(s["plans"][1]["projects"][0]["status"], "planned");
 }

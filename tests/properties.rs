@@ -44,8 +44,12 @@ fn period() -> impl Strategy<Value = Period> {
 
 fn subject() -> impl Strategy<Value = Subject> {
     prop_oneof![
-        (ident(), month()).prop_map(|(project, period)| Subject::Investment { project, period }),
-        (ident(), 0usize..3).prop_map(|(project, m)| Subject::Milestone { project, milestone: Milestone::ALL[m] }),
+        (ident(), ident(), month()).prop_map(|(plan, project, period)| Subject::Investment { plan, project, period }),
+        (ident(), ident(), 0usize..3).prop_map(|(plan, project, m)| Subject::Milestone {
+            plan,
+            project,
+            milestone: Milestone::ALL[m]
+        }),
         (ident(), ident(), period(), 0usize..3).prop_map(|(plan, indicator, period, b)| Subject::Actual {
             plan,
             indicator,
@@ -57,49 +61,94 @@ fn subject() -> impl Strategy<Value = Subject> {
 
 fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
-        (ident(), 1990i32..2100, text(), text())
-            .prop_map(|(plan, year, title, jurisdiction)| Payload::PlanDeclared(PlanDeclared { plan, year, title, jurisdiction })),
-        (ident(), text(), any::<bool>())
-            .prop_map(|(dept, name, coordinator)| Payload::DepartmentRegistered(DepartmentRegistered { dept, name, coordinator })),
-        (ident(), ident(), text(), decimal(), any::<bool>(), ident()).prop_map(|(plan, indicator, name, target, b, department)| {
-            Payload::IndicatorDefined(IndicatorDefined {
-                plan,
-                indicator,
-                name,
-                unit: "%".into(),
-                measure: if b { Measure::Rate } else { Measure::Amount },
-                comparison: if b { Comparison::AtMost } else { Comparison::AtLeast },
-                approximate: b,
-                nature: Nature::Binding,
-                target,
-                department,
+        (ident(), 1990i32..2100, text(), text()).prop_map(|(plan, year, title, jurisdiction)| Payload::PlanDeclared(
+            PlanDeclared { plan, year, title, jurisdiction }
+        )),
+        (ident(), text(), any::<bool>()).prop_map(|(dept, name, coordinator)| Payload::DepartmentRegistered(
+            DepartmentRegistered { dept, name, coordinator }
+        )),
+        (ident(), ident(), text(), decimal(), any::<bool>(), ident()).prop_map(
+            |(plan, indicator, name, target, b, department)| {
+                Payload::IndicatorDefined(IndicatorDefined {
+                    plan,
+                    indicator,
+                    name,
+                    unit: "%".into(),
+                    measure: if b { Measure::Rate } else { Measure::Amount },
+                    comparison: if b { Comparison::AtMost } else { Comparison::AtLeast },
+                    approximate: b,
+                    nature: Nature::Binding,
+                    target,
+                    department,
+                })
+            }
+        ),
+        (
+            ident(),
+            ident(),
+            decimal(),
+            proptest::option::of(decimal()),
+            proptest::option::of(date()),
+            proptest::collection::btree_map(ident(), text(), 0..3)
+        )
+            .prop_map(|(plan, project, planned, total, started, dimensions)| Payload::ProjectListed(
+                ProjectListed {
+                    plan,
+                    project,
+                    name: "项目".into(),
+                    level: Level::City,
+                    department: "drc".into(),
+                    planned_investment: planned,
+                    total_investment: total,
+                    planned_milestones: vec![Milestone::Start, Milestone::Operate],
+                    started,
+                    dimensions,
+                    carried: vec![CarriedMilestone {
+                        milestone: Milestone::Start,
+                        seq: 0,
+                        date: Date(chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap())
+                    }],
+                }
+            )),
+        (ident(), month(), decimal()).prop_map(|(project, period, amount)| Payload::InvestmentReported(
+            InvestmentReported { plan: "p".into(), project, period, amount }
+        )),
+        (ident(), 0usize..3, date()).prop_map(|(project, m, date)| Payload::MilestoneReached(MilestoneReached {
+            plan: "p".into(),
+            project,
+            milestone: Milestone::ALL[m],
+            date
+        })),
+        (ident(), ident(), period(), decimal(), 0usize..3).prop_map(|(plan, indicator, period, value, b)| {
+            Payload::ActualReported(ActualReported { plan, indicator, period, value, basis: Basis::ALL[b] })
+        }),
+        (ident(), ident(), decimal(), decimal(), text()).prop_map(|(plan, project, previous, value, reason)| {
+            Payload::TargetRevised(TargetRevised {
+                target: TargetRef::Project { plan, project },
+                previous,
+                value,
+                reason,
             })
         }),
-        (ident(), ident(), decimal(), proptest::option::of(decimal()), proptest::option::of(date()), proptest::collection::btree_map(ident(), text(), 0..3))
-            .prop_map(|(plan, project, planned, total, started, dimensions)| Payload::ProjectListed(ProjectListed {
-                plan,
-                project,
-                name: "项目".into(),
-                level: Level::City,
-                department: "drc".into(),
-                planned_investment: planned,
-                total_investment: total,
-                planned_milestones: vec![Milestone::Start, Milestone::Operate],
-                started,
-                dimensions,
-            })),
-        (ident(), month(), decimal()).prop_map(|(project, period, amount)| Payload::InvestmentReported(InvestmentReported { project, period, amount })),
-        (ident(), 0usize..3, date()).prop_map(|(project, m, date)| Payload::MilestoneReached(MilestoneReached { project, milestone: Milestone::ALL[m], date })),
-        (ident(), ident(), period(), decimal(), 0usize..3).prop_map(|(plan, indicator, period, value, b)| Payload::ActualReported(ActualReported { plan, indicator, period, value, basis: Basis::ALL[b] })),
-        (ident(), ident(), decimal(), decimal(), text()).prop_map(|(plan, project, previous, value, reason)| Payload::TargetRevised(TargetRevised { target: TargetRef::Project { plan, project }, previous, value, reason })),
-        (any::<u64>(), any::<u128>(), subject(), decimal(), decimal(), text()).prop_map(|(s, id, subject, previous, value, reason)| Payload::Corrected(Corrected { target_seq: s, target_id: Uuid::from_u128(id), subject, previous, value, reason })),
-        (any::<u64>(), any::<u128>(), subject(), text()).prop_map(|(s, id, subject, reason)| Payload::Retracted(Retracted { target_seq: s, target_id: Uuid::from_u128(id), subject, reason })),
+        (any::<u64>(), any::<u128>(), subject(), decimal(), decimal(), text()).prop_map(
+            |(s, id, subject, previous, value, reason)| Payload::Corrected(Corrected {
+                target_seq: s,
+                target_id: Uuid::from_u128(id),
+                subject,
+                previous,
+                value,
+                reason
+            })
+        ),
+        (any::<u64>(), any::<u128>(), subject(), text()).prop_map(|(s, id, subject, reason)| Payload::Retracted(
+            Retracted { target_seq: s, target_id: Uuid::from_u128(id), subject, reason }
+        )),
     ]
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (any::<u64>(), any::<u128>(), any::<u64>(), any::<i64>(), ident(), proptest::option::of(text()), payload()).prop_map(
-        |(seq, id, v, t, actor, note, payload)| Event {
+    (any::<u64>(), any::<u128>(), any::<u64>(), any::<i64>(), ident(), proptest::option::of(text()), payload())
+        .prop_map(|(seq, id, v, t, actor, note, payload)| Event {
             seq,
             id: Uuid::from_u128(id),
             stream_version: v,
@@ -109,8 +158,7 @@ fn event() -> impl Strategy<Value = Event> {
             note,
             signature: None,
             payload,
-        },
-    )
+        })
 }
 
 proptest! {

@@ -21,49 +21,27 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "expected success, got {}: {}{}",
-            self.code, self.stderr, self.stdout
-        );
+        assert_eq!(self.code, 0, "expected success, got {}: {}{}", self.code, self.stderr, self.stdout);
         self
     }
 
     #[track_caller]
     pub fn fails(self, code: i32, needle: &str) -> Run {
         assert_eq!(self.code, code, "exit code; stderr: {}", self.stderr);
-        assert!(
-            self.stderr.starts_with("planledger: "),
-            "stderr: {}",
-            self.stderr
-        );
-        assert_eq!(
-            self.stderr.trim_end().lines().count(),
-            1,
-            "one line expected: {}",
-            self.stderr
-        );
-        assert!(
-            self.stderr.contains(needle),
-            "stderr {:?} lacks {:?}",
-            self.stderr,
-            needle
-        );
+        assert!(self.stderr.starts_with("planledger: "), "stderr: {}", self.stderr);
+        assert_eq!(self.stderr.trim_end().lines().count(), 1, "one line expected: {}", self.stderr);
+        assert!(self.stderr.contains(needle), "stderr {:?} lacks {:?}", self.stderr, needle);
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
 impl Env {
     pub fn new() -> Env {
-        Env {
-            tmp: tempfile::tempdir().unwrap(),
-            now: Some("2022-12-31T12:00:00Z".into()),
-        }
+        Env { tmp: tempfile::tempdir().unwrap(), now: Some("2022-12-31T12:00:00Z".into()) }
     }
 
     pub fn store(&self) -> PathBuf {
@@ -83,8 +61,7 @@ impl Env {
     pub fn run_at(&self, now: Option<&str>, args: &[&str]) -> Run {
         let mut c = Command::new(BIN);
         c.arg("--store").arg(self.store()).args(args);
-        c.env_remove("PLANLEDGER_STORE")
-            .env_remove("PLANLEDGER_NOW");
+        c.env_remove("PLANLEDGER_STORE").env_remove("PLANLEDGER_NOW");
         if let Some(n) = now {
             c.env("PLANLEDGER_NOW", n);
         }
