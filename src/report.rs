@@ -178,7 +178,7 @@ fn plan_json(plan: &Plan, at: Option<Date>) -> Value {
 }
 
 fn selected<'s>(state: &'s State, plan: Option<&str>) -> Vec<&'s Plan> {
-    state.plans_by_year().into_iter().filter(|p| plan.is_none_or(|id| p.def.plan == id)).collect()
+    state.plans_by_year().filter(|p| plan.is_none_or(|id| p.def.plan == id)).collect()
 }
 
 fn as_of_json(state: &State) -> Value {
