@@ -29,7 +29,7 @@ fn crash_child() {
     let mut n = start as usize;
     println!("ready {start}");
     loop {
-        let size = if n % 4 == 0 { 3 } else { 1 };
+        let size = if n.is_multiple_of(4) { 3 } else { 1 };
         let subs: Vec<Submission> = (0..size)
             .map(|k| {
                 let i = n + k;
