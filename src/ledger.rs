@@ -1,12 +1,15 @@
-//! The ledger: a store, the state folded from it, and the idempotency index, behind one API.
-//! `submit` runs decide → envelope → apply for each submission of a batch, then commits the
-//! whole batch durably or nothing at all.
+//! The ledger: a store, the state folded from it, the idempotency index and the checkpointer,
+//! behind one API. `stage` runs decide → envelope → apply for each submission of a request;
+//! `commit_staged` writes everything staged in one atomic, durable sled batch. `submit` is
+//! the two together; group commit (`commit::GroupCommit`) stages many requests, then commits
+//! them with one fsync.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use uuid::Uuid;
 
+use crate::checkpoint::{self, Checkpointer};
 use crate::clock::{Clock, IdSource};
 use crate::decide::{self, EventRef, Submission};
 use crate::error::{Error, Result};
@@ -28,19 +31,24 @@ pub struct Ack {
 
 pub struct Ledger {
     store: Store,
+    /// The state after the committed log and the staged events.
     state: State,
-    /// id → seq of every committed event; built on first need (reads need none of it).
+    /// id → seq of every committed and staged event; built on first need (reads need none).
     ids: Option<HashMap<Uuid, u64>>,
+    /// Decided and applied to `state`, not yet committed; numbered from the store's head.
+    staged: Vec<Event>,
+    checkpointer: Checkpointer,
     clock: Box<dyn Clock>,
     id_source: Box<dyn IdSource>,
 }
 
 impl Ledger {
-    /// Opens the store in `dir` and folds its log into the current state.
+    /// Opens the store in `dir` and folds its log (from the latest checkpoint) into state.
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
         let store = Store::open(dir)?;
-        let state = replay_store(&store, u64::MAX)?;
-        Ok(Ledger { store, state, ids: None, clock, id_source })
+        let state = checkpoint::state_at(&store, u64::MAX, None)?;
+        let checkpointer = Checkpointer::resume(&store)?;
+        Ok(Ledger { store, state, ids: None, staged: Vec::new(), checkpointer, clock, id_source })
     }
 
     pub fn store(&self) -> &Store {
@@ -63,15 +71,18 @@ impl Ledger {
         Ok(self.store.get(seq)?.map(|s| s.event))
     }
 
-    fn id_index(&mut self) -> Result<&HashMap<Uuid, u64>> {
+    fn id_index(&mut self) -> Result<&mut HashMap<Uuid, u64>> {
         if self.ids.is_none() {
-            let mut m = HashMap::with_capacity(self.store.head().events() as usize);
+            let mut m = HashMap::with_capacity((self.store.head().events() as usize).max(self.staged.len()));
             self.store.for_each_id(|id, seq| {
                 m.insert(id, seq);
             })?;
+            for e in &self.staged {
+                m.insert(e.id, e.seq);
+            }
             self.ids = Some(m);
         }
-        // Just filled above when it was empty.
+        // Filled just above when it was empty.
         Ok(self.ids.get_or_insert_with(HashMap::new))
     }
 
@@ -84,32 +95,63 @@ impl Ledger {
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<String>,
     ) -> Result<Vec<Ack>> {
-        self.id_index()?;
-        match self.submit_inner(actor, submissions, origin) {
-            Ok(acks) => Ok(acks),
-            Err(e) => {
-                // The working state may hold part of the refused batch: fold it again from
-                // the log, which holds nothing of it. Refusals are rare; cloning the state on
-                // every batch to roll back would tax every append instead.
-                self.state = replay_store(&self.store, u64::MAX)?;
-                Err(e)
-            }
-        }
+        let acks = self.stage(actor, submissions, origin)?;
+        self.commit_staged()?;
+        Ok(acks)
     }
 
-    fn submit_inner(
+    /// Decides `submissions` and applies them to the state, staged for the next commit.
+    /// All or nothing: on an error, nothing of this request stays staged.
+    pub fn stage(
         &mut self,
         actor: &str,
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<String>,
     ) -> Result<Vec<Ack>> {
-        let now = self.clock.now().max(self.store.head().last_recorded_at);
+        self.id_index()?;
+        let mark = self.staged.len();
+        match self.stage_inner(actor, submissions, origin) {
+            Ok(acks) => Ok(acks),
+            Err(e) => {
+                self.unstage(mark)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops staged events from `mark` on. The state may hold some of them: when it does,
+    /// fold it again (from the latest checkpoint) and re-apply what stays staged. Refusals
+    /// are rare; copying the state before every request to roll back would tax every append.
+    fn unstage(&mut self, mark: usize) -> Result<()> {
+        if self.state.last_seq == self.store.head().events() + mark as u64 {
+            return Ok(());
+        }
+        if let Some(ids) = self.ids.as_mut() {
+            for e in &self.staged[mark..] {
+                ids.remove(&e.id);
+            }
+        }
+        self.staged.truncate(mark);
+        let mut state = checkpoint::state_at(&self.store, u64::MAX, None)?;
+        for e in &self.staged {
+            projection::apply(&mut state, e);
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    fn stage_inner(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<String>,
+    ) -> Result<Vec<Ack>> {
+        let head = self.store.head().clone();
+        let now = self.clock.now().max(head.last_recorded_at);
         let today = now.date();
-        let first_seq = self.store.head().next_seq;
-        let mut pending: Vec<Event> = Vec::new();
         let mut acks = Vec::new();
-        let mut batch_ids: HashSet<Uuid> = HashSet::new();
-        let ids = self.ids.take().unwrap_or_default();
+        let mut request_ids: HashSet<Uuid> = HashSet::new();
+        let mut ids = self.ids.take().unwrap_or_default();
         let result = (|| {
             for (i, sub) in submissions.iter().enumerate() {
                 let wrap = |e: Error| match origin(i) {
@@ -119,24 +161,23 @@ impl Ledger {
                 if let Some(note) = &sub.note {
                     check_text("note", note, false).map_err(wrap)?;
                 }
+                let staged = &self.staged;
+                let store = &self.store;
                 let lookup = |r: &EventRef| -> Result<Option<Event>> {
                     let seq = match r {
                         EventRef::Seq(s) => *s,
                         EventRef::Id(id) => match ids.get(id) {
                             Some(s) => *s,
-                            None => match pending.iter().find(|e| e.id == *id) {
-                                Some(e) => e.seq,
-                                None => return Ok(None),
-                            },
+                            None => return Ok(None),
                         },
                     };
-                    if seq >= first_seq {
-                        return Ok(pending.get((seq - first_seq) as usize).cloned());
+                    if seq >= head.next_seq {
+                        return Ok(staged.get((seq - head.next_seq) as usize).cloned());
                     }
-                    Ok(self.store.get(seq)?.map(|s| s.event))
+                    Ok(store.get(seq)?.map(|s| s.event))
                 };
                 if let Some(id) = sub.id {
-                    if !batch_ids.insert(id) {
+                    if !request_ids.insert(id) {
                         return Err(wrap(Error::invalid(format!("id {id} is used twice in this batch"))));
                     }
                     if let Some(&seq) = ids.get(&id) {
@@ -155,7 +196,7 @@ impl Ledger {
                     }
                 }
                 let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup).map_err(wrap)?;
-                if pending.len() + payloads.len() > BATCH_EVENTS_MAX {
+                if self.staged.len() + payloads.len() > BATCH_EVENTS_MAX {
                     return Err(wrap(Error::invalid(format!(
                         "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
                     ))));
@@ -165,13 +206,13 @@ impl Ledger {
                         (0, Some(id)) => id,
                         _ => loop {
                             let id = self.id_source.next_id();
-                            if !ids.contains_key(&id) && batch_ids.insert(id) {
+                            if !ids.contains_key(&id) {
                                 break id;
                             }
                         },
                     };
                     let event = Event {
-                        seq: first_seq + pending.len() as u64,
+                        seq: head.next_seq + self.staged.len() as u64,
                         id,
                         stream_version: self.state.stream_version(&payload) + 1,
                         recorded_at: now,
@@ -182,36 +223,44 @@ impl Ledger {
                         payload,
                     };
                     projection::apply(&mut self.state, &event);
+                    self.checkpointer.touch(&self.state, &event.payload);
+                    ids.insert(id, event.seq);
                     acks.push(Ack { seq: event.seq, id, kind: event.payload.kind(), duplicate: false });
-                    pending.push(event);
+                    self.staged.push(event);
                 }
             }
             Ok(())
         })();
         self.ids = Some(ids);
-        result?;
-        self.store.commit(&pending)?;
-        if let Some(ids) = self.ids.as_mut() {
-            for e in &pending {
-                ids.insert(e.id, e.seq);
-            }
+        result.map(|()| acks)
+    }
+
+    /// Writes every staged event in one atomic sled batch and fsyncs it; with a checkpoint
+    /// when one is due. On an error nothing staged is acknowledged, and the state is folded
+    /// again from what the store holds.
+    pub fn commit_staged(&mut self) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
         }
-        Ok(acks)
+        let result = self
+            .checkpointer
+            .due(&self.state, &self.store)
+            .and_then(|cp| self.store.commit(&self.staged, cp));
+        self.staged.clear();
+        if let Err(e) = result {
+            self.ids = None;
+            self.checkpointer.reset(&self.store)?;
+            self.state = checkpoint::state_at(&self.store, u64::MAX, None)?;
+            return Err(e);
+        }
+        debug_assert_eq!(self.state.last_seq, self.store.head().events());
+        Ok(())
     }
 }
 
 /// Folds the store's log up to and including `until_seq` into a fresh state.
 pub fn replay_store(store: &Store, until_seq: u64) -> Result<State> {
-    let mut state = State::default();
-    for stored in store.scan(1) {
-        let stored = stored?;
-        if stored.event.seq > until_seq {
-            break;
-        }
-        check_fold(&state, &stored.event)?;
-        projection::apply(&mut state, &stored.event);
-    }
-    Ok(state)
+    checkpoint::state_at(store, until_seq, None)
 }
 
 /// Refuses to fold an event whose envelope breaks the log's invariants (a damaged or
@@ -226,6 +275,9 @@ pub fn check_fold(state: &State, event: &Event) -> Result<()> {
     }
     if event.recorded_at < state.last_recorded_at {
         return Err(Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
+    }
+    if event.seq != state.last_seq + 1 {
+        return Err(Error::Corrupt { seq: event.seq, what: format!("seq follows {}", state.last_seq) });
     }
     Ok(())
 }

@@ -8,7 +8,9 @@
 
 pub mod cli;
 pub mod clock;
+pub mod checkpoint;
 pub mod codec;
+pub mod commit;
 pub mod decide;
 pub mod demo;
 pub mod error;

@@ -2,7 +2,6 @@
 //! the ledger had recorded at that point, ignoring every later event (later corrections too).
 
 use crate::error::{Error, Result};
-use crate::ledger::replay_store;
 use crate::model::Timestamp;
 use crate::projection::State;
 use crate::store::Store;
@@ -46,7 +45,12 @@ pub fn resolve(store: &Store, as_of: AsOf) -> Result<u64> {
     }
 }
 
-/// The state as it was right after `seq`.
+/// The state as it was right after `seq` (from the nearest checkpoint, then the tail).
 pub fn state_at(store: &Store, seq: u64) -> Result<State> {
-    replay_store(store, seq)
+    crate::checkpoint::state_at(store, seq, None)
+}
+
+/// As `state_at`, loading and folding only `plans`: what a question about them needs.
+pub fn plans_at(store: &Store, seq: u64, plans: &[String]) -> Result<State> {
+    crate::checkpoint::state_at(store, seq, Some(plans))
 }

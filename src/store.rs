@@ -9,6 +9,8 @@
 //! | `H`                 | head record: next seq, last hash, last recorded_at    |
 //! | `L` + first seq     | chunk: consecutive events committed together          |
 //! | `I` + first seq     | the 16-byte ids of that chunk's events, in order      |
+//! | `C` + seq           | checkpoint: the state after `seq`, as partition hashes |
+//! | `P` + SHA-256       | a partition of a checkpoint (one plan, or the global)  |
 //!
 //! Why chunks: sled pays ~4.6 µs and ~250 bytes of overhead per key, so a key per event caps
 //! ingest far below what the disk can take. A commit writes one key pair per `CHUNK_BYTES_MAX`
@@ -43,6 +45,8 @@ const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
 const PREFIX_CHUNK: u8 = b'L';
 const PREFIX_IDS: u8 = b'I';
+const PREFIX_CHECKPOINT: u8 = b'C';
+const PREFIX_PARTITION: u8 = b'P';
 const TREE: &str = "ledger";
 
 /// What the store knows about the end of the log.
@@ -95,6 +99,26 @@ fn ids_key(first_seq: u64) -> [u8; 9] {
     let mut k = [PREFIX_IDS; 9];
     k[1..].copy_from_slice(&first_seq.to_be_bytes());
     k
+}
+
+fn checkpoint_key(seq: u64) -> [u8; 9] {
+    let mut k = [PREFIX_CHECKPOINT; 9];
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn partition_key(hash: &Hash) -> [u8; 33] {
+    let mut k = [PREFIX_PARTITION; 33];
+    k[1..].copy_from_slice(hash);
+    k
+}
+
+/// What a commit writes besides events: a checkpoint record and the partitions it names
+/// that the store does not hold yet.
+pub struct CheckpointWrite {
+    pub seq: u64,
+    pub record: Vec<u8>,
+    pub partitions: Vec<(Hash, Vec<u8>)>,
 }
 
 fn key_seq(key: &[u8]) -> u64 {
@@ -175,7 +199,7 @@ impl Store {
 
     /// Appends `events` (already numbered from `head.next_seq`) atomically and durably: when
     /// this returns `Ok`, every event is on disk and survives a crash or power loss.
-    pub fn commit(&mut self, events: &[Event]) -> Result<()> {
+    pub fn commit(&mut self, events: &[Event], checkpoint: Option<CheckpointWrite>) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -206,6 +230,16 @@ impl Store {
         }
         let head = Head { next_seq: self.head.next_seq + events.len() as u64, last_hash: hash, last_recorded_at };
         batch.insert(KEY_HEAD, codec::encode_record(&head));
+        if let Some(cp) = checkpoint {
+            assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
+            for (hash, bytes) in cp.partitions {
+                // Content-addressed: an unchanged plan is stored once for every checkpoint.
+                if !self.tree.contains_key(partition_key(&hash))? {
+                    batch.insert(&partition_key(&hash)[..], bytes);
+                }
+            }
+            batch.insert(&checkpoint_key(cp.seq)[..], cp.record);
+        }
         self.tree.apply_batch(batch)?;
         // From here the batch is visible in sled; the head moves with it even if the sync
         // fails, so memory matches what a reader of the tree sees. The caller reports the
@@ -282,6 +316,29 @@ impl Store {
     /// The id block of the chunk starting at `first_seq`.
     pub fn ids_block(&self, first_seq: u64) -> Result<Option<sled::IVec>> {
         Ok(self.tree.get(ids_key(first_seq))?)
+    }
+
+    /// The latest checkpoint record at or before `seq`: `(its seq, record bytes)`.
+    pub fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>> {
+        match self.tree.range(checkpoint_key(0)..=checkpoint_key(seq)).next_back() {
+            Some(r) => {
+                let (k, v) = r?;
+                Ok(Some((key_seq(&k), v)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every checkpoint record, in seq order.
+    pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
+        self.tree
+            .range(checkpoint_key(0)..=checkpoint_key(u64::MAX))
+            .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(Error::from))
+    }
+
+    /// A checkpoint partition by its hash.
+    pub fn partition(&self, hash: &Hash) -> Result<Option<sled::IVec>> {
+        Ok(self.tree.get(partition_key(hash))?)
     }
 
     /// Every (id, seq) of the log, from the id blocks, in log order.

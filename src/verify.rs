@@ -1,11 +1,11 @@
 //! `verify`: recomputes the hash chain from the stored bytes, and checks every invariant of
 //! the log and its indexes, naming the first seq where something is wrong.
 
-use std::collections::BTreeMap;
-
+use crate::checkpoint;
 use crate::codec::{self, Hash};
+use crate::ledger::check_fold;
+use crate::projection::{self, State};
 use crate::error::Result;
-use crate::model::Timestamp;
 use crate::store::Store;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +35,9 @@ fn fail(v: &mut Verification, seq: u64, what: String) {
 
 pub fn verify(store: &Store) -> Result<Verification> {
     let mut v = Verification { events: 0, head: [0; 32], problem: None };
-    let mut streams: BTreeMap<String, u64> = BTreeMap::new();
-    let mut last_time = Timestamp(0);
+    // Checkpoints are recomputed from the events as the fold passes their seq.
+    let mut state = State::default();
+    let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?.into_iter().peekable();
     'chunks: for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
         let expected = v.events + 1;
@@ -71,17 +72,15 @@ pub fn verify(store: &Store) -> Result<Verification> {
                 fail(&mut v, seq, format!("event at position {seq} says seq {}", event.seq));
                 break 'chunks;
             }
-            let version = streams.entry(event.payload.stream()).or_insert(0);
-            if event.stream_version != *version + 1 {
-                fail(&mut v, seq, format!("stream version {} where {} was due", event.stream_version, *version + 1));
+            if let Err(e) = check_fold(&state, &event) {
+                let what = match e {
+                    crate::Error::Corrupt { what, .. } => what,
+                    other => other.to_string(),
+                };
+                fail(&mut v, seq, what);
                 break 'chunks;
             }
-            *version += 1;
-            if event.recorded_at < last_time {
-                fail(&mut v, seq, "recorded_at goes back in time".into());
-                break 'chunks;
-            }
-            last_time = event.recorded_at;
+            projection::apply(&mut state, &event);
             want_ids.extend_from_slice(event.id.as_bytes());
             v.head = hash;
             v.events = seq;
@@ -91,6 +90,21 @@ pub fn verify(store: &Store) -> Result<Verification> {
             v.events = first - 1;
             break;
         }
+        while let Some((cp_seq, record)) = checkpoints.next_if(|(s, _)| *s <= v.events) {
+            let problem = if cp_seq == v.events {
+                checkpoint::check_against(store, cp_seq, &record, &state)?
+            } else {
+                Some("checkpoint does not fall at the end of a commit".into())
+            };
+            if let Some(what) = problem {
+                fail(&mut v, cp_seq, what);
+                break 'chunks;
+            }
+        }
+    }
+    if let (None, Some((cp_seq, _))) = (&v.problem, checkpoints.peek()) {
+        let at = *cp_seq;
+        fail(&mut v, at, "checkpoint beyond the end of the log".into());
     }
     if v.problem.is_none() {
         let head = store.head();

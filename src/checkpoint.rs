@@ -1,0 +1,230 @@
+//! Checkpoints of the folded state, so that opening a large store, or asking what was known
+//! at a past seq, replays at most `CHECKPOINT_EVERY` events instead of the whole log.
+//!
+//! A checkpoint is partitioned like the state: one partition per plan and one for what
+//! every plan shares (departments, the year index). Partitions are stored once under their
+//! SHA-256, so a checkpoint rewrites only the plans that changed since the previous one,
+//! and a question about one plan decodes that plan alone. Checkpoints are caches of the log:
+//! `verify` recomputes every one of them from the events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::codec::{self, Hash};
+use crate::error::{Error, Result};
+use crate::event::{Payload, Subject};
+use crate::ledger::check_fold;
+use crate::model::Timestamp;
+use crate::projection::{self, Department, Plan, State};
+use crate::store::{CheckpointWrite, Store};
+
+/// Events between checkpoints (at least; one is taken at the end of the first commit that
+/// reaches it). Bounds the tail a point-in-time query replays.
+pub const CHECKPOINT_EVERY: u64 = 16_384;
+
+/// The checkpoint record: which partitions make up the state after `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    pub global: Hash,
+    pub plans: Vec<(String, Hash)>,
+}
+
+/// The part of the state every plan shares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Global {
+    pub last_seq: u64,
+    pub last_recorded_at: Timestamp,
+    pub departments: BTreeMap<String, Department>,
+    pub years: BTreeMap<i32, Vec<String>>,
+}
+
+fn global_of(state: &State) -> Global {
+    Global {
+        last_seq: state.last_seq,
+        last_recorded_at: state.last_recorded_at,
+        departments: state.departments.clone(),
+        years: state.years.clone(),
+    }
+}
+
+fn hash_of(bytes: &[u8]) -> Hash {
+    Sha256::digest(bytes).into()
+}
+
+/// Tracks which partitions changed since the last checkpoint, and builds the next one.
+#[derive(Debug, Default)]
+pub struct Checkpointer {
+    last_seq: u64,
+    /// Hash of each plan's partition in the last checkpoint.
+    hashes: BTreeMap<String, Hash>,
+    dirty: BTreeSet<String>,
+    /// The committed events after the last checkpoint have not been `touch`ed yet (they
+    /// were folded before this checkpointer existed): scan them when a checkpoint is due.
+    tail_unscanned: bool,
+}
+
+impl Checkpointer {
+    /// Starts from the store's latest checkpoint (all plans count as dirty when none).
+    pub fn resume(store: &Store) -> Result<Checkpointer> {
+        let mut c = Checkpointer { tail_unscanned: true, ..Checkpointer::default() };
+        if let Some((seq, bytes)) = store.checkpoint_at_or_before(u64::MAX)? {
+            let r: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
+            c.last_seq = r.seq;
+            c.hashes = r.plans.into_iter().collect();
+        }
+        Ok(c)
+    }
+
+    /// Notes the plans an event changes. A milestone also changes every later listing of
+    /// its project, and a retracted milestone every listing that carried it.
+    pub fn touch(&mut self, state: &State, payload: &Payload) {
+        match payload {
+            Payload::MilestoneReached(m) => {
+                let later = state.years.range(m.date.year()..).flat_map(|(_, ids)| ids.iter());
+                self.dirty.extend(later.cloned());
+            }
+            Payload::Retracted(r) => {
+                if let Subject::Milestone { project, .. } = &r.subject {
+                    self.dirty.extend(state.listings_of(project).map(|p| p.def.plan.clone()));
+                }
+            }
+            _ => {}
+        }
+        if let Some(plan) = payload.plan() {
+            self.dirty.insert(plan.to_string());
+        }
+    }
+
+    /// The checkpoint to write with a commit that leaves `state` at its head, if one is due.
+    pub fn due(&mut self, state: &State, store: &Store) -> Result<Option<CheckpointWrite>> {
+        if state.last_seq < self.last_seq + CHECKPOINT_EVERY {
+            return Ok(None);
+        }
+        if self.tail_unscanned && !self.hashes.is_empty() {
+            for stored in store.scan(self.last_seq + 1) {
+                self.touch(state, &stored?.event.payload);
+            }
+            self.tail_unscanned = false;
+        }
+        let mut partitions = Vec::new();
+        for id in std::mem::take(&mut self.dirty) {
+            if let Some(plan) = state.plans.get(&id) {
+                let bytes = codec::encode_record(plan);
+                let h = hash_of(&bytes);
+                self.hashes.insert(id, h);
+                partitions.push((h, bytes));
+            }
+        }
+        for id in state.plans.keys() {
+            if !self.hashes.contains_key(id) {
+                // A plan folded before this checkpointer started (first checkpoint of a store).
+                let bytes = codec::encode_record(&state.plans[id]);
+                let h = hash_of(&bytes);
+                self.hashes.insert(id.clone(), h);
+                partitions.push((h, bytes));
+            }
+        }
+        let global = codec::encode_record(&global_of(state));
+        let global_hash = hash_of(&global);
+        partitions.push((global_hash, global));
+        let record = Record {
+            seq: state.last_seq,
+            global: global_hash,
+            plans: self.hashes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        self.last_seq = state.last_seq;
+        Ok(Some(CheckpointWrite { seq: state.last_seq, record: codec::encode_record(&record), partitions }))
+    }
+
+    /// After a failed commit the pending checkpoint was not written: forget it.
+    pub fn reset(&mut self, store: &Store) -> Result<()> {
+        *self = Checkpointer::resume(store)?;
+        // Everything may have changed relative to the last written checkpoint.
+        self.hashes.clear();
+        Ok(())
+    }
+}
+
+fn corrupt(seq: u64, e: codec::CodecError) -> Error {
+    Error::Corrupt { seq, what: format!("checkpoint: {e}") }
+}
+
+fn load_partition<T: serde::de::DeserializeOwned>(store: &Store, seq: u64, hash: &Hash) -> Result<T> {
+    let bytes = store
+        .partition(hash)?
+        .ok_or_else(|| Error::Corrupt { seq, what: format!("checkpoint partition {} is missing", codec::hex(hash)) })?;
+    if hash_of(&bytes) != *hash {
+        return Err(Error::Corrupt { seq, what: format!("checkpoint partition {} was altered", codec::hex(hash)) });
+    }
+    codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))
+}
+
+/// The state right after `until_seq`: the latest checkpoint at or before it, then the log's
+/// tail. With `plans`, only those plans are loaded (and folded): a partial state that
+/// answers questions about them at a fraction of the cost.
+pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Result<State> {
+    let until_seq = until_seq.min(store.head().events());
+    let mut state = State::default();
+    if let Some((seq, bytes)) = store.checkpoint_at_or_before(until_seq)? {
+        let record: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
+        let g: Global = load_partition(store, seq, &record.global)?;
+        state.last_seq = g.last_seq;
+        state.last_recorded_at = g.last_recorded_at;
+        state.departments = g.departments;
+        state.years = g.years;
+        for (id, hash) in &record.plans {
+            if plans.is_none_or(|want| want.contains(id)) {
+                let plan: Plan = load_partition(store, seq, hash)?;
+                state.plans.insert(id.clone(), plan);
+            }
+        }
+        if let Some(want) = plans {
+            state.retain_plans(want);
+        }
+        if state.last_seq != seq {
+            return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
+        }
+    }
+    for stored in store.scan(state.last_seq + 1) {
+        let stored = stored?;
+        if stored.event.seq > until_seq {
+            break;
+        }
+        if plans.is_none() {
+            check_fold(&state, &stored.event)?;
+        }
+        projection::apply(&mut state, &stored.event);
+    }
+    Ok(state)
+}
+
+/// Compares a checkpoint record with the state folded from the log at its seq; `None` if
+/// they agree, else what differs.
+pub fn check_against(store: &Store, seq: u64, record_bytes: &[u8], state: &State) -> Result<Option<String>> {
+    let record: Record = match codec::decode_record(record_bytes) {
+        Ok(r) => r,
+        Err(e) => return Ok(Some(format!("checkpoint record does not decode ({e})"))),
+    };
+    if record.seq != seq {
+        return Ok(Some(format!("checkpoint record says seq {}", record.seq)));
+    }
+    if hash_of(&codec::encode_record(&global_of(state))) != record.global {
+        return Ok(Some("checkpoint's shared partition differs from the log".into()));
+    }
+    let ids: Vec<&String> = record.plans.iter().map(|(id, _)| id).collect();
+    if ids.len() != state.plans.len() || !state.plans.keys().all(|k| ids.contains(&k)) {
+        return Ok(Some("checkpoint lists other plans than the log has".into()));
+    }
+    for (id, hash) in &record.plans {
+        if hash_of(&codec::encode_record(&state.plans[id])) != *hash {
+            return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
+        }
+        if store.partition(hash)?.is_none_or(|b| hash_of(&b) != *hash) {
+            return Ok(Some(format!("checkpoint partition of plan '{id}' is missing or altered")));
+        }
+    }
+    Ok(None)
+}
