@@ -48,3 +48,22 @@ impl IdSource for CountingIds {
         Uuid::from_u128(self.0)
     }
 }
+
+/// A clock that moves forward by `step` microseconds on every reading: deterministic and
+/// strictly increasing, for benchmarks and tests that query by time.
+pub struct SteppingClock {
+    next: std::sync::atomic::AtomicI64,
+    step: i64,
+}
+
+impl SteppingClock {
+    pub fn new(start: Timestamp, step_micros: i64) -> SteppingClock {
+        SteppingClock { next: std::sync::atomic::AtomicI64::new(start.0), step: step_micros }
+    }
+}
+
+impl Clock for SteppingClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.next.fetch_add(self.step, std::sync::atomic::Ordering::Relaxed))
+    }
+}

@@ -242,10 +242,7 @@ impl Ledger {
         if self.staged.is_empty() {
             return Ok(());
         }
-        let result = self
-            .checkpointer
-            .due(&self.state, &self.store)
-            .and_then(|cp| self.store.commit(&self.staged, cp));
+        let result = self.checkpointer.due(&self.state, &self.store).and_then(|cp| self.store.commit(&self.staged, cp));
         self.staged.clear();
         if let Err(e) = result {
             self.ids = None;

@@ -6,9 +6,9 @@
 //! `codec`); `projection::apply` folds events into state; `report` and `query` answer reads;
 //! `cli` is the command line.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
-pub mod checkpoint;
 pub mod codec;
 pub mod commit;
 pub mod decide;
@@ -23,5 +23,6 @@ pub mod query;
 pub mod report;
 pub mod store;
 pub mod verify;
+pub mod workload;
 
 pub use error::{Error, Result};

@@ -3,9 +3,9 @@
 
 use crate::checkpoint;
 use crate::codec::{self, Hash};
+use crate::error::Result;
 use crate::ledger::check_fold;
 use crate::projection::{self, State};
-use crate::error::Result;
 use crate::store::Store;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
