@@ -214,14 +214,14 @@ impl Generator {
                     amount,
                 });
                 counter += 1;
-                if counter % CORRECT_EVERY == 0 && m < 12 {
+                if counter.is_multiple_of(CORRECT_EVERY) && m < 12 {
                     amend.push((s.id.unwrap_or_default(), amount + Decimal::new(25, 2), false));
-                } else if counter % RETRACT_EVERY == 0 && m < 12 {
+                } else if counter.is_multiple_of(RETRACT_EVERY) && m < 12 {
                     amend.push((s.id.unwrap_or_default(), Decimal::ZERO, true));
                 }
                 out.push(s);
             }
-            if m % 3 == 0 {
+            if m.is_multiple_of(3) {
                 for i in 0..INDICATORS {
                     let s = self.sub(Command::Actual {
                         indicator: format!("ind-{i:02}"),
