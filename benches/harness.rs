@@ -1,0 +1,506 @@
+//! The comparative benchmark harness: the same synthetic workload (planledger::workload)
+//! through planledger, an SQLite event table and a raw sled one-key-per-event layout, with
+//! the same durability (an fsync per committed batch), measured in one run and printed as
+//! one table of figures and ratios. `benches/ledger.rs` runs it at full size; the test
+//! `tests/bench_harness.rs` runs it at `--quick` size to check that it works.
+
+#![allow(dead_code)]
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use planledger::checkpoint;
+use planledger::clock::{CountingIds, SteppingClock};
+use planledger::codec;
+use planledger::commit::GroupCommit;
+use planledger::decide::{Command, EventRef, Submission};
+use planledger::event::Event;
+use planledger::ledger::Ledger;
+use planledger::projection::{self, State};
+use planledger::store::Store;
+use planledger::workload::{self, Workload};
+use rust_decimal::Decimal;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Events of the bulk import / replay / storage comparison.
+    pub events: u64,
+    /// Events of the ledger the point-in-time queries run against.
+    pub pit_events: u64,
+    /// Durable single appends timed (each its own commit).
+    pub singles: usize,
+    pub writers: usize,
+    pub per_writer: usize,
+    pub pit_queries: usize,
+    pub dir: PathBuf,
+}
+
+impl Config {
+    pub fn full(dir: PathBuf) -> Config {
+        Config {
+            events: 1_000_000,
+            pit_events: 10_000_000,
+            singles: 300,
+            writers: 32,
+            per_writer: 60,
+            pit_queries: 20,
+            dir,
+        }
+    }
+
+    pub fn quick(dir: PathBuf) -> Config {
+        Config { events: 6_000, pit_events: 40_000, singles: 20, writers: 8, per_writer: 5, pit_queries: 4, dir }
+    }
+}
+
+pub const WORKLOAD: Workload = Workload { projects_per_year: 3_000, first_year: 1950, batch: 1_000 };
+
+/// One row of the results table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub what: String,
+    pub planledger: String,
+    pub baseline: String,
+    pub ratio: Option<f64>,
+    pub goal: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, what: &str, ours: String, base: String, ratio: Option<f64>, goal: &str) {
+        eprintln!("  {what}: {ours} | {base} | {}", ratio.map(|r| format!("{r:.2}x")).unwrap_or_default());
+        self.rows.push(Row { what: what.into(), planledger: ours, baseline: base, ratio, goal: goal.into() });
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = String::from("| measure | planledger | baseline | ratio | goal |\n|---|---|---|---|---|\n");
+        for r in &self.rows {
+            let ratio = r.ratio.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into());
+            s.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.what, r.planledger, r.baseline, ratio, r.goal));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("\n{n}\n"));
+        }
+        s
+    }
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.2} M ev/s", r / 1e6)
+    } else {
+        format!("{:.0} k ev/s", r / 1e3)
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Peak and current resident memory of this process, from /proc (KiB).
+pub fn rss_kib() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn open_ledger(dir: &Path) -> Ledger {
+    Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(1 << 64))).unwrap()
+}
+
+/// Imports about `events` workload events into a fresh store at `dir`; returns the time
+/// spent in `submit` (generation excluded) and the event count.
+fn import(dir: &Path, events: u64, keep_batches: bool) -> (Duration, u64) {
+    let mut ledger = open_ledger(dir);
+    let mut spent = Duration::ZERO;
+    if keep_batches {
+        let batches: Vec<Vec<Submission>> = WORKLOAD.batches(events).collect();
+        for b in &batches {
+            let t = Instant::now();
+            ledger.submit(workload::ACTOR, b, &|_| None).unwrap();
+            spent += t.elapsed();
+        }
+    } else {
+        for b in WORKLOAD.batches(events) {
+            let t = Instant::now();
+            ledger.submit(workload::ACTOR, &b, &|_| None).unwrap();
+            spent += t.elapsed();
+        }
+    }
+    (spent, ledger.store().head().events())
+}
+
+/// Folds the whole log, ignoring checkpoints: what a full replay costs.
+pub fn fold_all(store: &Store) -> State {
+    let mut s = State::default();
+    for e in store.scan(1) {
+        projection::apply(&mut s, &e.unwrap().event);
+    }
+    s
+}
+
+fn fdatasync(f: &File) {
+    f.sync_data().unwrap();
+}
+
+pub fn run(cfg: &Config) -> Report {
+    let mut report = Report::default();
+    std::fs::create_dir_all(&cfg.dir).unwrap();
+    let ours_dir = cfg.dir.join("planledger");
+    let _ = std::fs::remove_dir_all(&ours_dir);
+
+    // 1. Bulk import.
+    eprintln!("bulk import of ~{} events ...", cfg.events);
+    let (spent, n) = import(&ours_dir, cfg.events, true);
+    let ours_import = rate(n, spent);
+    let store = Store::open(&ours_dir).unwrap();
+    let events: Vec<Event> = store.scan(1).map(|e| e.unwrap().event).collect();
+    let mut encoded_total = 0u64;
+    for e in &events {
+        let mut b = Vec::new();
+        codec::encode_event(e, &mut b);
+        encoded_total += b.len() as u64;
+    }
+    let encoded_avg = encoded_total as f64 / n as f64;
+    let ours_bytes = store.disk_bytes() as f64 / n as f64;
+
+    let sqlite_path = cfg.dir.join("baseline.sqlite");
+    let _ = std::fs::remove_file(&sqlite_path);
+    let _ = std::fs::remove_file(cfg.dir.join("baseline.sqlite-wal"));
+    let conn = rusqlite::Connection::open(&sqlite_path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE events (seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, data BLOB NOT NULL);",
+    )
+    .unwrap();
+    let t = Instant::now();
+    for chunk in events.chunks(WORKLOAD.batch) {
+        let tx = conn.unchecked_transaction().unwrap();
+        {
+            let mut stmt = tx.prepare_cached("INSERT INTO events (seq, stream, data) VALUES (?1, ?2, ?3)").unwrap();
+            let mut buf = Vec::new();
+            for e in chunk {
+                buf.clear();
+                codec::encode_event(e, &mut buf);
+                stmt.execute(rusqlite::params![e.seq as i64, e.payload.stream(), &buf]).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let sqlite_import = rate(n, t.elapsed());
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    let sqlite_bytes = std::fs::metadata(&sqlite_path).map(|m| m.len()).unwrap_or(0) as f64 / n as f64;
+
+    let raw_dir = cfg.dir.join("raw-sled");
+    let _ = std::fs::remove_dir_all(&raw_dir);
+    let raw = sled::Config::new().path(&raw_dir).flush_every_ms(None).mode(sled::Mode::HighThroughput).open().unwrap();
+    let raw_file = File::open(raw_dir.join("db")).unwrap();
+    let t = Instant::now();
+    for chunk in events.chunks(WORKLOAD.batch) {
+        let mut buf = Vec::new();
+        for e in chunk {
+            buf.clear();
+            codec::encode_event(e, &mut buf);
+            raw.insert(e.seq.to_be_bytes(), buf.as_slice()).unwrap();
+        }
+        raw.flush().unwrap();
+        fdatasync(&raw_file);
+    }
+    let raw_import = rate(n, t.elapsed());
+    raw.flush().unwrap();
+    let raw_bytes = dir_bytes(&raw_dir) as f64 / n as f64;
+    report.row(
+        &format!("bulk import, {n} events in batches of {} (fsync each)", WORKLOAD.batch),
+        fmt_rate(ours_import),
+        format!("SQLite {} / raw sled {}", fmt_rate(sqlite_import), fmt_rate(raw_import)),
+        Some(ours_import / sqlite_import),
+        "≥ 1.0x SQLite",
+    );
+
+    // 2. Full replay into state (the same fold everywhere; no checkpoint used).
+    eprintln!("full replay ...");
+    let mut ours_t = Vec::new();
+    let mut sql_t = Vec::new();
+    let mut raw_t = Vec::new();
+    let reference = fold_all(&store);
+    for _ in 0..3 {
+        let t = Instant::now();
+        let s = fold_all(&store);
+        ours_t.push(t.elapsed());
+        assert_eq!(s.last_seq, n);
+
+        let t = Instant::now();
+        let mut s = State::default();
+        let mut stmt = conn.prepare_cached("SELECT data FROM events ORDER BY seq").unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            let data: &[u8] = row.get_ref(0).unwrap().as_blob().unwrap();
+            projection::apply(&mut s, &codec::decode_event(data).unwrap());
+        }
+        sql_t.push(t.elapsed());
+        assert_eq!(s, reference);
+
+        let t = Instant::now();
+        let mut s = State::default();
+        for kv in raw.iter() {
+            let (_, v) = kv.unwrap();
+            projection::apply(&mut s, &codec::decode_event(&v).unwrap());
+        }
+        raw_t.push(t.elapsed());
+        assert_eq!(s.last_seq, n);
+    }
+    let (ours_r, sql_r, raw_r) = (rate(n, median(ours_t)), rate(n, median(sql_t)), rate(n, median(raw_t)));
+    report.row(
+        &format!("full replay into state, {n} events (median of 3)"),
+        fmt_rate(ours_r),
+        format!("SQLite {} / raw sled {}", fmt_rate(sql_r), fmt_rate(raw_r)),
+        Some(ours_r / sql_r),
+        "≥ 1.0x SQLite and ≥ 2 M ev/s",
+    );
+
+    // 6. Storage.
+    report.row(
+        "bytes on disk per event",
+        format!("{ours_bytes:.0} B ({:.2}x the {encoded_avg:.0} B encoded event)", ours_bytes / encoded_avg),
+        format!("SQLite {sqlite_bytes:.0} B / raw sled {raw_bytes:.0} B"),
+        Some(ours_bytes / encoded_avg),
+        "≤ 1.5x encoded size",
+    );
+    drop(store);
+    drop(conn);
+    drop(raw);
+
+    // 3. Durable single append vs raw append + fdatasync on the same disk.
+    eprintln!("durable single appends ...");
+    let single_dir = cfg.dir.join("single");
+    let _ = std::fs::remove_dir_all(&single_dir);
+    let mut ledger = open_ledger(&single_dir);
+    let seed = WORKLOAD.batches(3_000).next().unwrap();
+    ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
+    let targets: Vec<u64> = ledger
+        .store()
+        .scan(1)
+        .map(|e| e.unwrap().event)
+        .filter(|e| e.payload.kind() == "investment")
+        .map(|e| e.seq)
+        .take(cfg.writers.max(1))
+        .collect();
+    let mut lat = Vec::new();
+    for i in 0..cfg.singles {
+        let sub = correction(targets[i % targets.len()], i as i64);
+        let t = Instant::now();
+        ledger.submit(workload::ACTOR, &[sub], &|_| None).unwrap();
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    let raw_path = cfg.dir.join("raw-append.log");
+    let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&raw_path).unwrap();
+    let record = vec![0x5au8; encoded_avg.round() as usize + 40];
+    let mut raw_lat = Vec::new();
+    for _ in 0..cfg.singles {
+        let t = Instant::now();
+        f.write_all(&record).unwrap();
+        fdatasync(&f);
+        raw_lat.push(t.elapsed());
+    }
+    raw_lat.sort();
+    let (p50, raw_p50) = (pct(&lat, 0.5), pct(&raw_lat, 0.5));
+    report.row(
+        &format!("durable single append, {} appends", cfg.singles),
+        format!("p50 {} / p99 {}", us(p50), us(pct(&lat, 0.99))),
+        format!("append+fdatasync p50 {} / p99 {}", us(raw_p50), us(pct(&raw_lat, 0.99))),
+        Some(p50.as_secs_f64() / raw_p50.as_secs_f64()),
+        "p50 ≤ 2x raw",
+    );
+    let single_rate = 1.0 / p50.as_secs_f64();
+
+    // 4. Concurrent writers through group commit.
+    eprintln!("{} concurrent writers ...", cfg.writers);
+    let group = Arc::new(GroupCommit::new(ledger));
+    let t = Instant::now();
+    let handles: Vec<_> = (0..cfg.writers)
+        .map(|w| {
+            let group = group.clone();
+            let target = targets[w % targets.len()];
+            let per = cfg.per_writer;
+            std::thread::spawn(move || {
+                let mut lat = Vec::with_capacity(per);
+                for i in 0..per {
+                    let sub = correction(target, (w * 100_000 + i) as i64 + 1_000_000);
+                    let t = Instant::now();
+                    group.submit(workload::ACTOR, vec![sub]).unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let elapsed = t.elapsed();
+    lat.sort();
+    let total = (cfg.writers * cfg.per_writer) as u64;
+    let group_rate = rate(total, elapsed);
+    report.row(
+        &format!("{} concurrent writers × {} single-event appends", cfg.writers, cfg.per_writer),
+        format!("{} (p50 {} / p99 {})", fmt_rate(group_rate), us(pct(&lat, 0.5)), us(pct(&lat, 0.99))),
+        format!("single writer {}", fmt_rate(single_rate)),
+        Some(group_rate / single_rate),
+        "≥ 10x single writer",
+    );
+    let ledger = Arc::try_unwrap(group).ok().map(GroupCommit::into_inner).unwrap();
+    assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
+    drop(ledger);
+
+    // 5. Point-in-time queries on a large ledger, and 7. replay memory.
+    eprintln!("point-in-time ledger of ~{} events ...", cfg.pit_events);
+    let pit_dir = cfg.dir.join("pit");
+    let reuse = Store::open(&pit_dir).map(|s| s.head().events() >= cfg.pit_events * 9 / 10).unwrap_or(false);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&pit_dir);
+        let (spent, m) = import(&pit_dir, cfg.pit_events, false);
+        report.notes.push(format!(
+            "The point-in-time ledger ({m} events) was imported at {} (generation excluded).",
+            fmt_rate(rate(m, spent))
+        ));
+    }
+    let store = Store::open(&pit_dir).unwrap();
+    let m = store.head().events();
+    let mut one = Vec::new();
+    let mut whole = Vec::new();
+    let mut replay = Vec::new();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for q in 0..cfg.pit_queries {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let seq = 1 + rng % m;
+        // The plan an auditor would ask about at that point: the newest one then.
+        let probe = checkpoint::state_at(&store, seq, Some(&[])).unwrap();
+        let plan = probe.years.values().last().and_then(|ids| ids.last()).cloned();
+        let plans: Vec<String> = plan.into_iter().collect();
+        let t = Instant::now();
+        let s = checkpoint::state_at(&store, seq, Some(&plans)).unwrap();
+        one.push(t.elapsed());
+        assert_eq!(s.last_seq, seq);
+        let t = Instant::now();
+        let s = checkpoint::state_at(&store, seq, None).unwrap();
+        whole.push(t.elapsed());
+        if q < 2 {
+            // Full replay to the same point, for the comparison (slow at full size: twice).
+            let t = Instant::now();
+            let mut f = State::default();
+            for e in store.scan(1) {
+                let e = e.unwrap().event;
+                if e.seq > seq {
+                    break;
+                }
+                projection::apply(&mut f, &e);
+            }
+            replay.push(t.elapsed());
+            assert_eq!(f, s, "checkpointed state differs from the full fold at seq {seq}");
+        }
+    }
+    one.sort();
+    whole.sort();
+    let replay_med = median(replay);
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    report.row(
+        &format!("point-in-time state of one plan (`summary --year --as-of`), {m}-event ledger, {} random seqs", one.len()),
+        format!("p50 {} / max {}", ms(pct(&one, 0.5)), ms(*one.last().unwrap())),
+        format!("full replay to the seq {}", ms(replay_med)),
+        Some(replay_med.as_secs_f64() / pct(&one, 0.5).as_secs_f64()),
+        "≤ 50 ms",
+    );
+    report.row(
+        "point-in-time state of every plan (`state --as-of`)",
+        format!("p50 {} / max {}", ms(pct(&whole, 0.5)), ms(*whole.last().unwrap())),
+        format!("full replay to the seq {}", ms(replay_med)),
+        Some(replay_med.as_secs_f64() / pct(&whole, 0.5).as_secs_f64()),
+        "-",
+    );
+    drop(store);
+    report.notes.push(format!(
+        "Peak RSS of the whole bench process: {} MiB (VmHWM). The replay-memory figure is measured in a separate \
+         process: `cargo bench --bench ledger -- --replay-rss <dir>`.",
+        rss_kib().0 / 1024
+    ));
+    report
+}
+
+fn correction(target: u64, i: i64) -> Submission {
+    Submission {
+        id: None,
+        note: None,
+        command: Command::Correct {
+            event: EventRef::Seq(target),
+            value: Decimal::new(10_000 + i, 2),
+            reason: "调度复核".into(),
+        },
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Folds a store's whole log in this process and reports its memory: run in a fresh process
+/// so the peak belongs to the replay alone.
+pub fn replay_rss(dir: &Path) -> String {
+    let before = rss_kib().0;
+    let store = Store::open(dir).unwrap();
+    let t = Instant::now();
+    let s = fold_all(&store);
+    let took = t.elapsed();
+    let (peak, now) = rss_kib();
+    let state_bytes = codec::encode_record(&s).len();
+    format!(
+        "replayed {} events in {:.2} s: peak RSS {} MiB (process start {} MiB, after {} MiB); the folded state encodes to {} MiB",
+        s.last_seq,
+        took.as_secs_f64(),
+        peak / 1024,
+        before / 1024,
+        now / 1024,
+        state_bytes / (1 << 20)
+    )
+}

@@ -1,0 +1,25 @@
+//! `cargo bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N]`
+//! Runs the comparative harness (benches/harness.rs) and prints its table.
+//! `cargo bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
+//! process and prints its peak memory.
+
+mod harness;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    if let Some(dir) = value("--replay-rss") {
+        println!("{}", harness::replay_rss(std::path::Path::new(&dir)));
+        return;
+    }
+    let dir = value("--dir").map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("planledger-bench"));
+    let mut cfg = if args.iter().any(|a| a == "--quick") { harness::Config::quick(dir) } else { harness::Config::full(dir) };
+    if let Some(n) = value("--events").and_then(|v| v.parse().ok()) {
+        cfg.events = n;
+    }
+    if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
+        cfg.pit_events = n;
+    }
+    let report = harness::run(&cfg);
+    println!("{}", report.markdown());
+}
