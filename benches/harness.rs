@@ -136,7 +136,8 @@ pub fn rss_kib() -> (u64, u64) {
 }
 
 fn open_ledger(dir: &Path) -> Ledger {
-    Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(1 << 64))).unwrap()
+    Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(1 << 64)))
+        .unwrap()
 }
 
 /// Imports about `events` workload events into a fresh store at `dir`; returns the time
@@ -436,7 +437,10 @@ pub fn run(cfg: &Config) -> Report {
     let replay_med = median(replay);
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     report.row(
-        &format!("point-in-time state of one plan (`summary --year --as-of`), {m}-event ledger, {} random seqs", one.len()),
+        &format!(
+            "point-in-time state of one plan (`summary --year --as-of`), {m}-event ledger, {} random seqs",
+            one.len()
+        ),
         format!("p50 {} / max {}", ms(pct(&one, 0.5)), ms(*one.last().unwrap())),
         format!("full replay to the seq {}", ms(replay_med)),
         Some(replay_med.as_secs_f64() / pct(&one, 0.5).as_secs_f64()),

@@ -12,8 +12,10 @@ fn main() {
         println!("{}", harness::replay_rss(std::path::Path::new(&dir)));
         return;
     }
-    let dir = value("--dir").map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("planledger-bench"));
-    let mut cfg = if args.iter().any(|a| a == "--quick") { harness::Config::quick(dir) } else { harness::Config::full(dir) };
+    let dir =
+        value("--dir").map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("planledger-bench"));
+    let mut cfg =
+        if args.iter().any(|a| a == "--quick") { harness::Config::quick(dir) } else { harness::Config::full(dir) };
     if let Some(n) = value("--events").and_then(|v| v.parse().ok()) {
         cfg.events = n;
     }

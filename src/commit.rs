@@ -18,7 +18,13 @@ struct Request {
 struct Queue {
     waiting: Vec<Arc<Request>>,
     leader: bool,
+    /// Threads inside `submit`: the leader waits (briefly) for all of them to queue, so a
+    /// group is not cut short by submitters still waking from the previous commit.
+    active: usize,
 }
+
+/// Longest a leader waits for other active submitters to join its group.
+pub const GROUP_WAIT_MAX: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// A ledger shared by threads, committing concurrent submissions in groups.
 pub struct GroupCommit {
@@ -52,12 +58,20 @@ impl GroupCommit {
         let request = Arc::new(Request { actor: actor.to_string(), submissions, result: Mutex::new(None) });
         let mut q = lock(&self.queue);
         q.waiting.push(request.clone());
+        q.active += 1;
         loop {
             if let Some(r) = lock(&request.result).take() {
+                q.active -= 1;
                 return r;
             }
             if !q.leader {
                 q.leader = true;
+                let since = std::time::Instant::now();
+                while q.waiting.len() < q.active && since.elapsed() < GROUP_WAIT_MAX {
+                    drop(q);
+                    std::thread::yield_now();
+                    q = lock(&self.queue);
+                }
                 let group = std::mem::take(&mut q.waiting);
                 drop(q);
                 self.commit_group(&group);

@@ -277,12 +277,25 @@ impl Store {
         Ok(())
     }
 
-    /// The event at `seq`, if the log has it.
+    /// The event at `seq`, if the log has it. Decodes that one event, not its whole chunk.
     pub fn get(&self, seq: u64) -> Result<Option<Stored>> {
         if seq == 0 || seq >= self.head.next_seq {
             return Ok(None);
         }
-        Ok(self.scan(seq).next().transpose()?.filter(|s| s.event.seq == seq))
+        let Some(found) = self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() else {
+            return Ok(None);
+        };
+        let (key, chunk) = found?;
+        let first = key_seq(&key);
+        let records = codec::chunk_records(&chunk).map_err(|e| corrupt(first, e))?;
+        let Some(r) = records.get((seq - first) as usize) else {
+            return Err(Error::Corrupt { seq, what: "missing from its chunk".into() });
+        };
+        let event = codec::decode_event(r.bytes).map_err(|e| corrupt(seq, e))?;
+        if event.seq != seq {
+            return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
+        }
+        Ok(Some(Stored { event, hash: r.hash }))
     }
 
     /// Events from `from_seq` (inclusive) to the head, in order, decoded lazily chunk by chunk.

@@ -1,0 +1,48 @@
+//! Profiling aid: imports N workload events into a fresh store (no baselines).
+//! `cargo run --release --example import_profile -- 300000 /tmp/prof`
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
+    let dir = std::path::PathBuf::from(args.get(2).cloned().unwrap_or_else(|| "/tmp/planledger-prof".into()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let w = planledger::workload::Workload { projects_per_year: 3_000, first_year: 1950, batch: 1_000 };
+    let batches: Vec<_> = w.batches(n).collect();
+    let mut ledger = planledger::ledger::Ledger::open(
+        &dir,
+        Box::new(planledger::clock::SteppingClock::new(planledger::workload::clock_start(), 1_000)),
+        Box::new(planledger::clock::CountingIds(1 << 64)),
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    for b in &batches {
+        ledger.submit(planledger::workload::ACTOR, b, &|_| None).unwrap();
+    }
+    let e = ledger.store().head().events();
+    println!(
+        "{e} events in {:.2}s: {:.0} ev/s; {} bytes on disk",
+        t.elapsed().as_secs_f64(),
+        e as f64 / t.elapsed().as_secs_f64(),
+        ledger.store().disk_bytes()
+    );
+    let t = std::time::Instant::now();
+    let mut s = planledger::projection::State::default();
+    for ev in ledger.store().scan(1) {
+        planledger::projection::apply(&mut s, &ev.unwrap().event);
+    }
+    println!("replay {:.0} ev/s", e as f64 / t.elapsed().as_secs_f64());
+    sizes(ledger.store().raw_tree());
+}
+
+#[allow(dead_code)]
+fn sizes(tree: &sled::Tree) {
+    let mut by: std::collections::BTreeMap<u8, (u64, u64)> = Default::default();
+    for kv in tree.iter() {
+        let (k, v) = kv.unwrap();
+        let e = by.entry(k[0]).or_default();
+        e.0 += 1;
+        e.1 += v.len() as u64;
+    }
+    for (p, (n, b)) in by {
+        println!("prefix {}: {n} keys, {b} bytes", p as char);
+    }
+}
