@@ -44,8 +44,9 @@ pub fn exit_code(e: &Error) -> i32 {
         Error::Invalid(_) | Error::Unknown { .. } => exit::INVALID,
         Error::Forbidden(_) => exit::FORBIDDEN,
         Error::Conflict(_) => exit::CONFLICT,
-        Error::StoreInUse(_) | Error::FormatTooNew { .. } => exit::UNAVAILABLE,
+        Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::NoStore(_) => exit::UNAVAILABLE,
         Error::Corrupt { .. } => exit::INTEGRITY,
+        Error::Sled(sled::Error::Corruption { .. }) => exit::INTEGRITY,
         Error::Io { .. } | Error::Sled(_) => exit::IO,
         Error::At { .. } => unreachable!("root() unwraps locations"),
     }
@@ -226,18 +227,13 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    exit::USAGE
-                } else {
-                    exit::OK
-                };
+                return exit::OK;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                eprintln!("planledger: a command is missing (see --help)");
+                return exit::USAGE;
             }
             // clap explains over several lines; the contract is one line on stderr.
             let text = e.render().to_string();
@@ -257,6 +253,12 @@ pub fn main() -> i32 {
     match run(cli, &mut out) {
         Ok(code) => code,
         Err(e) => {
+            // A reader that closed the pipe (`log | head`) is done, not failed.
+            if let Error::Io { source, .. } = e.root() {
+                if source.kind() == std::io::ErrorKind::BrokenPipe {
+                    return exit::OK;
+                }
+            }
             let _ = out.flush();
             eprintln!("planledger: {e}");
             exit_code(&e)
@@ -285,7 +287,20 @@ fn open_ledger(dir: &Path) -> Result<Ledger> {
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        Error::invalid("not UTF-8 text").at(format!("{} line {line}", path.display()))
+    })
+}
+
+/// Opens an existing store for reading: a mistyped path is an error, not an empty ledger.
+fn open_existing(dir: &Path) -> Result<Store> {
+    if !dir.join("db").exists() {
+        return Err(Error::NoStore(dir.to_path_buf()));
+    }
+    Store::open(dir)
 }
 
 type Out<'a> = dyn Write + 'a;
@@ -341,7 +356,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             print_acks(out, cli.json, &acks)?;
         }
         Cmd::State(args) => {
-            let store = Store::open(&dir)?;
+            let store = open_existing(&dir)?;
             let seq = match &args.as_of {
                 Some(t) => query::resolve(&store, AsOf::parse(t)?)?,
                 None => store.head().events(),
@@ -359,7 +374,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Log(args) => {
-            let store = Store::open(&dir)?;
+            let store = open_existing(&dir)?;
             for stored in store.scan(args.from) {
                 let stored = stored?;
                 if cli.json {
@@ -370,7 +385,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Verify => {
-            let store = Store::open(&dir)?;
+            let store = open_existing(&dir)?;
             let v = crate::verify::verify(&store)?;
             if cli.json {
                 let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
@@ -488,9 +503,16 @@ fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack]) -> Resul
         );
     }
     match (acks.first(), acks.last()) {
-        (Some(f), Some(l)) => {
-            emit(out, &format!("imported plan {plan}: {} events, seq {}..={}\n", acks.len(), f.seq, l.seq))
-        }
+        (Some(f), Some(l)) => emit(
+            out,
+            &format!(
+                "imported plan {plan}: {} event{}, seq {}..={}\n",
+                acks.len(),
+                if acks.len() == 1 { "" } else { "s" },
+                f.seq,
+                l.seq
+            ),
+        ),
         _ => emit(out, &format!("plan {plan} is already imported as given; nothing written\n")),
     }
 }

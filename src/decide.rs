@@ -153,8 +153,8 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 ind.actuals.iter().filter(|a| a.period == *period && a.basis >= *basis).max_by_key(|a| a.basis)
             {
                 return Err(Error::invalid(format!(
-                    "indicator '{indicator}' already has a {} actual for {period} (seq {}); a {basis} figure cannot supersede it; use `correct --event {}`",
-                    firm.basis, firm.seq, firm.seq
+                    "indicator '{indicator}' already has {} {} actual for {period} (seq {}); {} {basis} figure cannot supersede it; use `correct --event {}`",
+                    article(firm.basis.as_str()), firm.basis, firm.seq, article(basis.as_str()), firm.seq
                 )));
             }
             Payload::ActualReported(ActualReported {
@@ -578,6 +578,15 @@ fn check_milestone_order(progress: &Progress, project: &str, milestone: Mileston
     }
 }
 
+/// "a" or "an" before `word`, by its first letter.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 fn listing<'s>(state: &'s State, plan: &str, project: &str) -> Option<&'s Listing> {
     state.plans.get(plan).and_then(|p| p.projects.get(project))
 }
@@ -627,7 +636,8 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
             }
         }
         other => Err(Error::invalid(format!(
-            "event seq {seq} is a {} event; only investment, milestone and actual events can be corrected or retracted{}",
+            "event seq {seq} is {} {} event; only investment, milestone and actual events can be corrected or retracted{}",
+            article(other.kind()),
             other.kind(),
             match other {
                 Payload::Corrected(c) => format!(" (it corrects seq {}: amend that one)", c.target_seq),

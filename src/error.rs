@@ -23,6 +23,8 @@ pub enum Error {
     /// Context for an inner error: a file and line, a plan-file entry.
     #[error("{location}: {source}")]
     At { location: String, source: Box<Error> },
+    #[error("no store at {0} (import a plan first, or give --store)")]
+    NoStore(PathBuf),
     #[error("store {0} is in use by another process")]
     StoreInUse(PathBuf),
     #[error("store {dir} was written by format version {found}; this planledger reads up to version {supported}")]

@@ -37,7 +37,6 @@ struct RawPlan {
     id: String,
     year: i64,
     title: String,
-    #[serde(default)]
     jurisdiction: String,
 }
 
@@ -118,7 +117,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
         return Err(Error::invalid(format!("year {} is outside {YEAR_MIN}..={YEAR_MAX}", p.year)).at("plan"));
     }
     check_text("title", &p.title, true).at_with(|| "plan".into())?;
-    check_text("jurisdiction", &p.jurisdiction, false).at_with(|| "plan".into())?;
+    check_text("jurisdiction", &p.jurisdiction, true).at_with(|| "plan".into())?;
     let plan = PlanDeclared {
         plan: p.id.clone(),
         // Range-checked just above.

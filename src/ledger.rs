@@ -147,7 +147,9 @@ impl Ledger {
         origin: &dyn Fn(usize) -> Option<String>,
     ) -> Result<Vec<Ack>> {
         let head = self.store.head().clone();
-        let now = self.clock.now().max(head.last_recorded_at);
+        // Ledger time never goes back: not behind the log, nor behind what is staged.
+        let floor = self.staged.last().map_or(head.last_recorded_at, |e| e.recorded_at);
+        let now = self.clock.now().max(floor);
         let today = now.date();
         let mut acks = Vec::new();
         let mut request_ids: HashSet<Uuid> = HashSet::new();

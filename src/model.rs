@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 pub const ID_LEN_MAX: usize = 64;
 /// Longest free text accepted (names, titles, reasons, notes), in bytes.
 pub const TEXT_LEN_MAX: usize = 4096;
+/// Significant digits of a decimal kept exactly (rust_decimal's 96-bit mantissa holds 28).
+pub const DECIMAL_DIGITS_MAX: usize = 28;
 /// Years the ledger accepts in periods and dates: wide enough for any plan, narrow enough to
 /// catch typos such as 20222.
 pub const YEAR_MIN: i32 = 1949;
@@ -62,6 +64,12 @@ pub fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
         && !body.ends_with('.');
     if !plain {
         return Err(Error::invalid(format!("{field} '{text}' is not a decimal number")));
+    }
+    let significant = body.trim_start_matches(['0', '.']).chars().filter(char::is_ascii_digit).count();
+    if significant > DECIMAL_DIGITS_MAX {
+        return Err(Error::invalid(format!(
+            "{field} '{text}' has more than {DECIMAL_DIGITS_MAX} significant digits, more than planledger keeps exactly"
+        )));
     }
     Decimal::from_str(t).map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))
 }
@@ -413,6 +421,8 @@ mod tests {
             assert!(parse_decimal("v", bad).is_err(), "{bad:?} accepted");
         }
         assert!(parse_amount("amount", "-0.01").is_err());
+        assert!(parse_decimal("v", "0.1234567890123456789012345678901").is_err());
+        assert!(parse_decimal("v", "0.0000000000000000000000000001").is_ok());
         assert!(parse_amount("amount", "0").is_ok());
     }
 

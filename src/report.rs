@@ -335,13 +335,16 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
             "total_investment": p.total_investment.map(fmt_decimal),
             "planned_milestones": p.planned_milestones.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
             "started": p.started.map(|d| d.to_string()), "dimensions": p.dimensions,
+            "carried": p.carried.iter().map(|c| json!({
+                "milestone": c.milestone.as_str(), "seq": c.seq, "date": c.date.to_string()
+            })).collect::<Vec<_>>(),
         }),
-        P::InvestmentReported(i) => {
-            json!({"project": i.project, "period": i.period.to_string(), "amount": fmt_decimal(i.amount)})
-        }
-        P::MilestoneReached(m) => {
-            json!({"project": m.project, "milestone": m.milestone.as_str(), "date": m.date.to_string()})
-        }
+        P::InvestmentReported(i) => json!({
+            "plan": i.plan, "project": i.project, "period": i.period.to_string(), "amount": fmt_decimal(i.amount)
+        }),
+        P::MilestoneReached(m) => json!({
+            "plan": m.plan, "project": m.project, "milestone": m.milestone.as_str(), "date": m.date.to_string()
+        }),
         P::ActualReported(a) => json!({
             "plan": a.plan, "indicator": a.indicator, "period": a.period.to_string(),
             "value": fmt_decimal(a.value), "basis": a.basis.as_str(),

@@ -765,3 +765,29 @@ fn a_late_milestone_reaches_later_plans_and_a_retraction_leaves_them() {
     assert_eq!(s["plans"][0]["projects"][0]["status"], "planned");
     assert_eq!(s["plans"][1]["projects"][0]["status"], "planned");
 }
+
+#[test]
+fn reading_a_store_that_does_not_exist_is_an_error_not_an_empty_ledger() {
+    let env = Env::new();
+    env.run(&["state"]).fails(UNAVAILABLE, "no store at");
+    env.run(&["verify"]).fails(UNAVAILABLE, "no store at");
+    assert!(!env.store().join("db").exists());
+}
+
+#[test]
+fn a_bare_command_and_bad_bytes_get_one_line_errors() {
+    let env = setup();
+    env.run(&[]).fails(2, "see --help");
+    let bare = common::output(std::process::Command::new(BIN).output().unwrap());
+    assert_eq!(bare.code, 2);
+    assert_eq!(bare.stderr, "planledger: a command is missing (see --help)\n");
+    env.run(&["plan"]).fails(2, "see --help");
+    let p = env.tmp.path().join("latin1.jsonl");
+    std::fs::write(&p, b"{\"type\":\"investment\"}\n{\"note\":\"caf\xe9\"}\n").unwrap();
+    env.run(&["submit", "--as", "housing", "--file", path_str(&p)]).fails(INVALID, "latin1.jsonl line 2: not UTF-8");
+    env.submit(
+        "housing",
+        &["investment", "--project", "park", "--period", "2022-01", "--amount", "0.1234567890123456789012345678901"],
+    )
+    .fails(INVALID, "more than 28 significant digits");
+}
