@@ -10,14 +10,15 @@ use serde_json::{json, Value};
 
 use crate::clock::{Clock, FixedClock, SystemClock, V7Ids};
 use crate::codec::hex;
-use crate::decide::{Command, Submission};
+use crate::decide::{Command, EventRef, Submission};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::ledger::{Ack, Ledger};
-use crate::model::Timestamp;
+use crate::model::{Date, Timestamp};
 use crate::query::{self, AsOf};
 use crate::report;
 use crate::store::Store;
+use crate::{audit, proof, snapshot, summary};
 
 /// Exit codes, documented in docs/cli.md.
 pub mod exit {
@@ -81,9 +82,123 @@ enum Cmd {
     /// The event log, in order
     Log(LogArgs),
     /// Recompute the hash chain and check the log's invariants; exit 0 only if intact
-    Verify,
+    Verify(VerifyArgs),
+    /// What a year's execution report states: totals, milestone rates, schedule, indicators
+    Summary(SummaryArgs),
+    /// Every change as an auditor reads it: who, when, before -> after, why, and the links
+    Audit(AuditArgs),
+    /// One event with its envelope, hash, and its entity just before and after it
+    Show {
+        /// Seq or id
+        event: String,
+    },
+    /// Write a self-describing snapshot (state, summaries, seq, hash, Merkle root), or verify one
+    Snapshot(SnapshotArgs),
+    /// What changed between two points (snapshot files or --as-of points), and the events why
+    Diff {
+        /// A snapshot file, or a seq / RFC 3339 time
+        a: String,
+        /// A snapshot file, or a seq / RFC 3339 time (default: now)
+        b: Option<String>,
+    },
+    /// Sign the current Merkle tree head (size, root, time) with the ledger's key
+    Checkpoint {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print the ledger's public key (ed25519, hex)
+    Key,
+    /// An inclusion proof of one event in the Merkle tree of the log
+    Proof {
+        /// Seq or id
+        event: String,
+        /// Prove against the tree of the first N events (e.g. a signed checkpoint's size)
+        #[arg(long)]
+        size: Option<u64>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check an inclusion proof file on its own, and against a signed checkpoint if given
+    VerifyProof {
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
     /// Build a fresh store from the embedded Guancheng example and print its state
     Demo,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// Also prove that today's log extends the one this signed checkpoint covers
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct SummaryArgs {
+    #[arg(long)]
+    year: i32,
+    /// Only this plan (when a year has several)
+    #[arg(long)]
+    plan: Option<String>,
+    /// Break down by a dimension of the plan file (block, type, sector, ...); twice for two levels
+    #[arg(long, value_name = "DIMENSION")]
+    by: Vec<String>,
+    /// Transaction time: a seq, or an RFC 3339 time
+    #[arg(long, value_name = "TIME|SEQ")]
+    as_of: Option<String>,
+    /// Valid time: the state of the world on this date (default: the year's end, or today)
+    #[arg(long, value_name = "DATE")]
+    at: Option<String>,
+    /// text | md | csv (default text; --json for JSON)
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// zh | en
+    #[arg(long, default_value = "en")]
+    lang: String,
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// A project, indicator, department or plan id
+    #[arg(long)]
+    entity: Option<String>,
+    /// Acting department
+    #[arg(long, value_name = "DEPT")]
+    actor: Option<String>,
+    /// Event type (investment, milestone, actual, revise-target, correct, retract, ...)
+    #[arg(long = "type", value_name = "KIND")]
+    kind: Option<String>,
+    /// Recorded at or after this time
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Recorded at or before this time
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Transaction time: what the ledger had recorded then
+    #[arg(long, value_name = "TIME|SEQ")]
+    as_of: Option<String>,
+    /// text | csv (default text; --json for JSON)
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
+#[derive(Args, Debug)]
+struct SnapshotArgs {
+    /// Transaction time: a seq, or an RFC 3339 time
+    #[arg(long, value_name = "TIME|SEQ")]
+    as_of: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(subcommand)]
+    verify: Option<SnapshotCmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum SnapshotCmd {
+    /// Recompute a snapshot from the ledger and say whether it matches
+    Verify { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,6 +327,9 @@ struct StateArgs {
     /// Transaction time: a seq, or an RFC 3339 time
     #[arg(long, value_name = "TIME|SEQ")]
     as_of: Option<String>,
+    /// Valid time: the state of the world on this date (milestones, months, periods up to it)
+    #[arg(long, value_name = "DATE")]
+    at: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -219,6 +337,9 @@ struct LogArgs {
     /// First seq to print
     #[arg(long, default_value_t = 1)]
     from: u64,
+    /// Transaction time: stop at what the ledger had recorded then
+    #[arg(long, value_name = "TIME|SEQ")]
+    as_of: Option<String>,
 }
 
 /// Runs the CLI with the process's arguments; returns the exit code.
@@ -357,26 +478,216 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
         }
         Cmd::State(args) => {
             let store = open_existing(&dir)?;
-            let seq = match &args.as_of {
-                Some(t) => query::resolve(&store, AsOf::parse(t)?)?,
-                None => store.head().events(),
+            let seq = as_of_seq(&store, &args.as_of)?;
+            let at = args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?;
+            let state = match &args.plan {
+                Some(p) => query::plans_at(&store, seq, std::slice::from_ref(p))?,
+                None => query::state_at(&store, seq)?,
             };
-            let state = query::state_at(&store, seq)?;
             if let Some(p) = &args.plan {
                 if !state.plans.contains_key(p) {
                     return Err(Error::unknown("plan", p));
                 }
             }
             if cli.json {
-                emit_json(out, &report::state_json(&state, args.plan.as_deref(), None))?;
+                emit_json(out, &report::state_json(&state, args.plan.as_deref(), at))?;
             } else {
-                emit(out, &report::state_text(&state, args.plan.as_deref(), None))?;
+                emit(out, &report::state_text(&state, args.plan.as_deref(), at))?;
+            }
+        }
+        Cmd::Summary(args) => {
+            let store = open_existing(&dir)?;
+            let seq = as_of_seq(&store, &args.as_of)?;
+            let at = args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?;
+            if args.by.len() > summary::BY_MAX {
+                return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
+            }
+            let lang = match args.lang.as_str() {
+                "zh" => summary::Lang::Zh,
+                "en" => summary::Lang::En,
+                other => return Err(Error::invalid(format!("--lang '{other}' is not zh or en"))),
+            };
+            // Load only the plans of that year: the global part says which they are.
+            let index = crate::checkpoint::state_at(&store, seq, Some(&[]))?;
+            let mut ids: Vec<String> = index.years.get(&args.year).cloned().unwrap_or_default();
+            if let Some(p) = &args.plan {
+                if !ids.contains(p) {
+                    return Err(Error::invalid(format!("plan '{p}' is not a plan of {}", args.year)));
+                }
+                ids = vec![p.clone()];
+            }
+            if ids.is_empty() {
+                return Err(Error::invalid(format!("no plan for {} is recorded", args.year)));
+            }
+            let state = query::plans_at(&store, seq, &ids)?;
+            let today = clock()?.now().date();
+            let on = summary::On::new(args.year, at, today);
+            let s = summary::summarize(&state, args.year, on, &args.by);
+            let as_of = json!({"seq": state.last_seq, "recorded_at": (state.last_seq > 0).then(|| state.last_recorded_at.to_string())});
+            match (cli.json, args.format.as_str()) {
+                (true, _) => emit_json(out, &s.json(as_of))?,
+                (false, "text") => emit(out, &s.prose(lang, false))?,
+                (false, "md") => emit(out, &s.prose(lang, true))?,
+                (false, "csv") => emit(out, &s.csv())?,
+                (false, other) => return Err(Error::invalid(format!("--format '{other}' is not text, md or csv"))),
+            }
+        }
+        Cmd::Audit(args) => {
+            let store = open_existing(&dir)?;
+            let seq = as_of_seq(&store, &args.as_of)?;
+            let time = |f: &str, v: &Option<String>| v.as_deref().map(|t| Timestamp::parse(f, t)).transpose();
+            let filter = audit::Filter {
+                entity: args.entity.clone(),
+                actor: args.actor.clone(),
+                kind: args.kind.clone(),
+                since: time("--since", &args.since)?,
+                until: time("--until", &args.until)?,
+            };
+            let rows = audit::trail(&store, seq, &filter)?;
+            match (cli.json, args.format.as_str()) {
+                (true, _) => emit_json(out, &json!({"as_of": {"seq": seq}, "entries": rows}))?,
+                (false, "text") => {
+                    for r in &rows {
+                        emit(out, &audit::line(r))?;
+                    }
+                }
+                (false, "csv") => emit(out, &audit::csv(&rows))?,
+                (false, other) => return Err(Error::invalid(format!("--format '{other}' is not text or csv"))),
+            }
+        }
+        Cmd::Show { event } => {
+            let store = open_existing(&dir)?;
+            let doc = show(&store, &event)?;
+            if cli.json {
+                emit_json(out, &doc)?;
+            } else {
+                emit(out, &serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+                emit(out, "\n")?;
+            }
+        }
+        Cmd::Snapshot(args) => {
+            let store = open_existing(&dir)?;
+            match (args.verify, args.out) {
+                (Some(SnapshotCmd::Verify { file }), _) => {
+                    let name = file.display().to_string();
+                    let snap = snapshot::parse(&read_file(&file)?).map_err(|e| e.at(name.clone()))?;
+                    match snapshot::check(&store, &snap)? {
+                        Ok(()) => {
+                            let seq = &snap["as_of"]["seq"];
+                            if cli.json {
+                                emit_json(out, &json!({"ok": true, "seq": seq}))?;
+                            } else {
+                                emit(out, &format!("ok: {name} matches the ledger at seq {seq}\n"))?;
+                            }
+                        }
+                        Err(parts) => {
+                            if cli.json {
+                                emit_json(out, &json!({"ok": false, "differs": parts}))?;
+                            }
+                            eprintln!("planledger: {name} does not match the ledger: {}", parts.join("; "));
+                            return Ok(exit::INTEGRITY);
+                        }
+                    }
+                }
+                (None, Some(file)) => {
+                    let seq = as_of_seq(&store, &args.as_of)?;
+                    let snap = snapshot::make(&store, seq)?;
+                    let text = serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n";
+                    write_file(&file, &text)?;
+                    emit(out, &format!("wrote {} (seq {seq})\n", file.display()))?;
+                }
+                (None, None) => {
+                    return Err(Error::invalid("snapshot needs --out <FILE> (or `snapshot verify <FILE>`)"))
+                }
+            }
+        }
+        Cmd::Diff { a, b } => {
+            let store = open_existing(&dir)?;
+            let side = |x: Option<&str>| -> Result<snapshot::Side> {
+                match x {
+                    Some(p) if Path::new(p).is_file() => {
+                        let snap = snapshot::parse(&read_file(Path::new(p))?).map_err(|e| e.at(p.to_string()))?;
+                        Ok(snapshot::Side {
+                            seq: snap["as_of"]["seq"].as_u64().unwrap_or(0),
+                            state: snap["state"].clone(),
+                        })
+                    }
+                    other => {
+                        let seq = as_of_seq(&store, &other.map(str::to_string))?;
+                        Ok(snapshot::Side {
+                            seq,
+                            state: report::state_json(&query::state_at(&store, seq)?, None, None),
+                        })
+                    }
+                }
+            };
+            let (sa, sb) = (side(Some(&a))?, side(b.as_deref())?);
+            let changes = snapshot::diff(&store, &sa, &sb)?;
+            if cli.json {
+                emit_json(out, &json!({"from_seq": sa.seq, "to_seq": sb.seq, "changes": changes}))?;
+            } else {
+                emit(out, &format!("from seq {} to seq {}: {} changes\n", sa.seq, sb.seq, changes.len()))?;
+                for c in &changes {
+                    emit(out, &snapshot::diff_line(c))?;
+                }
+            }
+        }
+        Cmd::Checkpoint { out: file } => {
+            let store = open_existing(&dir)?;
+            let head = proof::tree_head(&store)?;
+            let text = serde_json::to_string_pretty(&head.json()).unwrap_or_default() + "\n";
+            match file {
+                Some(f) => {
+                    write_file(&f, &text)?;
+                    emit(out, &format!("wrote {} (size {}, root {})\n", f.display(), head.size, hex(&head.root)))?;
+                }
+                None => emit(out, &text)?,
+            }
+        }
+        Cmd::Key => {
+            let store = open_existing(&dir)?;
+            let key = crate::keys::LedgerKey::load_or_create(store.dir())?;
+            if cli.json {
+                emit_json(out, &json!({"algorithm": "ed25519", "public_key": hex(&key.public())}))?;
+            } else {
+                emit(out, &format!("{}\n", hex(&key.public())))?;
+            }
+        }
+        Cmd::Proof { event, size, out: file } => {
+            let store = open_existing(&dir)?;
+            let seq = resolve_event(&store, &event)?;
+            let doc = proof::inclusion(&store, seq, size)?;
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+            match file {
+                Some(f) => {
+                    write_file(&f, &text)?;
+                    emit(out, &format!("wrote {} (seq {seq})\n", f.display()))?;
+                }
+                None => emit(out, &text)?,
+            }
+        }
+        Cmd::VerifyProof { file, checkpoint } => {
+            let head = checkpoint
+                .as_ref()
+                .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
+                .transpose()?;
+            let name = file.display().to_string();
+            match proof::verify_inclusion(&read_file(&file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
+                Ok(what) => emit(out, &format!("ok: {what}\n"))?,
+                Err(what) => {
+                    eprintln!("planledger: proof {name} fails: {what}");
+                    return Ok(exit::INTEGRITY);
+                }
             }
         }
         Cmd::Log(args) => {
             let store = open_existing(&dir)?;
+            let until = as_of_seq(&store, &args.as_of)?;
             for stored in store.scan(args.from) {
                 let stored = stored?;
+                if stored.event.seq > until {
+                    break;
+                }
                 if cli.json {
                     emit_json(out, &report::event_json(&stored.event, &stored.hash))?;
                 } else {
@@ -384,9 +695,26 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 }
             }
         }
-        Cmd::Verify => {
+        Cmd::Verify(args) => {
             let store = open_existing(&dir)?;
-            let v = crate::verify::verify(&store)?;
+            let head = args
+                .checkpoint
+                .as_ref()
+                .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
+                .transpose()?;
+            let mut v = crate::verify::verify(&store)?;
+            if let (Some(h), true) = (&head, v.ok()) {
+                match proof::check_tree_head(&store, h)? {
+                    Ok(what) => {
+                        if !cli.json {
+                            emit(out, &format!("checkpoint: {what}\n"))?;
+                        }
+                    }
+                    Err((seq, what)) => {
+                        v.problem = Some(crate::verify::Problem { seq, what: format!("checkpoint: {what}") })
+                    }
+                }
+            }
             if cli.json {
                 let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
                 if let (Some(p), Value::Object(m)) = (&v.problem, &mut doc) {
@@ -423,6 +751,63 @@ pub fn in_file(e: Error, name: &str) -> Error {
         }
         other => other.at(name),
     }
+}
+
+/// The last seq of `--as-of` (the whole log when absent).
+fn as_of_seq(store: &Store, as_of: &Option<String>) -> Result<u64> {
+    match as_of {
+        Some(t) => query::resolve(store, AsOf::parse(t)?),
+        None => Ok(store.head().events()),
+    }
+}
+
+fn resolve_event(store: &Store, text: &str) -> Result<u64> {
+    match EventRef::parse("event", text)? {
+        EventRef::Seq(s) if s >= 1 && s <= store.head().events() => Ok(s),
+        EventRef::Seq(s) => Err(Error::invalid(format!("event seq {s} does not exist"))),
+        EventRef::Id(id) => {
+            let mut found = None;
+            store.for_each_id(|i, seq| {
+                if i == id {
+                    found = Some(seq);
+                }
+            })?;
+            found.ok_or_else(|| Error::invalid(format!("event id {id} does not exist")))
+        }
+    }
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+/// `show`: the event, its hash, and its entity's state just before and after it.
+fn show(store: &Store, text: &str) -> Result<Value> {
+    let seq = resolve_event(store, text)?;
+    let stored = store.get(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
+    let e = &stored.event;
+    let plans: Vec<String> = e.payload.plan().map(str::to_string).into_iter().collect();
+    let mut state = query::plans_at(store, seq - 1, &plans)?;
+    let entity = |state: &crate::projection::State| -> Value {
+        let Some(plan) = e.payload.plan().and_then(|p| state.plans.get(p)) else { return Value::Null };
+        let id = e.payload.entity();
+        if let Some(l) = plan.projects.get(id) {
+            return report::project_json(id, l, None);
+        }
+        if let Some(i) = plan.indicators.get(id) {
+            return report::indicator_json(i, None);
+        }
+        Value::Null
+    };
+    let before = entity(&state);
+    crate::projection::apply(&mut state, e);
+    let after = entity(&state);
+    let mut event = report::event_json(e, &stored.hash);
+    if let Value::Object(m) = &mut event {
+        m.insert("entity_before".into(), before);
+        m.insert("entity_after".into(), after);
+    }
+    Ok(event)
 }
 
 fn kind_submission(kind: Kind) -> Result<Submission> {

@@ -98,6 +98,7 @@ pub fn hex(bytes: &[u8]) -> String {
 pub struct ChunkWriter {
     buf: Vec<u8>,
     count: u32,
+    last_start: usize,
 }
 
 impl Default for ChunkWriter {
@@ -113,7 +114,7 @@ impl ChunkWriter {
         let mut buf = Vec::with_capacity(4096);
         buf.push(CHUNK_FORMAT);
         buf.extend_from_slice(&0u32.to_le_bytes());
-        ChunkWriter { buf, count: 0 }
+        ChunkWriter { buf, count: 0, last_start: 0 }
     }
 
     pub fn len_bytes(&self) -> usize {
@@ -124,8 +125,7 @@ impl ChunkWriter {
         self.count
     }
 
-    /// Appends one record; the event bytes are written in place to avoid a copy.
-    /// `encode` writes the event bytes into the buffer; the chain hash is computed over them.
+    /// Appends one record, encoding the event in place; returns its chain hash.
     pub fn push(&mut self, event: &Event, previous: &Hash) -> Hash {
         let len_at = self.buf.len();
         self.buf.extend_from_slice(&0u32.to_le_bytes());
@@ -137,9 +137,15 @@ impl ChunkWriter {
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
         self.buf[len_at..start].copy_from_slice(&len32.to_le_bytes());
         let hash = chain_hash(previous, &self.buf[start..]);
+        self.last_start = start;
         self.buf.extend_from_slice(&hash);
         self.count += 1;
         hash
+    }
+
+    /// The encoded bytes of the event pushed last.
+    pub fn last_event_bytes(&self) -> &[u8] {
+        &self.buf[self.last_start..self.buf.len() - 32]
     }
 
     pub fn finish(mut self) -> Vec<u8> {

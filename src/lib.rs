@@ -6,6 +6,7 @@
 //! `codec`); `projection::apply` folds events into state; `report` and `query` answer reads;
 //! `cli` is the command line.
 
+pub mod audit;
 pub mod checkpoint;
 pub mod cli;
 pub mod clock;
@@ -16,12 +17,17 @@ pub mod demo;
 pub mod error;
 pub mod event;
 pub mod input;
+pub mod keys;
 pub mod ledger;
+pub mod merkle;
 pub mod model;
 pub mod projection;
+pub mod proof;
 pub mod query;
 pub mod report;
+pub mod snapshot;
 pub mod store;
+pub mod summary;
 pub mod verify;
 pub mod workload;
 

@@ -125,41 +125,40 @@ pub fn indicator_json(ind: &Indicator, at: Option<Date>) -> Value {
     })
 }
 
+/// One project of a plan, as `state --json` prints it.
+pub fn project_json(id: &str, l: &crate::projection::Listing, at: Option<Date>) -> Value {
+    let p = &l.progress;
+    let completed = p.completed(at);
+    let mut milestones = Map::new();
+    if let (Some(s), None) = (p.opening_started, p.milestones.get(&Milestone::Start)) {
+        if at.is_none_or(|d| s <= d) {
+            milestones.insert("start".into(), Value::String(s.to_string()));
+        }
+    }
+    for (m, e) in &p.milestones {
+        if at.is_none_or(|d| e.date <= d) {
+            milestones.insert(m.as_str().into(), Value::String(e.date.to_string()));
+        }
+    }
+    json!({
+        "id": id,
+        "name": l.def.name,
+        "level": l.def.level.as_str(),
+        "department": l.def.department,
+        "dimensions": l.def.dimensions,
+        "status": p.status(at).as_str(),
+        "planned_investment": fmt_decimal(l.planned_investment),
+        "total_investment": l.def.total_investment.map(fmt_decimal),
+        "completed_investment": fmt_decimal(completed),
+        "completion_pct": percent(completed, l.planned_investment).map(fmt_pct),
+        "planned_milestones": l.def.planned_milestones.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "milestones": milestones,
+    })
+}
+
 fn plan_json(plan: &Plan, at: Option<Date>) -> Value {
     let year = plan.def.year;
-    let projects: Vec<Value> = plan
-        .projects
-        .iter()
-        .map(|(id, l)| {
-            let p = &l.progress;
-            let completed = p.completed(at);
-            let mut milestones = Map::new();
-            if let (Some(s), None) = (p.opening_started, p.milestones.get(&Milestone::Start)) {
-                if at.is_none_or(|d| s <= d) {
-                    milestones.insert("start".into(), Value::String(s.to_string()));
-                }
-            }
-            for (m, e) in &p.milestones {
-                if at.is_none_or(|d| e.date <= d) {
-                    milestones.insert(m.as_str().into(), Value::String(e.date.to_string()));
-                }
-            }
-            json!({
-                "id": id,
-                "name": l.def.name,
-                "level": l.def.level.as_str(),
-                "department": l.def.department,
-                "dimensions": l.def.dimensions,
-                "status": p.status(at).as_str(),
-                "planned_investment": fmt_decimal(l.planned_investment),
-                "total_investment": l.def.total_investment.map(fmt_decimal),
-                "completed_investment": fmt_decimal(completed),
-                "completion_pct": percent(completed, l.planned_investment).map(fmt_pct),
-                "planned_milestones": l.def.planned_milestones.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-                "milestones": milestones,
-            })
-        })
-        .collect();
+    let projects: Vec<Value> = plan.projects.iter().map(|(id, l)| project_json(id, l, at)).collect();
     let indicators: Vec<Value> = plan.indicators.values().map(|i| indicator_json(i, at)).collect();
     let t = plan_totals(plan, at);
     let mut totals = t.all.json();

@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::codec::{self, ChunkWriter, CodecError, Hash};
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::merkle::{self, Frontier};
 use crate::model::Timestamp;
 
 /// Version of the key layout and records above. Stores with a higher version are refused.
@@ -57,11 +58,13 @@ pub struct Head {
     /// Chain hash of the last event (all zeros for an empty log).
     pub last_hash: Hash,
     pub last_recorded_at: Timestamp,
+    /// The Merkle tree over the log so far (RFC 6962), maintained one leaf per event.
+    pub merkle: Frontier,
 }
 
 impl Default for Head {
     fn default() -> Self {
-        Head { next_seq: 1, last_hash: [0; 32], last_recorded_at: Timestamp(0) }
+        Head { next_seq: 1, last_hash: [0; 32], last_recorded_at: Timestamp(0), merkle: Frontier::default() }
     }
 }
 
@@ -210,12 +213,14 @@ impl Store {
         let mut ids: Vec<u8> = Vec::new();
         let mut chunk_first = self.head.next_seq;
         let mut last_recorded_at = self.head.last_recorded_at;
+        let mut tree = self.head.merkle.clone();
         for (i, event) in events.iter().enumerate() {
             // Invariants of the log, checked on every write: gap-free seqs, time never goes back.
             assert_eq!(event.seq, self.head.next_seq + i as u64, "seq gap in commit");
             assert!(event.recorded_at >= last_recorded_at, "recorded_at went backwards at seq {}", event.seq);
             last_recorded_at = event.recorded_at;
             hash = chunk.push(event, &hash);
+            tree.push(merkle::leaf_hash(chunk.last_event_bytes()));
             ids.extend_from_slice(event.id.as_bytes());
             if chunk.len_bytes() >= CHUNK_BYTES_MAX {
                 let full = std::mem::take(&mut chunk);
@@ -228,7 +233,12 @@ impl Store {
             batch.insert(&chunk_key(chunk_first)[..], chunk.finish());
             batch.insert(&ids_key(chunk_first)[..], ids);
         }
-        let head = Head { next_seq: self.head.next_seq + events.len() as u64, last_hash: hash, last_recorded_at };
+        let head = Head {
+            next_seq: self.head.next_seq + events.len() as u64,
+            last_hash: hash,
+            last_recorded_at,
+            merkle: tree,
+        };
         batch.insert(KEY_HEAD, codec::encode_record(&head));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");

@@ -37,6 +37,7 @@ pub fn verify(store: &Store) -> Result<Verification> {
     let mut v = Verification { events: 0, head: [0; 32], problem: None };
     // Checkpoints are recomputed from the events as the fold passes their seq.
     let mut state = State::default();
+    let mut tree = crate::merkle::Frontier::default();
     let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?.into_iter().peekable();
     'chunks: for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
@@ -57,6 +58,7 @@ pub fn verify(store: &Store) -> Result<Verification> {
         for (i, r) in records.iter().enumerate() {
             let seq = first + i as u64;
             let hash = codec::chain_hash(&v.head, r.bytes);
+            tree.push(crate::merkle::leaf_hash(r.bytes));
             if hash != r.hash {
                 fail(&mut v, seq, "hash mismatch: the event's stored bytes or hash were altered".into());
                 break 'chunks;
@@ -115,6 +117,9 @@ pub fn verify(store: &Store) -> Result<Verification> {
         } else if head.last_hash != v.head {
             let at = v.events;
             fail(&mut v, at, "the head's hash does not match the recomputed chain".into());
+        } else if head.merkle != tree {
+            let at = v.events;
+            fail(&mut v, at, "the head's Merkle tree does not match the recomputed one".into());
         }
     }
     Ok(v)

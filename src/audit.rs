@@ -1,0 +1,229 @@
+//! The audit trail: every change as an auditor reads it — who did what, when, why, the value
+//! before and after, and the links between an event and the corrections or retractions of it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::codec::hex;
+use crate::error::Result;
+use crate::event::{Event, Payload, Subject, TargetRef};
+use crate::ledger::check_fold;
+use crate::model::{fmt_decimal, Timestamp};
+use crate::projection::{self, State};
+use crate::report::judge;
+use crate::store::Store;
+
+/// Which events an audit shows.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub entity: Option<String>,
+    pub actor: Option<String>,
+    pub kind: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+impl Filter {
+    fn matches(&self, e: &Event) -> bool {
+        self.entity.as_ref().is_none_or(|x| e.payload.entity() == x || e.payload.plan() == Some(x.as_str()))
+            && self.actor.as_ref().is_none_or(|x| &e.actor == x)
+            && self.kind.as_ref().is_none_or(|x| e.payload.kind() == x)
+            && self.since.is_none_or(|t| e.recorded_at >= t)
+            && self.until.is_none_or(|t| e.recorded_at <= t)
+    }
+}
+
+/// The figure an event changes, as (field, value) read from the state.
+fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
+    let project = |plan: &str, project: &str, field: &'static str| {
+        let l = state.plans.get(plan)?.projects.get(project)?;
+        Some(match field {
+            "planned_investment" => (field, json!(fmt_decimal(l.planned_investment))),
+            "status" => (field, json!(l.progress.status(None).as_str())),
+            _ => ("completed_investment", json!(fmt_decimal(l.progress.completed(None)))),
+        })
+    };
+    let indicator = |plan: &str, indicator: &str, field: &'static str| {
+        let i = state.plans.get(plan)?.indicators.get(indicator)?;
+        Some(match field {
+            "target" => (field, json!(fmt_decimal(i.target))),
+            _ => ("actual", judge(i, None).actual.map(|a| json!(fmt_decimal(a.value))).unwrap_or(Value::Null)),
+        })
+    };
+    match p {
+        Payload::InvestmentReported(i) => project(&i.plan, &i.project, "completed_investment"),
+        Payload::MilestoneReached(m) => project(&m.plan, &m.project, "status"),
+        Payload::ActualReported(a) => indicator(&a.plan, &a.indicator, "actual"),
+        Payload::TargetRevised(t) => match &t.target {
+            TargetRef::Indicator { plan, indicator: i } => indicator(plan, i, "target"),
+            TargetRef::Project { plan, project: x } => project(plan, x, "planned_investment"),
+        },
+        Payload::Corrected(crate::event::Corrected { subject, .. })
+        | Payload::Retracted(crate::event::Retracted { subject, .. }) => match subject {
+            Subject::Investment { plan, project: x, .. } => project(plan, x, "completed_investment"),
+            Subject::Milestone { plan, project: x, .. } => project(plan, x, "status"),
+            Subject::Actual { plan, indicator: i, .. } => indicator(plan, i, "actual"),
+        },
+        Payload::ProjectListed(l) => project(&l.plan, &l.project, "planned_investment"),
+        Payload::IndicatorDefined(i) => indicator(&i.plan, &i.indicator, "target"),
+        Payload::PlanDeclared(_) | Payload::DepartmentRegistered(_) => None,
+    }
+}
+
+/// Audit rows for the events up to `until_seq` that pass `filter`, in log order.
+pub fn trail(store: &Store, until_seq: u64, filter: &Filter) -> Result<Vec<Value>> {
+    // First pass: who corrected or retracted what.
+    let mut amended_by: BTreeMap<u64, Vec<(u64, &'static str)>> = BTreeMap::new();
+    for stored in store.scan(1) {
+        let e = stored?.event;
+        if e.seq > until_seq {
+            break;
+        }
+        match &e.payload {
+            Payload::Corrected(c) => amended_by.entry(c.target_seq).or_default().push((e.seq, "correct")),
+            Payload::Retracted(r) => amended_by.entry(r.target_seq).or_default().push((e.seq, "retract")),
+            _ => {}
+        }
+    }
+    let mut state = State::default();
+    let mut rows = Vec::new();
+    for stored in store.scan(1) {
+        let stored = stored?;
+        let e = &stored.event;
+        if e.seq > until_seq {
+            break;
+        }
+        check_fold(&state, e)?;
+        let wanted = filter.matches(e);
+        let before = if wanted { measure(&state, &e.payload) } else { None };
+        projection::apply(&mut state, e);
+        if !wanted {
+            continue;
+        }
+        let after = measure(&state, &e.payload);
+        let links = amended_by.get(&e.seq).cloned().unwrap_or_default();
+        let by = |kind: &str| links.iter().filter(|(_, k)| *k == kind).map(|(s, _)| *s).collect::<Vec<u64>>();
+        let (reason, corrects, retracts, value) = match &e.payload {
+            Payload::Corrected(c) => (
+                Some(c.reason.clone()),
+                Some(c.target_seq),
+                None,
+                Some((fmt_decimal(c.previous), fmt_decimal(c.value))),
+            ),
+            Payload::Retracted(r) => (Some(r.reason.clone()), None, Some(r.target_seq), None),
+            Payload::TargetRevised(t) => {
+                (Some(t.reason.clone()), None, None, Some((fmt_decimal(t.previous), fmt_decimal(t.value))))
+            }
+            _ => (None, None, None, None),
+        };
+        let field = after.as_ref().or(before.as_ref()).map(|(f, _)| *f);
+        rows.push(json!({
+            "seq": e.seq,
+            "id": e.id.to_string(),
+            "recorded_at": e.recorded_at.to_string(),
+            "actor": e.actor,
+            "signed_by": e.signature.as_ref().map(|s| hex(&s.key)),
+            "plan": e.payload.plan(),
+            "entity": e.payload.entity(),
+            "type": e.payload.kind(),
+            "field": field,
+            "before": before.map(|(_, v)| v).unwrap_or(Value::Null),
+            "after": after.map(|(_, v)| v).unwrap_or(Value::Null),
+            "value_before": value.as_ref().map(|v| v.0.clone()),
+            "value_after": value.as_ref().map(|v| v.1.clone()),
+            "reason": reason,
+            "note": e.note,
+            "corrects": corrects,
+            "corrected_by": by("correct"),
+            "retracts": retracts,
+            "retracted_by": by("retract"),
+            "hash": hex(&stored.hash),
+        }));
+    }
+    Ok(rows)
+}
+
+pub const CSV_COLUMNS: &[&str] = &[
+    "seq",
+    "id",
+    "recorded_at",
+    "actor",
+    "plan",
+    "entity",
+    "type",
+    "field",
+    "before",
+    "after",
+    "value_before",
+    "value_after",
+    "reason",
+    "note",
+    "corrects",
+    "corrected_by",
+    "retracts",
+    "retracted_by",
+];
+
+pub fn csv(rows: &[Value]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for r in rows {
+        let cells: Vec<String> = CSV_COLUMNS
+            .iter()
+            .map(|c| match &r[*c] {
+                Value::Null => String::new(),
+                Value::String(s) => csv_cell(s),
+                Value::Array(a) => a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
+                v => v.to_string(),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// One audit line as text.
+pub fn line(r: &Value) -> String {
+    let s = |k: &str| match &r[k] {
+        Value::Null => "-".to_string(),
+        Value::String(x) => x.clone(),
+        v => v.to_string(),
+    };
+    let mut t = format!(
+        "{:>7}  {}  {:<10} {:<14} {:<28} {}: {} -> {}",
+        s("seq"),
+        s("recorded_at"),
+        s("actor"),
+        s("type"),
+        s("entity"),
+        s("field"),
+        s("before"),
+        s("after")
+    );
+    if r["reason"].is_string() {
+        t.push_str(&format!("  because: {}", s("reason")));
+    }
+    for (k, label) in [("corrects", "corrects"), ("retracts", "retracts")] {
+        if !r[k].is_null() {
+            t.push_str(&format!("  [{label} seq {}]", s(k)));
+        }
+    }
+    for (k, label) in [("corrected_by", "corrected by"), ("retracted_by", "retracted by")] {
+        if let Some(a) = r[k].as_array().filter(|a| !a.is_empty()) {
+            let seqs: Vec<String> = a.iter().map(|v| v.to_string()).collect();
+            t.push_str(&format!("  [{label} seq {}]", seqs.join(", ")));
+        }
+    }
+    t.push('\n');
+    t
+}

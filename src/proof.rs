@@ -1,0 +1,213 @@
+//! Signed tree heads and proofs over the store's log (docs/proofs.md): what `planledger
+//! checkpoint`, `proof`, `verify-proof` and `verify --checkpoint` do.
+
+use serde_json::{json, Value};
+
+use crate::codec::{self, hex, Hash};
+use crate::error::{Error, Result};
+use crate::keys::{self, LedgerKey};
+use crate::merkle;
+use crate::model::Timestamp;
+use crate::store::Store;
+
+pub const TREE_HEAD_FORMAT: &str = "planledger-tree-head/1";
+pub const INCLUSION_FORMAT: &str = "planledger-inclusion-proof/1";
+
+/// A signed statement: the log had `size` events with Merkle root `root`, the last recorded
+/// at `recorded_at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeHead {
+    pub size: u64,
+    pub root: Hash,
+    pub recorded_at: Timestamp,
+    pub public_key: [u8; 32],
+    pub signature: Vec<u8>,
+}
+
+impl TreeHead {
+    /// The exact bytes signed (docs/proofs.md).
+    pub fn message(size: u64, root: &Hash, recorded_at: Timestamp) -> String {
+        format!("{TREE_HEAD_FORMAT}\nsize {size}\nroot {}\nrecorded_at {recorded_at}\n", hex(root))
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "format": TREE_HEAD_FORMAT,
+            "size": self.size,
+            "root": hex(&self.root),
+            "recorded_at": self.recorded_at.to_string(),
+            "public_key": hex(&self.public_key),
+            "signature": hex(&self.signature),
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<TreeHead> {
+        let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(format!("not a tree head ({e})")))?;
+        if v["format"] != TREE_HEAD_FORMAT {
+            return Err(Error::invalid(format!("format is not {TREE_HEAD_FORMAT}")));
+        }
+        let s = |k: &str| v[k].as_str().ok_or_else(|| Error::invalid(format!("missing '{k}'")));
+        Ok(TreeHead {
+            size: v["size"].as_u64().ok_or_else(|| Error::invalid("missing 'size'"))?,
+            root: keys::unhex32("root", s("root")?)?,
+            recorded_at: Timestamp::parse("recorded_at", s("recorded_at")?)?,
+            public_key: keys::unhex32("public_key", s("public_key")?)?,
+            signature: keys::unhex_any("signature", s("signature")?)?,
+        })
+    }
+
+    pub fn signature_ok(&self) -> bool {
+        let m = TreeHead::message(self.size, &self.root, self.recorded_at);
+        keys::verify_signature(&self.public_key, m.as_bytes(), &self.signature)
+    }
+}
+
+/// Signs the store's current tree head.
+pub fn tree_head(store: &Store) -> Result<TreeHead> {
+    let key = LedgerKey::load_or_create(store.dir())?;
+    let head = store.head();
+    let root = head.merkle.root();
+    let message = TreeHead::message(head.events(), &root, head.last_recorded_at);
+    Ok(TreeHead {
+        size: head.events(),
+        root,
+        recorded_at: head.last_recorded_at,
+        public_key: key.public(),
+        signature: key.sign(message.as_bytes()).to_vec(),
+    })
+}
+
+/// Leaf hashes of the first `n` events, recomputed from the stored bytes.
+pub fn leaves(store: &Store, n: u64) -> Result<Vec<Hash>> {
+    let mut out = Vec::with_capacity(n as usize);
+    for chunk in store.raw_chunks() {
+        let (first, bytes) = chunk?;
+        let records = codec::chunk_records(&bytes).map_err(|e| Error::Corrupt { seq: first, what: e.to_string() })?;
+        for r in records {
+            if out.len() as u64 == n {
+                return Ok(out);
+            }
+            out.push(merkle::leaf_hash(r.bytes));
+        }
+    }
+    Ok(out)
+}
+
+fn event_bytes(store: &Store, seq: u64) -> Result<Vec<u8>> {
+    for chunk in store.raw_chunks() {
+        let (first, bytes) = chunk?;
+        let records = codec::chunk_records(&bytes).map_err(|e| Error::Corrupt { seq: first, what: e.to_string() })?;
+        if seq < first + records.len() as u64 {
+            return Ok(records[(seq - first) as usize].bytes.to_vec());
+        }
+    }
+    Err(Error::invalid(format!("event seq {seq} does not exist")))
+}
+
+/// An inclusion proof of event `seq` in the tree of the first `size` events (default: all).
+pub fn inclusion(store: &Store, seq: u64, size: Option<u64>) -> Result<Value> {
+    let n = store.head().events();
+    let size = size.unwrap_or(n);
+    if size > n {
+        return Err(Error::invalid(format!("--size {size} is beyond the end of the log ({n} events)")));
+    }
+    if seq == 0 || seq > size {
+        return Err(Error::invalid(format!("event seq {seq} is not in a tree of {size} events")));
+    }
+    let all = leaves(store, size)?;
+    let bytes = event_bytes(store, seq)?;
+    let index = (seq - 1) as usize;
+    let path = merkle::inclusion_proof(index, &all);
+    Ok(json!({
+        "format": INCLUSION_FORMAT,
+        "seq": seq,
+        "leaf_index": index,
+        "tree_size": size,
+        "event": hex(&bytes),
+        "leaf_hash": hex(&all[index]),
+        "audit_path": path.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+        "root": hex(&merkle::root(&all)),
+    }))
+}
+
+/// Checks an inclusion proof document on its own, and against a signed tree head if given.
+/// Returns what was checked, or the first thing that failed.
+pub fn verify_inclusion(doc: &str, head: Option<&TreeHead>) -> Result<std::result::Result<String, String>> {
+    let v: Value = serde_json::from_str(doc).map_err(|e| Error::invalid(format!("not a proof ({e})")))?;
+    if v["format"] != INCLUSION_FORMAT {
+        return Err(Error::invalid(format!("format is not {INCLUSION_FORMAT}")));
+    }
+    let num = |k: &str| v[k].as_u64().ok_or_else(|| Error::invalid(format!("missing '{k}'")));
+    let text = |k: &str| v[k].as_str().ok_or_else(|| Error::invalid(format!("missing '{k}'")));
+    let (index, size) = (num("leaf_index")? as usize, num("tree_size")? as usize);
+    let event = keys::unhex_any("event", text("event")?)?;
+    let root = keys::unhex32("root", text("root")?)?;
+    let path = v["audit_path"]
+        .as_array()
+        .ok_or_else(|| Error::invalid("missing 'audit_path'"))?
+        .iter()
+        .map(|h| keys::unhex32("audit_path", h.as_str().unwrap_or("")))
+        .collect::<Result<Vec<_>>>()?;
+    let leaf = merkle::leaf_hash(&event);
+    if hex(&leaf) != text("leaf_hash")? {
+        return Ok(Err("the leaf hash is not SHA-256(0x00 ‖ event)".into()));
+    }
+    match codec::decode_event(&event) {
+        Ok(e) if e.seq as usize == index + 1 => {}
+        Ok(e) => return Ok(Err(format!("the event's seq {} is not leaf index {index} + 1", e.seq))),
+        Err(e) => return Ok(Err(format!("the event bytes do not decode ({e})"))),
+    }
+    if merkle::root_from_inclusion(index, size, &leaf, &path) != Some(root) {
+        return Ok(Err("the audit path does not lead to the root".into()));
+    }
+    if let Some(h) = head {
+        if !h.signature_ok() {
+            return Ok(Err("the tree head's signature is not valid".into()));
+        }
+        if h.size as usize != size || h.root != root {
+            return Ok(Err(format!(
+                "the proof's tree (size {size}, root {}) is not the signed tree head's (size {}, root {})",
+                hex(&root),
+                h.size,
+                hex(&h.root)
+            )));
+        }
+    }
+    Ok(Ok(format!("event seq {} is leaf {index} of the tree of {size} events with root {}", index + 1, hex(&root))))
+}
+
+/// Checks that today's log extends the one `head` signed: signature, size, and an RFC 6962
+/// consistency proof from its root to today's. `Ok(Err((seq, what)))` names the problem.
+pub fn check_tree_head(store: &Store, head: &TreeHead) -> Result<std::result::Result<String, (u64, String)>> {
+    if !head.signature_ok() {
+        return Ok(Err((0, "the tree head's signature is not valid".into())));
+    }
+    let key = LedgerKey::load_or_create(store.dir())?;
+    if key.public() != head.public_key {
+        return Ok(Err((0, "the tree head was signed by another key than this ledger's".into())));
+    }
+    let n = store.head().events();
+    let m = head.size;
+    if m > n {
+        return Ok(Err((
+            n + 1,
+            format!("the log holds {n} events, fewer than the {m} the tree head covers: truncated"),
+        )));
+    }
+    if m == 0 {
+        return Ok(Ok("an empty tree head is consistent with any log".into()));
+    }
+    let all = leaves(store, n)?;
+    let new_root = merkle::root(&all);
+    let proof = merkle::consistency_proof(m as usize, &all);
+    if !merkle::verify_consistency(m as usize, n as usize, &head.root, &new_root, &proof) {
+        return Ok(Err((
+            1,
+            format!("the first {m} events are not those the tree head covers: rewritten, reordered or dropped"),
+        )));
+    }
+    Ok(Ok(format!(
+        "the log of {n} events extends the signed tree of {m} events (consistency proof of {} hashes)",
+        proof.len()
+    )))
+}
