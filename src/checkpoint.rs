@@ -193,10 +193,13 @@ pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Resu
         if stored.event.seq > until_seq {
             break;
         }
-        if plans.is_none() {
-            check_fold(&state, &stored.event)?;
+        match plans {
+            None => {
+                check_fold(&state, &stored.event)?;
+                projection::apply(&mut state, &stored.event);
+            }
+            Some(want) => projection::apply_partial(&mut state, &stored.event, &|id| want.iter().any(|w| w == id)),
         }
-        projection::apply(&mut state, &stored.event);
     }
     Ok(state)
 }

@@ -520,7 +520,11 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 return Err(Error::invalid(format!("no plan for {} is recorded", args.year)));
             }
             let state = query::plans_at(&store, seq, &ids)?;
-            let today = clock()?.now().date();
+            // "Today" of a summary taken --as-of a past point is that point's date.
+            let today = match &args.as_of {
+                Some(_) => state.last_recorded_at.date(),
+                None => clock()?.now().date(),
+            };
             let on = summary::On::new(args.year, at, today);
             let s = summary::summarize(&state, args.year, on, &args.by);
             let as_of = json!({"seq": state.last_seq, "recorded_at": (state.last_seq > 0).then(|| state.last_recorded_at.to_string())});
@@ -536,11 +540,26 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             let store = open_existing(&dir)?;
             let seq = as_of_seq(&store, &args.as_of)?;
             let time = |f: &str, v: &Option<String>| v.as_deref().map(|t| Timestamp::parse(f, t)).transpose();
+            // A bare date after --since means from the start of that day.
+            let since = match args.since.as_deref() {
+                Some(t) if Date::parse("--since", t).is_ok() => {
+                    Some(Timestamp(Timestamp::parse("--since", t)?.0 - 86_399_999_999))
+                }
+                _ => time("--since", &args.since)?,
+            };
+            if let Some(k) = &args.kind {
+                if !crate::event::KINDS.contains(&k.as_str()) {
+                    return Err(Error::invalid(format!(
+                        "--type '{k}' is not an event type; expected one of: {}",
+                        crate::event::KINDS.join(", ")
+                    )));
+                }
+            }
             let filter = audit::Filter {
                 entity: args.entity.clone(),
                 actor: args.actor.clone(),
                 kind: args.kind.clone(),
-                since: time("--since", &args.since)?,
+                since,
                 until: time("--until", &args.until)?,
             };
             let rows = audit::trail(&store, seq, &filter)?;
@@ -605,6 +624,9 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             let store = open_existing(&dir)?;
             let side = |x: Option<&str>| -> Result<snapshot::Side> {
                 match x {
+                    Some(p) if p.ends_with(".json") && !Path::new(p).is_file() => {
+                        Err(Error::invalid(format!("no snapshot file {p}")))
+                    }
                     Some(p) if Path::new(p).is_file() => {
                         let snap = snapshot::parse(&read_file(Path::new(p))?).map_err(|e| e.at(p.to_string()))?;
                         Ok(snapshot::Side {
@@ -703,12 +725,14 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
                 .transpose()?;
             let mut v = crate::verify::verify(&store)?;
+            let mut checkpoint_ok = None;
             if let (Some(h), true) = (&head, v.ok()) {
                 match proof::check_tree_head(&store, h)? {
                     Ok(what) => {
                         if !cli.json {
                             emit(out, &format!("checkpoint: {what}\n"))?;
                         }
+                        checkpoint_ok = Some(what);
                     }
                     Err((seq, what)) => {
                         v.problem = Some(crate::verify::Problem { seq, what: format!("checkpoint: {what}") })
@@ -717,18 +741,28 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
             if cli.json {
                 let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
-                if let (Some(p), Value::Object(m)) = (&v.problem, &mut doc) {
-                    m.insert("first_bad_seq".into(), json!(p.seq));
-                    m.insert("problem".into(), json!(p.what));
+                if let Value::Object(m) = &mut doc {
+                    if let Some(p) = &v.problem {
+                        m.insert("first_bad_seq".into(), (p.seq > 0).then_some(p.seq).into());
+                        m.insert("problem".into(), json!(p.what));
+                    }
+                    if let Some(what) = &checkpoint_ok {
+                        m.insert("checkpoint".into(), json!(what));
+                    }
                 }
                 emit_json(out, &doc)?;
+            } else if let Some(p) = v.problem.as_ref().filter(|p| p.seq == 0) {
+                emit(out, &format!("FAILED: {}\n", p.what))?;
             } else if let Some(p) = &v.problem {
                 emit(out, &format!("FAILED at seq {}: {}\n{} events verified before it\n", p.seq, p.what, v.events))?;
             } else {
                 emit(out, &format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head)))?;
             }
             if let Some(p) = &v.problem {
-                eprintln!("planledger: verification failed at seq {}: {}", p.seq, p.what);
+                match p.seq {
+                    0 => eprintln!("planledger: verification failed: {}", p.what),
+                    seq => eprintln!("planledger: verification failed at seq {seq}: {}", p.what),
+                }
                 return Ok(exit::INTEGRITY);
             }
         }

@@ -189,6 +189,20 @@ pub struct Retracted {
     pub reason: String,
 }
 
+/// Every event type name, as `Payload::kind` gives them.
+pub const KINDS: &[&str] = &[
+    "plan-declared",
+    "department-registered",
+    "indicator-defined",
+    "project-listed",
+    "investment",
+    "milestone",
+    "actual",
+    "revise-target",
+    "correct",
+    "retract",
+];
+
 impl Payload {
     /// The name of the event type, as printed in `log` and accepted by `audit --type`.
     pub fn kind(&self) -> &'static str {

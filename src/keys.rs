@@ -33,7 +33,7 @@ pub fn unhex32(field: &str, text: &str) -> Result<[u8; 32]> {
 }
 
 impl LedgerKey {
-    /// Loads the store's key, creating it if the store has none yet.
+    /// Loads the store's key; a store without one (made before keys existed) gets one now.
     pub fn load_or_create(dir: &Path) -> Result<LedgerKey> {
         let path = dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
@@ -73,6 +73,14 @@ pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> 
     let Ok(key) = VerifyingKey::from_bytes(public) else { return false };
     let Ok(sig) = Signature::from_slice(signature) else { return false };
     key.verify(message, &sig).is_ok()
+}
+
+/// The store's key, which must exist: checking a signature must never make a new key.
+pub fn load(dir: &Path) -> Result<LedgerKey> {
+    if !dir.join(KEY_FILE).exists() {
+        return Err(Error::invalid(format!("{} has no ledger key ({KEY_FILE})", dir.display())));
+    }
+    LedgerKey::load_or_create(dir)
 }
 
 pub fn unhex_any(field: &str, text: &str) -> Result<Vec<u8>> {

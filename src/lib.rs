@@ -29,6 +29,7 @@ pub mod snapshot;
 pub mod store;
 pub mod summary;
 pub mod verify;
+pub mod wal;
 pub mod workload;
 
 pub use error::{Error, Result};

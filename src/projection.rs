@@ -186,16 +186,35 @@ impl State {
         }
     }
 
-    /// Keeps only `plans` (and the departments): the partial state a question about those
-    /// plans needs. Events of other plans then fold to nothing.
+    /// Keeps only `plans` (and the departments, and the whole year index): the partial state
+    /// a question about those plans needs. Events of other plans then fold to nothing.
     pub fn retain_plans(&mut self, keep: &[String]) {
         self.plans.retain(|id, _| keep.contains(id));
-        for ids in self.years.values_mut() {
-            ids.retain(|id| keep.contains(id));
-        }
-        self.years.retain(|_, ids| !ids.is_empty());
     }
 }
+
+/// Folds `event` into a partial state that holds only the plans `wanted` accepts: events of
+/// other plans only advance the seq (a plan's declaration still enters the year index, so
+/// the partial state knows which plans exist), except milestones, which later listings of
+/// wanted plans must see.
+pub fn apply_partial(state: &mut State, event: &Event, wanted: &dyn Fn(&str) -> bool) {
+    let p = &event.payload;
+    let foreign = p.plan().is_some_and(|id| !wanted(id));
+    let crossing = matches!(p, Payload::MilestoneReached(_) | Payload::Retracted(_));
+    if !foreign || crossing {
+        return apply(state, event);
+    }
+    assert_eq!(event.seq, state.last_seq + 1, "events must be applied in seq order");
+    state.last_seq = event.seq;
+    state.last_recorded_at = event.recorded_at;
+    if let Payload::PlanDeclared(d) = p {
+        let ids = state.years.entry(d.year).or_default();
+        ids.push(d.plan.clone());
+        ids.sort();
+    }
+}
+
+impl State {}
 
 fn subject_version(state: &State, s: &Subject) -> u64 {
     let plan = state.plans.get(s.plan());

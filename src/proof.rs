@@ -182,7 +182,7 @@ pub fn check_tree_head(store: &Store, head: &TreeHead) -> Result<std::result::Re
     if !head.signature_ok() {
         return Ok(Err((0, "the tree head's signature is not valid".into())));
     }
-    let key = LedgerKey::load_or_create(store.dir())?;
+    let key = keys::load(store.dir())?;
     if key.public() != head.public_key {
         return Ok(Err((0, "the tree head was signed by another key than this ledger's".into())));
     }

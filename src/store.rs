@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::merkle::{self, Frontier};
 use crate::model::Timestamp;
+use crate::wal::{Items, Wal, WAL_BYTES_MAX};
 
 /// Version of the key layout and records above. Stores with a higher version are refused.
 pub const STORE_FORMAT: u32 = 1;
@@ -88,6 +89,10 @@ pub struct Store {
     head: Head,
     db_file: File,
     synced_blobs: HashSet<OsString>,
+    wal: Wal,
+    /// Set when a batch reached the journal but not sled: the store must be reopened (which
+    /// replays the journal) before anything else is committed, or seqs would be reused.
+    poisoned: bool,
     // Held for the store's lifetime: the OS lock that keeps a second process out.
     _lock: File,
 }
@@ -159,6 +164,7 @@ impl Store {
         let tree = db.open_tree(TREE)?;
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
+        let (wal, journal) = Wal::open(dir)?;
         let mut store = Store {
             dir: dir.to_path_buf(),
             db,
@@ -166,6 +172,8 @@ impl Store {
             head: Head::default(),
             db_file,
             synced_blobs: HashSet::new(),
+            wal,
+            poisoned: false,
             _lock: lock,
         };
         match store.tree.get(KEY_FORMAT)? {
@@ -184,8 +192,14 @@ impl Store {
             }
         }
         if fresh {
+            // The ledger's signing key is made with the store (docs/proofs.md).
+            crate::keys::LedgerKey::load_or_create(dir)?;
             sync_dir(dir)?;
         }
+        if let Some(h) = store.tree.get(KEY_HEAD)? {
+            store.head = codec::decode_record(&h).map_err(|e| corrupt(0, e))?;
+        }
+        store.replay_journal(journal)?;
         if let Some(h) = store.tree.get(KEY_HEAD)? {
             store.head = codec::decode_record(&h).map_err(|e| corrupt(0, e))?;
         }
@@ -206,8 +220,14 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
+        if self.poisoned {
+            return Err(Error::io(
+                "commit",
+                std::io::Error::other("an earlier commit failed halfway; reopen the store to recover it"),
+            ));
+        }
         assert!(events.len() <= BATCH_EVENTS_MAX, "batch of {} events over BATCH_EVENTS_MAX", events.len());
-        let mut batch = sled::Batch::default();
+        let mut items: Items = Vec::new();
         let mut hash = self.head.last_hash;
         let mut chunk = ChunkWriter::new();
         let mut ids: Vec<u8> = Vec::new();
@@ -224,14 +244,14 @@ impl Store {
             ids.extend_from_slice(event.id.as_bytes());
             if chunk.len_bytes() >= CHUNK_BYTES_MAX {
                 let full = std::mem::take(&mut chunk);
-                batch.insert(&chunk_key(chunk_first)[..], full.finish());
-                batch.insert(&ids_key(chunk_first)[..], std::mem::take(&mut ids));
+                items.push((chunk_key(chunk_first).to_vec(), full.finish()));
+                items.push((ids_key(chunk_first).to_vec(), std::mem::take(&mut ids)));
                 chunk_first = event.seq + 1;
             }
         }
         if chunk.count() > 0 {
-            batch.insert(&chunk_key(chunk_first)[..], chunk.finish());
-            batch.insert(&ids_key(chunk_first)[..], ids);
+            items.push((chunk_key(chunk_first).to_vec(), chunk.finish()));
+            items.push((ids_key(chunk_first).to_vec(), ids));
         }
         let head = Head {
             next_seq: self.head.next_seq + events.len() as u64,
@@ -239,30 +259,64 @@ impl Store {
             last_recorded_at,
             merkle: tree,
         };
-        batch.insert(KEY_HEAD, codec::encode_record(&head));
+        items.push((KEY_HEAD.to_vec(), codec::encode_record(&head)));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
             for (hash, bytes) in cp.partitions {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
                 if !self.tree.contains_key(partition_key(&hash))? {
-                    batch.insert(&partition_key(&hash)[..], bytes);
+                    items.push((partition_key(&hash).to_vec(), bytes));
                 }
             }
-            batch.insert(&checkpoint_key(cp.seq)[..], cp.record);
+            items.push((checkpoint_key(cp.seq).to_vec(), cp.record));
         }
-        self.tree.apply_batch(batch)?;
-        // From here the batch is visible in sled; the head moves with it even if the sync
-        // fails, so memory matches what a reader of the tree sees. The caller reports the
-        // failure and acknowledges nothing.
+        // Durable once in the journal; then visible in sled.
+        self.wal.append(&items)?;
+        if let Err(e) = self.tree.apply_batch(batch_of(items)) {
+            self.poisoned = true;
+            return Err(e.into());
+        }
         self.head = head;
-        self.sync()
+        if self.wal.len() >= WAL_BYTES_MAX {
+            self.empty_journal()?;
+        }
+        Ok(())
     }
 
-    /// Makes everything written so far durable. sled's `flush()` writes its buffers and ends
-    /// in `sync_file_range`, which neither flushes the device cache nor file metadata, so we
+    /// Re-applies the journal's batches that sled does not hold yet (it may hold a prefix of
+    /// them: sled writes its buffers when they fill), then makes sled durable and empties it.
+    fn replay_journal(&mut self, journal: Vec<Items>) -> Result<()> {
+        if journal.is_empty() {
+            return Ok(());
+        }
+        let mut next_seq = self.head.next_seq;
+        for items in journal {
+            let head: Head = items
+                .iter()
+                .find(|(k, _)| k.as_slice() == KEY_HEAD)
+                .map(|(_, v)| codec::decode_record(v))
+                .transpose()
+                .map_err(|e| corrupt(0, e))?
+                .ok_or_else(|| Error::Corrupt { seq: 0, what: "journal record without a head".into() })?;
+            if head.next_seq > next_seq {
+                next_seq = head.next_seq;
+                self.tree.apply_batch(batch_of(items))?;
+            }
+        }
+        self.empty_journal()
+    }
+
+    /// Makes sled durable, then empties the journal.
+    fn empty_journal(&mut self) -> Result<()> {
+        self.sync()?;
+        self.wal.reset()
+    }
+
+    /// Makes sled's files durable. sled's `flush()` writes its buffers and ends in
+    /// `sync_file_range`, which neither flushes the device cache nor file metadata, so we
     /// follow it with `fdatasync` on sled's log file, and `fsync` on each blob file sled wrote
     /// since the last sync (sled writes large values to separate files and never syncs them).
-    pub fn sync(&mut self) -> Result<()> {
+    fn sync(&mut self) -> Result<()> {
         self.db.flush()?;
         self.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
         let blobs = self.dir.join("blobs");
@@ -416,6 +470,25 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             Err(e) => return Err(Error::Sled(e)),
+        }
+    }
+}
+
+fn batch_of(items: Items) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for (k, v) in items {
+        batch.insert(k, v);
+    }
+    batch
+}
+
+impl Drop for Store {
+    /// A clean close leaves sled durable and the journal empty, so other tools (and tests)
+    /// reading sled directly see everything. Best effort: a failure here loses nothing, the
+    /// journal is replayed at the next open.
+    fn drop(&mut self) {
+        if !self.poisoned && !self.wal.is_empty() {
+            let _ = self.empty_journal();
         }
     }
 }

@@ -43,10 +43,11 @@ pub struct On {
 }
 
 impl On {
-    /// `at`, or the year's end, or `today` when today falls inside the year.
+    /// `at`, or else the year's end once the year is over, or `today` while it runs (before
+    /// it starts, today: nothing of it has elapsed).
     pub fn new(year: i32, at: Option<Date>, today: Date) -> On {
         let end = Month { year, month: 12 }.last_day();
-        let date = at.unwrap_or(if today.year() == year { today } else { end });
+        let date = at.unwrap_or(today.min(end));
         let months_elapsed = (1..=12u8).filter(|&m| Month { year, month: m }.last_day() <= date).count() as u8;
         On { date, months_elapsed }
     }
@@ -378,6 +379,9 @@ on_schedule,behind_schedule\n";
                 );
             }
         }
+        if let Some(by) = &self.by {
+            out.push_str(&self.breakdown_table(by, lang, markdown));
+        }
         let indicators: Vec<_> = self.plans.iter().flat_map(|p| p.indicators.values()).collect();
         if !indicators.is_empty() {
             let (hdr, sep) = match lang {
@@ -451,6 +455,55 @@ on_schedule,behind_schedule\n";
                 }
             }
         }
+        out
+    }
+}
+
+impl Summary<'_> {
+    /// The `--by` groups as a table (markdown) or aligned lines (text).
+    fn breakdown_table(&self, by: &Breakdown, lang: Lang, markdown: bool) -> String {
+        let header = match lang {
+            Lang::Zh => ["分组", "项目数", "年度计划投资(亿元)", "完成投资(亿元)", "完成率", "开工率", "滞后项目"],
+            Lang::En => {
+                ["group", "projects", "planned (亿元)", "completed (亿元)", "completion", "start rate", "behind"]
+            }
+        };
+        let mut rows: Vec<[String; 7]> = Vec::new();
+        fn walk(b: &Breakdown, prefix: &str, rows: &mut Vec<[String; 7]>) {
+            for (value, (g, sub)) in &b.groups {
+                let name = if prefix.is_empty() {
+                    format!("{}={value}", b.dimension)
+                } else {
+                    format!("{prefix} / {}={value}", b.dimension)
+                };
+                rows.push([
+                    name.clone(),
+                    g.count.to_string(),
+                    fmt_decimal(g.planned),
+                    fmt_decimal(g.completed),
+                    g.pct().map(|p| format!("{}%", fmt_pct(p))).unwrap_or_else(|| "-".into()),
+                    Group::rate(g.started, g.planned_start).map(|p| format!("{p}%")).unwrap_or_else(|| "-".into()),
+                    g.behind_schedule.to_string(),
+                ]);
+                if let Some(sub) = sub {
+                    walk(sub, &name, rows);
+                }
+            }
+        }
+        walk(by, "", &mut rows);
+        let mut out = String::new();
+        if markdown {
+            let _ = writeln!(out, "| {} |\n|{}|", header.join(" | "), "---|".repeat(header.len()));
+            for r in &rows {
+                let _ = writeln!(out, "| {} |", r.join(" | "));
+            }
+        } else {
+            let _ = writeln!(out, "{}", header.join("\t"));
+            for r in &rows {
+                let _ = writeln!(out, "{}", r.join("\t"));
+            }
+        }
+        out.push('\n');
         out
     }
 }

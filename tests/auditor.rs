@@ -211,6 +211,8 @@ fn summary_rates_and_schedule() {
     assert_eq!((groups[0]["dimension"].as_str(), groups[0]["value"].as_str()), (Some("block"), Some("A")));
     assert_eq!(groups[0]["completed_investment"], "4.5");
     assert_eq!(groups[0]["groups"][0]["value"], "新建");
+    let md = env.run(&["summary", "--year", "2022", "--format", "md", "--by", "block"]).ok().stdout;
+    assert!(md.contains("| block=A | 1 | 10 | 4.5 | 45.0% | 100.0% | 1 |"), "{md}");
     let csv = env.run(&["summary", "--year", "2022", "--format", "csv", "--by", "block"]).ok().stdout;
     assert!(csv.lines().any(|l| l.starts_with("block,B,1,4,2.3,57.5,")), "{csv}");
     env.run(&["summary", "--year", "2023"]).fails(3, "no plan for 2023");
@@ -265,6 +267,10 @@ fn audit_trail_shows_before_after_and_links() {
     assert_eq!(by(&["--actor", "stats"]), vec![16, 17, 20, 22]);
     assert_eq!(by(&["--type", "correct"]), vec![15, 23]);
     assert_eq!(by(&["--since", "2023-01-01T00:00:00Z", "--entity", "gdp-growth"]), vec![20, 22]);
+    // A bare date after --since starts at the beginning of that day; after --until it ends at its end.
+    assert_eq!(by(&["--since", "2023-01-20", "--entity", "gdp-growth"]), vec![20, 22]);
+    assert_eq!(by(&["--until", "2022-02-10", "--type", "investment"]), vec![10]);
+    env.run(&["audit", "--type", "payment"]).fails(3, "--type 'payment' is not an event type");
     assert_eq!(by(&["--until", "2022-02-10T08:00:00Z", "--type", "investment"]), vec![10]);
     let csv = env.run(&["audit", "--format", "csv", "--type", "retract"]).ok().stdout;
     assert!(csv.starts_with("seq,id,recorded_at,actor,plan,entity,type,field,before,after"));

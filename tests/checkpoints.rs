@@ -51,9 +51,14 @@ fn point_in_time_from_checkpoints_equals_the_full_fold() {
         let full = fold_to(&ledger, seq);
         let fast = checkpoint::state_at(store, seq, None).unwrap();
         assert_eq!(fast, full, "state at seq {seq}");
+        // No plan at all: still the whole year index (what `summary` asks first).
+        let probe = checkpoint::state_at(store, seq, Some(&[])).unwrap();
+        assert!(probe.plans.is_empty());
+        assert_eq!(probe.years, full.years, "year index at seq {seq}");
         // One plan alone: the same plan, and the same report bytes for it.
         for plan in full.plans.keys().take(3) {
             let one = checkpoint::state_at(store, seq, Some(std::slice::from_ref(plan))).unwrap();
+            assert_eq!(one.plans.len(), 1, "only {plan} is loaded at seq {seq}");
             assert_eq!(one.plans.get(plan), full.plans.get(plan), "plan {plan} at seq {seq}");
             assert_eq!(
                 report::state_json(&one, Some(plan), None).to_string(),
@@ -62,6 +67,22 @@ fn point_in_time_from_checkpoints_equals_the_full_fold() {
         }
     }
     assert!(planledger::verify::verify(store).unwrap().ok());
+    // The CLI answers per-year questions on a checkpointed store (the year index comes from
+    // the checkpoint's shared part).
+    let year = *full_years(&ledger).last().unwrap();
+    drop(ledger);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))
+        .args(["--store", tmp.path().to_str().unwrap(), "summary", "--json", "--year", &year.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["plans"], serde_json::json!([format!("w-{year}")]));
+    assert!(v["projects"]["count"].as_u64().unwrap() > 0);
+}
+
+fn full_years(ledger: &Ledger) -> Vec<i32> {
+    ledger.state().years.keys().copied().collect()
 }
 
 #[test]

@@ -1,0 +1,107 @@
+//! The write-ahead journal: what makes a commit durable with one `fdatasync`.
+//!
+//! sled's own `flush()` costs two device round trips (its `sync_file_range`, then the
+//! `fdatasync` that makes it durable). A commit instead appends its whole sled batch to this
+//! journal and syncs it once, then applies the batch to sled in memory; sled writes its files
+//! lazily and is made durable (flush + fdatasync + blob fsyncs) only when the journal is
+//! emptied: when it outgrows `WAL_BYTES_MAX`, and when the store closes. Opening a store
+//! re-applies the journal's batches that sled had not yet made durable.
+//!
+//! Record: `len:u32 LE | crc32(body):u32 LE | body`, where `body` is a versioned record
+//! (`codec::encode_record`) of the commit's (key, value) pairs.
+//! A torn record at the end (a crash mid-append) was never acknowledged and is cut off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::codec;
+use crate::error::{Error, Result};
+
+pub const WAL_FILE: &str = "wal";
+/// The journal is emptied (sled made durable) once it holds this many bytes.
+pub const WAL_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// One commit's sled writes: (key, value) pairs, applied as one atomic batch.
+pub type Items = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub struct Wal {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+impl Wal {
+    /// Opens (creating) the journal in `dir`; returns it with the intact records it holds, in
+    /// order, after cutting off a torn tail.
+    pub fn open(dir: &Path) -> Result<(Wal, Vec<Items>)> {
+        let path = dir.join(WAL_FILE);
+        let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io("opening", e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| io("reading", e))?;
+        let mut records = Vec::new();
+        let mut at = 0usize;
+        while bytes.len() - at >= 8 {
+            let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+            let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+            let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+            if crc32fast::hash(body) != crc {
+                break;
+            }
+            let items: Items = codec::decode_record(body).map_err(|e| Error::Corrupt {
+                seq: 0,
+                what: format!("write-ahead journal record does not decode ({e})"),
+            })?;
+            records.push(items);
+            at += 8 + len;
+        }
+        if at as u64 != bytes.len() as u64 {
+            // A torn tail: never acknowledged. Cut it so new records follow the intact ones.
+            file.set_len(at as u64).and_then(|()| file.sync_data()).map_err(|e| io("truncating", e))?;
+        }
+        file.seek(SeekFrom::Start(at as u64)).map_err(|e| io("seeking", e))?;
+        Ok((Wal { file, path, len: at as u64 }, records))
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one commit's items and makes them durable.
+    pub fn append(&mut self, items: &Items) -> Result<()> {
+        let body = codec::encode_record(items);
+        let len = u32::try_from(body.len()).map_err(|_| Error::invalid("commit too large for the journal"))?;
+        let mut rec = Vec::with_capacity(body.len() + 8);
+        rec.extend_from_slice(&len.to_le_bytes());
+        rec.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        rec.extend_from_slice(&body);
+        self.file
+            .write_all(&rec)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| Error::io(format!("appending to {}", self.path.display()), e))?;
+        self.len += rec.len() as u64;
+        Ok(())
+    }
+
+    /// Empties the journal; call only once everything in it is durable in sled.
+    pub fn reset(&mut self) -> Result<()> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(|_| ()))
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| Error::io(format!("truncating {}", self.path.display()), e))?;
+        self.len = 0;
+        Ok(())
+    }
+}
