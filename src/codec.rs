@@ -187,6 +187,32 @@ pub fn chunk_records(chunk: &[u8]) -> Result<Vec<RawRecord<'_>>, CodecError> {
     Ok(out)
 }
 
+/// Record `index` of a chunk, found by walking the length prefixes (no allocation).
+pub fn chunk_record(chunk: &[u8], index: usize) -> Result<Option<RawRecord<'_>>, CodecError> {
+    let (&v, rest) = chunk.split_first().ok_or(CodecError::Empty)?;
+    if v > CHUNK_FORMAT {
+        return Err(CodecError::TooNew(v, CHUNK_FORMAT));
+    }
+    let (count, mut rest) = take_u32(rest)?;
+    if index >= count as usize {
+        return Ok(None);
+    }
+    for i in 0..=index {
+        let (len, r) = take_u32(rest)?;
+        let len = len as usize;
+        if r.len() < len + 32 {
+            return Err(CodecError::Truncated);
+        }
+        if i == index {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&r[len..len + 32]);
+            return Ok(Some(RawRecord { bytes: &r[..len], hash }));
+        }
+        rest = &r[len + 32..];
+    }
+    Ok(None)
+}
+
 fn take_u32(b: &[u8]) -> Result<(u32, &[u8]), CodecError> {
     if b.len() < 4 {
         return Err(CodecError::Truncated);

@@ -1,5 +1,6 @@
 //! The sled store: chunks of events, their id blocks, and the head, all in one sled tree so a
-//! commit is one atomic `apply_batch`, followed by a real fsync before anything is acknowledged.
+//! commit is one atomic `apply_batch`, made durable first through the write-ahead journal
+//! (`wal`) with one fdatasync, before anything is acknowledged.
 //!
 //! Key layout (one tree, `ledger`; big-endian seqs so keys sort in log order):
 //!
@@ -351,8 +352,7 @@ impl Store {
         };
         let (key, chunk) = found?;
         let first = key_seq(&key);
-        let records = codec::chunk_records(&chunk).map_err(|e| corrupt(first, e))?;
-        let Some(r) = records.get((seq - first) as usize) else {
+        let Some(r) = codec::chunk_record(&chunk, (seq - first) as usize).map_err(|e| corrupt(first, e))? else {
             return Err(Error::Corrupt { seq, what: "missing from its chunk".into() });
         };
         let event = codec::decode_event(r.bytes).map_err(|e| corrupt(seq, e))?;
