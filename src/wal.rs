@@ -53,6 +53,13 @@ impl Wal {
             let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
             let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
             if crc32fast::hash(body) != crc {
+                if at + 8 + len < bytes.len() {
+                    // Damage before the end is not a torn append: acknowledged commits follow it.
+                    return Err(Error::Corrupt {
+                        seq: 0,
+                        what: format!("write-ahead journal {} is damaged at byte {at}", path.display()),
+                    });
+                }
                 break;
             }
             let items: Items = codec::decode_record(body).map_err(|e| Error::Corrupt {
@@ -103,5 +110,71 @@ impl Wal {
             .map_err(|e| Error::io(format!("truncating {}", self.path.display()), e))?;
         self.len = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_tail_is_cut_and_intact_records_come_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut wal, records) = Wal::open(dir.path()).unwrap();
+            assert!(records.is_empty());
+            wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+            wal.append(&vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]).unwrap();
+        }
+        let path = dir.path().join(WAL_FILE);
+        let intact = std::fs::metadata(&path).unwrap().len();
+        // A crash mid-append: a length prefix and half a body.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[40, 0, 0, 0, 1, 2, 3, 4, 9, 9]).unwrap();
+        drop(f);
+        let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1], vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), intact);
+        // New records follow the intact ones; a reset empties the journal.
+        wal.append(&vec![(b"d".to_vec(), b"4".to_vec())]).unwrap();
+        drop(wal);
+        let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        assert_eq!(records.len(), 3);
+        wal.reset().unwrap();
+        drop(wal);
+        assert!(Wal::open(dir.path()).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn damage_before_the_end_is_refused_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+        wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
+        drop(wal);
+        let path = dir.path().join(WAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[10] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(Wal::open(dir.path()), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_last_record_ends_the_journal_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+        let first = wal.len();
+        wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
+        drop(wal);
+        let path = dir.path().join(WAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let (wal, records) = Wal::open(dir.path()).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(wal.len(), first);
     }
 }
