@@ -34,39 +34,48 @@ impl Filter {
     }
 }
 
+/// A project's figure in one plan: "planned_investment", "status" or "completed_investment".
+fn project_figure(state: &State, plan: &str, project: &str, field: &'static str) -> Option<(&'static str, Value)> {
+    let l = state.plans.get(plan)?.projects.get(project)?;
+    Some(match field {
+        "planned_investment" => (field, json!(fmt_decimal(l.planned_investment))),
+        "status" => (field, json!(l.progress.status(None).as_str())),
+        _ => ("completed_investment", json!(fmt_decimal(l.progress.completed(None)))),
+    })
+}
+
+/// An indicator's figure in one plan: "target" or "actual".
+fn indicator_figure(state: &State, plan: &str, indicator: &str, field: &'static str) -> Option<(&'static str, Value)> {
+    let i = state.plans.get(plan)?.indicators.get(indicator)?;
+    Some(match field {
+        "target" => (field, json!(fmt_decimal(i.target))),
+        _ => ("actual", judge(i, None).actual.map(|a| json!(fmt_decimal(a.value))).unwrap_or(Value::Null)),
+    })
+}
+
+/// The figure a correction or retraction of `subject` changes.
+fn subject_figure(state: &State, subject: &Subject) -> Option<(&'static str, Value)> {
+    match subject {
+        Subject::Investment { plan, project, .. } => project_figure(state, plan, project, "completed_investment"),
+        Subject::Milestone { plan, project, .. } => project_figure(state, plan, project, "status"),
+        Subject::Actual { plan, indicator, .. } => indicator_figure(state, plan, indicator, "actual"),
+    }
+}
+
 /// The figure an event changes, as (field, value) read from the state.
 fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
-    let project = |plan: &str, project: &str, field: &'static str| {
-        let l = state.plans.get(plan)?.projects.get(project)?;
-        Some(match field {
-            "planned_investment" => (field, json!(fmt_decimal(l.planned_investment))),
-            "status" => (field, json!(l.progress.status(None).as_str())),
-            _ => ("completed_investment", json!(fmt_decimal(l.progress.completed(None)))),
-        })
-    };
-    let indicator = |plan: &str, indicator: &str, field: &'static str| {
-        let i = state.plans.get(plan)?.indicators.get(indicator)?;
-        Some(match field {
-            "target" => (field, json!(fmt_decimal(i.target))),
-            _ => ("actual", judge(i, None).actual.map(|a| json!(fmt_decimal(a.value))).unwrap_or(Value::Null)),
-        })
-    };
     match p {
-        Payload::InvestmentReported(i) => project(&i.plan, &i.project, "completed_investment"),
-        Payload::MilestoneReached(m) => project(&m.plan, &m.project, "status"),
-        Payload::ActualReported(a) => indicator(&a.plan, &a.indicator, "actual"),
+        Payload::InvestmentReported(i) => project_figure(state, &i.plan, &i.project, "completed_investment"),
+        Payload::MilestoneReached(m) => project_figure(state, &m.plan, &m.project, "status"),
+        Payload::ActualReported(a) => indicator_figure(state, &a.plan, &a.indicator, "actual"),
         Payload::TargetRevised(t) => match &t.target {
-            TargetRef::Indicator { plan, indicator: i } => indicator(plan, i, "target"),
-            TargetRef::Project { plan, project: x } => project(plan, x, "planned_investment"),
+            TargetRef::Indicator { plan, indicator } => indicator_figure(state, plan, indicator, "target"),
+            TargetRef::Project { plan, project } => project_figure(state, plan, project, "planned_investment"),
         },
-        Payload::Corrected(crate::event::Corrected { subject, .. })
-        | Payload::Retracted(crate::event::Retracted { subject, .. }) => match subject {
-            Subject::Investment { plan, project: x, .. } => project(plan, x, "completed_investment"),
-            Subject::Milestone { plan, project: x, .. } => project(plan, x, "status"),
-            Subject::Actual { plan, indicator: i, .. } => indicator(plan, i, "actual"),
-        },
-        Payload::ProjectListed(l) => project(&l.plan, &l.project, "planned_investment"),
-        Payload::IndicatorDefined(i) => indicator(&i.plan, &i.indicator, "target"),
+        Payload::Corrected(c) => subject_figure(state, &c.subject),
+        Payload::Retracted(r) => subject_figure(state, &r.subject),
+        Payload::ProjectListed(l) => project_figure(state, &l.plan, &l.project, "planned_investment"),
+        Payload::IndicatorDefined(i) => indicator_figure(state, &i.plan, &i.indicator, "target"),
         Payload::PlanDeclared(_) | Payload::DepartmentRegistered(_) => None,
     }
 }

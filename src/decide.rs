@@ -216,14 +216,14 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             if previous == *value {
                 return Err(Error::invalid(format!("event {event} already has the value {value}; nothing to correct")));
             }
-            Payload::Corrected(Corrected {
+            Payload::Corrected(Box::new(Corrected {
                 target_seq: target.seq,
                 target_id: target.id,
                 subject,
                 previous,
                 value: *value,
                 reason: reason.clone(),
-            })
+            }))
         }
         Command::Retract { event, reason } => {
             check_text("reason", reason, true)?;
@@ -259,12 +259,12 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                     authorize_indicator(state, actor, plan, indicator)?;
                 }
             }
-            Payload::Retracted(Retracted {
+            Payload::Retracted(Box::new(Retracted {
                 target_seq: target.seq,
                 target_id: target.id,
                 subject,
                 reason: reason.clone(),
-            })
+            }))
         }
     };
     Ok(vec![payload])
@@ -391,7 +391,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                 .at(at()))
             }
             Some(_) => {}
-            None => out.push(Payload::IndicatorDefined(ind.clone())),
+            None => out.push(Payload::IndicatorDefined(Box::new(ind.clone()))),
         }
     }
 
@@ -457,7 +457,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                     ))
                     .at(at()));
                 }
-                out.push(Payload::ProjectListed(ProjectListed { carried, ..pr.clone() }))
+                out.push(Payload::ProjectListed(Box::new(ProjectListed { carried, ..pr.clone() })))
             }
         }
     }

@@ -30,7 +30,7 @@ pub struct Event {
     pub schema: u16,
     pub note: Option<String>,
     /// Reserved for signed submissions (the server issue); `None` when submitted unsigned.
-    pub signature: Option<Signature>,
+    pub signature: Option<Box<Signature>>,
     pub payload: Payload,
 }
 
@@ -45,14 +45,16 @@ pub struct Signature {
 pub enum Payload {
     PlanDeclared(PlanDeclared),
     DepartmentRegistered(DepartmentRegistered),
-    IndicatorDefined(IndicatorDefined),
-    ProjectListed(ProjectListed),
+    // The large variants are boxed so every event is small to move; bincode encodes a box as
+    // its content, so this changes nothing in the stored bytes.
+    IndicatorDefined(Box<IndicatorDefined>),
+    ProjectListed(Box<ProjectListed>),
     InvestmentReported(InvestmentReported),
     MilestoneReached(MilestoneReached),
     ActualReported(ActualReported),
     TargetRevised(TargetRevised),
-    Corrected(Corrected),
-    Retracted(Retracted),
+    Corrected(Box<Corrected>),
+    Retracted(Box<Retracted>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

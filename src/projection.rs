@@ -260,7 +260,7 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         Payload::IndicatorDefined(i) => {
             if let Some(plan) = state.plans.get_mut(&i.plan) {
-                let mut ind = Indicator { def: i.clone(), version: 0, target: i.target, actuals: Vec::new() };
+                let mut ind = Indicator { def: (**i).clone(), version: 0, target: i.target, actuals: Vec::new() };
                 version_checked(&mut ind.version);
                 plan.indicators.insert(i.indicator.clone(), ind);
             }
@@ -276,7 +276,7 @@ pub fn apply(state: &mut State, event: &Event) {
                     }
                 }
                 let mut listing =
-                    Listing { def: p.clone(), version: 0, planned_investment: p.planned_investment, progress };
+                    Listing { def: (**p).clone(), version: 0, planned_investment: p.planned_investment, progress };
                 version_checked(&mut listing.version);
                 plan.projects.insert(p.project.clone(), listing);
             }

@@ -18,7 +18,7 @@
 //! bytes of events instead. The id blocks let the idempotency index be rebuilt by reading 16
 //! bytes per event instead of decoding every event.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -375,7 +375,8 @@ impl Store {
             .unwrap_or(1);
         Scan {
             chunks: self.tree.range(chunk_key(start)..=chunk_key(u64::MAX)),
-            buffer: VecDeque::new(),
+            chunk: None,
+            chunk_end: start,
             from_seq,
             expect_seq: start,
             end_seq: self.head.next_seq,
@@ -513,10 +514,14 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(format!("fsync of directory {}", dir.display()), e))
 }
 
-/// Iterator over stored events; see [`Store::scan`]. Checks that seqs run gap-free.
+/// Iterator over stored events; see [`Store::scan`]. Decodes one event per step straight
+/// from the chunk's bytes, and checks that seqs run gap-free.
 pub struct Scan {
     chunks: sled::Iter,
-    buffer: VecDeque<Stored>,
+    /// The chunk being read, the offset of its next record, and that record's seq.
+    chunk: Option<(sled::IVec, usize, u64)>,
+    /// Seq one past the last record of the current chunk (where the next chunk must start).
+    chunk_end: u64,
     from_seq: u64,
     expect_seq: u64,
     end_seq: u64,
@@ -524,7 +529,8 @@ pub struct Scan {
 }
 
 impl Scan {
-    fn fill(&mut self) -> Result<bool> {
+    /// Moves to the next chunk; `false` at the end of the log.
+    fn next_chunk(&mut self) -> Result<bool> {
         let Some(next) = self.chunks.next() else {
             return Ok(false);
         };
@@ -533,20 +539,66 @@ impl Scan {
         if first != self.expect_seq {
             return Err(Error::Corrupt { seq: self.expect_seq, what: format!("log jumps to a chunk at seq {first}") });
         }
-        let records = codec::chunk_records(&chunk).map_err(|e| corrupt(first, e))?;
-        for (i, r) in records.iter().enumerate() {
-            let seq = first + i as u64;
-            if seq < self.from_seq {
-                continue;
-            }
-            let event = codec::decode_event(r.bytes).map_err(|e| corrupt(seq, e))?;
-            if event.seq != seq {
-                return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
-            }
-            self.buffer.push_back(Stored { event, hash: r.hash });
+        let (&v, rest) = chunk.split_first().ok_or_else(|| corrupt(first, CodecError::Empty))?;
+        if v > codec::CHUNK_FORMAT {
+            return Err(corrupt(first, CodecError::TooNew(v, codec::CHUNK_FORMAT)));
         }
-        self.expect_seq = first + records.len() as u64;
+        let count = rest.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let count = count.ok_or_else(|| corrupt(first, CodecError::Truncated))?;
+        self.chunk_end = first + u64::from(count);
+        self.expect_seq = self.chunk_end;
+        self.chunk = Some((chunk, codec::ChunkWriter::HEADER_LEN, first));
         Ok(true)
+    }
+
+    /// The next record of the current chunk, decoded unless it lies before `from_seq`.
+    fn next_record(&mut self) -> Result<Option<Option<Stored>>> {
+        let Some((chunk, at, seq)) = self.chunk.as_mut() else { return Ok(None) };
+        if *seq >= self.chunk_end {
+            if *at != chunk.len() {
+                return Err(corrupt(*seq, CodecError::Bincode("trailing bytes after the last record".into())));
+            }
+            self.chunk = None;
+            return Ok(None);
+        }
+        let b = &chunk[*at..];
+        let len = b.get(..4).map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize);
+        let len = len.ok_or_else(|| corrupt(*seq, CodecError::Truncated))?;
+        if b.len() < 4 + len + 32 {
+            return Err(corrupt(*seq, CodecError::Truncated));
+        }
+        let this = *seq;
+        *at += 4 + len + 32;
+        *seq += 1;
+        if this < self.from_seq {
+            return Ok(Some(None));
+        }
+        let event = codec::decode_event(&b[4..4 + len]).map_err(|e| corrupt(this, e))?;
+        if event.seq != this {
+            return Err(Error::Corrupt { seq: this, what: format!("event records seq {}", event.seq) });
+        }
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&b[4 + len..4 + len + 32]);
+        Ok(Some(Some(Stored { event, hash })))
+    }
+
+    fn step(&mut self) -> Result<Option<Stored>> {
+        loop {
+            match self.next_record()? {
+                Some(Some(stored)) => return Ok(Some(stored)),
+                Some(None) => continue,
+                None => {}
+            }
+            if !self.next_chunk()? {
+                if self.expect_seq < self.end_seq && self.from_seq < self.end_seq {
+                    return Err(Error::Corrupt {
+                        seq: self.expect_seq,
+                        what: format!("log ends before the head ({} events)", self.end_seq - 1),
+                    });
+                }
+                return Ok(None);
+            }
+        }
     }
 }
 
@@ -554,29 +606,14 @@ impl Iterator for Scan {
     type Item = Result<Stored>;
 
     fn next(&mut self) -> Option<Result<Stored>> {
-        loop {
-            if let Some(s) = self.buffer.pop_front() {
-                return Some(Ok(s));
-            }
-            if self.failed {
-                return None;
-            }
-            match self.fill() {
-                Ok(true) => {}
-                Ok(false) => {
-                    if self.expect_seq < self.end_seq && self.from_seq < self.end_seq {
-                        self.failed = true;
-                        return Some(Err(Error::Corrupt {
-                            seq: self.expect_seq,
-                            what: format!("log ends before the head ({} events)", self.end_seq - 1),
-                        }));
-                    }
-                    return None;
-                }
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
+        if self.failed {
+            return None;
+        }
+        match self.step() {
+            Ok(s) => s.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
             }
         }
     }

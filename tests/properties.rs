@@ -69,18 +69,21 @@ fn payload() -> impl Strategy<Value = Payload> {
         )),
         (ident(), ident(), text(), decimal(), any::<bool>(), ident()).prop_map(
             |(plan, indicator, name, target, b, department)| {
-                Payload::IndicatorDefined(IndicatorDefined {
-                    plan,
-                    indicator,
-                    name,
-                    unit: "%".into(),
-                    measure: if b { Measure::Rate } else { Measure::Amount },
-                    comparison: if b { Comparison::AtMost } else { Comparison::AtLeast },
-                    approximate: b,
-                    nature: Nature::Binding,
-                    target,
-                    department,
-                })
+                Payload::IndicatorDefined(
+                    IndicatorDefined {
+                        plan,
+                        indicator,
+                        name,
+                        unit: "%".into(),
+                        measure: if b { Measure::Rate } else { Measure::Amount },
+                        comparison: if b { Comparison::AtMost } else { Comparison::AtLeast },
+                        approximate: b,
+                        nature: Nature::Binding,
+                        target,
+                        department,
+                    }
+                    .into(),
+                )
             }
         ),
         (
@@ -109,6 +112,7 @@ fn payload() -> impl Strategy<Value = Payload> {
                         date: Date(chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap())
                     }],
                 }
+                .into()
             )),
         (ident(), month(), decimal()).prop_map(|(project, period, amount)| Payload::InvestmentReported(
             InvestmentReported { plan: "p".into(), project, period, amount }
@@ -131,17 +135,12 @@ fn payload() -> impl Strategy<Value = Payload> {
             })
         }),
         (any::<u64>(), any::<u128>(), subject(), decimal(), decimal(), text()).prop_map(
-            |(s, id, subject, previous, value, reason)| Payload::Corrected(Corrected {
-                target_seq: s,
-                target_id: Uuid::from_u128(id),
-                subject,
-                previous,
-                value,
-                reason
-            })
+            |(s, id, subject, previous, value, reason)| Payload::Corrected(
+                Corrected { target_seq: s, target_id: Uuid::from_u128(id), subject, previous, value, reason }.into()
+            )
         ),
         (any::<u64>(), any::<u128>(), subject(), text()).prop_map(|(s, id, subject, reason)| Payload::Retracted(
-            Retracted { target_seq: s, target_id: Uuid::from_u128(id), subject, reason }
+            Retracted { target_seq: s, target_id: Uuid::from_u128(id), subject, reason }.into()
         )),
     ]
 }
