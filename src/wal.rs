@@ -7,16 +7,17 @@
 //! emptied: when it outgrows `WAL_BYTES_MAX`, and when the store closes. Opening a store
 //! re-applies the journal's batches that sled had not yet made durable.
 //!
-//! Record: `len:u32 LE | crc32(body):u32 LE | body`, where `body` is a versioned record
-//! (`codec::encode_record`) of the commit's (key, value) pairs.
+//! Record: `len:u32 LE | crc32(body):u32 LE | body`, where
+//! `body = format:u8 (1) | count:u32 LE | (klen:u32 LE | key | vlen:u32 LE | value){count}`.
 //! A torn record at the end (a crash mid-append) was never acknowledged and is cut off.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::codec;
 use crate::error::{Error, Result};
+
+const WAL_FORMAT: u8 = 1;
 
 pub const WAL_FILE: &str = "wal";
 /// The journal is emptied (sled made durable) once it holds this many bytes.
@@ -62,9 +63,9 @@ impl Wal {
                 }
                 break;
             }
-            let items: Items = codec::decode_record(body).map_err(|e| Error::Corrupt {
+            let items = decode_items(body).ok_or_else(|| Error::Corrupt {
                 seq: 0,
-                what: format!("write-ahead journal record does not decode ({e})"),
+                what: format!("write-ahead journal {} has an undecodable record at byte {at}", path.display()),
             })?;
             records.push(items);
             at += 8 + len;
@@ -87,12 +88,22 @@ impl Wal {
 
     /// Appends one commit's items and makes them durable.
     pub fn append(&mut self, items: &Items) -> Result<()> {
-        let body = codec::encode_record(items);
-        let len = u32::try_from(body.len()).map_err(|_| Error::invalid("commit too large for the journal"))?;
-        let mut rec = Vec::with_capacity(body.len() + 8);
-        rec.extend_from_slice(&len.to_le_bytes());
-        rec.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        rec.extend_from_slice(&body);
+        // One buffer, one write: header, then the body built in place after it.
+        let size: usize = 8 + 5 + items.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>();
+        let mut rec = Vec::with_capacity(size);
+        rec.extend_from_slice(&[0u8; 8]);
+        rec.push(WAL_FORMAT);
+        rec.extend_from_slice(&u32_len(items.len())?.to_le_bytes());
+        for (k, v) in items {
+            rec.extend_from_slice(&u32_len(k.len())?.to_le_bytes());
+            rec.extend_from_slice(k);
+            rec.extend_from_slice(&u32_len(v.len())?.to_le_bytes());
+            rec.extend_from_slice(v);
+        }
+        let len = u32_len(rec.len() - 8)?;
+        let crc = crc32fast::hash(&rec[8..]);
+        rec[..4].copy_from_slice(&len.to_le_bytes());
+        rec[4..8].copy_from_slice(&crc.to_le_bytes());
         self.file
             .write_all(&rec)
             .and_then(|()| self.file.sync_data())
@@ -111,6 +122,34 @@ impl Wal {
         self.len = 0;
         Ok(())
     }
+}
+
+fn u32_len(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::invalid("commit too large for the journal"))
+}
+
+/// Parses a record body; `None` if it is not well formed.
+fn decode_items(body: &[u8]) -> Option<Items> {
+    let (&format, mut rest) = body.split_first()?;
+    if format != WAL_FORMAT {
+        return None;
+    }
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (a, b) = (rest.get(..n)?, rest.get(n..)?);
+        rest = b;
+        Some(a)
+    };
+    let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let count = u32_at(take(4)?);
+    let mut items = Vec::with_capacity(count.min(1 << 16));
+    for _ in 0..count {
+        let klen = u32_at(take(4)?);
+        let k = take(klen)?.to_vec();
+        let vlen = u32_at(take(4)?);
+        let v = take(vlen)?.to_vec();
+        items.push((k, v));
+    }
+    rest.is_empty().then_some(items)
 }
 
 #[cfg(test)]
