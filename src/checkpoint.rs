@@ -94,7 +94,10 @@ impl Checkpointer {
             _ => {}
         }
         if let Some(plan) = payload.plan() {
-            self.dirty.insert(plan.to_string());
+            // Checked first: most events touch a plan that is already dirty.
+            if !self.dirty.contains(plan) {
+                self.dirty.insert(plan.to_string());
+            }
         }
     }
 
