@@ -44,11 +44,6 @@ impl GroupCommit {
         GroupCommit { ledger: Mutex::new(ledger), queue: Mutex::new(Queue::default()), done: Condvar::new() }
     }
 
-    /// Exclusive access to the ledger, for reads (waits for a commit in progress).
-    pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        lock(&self.ledger)
-    }
-
     pub fn into_inner(self) -> Ledger {
         self.ledger.into_inner().unwrap_or_else(|p| p.into_inner())
     }

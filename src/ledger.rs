@@ -59,18 +59,6 @@ impl Ledger {
         &self.state
     }
 
-    /// Looks up a committed event by seq or id.
-    pub fn event(&mut self, r: &EventRef) -> Result<Option<Event>> {
-        let seq = match r {
-            EventRef::Seq(s) => *s,
-            EventRef::Id(id) => match self.id_index()?.get(id) {
-                Some(s) => *s,
-                None => return Ok(None),
-            },
-        };
-        Ok(self.store.get(seq)?.map(|s| s.event))
-    }
-
     fn id_index(&mut self) -> Result<&mut HashMap<Uuid, u64>> {
         if self.ids.is_none() {
             let mut m = HashMap::with_capacity((self.store.head().events() as usize).max(self.staged.len()));

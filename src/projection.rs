@@ -101,14 +101,10 @@ pub struct InvestmentEntry {
 }
 
 impl Indicator {
-    /// The actual that stands for the indicator: the latest period (by its last day, the
-    /// broader period winning a tie, so the annual figure beats Q4 and December), and within
-    /// it the firmest basis, the later report winning a tie.
-    pub fn current_actual(&self) -> Option<&ActualEntry> {
-        self.current_actual_until(None)
-    }
-
-    /// As `current_actual`, counting only periods that ended by `at` (valid time).
+    /// The actual that stands for the indicator, counting only periods that ended by `at`
+    /// (valid time) when given: the latest period (by its last day, the broader period
+    /// winning a tie, so the annual figure beats Q4 and December), and within it the firmest
+    /// basis, the later report winning a tie.
     pub fn current_actual_until(&self, at: Option<Date>) -> Option<&ActualEntry> {
         self.actuals
             .iter()
@@ -384,13 +380,4 @@ fn listing_mut<'a>(state: &'a mut State, plan: &str, project: &str) -> Option<&'
 
 fn indicator_mut<'a>(state: &'a mut State, plan: &str, indicator: &str) -> Option<&'a mut Indicator> {
     state.plans.get_mut(plan).and_then(|p| p.indicators.get_mut(indicator))
-}
-
-/// Folds a whole sequence of events from the empty state.
-pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> State {
-    let mut s = State::default();
-    for e in events {
-        apply(&mut s, e);
-    }
-    s
 }
