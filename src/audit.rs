@@ -172,6 +172,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "corrected_by",
     "retracts",
     "retracted_by",
+    "signed_by",
+    "hash",
 ];
 
 pub fn csv(rows: &[Value]) -> String {

@@ -564,7 +564,10 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             };
             let rows = audit::trail(&store, seq, &filter)?;
             match (cli.json, args.format.as_str()) {
-                (true, _) => emit_json(out, &json!({"as_of": {"seq": seq}, "entries": rows}))?,
+                (true, _) => {
+                    let at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
+                    emit_json(out, &json!({"as_of": {"seq": seq, "recorded_at": at}, "entries": rows}))?
+                }
                 (false, "text") => {
                     for r in &rows {
                         emit(out, &audit::line(r))?;
@@ -613,7 +616,11 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                     let snap = snapshot::make(&store, seq)?;
                     let text = serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n";
                     write_file(&file, &text)?;
-                    emit(out, &format!("wrote {} (seq {seq})\n", file.display()))?;
+                    if cli.json {
+                        emit_json(out, &json!({"wrote": file.display().to_string(), "seq": seq}))?;
+                    } else {
+                        emit(out, &format!("wrote {} (seq {seq})\n", file.display()))?;
+                    }
                 }
                 (None, None) => {
                     return Err(Error::invalid("snapshot needs --out <FILE> (or `snapshot verify <FILE>`)"))
@@ -661,7 +668,14 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             match file {
                 Some(f) => {
                     write_file(&f, &text)?;
-                    emit(out, &format!("wrote {} (size {}, root {})\n", f.display(), head.size, hex(&head.root)))?;
+                    if cli.json {
+                        emit_json(
+                            out,
+                            &json!({"wrote": f.display().to_string(), "size": head.size, "root": hex(&head.root)}),
+                        )?;
+                    } else {
+                        emit(out, &format!("wrote {} (size {}, root {})\n", f.display(), head.size, hex(&head.root)))?;
+                    }
                 }
                 None => emit(out, &text)?,
             }
@@ -683,7 +697,11 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             match file {
                 Some(f) => {
                     write_file(&f, &text)?;
-                    emit(out, &format!("wrote {} (seq {seq})\n", f.display()))?;
+                    if cli.json {
+                        emit_json(out, &json!({"wrote": f.display().to_string(), "seq": seq}))?;
+                    } else {
+                        emit(out, &format!("wrote {} (seq {seq})\n", f.display()))?;
+                    }
                 }
                 None => emit(out, &text)?,
             }
@@ -695,6 +713,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 .transpose()?;
             let name = file.display().to_string();
             match proof::verify_inclusion(&read_file(&file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
+                Ok(what) if cli.json => emit_json(out, &json!({"ok": true, "proof": what}))?,
                 Ok(what) => emit(out, &format!("ok: {what}\n"))?,
                 Err(what) => {
                     eprintln!("planledger: proof {name} fails: {what}");

@@ -32,15 +32,23 @@ pub fn resolve(store: &Store, as_of: AsOf) -> Result<u64> {
         AsOf::Seq(s) => Ok(s),
         AsOf::Time(t) if t >= head.last_recorded_at => Ok(head.events()),
         AsOf::Time(t) => {
-            let mut last = 0;
-            for stored in store.scan(1) {
-                let stored = stored?;
-                if stored.event.recorded_at > t {
-                    break;
+            // recorded_at never decreases along the log: binary search the last seq at or
+            // before `t`, reading one event per probe (O(log n), no scan).
+            let (mut lo, mut hi) = (0u64, head.events());
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                let at = store
+                    .get(mid)?
+                    .ok_or_else(|| Error::Corrupt { seq: mid, what: "missing from the log".into() })?
+                    .event
+                    .recorded_at;
+                if at <= t {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
                 }
-                last = stored.event.seq;
             }
-            Ok(last)
+            Ok(lo)
         }
     }
 }

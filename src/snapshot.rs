@@ -76,7 +76,10 @@ pub fn check(store: &Store, snapshot: &Value) -> Result<std::result::Result<(), 
         ("summaries", "the summaries"),
     ] {
         if fresh[part] != snapshot[part] {
-            differ.push(format!("{label} ({part}) differs from the log"));
+            differ.push(format!(
+                "{label} ({part}) {} from the log",
+                if part == "summaries" { "differ" } else { "differs" }
+            ));
         }
     }
     Ok(if differ.is_empty() { Ok(()) } else { Err(differ) })

@@ -301,6 +301,8 @@ on_schedule,behind_schedule\n";
         let pc = self.province_city();
         let g = &self.all;
         let rate = |part: u64, whole: u64| Group::rate(part, whole).unwrap_or_else(|| "-".into());
+        let rate_pct =
+            |part: u64, whole: u64| Group::rate(part, whole).map(|r| format!("{r}%")).unwrap_or_else(|| "-".into());
         match lang {
             Lang::Zh => {
                 let _ = writeln!(out, "{h}{title}执行情况（截至{}）\n", self.on.date);
@@ -318,17 +320,17 @@ on_schedule,behind_schedule\n";
                 );
                 let _ = writeln!(
                     out,
-                    "{}计划开工{}个，已开工{}个，开工率{}%；计划竣工{}个，已竣工{}个，竣工率{}%；计划投产{}个，已投产{}个，投产率{}%；开工在建{}个。\n",
+                    "{}计划开工{}个，已开工{}个，开工率{}；计划竣工{}个，已竣工{}个，竣工率{}；计划投产{}个，已投产{}个，投产率{}；开工在建{}个。\n",
                     b("项目进度。"),
                     g.planned_start,
                     g.started,
-                    rate(g.started, g.planned_start),
+                    rate_pct(g.started, g.planned_start),
                     g.planned_complete,
                     g.completed_n,
-                    rate(g.completed_n, g.planned_complete),
+                    rate_pct(g.completed_n, g.planned_complete),
                     g.planned_operate,
                     g.operating,
-                    rate(g.operating, g.planned_operate),
+                    rate_pct(g.operating, g.planned_operate),
                     g.under_way
                 );
                 let _ = writeln!(
@@ -341,7 +343,7 @@ on_schedule,behind_schedule\n";
                 );
             }
             Lang::En => {
-                let _ = writeln!(out, "{h}{title}: execution as of {}\n", self.on.date);
+                let _ = writeln!(out, "{h}{title}: execution on {}\n", self.on.date);
                 let _ = writeln!(
                     out,
                     "{} {} key projects completed {} 亿元, {} % of the annual target; of them {} provincial and municipal key projects completed {} 亿元 of their {} 亿元 target ({} %).\n",
