@@ -50,6 +50,11 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
         w(out, "\n")?;
     } else {
         w(out, &report::state_text(state, None, None))?;
+        // The year's report as the plan office would paste it (计划执行情况).
+        let end = crate::model::Month { year: 2021, month: 12 }.last_day();
+        let summary = crate::summary::summarize(state, 2021, crate::summary::On::new(2021, None, end), &[]);
+        w(out, "\n")?;
+        w(out, &summary.prose(crate::summary::Lang::Zh, false))?;
         let head = ledger.store().head();
         w(
             out,

@@ -453,7 +453,11 @@ on_schedule,behind_schedule\n";
                 if markdown {
                     let _ = writeln!(out, "| {} | {target} | {actual} | {result} |", ind.def.name);
                 } else {
-                    let _ = writeln!(out, "{}: {target}; {actual}; {result}", ind.def.name);
+                    match lang {
+                        Lang::Zh => writeln!(out, "{}：{target}；{actual}；{result}", ind.def.name),
+                        Lang::En => writeln!(out, "{}: {target}; {actual}; {result}", ind.def.name),
+                    }
+                    .unwrap_or(());
                 }
             }
         }
