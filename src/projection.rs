@@ -61,10 +61,89 @@ pub struct Progress {
     /// Started before it was first listed (续建), with no start event.
     pub opening_started: Option<Date>,
     /// Milestones reached, this plan's and earlier plans'.
-    pub milestones: BTreeMap<Milestone, MilestoneEntry>,
+    pub milestones: Milestones,
     /// Investment per month of this plan's year: one live report per month (a second is
     /// refused; a correction keeps the original seq).
-    pub investments: BTreeMap<Month, InvestmentEntry>,
+    pub investments: Months,
+}
+
+/// A slot per milestone: the three a project can reach, inline (no allocation).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Milestones([Option<MilestoneEntry>; 3]);
+
+impl Milestones {
+    fn slot(m: Milestone) -> usize {
+        m as usize
+    }
+
+    pub fn get(&self, m: &Milestone) -> Option<&MilestoneEntry> {
+        self.0[Milestones::slot(*m)].as_ref()
+    }
+
+    pub fn contains_key(&self, m: &Milestone) -> bool {
+        self.get(m).is_some()
+    }
+
+    pub fn insert(&mut self, m: Milestone, e: MilestoneEntry) {
+        self.0[Milestones::slot(m)] = Some(e);
+    }
+
+    pub fn remove(&mut self, m: &Milestone) {
+        self.0[Milestones::slot(*m)] = None;
+    }
+
+    /// Reached milestones in order: start, complete, operate.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static Milestone, &MilestoneEntry)> + '_ {
+        Milestone::ALL.iter().zip(self.0.iter()).filter_map(|(m, e)| e.as_ref().map(|e| (m, e)))
+    }
+}
+
+/// A slot per month of one year: a project's investment reports in one plan, inline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Months {
+    year: i32,
+    slots: [Option<InvestmentEntry>; 12],
+}
+
+impl Months {
+    pub fn of_year(year: i32) -> Months {
+        Months { year, slots: Default::default() }
+    }
+
+    fn slot(&self, m: &Month) -> Option<usize> {
+        (m.year == self.year && (1..=12).contains(&m.month)).then(|| usize::from(m.month) - 1)
+    }
+
+    pub fn get(&self, m: &Month) -> Option<&InvestmentEntry> {
+        self.slot(m).and_then(|i| self.slots[i].as_ref())
+    }
+
+    pub fn get_mut(&mut self, m: &Month) -> Option<&mut InvestmentEntry> {
+        self.slot(m).and_then(|i| self.slots[i].as_mut())
+    }
+
+    /// Sets a month of this year; `decide` only lets months of the plan's year through.
+    pub fn insert(&mut self, m: Month, e: InvestmentEntry) {
+        debug_assert!(self.slot(&m).is_some(), "month {m} outside {}", self.year);
+        if let Some(i) = self.slot(&m) {
+            self.slots[i] = Some(e);
+        }
+    }
+
+    pub fn remove(&mut self, m: &Month) {
+        if let Some(i) = self.slot(m) {
+            self.slots[i] = None;
+        }
+    }
+
+    /// Reported months in order.
+    pub fn iter(&self) -> impl Iterator<Item = (Month, &InvestmentEntry)> + '_ {
+        let year = self.year;
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, e)| e.as_ref().map(|e| (Month { year, month: i as u8 + 1 }, e)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -263,7 +342,11 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         Payload::ProjectListed(p) => {
             if let Some(plan) = state.plans.get_mut(&p.plan) {
-                let mut progress = Progress { opening_started: p.started, ..Progress::default() };
+                let mut progress = Progress {
+                    opening_started: p.started,
+                    investments: Months::of_year(plan.def.year),
+                    ..Progress::default()
+                };
                 for c in &p.carried {
                     if c.seq == 0 && c.milestone == Milestone::Start {
                         progress.opening_started.get_or_insert(c.date);

@@ -135,7 +135,7 @@ pub fn project_json(id: &str, l: &crate::projection::Listing, at: Option<Date>) 
             milestones.insert("start".into(), Value::String(s.to_string()));
         }
     }
-    for (m, e) in &p.milestones {
+    for (m, e) in p.milestones.iter() {
         if at.is_none_or(|d| e.date <= d) {
             milestones.insert(m.as_str().into(), Value::String(e.date.to_string()));
         }
