@@ -381,7 +381,8 @@ pub fn main() -> i32 {
                 }
             }
             let _ = out.flush();
-            eprintln!("planledger: {e}");
+            // One line, whatever the offending value held.
+            eprintln!("planledger: {}", e.to_string().replace('\n', "\\n").replace('\r', "\\r"));
             exit_code(&e)
         }
     }

@@ -791,3 +791,10 @@ fn a_bare_command_and_bad_bytes_get_one_line_errors() {
     )
     .fails(INVALID, "more than 28 significant digits");
 }
+
+#[test]
+fn an_error_stays_one_line_whatever_the_value_holds() {
+    let env = setup();
+    let r = env.submit("housing", &["investment", "--project", "park", "--period", "2022-01", "--amount", "1\n2"]);
+    r.fails(INVALID, "amount '1\\n2' is not a decimal");
+}

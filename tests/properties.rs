@@ -270,3 +270,38 @@ proptest! {
         prop_assert!(planledger::verify::verify(reopened.store()).unwrap().ok());
     }
 }
+
+proptest! {
+    /// Whatever a department sends, the parsers answer with a value or an error, never a panic.
+    #[test]
+    fn parsers_never_panic(text in "\\PC{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = planledger::input::parse_jsonl(&text);
+        let _ = planledger::input::parse_plan(&text);
+        let lossy = String::from_utf8_lossy(&bytes);
+        let _ = planledger::input::parse_jsonl(&lossy);
+        let _ = planledger::input::parse_plan(&lossy);
+    }
+
+    /// Lines that look like submissions, with fields drawn from the real vocabulary and
+    /// arbitrary values: parsed or refused with a located one-line error.
+    #[test]
+    fn jsonl_errors_are_one_located_line(
+        kind in prop_oneof![Just("investment"), Just("milestone"), Just("actual"), Just("correct"), Just("retract"), Just("revise-target"), Just("nope")],
+        fields in proptest::collection::btree_map(
+            prop_oneof![Just("project"), Just("period"), Just("amount"), Just("milestone"), Just("date"), Just("indicator"),
+                        Just("value"), Just("basis"), Just("event"), Just("reason"), Just("id"), Just("note"), Just("extra")],
+            "\\PC{0,12}", 0..6),
+    ) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("type".into(), serde_json::Value::String(kind.into()));
+        for (k, v) in fields {
+            obj.insert(k.into(), serde_json::Value::String(v));
+        }
+        let line = serde_json::Value::Object(obj).to_string();
+        if let Err(e) = planledger::input::parse_jsonl(&format!("\n{line}\n")) {
+            let msg = e.to_string();
+            prop_assert!(msg.starts_with("line 2: "), "{}", msg);
+            prop_assert!(!msg.contains('\n'), "{}", msg);
+        }
+    }
+}
