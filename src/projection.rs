@@ -12,7 +12,7 @@
 //! `apply` is the Decider's `evolve`, done in place: `apply(&mut s, e)` leaves `s` equal to
 //! `evolve(s, e)`. It reads nothing but the event, so the same events give the same state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -41,8 +41,54 @@ pub struct Department {
 pub struct Plan {
     pub def: PlanDeclared,
     pub version: u64,
-    pub projects: BTreeMap<String, Listing>,
+    pub projects: Projects,
     pub indicators: BTreeMap<String, Indicator>,
+}
+
+/// A plan's projects by id: hashed, because the fold looks one up for nearly every event;
+/// serialized in id order (as a `BTreeMap` would be), so checkpoint bytes stay canonical.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Projects(HashMap<String, Listing>);
+
+impl Projects {
+    /// The projects in id order, for output.
+    pub fn sorted(&self) -> Vec<(&String, &Listing)> {
+        let mut v: Vec<(&String, &Listing)> = self.0.iter().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+}
+
+impl std::ops::Deref for Projects {
+    type Target = HashMap<String, Listing>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Projects {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Serialize for Projects {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let sorted = self.sorted();
+        let mut m = s.serialize_map(Some(sorted.len()))?;
+        for (k, v) in sorted {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Projects {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Projects, D::Error> {
+        HashMap::deserialize(d).map(Projects)
+    }
 }
 
 /// A project as one plan lists it, with its progress as that plan sees it.
@@ -321,7 +367,8 @@ pub fn apply(state: &mut State, event: &Event) {
 
     match payload {
         Payload::PlanDeclared(p) => {
-            let mut plan = Plan { def: p.clone(), version: 0, projects: BTreeMap::new(), indicators: BTreeMap::new() };
+            let mut plan =
+                Plan { def: p.clone(), version: 0, projects: Projects::default(), indicators: BTreeMap::new() };
             version_checked(&mut plan.version);
             state.plans.insert(p.plan.clone(), plan);
             let ids = state.years.entry(p.year).or_default();

@@ -158,7 +158,7 @@ pub fn project_json(id: &str, l: &crate::projection::Listing, at: Option<Date>) 
 
 fn plan_json(plan: &Plan, at: Option<Date>) -> Value {
     let year = plan.def.year;
-    let projects: Vec<Value> = plan.projects.iter().map(|(id, l)| project_json(id, l, at)).collect();
+    let projects: Vec<Value> = plan.projects.sorted().into_iter().map(|(id, l)| project_json(id, l, at)).collect();
     let indicators: Vec<Value> = plan.indicators.values().map(|i| indicator_json(i, at)).collect();
     let t = plan_totals(plan, at);
     let mut totals = t.all.json();
@@ -280,7 +280,7 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
                 "ID", "LEVEL", "STATUS", "PLANNED", "COMPLETED", "%"
             );
         }
-        for (id, l) in &p.projects {
+        for (id, l) in p.projects.sorted() {
             let completed = l.progress.completed(at);
             let status = l.progress.status(at);
             let _ = writeln!(
