@@ -25,7 +25,7 @@ pub struct State {
     pub last_seq: u64,
     pub last_recorded_at: Timestamp,
     pub departments: BTreeMap<String, Department>,
-    pub plans: BTreeMap<String, Plan>,
+    pub plans: IdMap<Plan>,
     /// Plan ids by year: an index over `plans`, kept by `apply`.
     pub years: BTreeMap<i32, Vec<String>>,
 }
@@ -45,35 +45,45 @@ pub struct Plan {
     pub indicators: BTreeMap<String, Indicator>,
 }
 
-/// A plan's projects by id: hashed, because the fold looks one up for nearly every event;
-/// serialized in id order (as a `BTreeMap` would be), so checkpoint bytes stay canonical.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Projects(HashMap<String, Listing>);
+/// Entities by id: hashed, because the fold looks one up for nearly every event; serialized
+/// in id order (as a `BTreeMap` would be), so checkpoint bytes stay canonical. Output that
+/// lists entities uses `sorted`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdMap<V>(HashMap<String, V>);
 
-impl Projects {
-    /// The projects in id order, for output.
-    pub fn sorted(&self) -> Vec<(&String, &Listing)> {
-        let mut v: Vec<(&String, &Listing)> = self.0.iter().collect();
+/// A plan's projects by id.
+pub type Projects = IdMap<Listing>;
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap(HashMap::new())
+    }
+}
+
+impl<V> IdMap<V> {
+    /// The entries in id order, for output.
+    pub fn sorted(&self) -> Vec<(&String, &V)> {
+        let mut v: Vec<(&String, &V)> = self.0.iter().collect();
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
     }
 }
 
-impl std::ops::Deref for Projects {
-    type Target = HashMap<String, Listing>;
+impl<V> std::ops::Deref for IdMap<V> {
+    type Target = HashMap<String, V>;
 
     fn deref(&self) -> &Self::Target {
         &self.0
     }
 }
 
-impl std::ops::DerefMut for Projects {
+impl<V> std::ops::DerefMut for IdMap<V> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.0
     }
 }
 
-impl Serialize for Projects {
+impl<V: Serialize> Serialize for IdMap<V> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let sorted = self.sorted();
@@ -85,9 +95,9 @@ impl Serialize for Projects {
     }
 }
 
-impl<'de> Deserialize<'de> for Projects {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Projects, D::Error> {
-        HashMap::deserialize(d).map(Projects)
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for IdMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IdMap<V>, D::Error> {
+        HashMap::deserialize(d).map(IdMap)
     }
 }
 
