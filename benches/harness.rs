@@ -464,6 +464,7 @@ pub fn run(cfg: &Config) -> Report {
 
 fn correction(target: u64, i: i64) -> Submission {
     Submission {
+        signature: None,
         id: None,
         note: None,
         command: Command::Correct {

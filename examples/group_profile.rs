@@ -35,6 +35,7 @@ fn main() {
             std::thread::spawn(move || {
                 for k in 0..per {
                     let sub = Submission {
+                        signature: None,
                         id: None,
                         note: None,
                         command: Command::Correct {

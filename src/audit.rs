@@ -76,7 +76,10 @@ fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
         Payload::Retracted(r) => subject_figure(state, &r.subject),
         Payload::ProjectListed(l) => project_figure(state, &l.plan, &l.project, "planned_investment"),
         Payload::IndicatorDefined(i) => indicator_figure(state, &i.plan, &i.indicator, "target"),
-        Payload::PlanDeclared(_) | Payload::DepartmentRegistered(_) => None,
+        Payload::PlanDeclared(_)
+        | Payload::DepartmentRegistered(_)
+        | Payload::KeyRegistered(_)
+        | Payload::KeyRevoked(_) => None,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::event::{Payload, Subject};
 use crate::ledger::check_fold;
 use crate::model::Timestamp;
-use crate::projection::{self, Department, Plan, State};
+use crate::projection::{self, Department, Plan, Principal, State};
 use crate::store::{CheckpointWrite, Store};
 
 /// Events between checkpoints (at least; one is taken at the end of the first commit that
@@ -39,6 +39,7 @@ pub struct Global {
     pub last_recorded_at: Timestamp,
     pub departments: BTreeMap<String, Department>,
     pub years: BTreeMap<i32, Vec<String>>,
+    pub principals: BTreeMap<String, Principal>,
 }
 
 fn global_of(state: &State) -> Global {
@@ -47,6 +48,7 @@ fn global_of(state: &State) -> Global {
         last_recorded_at: state.last_recorded_at,
         departments: state.departments.clone(),
         years: state.years.clone(),
+        principals: state.principals.clone(),
     }
 }
 
@@ -178,6 +180,7 @@ pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Resu
         state.last_recorded_at = g.last_recorded_at;
         state.departments = g.departments;
         state.years = g.years;
+        state.principals = g.principals;
         for (id, hash) in &record.plans {
             if plans.is_none_or(|want| want.contains(id)) {
                 let plan: Plan = load_partition(store, seq, hash)?;

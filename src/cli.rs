@@ -63,6 +63,9 @@ pub struct Cli {
     /// Store directory [env: PLANLEDGER_STORE] [default: ./planledger-data]
     #[arg(long, global = true, value_name = "DIR")]
     store: Option<PathBuf>,
+    /// Sign what you submit with this key file (`dept keygen`) [env: PLANLEDGER_KEY]
+    #[arg(long, global = true, value_name = "FILE")]
+    key: Option<PathBuf>,
     /// Print JSON on stdout (one document; JSON Lines for `log` and `submit`)
     #[arg(long, global = true)]
     json: bool,
@@ -124,8 +127,44 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
     },
+    /// Departments' and auditors' signing keys: make one, register one, revoke one
+    #[command(subcommand)]
+    Dept(DeptCmd),
     /// Build a fresh store from the embedded Guancheng example and print its state
     Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum DeptCmd {
+    /// Make an ed25519 key pair and write it to a new file (mode 0600)
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Register a principal's public key (a coordinator's act); `--role auditor` for a reader
+    Register {
+        /// Department id, or the id of a new auditor
+        principal: String,
+        /// Key file (from `dept keygen`) or a file with the public key in hex
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+        /// auditor (the role of a department follows from the plan file)
+        #[arg(long)]
+        role: Option<String>,
+        /// Acting department (a coordinator)
+        #[arg(long = "as", value_name = "DEPT")]
+        actor: String,
+    },
+    /// Revoke a principal's key (rotation: register the new key, then revoke the old)
+    Revoke {
+        principal: String,
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as", value_name = "DEPT")]
+        actor: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +172,9 @@ struct VerifyArgs {
     /// Also prove that today's log extends the one this signed checkpoint covers
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// Fail on any unsigned event after the first key registration
+    #[arg(long)]
+    require_signatures: bool,
 }
 
 #[derive(Args, Debug)]
@@ -446,9 +488,15 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             let import = input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
             let mut ledger = open_ledger(&dir)?;
             let plan_id = import.plan.plan.clone();
-            let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(import)) };
+            let mut subs = vec![Submission {
+                signature: None,
+                id: None,
+                note: None,
+                command: Command::ImportPlan(Box::new(import)),
+            }];
+            sign_all(&cli.key, &actor, &mut subs)?;
             let name = file.display().to_string();
-            let acks = ledger.submit(&actor, &[sub], &|_| Some(name.clone()))?;
+            let acks = ledger.submit(&actor, &subs, &|_| Some(name.clone()))?;
             print_import(out, cli.json, &plan_id, &acks)?;
         }
         Cmd::Submit(args) => {
@@ -472,6 +520,8 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                     )))
                 }
             };
+            let mut subs = subs;
+            sign_all(&cli.key, &args.actor, &mut subs)?;
             let mut ledger = open_ledger(&dir)?;
             let origin = |i: usize| name.as_ref().map(|n| format!("{n} line {}", lines[i]));
             let acks = ledger.submit(&args.actor, &subs, &origin)?;
@@ -744,7 +794,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 .as_ref()
                 .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
                 .transpose()?;
-            let mut v = crate::verify::verify(&store)?;
+            let mut v = crate::verify::verify_with(&store, args.require_signatures)?;
             let mut checkpoint_ok = None;
             if let (Some(h), true) = (&head, v.ok()) {
                 match proof::check_tree_head(&store, h)? {
@@ -786,6 +836,41 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 return Ok(exit::INTEGRITY);
             }
         }
+        Cmd::Dept(DeptCmd::Keygen { out: file }) => {
+            let pair = crate::keys::KeyPair::generate()?;
+            pair.write_new(&file)?;
+            if cli.json {
+                emit_json(out, &json!({"wrote": file.display().to_string(), "public_key": hex(&pair.public())}))?;
+            } else {
+                emit(out, &format!("wrote {} (public key {})\n", file.display(), hex(&pair.public())))?;
+            }
+        }
+        Cmd::Dept(DeptCmd::Register { principal, public_key, role, actor }) => {
+            let key = crate::keys::read_public(&public_key)?.to_vec();
+            let role = role.as_deref().map(|r| crate::model::Role::parse("--role", r)).transpose()?;
+            crate::model::check_id("principal", &principal)?;
+            let mut subs = vec![Submission {
+                signature: None,
+                id: None,
+                note: None,
+                command: Command::RegisterKey { principal, role, key },
+            }];
+            sign_all(&cli.key, &actor, &mut subs)?;
+            let acks = open_ledger(&dir)?.submit(&actor, &subs, &|_| None)?;
+            print_acks(out, cli.json, &acks)?;
+        }
+        Cmd::Dept(DeptCmd::Revoke { principal, public_key, reason, actor }) => {
+            let key = crate::keys::read_public(&public_key)?.to_vec();
+            let mut subs = vec![Submission {
+                signature: None,
+                id: None,
+                note: None,
+                command: Command::RevokeKey { principal, key, reason },
+            }];
+            sign_all(&cli.key, &actor, &mut subs)?;
+            let acks = open_ledger(&dir)?.submit(&actor, &subs, &|_| None)?;
+            print_acks(out, cli.json, &acks)?;
+        }
         Cmd::Demo => {
             let demo_dir = match cli.store.clone().or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from)) {
                 Some(d) => d,
@@ -805,6 +890,18 @@ pub fn in_file(e: Error, name: &str) -> Error {
         }
         other => other.at(name),
     }
+}
+
+/// Signs every submission with the key file of `--key` / `PLANLEDGER_KEY`, if one is given.
+fn sign_all(key: &Option<PathBuf>, actor: &str, subs: &mut [Submission]) -> Result<()> {
+    let Some(path) = key.clone().or_else(|| std::env::var_os("PLANLEDGER_KEY").map(PathBuf::from)) else {
+        return Ok(());
+    };
+    let pair = crate::keys::KeyPair::read(&path)?;
+    for sub in subs {
+        crate::keys::sign(&pair, actor, sub);
+    }
+    Ok(())
 }
 
 /// The last seq of `--as-of` (the whole log when absent).

@@ -172,6 +172,7 @@ mod tests {
                     (0..per)
                         .map(|k| {
                             let sub = Submission {
+                                signature: None,
                                 id: None,
                                 note: None,
                                 command: Command::Correct {

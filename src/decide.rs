@@ -12,13 +12,14 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::event::{
     ActualReported, CarriedMilestone, Corrected, DepartmentRegistered, Event, IndicatorDefined, InvestmentReported,
-    MilestoneReached, Payload, PlanDeclared, ProjectListed, Retracted, Subject, TargetRef, TargetRevised,
+    KeyRegistered, KeyRevoked, MilestoneReached, Payload, PlanDeclared, ProjectListed, Retracted, Subject, TargetRef,
+    TargetRevised,
 };
-use crate::model::{check_text, Basis, Date, Milestone, Month, Period};
+use crate::model::{check_text, Basis, Date, Milestone, Month, Period, Role};
 use crate::projection::{Listing, Plan, Progress, State};
 
 /// A plan file, parsed: the events it would declare if everything in it were new.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PlanImport {
     pub plan: PlanDeclared,
     pub departments: Vec<DepartmentRegistered>,
@@ -66,12 +67,49 @@ pub enum TargetSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     ImportPlan(Box<PlanImport>),
-    Investment { project: String, period: Month, amount: Decimal },
-    Milestone { project: String, milestone: Milestone, date: Date },
-    Actual { indicator: String, plan: Option<String>, period: Period, value: Decimal, basis: Basis },
-    ReviseTarget { target: TargetSpec, value: Decimal, reason: String },
-    Correct { event: EventRef, value: Decimal, reason: String },
-    Retract { event: EventRef, reason: String },
+    Investment {
+        project: String,
+        period: Month,
+        amount: Decimal,
+    },
+    Milestone {
+        project: String,
+        milestone: Milestone,
+        date: Date,
+    },
+    Actual {
+        indicator: String,
+        plan: Option<String>,
+        period: Period,
+        value: Decimal,
+        basis: Basis,
+    },
+    ReviseTarget {
+        target: TargetSpec,
+        value: Decimal,
+        reason: String,
+    },
+    Correct {
+        event: EventRef,
+        value: Decimal,
+        reason: String,
+    },
+    Retract {
+        event: EventRef,
+        reason: String,
+    },
+    /// A coordinator registers a principal's signing key (`dept register`).
+    RegisterKey {
+        principal: String,
+        role: Option<Role>,
+        key: Vec<u8>,
+    },
+    /// A coordinator revokes one (`dept revoke`); rotation is a register then a revoke.
+    RevokeKey {
+        principal: String,
+        key: Vec<u8>,
+        reason: String,
+    },
 }
 
 impl Command {
@@ -85,6 +123,8 @@ impl Command {
             Command::ReviseTarget { .. } => "revise-target",
             Command::Correct { .. } => "correct",
             Command::Retract { .. } => "retract",
+            Command::RegisterKey { .. } => "key-registered",
+            Command::RevokeKey { .. } => "key-revoked",
         }
     }
 }
@@ -97,6 +137,8 @@ pub struct Submission {
     pub id: Option<Uuid>,
     pub note: Option<String>,
     pub command: Command,
+    /// The submitting principal's signature over the submission's canonical text.
+    pub signature: Option<Box<crate::event::Signature>>,
 }
 
 /// Finds a committed (or earlier in the same batch) event by seq or id.
@@ -108,10 +150,49 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         return decide_import(state, actor, import);
     }
     if !state.departments.contains_key(actor) {
+        if state.principals.get(actor).is_some_and(|p| p.role == Role::Auditor) {
+            return Err(Error::Forbidden(format!("'{actor}' is an auditor; auditors only read")));
+        }
         return Err(Error::unknown("department", actor));
     }
     let payload = match command {
         Command::ImportPlan(_) => unreachable!("handled above"),
+        Command::RegisterKey { principal, role, key } => {
+            require_coordinator(state, actor, "register keys")?;
+            let valid = <[u8; 32]>::try_from(key.as_slice())
+                .ok()
+                .is_some_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok());
+            if !valid {
+                return Err(Error::invalid("public key is not an ed25519 key"));
+            }
+            let role = match (state.departments.get(principal), role) {
+                (Some(_), Some(Role::Auditor)) => {
+                    return Err(Error::invalid(format!("'{principal}' is a department; an auditor is not one")))
+                }
+                (Some(d), _) if d.coordinator => Role::Coordinator,
+                (Some(_), _) => Role::Department,
+                (None, Some(Role::Auditor)) => Role::Auditor,
+                (None, _) => return Err(Error::unknown("department", principal.as_str())),
+            };
+            if let Some((who, _)) =
+                state.principals.iter().find(|(_, p)| p.keys.iter().any(|k| &k.key == key && k.revoked.is_none()))
+            {
+                return Err(Error::Conflict(format!("this key is already registered to '{who}'")));
+            }
+            Payload::KeyRegistered(Box::new(KeyRegistered { principal: principal.clone(), role, key: key.clone() }))
+        }
+        Command::RevokeKey { principal, key, reason } => {
+            require_coordinator(state, actor, "revoke keys")?;
+            check_text("reason", reason, true)?;
+            if state.active_key(principal, key).is_none() {
+                return Err(Error::invalid(format!("'{principal}' has no active key {}", crate::codec::hex(key))));
+            }
+            Payload::KeyRevoked(Box::new(KeyRevoked {
+                principal: principal.clone(),
+                key: key.clone(),
+                reason: reason.clone(),
+            }))
+        }
         Command::Investment { project, period, amount } => {
             let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
             authorize_project(state, actor, plan, project)?;
@@ -524,6 +605,13 @@ fn pick_plan<'s>(candidates: Vec<&'s Plan>, plan: Option<&str>, kind: &str, id: 
             )))
         }
     }
+}
+
+fn require_coordinator(state: &State, actor: &str, what: &str) -> Result<()> {
+    if state.is_coordinator(actor) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!("department '{actor}' is not a coordinator; only a coordinator may {what}")))
 }
 
 fn authorize_project(state: &State, actor: &str, plan: &Plan, project: &str) -> Result<()> {

@@ -28,7 +28,7 @@ pub fn load(ledger: &mut Ledger) -> Result<()> {
 
 fn import(ledger: &mut Ledger, name: &str, text: &str) -> Result<()> {
     let plan = input::parse_plan(text).map_err(|e| crate::cli::in_file(e, name))?;
-    let sub = Submission { id: None, note: None, command: Command::ImportPlan(Box::new(plan)) };
+    let sub = Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(plan)) };
     ledger.submit(COORDINATOR, &[sub], &|_| Some(name.to_string()))?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Timestamp};
+use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Role, Timestamp};
 
 /// Version of the payload shapes in this file, stored in every envelope.
 pub const SCHEMA_VERSION: u16 = 1;
@@ -36,9 +36,13 @@ pub struct Event {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
-    /// SHA-256 of the signing public key.
+    /// The signer's ed25519 public key (32 bytes).
     pub key: Vec<u8>,
+    /// The ed25519 signature (64 bytes) over `signed`.
     pub bytes: Vec<u8>,
+    /// What was signed: the submission's canonical text (`keys::canonical_text`), kept so
+    /// anyone can check the signature and that it says what the event records.
+    pub signed: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +59,25 @@ pub enum Payload {
     TargetRevised(TargetRevised),
     Corrected(Box<Corrected>),
     Retracted(Box<Retracted>),
+    KeyRegistered(Box<KeyRegistered>),
+    KeyRevoked(Box<KeyRevoked>),
+}
+
+/// A principal's signing key, registered by a coordinator. A principal is a department of
+/// the plans (role department or coordinator) or an auditor (read-only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRegistered {
+    pub principal: String,
+    pub role: Role,
+    /// ed25519 public key, 32 bytes.
+    pub key: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRevoked {
+    pub principal: String,
+    pub key: Vec<u8>,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +226,8 @@ pub const KINDS: &[&str] = &[
     "revise-target",
     "correct",
     "retract",
+    "key-registered",
+    "key-revoked",
 ];
 
 impl Payload {
@@ -219,6 +244,8 @@ impl Payload {
             Payload::TargetRevised(_) => "revise-target",
             Payload::Corrected(_) => "correct",
             Payload::Retracted(_) => "retract",
+            Payload::KeyRegistered(_) => "key-registered",
+            Payload::KeyRevoked(_) => "key-revoked",
         }
     }
 
@@ -240,6 +267,8 @@ impl Payload {
             },
             Payload::Corrected(c) => c.subject.stream(),
             Payload::Retracted(r) => r.subject.stream(),
+            Payload::KeyRegistered(k) => key_stream(&k.principal),
+            Payload::KeyRevoked(k) => key_stream(&k.principal),
         }
     }
 
@@ -247,7 +276,7 @@ impl Payload {
     pub fn plan(&self) -> Option<&str> {
         Some(match self {
             Payload::PlanDeclared(p) => &p.plan,
-            Payload::DepartmentRegistered(_) => return None,
+            Payload::DepartmentRegistered(_) | Payload::KeyRegistered(_) | Payload::KeyRevoked(_) => return None,
             Payload::IndicatorDefined(i) => &i.plan,
             Payload::ProjectListed(p) => &p.plan,
             Payload::InvestmentReported(i) => &i.plan,
@@ -278,6 +307,8 @@ impl Payload {
             },
             Payload::Corrected(c) => c.subject.entity(),
             Payload::Retracted(r) => r.subject.entity(),
+            Payload::KeyRegistered(k) => &k.principal,
+            Payload::KeyRevoked(k) => &k.principal,
         }
     }
 }
@@ -308,6 +339,9 @@ impl Subject {
 
 pub fn plan_stream(plan: &str) -> String {
     format!("plan/{plan}")
+}
+pub fn key_stream(principal: &str) -> String {
+    format!("key/{principal}")
 }
 pub fn dept_stream(dept: &str) -> String {
     format!("dept/{dept}")

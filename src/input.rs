@@ -284,7 +284,7 @@ pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> 
     if let Some(n) = &note {
         check_text("note", n, false)?;
     }
-    Ok(Submission { id, note, command })
+    Ok(Submission { signature: None, id, note, command })
 }
 
 /// Parses a JSONL batch: one object per line with `"type"`; blank lines are skipped.

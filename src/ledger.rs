@@ -151,6 +151,7 @@ impl Ledger {
                 if let Some(note) = &sub.note {
                     check_text("note", note, false).map_err(wrap)?;
                 }
+                crate::keys::check_submission(&self.state, actor, sub).map_err(wrap)?;
                 let staged = &self.staged;
                 let store = &self.store;
                 let lookup = |r: &EventRef| -> Result<Option<Event>> {
@@ -209,7 +210,7 @@ impl Ledger {
                         actor: actor.to_string(),
                         schema: SCHEMA_VERSION,
                         note: sub.note.clone(),
-                        signature: None,
+                        signature: sub.signature.clone(),
                         payload,
                     };
                     projection::apply(&mut self.state, &event);

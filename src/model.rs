@@ -342,6 +342,11 @@ vocabulary!(
     Basis, "basis" { Estimate = "estimate", Preliminary = "preliminary", Final = "final" }
 );
 vocabulary!(
+    /// What a principal may do: coordinators import plans and register keys, departments
+    /// submit for their own entities, auditors only read.
+    Role, "role" { Coordinator = "coordinator", Department = "department", Auditor = "auditor" }
+);
+vocabulary!(
     /// Project milestones, in the order they must be reached.
     Milestone, "milestone" { Start = "start", Complete = "complete", Operate = "operate" }
 );

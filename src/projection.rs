@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, Subject, TargetRef};
-use crate::model::{Basis, Date, Milestone, Month, Period, Status, Timestamp};
+use crate::model::{Basis, Date, Milestone, Month, Period, Role, Status, Timestamp};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -28,6 +28,23 @@ pub struct State {
     pub plans: IdMap<Plan>,
     /// Plan ids by year: an index over `plans`, kept by `apply`.
     pub years: BTreeMap<i32, Vec<String>>,
+    /// Signing keys by principal (department or auditor).
+    pub principals: BTreeMap<String, Principal>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    pub role: Role,
+    pub version: u64,
+    pub keys: Vec<KeyEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    /// ed25519 public key.
+    pub key: Vec<u8>,
+    pub registered: u64,
+    pub revoked: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -275,6 +292,11 @@ impl Progress {
 }
 
 impl State {
+    /// The principal's key `key` if it is registered and not revoked.
+    pub fn active_key(&self, principal: &str, key: &[u8]) -> Option<&KeyEntry> {
+        self.principals.get(principal)?.keys.iter().find(|k| k.key == key && k.revoked.is_none())
+    }
+
     pub fn is_coordinator(&self, dept: &str) -> bool {
         self.departments.get(dept).is_some_and(|d| d.coordinator)
     }
@@ -314,6 +336,8 @@ impl State {
             },
             Payload::Corrected(c) => subject_version(self, &c.subject),
             Payload::Retracted(r) => subject_version(self, &r.subject),
+            Payload::KeyRegistered(k) => self.principals.get(&k.principal).map_or(0, |p| p.version),
+            Payload::KeyRevoked(k) => self.principals.get(&k.principal).map_or(0, |p| p.version),
         }
     }
 
@@ -511,6 +535,24 @@ pub fn apply(state: &mut State, event: &Event) {
                 }
             }
         },
+        Payload::KeyRegistered(k) => {
+            let p = state.principals.entry(k.principal.clone()).or_insert_with(|| Principal {
+                role: k.role,
+                version: 0,
+                keys: Vec::new(),
+            });
+            version_checked(&mut p.version);
+            p.role = k.role;
+            p.keys.push(KeyEntry { key: k.key.clone(), registered: seq, revoked: None });
+        }
+        Payload::KeyRevoked(k) => {
+            if let Some(p) = state.principals.get_mut(&k.principal) {
+                version_checked(&mut p.version);
+                if let Some(e) = p.keys.iter_mut().find(|e| e.key == k.key && e.revoked.is_none()) {
+                    e.revoked = Some(seq);
+                }
+            }
+        }
     }
 }
 

@@ -370,6 +370,10 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
             "retracts": r.target_seq, "retracts_id": r.target_id.to_string(), "subject": subject(&r.subject),
             "reason": r.reason,
         }),
+        P::KeyRegistered(k) => {
+            json!({"principal": k.principal, "role": k.role.as_str(), "key": crate::codec::hex(&k.key)})
+        }
+        P::KeyRevoked(k) => json!({"principal": k.principal, "key": crate::codec::hex(&k.key), "reason": k.reason}),
     };
     match v {
         Value::Object(m) => m,
@@ -390,6 +394,11 @@ pub fn event_json(e: &crate::event::Event, hash: &crate::codec::Hash) -> Value {
     m.insert("schema".into(), json!(e.schema));
     if let Some(n) = &e.note {
         m.insert("note".into(), json!(n));
+    }
+    if let Some(sig) = &e.signature {
+        m.insert("signed_by".into(), json!(crate::codec::hex(&sig.key)));
+        m.insert("signature".into(), json!(crate::codec::hex(&sig.bytes)));
+        m.insert("signed".into(), json!(sig.signed));
     }
     for (k, v) in payload_fields(&e.payload) {
         m.insert(k, v);
@@ -416,6 +425,8 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String 
             format!("seq {}: {} -> {}: {}", c.target_seq, fmt_decimal(c.previous), fmt_decimal(c.value), c.reason)
         }
         P::Retracted(r) => format!("seq {}: {}", r.target_seq, r.reason),
+        P::KeyRegistered(k) => format!("{} key {}", k.role, &crate::codec::hex(&k.key)[..16]),
+        P::KeyRevoked(k) => format!("revoked key {}: {}", &crate::codec::hex(&k.key)[..16], k.reason),
     };
     format!(
         "{:>7}  {}  {:<10} {:<21} {:<28} {}  #{}\n",

@@ -34,10 +34,17 @@ fn fail(v: &mut Verification, seq: u64, what: String) {
 }
 
 pub fn verify(store: &Store) -> Result<Verification> {
+    verify_with(store, false)
+}
+
+/// As `verify`; with `require_signatures`, every event after the first key registration must
+/// be signed (the events before it bootstrap the ledger: plans and departments come first).
+pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verification> {
     let mut v = Verification { events: 0, head: [0; 32], problem: None };
     // Checkpoints are recomputed from the events as the fold passes their seq.
     let mut state = State::default();
     let mut tree = crate::merkle::Frontier::default();
+    let mut seen: std::collections::HashMap<uuid::Uuid, u64> = std::collections::HashMap::new();
     let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?.into_iter().peekable();
     'chunks: for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
@@ -74,6 +81,18 @@ pub fn verify(store: &Store) -> Result<Verification> {
                 fail(&mut v, seq, format!("event at position {seq} says seq {}", event.seq));
                 break 'chunks;
             }
+            if let Some(what) = crate::keys::check_event(&state, &event, &|r| match r {
+                crate::decide::EventRef::Seq(s) => Some(*s),
+                crate::decide::EventRef::Id(id) => seen.get(id).copied(),
+            }) {
+                fail(&mut v, seq, what);
+                break 'chunks;
+            }
+            if require_signatures && event.signature.is_none() && !state.principals.is_empty() {
+                fail(&mut v, seq, "unsigned event after the first key registration".into());
+                break 'chunks;
+            }
+            seen.insert(event.id, seq);
             if let Err(e) = check_fold(&state, &event) {
                 let what = match e {
                     crate::Error::Corrupt { what, .. } => what,

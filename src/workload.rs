@@ -86,7 +86,7 @@ impl Generator {
 
     fn sub(&mut self, command: Command) -> Submission {
         self.approx_events += 1;
-        Submission { id: Some(self.id()), note: None, command }
+        Submission { signature: None, id: Some(self.id()), note: None, command }
     }
 
     /// Every submission of one plan year: the plan, twelve monthly rounds, the actuals.
@@ -177,7 +177,7 @@ impl Generator {
             projects,
         };
         self.approx_events += p as u64 + INDICATORS as u64;
-        out.push(Submission { id: None, note: None, command: Command::ImportPlan(Box::new(import)) });
+        out.push(Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) });
 
         let mut amend: Vec<(Uuid, Decimal, bool)> = Vec::new();
         let mut counter: u64 = 0;

@@ -34,6 +34,7 @@ fn crash_child() {
             .map(|k| {
                 let i = n + k;
                 Submission {
+                    signature: None,
                     id: None,
                     note: Some(format!("crash-test {i}")),
                     command: Cmd::Correct {

@@ -241,7 +241,7 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let mut ledger = open(tmp.path());
         let plan = planledger::input::parse_plan(common::PLAN_2022).unwrap();
-        ledger.submit("drc", &[Submission { id: None, note: None, command: Command::ImportPlan(Box::new(plan)) }], &|_| None).unwrap();
+        ledger.submit("drc", &[Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(plan)) }], &|_| None).unwrap();
         // Submit in batches of varying size, grouped by actor; refused batches write nothing.
         let mut i = 0;
         for size in splits.iter().cycle() {
@@ -249,7 +249,7 @@ proptest! {
             let actor = commands[i].0.clone();
             let mut batch = Vec::new();
             while i < commands.len() && batch.len() < *size && commands[i].0 == actor {
-                batch.push(Submission { id: None, note: None, command: commands[i].1.clone() });
+                batch.push(Submission { signature: None, id: None, note: None, command: commands[i].1.clone() });
                 i += 1;
             }
             let before = ledger.store().head().clone();
