@@ -47,7 +47,8 @@ pub fn exit_code(e: &Error) -> i32 {
         Error::Conflict(_) => exit::CONFLICT,
         Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::NoStore(_) => exit::UNAVAILABLE,
         Error::Corrupt { .. } => exit::INTEGRITY,
-        Error::Sled(sled::Error::Corruption { .. }) => exit::INTEGRITY,
+        Error::Sled(sled::Error::Corruption { .. }) | Error::Integrity(_) => exit::INTEGRITY,
+        Error::Remote { code, .. } => *code,
         Error::Io { .. } | Error::Sled(_) => exit::IO,
         Error::At { .. } => unreachable!("root() unwraps locations"),
     }
@@ -62,19 +63,22 @@ pub fn exit_code(e: &Error) -> i32 {
 pub struct Cli {
     /// Store directory [env: PLANLEDGER_STORE] [default: ./planledger-data]
     #[arg(long, global = true, value_name = "DIR")]
-    store: Option<PathBuf>,
+    pub(crate) store: Option<PathBuf>,
+    /// Talk to a planledger server instead of a local store [env: PLANLEDGER_SERVER]
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) server: Option<String>,
     /// Sign what you submit with this key file (`dept keygen`) [env: PLANLEDGER_KEY]
     #[arg(long, global = true, value_name = "FILE")]
-    key: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
     /// Print JSON on stdout (one document; JSON Lines for `log` and `submit`)
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(subcommand)]
-    command: Cmd,
+    pub(crate) command: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub(crate) enum Cmd {
     /// Plans: import a year's plan file
     #[command(subcommand)]
     Plan(PlanCmd),
@@ -127,6 +131,20 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
     },
+    /// Serve this store over gRPC (proto/planledger/v1/ledger.proto) until SIGINT/SIGTERM
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+    },
+    /// Events from a seq: catch-up, then live from a server (JSON Lines with --json)
+    Subscribe {
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Stop after this many events
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Departments' and auditors' signing keys: make one, register one, revoke one
     #[command(subcommand)]
     Dept(DeptCmd),
@@ -135,7 +153,7 @@ enum Cmd {
 }
 
 #[derive(Subcommand, Debug)]
-enum DeptCmd {
+pub(crate) enum DeptCmd {
     /// Make an ed25519 key pair and write it to a new file (mode 0600)
     Keygen {
         #[arg(long, value_name = "FILE")]
@@ -168,7 +186,7 @@ enum DeptCmd {
 }
 
 #[derive(Args, Debug)]
-struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Also prove that today's log extends the one this signed checkpoint covers
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
@@ -178,7 +196,7 @@ struct VerifyArgs {
 }
 
 #[derive(Args, Debug)]
-struct SummaryArgs {
+pub(crate) struct SummaryArgs {
     #[arg(long)]
     year: i32,
     /// Only this plan (when a year has several)
@@ -202,7 +220,7 @@ struct SummaryArgs {
 }
 
 #[derive(Args, Debug)]
-struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// A project, indicator, department or plan id
     #[arg(long)]
     entity: Option<String>,
@@ -227,24 +245,24 @@ struct AuditArgs {
 }
 
 #[derive(Args, Debug)]
-struct SnapshotArgs {
+pub(crate) struct SnapshotArgs {
     /// Transaction time: a seq, or an RFC 3339 time
     #[arg(long, value_name = "TIME|SEQ")]
-    as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     #[command(subcommand)]
-    verify: Option<SnapshotCmd>,
+    pub(crate) verify: Option<SnapshotCmd>,
 }
 
 #[derive(Subcommand, Debug)]
-enum SnapshotCmd {
+pub(crate) enum SnapshotCmd {
     /// Recompute a snapshot from the ledger and say whether it matches
     Verify { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
-enum PlanCmd {
+pub(crate) enum PlanCmd {
     /// Import a plan file (TOML); re-importing the same file writes nothing
     Import {
         file: PathBuf,
@@ -255,19 +273,23 @@ enum PlanCmd {
 }
 
 #[derive(Args, Debug)]
-struct SubmitArgs {
+pub(crate) struct SubmitArgs {
     /// Acting department
     #[arg(long = "as", value_name = "DEPT")]
-    actor: String,
+    pub(crate) actor: String,
     /// A JSONL file of submissions, committed as one atomic batch
     #[arg(long, value_name = "FILE.jsonl")]
-    file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
+    /// Optimistic concurrency: the stream must be at this version (e.g.
+    /// plan/p-2022/project/park=3; 0: no event yet), else a conflict (exit 5); repeatable
+    #[arg(long = "expect", value_name = "STREAM=VERSION")]
+    pub(crate) expect: Vec<String>,
     #[command(subcommand)]
-    kind: Option<Kind>,
+    pub(crate) kind: Option<Kind>,
 }
 
-#[derive(Args, Debug)]
-struct Common {
+#[derive(Args, Debug, Clone)]
+pub(crate) struct Common {
     /// Idempotency key (UUID); a UUID v7 is made when absent
     #[arg(long)]
     id: Option<String>,
@@ -276,8 +298,8 @@ struct Common {
     note: Option<String>,
 }
 
-#[derive(Subcommand, Debug)]
-enum Kind {
+#[derive(Subcommand, Debug, Clone)]
+pub(crate) enum Kind {
     /// Investment completed by a project in one month (亿元)
     Investment {
         #[arg(long)]
@@ -362,7 +384,7 @@ enum Kind {
 }
 
 #[derive(Args, Debug)]
-struct StateArgs {
+pub(crate) struct StateArgs {
     /// Only this plan
     #[arg(long)]
     plan: Option<String>,
@@ -375,7 +397,7 @@ struct StateArgs {
 }
 
 #[derive(Args, Debug)]
-struct LogArgs {
+pub(crate) struct LogArgs {
     /// First seq to print
     #[arg(long, default_value_t = 1)]
     from: u64,
@@ -430,7 +452,7 @@ pub fn main() -> i32 {
     }
 }
 
-fn store_dir(cli_store: &Option<PathBuf>) -> PathBuf {
+pub(crate) fn store_dir(cli_store: &Option<PathBuf>) -> PathBuf {
     cli_store
         .clone()
         .or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from))
@@ -450,7 +472,7 @@ fn open_ledger(dir: &Path) -> Result<Ledger> {
     Ledger::open(dir, clock()?, Box::new(V7Ids))
 }
 
-fn read_file(path: &Path) -> Result<String> {
+pub(crate) fn read_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -467,13 +489,13 @@ fn open_existing(dir: &Path) -> Result<Store> {
     Store::open(dir)
 }
 
-type Out<'a> = dyn Write + 'a;
+pub(crate) type Out<'a> = dyn Write + 'a;
 
-fn emit(out: &mut Out, text: &str) -> Result<()> {
+pub(crate) fn emit(out: &mut Out, text: &str) -> Result<()> {
     out.write_all(text.as_bytes()).map_err(|e| Error::io("writing to stdout", e))
 }
 
-fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
+pub(crate) fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
     // Values built from strings, numbers and maps always serialize.
     let s = serde_json::to_string(v).unwrap_or_default();
     emit(out, &s)?;
@@ -481,7 +503,25 @@ fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
 }
 
 pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
+    if let Some(url) = cli.server.clone().or_else(|| std::env::var("PLANLEDGER_SERVER").ok()) {
+        return crate::remote::run(cli, &url, out);
+    }
+    run_on(cli, None, out)
+}
+
+/// The store a read command reads: the one the server holds, or the one at `--store`.
+fn store_for<'a>(held: Option<&'a Store>, dir: &Path, slot: &'a mut Option<Store>) -> Result<&'a Store> {
+    match held {
+        Some(s) => Ok(s),
+        None => Ok(slot.insert(open_existing(dir)?)),
+    }
+}
+
+/// Runs a parsed command against the local store, or, for read commands, against `held`
+/// (the server's open store: same code, so the same output and exit codes).
+pub fn run_on(cli: Cli, held: Option<&Store>, out: &mut Out) -> Result<i32> {
     let dir = store_dir(&cli.store);
+    let mut slot: Option<Store> = None;
     match cli.command {
         Cmd::Plan(PlanCmd::Import { file, actor }) => {
             let text = read_file(&file)?;
@@ -500,40 +540,21 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             print_import(out, cli.json, &plan_id, &acks)?;
         }
         Cmd::Submit(args) => {
-            let (subs, lines, name) = match (&args.file, args.kind) {
-                (Some(file), None) => {
-                    let text = read_file(file)?;
-                    let name = file.display().to_string();
-                    let parsed = input::parse_jsonl(&text).map_err(|e| in_file(e, &name))?;
-                    if parsed.is_empty() {
-                        return Err(Error::invalid("no submissions in the file").at(name));
-                    }
-                    let (lines, subs): (Vec<usize>, Vec<Submission>) = parsed.into_iter().unzip();
-                    (subs, lines, Some(name))
-                }
-                (None, Some(kind)) => (vec![kind_submission(kind)?], vec![], None),
-                (Some(_), Some(_)) => return Err(Error::invalid("give either --file or a submission kind, not both")),
-                (None, None) => {
-                    return Err(Error::invalid(format!(
-                        "submit needs --file <FILE.jsonl> or a kind ({})",
-                        input::KINDS.join(", ")
-                    )))
-                }
-            };
-            let mut subs = subs;
+            let (mut subs, origins) = submissions_of(&args)?;
             sign_all(&cli.key, &args.actor, &mut subs)?;
             let mut ledger = open_ledger(&dir)?;
-            let origin = |i: usize| name.as_ref().map(|n| format!("{n} line {}", lines[i]));
-            let acks = ledger.submit(&args.actor, &subs, &origin)?;
+            let origin = |i: usize| origins[i].clone();
+            let expected = parse_expected(&args.expect)?;
+            let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
             print_acks(out, cli.json, &acks)?;
         }
         Cmd::State(args) => {
-            let store = open_existing(&dir)?;
-            let seq = as_of_seq(&store, &args.as_of)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let seq = as_of_seq(store, &args.as_of)?;
             let at = args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?;
             let state = match &args.plan {
-                Some(p) => query::plans_at(&store, seq, std::slice::from_ref(p))?,
-                None => query::state_at(&store, seq)?,
+                Some(p) => query::plans_at(store, seq, std::slice::from_ref(p))?,
+                None => query::state_at(store, seq)?,
             };
             if let Some(p) = &args.plan {
                 if !state.plans.contains_key(p) {
@@ -547,8 +568,8 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Summary(args) => {
-            let store = open_existing(&dir)?;
-            let seq = as_of_seq(&store, &args.as_of)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let seq = as_of_seq(store, &args.as_of)?;
             let at = args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?;
             if args.by.len() > summary::BY_MAX {
                 return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
@@ -559,7 +580,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 other => return Err(Error::invalid(format!("--lang '{other}' is not zh or en"))),
             };
             // Load only the plans of that year: the global part says which they are.
-            let index = crate::checkpoint::state_at(&store, seq, Some(&[]))?;
+            let index = crate::checkpoint::state_at(store, seq, Some(&[]))?;
             let mut ids: Vec<String> = index.years.get(&args.year).cloned().unwrap_or_default();
             if let Some(p) = &args.plan {
                 if !ids.contains(p) {
@@ -570,7 +591,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             if ids.is_empty() {
                 return Err(Error::invalid(format!("no plan for {} is recorded", args.year)));
             }
-            let state = query::plans_at(&store, seq, &ids)?;
+            let state = query::plans_at(store, seq, &ids)?;
             // "Today" of a summary taken --as-of a past point is that point's date.
             let today = match &args.as_of {
                 Some(_) => state.last_recorded_at.date(),
@@ -588,8 +609,8 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Audit(args) => {
-            let store = open_existing(&dir)?;
-            let seq = as_of_seq(&store, &args.as_of)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let seq = as_of_seq(store, &args.as_of)?;
             let time = |f: &str, v: &Option<String>| v.as_deref().map(|t| Timestamp::parse(f, t)).transpose();
             // A bare date after --since means from the start of that day.
             let since = match args.since.as_deref() {
@@ -613,7 +634,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 since,
                 until: time("--until", &args.until)?,
             };
-            let rows = audit::trail(&store, seq, &filter)?;
+            let rows = audit::trail(store, seq, &filter)?;
             match (cli.json, args.format.as_str()) {
                 (true, _) => {
                     let at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
@@ -629,8 +650,8 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Show { event } => {
-            let store = open_existing(&dir)?;
-            let doc = show(&store, &event)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let doc = show(store, &event)?;
             if cli.json {
                 emit_json(out, &doc)?;
             } else {
@@ -639,12 +660,12 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Snapshot(args) => {
-            let store = open_existing(&dir)?;
+            let store = store_for(held, &dir, &mut slot)?;
             match (args.verify, args.out) {
                 (Some(SnapshotCmd::Verify { file }), _) => {
                     let name = file.display().to_string();
                     let snap = snapshot::parse(&read_file(&file)?).map_err(|e| e.at(name.clone()))?;
-                    match snapshot::check(&store, &snap)? {
+                    match snapshot::check(store, &snap)? {
                         Ok(()) => {
                             let seq = &snap["as_of"]["seq"];
                             if cli.json {
@@ -657,14 +678,16 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                             if cli.json {
                                 emit_json(out, &json!({"ok": false, "differs": parts}))?;
                             }
-                            eprintln!("planledger: {name} does not match the ledger: {}", parts.join("; "));
-                            return Ok(exit::INTEGRITY);
+                            return Err(Error::Integrity(format!(
+                                "{name} does not match the ledger: {}",
+                                parts.join("; ")
+                            )));
                         }
                     }
                 }
                 (None, Some(file)) => {
-                    let seq = as_of_seq(&store, &args.as_of)?;
-                    let snap = snapshot::make(&store, seq)?;
+                    let seq = as_of_seq(store, &args.as_of)?;
+                    let snap = snapshot::make(store, seq)?;
                     let text = serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n";
                     write_file(&file, &text)?;
                     if cli.json {
@@ -674,12 +697,15 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                     }
                 }
                 (None, None) => {
-                    return Err(Error::invalid("snapshot needs --out <FILE> (or `snapshot verify <FILE>`)"))
+                    // No --out: the snapshot goes to stdout (what a server sends its client).
+                    let seq = as_of_seq(store, &args.as_of)?;
+                    let snap = snapshot::make(store, seq)?;
+                    emit(out, &(serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n"))?;
                 }
             }
         }
         Cmd::Diff { a, b } => {
-            let store = open_existing(&dir)?;
+            let store = store_for(held, &dir, &mut slot)?;
             let side = |x: Option<&str>| -> Result<snapshot::Side> {
                 match x {
                     Some(p) if p.ends_with(".json") && !Path::new(p).is_file() => {
@@ -693,16 +719,13 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                         })
                     }
                     other => {
-                        let seq = as_of_seq(&store, &other.map(str::to_string))?;
-                        Ok(snapshot::Side {
-                            seq,
-                            state: report::state_json(&query::state_at(&store, seq)?, None, None),
-                        })
+                        let seq = as_of_seq(store, &other.map(str::to_string))?;
+                        Ok(snapshot::Side { seq, state: report::state_json(&query::state_at(store, seq)?, None, None) })
                     }
                 }
             };
             let (sa, sb) = (side(Some(&a))?, side(b.as_deref())?);
-            let changes = snapshot::diff(&store, &sa, &sb)?;
+            let changes = snapshot::diff(store, &sa, &sb)?;
             if cli.json {
                 emit_json(out, &json!({"from_seq": sa.seq, "to_seq": sb.seq, "changes": changes}))?;
             } else {
@@ -713,8 +736,8 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Checkpoint { out: file } => {
-            let store = open_existing(&dir)?;
-            let head = proof::tree_head(&store)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let head = proof::tree_head(store)?;
             let text = serde_json::to_string_pretty(&head.json()).unwrap_or_default() + "\n";
             match file {
                 Some(f) => {
@@ -732,7 +755,7 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Key => {
-            let store = open_existing(&dir)?;
+            let store = store_for(held, &dir, &mut slot)?;
             let key = crate::keys::LedgerKey::load_or_create(store.dir())?;
             if cli.json {
                 emit_json(out, &json!({"algorithm": "ed25519", "public_key": hex(&key.public())}))?;
@@ -741,9 +764,9 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Proof { event, size, out: file } => {
-            let store = open_existing(&dir)?;
-            let seq = resolve_event(&store, &event)?;
-            let doc = proof::inclusion(&store, seq, size)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let seq = resolve_event(store, &event)?;
+            let doc = proof::inclusion(store, seq, size)?;
             let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
             match file {
                 Some(f) => {
@@ -766,15 +789,12 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             match proof::verify_inclusion(&read_file(&file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
                 Ok(what) if cli.json => emit_json(out, &json!({"ok": true, "proof": what}))?,
                 Ok(what) => emit(out, &format!("ok: {what}\n"))?,
-                Err(what) => {
-                    eprintln!("planledger: proof {name} fails: {what}");
-                    return Ok(exit::INTEGRITY);
-                }
+                Err(what) => return Err(Error::Integrity(format!("proof {name} fails: {what}"))),
             }
         }
         Cmd::Log(args) => {
-            let store = open_existing(&dir)?;
-            let until = as_of_seq(&store, &args.as_of)?;
+            let store = store_for(held, &dir, &mut slot)?;
+            let until = as_of_seq(store, &args.as_of)?;
             for stored in store.scan(args.from) {
                 let stored = stored?;
                 if stored.event.seq > until {
@@ -788,16 +808,16 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Verify(args) => {
-            let store = open_existing(&dir)?;
+            let store = store_for(held, &dir, &mut slot)?;
             let head = args
                 .checkpoint
                 .as_ref()
                 .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
                 .transpose()?;
-            let mut v = crate::verify::verify_with(&store, args.require_signatures)?;
+            let mut v = crate::verify::verify_with(store, args.require_signatures)?;
             let mut checkpoint_ok = None;
             if let (Some(h), true) = (&head, v.ok()) {
-                match proof::check_tree_head(&store, h)? {
+                match proof::check_tree_head(store, h)? {
                     Ok(what) => {
                         if !cli.json {
                             emit(out, &format!("checkpoint: {what}\n"))?;
@@ -829,11 +849,28 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
                 emit(out, &format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head)))?;
             }
             if let Some(p) = &v.problem {
-                match p.seq {
-                    0 => eprintln!("planledger: verification failed: {}", p.what),
-                    seq => eprintln!("planledger: verification failed at seq {seq}: {}", p.what),
+                return Err(Error::Integrity(match p.seq {
+                    0 => format!("verification failed: {}", p.what),
+                    seq => format!("verification failed at seq {seq}: {}", p.what),
+                }));
+            }
+        }
+        Cmd::Serve { listen } => {
+            crate::server::serve(&dir, &listen, out)?;
+        }
+        Cmd::Subscribe { from, count } => {
+            // Locally there is no "live": print what is there and stop.
+            let store = store_for(held, &dir, &mut slot)?;
+            for (n, stored) in store.scan(from).enumerate() {
+                if count.is_some_and(|c| n as u64 >= c) {
+                    break;
                 }
-                return Ok(exit::INTEGRITY);
+                let stored = stored?;
+                if cli.json {
+                    emit_json(out, &report::event_json(&stored.event, &stored.hash))?;
+                } else {
+                    emit(out, &report::event_line(&stored.event, &stored.hash))?;
+                }
             }
         }
         Cmd::Dept(DeptCmd::Keygen { out: file }) => {
@@ -892,8 +929,41 @@ pub fn in_file(e: Error, name: &str) -> Error {
     }
 }
 
+/// The submissions of a `submit`, each with where it came from ("FILE line N").
+pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<Option<String>>)> {
+    match (&args.file, &args.kind) {
+        (Some(file), None) => {
+            let text = read_file(file)?;
+            let name = file.display().to_string();
+            let parsed = input::parse_jsonl(&text).map_err(|e| in_file(e, &name))?;
+            if parsed.is_empty() {
+                return Err(Error::invalid("no submissions in the file").at(name));
+            }
+            Ok(parsed.into_iter().map(|(line, sub)| (sub, Some(format!("{name} line {line}")))).unzip())
+        }
+        (None, Some(kind)) => Ok((vec![kind_submission(kind.clone())?], vec![None])),
+        (Some(_), Some(_)) => Err(Error::invalid("give either --file or a submission kind, not both")),
+        (None, None) => {
+            Err(Error::invalid(format!("submit needs --file <FILE.jsonl> or a kind ({})", input::KINDS.join(", "))))
+        }
+    }
+}
+
+/// `--expect STREAM=VERSION` flags.
+pub fn parse_expected(flags: &[String]) -> Result<Vec<(String, u64)>> {
+    flags
+        .iter()
+        .map(|f| {
+            let (s, v) =
+                f.rsplit_once('=').ok_or_else(|| Error::invalid(format!("--expect '{f}' is not STREAM=VERSION")))?;
+            let v = v.parse().map_err(|_| Error::invalid(format!("--expect '{f}': version is not a number")))?;
+            Ok((s.to_string(), v))
+        })
+        .collect()
+}
+
 /// Signs every submission with the key file of `--key` / `PLANLEDGER_KEY`, if one is given.
-fn sign_all(key: &Option<PathBuf>, actor: &str, subs: &mut [Submission]) -> Result<()> {
+pub(crate) fn sign_all(key: &Option<PathBuf>, actor: &str, subs: &mut [Submission]) -> Result<()> {
     let Some(path) = key.clone().or_else(|| std::env::var_os("PLANLEDGER_KEY").map(PathBuf::from)) else {
         return Ok(());
     };
@@ -928,7 +998,7 @@ fn resolve_event(store: &Store, text: &str) -> Result<u64> {
     }
 }
 
-fn write_file(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
@@ -961,7 +1031,7 @@ fn show(store: &Store, text: &str) -> Result<Value> {
     Ok(event)
 }
 
-fn kind_submission(kind: Kind) -> Result<Submission> {
+pub(crate) fn kind_submission(kind: Kind) -> Result<Submission> {
     let mut f: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -1014,7 +1084,7 @@ fn kind_submission(kind: Kind) -> Result<Submission> {
     input::submission_from_fields(name, &f)
 }
 
-fn print_acks(out: &mut Out, as_json: bool, acks: &[Ack]) -> Result<()> {
+pub(crate) fn print_acks(out: &mut Out, as_json: bool, acks: &[Ack]) -> Result<()> {
     for a in acks {
         if as_json {
             emit_json(out, &json!({"seq": a.seq, "id": a.id.to_string(), "type": a.kind, "duplicate": a.duplicate}))?;
@@ -1026,7 +1096,7 @@ fn print_acks(out: &mut Out, as_json: bool, acks: &[Ack]) -> Result<()> {
     Ok(())
 }
 
-fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack]) -> Result<()> {
+pub(crate) fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack]) -> Result<()> {
     if as_json {
         return emit_json(
             out,

@@ -20,6 +20,8 @@ pub const GROUP_WAIT_MAX: Duration = Duration::from_micros(200);
 struct Request {
     actor: String,
     submissions: Vec<Submission>,
+    origins: Vec<Option<String>>,
+    expected: Vec<(String, u64)>,
     result: Mutex<Option<Result<Vec<Ack>>>>,
     /// Set when this request's thread is to lead the next group.
     lead: AtomicBool,
@@ -56,11 +58,30 @@ impl GroupCommit {
         self.ledger.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `f` with the ledger (waits for a commit in progress): for reads.
+    pub fn with_ledger<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
+        f(&mut lock(&self.ledger))
+    }
+
     /// Submits one request (atomic on its own); returns once it is durable or refused.
     pub fn submit(&self, actor: &str, submissions: Vec<Submission>) -> Result<Vec<Ack>> {
+        self.submit_with(actor, submissions, Vec::new(), Vec::new())
+    }
+
+    /// As `submit`, naming where each submission came from (for errors) and the stream
+    /// versions the request expects.
+    pub fn submit_with(
+        &self,
+        actor: &str,
+        submissions: Vec<Submission>,
+        origins: Vec<Option<String>>,
+        expected: Vec<(String, u64)>,
+    ) -> Result<Vec<Ack>> {
         let request = Arc::new(Request {
             actor: actor.to_string(),
             submissions,
+            origins,
+            expected,
             result: Mutex::new(None),
             lead: AtomicBool::new(false),
             thread: std::thread::current(),
@@ -118,8 +139,13 @@ impl GroupCommit {
 
     fn commit_group(&self, group: &[Arc<Request>]) {
         let mut ledger = lock(&self.ledger);
-        let staged: Vec<Result<Vec<Ack>>> =
-            group.iter().map(|r| ledger.stage(&r.actor, &r.submissions, &|_| None)).collect();
+        let staged: Vec<Result<Vec<Ack>>> = group
+            .iter()
+            .map(|r| {
+                let origin = |i: usize| r.origins.get(i).cloned().flatten();
+                ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected)
+            })
+            .collect();
         let committed = ledger.commit_staged();
         for (r, outcome) in group.iter().zip(staged) {
             let outcome = match (&committed, outcome) {

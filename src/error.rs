@@ -36,6 +36,12 @@ pub enum Error {
     Io { context: String, source: std::io::Error },
     #[error("storage engine: {0}")]
     Sled(#[from] sled::Error),
+    /// A check found the log, a snapshot or a proof not as claimed (exit 1).
+    #[error("{0}")]
+    Integrity(String),
+    /// An error a server reported, with the exit code it maps to.
+    #[error("{message}")]
+    Remote { code: i32, message: String },
 }
 
 impl Error {

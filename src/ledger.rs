@@ -83,7 +83,18 @@ impl Ledger {
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<String>,
     ) -> Result<Vec<Ack>> {
-        let acks = self.stage(actor, submissions, origin)?;
+        self.submit_expecting(actor, submissions, origin, &[])
+    }
+
+    /// As `submit`, with expected stream versions (see `stage_expecting`).
+    pub fn submit_expecting(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<String>,
+        expected: &[(String, u64)],
+    ) -> Result<Vec<Ack>> {
+        let acks = self.stage_expecting(actor, submissions, origin, expected)?;
         self.commit_staged()?;
         Ok(acks)
     }
@@ -96,6 +107,24 @@ impl Ledger {
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<String>,
     ) -> Result<Vec<Ack>> {
+        self.stage_expecting(actor, submissions, origin, &[])
+    }
+
+    /// As `stage`, first checking optimistic concurrency: each named stream must be at the
+    /// given version (0: no event yet), else a conflict and nothing staged.
+    pub fn stage_expecting(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<String>,
+        expected: &[(String, u64)],
+    ) -> Result<Vec<Ack>> {
+        for (stream, version) in expected {
+            let at = self.state.version_of_stream(stream);
+            if at != *version {
+                return Err(Error::Conflict(format!("stream {stream} is at version {at}, not the expected {version}")));
+            }
+        }
         self.id_index()?;
         let mark = self.staged.len();
         match self.stage_inner(actor, submissions, origin) {

@@ -292,6 +292,22 @@ impl Progress {
 }
 
 impl State {
+    /// The version of the stream named `stream` (`plan/P`, `dept/D`, `key/K`,
+    /// `plan/P/project/X`, `plan/P/indicator/X`): 0 when it has no event yet.
+    pub fn version_of_stream(&self, stream: &str) -> u64 {
+        let parts: Vec<&str> = stream.split('/').collect();
+        match parts.as_slice() {
+            ["plan", p] => self.plans.get(*p).map_or(0, |x| x.version),
+            ["dept", d] => self.departments.get(*d).map_or(0, |x| x.version),
+            ["key", k] => self.principals.get(*k).map_or(0, |x| x.version),
+            ["plan", p, "project", x] => self.plans.get(*p).and_then(|pl| pl.projects.get(*x)).map_or(0, |l| l.version),
+            ["plan", p, "indicator", x] => {
+                self.plans.get(*p).and_then(|pl| pl.indicators.get(*x)).map_or(0, |i| i.version)
+            }
+            _ => 0,
+        }
+    }
+
     /// The principal's key `key` if it is registered and not revoked.
     pub fn active_key(&self, principal: &str, key: &[u8]) -> Option<&KeyEntry> {
         self.principals.get(principal)?.keys.iter().find(|k| k.key == key && k.revoked.is_none())
