@@ -1,0 +1,376 @@
+//! The network service, driven by the real CLI against a real server on a loopback port:
+//! appends, idempotent retries, optimistic concurrency, refused writes and reads, a
+//! subscription that sees every event exactly once across catch-up and live while writers
+//! append, and a graceful shutdown under load that loses no acknowledged event.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(env: &Env) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["--store", path_str(&env.store()), "serve", "--listen", "127.0.0.1:0"])
+        .env_remove("PLANLEDGER_SERVER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_string();
+    Server { child, addr }
+}
+
+/// A store with the test plan, keys for drc (coordinator), housing and stats, and an auditor.
+fn bootstrap() -> (Env, Keys) {
+    let env = Env::new();
+    env.import(PLAN_2022).ok();
+    let key = |name: &str| {
+        let p = env.tmp.path().join(format!("{name}.key"));
+        env.run(&["dept", "keygen", "--out", path_str(&p)]).ok();
+        path_str(&p).to_string()
+    };
+    let keys = Keys { drc: key("drc"), housing: key("housing"), stats: key("stats"), auditor: key("auditor") };
+    env.run(&["dept", "register", "drc", "--public-key", &keys.drc, "--as", "drc"]).ok();
+    for (who, k) in [("housing", &keys.housing), ("stats", &keys.stats)] {
+        env.run(&["--key", &keys.drc, "dept", "register", who, "--public-key", k, "--as", "drc"]).ok();
+    }
+    env.run(&[
+        "--key",
+        &keys.drc,
+        "dept",
+        "register",
+        "audit-office",
+        "--role",
+        "auditor",
+        "--public-key",
+        &keys.auditor,
+        "--as",
+        "drc",
+    ])
+    .ok();
+    (env, keys)
+}
+
+struct Keys {
+    drc: String,
+    housing: String,
+    stats: String,
+    auditor: String,
+}
+
+/// Runs the CLI against the server (no --store: the server owns it).
+fn remote(srv: &Server, key: Option<&str>, args: &[&str]) -> Run {
+    let mut c = Command::new(BIN);
+    c.args(["--server", &srv.addr]);
+    if let Some(k) = key {
+        c.args(["--key", k]);
+    }
+    c.args(args).env_remove("PLANLEDGER_STORE").env_remove("PLANLEDGER_NOW").env("PLANLEDGER_STORE", "/nonexistent");
+    output(c.output().unwrap())
+}
+
+const INV: [&str; 9] =
+    ["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-03", "--amount"];
+
+fn inv(amount: &str) -> Vec<&str> {
+    let mut v = INV.to_vec();
+    v.push(amount);
+    v
+}
+
+#[test]
+fn the_cli_behaves_the_same_against_a_server() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let h = Some(keys.housing.as_str());
+    let ack = remote(
+        &srv,
+        h,
+        &[
+            "--json",
+            "submit",
+            "--as",
+            "housing",
+            "investment",
+            "--project",
+            "park",
+            "--period",
+            "2022-03",
+            "--amount",
+            "2.5",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(ack["type"], "investment");
+    let batch = env.file("b.jsonl", "{\"type\":\"milestone\",\"project\":\"park\",\"milestone\":\"start\",\"date\":\"2022-03-01\"}\n{\"type\":\"investment\",\"project\":\"nope\",\"period\":\"2022-03\",\"amount\":\"1\"}\n");
+    // The same one-line error, located in the file, the same exit code.
+    remote(&srv, h, &["submit", "--as", "housing", "--file", path_str(&batch)])
+        .fails(3, "b.jsonl line 2: unknown project 'nope'");
+    let remote_state = remote(&srv, h, &["state", "--json"]).ok().stdout;
+    let remote_summary = remote(&srv, h, &["summary", "--year", "2022", "--format", "md", "--lang", "zh"]).ok().stdout;
+    let remote_audit = remote(&srv, h, &["audit", "--json", "--entity", "park"]).ok().stdout;
+    let cp = env.tmp.path().join("cp.json");
+    remote(&srv, h, &["checkpoint", "--out", path_str(&cp)]).ok();
+    remote(&srv, h, &["verify", "--checkpoint", path_str(&cp)]).ok();
+    remote(&srv, h, &["state", "--plan", "nope"]).fails(3, "unknown plan 'nope'");
+    drop(srv);
+    // Locally, on the same store, the same bytes.
+    assert_eq!(env.run(&["state", "--json"]).ok().stdout, remote_state);
+    assert_eq!(env.run(&["summary", "--year", "2022", "--format", "md", "--lang", "zh"]).ok().stdout, remote_summary);
+    assert_eq!(env.run(&["audit", "--json", "--entity", "park"]).ok().stdout, remote_audit);
+    env.run(&["verify", "--checkpoint", path_str(&cp), "--require-signatures"]).ok();
+}
+
+#[test]
+fn retries_are_idempotent_and_stale_versions_conflict() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let h = Some(keys.housing.as_str());
+    let id = "0190a5c2-0000-7000-8000-0000000000aa";
+    let mut args = inv("1.5");
+    args.extend(["--id", id, "--json"]);
+    let first = remote(&srv, h, &args).ok().json();
+    // The acknowledgement was lost; the client sends the same request again.
+    let again = remote(&srv, h, &args).ok().json();
+    assert_eq!((again["seq"].clone(), again["duplicate"].clone()), (first["seq"].clone(), serde_json::json!(true)));
+    // Optimistic concurrency: the project's stream moved past version 1.
+    let stream = "plan/test-2022/project/park";
+    remote(
+        &srv,
+        h,
+        &[
+            "submit",
+            "--as",
+            "housing",
+            "--expect",
+            &format!("{stream}=1"),
+            "investment",
+            "--project",
+            "park",
+            "--period",
+            "2022-04",
+            "--amount",
+            "1",
+        ],
+    )
+    .fails(5, &format!("stream {stream} is at version 2, not the expected 1"));
+    remote(
+        &srv,
+        h,
+        &[
+            "submit",
+            "--as",
+            "housing",
+            "--expect",
+            &format!("{stream}=2"),
+            "investment",
+            "--project",
+            "park",
+            "--period",
+            "2022-04",
+            "--amount",
+            "1",
+        ],
+    )
+    .ok();
+}
+
+#[test]
+fn unsigned_forged_foreign_and_auditor_writes_are_refused_with_nothing_written() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let before = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout;
+    remote(&srv, None, &inv("1")).fails(4, "unsigned submission refused");
+    // Signed with another department's key.
+    remote(&srv, Some(&keys.stats), &inv("1")).fails(4, "is not registered to 'housing'");
+    // A department writing another's entity, with its own key.
+    remote(
+        &srv,
+        Some(&keys.stats),
+        &["submit", "--as", "stats", "investment", "--project", "park", "--period", "2022-03", "--amount", "1"],
+    )
+    .fails(4, "not responsible for project 'park'");
+    // An auditor writes nothing.
+    remote(
+        &srv,
+        Some(&keys.auditor),
+        &["submit", "--as", "audit-office", "investment", "--project", "park", "--period", "2022-03", "--amount", "1"],
+    )
+    .fails(4, "auditors only read");
+    // Reads need a registered key; an auditor may read.
+    remote(&srv, None, &["state"]).fails(4, "must be signed");
+    let stranger = env.tmp.path().join("stranger.key");
+    env.run(&["dept", "keygen", "--out", path_str(&stranger)]).ok();
+    remote(&srv, Some(path_str(&stranger)), &["state"]).fails(4, "not registered to anyone");
+    remote(&srv, Some(&keys.auditor), &["state"]).ok();
+    assert_eq!(remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout, before);
+}
+
+#[test]
+fn a_replayed_read_request_is_refused() {
+    use planledger::server::{proto, query_body, request_message};
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let pair = planledger::keys::KeyPair::read(std::path::Path::new(&keys.auditor)).unwrap();
+    let args = vec!["state".to_string(), "--json".to_string()];
+    let ts = chrono::Utc::now().timestamp_micros();
+    let nonce = vec![7u8; 16];
+    let msg = request_message("State", ts, &nonce, &query_body(&args, &Default::default()));
+    let auth = proto::RequestAuth {
+        principal: String::new(),
+        public_key: pair.public().to_vec(),
+        timestamp_micros: ts,
+        nonce,
+        signature: pair.sign(msg.as_bytes()).to_vec(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut client = proto::ledger_client::LedgerClient::connect(format!("http://{}", srv.addr)).await.unwrap();
+        let req = || proto::QueryRequest { args: args.clone(), auth: Some(auth.clone()), files: Default::default() };
+        let first = client.state(req()).await.unwrap().into_inner();
+        assert_eq!(first.exit_code, 0);
+        let again = client.state(req()).await.unwrap_err();
+        assert_eq!(again.code(), tonic::Code::PermissionDenied);
+        assert!(again.message().contains("replayed"), "{}", again.message());
+    });
+}
+
+/// Writers keep appending while a subscriber catches up and goes live: it sees every seq
+/// from 1 to the end exactly once, in order.
+#[test]
+fn a_subscription_sees_every_event_exactly_once_across_catch_up_and_live() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let before = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout.lines().count() as u64;
+    let per_writer = 12u64;
+    let total = before + 2 * per_writer;
+    let sub = Command::new(BIN)
+        .args([
+            "--server",
+            &srv.addr,
+            "--key",
+            &keys.auditor,
+            "subscribe",
+            "--from",
+            "1",
+            "--count",
+            &total.to_string(),
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writers: Vec<_> = [("housing", keys.housing.clone()), ("drc", keys.drc.clone())]
+        .into_iter()
+        .enumerate()
+        .map(|(w, (actor, key))| {
+            let addr = srv.addr.clone();
+            std::thread::spawn(move || {
+                for i in 0..per_writer {
+                    let value = format!("{}.{}", w + 1, i + 1);
+                    let r = output(
+                        Command::new(BIN)
+                            .args(["--server", &addr, "--key", &key, "submit", "--as", actor])
+                            .args(["revise-target", "--project", "park", "--value", &value, "--reason", "调度"])
+                            .output()
+                            .unwrap(),
+                    );
+                    assert_eq!(r.code, 0, "{}", r.stderr);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let out = sub.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seqs: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=total).collect::<Vec<u64>>());
+}
+
+/// SIGTERM while writers keep submitting: the server finishes what it took, acknowledges
+/// only what is durable, and after a restart every acknowledged event is there.
+#[test]
+fn graceful_shutdown_under_load_keeps_every_acknowledged_event() {
+    let (env, keys) = bootstrap();
+    let mut srv = start(&env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let addr = srv.addr.clone();
+            let key = keys.drc.clone();
+            std::thread::spawn(move || {
+                let mut acked: Vec<(u64, String)> = Vec::new();
+                for i in 0.. {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let value = format!("{}.{:03}", w + 1, i);
+                    let r = output(
+                        Command::new(BIN)
+                            .args(["--server", &addr, "--key", &key, "--json", "submit", "--as", "drc"])
+                            .args(["revise-target", "--project", "park", "--value", &value, "--reason", "负载"])
+                            .output()
+                            .unwrap(),
+                    );
+                    if r.code != 0 {
+                        break; // the server is gone
+                    }
+                    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+                    acked.push((v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string()));
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_500));
+    unsafe {
+        kill(srv.child.id() as i32, 15);
+    }
+    let status = srv.child.wait().unwrap();
+    assert!(status.success(), "server exit {status:?}");
+    let acked: Vec<(u64, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert!(acked.len() >= 4, "too little load to test: {}", acked.len());
+    // Restart on the same store: every acknowledged event, by seq and id.
+    let log = env.log();
+    let by_seq: std::collections::HashMap<u64, String> = log
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for (seq, id) in &acked {
+        assert_eq!(by_seq.get(seq), Some(id), "acknowledged seq {seq} lost");
+    }
+    env.run(&["verify", "--require-signatures"]).ok();
+    let srv = start(&env);
+    remote(&srv, Some(&keys.drc), &["verify"]).ok();
+}
+
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
