@@ -1,0 +1,117 @@
+//! Load run of the network service: 32 concurrent remote submitters, each appending signed
+//! single-event submissions over gRPC to one server on loopback. Prints throughput and
+//! latency percentiles.
+//! `cargo run --release --example server_load -- [SUBMITTERS] [PER_SUBMITTER]`
+
+use std::time::{Duration, Instant};
+
+use planledger::clock::{SystemClock, V7Ids};
+use planledger::decide::{Command, Submission};
+use planledger::keys::{self, KeyPair};
+use planledger::ledger::Ledger;
+use planledger::server::proto;
+
+const PLAN: &str = r#"
+[plan]
+id = "load-2022"
+year = 2022
+title = "Load"
+jurisdiction = "Loadtown"
+[[departments]]
+id = "drc"
+name = "DRC"
+coordinator = true
+[[projects]]
+id = "park"
+name = "Park"
+level = "district"
+department = "drc"
+planned_investment = "10"
+"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let submitters: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(32);
+    let per: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let pair = KeyPair::generate().unwrap();
+    {
+        let mut ledger = Ledger::open(dir.path(), Box::new(SystemClock), Box::new(V7Ids)).unwrap();
+        let import = planledger::input::parse_plan(PLAN).unwrap();
+        let sub = |command| Submission { signature: None, id: None, note: None, command };
+        ledger.submit("drc", &[sub(Command::ImportPlan(Box::new(import)))], &|_| None).unwrap();
+        let key = pair.public().to_vec();
+        ledger.submit("drc", &[sub(Command::RegisterKey { principal: "drc".into(), role: None, key })], &|_| None).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let store = dir.path().to_path_buf();
+    let listen = addr.clone();
+    std::thread::spawn(move || planledger::server::serve(&store, &listen, &mut std::io::sink()).unwrap());
+    std::thread::sleep(Duration::from_millis(500));
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let pair = std::sync::Arc::new(pair);
+    let (elapsed, mut lat) = rt.block_on(async move {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..submitters)
+            .map(|t| {
+                let pair = pair.clone();
+                let url = format!("http://{addr}");
+                tokio::spawn(async move {
+                    let mut client = proto::ledger_client::LedgerClient::connect(url).await.unwrap();
+                    let mut lat = Vec::with_capacity(per);
+                    for i in 0..per {
+                        let value = format!("{}.{:04}", t + 1, i + 1);
+                        let mut sub = Submission {
+                            signature: None,
+                            id: None,
+                            note: None,
+                            command: Command::ReviseTarget {
+                                target: planledger::decide::TargetSpec::Project { project: "park".into(), plan: None },
+                                value: value.parse().unwrap(),
+                                reason: "load".into(),
+                            },
+                        };
+                        keys::sign(&pair, "drc", &mut sub);
+                        let (kind, fields) = keys::command_form(&sub);
+                        let sig = sub.signature.unwrap();
+                        let req = proto::AppendRequest {
+                            actor: "drc".into(),
+                            submissions: vec![proto::Submission {
+                                r#type: kind,
+                                fields: fields.into_iter().collect(),
+                                public_key: sig.key,
+                                signature: sig.bytes,
+                                signed: sig.signed,
+                                origin: String::new(),
+                            }],
+                            expected: Vec::new(),
+                            plan_toml: String::new(),
+                            auth: None,
+                        };
+                        let t0 = Instant::now();
+                        client.append(req).await.unwrap();
+                        lat.push(t0.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        (start.elapsed(), all)
+    });
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    let n = submitters * per;
+    println!(
+        "{submitters} remote submitters × {per} signed single-event appends: {n} in {:.2} s = {:.0} events/s; latency p50 {:.0} µs, p99 {:.0} µs",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        p(0.5).as_secs_f64() * 1e6,
+        p(0.99).as_secs_f64() * 1e6
+    );
+}
