@@ -41,7 +41,9 @@ fn main() {
         let sub = |command| Submission { signature: None, id: None, note: None, command };
         ledger.submit("drc", &[sub(Command::ImportPlan(Box::new(import)))], &|_| None).unwrap();
         let key = pair.public().to_vec();
-        ledger.submit("drc", &[sub(Command::RegisterKey { principal: "drc".into(), role: None, key })], &|_| None).unwrap();
+        ledger
+            .submit("drc", &[sub(Command::RegisterKey { principal: "drc".into(), role: None, key })], &|_| None)
+            .unwrap();
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");

@@ -216,8 +216,9 @@ impl Shared {
             Ok(t) => t,
             Err(e) => return failed(&Error::io("temporary directory", e)),
         };
-        // Files the client sent in place of its local paths.
+        // Files the client sent in place of its local paths; its names come back in the output.
         let mut args = r.args.clone();
+        let mut renamed: Vec<(String, String)> = Vec::new();
         for (i, (name, data)) in r.files.iter().enumerate() {
             let path = tmp.path().join(format!("f{i}"));
             if let Err(e) = std::fs::write(&path, data) {
@@ -226,7 +227,9 @@ impl Shared {
             for a in args.iter_mut().filter(|a| *a == name) {
                 *a = path.display().to_string();
             }
+            renamed.push((path.display().to_string(), name.clone()));
         }
+        let restore = |text: String| renamed.iter().fold(text, |t, (tmp, name)| t.replace(tmp.as_str(), name));
         let command = args.iter().find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
         if !QUERY_COMMANDS.contains(&command.as_str()) {
             return failed(&Error::invalid(format!("'{command}' is not a read command the server runs")));
@@ -238,10 +241,10 @@ impl Shared {
         };
         let mut stdout: Vec<u8> = Vec::new();
         let result = self.group.with_ledger(|l| cli::run_on(parsed, Some(l.store()), &mut stdout));
-        let stdout = String::from_utf8_lossy(&stdout).into_owned();
+        let stdout = restore(String::from_utf8_lossy(&stdout).into_owned());
         match result {
             Ok(code) => Output { exit_code: code, stdout, error: String::new() },
-            Err(e) => Output { exit_code: cli::exit_code(&e), stdout, error: e.to_string() },
+            Err(e) => Output { exit_code: cli::exit_code(&e), stdout, error: restore(e.to_string()) },
         }
     }
 }

@@ -131,6 +131,11 @@ fn the_cli_behaves_the_same_against_a_server() {
     remote(&srv, h, &["checkpoint", "--out", path_str(&cp)]).ok();
     remote(&srv, h, &["verify", "--checkpoint", path_str(&cp)]).ok();
     remote(&srv, h, &["state", "--plan", "nope"]).fails(3, "unknown plan 'nope'");
+    // Files go up with the request and keep their names in what comes back.
+    let snap = env.tmp.path().join("snap.json");
+    remote(&srv, h, &["snapshot", "--out", path_str(&snap)]).ok();
+    let ok = remote(&srv, h, &["snapshot", "verify", path_str(&snap)]).ok();
+    assert_eq!(ok.stdout, format!("ok: {} matches the ledger at seq 13\n", snap.display()));
     drop(srv);
     // Locally, on the same store, the same bytes.
     assert_eq!(env.run(&["state", "--json"]).ok().stdout, remote_state);
