@@ -379,3 +379,55 @@ fn graceful_shutdown_under_load_keeps_every_acknowledged_event() {
 extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn read_gives_the_global_log_or_one_stream() {
+    use planledger::server::{proto, request_message};
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    remote(&srv, Some(&keys.housing), &inv("1.25")).ok();
+    let pair = planledger::keys::KeyPair::read(std::path::Path::new(&keys.auditor)).unwrap();
+    let read = |from: u64, stream: &str, max: u64| {
+        let body = format!("from={from}\nstream={stream}\nmax={max}");
+        let ts = chrono::Utc::now().timestamp_micros();
+        let nonce: Vec<u8> = (0..16).map(|i| (i as u8) ^ (ts as u8) ^ (from as u8) ^ (max as u8)).collect();
+        let sig = pair.sign(request_message("Read", ts, &nonce, body.as_bytes()).as_bytes()).to_vec();
+        proto::ReadRequest {
+            from_seq: from,
+            stream: stream.into(),
+            max_count: max,
+            auth: Some(proto::RequestAuth {
+                principal: String::new(),
+                public_key: pair.public().to_vec(),
+                timestamp_micros: ts,
+                nonce,
+                signature: sig,
+            }),
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut client = proto::ledger_client::LedgerClient::connect(format!("http://{}", srv.addr)).await.unwrap();
+        let collect = |mut s: tonic::Streaming<proto::RecordedEvent>| async move {
+            let mut v = Vec::new();
+            while let Some(e) = s.message().await.unwrap() {
+                v.push(e);
+            }
+            v
+        };
+        let all = collect(client.read(read(1, "", 0)).await.unwrap().into_inner()).await;
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=all.len() as u64).collect::<Vec<_>>());
+        let park = collect(client.read(read(1, "plan/test-2022/project/park", 0)).await.unwrap().into_inner()).await;
+        assert_eq!(park.len(), 2); // listed, then the investment
+        assert!(park.iter().all(|e| e.stream == "plan/test-2022/project/park"));
+        match park[1].payload.as_ref().unwrap() {
+            proto::recorded_event::Payload::Investment(i) => {
+                assert_eq!((i.amount.as_str(), i.period.as_str()), ("1.25", "2022-03"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(park[1].signature.as_ref().unwrap().signed.lines().next(), Some("planledger-submission/1"));
+        let two = collect(client.read(read(3, "", 2)).await.unwrap().into_inner()).await;
+        assert_eq!(two.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+    });
+}
