@@ -124,6 +124,7 @@ pub fn trail(store: &Store, until_seq: u64, filter: &Filter) -> Result<Vec<Value
                 Some((fmt_decimal(c.previous), fmt_decimal(c.value))),
             ),
             Payload::Retracted(r) => (Some(r.reason.clone()), None, Some(r.target_seq), None),
+            Payload::KeyRevoked(k) => (Some(k.reason.clone()), None, None, None),
             Payload::TargetRevised(t) => {
                 (Some(t.reason.clone()), None, None, Some((fmt_decimal(t.previous), fmt_decimal(t.value))))
             }

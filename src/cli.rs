@@ -856,6 +856,10 @@ pub fn run_on(cli: Cli, held: Option<&Store>, out: &mut Out) -> Result<i32> {
             }
         }
         Cmd::Serve { listen } => {
+            // A mistyped path would serve a new, empty store no one could set up remotely.
+            if !dir.join("db").exists() {
+                return Err(Error::NoStore(dir));
+            }
             crate::server::serve(&dir, &listen, out)?;
         }
         Cmd::Subscribe { from, count } => {

@@ -159,9 +159,12 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         Command::ImportPlan(_) => unreachable!("handled above"),
         Command::RegisterKey { principal, role, key } => {
             require_coordinator(state, actor, "register keys")?;
+            crate::model::check_id("principal", principal)?;
+            // A weak (small-order) key would let anyone forge its signatures.
             let valid = <[u8; 32]>::try_from(key.as_slice())
                 .ok()
-                .is_some_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok());
+                .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+                .is_some_and(|k| !k.is_weak());
             if !valid {
                 return Err(Error::invalid("public key is not an ed25519 key"));
             }

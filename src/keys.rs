@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::Digest;
 
 use crate::codec::hex;
@@ -73,7 +73,8 @@ impl LedgerKey {
 pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(public) else { return false };
     let Ok(sig) = Signature::from_slice(signature) else { return false };
-    key.verify(message, &sig).is_ok()
+    // Strict: rejects weak keys and non-canonical signatures (no malleability).
+    key.verify_strict(message, &sig).is_ok()
 }
 
 /// The store's key, which must exist: checking a signature must never make a new key.
@@ -149,7 +150,7 @@ pub fn read_public(path: &Path) -> Result<[u8; 32]> {
         Err(_) => text.trim().to_string(),
     };
     let key = unhex32("public_key", &hex_text).map_err(|e| e.at(path.display().to_string()))?;
-    if VerifyingKey::from_bytes(&key).is_err() {
+    if VerifyingKey::from_bytes(&key).map_or(true, |k| k.is_weak()) {
         return Err(Error::invalid("public_key is not an ed25519 key").at(path.display().to_string()));
     }
     Ok(key)
@@ -362,9 +363,20 @@ pub fn check_event(state: &State, event: &Event, resolve: &dyn Fn(&EventRef) -> 
             k if crate::input::KINDS.contains(&k) => crate::input::submission_from_fields(k, &fields)
                 .is_ok_and(|s| crate::decide::same_submission(&s, &event.actor, event, resolve)),
             "plan-import" => event.payload.plan() == fields.get("plan").map(String::as_str),
-            "register-key" | "revoke-key" => match &event.payload {
-                Payload::KeyRegistered(k) => fields.get("principal") == Some(&k.principal),
-                Payload::KeyRevoked(k) => fields.get("principal") == Some(&k.principal),
+            "register-key" => match &event.payload {
+                Payload::KeyRegistered(k) => {
+                    fields.get("principal") == Some(&k.principal)
+                        && fields.get("public_key") == Some(&hex(&k.key))
+                        && fields.get("role").is_none_or(|r| *r == k.role.as_str())
+                }
+                _ => false,
+            },
+            "revoke-key" => match &event.payload {
+                Payload::KeyRevoked(k) => {
+                    fields.get("principal") == Some(&k.principal)
+                        && fields.get("public_key") == Some(&hex(&k.key))
+                        && fields.get("reason") == Some(&k.reason)
+                }
                 _ => false,
             },
             _ => false,

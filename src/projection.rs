@@ -293,10 +293,11 @@ impl Progress {
 
 impl State {
     /// The version of the stream named `stream` (`plan/P`, `dept/D`, `key/K`,
-    /// `plan/P/project/X`, `plan/P/indicator/X`): 0 when it has no event yet.
-    pub fn version_of_stream(&self, stream: &str) -> u64 {
+    /// `plan/P/project/X`, `plan/P/indicator/X`): 0 when it has no event yet; `None` when
+    /// `stream` is not a stream name.
+    pub fn version_of_stream(&self, stream: &str) -> Option<u64> {
         let parts: Vec<&str> = stream.split('/').collect();
-        match parts.as_slice() {
+        Some(match parts.as_slice() {
             ["plan", p] => self.plans.get(*p).map_or(0, |x| x.version),
             ["dept", d] => self.departments.get(*d).map_or(0, |x| x.version),
             ["key", k] => self.principals.get(*k).map_or(0, |x| x.version),
@@ -304,8 +305,8 @@ impl State {
             ["plan", p, "indicator", x] => {
                 self.plans.get(*p).and_then(|pl| pl.indicators.get(*x)).map_or(0, |i| i.version)
             }
-            _ => 0,
-        }
+            _ => return None,
+        })
     }
 
     /// The principal's key `key` if it is registered and not revoked.

@@ -150,3 +150,39 @@ fn require_signatures_refuses_unsigned_events_after_the_first_registration() {
     assert!(v["problem"].as_str().unwrap().contains("unsigned event"), "{v}");
     assert_eq!(v["first_bad_seq"], v["events"].as_u64().unwrap() + 1);
 }
+
+#[test]
+fn weak_keys_and_bad_principal_ids_are_refused() {
+    let (env, drc, _, _) = setup_keys();
+    let weak = env.file("weak.pub", &"00".repeat(32));
+    env.run(&[
+        "--key",
+        &drc,
+        "dept",
+        "register",
+        "audit-2",
+        "--role",
+        "auditor",
+        "--public-key",
+        path_str(&weak),
+        "--as",
+        "drc",
+    ])
+    .fails(3, "not an ed25519 key");
+    let ok = env.tmp.path().join("ok.key");
+    env.run(&["dept", "keygen", "--out", path_str(&ok)]).ok();
+    env.run(&[
+        "--key",
+        &drc,
+        "dept",
+        "register",
+        "a b/c",
+        "--role",
+        "auditor",
+        "--public-key",
+        path_str(&ok),
+        "--as",
+        "drc",
+    ])
+    .fails(3, "principal id 'a b/c' is not valid");
+}
