@@ -1,3 +1,8 @@
+// mimalloc: the fold and the decoder allocate small strings per event; measured 10 % faster
+// replay than the system allocator (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     std::process::exit(planledger::cli::main());
 }
