@@ -122,10 +122,11 @@ impl Ledger {
         self.id_index()?;
         // A resend of what is already recorded is acknowledged as it was, whatever the
         // stream has become since: the expectation held when it was first written.
-        let resend = self
-            .ids
-            .as_ref()
-            .is_some_and(|ids| submissions.iter().all(|s| s.id.is_some_and(|id| ids.contains_key(&id))));
+        let resend = !expected.is_empty()
+            && self
+                .ids
+                .as_ref()
+                .is_some_and(|ids| submissions.iter().all(|s| s.id.is_some_and(|id| ids.contains_key(&id))));
         for (stream, version) in expected.iter().filter(|_| !resend) {
             let at = self.state.version_of_stream(stream).ok_or_else(|| {
                 Error::invalid(format!(

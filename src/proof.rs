@@ -93,17 +93,6 @@ pub fn leaves(store: &Store, n: u64) -> Result<Vec<Hash>> {
     Ok(out)
 }
 
-fn event_bytes(store: &Store, seq: u64) -> Result<Vec<u8>> {
-    for chunk in store.raw_chunks() {
-        let (first, bytes) = chunk?;
-        let records = codec::chunk_records(&bytes).map_err(|e| Error::Corrupt { seq: first, what: e.to_string() })?;
-        if seq < first + records.len() as u64 {
-            return Ok(records[(seq - first) as usize].bytes.to_vec());
-        }
-    }
-    Err(Error::invalid(format!("event seq {seq} does not exist")))
-}
-
 /// An inclusion proof of event `seq` in the tree of the first `size` events (default: all).
 pub fn inclusion(store: &Store, seq: u64, size: Option<u64>) -> Result<Value> {
     let n = store.head().events();
@@ -115,7 +104,7 @@ pub fn inclusion(store: &Store, seq: u64, size: Option<u64>) -> Result<Value> {
         return Err(Error::invalid(format!("event seq {seq} is not in a tree of {size} events")));
     }
     let all = leaves(store, size)?;
-    let bytes = event_bytes(store, seq)?;
+    let (bytes, _) = store.record(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
     let index = (seq - 1) as usize;
     let path = merkle::inclusion_proof(index, &all);
     Ok(json!({

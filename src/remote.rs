@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::{self, exit, Cli, Cmd, DeptCmd, Out, PlanCmd};
-use crate::codec::hex;
 use crate::decide::{Command, Submission};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyPair};
@@ -56,7 +55,6 @@ fn auth(pair: Option<&KeyPair>, method: &str, body: &[u8]) -> Result<Option<prot
     let ts = chrono::Utc::now().timestamp_micros();
     let msg = server::request_message(method, ts, &nonce, body);
     Ok(Some(proto::RequestAuth {
-        principal: String::new(),
         public_key: pair.public().to_vec(),
         timestamp_micros: ts,
         nonce,
@@ -295,6 +293,5 @@ async fn query(url: &str, pair: Option<&KeyPair>, command: Cmd, json: bool, out:
     if resp.exit_code != 0 {
         return Err(Error::Remote { code: resp.exit_code, message: resp.error });
     }
-    let _ = hex;
     Ok(exit::OK)
 }

@@ -342,8 +342,9 @@ impl Store {
         Ok(())
     }
 
-    /// The event at `seq`, if the log has it. Decodes that one event, not its whole chunk.
-    pub fn get(&self, seq: u64) -> Result<Option<Stored>> {
+    /// The stored bytes and chain hash of event `seq`, if the log has it: found by walking
+    /// its chunk's length prefixes, without decoding anything.
+    pub fn record(&self, seq: u64) -> Result<Option<(Vec<u8>, Hash)>> {
         if seq == 0 || seq >= self.head.next_seq {
             return Ok(None);
         }
@@ -355,11 +356,17 @@ impl Store {
         let Some(r) = codec::chunk_record(&chunk, (seq - first) as usize).map_err(|e| corrupt(first, e))? else {
             return Err(Error::Corrupt { seq, what: "missing from its chunk".into() });
         };
-        let event = codec::decode_event(r.bytes).map_err(|e| corrupt(seq, e))?;
+        Ok(Some((r.bytes.to_vec(), r.hash)))
+    }
+
+    /// The event at `seq`, if the log has it. Decodes that one event, not its whole chunk.
+    pub fn get(&self, seq: u64) -> Result<Option<Stored>> {
+        let Some((bytes, hash)) = self.record(seq)? else { return Ok(None) };
+        let event = codec::decode_event(&bytes).map_err(|e| corrupt(seq, e))?;
         if event.seq != seq {
             return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
         }
-        Ok(Some(Stored { event, hash: r.hash }))
+        Ok(Some(Stored { event, hash }))
     }
 
     /// Events from `from_seq` (inclusive) to the head, in order, decoded lazily chunk by chunk.

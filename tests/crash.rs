@@ -102,14 +102,7 @@ fn sigkill_while_appending_loses_nothing_acknowledged() {
     eprintln!("{} acknowledged events over the kills", acked.len());
     assert!(acked.len() > 20, "the child acknowledged too little to test anything: {}", acked.len());
     // Every acknowledged event is in the log with the same id, and the chain verifies.
-    let log = env.log();
-    let by_seq: std::collections::HashMap<u64, String> = log
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string())
-        })
-        .collect();
+    let by_seq = env.ids_by_seq();
     for (seq, id) in &acked {
         assert_eq!(by_seq.get(seq), Some(id), "acknowledged seq {seq} lost or changed");
     }

@@ -240,7 +240,6 @@ fn a_replayed_read_request_is_refused() {
     let nonce = vec![7u8; 16];
     let msg = request_message("State", ts, &nonce, &query_body(&args, &Default::default()));
     let auth = proto::RequestAuth {
-        principal: String::new(),
         public_key: pair.public().to_vec(),
         timestamp_micros: ts,
         nonce,
@@ -360,14 +359,7 @@ fn graceful_shutdown_under_load_keeps_every_acknowledged_event() {
     let acked: Vec<(u64, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     assert!(acked.len() >= 4, "too little load to test: {}", acked.len());
     // Restart on the same store: every acknowledged event, by seq and id.
-    let log = env.log();
-    let by_seq: std::collections::HashMap<u64, String> = log
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string())
-        })
-        .collect();
+    let by_seq = env.ids_by_seq();
     for (seq, id) in &acked {
         assert_eq!(by_seq.get(seq), Some(id), "acknowledged seq {seq} lost");
     }
@@ -397,7 +389,6 @@ fn read_gives_the_global_log_or_one_stream() {
             stream: stream.into(),
             max_count: max,
             auth: Some(proto::RequestAuth {
-                principal: String::new(),
                 public_key: pair.public().to_vec(),
                 timestamp_micros: ts,
                 nonce,

@@ -73,6 +73,17 @@ impl Env {
         self.run(&["log", "--json"]).ok().stdout
     }
 
+    /// seq → event id of the whole log: to check that acknowledged events are all there.
+    pub fn ids_by_seq(&self) -> std::collections::HashMap<u64, String> {
+        self.log()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string())
+            })
+            .collect()
+    }
+
     #[track_caller]
     pub fn assert_verifies(&self) -> serde_json::Value {
         let v = self.run(&["verify", "--json"]).ok().json();
