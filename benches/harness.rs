@@ -165,8 +165,8 @@ fn import(dir: &Path, events: u64, keep_batches: bool) -> (Duration, u64) {
 /// Folds the whole log, ignoring checkpoints: what a full replay costs.
 pub fn fold_all(store: &Store) -> State {
     let mut s = State::default();
-    for e in store.scan(1) {
-        projection::apply(&mut s, &e.unwrap().event);
+    for e in store.events(1) {
+        projection::apply(&mut s, &e.unwrap());
     }
     s
 }
@@ -186,7 +186,7 @@ pub fn run(cfg: &Config) -> Report {
     let (spent, n) = import(&ours_dir, cfg.events, true);
     let ours_import = rate(n, spent);
     let store = Store::open(&ours_dir).unwrap();
-    let events: Vec<Event> = store.scan(1).map(|e| e.unwrap().event).collect();
+    let events: Vec<Event> = store.events(1).map(|e| e.unwrap()).collect();
     let mut encoded_total = 0u64;
     for e in &events {
         let mut b = Vec::new();
@@ -311,8 +311,8 @@ pub fn run(cfg: &Config) -> Report {
     ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
     let targets: Vec<u64> = ledger
         .store()
-        .scan(1)
-        .map(|e| e.unwrap().event)
+        .events(1)
+        .map(|e| e.unwrap())
         .filter(|e| e.payload.kind() == "investment")
         .map(|e| e.seq)
         .take(cfg.writers.max(1))
@@ -421,8 +421,8 @@ pub fn run(cfg: &Config) -> Report {
             // Full replay to the same point, for the comparison (slow at full size: twice).
             let t = Instant::now();
             let mut f = State::default();
-            for e in store.scan(1) {
-                let e = e.unwrap().event;
+            for e in store.events(1) {
+                let e = e.unwrap();
                 if e.seq > seq {
                     break;
                 }

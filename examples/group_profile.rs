@@ -19,8 +19,8 @@ fn main() {
     }
     let targets: Vec<u64> = ledger
         .store()
-        .scan(1)
-        .map(|e| e.unwrap().event)
+        .events(1)
+        .map(|e| e.unwrap())
         .filter(|e| e.payload.kind() == "investment")
         .map(|e| e.seq)
         .take(32)

@@ -26,8 +26,8 @@ fn main() {
     );
     let t = std::time::Instant::now();
     let mut s = planledger::projection::State::default();
-    for ev in ledger.store().scan(1) {
-        planledger::projection::apply(&mut s, &ev.unwrap().event);
+    for ev in ledger.store().events(1) {
+        planledger::projection::apply(&mut s, &ev.unwrap());
     }
     println!("replay {:.0} ev/s", e as f64 / t.elapsed().as_secs_f64());
     sizes(ledger.store().raw_tree());
@@ -38,14 +38,15 @@ fn main() {
 
 #[allow(dead_code)]
 fn sizes(tree: &sled::Tree) {
-    let mut by: std::collections::BTreeMap<u8, (u64, u64)> = Default::default();
+    let mut by: std::collections::BTreeMap<u8, (u64, u64, u64)> = Default::default();
     for kv in tree.iter() {
         let (k, v) = kv.unwrap();
         let e = by.entry(k[0]).or_default();
         e.0 += 1;
         e.1 += v.len() as u64;
+        e.2 += lz4_flex::compress(&v).len() as u64;
     }
-    for (p, (n, b)) in by {
-        println!("prefix {}: {n} keys, {b} bytes", p as char);
+    for (p, (n, b, c)) in by {
+        println!("prefix {}: {n} keys, {b} bytes, lz4 {c}", p as char);
     }
 }

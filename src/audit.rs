@@ -87,8 +87,8 @@ fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
 pub fn trail(store: &Store, until_seq: u64, filter: &Filter) -> Result<Vec<Value>> {
     // First pass: who corrected or retracted what.
     let mut amended_by: BTreeMap<u64, Vec<(u64, &'static str)>> = BTreeMap::new();
-    for stored in store.scan(1) {
-        let e = stored?.event;
+    for e in store.events(1) {
+        let e = e?;
         if e.seq > until_seq {
             break;
         }

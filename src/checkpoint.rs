@@ -109,8 +109,8 @@ impl Checkpointer {
             return Ok(None);
         }
         if self.tail_unscanned && !self.hashes.is_empty() {
-            for stored in store.scan(self.last_seq + 1) {
-                self.touch(state, &stored?.event.payload);
+            for e in store.events(self.last_seq + 1) {
+                self.touch(state, &e?.payload);
             }
             self.tail_unscanned = false;
         }
@@ -194,17 +194,17 @@ pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Resu
             return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
         }
     }
-    for stored in store.scan(state.last_seq + 1) {
-        let stored = stored?;
-        if stored.event.seq > until_seq {
+    for event in store.events(state.last_seq + 1) {
+        let event = event?;
+        if event.seq > until_seq {
             break;
         }
         match plans {
             None => {
-                check_fold(&state, &stored.event)?;
-                projection::apply(&mut state, &stored.event);
+                check_fold(&state, &event)?;
+                projection::apply(&mut state, &event);
             }
-            Some(want) => projection::apply_partial(&mut state, &stored.event, &|id| want.iter().any(|w| w == id)),
+            Some(want) => projection::apply_partial(&mut state, &event, &|id| want.iter().any(|w| w == id)),
         }
     }
     Ok(state)

@@ -45,7 +45,9 @@ pub fn exit_code(e: &Error) -> i32 {
         Error::Invalid(_) | Error::Unknown { .. } => exit::INVALID,
         Error::Forbidden(_) => exit::FORBIDDEN,
         Error::Conflict(_) => exit::CONFLICT,
-        Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::NoStore(_) => exit::UNAVAILABLE,
+        Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
+            exit::UNAVAILABLE
+        }
         Error::Corrupt { .. } => exit::INTEGRITY,
         Error::Sled(sled::Error::Corruption { .. }) | Error::Integrity(_) => exit::INTEGRITY,
         Error::Remote { code, .. } => *code,

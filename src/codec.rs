@@ -16,7 +16,7 @@ use crate::event::Event;
 /// Version byte of an encoded event.
 pub const EVENT_FORMAT: u8 = 1;
 /// Version byte of a chunk (a run of consecutive events committed together).
-pub const CHUNK_FORMAT: u8 = 1;
+pub const CHUNK_FORMAT: u8 = 2;
 /// Version byte of the other stored records (head, checkpoints).
 pub const RECORD_FORMAT: u8 = 1;
 /// Largest encoded event accepted by the decoder: bounds allocation when bytes are damaged.
@@ -36,6 +36,8 @@ pub enum CodecError {
     Bincode(String),
     #[error("truncated chunk")]
     Truncated,
+    #[error("hash mismatch at record {0} of its chunk: the event's stored bytes or hash were altered")]
+    HashMismatch(usize),
 }
 
 fn options(limit: u64) -> impl Options {
@@ -94,31 +96,37 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Builds a chunk: `[CHUNK_FORMAT][u32 count]` then per event `[u32 len][event bytes][hash]`.
-pub struct ChunkWriter {
-    buf: Vec<u8>,
-    count: u32,
-    last_start: usize,
-}
+/// Bytes of each event's chain hash kept in its chunk. The full hash of any event is the
+/// chain recomputed from the chunk's `prev_hash`; the prefix lets `verify` name the exact
+/// event whose bytes changed. Stored hashes are never the trust anchor (an attacker who can
+/// rewrite bytes can rewrite hashes too): the head, signed tree heads and proofs are.
+pub const HASH_PREFIX_LEN: usize = 8;
+/// Largest decompressed chunk body accepted: bounds allocation when bytes are damaged. A chunk
+/// closes at 32 KiB of body (`store::CHUNK_BYTES_MAX`) plus at most one event.
+pub const CHUNK_BODY_MAX: usize = 1 << 20;
+/// Length of a chunk's uncompressed header: format, count, previous hash, body length.
+pub const CHUNK_HEADER_LEN: usize = 1 + 4 + 32 + 4;
 
-impl Default for ChunkWriter {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Builds a chunk (format 2): `[CHUNK_FORMAT][u32 count][prev hash: 32][u32 body len]` then
+/// the body compressed as one LZ4 block, where the body is, per event,
+/// `[u32 len][event bytes][first HASH_PREFIX_LEN bytes of its chain hash]`.
+pub struct ChunkWriter {
+    body: Vec<u8>,
+    count: u32,
+    prev_hash: Hash,
+    last_start: usize,
+    last_end: usize,
 }
 
 impl ChunkWriter {
-    pub const HEADER_LEN: usize = 5;
-
-    pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(4096);
-        buf.push(CHUNK_FORMAT);
-        buf.extend_from_slice(&0u32.to_le_bytes());
-        ChunkWriter { buf, count: 0, last_start: 0 }
+    /// A chunk whose first event chains from `prev_hash`.
+    pub fn new(prev_hash: Hash) -> Self {
+        ChunkWriter { body: Vec::with_capacity(16 * 1024), count: 0, prev_hash, last_start: 0, last_end: 0 }
     }
 
+    /// Uncompressed bytes so far.
     pub fn len_bytes(&self) -> usize {
-        self.buf.len()
+        self.body.len()
     }
 
     pub fn count(&self) -> u32 {
@@ -127,90 +135,183 @@ impl ChunkWriter {
 
     /// Appends one record, encoding the event in place; returns its chain hash.
     pub fn push(&mut self, event: &Event, previous: &Hash) -> Hash {
-        let len_at = self.buf.len();
-        self.buf.extend_from_slice(&0u32.to_le_bytes());
-        let start = self.buf.len();
-        encode_event(event, &mut self.buf);
-        let len = self.buf.len() - start;
+        let len_at = self.body.len();
+        self.body.extend_from_slice(&0u32.to_le_bytes());
+        let start = self.body.len();
+        encode_event(event, &mut self.body);
+        let len = self.body.len() - start;
         // Events are bounded by EVENT_BYTES_MAX at decode and by input limits at decide; an
         // event over 4 GiB cannot be built from inputs that passed validation.
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
-        self.buf[len_at..start].copy_from_slice(&len32.to_le_bytes());
-        let hash = chain_hash(previous, &self.buf[start..]);
+        self.body[len_at..start].copy_from_slice(&len32.to_le_bytes());
+        let hash = chain_hash(previous, &self.body[start..]);
         self.last_start = start;
-        self.buf.extend_from_slice(&hash);
+        self.last_end = self.body.len();
+        self.body.extend_from_slice(&hash[..HASH_PREFIX_LEN]);
         self.count += 1;
         hash
     }
 
     /// The encoded bytes of the event pushed last.
     pub fn last_event_bytes(&self) -> &[u8] {
-        &self.buf[self.last_start..self.buf.len() - 32]
+        &self.body[self.last_start..self.last_end]
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
-        self.buf[1..5].copy_from_slice(&self.count.to_le_bytes());
-        self.buf
+    pub fn finish(self) -> Vec<u8> {
+        seal_chunk(self.count, &self.prev_hash, &self.body)
     }
 }
 
-/// One record of a chunk, borrowed: the encoded event and its stored chain hash.
+/// A chunk's stored bytes from its parts (the inverse of [`open_chunk`]).
+pub fn seal_chunk(count: u32, prev_hash: &Hash, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CHUNK_HEADER_LEN + body.len() / 2);
+    out.push(CHUNK_FORMAT);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(prev_hash);
+    // Bodies are bounded by CHUNK_BODY_MAX (far below 4 GiB) when they are built.
+    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&lz4_flex::block::compress(body));
+    out
+}
+
+/// A chunk's header, read without decompressing the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkHeader {
+    pub count: u32,
+    pub prev_hash: Hash,
+    pub body_len: usize,
+}
+
+pub fn chunk_header(chunk: &[u8]) -> Result<ChunkHeader, CodecError> {
+    let (&v, rest) = chunk.split_first().ok_or(CodecError::Empty)?;
+    if v > CHUNK_FORMAT {
+        return Err(CodecError::TooNew(v, CHUNK_FORMAT));
+    }
+    if v < CHUNK_FORMAT {
+        return Err(CodecError::Bincode(format!("chunk format {v} predates this build's format {CHUNK_FORMAT}")));
+    }
+    let (count, rest) = take_u32(rest)?;
+    let prev = rest.get(..32).ok_or(CodecError::Truncated)?;
+    let (body_len, _) = take_u32(&rest[32..])?;
+    let body_len = body_len as usize;
+    if body_len > CHUNK_BODY_MAX {
+        return Err(CodecError::Bincode(format!("chunk body of {body_len} bytes is over the limit")));
+    }
+    let mut prev_hash = [0u8; 32];
+    prev_hash.copy_from_slice(prev);
+    Ok(ChunkHeader { count, prev_hash, body_len })
+}
+
+/// Decompresses a chunk's body into `body` (reusing its allocation); returns the header.
+pub fn open_chunk_into(chunk: &[u8], body: &mut Vec<u8>) -> Result<ChunkHeader, CodecError> {
+    let header = chunk_header(chunk)?;
+    body.clear();
+    body.resize(header.body_len, 0);
+    let n = lz4_flex::block::decompress_into(&chunk[CHUNK_HEADER_LEN..], body)
+        .map_err(|e| CodecError::Bincode(format!("chunk body does not decompress: {e}")))?;
+    if n != header.body_len {
+        return Err(CodecError::Truncated);
+    }
+    Ok(header)
+}
+
+/// A decompressed chunk.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    pub header: ChunkHeader,
+    pub body: Vec<u8>,
+}
+
+pub fn open_chunk(chunk: &[u8]) -> Result<Chunk, CodecError> {
+    let mut body = Vec::new();
+    let header = open_chunk_into(chunk, &mut body)?;
+    Ok(Chunk { header, body })
+}
+
+/// One record of a chunk body, borrowed: the encoded event and its stored hash prefix.
+#[derive(Clone, Copy, Debug)]
 pub struct RawRecord<'a> {
     pub bytes: &'a [u8],
-    pub hash: Hash,
+    pub hash_prefix: [u8; HASH_PREFIX_LEN],
 }
 
-/// Splits a chunk into its records without decoding the events.
-pub fn chunk_records(chunk: &[u8]) -> Result<Vec<RawRecord<'_>>, CodecError> {
-    let (&v, rest) = chunk.split_first().ok_or(CodecError::Empty)?;
-    if v > CHUNK_FORMAT {
-        return Err(CodecError::TooNew(v, CHUNK_FORMAT));
+/// The record at the start of `body`, and the rest.
+pub fn next_record(body: &[u8]) -> Result<(RawRecord<'_>, &[u8]), CodecError> {
+    let (len, r) = take_u32(body)?;
+    let len = len as usize;
+    if r.len() < len + HASH_PREFIX_LEN {
+        return Err(CodecError::Truncated);
     }
-    let (count, mut rest) = take_u32(rest)?;
-    let mut out = Vec::with_capacity(count.min(1 << 16) as usize);
-    for _ in 0..count {
-        let (len, r) = take_u32(rest)?;
-        let len = len as usize;
-        if r.len() < len + 32 {
-            return Err(CodecError::Truncated);
-        }
-        let (bytes, r) = r.split_at(len);
-        let (hash, r) = r.split_at(32);
-        let mut h = [0u8; 32];
-        h.copy_from_slice(hash);
-        out.push(RawRecord { bytes, hash: h });
-        rest = r;
-    }
-    if !rest.is_empty() {
-        return Err(CodecError::Bincode("trailing bytes after the last record".into()));
-    }
-    Ok(out)
+    let (bytes, r) = r.split_at(len);
+    let (prefix, r) = r.split_at(HASH_PREFIX_LEN);
+    let mut hash_prefix = [0u8; HASH_PREFIX_LEN];
+    hash_prefix.copy_from_slice(prefix);
+    Ok((RawRecord { bytes, hash_prefix }, r))
 }
 
-/// Record `index` of a chunk, found by walking the length prefixes (no allocation).
-pub fn chunk_record(chunk: &[u8], index: usize) -> Result<Option<RawRecord<'_>>, CodecError> {
-    let (&v, rest) = chunk.split_first().ok_or(CodecError::Empty)?;
-    if v > CHUNK_FORMAT {
-        return Err(CodecError::TooNew(v, CHUNK_FORMAT));
-    }
-    let (count, mut rest) = take_u32(rest)?;
-    if index >= count as usize {
-        return Ok(None);
-    }
-    for i in 0..=index {
-        let (len, r) = take_u32(rest)?;
-        let len = len as usize;
-        if r.len() < len + 32 {
-            return Err(CodecError::Truncated);
+impl Chunk {
+    /// Every record, in order, without decoding the events.
+    pub fn records(&self) -> Result<Vec<RawRecord<'_>>, CodecError> {
+        let mut rest = &self.body[..];
+        let mut out = Vec::with_capacity(self.header.count.min(1 << 16) as usize);
+        for _ in 0..self.header.count {
+            let (r, more) = next_record(rest)?;
+            out.push(r);
+            rest = more;
         }
-        if i == index {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(&r[len..len + 32]);
-            return Ok(Some(RawRecord { bytes: &r[..len], hash }));
+        if !rest.is_empty() {
+            return Err(CodecError::Bincode("trailing bytes after the last record".into()));
         }
-        rest = &r[len + 32..];
+        Ok(out)
     }
-    Ok(None)
+
+    /// Record `index` and its full chain hash (recomputed from the chunk's `prev_hash`); an
+    /// error if a recomputed hash disagrees with a stored prefix on the way.
+    pub fn record_with_hash(&self, index: usize) -> Result<Option<(RawRecord<'_>, Hash)>, CodecError> {
+        if index >= self.header.count as usize {
+            return Ok(None);
+        }
+        let mut rest = &self.body[..];
+        let mut hash = self.header.prev_hash;
+        for i in 0..=index {
+            let (r, more) = next_record(rest)?;
+            hash = chain_hash(&hash, r.bytes);
+            if hash[..HASH_PREFIX_LEN] != r.hash_prefix {
+                return Err(CodecError::HashMismatch(i));
+            }
+            if i == index {
+                return Ok(Some((r, hash)));
+            }
+            rest = more;
+        }
+        Ok(None)
+    }
+}
+
+/// The id of an encoded event, read from its leading fields without decoding the rest:
+/// `[EVENT_FORMAT][varint seq][varint 16][16 id bytes]...` (bincode's varint encoding).
+pub fn event_id(bytes: &[u8]) -> Result<uuid::Uuid, CodecError> {
+    let (&v, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if v > EVENT_FORMAT {
+        return Err(CodecError::TooNew(v, EVENT_FORMAT));
+    }
+    // bincode varint: < 251 is one byte; 251, 252, 253 prefix a u16, u32, u64.
+    let seq_len = match rest.first().ok_or(CodecError::Truncated)? {
+        0..=250 => 1,
+        251 => 3,
+        252 => 5,
+        253 => 9,
+        _ => return Err(CodecError::Bincode("bad varint in event seq".into())),
+    };
+    let rest = rest.get(seq_len..).ok_or(CodecError::Truncated)?;
+    match rest.split_first() {
+        Some((16, id)) if id.len() >= 16 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&id[..16]);
+            Ok(uuid::Uuid::from_bytes(b))
+        }
+        _ => Err(CodecError::Bincode("event id is not 16 bytes".into())),
+    }
 }
 
 fn take_u32(b: &[u8]) -> Result<(u32, &[u8]), CodecError> {

@@ -181,8 +181,8 @@ mod tests {
         ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
         let targets: Vec<u64> = ledger
             .store()
-            .scan(1)
-            .map(|e| e.unwrap().event)
+            .events(1)
+            .map(|e| e.unwrap())
             .filter(|e| e.payload.kind() == "investment")
             .map(|e| e.seq)
             .take(8)

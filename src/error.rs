@@ -29,6 +29,8 @@ pub enum Error {
     StoreInUse(PathBuf),
     #[error("store {dir} was written by format version {found}; this planledger reads up to version {supported}")]
     FormatTooNew { dir: PathBuf, found: u32, supported: u32 },
+    #[error("store {dir} was written by format version {found}, which this planledger no longer reads (it reads version {supported}); open it with the release that wrote it")]
+    FormatTooOld { dir: PathBuf, found: u32, supported: u32 },
     /// Stored bytes that do not decode or do not chain: the log is damaged or was altered.
     #[error("corrupt store at seq {seq}: {what}")]
     Corrupt { seq: u64, what: String },

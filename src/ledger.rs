@@ -205,7 +205,7 @@ impl Ledger {
                     if seq >= head.next_seq {
                         return Ok(staged.get((seq - head.next_seq) as usize).cloned());
                     }
-                    Ok(store.get(seq)?.map(|s| s.event))
+                    store.get_event(seq)
                 };
                 if let Some(id) = sub.id {
                     if !request_ids.insert(id) {

@@ -82,8 +82,9 @@ pub fn leaves(store: &Store, n: u64) -> Result<Vec<Hash>> {
     let mut out = Vec::with_capacity(n as usize);
     for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
-        let records = codec::chunk_records(&bytes).map_err(|e| Error::Corrupt { seq: first, what: e.to_string() })?;
-        for r in records {
+        let corrupt = |e: codec::CodecError| Error::Corrupt { seq: first, what: e.to_string() };
+        let chunk = codec::open_chunk(&bytes).map_err(corrupt)?;
+        for r in chunk.records().map_err(corrupt)? {
             if out.len() as u64 == n {
                 return Ok(out);
             }

@@ -112,8 +112,8 @@ fn entities(state: &Value, list: &str) -> BTreeMap<(String, String), Value> {
 pub fn diff(store: &Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
     let (lo, hi) = (a.seq.min(b.seq), a.seq.max(b.seq));
     let mut touched: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
-    for stored in store.scan(lo + 1) {
-        let e = stored?.event;
+    for e in store.events(lo + 1) {
+        let e = e?;
         if e.seq > hi {
             break;
         }

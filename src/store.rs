@@ -8,25 +8,31 @@
 //! |---------------------|-------------------------------------------------------|
 //! | `F`                 | store format version (u32 LE)                         |
 //! | `H`                 | head record: next seq, last hash, last recorded_at    |
-//! | `L` + first seq     | chunk: consecutive events committed together          |
-//! | `I` + first seq     | the 16-byte ids of that chunk's events, in order      |
+//! | `L` + first seq     | chunk: consecutive events committed together (LZ4)    |
 //! | `C` + seq           | checkpoint: the state after `seq`, as partition hashes |
-//! | `P` + SHA-256       | a partition of a checkpoint (one plan, or the global)  |
 //!
 //! Why chunks: sled pays ~4.6 µs and ~250 bytes of overhead per key, so a key per event caps
 //! ingest far below what the disk can take. A commit writes one key pair per `CHUNK_BYTES_MAX`
-//! bytes of events instead. The id blocks let the idempotency index be rebuilt by reading 16
-//! bytes per event instead of decoding every event.
+//! bytes of events instead. Chunks and partitions are compressed (events repeat their ids,
+//! streams and departments), and a chunk keeps an 8-byte prefix of each event's chain hash
+//! (the full hash is recomputed from the chunk's `prev_hash`): bytes on disk are what sled
+//! multiplies. The idempotency index is rebuilt from the ids at the head of each event.
+//!
+//! Checkpoint partitions (one plan's state, or the shared part, LZ4-compressed) are files
+//! `partitions/<sha256 hex>`, content-addressed and immutable, written and fsynced before
+//! the commit that names them: in sled, large values under random keys would share leaf
+//! nodes that sled rewrites whole on every insert (measured: 2x the store's size).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::codec::{self, ChunkWriter, CodecError, Hash};
+use crate::codec::{self, Chunk, ChunkWriter, CodecError, Hash};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::merkle::{self, Frontier};
@@ -34,10 +40,17 @@ use crate::model::Timestamp;
 use crate::wal::{Items, Wal, WAL_BYTES_MAX};
 
 /// Version of the key layout and records above. Stores with a higher version are refused.
-pub const STORE_FORMAT: u32 = 1;
-/// A chunk is closed once it reaches this many bytes (it may exceed it by one event). Kept
-/// well below sled's blob threshold (segment size / 4) so chunks stay inline in sled's log.
+pub const STORE_FORMAT: u32 = 2;
+/// A chunk is closed once its body reaches this many bytes (it may exceed it by one event).
+/// Compressed, chunks stay well below sled's blob threshold (segment size / 4).
 pub const CHUNK_BYTES_MAX: usize = 32 * 1024;
+/// Decompressed chunks kept for point reads (a correction reads the event it corrects, most
+/// often from the last few months): 64 × ~32 KiB.
+const CHUNK_CACHE_MAX: usize = 64;
+/// First byte of a stored partition: LZ4 block with its length prepended.
+const PARTITION_LZ4: u8 = 0xC4;
+/// Directory of the checkpoint partitions, inside the store's directory.
+pub const PARTITIONS_DIR: &str = "partitions";
 /// Most events one commit may carry; bounds a batch's memory and its sled write.
 pub const BATCH_EVENTS_MAX: usize = 100_000;
 
@@ -47,9 +60,7 @@ const SLED_LOCK_ATTEMPTS: u32 = 300;
 const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
 const PREFIX_CHUNK: u8 = b'L';
-const PREFIX_IDS: u8 = b'I';
 const PREFIX_CHECKPOINT: u8 = b'C';
-const PREFIX_PARTITION: u8 = b'P';
 const TREE: &str = "ledger";
 
 /// What the store knows about the end of the log.
@@ -94,6 +105,8 @@ pub struct Store {
     /// Set when a batch reached the journal but not sled: the store must be reopened (which
     /// replays the journal) before anything else is committed, or seqs would be reused.
     poisoned: bool,
+    /// Recently read chunks, decompressed, by first seq (most recent last).
+    chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
     // Held for the store's lifetime: the OS lock that keeps a second process out.
     _lock: File,
 }
@@ -104,21 +117,9 @@ pub(crate) fn chunk_key(first_seq: u64) -> [u8; 9] {
     k
 }
 
-fn ids_key(first_seq: u64) -> [u8; 9] {
-    let mut k = [PREFIX_IDS; 9];
-    k[1..].copy_from_slice(&first_seq.to_be_bytes());
-    k
-}
-
 fn checkpoint_key(seq: u64) -> [u8; 9] {
     let mut k = [PREFIX_CHECKPOINT; 9];
     k[1..].copy_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn partition_key(hash: &Hash) -> [u8; 33] {
-    let mut k = [PREFIX_PARTITION; 33];
-    k[1..].copy_from_slice(hash);
     k
 }
 
@@ -140,6 +141,14 @@ fn key_seq(key: &[u8]) -> u64 {
 
 fn corrupt(seq: u64, e: CodecError) -> Error {
     Error::Corrupt { seq, what: e.to_string() }
+}
+
+fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
+    let event = codec::decode_event(bytes).map_err(|e| corrupt(seq, e))?;
+    if event.seq != seq {
+        return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
+    }
+    Ok(event)
 }
 
 impl Store {
@@ -175,6 +184,7 @@ impl Store {
             synced_blobs: HashSet::new(),
             wal,
             poisoned: false,
+            chunk_cache: Mutex::new(VecDeque::new()),
             _lock: lock,
         };
         match store.tree.get(KEY_FORMAT)? {
@@ -190,7 +200,16 @@ impl Store {
                 if found > STORE_FORMAT {
                     return Err(Error::FormatTooNew { dir: dir.to_path_buf(), found, supported: STORE_FORMAT });
                 }
+                if found < STORE_FORMAT {
+                    return Err(Error::FormatTooOld { dir: dir.to_path_buf(), found, supported: STORE_FORMAT });
+                }
             }
+        }
+        let partitions = dir.join(PARTITIONS_DIR);
+        if !partitions.exists() {
+            std::fs::create_dir_all(&partitions)
+                .map_err(|e| Error::io(format!("creating {}", partitions.display()), e))?;
+            sync_dir(dir)?;
         }
         if fresh {
             // The ledger's signing key is made with the store (docs/proofs.md).
@@ -230,8 +249,7 @@ impl Store {
         assert!(events.len() <= BATCH_EVENTS_MAX, "batch of {} events over BATCH_EVENTS_MAX", events.len());
         let mut items: Items = Vec::new();
         let mut hash = self.head.last_hash;
-        let mut chunk = ChunkWriter::new();
-        let mut ids: Vec<u8> = Vec::new();
+        let mut chunk = ChunkWriter::new(hash);
         let mut chunk_first = self.head.next_seq;
         let mut last_recorded_at = self.head.last_recorded_at;
         let mut tree = self.head.merkle.clone();
@@ -242,17 +260,14 @@ impl Store {
             last_recorded_at = event.recorded_at;
             hash = chunk.push(event, &hash);
             tree.push(merkle::leaf_hash(chunk.last_event_bytes()));
-            ids.extend_from_slice(event.id.as_bytes());
             if chunk.len_bytes() >= CHUNK_BYTES_MAX {
-                let full = std::mem::take(&mut chunk);
+                let full = std::mem::replace(&mut chunk, ChunkWriter::new(hash));
                 items.push((chunk_key(chunk_first).to_vec(), full.finish()));
-                items.push((ids_key(chunk_first).to_vec(), std::mem::take(&mut ids)));
                 chunk_first = event.seq + 1;
             }
         }
         if chunk.count() > 0 {
             items.push((chunk_key(chunk_first).to_vec(), chunk.finish()));
-            items.push((ids_key(chunk_first).to_vec(), ids));
         }
         let head = Head {
             next_seq: self.head.next_seq + events.len() as u64,
@@ -263,11 +278,19 @@ impl Store {
         items.push((KEY_HEAD.to_vec(), codec::encode_record(&head)));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
+            let mut wrote = false;
             for (hash, bytes) in cp.partitions {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
-                if !self.tree.contains_key(partition_key(&hash))? {
-                    items.push((partition_key(&hash).to_vec(), bytes));
+                let path = self.partition_path(&hash);
+                if !path.exists() {
+                    let mut stored = vec![PARTITION_LZ4];
+                    stored.extend_from_slice(&lz4_flex::block::compress_prepend_size(&bytes));
+                    write_durably(&path, &stored)?;
+                    wrote = true;
                 }
+            }
+            if wrote {
+                sync_dir(&self.dir.join(PARTITIONS_DIR))?;
             }
             items.push((checkpoint_key(cp.seq).to_vec(), cp.record));
         }
@@ -342,35 +365,78 @@ impl Store {
         Ok(())
     }
 
-    /// The stored bytes and chain hash of event `seq`, if the log has it: found by walking
-    /// its chunk's length prefixes, without decoding anything.
-    pub fn record(&self, seq: u64) -> Result<Option<(Vec<u8>, Hash)>> {
+    /// The decompressed chunk holding `seq` and its first seq, through the chunk cache.
+    fn chunk_of(&self, seq: u64) -> Result<Option<(u64, Arc<Chunk>)>> {
         if seq == 0 || seq >= self.head.next_seq {
             return Ok(None);
         }
         let Some(found) = self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() else {
             return Ok(None);
         };
-        let (key, chunk) = found?;
+        let (key, bytes) = found?;
         let first = key_seq(&key);
-        let Some(r) = codec::chunk_record(&chunk, (seq - first) as usize).map_err(|e| corrupt(first, e))? else {
-            return Err(Error::Corrupt { seq, what: "missing from its chunk".into() });
-        };
-        Ok(Some((r.bytes.to_vec(), r.hash)))
+        // A poisoned lock only means another reader panicked mid-update of a cache of
+        // immutable chunks; its contents are still valid.
+        let mut cache = self.chunk_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = cache.iter().position(|(f, _)| *f == first) {
+            let hit = cache.remove(at).map(|(_, c)| c);
+            if let Some(chunk) = hit {
+                cache.push_back((first, Arc::clone(&chunk)));
+                return Ok(Some((first, chunk)));
+            }
+        }
+        let chunk = Arc::new(codec::open_chunk(&bytes).map_err(|e| corrupt(first, e))?);
+        if cache.len() >= CHUNK_CACHE_MAX {
+            cache.pop_front();
+        }
+        cache.push_back((first, Arc::clone(&chunk)));
+        Ok(Some((first, chunk)))
     }
 
-    /// The event at `seq`, if the log has it. Decodes that one event, not its whole chunk.
+    /// The stored bytes and full chain hash of event `seq`, if the log has it: the hash is
+    /// recomputed from its chunk's `prev_hash` and checked against the stored prefixes.
+    pub fn record(&self, seq: u64) -> Result<Option<(Vec<u8>, Hash)>> {
+        let Some((first, chunk)) = self.chunk_of(seq)? else { return Ok(None) };
+        let index = (seq - first) as usize;
+        match chunk.record_with_hash(index) {
+            Ok(Some((r, hash))) => Ok(Some((r.bytes.to_vec(), hash))),
+            Ok(None) => Err(Error::Corrupt { seq, what: "missing from its chunk".into() }),
+            Err(CodecError::HashMismatch(i)) => Err(corrupt(first + i as u64, CodecError::HashMismatch(i))),
+            Err(e) => Err(corrupt(first, e)),
+        }
+    }
+
+    /// The event at `seq` with its chain hash, if the log has it.
     pub fn get(&self, seq: u64) -> Result<Option<Stored>> {
         let Some((bytes, hash)) = self.record(seq)? else { return Ok(None) };
-        let event = codec::decode_event(&bytes).map_err(|e| corrupt(seq, e))?;
-        if event.seq != seq {
-            return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
-        }
+        let event = decode_at(&bytes, seq)?;
         Ok(Some(Stored { event, hash }))
     }
 
-    /// Events from `from_seq` (inclusive) to the head, in order, decoded lazily chunk by chunk.
+    /// The event at `seq`, if the log has it, without recomputing its hash: what `decide`
+    /// reads to amend an earlier event.
+    pub fn get_event(&self, seq: u64) -> Result<Option<Event>> {
+        let Some((first, chunk)) = self.chunk_of(seq)? else { return Ok(None) };
+        let mut rest = &chunk.body[..];
+        for _ in first..seq {
+            rest = codec::next_record(rest).map_err(|e| corrupt(first, e))?.1;
+        }
+        let (r, _) = codec::next_record(rest).map_err(|e| corrupt(seq, e))?;
+        decode_at(r.bytes, seq).map(Some)
+    }
+
+    /// Events from `from_seq` (inclusive) to the head, in order, with their chain hashes,
+    /// decoded lazily chunk by chunk.
     pub fn scan(&self, from_seq: u64) -> Scan {
+        self.scan_with(from_seq, true)
+    }
+
+    /// Events from `from_seq` to the head without their hashes: what folds read.
+    pub fn events(&self, from_seq: u64) -> impl Iterator<Item = Result<Event>> {
+        self.scan_with(from_seq, false).map(|r| r.map(|s| s.event))
+    }
+
+    fn scan_with(&self, from_seq: u64, hashes: bool) -> Scan {
         let from_seq = from_seq.max(1);
         // Start at the chunk holding `from_seq`: the last chunk key at or before it.
         let start = self
@@ -382,8 +448,12 @@ impl Store {
             .unwrap_or(1);
         Scan {
             chunks: self.tree.range(chunk_key(start)..=chunk_key(u64::MAX)),
-            chunk: None,
+            body: Vec::new(),
+            at: 0,
+            seq: start,
             chunk_end: start,
+            hash: [0; 32],
+            hashes,
             from_seq,
             expect_seq: start,
             end_seq: self.head.next_seq,
@@ -396,11 +466,6 @@ impl Store {
         self.tree
             .range(chunk_key(0)..=chunk_key(u64::MAX))
             .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(Error::from))
-    }
-
-    /// The id block of the chunk starting at `first_seq`.
-    pub fn ids_block(&self, first_seq: u64) -> Result<Option<sled::IVec>> {
-        Ok(self.tree.get(ids_key(first_seq))?)
     }
 
     /// The latest checkpoint record at or before `seq`: `(its seq, record bytes)`.
@@ -421,23 +486,41 @@ impl Store {
             .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(Error::from))
     }
 
-    /// A checkpoint partition by its hash.
-    pub fn partition(&self, hash: &Hash) -> Result<Option<sled::IVec>> {
-        Ok(self.tree.get(partition_key(hash))?)
+    /// A checkpoint partition by its hash, decompressed. Bytes that do not decompress are
+    /// returned as stored: they cannot hash to their key, so every caller reports them altered.
+    pub fn partition(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        let path = self.partition_path(hash);
+        let stored = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let bytes = match stored.split_first() {
+            Some((&PARTITION_LZ4, packed)) => {
+                lz4_flex::block::decompress_size_prepended(packed).unwrap_or_else(|_| stored.to_vec())
+            }
+            _ => stored.to_vec(),
+        };
+        Ok(Some(bytes))
     }
 
-    /// Every (id, seq) of the log, from the id blocks, in log order.
+    /// Where the partition with this content hash is (or would be) stored.
+    pub fn partition_path(&self, hash: &Hash) -> PathBuf {
+        self.dir.join(PARTITIONS_DIR).join(codec::hex(hash))
+    }
+
+    /// Every (id, seq) of the log, read from the head of each encoded event, in log order.
     pub fn for_each_id(&self, mut f: impl FnMut(Uuid, u64)) -> Result<()> {
-        for r in self.tree.range(ids_key(0)..=ids_key(u64::MAX)) {
+        let mut body = Vec::new();
+        for r in self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
             let (k, v) = r?;
             let first = key_seq(&k);
-            if v.len() % 16 != 0 {
-                return Err(Error::Corrupt { seq: first, what: "id block length is not a multiple of 16".into() });
-            }
-            for (i, id) in v.chunks_exact(16).enumerate() {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(id);
-                f(Uuid::from_bytes(b), first + i as u64);
+            let header = codec::open_chunk_into(&v, &mut body).map_err(|e| corrupt(first, e))?;
+            let mut rest = &body[..];
+            for i in 0..u64::from(header.count) {
+                let (record, more) = codec::next_record(rest).map_err(|e| corrupt(first + i, e))?;
+                f(codec::event_id(record.bytes).map_err(|e| corrupt(first + i, e))?, first + i);
+                rest = more;
             }
         }
         Ok(())
@@ -515,20 +598,37 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Writes `bytes` to `path` so that it is complete or absent after a crash: a temporary file,
+/// fsynced, renamed into place (the caller fsyncs the directory).
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let io = |e| Error::io(format!("writing {}", path.display()), e);
+    let mut f = File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(format!("fsync of directory {}", dir.display()), e))
 }
 
-/// Iterator over stored events; see [`Store::scan`]. Decodes one event per step straight
-/// from the chunk's bytes, and checks that seqs run gap-free.
+/// Iterator over stored events; see [`Store::scan`]. Decompresses one chunk at a time into
+/// a reused buffer, decodes one event per step, and checks that seqs run gap-free; with
+/// hashes, it recomputes the chain from each chunk's `prev_hash` and checks the stored prefixes.
 pub struct Scan {
     chunks: sled::Iter,
-    /// The chunk being read, the offset of its next record, and that record's seq.
-    chunk: Option<(sled::IVec, usize, u64)>,
+    /// The current chunk's decompressed body, the offset of its next record, and its seq.
+    body: Vec<u8>,
+    at: usize,
+    seq: u64,
     /// Seq one past the last record of the current chunk (where the next chunk must start).
     chunk_end: u64,
+    /// Chain hash of the record before `seq` (when `hashes`).
+    hash: Hash,
+    hashes: bool,
     from_seq: u64,
     expect_seq: u64,
     end_seq: u64,
@@ -546,55 +646,49 @@ impl Scan {
         if first != self.expect_seq {
             return Err(Error::Corrupt { seq: self.expect_seq, what: format!("log jumps to a chunk at seq {first}") });
         }
-        let (&v, rest) = chunk.split_first().ok_or_else(|| corrupt(first, CodecError::Empty))?;
-        if v > codec::CHUNK_FORMAT {
-            return Err(corrupt(first, CodecError::TooNew(v, codec::CHUNK_FORMAT)));
-        }
-        let count = rest.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let count = count.ok_or_else(|| corrupt(first, CodecError::Truncated))?;
-        self.chunk_end = first + u64::from(count);
+        let header = codec::open_chunk_into(&chunk, &mut self.body).map_err(|e| corrupt(first, e))?;
+        self.chunk_end = first + u64::from(header.count);
         self.expect_seq = self.chunk_end;
-        self.chunk = Some((chunk, codec::ChunkWriter::HEADER_LEN, first));
+        self.at = 0;
+        self.seq = first;
+        self.hash = header.prev_hash;
         Ok(true)
     }
 
     /// The next record of the current chunk, decoded unless it lies before `from_seq`.
     fn next_record(&mut self) -> Result<Option<Option<Stored>>> {
-        let Some((chunk, at, seq)) = self.chunk.as_mut() else { return Ok(None) };
-        if *seq >= self.chunk_end {
-            if *at != chunk.len() {
-                return Err(corrupt(*seq, CodecError::Bincode("trailing bytes after the last record".into())));
+        if self.seq >= self.chunk_end {
+            if self.at != self.body.len() {
+                return Err(corrupt(self.seq, CodecError::Bincode("trailing bytes after the last record".into())));
             }
-            self.chunk = None;
             return Ok(None);
         }
-        let b = &chunk[*at..];
-        let len = b.get(..4).map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize);
-        let len = len.ok_or_else(|| corrupt(*seq, CodecError::Truncated))?;
-        if b.len() < 4 + len + 32 {
-            return Err(corrupt(*seq, CodecError::Truncated));
+        let this = self.seq;
+        let (record, rest) = codec::next_record(&self.body[self.at..]).map_err(|e| corrupt(this, e))?;
+        let (bytes, prefix) = (record.bytes, record.hash_prefix);
+        if self.hashes {
+            self.hash = codec::chain_hash(&self.hash, bytes);
+            if self.hash[..codec::HASH_PREFIX_LEN] != prefix {
+                return Err(Error::Corrupt {
+                    seq: this,
+                    what: "hash mismatch: the event's stored bytes or hash were altered".into(),
+                });
+            }
         }
-        let this = *seq;
-        *at += 4 + len + 32;
-        *seq += 1;
-        if this < self.from_seq {
-            return Ok(Some(None));
-        }
-        let event = codec::decode_event(&b[4..4 + len]).map_err(|e| corrupt(this, e))?;
-        if event.seq != this {
-            return Err(Error::Corrupt { seq: this, what: format!("event records seq {}", event.seq) });
-        }
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(&b[4 + len..4 + len + 32]);
-        Ok(Some(Some(Stored { event, hash })))
+        let event = if this < self.from_seq { None } else { Some(decode_at(bytes, this)?) };
+        self.at = self.body.len() - rest.len();
+        self.seq += 1;
+        Ok(Some(event.map(|event| Stored { event, hash: self.hash })))
     }
 
     fn step(&mut self) -> Result<Option<Stored>> {
         loop {
-            match self.next_record()? {
-                Some(Some(stored)) => return Ok(Some(stored)),
-                Some(None) => continue,
-                None => {}
+            if self.seq < self.chunk_end || self.at < self.body.len() {
+                match self.next_record()? {
+                    Some(Some(stored)) => return Ok(Some(stored)),
+                    Some(None) => continue,
+                    None => {}
+                }
             }
             if !self.next_chunk()? {
                 if self.expect_seq < self.end_seq && self.from_seq < self.end_seq {

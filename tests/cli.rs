@@ -557,6 +557,18 @@ fn a_store_of_a_newer_format_is_refused() {
 }
 
 #[test]
+fn a_store_of_the_first_format_is_refused_not_misread() {
+    // Format 1 kept full hashes beside uncompressed events; this build reads format 2 only.
+    let env = setup();
+    {
+        let db = sled::open(env.store()).unwrap();
+        db.open_tree("ledger").unwrap().insert("F", &1u32.to_le_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    env.run(&["state"]).fails(UNAVAILABLE, "was written by format version 1, which this planledger no longer reads");
+}
+
+#[test]
 fn verify_names_the_seq_of_an_altered_event() {
     let env = setup();
     for m in 1..=6 {
@@ -571,11 +583,13 @@ fn verify_names_the_seq_of_an_altered_event() {
         let mut key = vec![b'L'];
         key.extend_from_slice(&11u64.to_be_bytes());
         let chunk = tree.get(&key).unwrap().expect("single-event chunk at seq 11");
-        let mut bytes = chunk.to_vec();
-        // Layout: [format][u32 count][u32 len][event bytes][hash]; alter the event's last byte.
-        let len = u32::from_le_bytes(bytes[5..9].try_into().unwrap()) as usize;
-        bytes[9 + len - 1] ^= 0x01;
-        tree.insert(&key, bytes).unwrap();
+        // Body layout: [u32 len][event bytes][hash prefix]; alter the event's last byte and
+        // seal the chunk again, as someone rewriting the store would.
+        let mut opened = planledger::codec::open_chunk(&chunk).unwrap();
+        let len = u32::from_le_bytes(opened.body[..4].try_into().unwrap()) as usize;
+        opened.body[4 + len - 1] ^= 0x01;
+        let h = opened.header;
+        tree.insert(&key, planledger::codec::seal_chunk(h.count, &h.prev_hash, &opened.body)).unwrap();
         db.flush().unwrap();
     }
     let r = env.run(&["verify", "--json"]);

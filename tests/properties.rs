@@ -175,20 +175,25 @@ proptest! {
     }
 
     #[test]
-    fn chunks_round_trip(events in proptest::collection::vec(event(), 1..20)) {
-        let mut w = codec::ChunkWriter::new();
-        let mut h = [0u8; 32];
+    fn chunks_round_trip(events in proptest::collection::vec(event(), 1..20), prev in any::<[u8; 32]>()) {
+        let mut w = codec::ChunkWriter::new(prev);
+        let mut h = prev;
         let mut hashes = Vec::new();
         for e in &events {
             h = w.push(e, &h);
             hashes.push(h);
         }
-        let chunk = w.finish();
-        let records = codec::chunk_records(&chunk).unwrap();
+        let bytes = w.finish();
+        let chunk = codec::open_chunk(&bytes).unwrap();
+        prop_assert_eq!(chunk.header.prev_hash, prev);
+        let records = chunk.records().unwrap();
         prop_assert_eq!(records.len(), events.len());
-        for ((r, e), h) in records.iter().zip(&events).zip(&hashes) {
+        for (i, ((r, e), h)) in records.iter().zip(&events).zip(&hashes).enumerate() {
             prop_assert_eq!(&codec::decode_event(r.bytes).unwrap(), e);
-            prop_assert_eq!(&r.hash, h);
+            prop_assert_eq!(codec::event_id(r.bytes).unwrap(), e.id);
+            prop_assert_eq!(&r.hash_prefix[..], &h[..codec::HASH_PREFIX_LEN]);
+            // The full hash of any record comes back from the chunk's prev_hash.
+            prop_assert_eq!(&chunk.record_with_hash(i).unwrap().unwrap().1, h);
         }
     }
 
@@ -201,7 +206,10 @@ proptest! {
         let i = flip % bytes.len();
         bytes[i] ^= 0xA5;
         let _ = codec::decode_event(&bytes);
-        let _ = codec::chunk_records(&bytes);
+        let _ = codec::event_id(&bytes);
+        if let Ok(chunk) = codec::open_chunk(&bytes) {
+            let _ = chunk.records();
+        }
     }
 }
 
