@@ -34,7 +34,7 @@ pub struct Ledger {
     /// The state after the committed log and the staged events.
     state: State,
     /// id → seq of every committed and staged event; built on first need (reads need none).
-    ids: Option<HashMap<Uuid, u64>>,
+    ids: Option<HashMap<Uuid, u64, crate::projection::Hasher>>,
     /// Decided and applied to `state`, not yet committed; numbered from the store's head.
     staged: Vec<Event>,
     checkpointer: Checkpointer,
@@ -59,9 +59,12 @@ impl Ledger {
         &self.state
     }
 
-    fn id_index(&mut self) -> Result<&mut HashMap<Uuid, u64>> {
+    fn id_index(&mut self) -> Result<&mut HashMap<Uuid, u64, crate::projection::Hasher>> {
         if self.ids.is_none() {
-            let mut m = HashMap::with_capacity((self.store.head().events() as usize).max(self.staged.len()));
+            let mut m = HashMap::with_capacity_and_hasher(
+                (self.store.head().events() as usize).max(self.staged.len()),
+                crate::projection::Hasher::default(),
+            );
             self.store.for_each_id(|id, seq| {
                 m.insert(id, seq);
             })?;
@@ -71,7 +74,7 @@ impl Ledger {
             self.ids = Some(m);
         }
         // Filled just above when it was empty.
-        Ok(self.ids.get_or_insert_with(HashMap::new))
+        Ok(self.ids.get_or_insert_with(HashMap::default))
     }
 
     /// Decides and commits `submissions` from `actor` as one atomic, durable batch.
