@@ -397,6 +397,11 @@ pub fn run(cfg: &Config) -> Report {
     }
     let store = Store::open(&pit_dir).unwrap();
     let m = store.head().events();
+    let pit_bytes = store.disk_bytes() as f64 / m as f64;
+    report.notes.push(format!(
+        "The point-in-time ledger occupies {pit_bytes:.0} B per event on disk ({:.2}x the {encoded_avg:.0} B encoded event of the import above).",
+        pit_bytes / encoded_avg
+    ));
     let mut one = Vec::new();
     let mut whole = Vec::new();
     let mut replay = Vec::new();
@@ -507,5 +512,25 @@ pub fn replay_rss(dir: &Path) -> String {
         before / 1024,
         now / 1024,
         state_bytes / (1 << 20)
+    )
+}
+
+/// `verify` of the store in `dir` in this (fresh) process: the full replay an auditor runs,
+/// with the chain, the Merkle tree, every checkpoint and idle plans evicted.
+pub fn verify_rss(dir: &Path) -> String {
+    let before = rss_kib().0;
+    let store = Store::open(dir).unwrap();
+    let t = Instant::now();
+    let v = planledger::verify::verify(&store).unwrap();
+    let took = t.elapsed();
+    assert!(v.ok(), "{v:?}");
+    let (peak, _) = rss_kib();
+    format!(
+        "verified {} events in {:.2} s: peak RSS {} MiB (process start {} MiB); {} idle plans reloaded",
+        v.events,
+        took.as_secs_f64(),
+        peak / 1024,
+        before / 1024,
+        v.plans_reloaded
     )
 }

@@ -1,7 +1,7 @@
 //! `cargo bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N]`
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
-//! process and prints its peak memory.
+//! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
 
 mod harness;
 
@@ -14,6 +14,10 @@ fn main() {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     if let Some(dir) = value("--replay-rss") {
         println!("{}", harness::replay_rss(std::path::Path::new(&dir)));
+        return;
+    }
+    if let Some(dir) = value("--verify-rss") {
+        println!("{}", harness::verify_rss(std::path::Path::new(&dir)));
         return;
     }
     let dir =

@@ -7,14 +7,14 @@
 //! and a question about one plan decodes that plan alone. Checkpoints are caches of the log:
 //! `verify` recomputes every one of them from the events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::codec::{self, Hash};
 use crate::error::{Error, Result};
-use crate::event::{Payload, Subject};
+use crate::event::{Event, Payload, Subject};
 use crate::ledger::check_fold;
 use crate::model::Timestamp;
 use crate::projection::{self, Department, Plan, Principal, State};
@@ -210,30 +210,124 @@ pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Resu
     Ok(state)
 }
 
-/// Compares a checkpoint record with the state folded from the log at its seq; `None` if
-/// they agree, else what differs.
-pub fn check_against(store: &Store, seq: u64, record_bytes: &[u8], state: &State) -> Result<Option<String>> {
-    let record: Record = match codec::decode_record(record_bytes) {
-        Ok(r) => r,
-        Err(e) => return Ok(Some(format!("checkpoint record does not decode ({e})"))),
-    };
-    if record.seq != seq {
-        return Ok(Some(format!("checkpoint record says seq {}", record.seq)));
-    }
-    if hash_of(&codec::encode_record(&global_of(state))) != record.global {
-        return Ok(Some("checkpoint's shared partition differs from the log".into()));
-    }
-    let ids: Vec<&String> = record.plans.iter().map(|(id, _)| id).collect();
-    if ids.len() != state.plans.len() || !state.plans.keys().all(|k| ids.contains(&k)) {
-        return Ok(Some("checkpoint lists other plans than the log has".into()));
-    }
-    for (id, hash) in &record.plans {
-        if hash_of(&codec::encode_record(&state.plans[id])) != *hash {
-            return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
+/// Checks checkpoint records against the fold as `verify` passes their seqs, in memory that
+/// follows the active plans rather than the whole history:
+/// - at a checkpoint it re-encodes only the plans events may have changed since the previous
+///   one (a superset read from the payloads and the year index, written independently of the
+///   `Checkpointer`'s own bookkeeping); the others must keep the hash already verified;
+/// - it then evicts the plans no event reached during the interval: each equals its verified
+///   partition, which is loaded again (and its hash checked) when an event reaches the plan.
+#[derive(Debug)]
+pub struct Verifier {
+    /// The partition hash of each plan, as verified at the latest checkpoint that had it.
+    verified: HashMap<String, Hash>,
+    /// Plans events may have changed since the last checkpoint.
+    reached: HashSet<String>,
+    /// Compare every plan at the next checkpoint (the first one).
+    compare_all: bool,
+    /// Plans dropped from the state; each equals its `verified` partition.
+    evicted: HashSet<String>,
+    /// How many times an evicted plan was loaded again.
+    pub reloaded: u64,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            verified: HashMap::new(),
+            reached: HashSet::new(),
+            compare_all: true,
+            evicted: HashSet::new(),
+            reloaded: 0,
         }
-        if store.partition(hash)?.is_none_or(|b| hash_of(&b) != *hash) {
-            return Ok(Some(format!("checkpoint partition of plan '{id}' is missing or altered")));
+    }
+}
+
+impl Verifier {
+    /// Plans the fold of `payload` may change: the plan it names, and for a milestone every
+    /// plan of its year or later (which list the project again and carry its milestones); a
+    /// corrected or retracted milestone may reach any listing of its project, so every plan.
+    fn reach(state: &State, payload: &Payload, out: &mut Vec<String>) {
+        match payload {
+            Payload::MilestoneReached(m) => {
+                out.extend(state.years.range(m.date.year()..).flat_map(|(_, ids)| ids.iter().cloned()));
+            }
+            Payload::Corrected(c) if matches!(c.subject, Subject::Milestone { .. }) => {
+                out.extend(state.years.values().flatten().cloned());
+            }
+            Payload::Retracted(r) if matches!(r.subject, Subject::Milestone { .. }) => {
+                out.extend(state.years.values().flatten().cloned());
+            }
+            _ => {}
+        }
+        if let Some(plan) = payload.plan() {
+            out.push(plan.to_string());
         }
     }
-    Ok(None)
+
+    /// Before `event` is folded: notes the plans it may change and loads those evicted.
+    pub fn before(&mut self, store: &Store, state: &mut State, event: &Event) -> Result<()> {
+        let mut reach = Vec::new();
+        Self::reach(state, &event.payload, &mut reach);
+        for id in reach {
+            if self.evicted.remove(&id) {
+                let hash = self.verified.get(&id).copied();
+                // An evicted plan always has a verified hash: it was compared before eviction.
+                let hash = hash.ok_or_else(|| Error::Corrupt { seq: event.seq, what: format!("plan '{id}' lost") })?;
+                let plan: Plan = load_partition(store, event.seq, &hash)?;
+                state.plans.insert(id.clone(), plan);
+                self.reloaded += 1;
+            }
+            if !self.reached.contains(&id) {
+                self.reached.insert(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares the checkpoint record at `seq` with `state` (folded to `seq`); `None` if they
+    /// agree, else what differs. Then evicts the plans no event reached since the last one.
+    pub fn check(&mut self, store: &Store, seq: u64, record_bytes: &[u8], state: &mut State) -> Result<Option<String>> {
+        let record: Record = match codec::decode_record(record_bytes) {
+            Ok(r) => r,
+            Err(e) => return Ok(Some(format!("checkpoint record does not decode ({e})"))),
+        };
+        if record.seq != seq {
+            return Ok(Some(format!("checkpoint record says seq {}", record.seq)));
+        }
+        if hash_of(&codec::encode_record(&global_of(state))) != record.global {
+            return Ok(Some("checkpoint's shared partition differs from the log".into()));
+        }
+        let listed: HashSet<&str> = record.plans.iter().map(|(id, _)| id.as_str()).collect();
+        let known = state.plans.len() + self.evicted.len();
+        let all_known = state.plans.keys().chain(self.evicted.iter()).all(|k| listed.contains(k.as_str()));
+        if listed.len() != record.plans.len() || listed.len() != known || !all_known {
+            return Ok(Some("checkpoint lists other plans than the log has".into()));
+        }
+        for (id, hash) in &record.plans {
+            let unchanged = !self.compare_all && !self.reached.contains(id) && self.verified.get(id) == Some(hash);
+            if unchanged {
+                continue;
+            }
+            // Evicted plans are never reached (reaching loads them), so here they are loaded.
+            let Some(plan) = state.plans.get(id) else {
+                return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
+            };
+            if hash_of(&codec::encode_record(plan)) != *hash {
+                return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
+            }
+            if store.partition(hash)?.is_none_or(|b| hash_of(&b) != *hash) {
+                return Ok(Some(format!("checkpoint partition of plan '{id}' is missing or altered")));
+            }
+            self.verified.insert(id.clone(), *hash);
+        }
+        let idle: Vec<String> = state.plans.keys().filter(|id| !self.reached.contains(*id)).cloned().collect();
+        for id in idle {
+            state.plans.remove(&id);
+            self.evicted.insert(id);
+        }
+        self.reached.clear();
+        self.compare_all = false;
+        Ok(None)
+    }
 }

@@ -21,6 +21,9 @@ pub struct Verification {
     /// Chain hash after the last event that checked out.
     pub head: Hash,
     pub problem: Option<Problem>,
+    /// Plans verify dropped from memory once idle and loaded again from their verified
+    /// checkpoint partition when a later event reached them.
+    pub plans_reloaded: u64,
 }
 
 impl Verification {
@@ -40,11 +43,25 @@ pub fn verify(store: &Store) -> Result<Verification> {
 /// As `verify`; with `require_signatures`, every event after the first key registration must
 /// be signed (the events before it bootstrap the ledger: plans and departments come first).
 pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verification> {
-    let mut v = Verification { events: 0, head: [0; 32], problem: None };
+    let mut v = Verification { events: 0, head: [0; 32], problem: None, plans_reloaded: 0 };
     // Checkpoints are recomputed from the events as the fold passes their seq.
     let mut state = State::default();
     let mut tree = crate::merkle::Frontier::default();
-    let mut seen: std::collections::HashMap<uuid::Uuid, u64> = std::collections::HashMap::new();
+    let mut checker = checkpoint::Verifier::default();
+    // Ids resolve references in signed events only: the index is read from the store the
+    // first time one needs it (an unsigned ledger never holds every id in memory).
+    let ids: std::cell::OnceCell<std::collections::HashMap<uuid::Uuid, u64, crate::projection::Hasher>> =
+        std::cell::OnceCell::new();
+    let id_index = || {
+        ids.get_or_init(|| {
+            let mut m = std::collections::HashMap::default();
+            // A damaged chunk fails the scan below on its own; here it only leaves ids out.
+            let _ = store.for_each_id(|id, seq| {
+                m.insert(id, seq);
+            });
+            m
+        })
+    };
     let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?.into_iter().peekable();
     'chunks: for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
@@ -94,9 +111,10 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
                 fail(&mut v, seq, format!("event at position {seq} says seq {}", event.seq));
                 break 'chunks;
             }
+            checker.before(store, &mut state, &event)?;
             if let Some(what) = crate::keys::check_event(&state, &event, &|r| match r {
                 crate::decide::EventRef::Seq(s) => Some(*s),
-                crate::decide::EventRef::Id(id) => seen.get(id).copied(),
+                crate::decide::EventRef::Id(id) => id_index().get(id).copied().filter(|s| *s < seq),
             }) {
                 fail(&mut v, seq, what);
                 break 'chunks;
@@ -105,7 +123,6 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
                 fail(&mut v, seq, "unsigned event after the first key registration".into());
                 break 'chunks;
             }
-            seen.insert(event.id, seq);
             if let Err(e) = check_fold(&state, &event) {
                 let what = match e {
                     crate::Error::Corrupt { what, .. } => what,
@@ -120,7 +137,7 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
         }
         while let Some((cp_seq, record)) = checkpoints.next_if(|(s, _)| *s <= v.events) {
             let problem = if cp_seq == v.events {
-                checkpoint::check_against(store, cp_seq, &record, &state)?
+                checker.check(store, cp_seq, &record, &mut state)?
             } else {
                 Some("checkpoint does not fall at the end of a commit".into())
             };
@@ -148,5 +165,6 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
             fail(&mut v, at, "the head's Merkle tree does not match the recomputed one".into());
         }
     }
+    v.plans_reloaded = checker.reloaded;
     Ok(v)
 }

@@ -132,3 +132,31 @@ fn an_altered_checkpoint_partition_is_caught() {
     let e = checkpoint::state_at(ledger.store(), cp_seq + 10, None).unwrap_err().to_string();
     assert!(e.contains("was altered"), "{e}");
 }
+
+#[test]
+fn verify_reloads_an_idle_plan_that_a_late_correction_reaches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ledger = build(tmp.path(), 3 * CHECKPOINT_EVERY + 5_000);
+    // An investment of the first plan year, long idle by now (verify has evicted its plan).
+    let first = ledger
+        .store()
+        .events(1)
+        .map(|e| e.unwrap())
+        .find(|e| matches!(&e.payload, planledger::event::Payload::InvestmentReported(i) if i.plan.contains("2001")))
+        .expect("an investment of 2001");
+    let fix = planledger::decide::Submission {
+        signature: None,
+        id: None,
+        note: None,
+        command: planledger::decide::Command::Correct {
+            event: planledger::decide::EventRef::Seq(first.seq),
+            value: rust_decimal::Decimal::new(12345, 2),
+            reason: "audit finding, years later".into(),
+        },
+    };
+    ledger.submit(workload::ACTOR, &[fix], &|_| None).unwrap();
+    let v = planledger::verify::verify(ledger.store()).unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(v.events, ledger.store().head().events());
+    assert!(v.plans_reloaded >= 1, "the correction reached an evicted plan: {v:?}");
+}
