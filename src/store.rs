@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::merkle::{self, Frontier};
 use crate::model::Timestamp;
-use crate::wal::{Items, Wal, WAL_BYTES_MAX};
+use crate::wal::{Items, Location, Position, Replayed, Segments, Wal, SEGMENT_BYTES_MAX};
 
 /// Version of the key layout and records above. Stores with a higher version are refused.
 pub const STORE_FORMAT: u32 = 2;
@@ -63,6 +63,8 @@ const SLED_LOCK_ATTEMPTS: u32 = 300;
 
 const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
+/// The log position before which sled durably holds every record (12 bytes).
+const KEY_LOG_APPLIED: &[u8] = b"J";
 const PREFIX_CHUNK: u8 = b'L';
 const PREFIX_CHECKPOINT: u8 = b'C';
 const TREE: &str = "ledger";
@@ -106,6 +108,10 @@ pub struct Store {
     db_file: File,
     synced_blobs: HashSet<OsString>,
     wal: Wal,
+    /// Read access to the log's segments, shared with scans.
+    segments: Arc<Segments>,
+    /// The log position sled durably holds everything before (the `J` record).
+    applied: Position,
     /// Set when a batch reached the journal but not sled: the store must be reopened (which
     /// replays the journal) before anything else is committed, or seqs would be reused.
     poisoned: bool,
@@ -147,6 +153,16 @@ fn corrupt(seq: u64, e: CodecError) -> Error {
     Error::Corrupt { seq, what: e.to_string() }
 }
 
+/// Reads a chunk from the log through its sled index entry (a [`Location`]).
+fn read_chunk(segments: &Segments, first: u64, index: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let at = Location::decode(index)
+        .ok_or_else(|| Error::Corrupt { seq: first, what: "chunk index entry is damaged".into() })?;
+    if at.len as usize > codec::CHUNK_BODY_MAX + codec::CHUNK_HEADER_LEN {
+        return Err(Error::Corrupt { seq: first, what: format!("chunk index entry claims {} bytes", at.len) });
+    }
+    segments.read_into(at, out)
+}
+
 fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
     let event = codec::decode_event(bytes).map_err(|e| corrupt(seq, e))?;
     if event.seq != seq {
@@ -178,24 +194,10 @@ impl Store {
         let tree = db.open_tree(TREE)?;
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
-        let (wal, journal) = Wal::open(dir)?;
-        let mut store = Store {
-            dir: dir.to_path_buf(),
-            db,
-            tree,
-            head: Head::default(),
-            db_file,
-            synced_blobs: HashSet::new(),
-            wal,
-            poisoned: false,
-            chunk_cache: Mutex::new(VecDeque::new()),
-            _lock: lock,
-        };
-        match store.tree.get(KEY_FORMAT)? {
+        let created = match tree.get(KEY_FORMAT)? {
             None => {
-                store.tree.insert(KEY_FORMAT, &STORE_FORMAT.to_le_bytes())?;
-                store.sync()?;
-                sync_dir(dir)?;
+                tree.insert(KEY_FORMAT, &STORE_FORMAT.to_le_bytes())?;
+                true
             }
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
@@ -207,7 +209,33 @@ impl Store {
                 if found < STORE_FORMAT {
                     return Err(Error::FormatTooOld { dir: dir.to_path_buf(), found, supported: STORE_FORMAT });
                 }
+                false
             }
+        };
+        let replay_from = match tree.get(KEY_LOG_APPLIED)? {
+            None => Position::START,
+            Some(v) => Position::decode(&v)
+                .ok_or_else(|| Error::Corrupt { seq: 0, what: "log position record is damaged".into() })?,
+        };
+        let (wal, journal) = Wal::open(dir, replay_from)?;
+        let segments = Arc::clone(wal.segments());
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            db,
+            tree,
+            head: Head::default(),
+            db_file,
+            synced_blobs: HashSet::new(),
+            wal,
+            segments,
+            applied: replay_from,
+            poisoned: false,
+            chunk_cache: Mutex::new(VecDeque::new()),
+            _lock: lock,
+        };
+        if created {
+            store.sync()?;
+            sync_dir(dir)?;
         }
         let partitions = dir.join(PARTITIONS_DIR);
         if !partitions.exists() {
@@ -298,46 +326,69 @@ impl Store {
             }
             items.push((checkpoint_key(cp.seq).to_vec(), cp.record));
         }
-        // Durable once in the journal; then visible in sled.
-        self.wal.append(&items)?;
-        if let Err(e) = self.tree.apply_batch(batch_of(items)) {
+        // Durable once in the log; then visible in sled, which indexes each chunk by where
+        // it lies in the log instead of holding its bytes.
+        let values = self.wal.append(&items)?;
+        let batch = self.index_batch(items, &values);
+        if let Err(e) = self.tree.apply_batch(batch) {
             self.poisoned = true;
             return Err(e.into());
         }
         self.head = head;
-        if self.wal.len() >= WAL_BYTES_MAX {
-            self.empty_journal()?;
+        if self.wal.len() >= SEGMENT_BYTES_MAX {
+            self.sync_to_log_end()?;
+            self.wal.rotate()?;
         }
         Ok(())
     }
 
-    /// Re-applies the journal's batches that sled does not hold yet (it may hold a prefix of
-    /// them: sled writes its buffers when they fill), then makes sled durable and empties it.
-    fn replay_journal(&mut self, journal: Vec<Items>) -> Result<()> {
+    /// The sled batch for one log record: chunks become their location, the rest as is.
+    fn index_batch(&self, items: Items, values: &[Location]) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for ((k, v), at) in items.into_iter().zip(values) {
+            if k.first() == Some(&PREFIX_CHUNK) {
+                batch.insert(k, &at.encode()[..]);
+            } else {
+                batch.insert(k, v);
+            }
+        }
+        batch
+    }
+
+    /// Applies again the log's records that sled does not hold yet (it may hold a prefix of
+    /// them: sled writes its buffers when they fill), then makes sled durable up to the end
+    /// of the log.
+    fn replay_journal(&mut self, journal: Vec<Replayed>) -> Result<()> {
         if journal.is_empty() {
             return Ok(());
         }
         let mut next_seq = self.head.next_seq;
-        for items in journal {
-            let head: Head = items
+        for record in journal {
+            let head: Head = record
+                .items
                 .iter()
                 .find(|(k, _)| k.as_slice() == KEY_HEAD)
                 .map(|(_, v)| codec::decode_record(v))
                 .transpose()
                 .map_err(|e| corrupt(0, e))?
-                .ok_or_else(|| Error::Corrupt { seq: 0, what: "journal record without a head".into() })?;
+                .ok_or_else(|| Error::Corrupt { seq: 0, what: "log record without a head".into() })?;
             if head.next_seq > next_seq {
                 next_seq = head.next_seq;
-                self.tree.apply_batch(batch_of(items))?;
+                let batch = self.index_batch(record.items, &record.values);
+                self.tree.apply_batch(batch)?;
             }
         }
-        self.empty_journal()
+        self.sync_to_log_end()
     }
 
-    /// Makes sled durable, then empties the journal.
-    fn empty_journal(&mut self) -> Result<()> {
+    /// Makes sled durable together with the log position it now holds everything before, so
+    /// the next open replays nothing older.
+    fn sync_to_log_end(&mut self) -> Result<()> {
+        let at = self.wal.position();
+        self.tree.insert(KEY_LOG_APPLIED, &at.encode()[..])?;
         self.sync()?;
-        self.wal.reset()
+        self.applied = at;
+        Ok(())
     }
 
     /// Makes sled's files durable. sled's `flush()` writes its buffers and ends in
@@ -377,7 +428,7 @@ impl Store {
         let Some(found) = self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() else {
             return Ok(None);
         };
-        let (key, bytes) = found?;
+        let (key, index) = found?;
         let first = key_seq(&key);
         // A poisoned lock only means another reader panicked mid-update of a cache of
         // immutable chunks; its contents are still valid.
@@ -389,6 +440,8 @@ impl Store {
                 return Ok(Some((first, chunk)));
             }
         }
+        let mut bytes = Vec::new();
+        self.read_chunk(first, &index, &mut bytes)?;
         let chunk = Arc::new(codec::open_chunk(&bytes).map_err(|e| corrupt(first, e))?);
         if cache.len() >= CHUNK_CACHE_MAX {
             cache.pop_front();
@@ -452,6 +505,8 @@ impl Store {
             .unwrap_or(1);
         Scan {
             chunks: self.tree.range(chunk_key(start)..=chunk_key(u64::MAX)),
+            segments: Arc::clone(&self.segments),
+            packed: Vec::new(),
             body: Vec::new(),
             at: 0,
             seq: start,
@@ -466,10 +521,32 @@ impl Store {
     }
 
     /// Raw chunks from the start of the log: `(first seq, chunk bytes)`. For verification.
-    pub fn raw_chunks(&self) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
-        self.tree
-            .range(chunk_key(0)..=chunk_key(u64::MAX))
-            .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(Error::from))
+    pub fn raw_chunks(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)).map(|r| {
+            let (k, index) = r?;
+            let first = key_seq(&k);
+            let mut bytes = Vec::new();
+            self.read_chunk(first, &index, &mut bytes)?;
+            Ok((first, bytes))
+        })
+    }
+
+    /// Reads the chunk starting at `first` from the log, given its index entry.
+    fn read_chunk(&self, first: u64, index: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        read_chunk(&self.segments, first, index, out)
+    }
+
+    /// Replaces the stored bytes of the chunk starting at `first_seq`, as someone rewriting
+    /// the store's files would: for tests of what `verify` and proofs catch.
+    #[doc(hidden)]
+    pub fn tamper_chunk(&mut self, first_seq: u64, bytes: Vec<u8>) -> Result<()> {
+        let head = codec::encode_record(&self.head);
+        let items = vec![(chunk_key(first_seq).to_vec(), bytes), (KEY_HEAD.to_vec(), head)];
+        let values = self.wal.append(&items)?;
+        let batch = self.index_batch(items, &values);
+        self.tree.apply_batch(batch)?;
+        self.chunk_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.sync_to_log_end()
     }
 
     /// The latest checkpoint record at or before `seq`: `(its seq, record bytes)`.
@@ -515,11 +592,12 @@ impl Store {
 
     /// Every (id, seq) of the log, read from the head of each encoded event, in log order.
     pub fn for_each_id(&self, mut f: impl FnMut(Uuid, u64)) -> Result<()> {
-        let mut body = Vec::new();
+        let (mut packed, mut body) = (Vec::new(), Vec::new());
         for r in self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
-            let (k, v) = r?;
+            let (k, index) = r?;
             let first = key_seq(&k);
-            let header = codec::open_chunk_into(&v, &mut body).map_err(|e| corrupt(first, e))?;
+            self.read_chunk(first, &index, &mut packed)?;
+            let header = codec::open_chunk_into(&packed, &mut body).map_err(|e| corrupt(first, e))?;
             let mut rest = &body[..];
             for i in 0..u64::from(header.count) {
                 let (record, more) = codec::next_record(rest).map_err(|e| corrupt(first + i, e))?;
@@ -530,7 +608,7 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes the store occupies on disk (sled's files and blobs).
+    /// Bytes the store occupies on disk (sled's files, the log, the partitions).
     pub fn disk_bytes(&self) -> u64 {
         dir_size(&self.dir)
     }
@@ -569,21 +647,13 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
     }
 }
 
-fn batch_of(items: Items) -> sled::Batch {
-    let mut batch = sled::Batch::default();
-    for (k, v) in items {
-        batch.insert(k, v);
-    }
-    batch
-}
-
 impl Drop for Store {
-    /// A clean close leaves sled durable and the journal empty, so other tools (and tests)
-    /// reading sled directly see everything. Best effort: a failure here loses nothing, the
-    /// journal is replayed at the next open.
+    /// A clean close leaves sled durable up to the end of the log, so other tools (and tests)
+    /// reading sled directly see everything and the next open replays nothing. Best effort: a
+    /// failure here loses nothing, the log is replayed at the next open.
     fn drop(&mut self) {
-        if !self.poisoned && !self.wal.is_empty() {
-            let _ = self.empty_journal();
+        if !self.poisoned && self.applied != self.wal.position() {
+            let _ = self.sync_to_log_end();
         }
     }
 }
@@ -624,6 +694,9 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// hashes, it recomputes the chain from each chunk's `prev_hash` and checks the stored prefixes.
 pub struct Scan {
     chunks: sled::Iter,
+    segments: Arc<Segments>,
+    /// The current chunk as stored (compressed).
+    packed: Vec<u8>,
     /// The current chunk's decompressed body, the offset of its next record, and its seq.
     body: Vec<u8>,
     at: usize,
@@ -645,12 +718,13 @@ impl Scan {
         let Some(next) = self.chunks.next() else {
             return Ok(false);
         };
-        let (key, chunk) = next?;
+        let (key, index) = next?;
         let first = key_seq(&key);
         if first != self.expect_seq {
             return Err(Error::Corrupt { seq: self.expect_seq, what: format!("log jumps to a chunk at seq {first}") });
         }
-        let header = codec::open_chunk_into(&chunk, &mut self.body).map_err(|e| corrupt(first, e))?;
+        read_chunk(&self.segments, first, &index, &mut self.packed)?;
+        let header = codec::open_chunk_into(&self.packed, &mut self.body).map_err(|e| corrupt(first, e))?;
         self.chunk_end = first + u64::from(header.count);
         self.expect_seq = self.chunk_end;
         self.at = 0;

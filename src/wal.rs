@@ -1,42 +1,180 @@
-//! The write-ahead journal: what makes a commit durable with one `fdatasync`.
+//! The log segments: the write-ahead journal that is also where event chunks live.
 //!
-//! sled's own `flush()` costs two device round trips (its `sync_file_range`, then the
-//! `fdatasync` that makes it durable). A commit instead appends its whole sled batch to this
-//! journal and syncs it once, then applies the batch to sled in memory; sled writes its files
-//! lazily and is made durable (flush + fdatasync + blob fsyncs) only when the journal is
-//! emptied: when it outgrows `WAL_BYTES_MAX`, and when the store closes. Opening a store
-//! re-applies the journal's batches that sled had not yet made durable.
+//! A commit appends one record holding its whole sled batch to the current segment file and
+//! syncs it once (one device round trip; sled's own `flush()` costs two), then applies the
+//! batch to sled in memory with every chunk replaced by its [`Location`] in the segment: the
+//! events are written once, and sled holds only a small index, the head and checkpoints.
+//! sled's files are made durable lazily (flush + fdatasync + blob fsyncs), together with the
+//! position up to which sled holds every record (`store`'s `J` key); opening a store applies
+//! again the records after that position. A segment is closed at `SEGMENT_BYTES_MAX` and the
+//! next one started; segments are never rewritten.
 //!
-//! Record: `len:u32 LE | crc32(body):u32 LE | body`, where
+//! Segment `log/NNNNNNNN`: records `len:u32 LE | crc32(body):u32 LE | body`, where
 //! `body = format:u8 (1) | count:u32 LE | (klen:u32 LE | key | vlen:u32 LE | value){count}`.
-//! A torn record at the end (a crash mid-append) was never acknowledged and is cut off.
+//! A torn record at the end of the last segment (a crash mid-append) was never acknowledged
+//! and is cut off.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
-const WAL_FORMAT: u8 = 1;
+const RECORD_FORMAT: u8 = 1;
 
-pub const WAL_FILE: &str = "wal";
-/// The journal is emptied (sled made durable) once it holds this many bytes.
-pub const WAL_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Directory of the segments, inside the store's directory.
+pub const SEGMENTS_DIR: &str = "log";
+/// A segment is closed (and sled made durable) once it holds this many bytes.
+pub const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
 /// One commit's sled writes: (key, value) pairs, applied as one atomic batch.
 pub type Items = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Where a byte string lies in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
+impl Location {
+    pub const ENCODED_LEN: usize = 16;
+
+    pub fn encode(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&self.segment.to_le_bytes());
+        b[4..12].copy_from_slice(&self.offset.to_le_bytes());
+        b[12..].copy_from_slice(&self.len.to_le_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Location> {
+        let b: &[u8; 16] = b.try_into().ok()?;
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut offset = [0u8; 8];
+        offset.copy_from_slice(&b[4..12]);
+        Some(Location { segment: u32_at(0), offset: u64::from_le_bytes(offset), len: u32_at(12) })
+    }
+}
+
+/// A position in the log: a segment and a byte offset in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub segment: u32,
+    pub offset: u64,
+}
+
+impl Position {
+    pub const START: Position = Position { segment: 1, offset: 0 };
+
+    pub fn encode(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&self.segment.to_le_bytes());
+        b[4..].copy_from_slice(&self.offset.to_le_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Position> {
+        let b: &[u8; 12] = b.try_into().ok()?;
+        let mut offset = [0u8; 8];
+        offset.copy_from_slice(&b[4..]);
+        Some(Position { segment: u32::from_le_bytes([b[0], b[1], b[2], b[3]]), offset: u64::from_le_bytes(offset) })
+    }
+}
+
+/// A record read back at open: its items and where each item's value lies.
+#[derive(Debug)]
+pub struct Replayed {
+    pub items: Items,
+    pub values: Vec<Location>,
+}
+
+/// Read access to the segments, shared by the store and its scans.
+#[derive(Debug)]
+pub struct Segments {
+    dir: PathBuf,
+    files: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+impl Segments {
+    fn path(&self, segment: u32) -> PathBuf {
+        segment_path(&self.dir, segment)
+    }
+
+    /// Reads the bytes at `at` into `buf` (replacing its contents).
+    pub fn read_into(&self, at: Location, buf: &mut Vec<u8>) -> Result<()> {
+        let file = {
+            // A poisoned lock only means a reader panicked while opening a file; the map of
+            // open read handles is still valid.
+            let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+            match files.get(&at.segment) {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let path = self.path(at.segment);
+                    let f = File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                    let f = Arc::new(f);
+                    files.insert(at.segment, Arc::clone(&f));
+                    f
+                }
+            }
+        };
+        buf.clear();
+        buf.resize(at.len as usize, 0);
+        file.read_exact_at(buf, at.offset).map_err(|e| {
+            Error::io(format!("reading {} bytes at {} of {}", at.len, at.offset, self.path(at.segment).display()), e)
+        })
+    }
+}
+
+fn segment_path(dir: &Path, segment: u32) -> PathBuf {
+    dir.join(format!("{segment:08}"))
+}
+
 pub struct Wal {
+    dir: PathBuf,
     file: File,
-    path: PathBuf,
+    segment: u32,
     len: u64,
+    segments: Arc<Segments>,
 }
 
 impl Wal {
-    /// Opens (creating) the journal in `dir`; returns it with the intact records it holds, in
-    /// order, after cutting off a torn tail.
-    pub fn open(dir: &Path) -> Result<(Wal, Vec<Items>)> {
-        let path = dir.join(WAL_FILE);
+    /// Opens (creating) the log in `store_dir/log`; returns it with the intact records from
+    /// `from` to the end, in order, after cutting off a torn tail of the last segment.
+    pub fn open(store_dir: &Path, from: Position) -> Result<(Wal, Vec<Replayed>)> {
+        let dir = store_dir.join(SEGMENTS_DIR);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            sync_dir(store_dir)?;
+        }
+        let mut numbers: Vec<u32> = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            if let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        let last = numbers.last().copied().unwrap_or(from.segment).max(from.segment);
+        let mut records = Vec::new();
+        let mut end = 0u64;
+        for segment in from.segment..=last {
+            let path = segment_path(&dir, segment);
+            let is_last = segment == last;
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_last => Vec::new(),
+                Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            };
+            let start = if segment == from.segment { from.offset as usize } else { 0 };
+            let at = read_records(&bytes, start, segment, is_last, &path, &mut records)?;
+            end = at as u64;
+        }
+        let path = segment_path(&dir, last);
         let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
         let mut file = OpenOptions::new()
             .read(true)
@@ -45,39 +183,27 @@ impl Wal {
             .truncate(false)
             .open(&path)
             .map_err(|e| io("opening", e))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| io("reading", e))?;
-        let mut records = Vec::new();
-        let mut at = 0usize;
-        while bytes.len() - at >= 8 {
-            let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
-            let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
-            let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
-            if crc32fast::hash(body) != crc {
-                if at + 8 + len < bytes.len() {
-                    // Damage before the end is not a torn append: acknowledged commits follow it.
-                    return Err(Error::Corrupt {
-                        seq: 0,
-                        what: format!("write-ahead journal {} is damaged at byte {at}", path.display()),
-                    });
-                }
-                break;
-            }
-            let items = decode_items(body).ok_or_else(|| Error::Corrupt {
-                seq: 0,
-                what: format!("write-ahead journal {} has an undecodable record at byte {at}", path.display()),
-            })?;
-            records.push(items);
-            at += 8 + len;
-        }
-        if at as u64 != bytes.len() as u64 {
+        let on_disk = file.metadata().map_err(|e| io("reading", e))?.len();
+        if on_disk != end {
             // A torn tail: never acknowledged. Cut it so new records follow the intact ones.
-            file.set_len(at as u64).and_then(|()| file.sync_data()).map_err(|e| io("truncating", e))?;
+            file.set_len(end).and_then(|()| file.sync_data()).map_err(|e| io("truncating", e))?;
         }
-        file.seek(SeekFrom::Start(at as u64)).map_err(|e| io("seeking", e))?;
-        Ok((Wal { file, path, len: at as u64 }, records))
+        file.seek(SeekFrom::Start(end)).map_err(|e| io("seeking", e))?;
+        sync_dir(&dir)?;
+        let segments = Arc::new(Segments { dir: dir.clone(), files: Mutex::new(HashMap::new()) });
+        Ok((Wal { dir, file, segment: last, len: end, segments }, records))
     }
 
+    /// Where the next record will start.
+    pub fn position(&self) -> Position {
+        Position { segment: self.segment, offset: self.len }
+    }
+
+    pub fn segments(&self) -> &Arc<Segments> {
+        &self.segments
+    }
+
+    /// Bytes in the current segment.
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -86,18 +212,21 @@ impl Wal {
         self.len == 0
     }
 
-    /// Appends one commit's items and makes them durable.
-    pub fn append(&mut self, items: &Items) -> Result<()> {
+    /// Appends one commit's items and makes them durable; returns where each value lies.
+    pub fn append(&mut self, items: &Items) -> Result<Vec<Location>> {
         // One buffer, one write: header, then the body built in place after it.
         let size: usize = 8 + 5 + items.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>();
         let mut rec = Vec::with_capacity(size);
+        let mut values = Vec::with_capacity(items.len());
         rec.extend_from_slice(&[0u8; 8]);
-        rec.push(WAL_FORMAT);
+        rec.push(RECORD_FORMAT);
         rec.extend_from_slice(&u32_len(items.len())?.to_le_bytes());
         for (k, v) in items {
             rec.extend_from_slice(&u32_len(k.len())?.to_le_bytes());
             rec.extend_from_slice(k);
-            rec.extend_from_slice(&u32_len(v.len())?.to_le_bytes());
+            let vlen = u32_len(v.len())?;
+            rec.extend_from_slice(&vlen.to_le_bytes());
+            values.push(Location { segment: self.segment, offset: self.len + rec.len() as u64, len: vlen });
             rec.extend_from_slice(v);
         }
         let len = u32_len(rec.len() - 8)?;
@@ -107,31 +236,77 @@ impl Wal {
         self.file
             .write_all(&rec)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(format!("appending to {}", self.path.display()), e))?;
+            .map_err(|e| Error::io(format!("appending to {}", segment_path(&self.dir, self.segment).display()), e))?;
         self.len += rec.len() as u64;
-        Ok(())
+        Ok(values)
     }
 
-    /// Empties the journal; call only once everything in it is durable in sled.
-    pub fn reset(&mut self) -> Result<()> {
-        self.file
-            .set_len(0)
-            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(|_| ()))
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(format!("truncating {}", self.path.display()), e))?;
+    /// Starts the next segment; call once sled holds everything in the current one durably.
+    pub fn rotate(&mut self) -> Result<()> {
+        let next = self.segment + 1;
+        let path = segment_path(&self.dir, next);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.segment = next;
         self.len = 0;
         Ok(())
     }
 }
 
-fn u32_len(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::invalid("commit too large for the journal"))
+/// Parses the records of one segment from `at`, appending them to `out`; returns the offset
+/// after the last intact record. Damage before the end of the log is refused.
+fn read_records(
+    bytes: &[u8],
+    mut at: usize,
+    segment: u32,
+    is_last: bool,
+    path: &Path,
+    out: &mut Vec<Replayed>,
+) -> Result<usize> {
+    let damaged = |at: usize, what: &str| Error::Corrupt {
+        seq: 0,
+        what: format!("log segment {} {what} at byte {at}", path.display()),
+    };
+    if at > bytes.len() {
+        return Err(damaged(at, "is shorter than the store's index says"));
+    }
+    while bytes.len() - at >= 8 {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+        if crc32fast::hash(body) != crc {
+            if !is_last || at + 8 + len < bytes.len() {
+                // Damage before the end is not a torn append: acknowledged commits follow it.
+                return Err(damaged(at, "is damaged"));
+            }
+            break;
+        }
+        let base = (at + 8) as u64;
+        let record = decode_record(body, segment, base).ok_or_else(|| damaged(at, "has an undecodable record"))?;
+        out.push(record);
+        at += 8 + len;
+    }
+    if at != bytes.len() && !is_last {
+        return Err(damaged(at, "ends in a torn record before the last segment"));
+    }
+    Ok(at)
 }
 
-/// Parses a record body; `None` if it is not well formed.
-fn decode_items(body: &[u8]) -> Option<Items> {
+fn u32_len(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::invalid("commit too large for the log"))
+}
+
+/// Parses a record body starting at byte `base` of `segment`; `None` if it is not well formed.
+fn decode_record(body: &[u8], segment: u32, base: u64) -> Option<Replayed> {
     let (&format, mut rest) = body.split_first()?;
-    if format != WAL_FORMAT {
+    if format != RECORD_FORMAT {
         return None;
     }
     let mut take = |n: usize| -> Option<&[u8]> {
@@ -142,77 +317,115 @@ fn decode_items(body: &[u8]) -> Option<Items> {
     let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
     let count = u32_at(take(4)?);
     let mut items = Vec::with_capacity(count.min(1 << 16));
+    let mut values = Vec::with_capacity(count.min(1 << 16));
     for _ in 0..count {
         let klen = u32_at(take(4)?);
         let k = take(klen)?.to_vec();
         let vlen = u32_at(take(4)?);
-        let v = take(vlen)?.to_vec();
-        items.push((k, v));
+        let v = take(vlen)?;
+        // The value's offset within the body, from the two slices' addresses.
+        let offset = base + (v.as_ptr() as usize - body.as_ptr() as usize) as u64;
+        values.push(Location { segment, offset, len: vlen as u32 });
+        items.push((k, v.to_vec()));
     }
-    rest.is_empty().then_some(items)
+    rest.is_empty().then_some(Replayed { items, values })
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("fsync of directory {}", dir.display()), e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn read(wal: &Wal, at: Location) -> Vec<u8> {
+        let mut buf = Vec::new();
+        wal.segments().read_into(at, &mut buf).unwrap();
+        buf
+    }
+
     #[test]
     fn a_torn_tail_is_cut_and_intact_records_come_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        let (first, second) = {
+            let (mut wal, records) = Wal::open(dir.path(), Position::START).unwrap();
             assert!(records.is_empty());
-            wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
-            wal.append(&vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]).unwrap();
-        }
-        let path = dir.path().join(WAL_FILE);
+            let a = wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+            let b = wal.append(&vec![(b"b".to_vec(), b"22".to_vec()), (b"c".to_vec(), b"333".to_vec())]).unwrap();
+            assert_eq!(read(&wal, b[1]), b"333");
+            (a, b)
+        };
+        let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
         let intact = std::fs::metadata(&path).unwrap().len();
         // A crash mid-append: a length prefix and half a body.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&[40, 0, 0, 0, 1, 2, 3, 4, 9, 9]).unwrap();
         drop(f);
-        let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        let (mut wal, records) = Wal::open(dir.path(), Position::START).unwrap();
         assert_eq!(records.len(), 2);
-        assert_eq!(records[1], vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
+        assert_eq!(records[1].items, vec![(b"b".to_vec(), b"22".to_vec()), (b"c".to_vec(), b"333".to_vec())]);
+        // Replay gives the same value locations the append did.
+        assert_eq!(records[0].values, first);
+        assert_eq!(records[1].values, second);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), intact);
-        // New records follow the intact ones; a reset empties the journal.
+        // New records follow the intact ones; replay starts where it is told to.
+        let after = wal.position();
         wal.append(&vec![(b"d".to_vec(), b"4".to_vec())]).unwrap();
         drop(wal);
-        let (mut wal, records) = Wal::open(dir.path()).unwrap();
-        assert_eq!(records.len(), 3);
-        wal.reset().unwrap();
+        assert_eq!(Wal::open(dir.path(), Position::START).unwrap().1.len(), 3);
+        let (_, records) = Wal::open(dir.path(), after).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].items[0].0, b"d");
+    }
+
+    #[test]
+    fn records_continue_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
+        let a = wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+        wal.rotate().unwrap();
+        let b = wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
+        assert_eq!((a[0].segment, b[0].segment), (1, 2));
+        assert_eq!(read(&wal, a[0]), b"1");
+        assert_eq!(read(&wal, b[0]), b"2");
         drop(wal);
-        assert!(Wal::open(dir.path()).unwrap().1.is_empty());
+        let (wal, records) = Wal::open(dir.path(), Position::START).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(wal.position().segment, 2);
+        assert_eq!(Wal::open(dir.path(), Position { segment: 2, offset: 0 }).unwrap().1.len(), 1);
     }
 
     #[test]
     fn damage_before_the_end_is_refused_not_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
         wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
         wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
         drop(wal);
-        let path = dir.path().join(WAL_FILE);
+        let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[10] ^= 0xff;
         std::fs::write(&path, bytes).unwrap();
-        assert!(matches!(Wal::open(dir.path()), Err(Error::Corrupt { .. })));
+        assert!(matches!(Wal::open(dir.path(), Position::START), Err(Error::Corrupt { .. })));
     }
 
     #[test]
-    fn a_flipped_byte_in_the_last_record_ends_the_journal_there() {
+    fn a_flipped_byte_in_the_last_record_ends_the_log_there() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
         wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
         let first = wal.len();
         wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
         drop(wal);
-        let path = dir.path().join(WAL_FILE);
+        let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         std::fs::write(&path, bytes).unwrap();
-        let (wal, records) = Wal::open(dir.path()).unwrap();
+        let (wal, records) = Wal::open(dir.path(), Position::START).unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(wal.len(), first);
     }

@@ -371,14 +371,12 @@ fn snapshot_diff_and_snapshot_verify() {
     env.run(&["snapshot", "verify", path_str(&forged)]).fails(1, "the state (state) differs from the log");
 }
 
-/// Overwrites the stored bytes of event `seq` (a single-event chunk) through sled.
+/// Overwrites the stored bytes of event `seq`, as someone rewriting the store's files would.
 fn alter_event(env: &Env, seq: u64) {
-    let db = sled::open(env.store()).unwrap();
-    let tree = db.open_tree("ledger").unwrap();
-    let (key, chunk) = tree.range(..=[&[b'L'][..], &seq.to_be_bytes()].concat()).next_back().unwrap().unwrap();
-    let first = u64::from_be_bytes(key[1..9].try_into().unwrap());
+    let mut store = planledger::store::Store::open(&env.store()).unwrap();
+    let (first, chunk) = store.raw_chunks().map(|c| c.unwrap()).filter(|(first, _)| *first <= seq).last().unwrap();
     // Walk the decompressed body to the record of `seq` ([len][bytes][hash prefix] per
-    // event), alter its last byte and seal the chunk again, as someone rewriting it would.
+    // event), alter its last byte and seal the chunk again.
     let mut opened = planledger::codec::open_chunk(&chunk).unwrap();
     let mut at = 0;
     for _ in first..seq {
@@ -388,9 +386,7 @@ fn alter_event(env: &Env, seq: u64) {
     let len = u32::from_le_bytes(opened.body[at..at + 4].try_into().unwrap()) as usize;
     opened.body[at + 4 + len - 1] ^= 0x01;
     let h = opened.header;
-    let bytes = planledger::codec::seal_chunk(h.count, &h.prev_hash, &opened.body);
-    tree.insert(key, bytes).unwrap();
-    db.flush().unwrap();
+    store.tamper_chunk(first, planledger::codec::seal_chunk(h.count, &h.prev_hash, &opened.body)).unwrap();
 }
 
 #[test]

@@ -576,21 +576,17 @@ fn verify_names_the_seq_of_an_altered_event() {
         env.submit("housing", &["investment", "--project", "park", "--period", &period, "--amount", "1.5"]).ok();
     }
     env.assert_verifies();
-    // Flip one byte inside the encoded amount of seq 11 (the third investment), through sled.
+    // Flip one byte inside the encoded amount of seq 11 (the third investment) and store the
+    // chunk again, as someone rewriting the store's files would.
     {
-        let db = sled::open(env.store()).unwrap();
-        let tree = db.open_tree("ledger").unwrap();
-        let mut key = vec![b'L'];
-        key.extend_from_slice(&11u64.to_be_bytes());
-        let chunk = tree.get(&key).unwrap().expect("single-event chunk at seq 11");
-        // Body layout: [u32 len][event bytes][hash prefix]; alter the event's last byte and
-        // seal the chunk again, as someone rewriting the store would.
+        let mut store = planledger::store::Store::open(&env.store()).unwrap();
+        let (first, chunk) = store.raw_chunks().map(|c| c.unwrap()).find(|(first, _)| *first == 11).unwrap();
+        // Body layout: [u32 len][event bytes][hash prefix]; alter the event's last byte.
         let mut opened = planledger::codec::open_chunk(&chunk).unwrap();
         let len = u32::from_le_bytes(opened.body[..4].try_into().unwrap()) as usize;
         opened.body[4 + len - 1] ^= 0x01;
         let h = opened.header;
-        tree.insert(&key, planledger::codec::seal_chunk(h.count, &h.prev_hash, &opened.body)).unwrap();
-        db.flush().unwrap();
+        store.tamper_chunk(first, planledger::codec::seal_chunk(h.count, &h.prev_hash, &opened.body)).unwrap();
     }
     let r = env.run(&["verify", "--json"]);
     assert_eq!(r.code, 1);

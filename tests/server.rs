@@ -379,10 +379,13 @@ fn read_gives_the_global_log_or_one_stream() {
     let srv = start(&env);
     remote(&srv, Some(&keys.housing), &inv("1.25")).ok();
     let pair = planledger::keys::KeyPair::read(std::path::Path::new(&keys.auditor)).unwrap();
+    let sent = std::sync::atomic::AtomicU64::new(0);
     let read = |from: u64, stream: &str, max: u64| {
         let body = format!("from={from}\nstream={stream}\nmax={max}");
         let ts = chrono::Utc::now().timestamp_micros();
-        let nonce: Vec<u8> = (0..16).map(|i| (i as u8) ^ (ts as u8) ^ (from as u8) ^ (max as u8)).collect();
+        // Unique per request: the time and a counter (the server refuses a nonce seen before).
+        let n = sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nonce: Vec<u8> = [ts.to_le_bytes(), n.to_le_bytes()].concat();
         let sig = pair.sign(request_message("Read", ts, &nonce, body.as_bytes()).as_bytes()).to_vec();
         proto::ReadRequest {
             from_seq: from,
