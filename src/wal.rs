@@ -30,6 +30,9 @@ pub const SEGMENTS_DIR: &str = "log";
 /// A segment is closed (and sled made durable) once it holds this many bytes.
 pub const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
+/// Segment files kept open for reading (file descriptors are a bounded resource).
+const READ_FILES_MAX: usize = 64;
+
 /// One commit's sled writes: (key, value) pairs, applied as one atomic batch.
 pub type Items = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -117,6 +120,11 @@ impl Segments {
                     let path = self.path(at.segment);
                     let f = File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
                     let f = Arc::new(f);
+                    if files.len() >= READ_FILES_MAX {
+                        // Bounded, not LRU: reads run mostly in log order, so starting over
+                        // costs one reopen per segment.
+                        files.clear();
+                    }
                     files.insert(at.segment, Arc::clone(&f));
                     f
                 }
