@@ -1,5 +1,9 @@
 //! Profiling aid: imports N workload events into a fresh store (no baselines).
 //! `cargo run --release --example import_profile -- 300000 /tmp/prof`
+// The allocator the planledger binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);

@@ -1,5 +1,9 @@
 //! Profiling aid: folds an existing store's whole log a few times, ignoring checkpoints.
 //! `cargo run --release --example replay_profile -- /tmp/planledger-bench/planledger`
+// The allocator the planledger binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp/planledger-bench/planledger".into());
     let store = planledger::store::Store::open(std::path::Path::new(&dir)).unwrap();

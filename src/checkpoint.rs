@@ -66,6 +66,21 @@ pub struct Checkpointer {
     /// The committed events after the last checkpoint have not been `touch`ed yet (they
     /// were folded before this checkpointer existed): scan them when a checkpoint is due.
     tail_unscanned: bool,
+    /// Reused to encode partitions (megabytes each): no fresh allocation per checkpoint.
+    scratch: Vec<u8>,
+}
+
+/// Encoding of the two partition types through one closure.
+mod erased {
+    pub trait Encode {
+        fn encode_into(&self, out: &mut Vec<u8>);
+    }
+
+    impl<T: serde::Serialize> Encode for T {
+        fn encode_into(&self, out: &mut Vec<u8>) {
+            crate::codec::encode_record_into(self, out);
+        }
+    }
 }
 
 impl Checkpointer {
@@ -115,25 +130,27 @@ impl Checkpointer {
             self.tail_unscanned = false;
         }
         let mut partitions = Vec::new();
+        let scratch = &mut self.scratch;
+        let mut pack = |value: &dyn erased::Encode| -> (Hash, Vec<u8>) {
+            value.encode_into(scratch);
+            (hash_of(scratch), crate::store::pack_partition(scratch))
+        };
         for id in std::mem::take(&mut self.dirty) {
             if let Some(plan) = state.plans.get(&id) {
-                let bytes = codec::encode_record(plan);
-                let h = hash_of(&bytes);
+                let (h, packed) = pack(plan);
                 self.hashes.insert(id, h);
-                partitions.push((h, bytes));
+                partitions.push((h, packed));
             }
         }
         for id in state.plans.keys() {
             if !self.hashes.contains_key(id) {
                 // A plan folded before this checkpointer started (first checkpoint of a store).
-                let bytes = codec::encode_record(&state.plans[id]);
-                let h = hash_of(&bytes);
+                let (h, packed) = pack(&state.plans[id]);
                 self.hashes.insert(id.clone(), h);
-                partitions.push((h, bytes));
+                partitions.push((h, packed));
             }
         }
-        let global = codec::encode_record(&global_of(state));
-        let global_hash = hash_of(&global);
+        let (global_hash, global) = pack(&global_of(state));
         partitions.push((global_hash, global));
         let record = Record {
             seq: state.last_seq,

@@ -133,8 +133,16 @@ fn checkpoint_key(seq: u64) -> [u8; 9] {
     k
 }
 
+/// A checkpoint partition's stored bytes (see [`Store::partition`]) from its record bytes.
+pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(1 + 4 + raw.len() / 2);
+    stored.push(PARTITION_LZ4);
+    stored.extend_from_slice(&lz4_flex::block::compress_prepend_size(raw));
+    stored
+}
+
 /// What a commit writes besides events: a checkpoint record and the partitions it names
-/// that the store does not hold yet.
+/// (their content hash and their packed bytes, from [`pack_partition`]).
 pub struct CheckpointWrite {
     pub seq: u64,
     pub record: Vec<u8>,
@@ -315,9 +323,7 @@ impl Store {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
                 let path = self.partition_path(&hash);
                 if !path.exists() {
-                    let mut stored = vec![PARTITION_LZ4];
-                    stored.extend_from_slice(&lz4_flex::block::compress_prepend_size(&bytes));
-                    write_durably(&path, &stored)?;
+                    write_durably(&path, &bytes)?;
                     wrote = true;
                 }
             }
