@@ -55,6 +55,12 @@ impl Ledger {
         &self.store
     }
 
+    /// The store, for tests that change its limits.
+    #[doc(hidden)]
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     pub fn state(&self) -> &State {
         &self.state
     }

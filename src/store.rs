@@ -112,6 +112,8 @@ pub struct Store {
     segments: Arc<Segments>,
     /// The log position sled durably holds everything before (the `J` record).
     applied: Position,
+    /// A segment is closed once it holds this many bytes (`SEGMENT_BYTES_MAX`; tests lower it).
+    segment_bytes_max: u64,
     /// Set when a batch reached the journal but not sled: the store must be reopened (which
     /// replays the journal) before anything else is committed, or seqs would be reused.
     poisoned: bool,
@@ -237,6 +239,7 @@ impl Store {
             wal,
             segments,
             applied: replay_from,
+            segment_bytes_max: SEGMENT_BYTES_MAX,
             poisoned: false,
             chunk_cache: Mutex::new(VecDeque::new()),
             _lock: lock,
@@ -341,7 +344,7 @@ impl Store {
             return Err(e.into());
         }
         self.head = head;
-        if self.wal.len() >= SEGMENT_BYTES_MAX {
+        if self.wal.len() >= self.segment_bytes_max {
             self.sync_to_log_end()?;
             self.wal.rotate()?;
         }
@@ -540,6 +543,17 @@ impl Store {
     /// Reads the chunk starting at `first` from the log, given its index entry.
     fn read_chunk(&self, first: u64, index: &[u8], out: &mut Vec<u8>) -> Result<()> {
         read_chunk(&self.segments, first, index, out)
+    }
+
+    /// Closes segments at `bytes` instead of `SEGMENT_BYTES_MAX`: for tests of rotation.
+    #[doc(hidden)]
+    pub fn set_segment_bytes_max(&mut self, bytes: u64) {
+        self.segment_bytes_max = bytes;
+    }
+
+    /// Where the next commit's record goes in the log.
+    pub fn log_position(&self) -> Position {
+        self.wal.position()
     }
 
     /// Replaces the stored bytes of the chunk starting at `first_seq`, as someone rewriting
