@@ -679,7 +679,7 @@ fn article(word: &str) -> &'static str {
 }
 
 fn listing<'s>(state: &'s State, plan: &str, project: &str) -> Option<&'s Listing> {
-    state.plans.get(plan).and_then(|p| p.projects.get(project))
+    state.plans.get(plan).and_then(|p| p.projects.get(project)).map(|l| &**l)
 }
 
 fn find_target(event: &EventRef, lookup: &Lookup) -> Result<Event> {

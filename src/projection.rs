@@ -73,7 +73,7 @@ pub struct IdMap<V>(HashMap<String, V, Hasher>);
 pub type Hasher = foldhash::fast::RandomState;
 
 /// A plan's projects by id.
-pub type Projects = IdMap<Listing>;
+pub type Projects = IdMap<Box<Listing>>;
 
 impl<V> Default for IdMap<V> {
     fn default() -> Self {
@@ -459,7 +459,7 @@ pub fn apply(state: &mut State, event: &Event) {
                 let mut listing =
                     Listing { def: (**p).clone(), version: 0, planned_investment: p.planned_investment, progress };
                 version_checked(&mut listing.version);
-                plan.projects.insert(p.project.clone(), listing);
+                plan.projects.insert(p.project.clone(), Box::new(listing));
             }
         }
         Payload::InvestmentReported(i) => {
@@ -578,7 +578,7 @@ pub fn apply(state: &mut State, event: &Event) {
 }
 
 fn listing_mut<'a>(state: &'a mut State, plan: &str, project: &str) -> Option<&'a mut Listing> {
-    state.plans.get_mut(plan).and_then(|p| p.projects.get_mut(project))
+    state.plans.get_mut(plan).and_then(|p| p.projects.get_mut(project)).map(|l| &mut **l)
 }
 
 fn indicator_mut<'a>(state: &'a mut State, plan: &str, indicator: &str) -> Option<&'a mut Indicator> {

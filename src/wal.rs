@@ -173,14 +173,18 @@ impl Wal {
         for segment in from.segment..=last {
             let path = segment_path(&dir, segment);
             let is_last = segment == last;
-            let bytes = match std::fs::read(&path) {
+            // Only what lies after `from`: sled already holds the rest.
+            let start = if segment == from.segment { from.offset } else { 0 };
+            let bytes = match read_from(&path, start) {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_last => Vec::new(),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(Error::Corrupt { seq: 0, what: format!("log segment {} is {e}", path.display()) })
+                }
                 Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
             };
-            let start = if segment == from.segment { from.offset as usize } else { 0 };
             let at = read_records(&bytes, start, segment, is_last, &path, &mut records)?;
-            end = at as u64;
+            end = start + at as u64;
         }
         let path = segment_path(&dir, last);
         let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
@@ -268,11 +272,29 @@ impl Wal {
     }
 }
 
-/// Parses the records of one segment from `at`, appending them to `out`; returns the offset
-/// after the last intact record. Damage before the end of the log is refused.
+/// The bytes of the file at `path` from byte `offset` on; an error if it is shorter.
+fn read_from(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < offset {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{len} bytes, shorter than the {offset} the store's index covers"),
+        ));
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::with_capacity((len - offset) as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Parses the records of one segment's bytes from byte `base` of the segment on, appending
+/// them to `out`; returns how many bytes are intact records. Damage before the end of the log
+/// is refused.
 fn read_records(
     bytes: &[u8],
-    mut at: usize,
+    base: u64,
     segment: u32,
     is_last: bool,
     path: &Path,
@@ -280,11 +302,9 @@ fn read_records(
 ) -> Result<usize> {
     let damaged = |at: usize, what: &str| Error::Corrupt {
         seq: 0,
-        what: format!("log segment {} {what} at byte {at}", path.display()),
+        what: format!("log segment {} {what} at byte {}", path.display(), base + at as u64),
     };
-    if at > bytes.len() {
-        return Err(damaged(at, "is shorter than the store's index says"));
-    }
+    let mut at = 0usize;
     while bytes.len() - at >= 8 {
         let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
         let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
@@ -296,8 +316,8 @@ fn read_records(
             }
             break;
         }
-        let base = (at + 8) as u64;
-        let record = decode_record(body, segment, base).ok_or_else(|| damaged(at, "has an undecodable record"))?;
+        let record = decode_record(body, segment, base + (at + 8) as u64)
+            .ok_or_else(|| damaged(at, "has an undecodable record"))?;
         out.push(record);
         at += 8 + len;
     }
