@@ -616,7 +616,7 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal)
             .await
             .map_err(|e| Error::io("serving", std::io::Error::other(e.to_string())))?;
-        // Every request has finished; closing the ledger empties its journal into sled.
+        // Every request has finished; closing the ledger makes sled durable up to the end of the log.
         drop(shared);
         Ok(())
     })

@@ -1,27 +1,29 @@
-//! The sled store: chunks of events, their id blocks, and the head, all in one sled tree so a
-//! commit is one atomic `apply_batch`, made durable first through the write-ahead journal
-//! (`wal`) with one fdatasync, before anything is acknowledged.
+//! The store: events in chunks in the log segments (`wal`), where a commit writes them once
+//! and makes them durable with one fdatasync before anything is acknowledged; one sled tree
+//! indexing them, with the head and the checkpoint records, each commit's entries one atomic
+//! `apply_batch`; checkpoint partitions as files. docs/design.md has the whole layout.
 //!
 //! Key layout (one tree, `ledger`; big-endian seqs so keys sort in log order):
 //!
-//! | key                 | value                                                 |
-//! |---------------------|-------------------------------------------------------|
-//! | `F`                 | store format version (u32 LE)                         |
-//! | `H`                 | head record: next seq, last hash, last recorded_at    |
-//! | `L` + first seq     | chunk: consecutive events committed together (LZ4)    |
+//! | key                 | value                                                  |
+//! |---------------------|--------------------------------------------------------|
+//! | `F`                 | store format version (u32 LE)                          |
+//! | `H`                 | head record: next seq, last hash, last recorded_at     |
+//! | `L` + first seq     | where that chunk lies in the log (`wal::Location`)     |
 //! | `C` + seq           | checkpoint: the state after `seq`, as partition hashes |
+//! | `J`                 | the log position sled durably holds everything before  |
 //!
 //! Why chunks: sled pays ~4.6 µs and ~250 bytes of overhead per key, so a key per event caps
-//! ingest far below what the disk can take. A commit writes one key pair per `CHUNK_BYTES_MAX`
-//! bytes of events instead. Chunks and partitions are compressed (events repeat their ids,
-//! streams and departments), and a chunk keeps an 8-byte prefix of each event's chain hash
-//! (the full hash is recomputed from the chunk's `prev_hash`): bytes on disk are what sled
-//! multiplies. The idempotency index is rebuilt from the ids at the head of each event.
+//! ingest far below what the disk can take. A commit writes one index key per
+//! `CHUNK_BYTES_MAX` bytes of events instead. Chunks are compressed (events repeat their ids,
+//! streams and departments) and keep an 8-byte prefix of each event's chain hash (the full
+//! hash is recomputed from the chunk's `prev_hash`). Why not in sled: sled rewrites whole
+//! leaf nodes and keeps every page a scan reads resident. The idempotency index is rebuilt
+//! from the ids at the head of each event.
 //!
 //! Checkpoint partitions (one plan's state, or the shared part, LZ4-compressed) are files
 //! `partitions/<sha256 hex>`, content-addressed and immutable, written and fsynced before
-//! the commit that names them: in sled, large values under random keys would share leaf
-//! nodes that sled rewrites whole on every insert (measured: 2x the store's size).
+//! the commit that names them.
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
@@ -114,8 +116,8 @@ pub struct Store {
     applied: Position,
     /// A segment is closed once it holds this many bytes (`SEGMENT_BYTES_MAX`; tests lower it).
     segment_bytes_max: u64,
-    /// Set when a batch reached the journal but not sled: the store must be reopened (which
-    /// replays the journal) before anything else is committed, or seqs would be reused.
+    /// Set when a batch reached the log but not sled: the store must be reopened (which
+    /// replays the log) before anything else is committed, or seqs would be reused.
     poisoned: bool,
     /// Recently read chunks, decompressed, by first seq (most recent last).
     chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
