@@ -36,6 +36,8 @@ pub enum CodecError {
     Bincode(String),
     #[error("truncated chunk")]
     Truncated,
+    #[error("chunk checksum mismatch: its stored bytes are damaged")]
+    Checksum,
     #[error("hash mismatch at record {0} of its chunk: the event's stored bytes or hash were altered")]
     HashMismatch(usize),
 }
@@ -111,12 +113,14 @@ pub const HASH_PREFIX_LEN: usize = 8;
 /// Largest decompressed chunk body accepted: bounds allocation when bytes are damaged. A chunk
 /// closes at 32 KiB of body (`store::CHUNK_BYTES_MAX`) plus at most one event.
 pub const CHUNK_BODY_MAX: usize = 1 << 20;
-/// Length of a chunk's uncompressed header: format, count, previous hash, body length.
-pub const CHUNK_HEADER_LEN: usize = 1 + 4 + 32 + 4;
+/// Length of a chunk's uncompressed header: format, count, previous hash, body length, CRC.
+pub const CHUNK_HEADER_LEN: usize = 1 + 4 + 32 + 4 + 4;
 
-/// Builds a chunk (format 2): `[CHUNK_FORMAT][u32 count][prev hash: 32][u32 body len]` then
-/// the body compressed as one LZ4 block, where the body is, per event,
-/// `[u32 len][event bytes][first HASH_PREFIX_LEN bytes of its chain hash]`.
+/// Builds a chunk (format 2): `[CHUNK_FORMAT][u32 count][prev hash: 32][u32 body len]
+/// [u32 crc32 of the compressed body]` then the body compressed as one LZ4 block, where the
+/// body is, per event, `[u32 len][event bytes][first HASH_PREFIX_LEN bytes of its chain hash]`.
+/// The CRC is checked on every read, so a damaged disk stops every reader at the chunk, not
+/// only `verify` (which checks the hashes too).
 pub struct ChunkWriter {
     body: Vec<u8>,
     count: u32,
@@ -177,7 +181,9 @@ pub fn seal_chunk(count: u32, prev_hash: &Hash, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(prev_hash);
     // Bodies are bounded by CHUNK_BODY_MAX (far below 4 GiB) when they are built.
     out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    out.extend_from_slice(&lz4_flex::block::compress(body));
+    let packed = lz4_flex::block::compress(body);
+    out.extend_from_slice(&crc32fast::hash(&packed).to_le_bytes());
+    out.extend_from_slice(&packed);
     out
 }
 
@@ -187,6 +193,8 @@ pub struct ChunkHeader {
     pub count: u32,
     pub prev_hash: Hash,
     pub body_len: usize,
+    /// CRC-32 of the compressed body as stored.
+    pub crc: u32,
 }
 
 pub fn chunk_header(chunk: &[u8]) -> Result<ChunkHeader, CodecError> {
@@ -199,22 +207,27 @@ pub fn chunk_header(chunk: &[u8]) -> Result<ChunkHeader, CodecError> {
     }
     let (count, rest) = take_u32(rest)?;
     let prev = rest.get(..32).ok_or(CodecError::Truncated)?;
-    let (body_len, _) = take_u32(&rest[32..])?;
+    let (body_len, rest) = take_u32(&rest[32..])?;
+    let (crc, _) = take_u32(rest)?;
     let body_len = body_len as usize;
     if body_len > CHUNK_BODY_MAX {
         return Err(CodecError::Bincode(format!("chunk body of {body_len} bytes is over the limit")));
     }
     let mut prev_hash = [0u8; 32];
     prev_hash.copy_from_slice(prev);
-    Ok(ChunkHeader { count, prev_hash, body_len })
+    Ok(ChunkHeader { count, prev_hash, body_len, crc })
 }
 
 /// Decompresses a chunk's body into `body` (reusing its allocation); returns the header.
 pub fn open_chunk_into(chunk: &[u8], body: &mut Vec<u8>) -> Result<ChunkHeader, CodecError> {
     let header = chunk_header(chunk)?;
+    let packed = &chunk[CHUNK_HEADER_LEN..];
+    if crc32fast::hash(packed) != header.crc {
+        return Err(CodecError::Checksum);
+    }
     body.clear();
     body.resize(header.body_len, 0);
-    let n = lz4_flex::block::decompress_into(&chunk[CHUNK_HEADER_LEN..], body)
+    let n = lz4_flex::block::decompress_into(packed, body)
         .map_err(|e| CodecError::Bincode(format!("chunk body does not decompress: {e}")))?;
     if n != header.body_len {
         return Err(CodecError::Truncated);

@@ -613,6 +613,39 @@ fn verify_detects_a_dropped_event() {
 }
 
 #[test]
+fn a_flipped_bit_in_a_log_segment_is_named_never_a_panic() {
+    let env = setup();
+    for m in 1..=4 {
+        let period = format!("2022-{m:02}");
+        env.submit("housing", &["investment", "--project", "park", "--period", &period, "--amount", "2"]).ok();
+    }
+    // Where the chunk of seq 10 lies, from its index entry: segment, offset, length.
+    let at = {
+        let db = sled::open(env.store()).unwrap();
+        let tree = db.open_tree("ledger").unwrap();
+        let mut key = vec![b'L'];
+        key.extend_from_slice(&10u64.to_be_bytes());
+        planledger::wal::Location::decode(&tree.get(&key).unwrap().expect("chunk of seq 10")).unwrap()
+    };
+    let path = env.store().join("log").join(format!("{:08}", at.segment));
+    let mut bytes = std::fs::read(&path).unwrap();
+    // A bit of the compressed body (past the 41-byte chunk header), as a failing disk would.
+    bytes[(at.offset + at.len as u64 - 3) as usize] ^= 0x10;
+    std::fs::write(&path, bytes).unwrap();
+    let r = env.run(&["verify", "--json"]);
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.json()["first_bad_seq"], 10);
+    assert_eq!(r.json()["events"], 9);
+    // Every reader stops with one line naming the seq: exit 1, no panic, no wrong output.
+    for cmd in [&["state"][..], &["log"], &["audit"]] {
+        let r = env.run(cmd);
+        assert_eq!(r.code, 1, "{cmd:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("planledger: corrupt store at seq 10"), "{cmd:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+}
+
+#[test]
 fn log_prints_every_event_with_envelope_and_hash() {
     let env = setup();
     env.submit(
