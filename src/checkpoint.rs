@@ -284,6 +284,14 @@ impl Verifier {
 
     /// Before `event` is folded: notes the plans it may change and loads those evicted.
     pub fn before(&mut self, store: &Store, state: &mut State, event: &Event) -> Result<()> {
+        // The common case, first and without allocating: an event of a plan already reached.
+        let crossing =
+            matches!(event.payload, Payload::MilestoneReached(_) | Payload::Corrected(_) | Payload::Retracted(_));
+        if let (false, Some(plan)) = (crossing, event.payload.plan()) {
+            if self.reached.contains(plan) {
+                return Ok(());
+            }
+        }
         let mut reach = Vec::new();
         Self::reach(state, &event.payload, &mut reach);
         for id in reach {
