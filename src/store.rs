@@ -139,9 +139,20 @@ fn checkpoint_key(seq: u64) -> [u8; 9] {
 
 /// A checkpoint partition's stored bytes (see [`Store::partition`]) from its record bytes.
 pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
-    let mut stored = Vec::with_capacity(1 + 4 + raw.len() / 2);
-    stored.push(PARTITION_LZ4);
-    stored.extend_from_slice(&lz4_flex::block::compress_prepend_size(raw));
+    // One allocation, compressed in place (partitions are megabytes): the marker, the length
+    // (`decompress_size_prepended`'s layout), then the block.
+    let mut stored = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(raw.len())];
+    stored[0] = PARTITION_LZ4;
+    // Records are bounded by codec::RECORD_BYTES_MAX (1 GiB) when encoded.
+    stored[1..5].copy_from_slice(&u32::try_from(raw.len()).unwrap_or(u32::MAX).to_le_bytes());
+    match lz4_flex::block::compress_into(raw, &mut stored[5..]) {
+        Ok(n) => stored.truncate(5 + n),
+        // Cannot happen with an output of the maximum size; the plain path is still correct.
+        Err(_) => {
+            stored.truncate(1);
+            stored.extend_from_slice(&lz4_flex::block::compress_prepend_size(raw));
+        }
+    }
     stored
 }
 
