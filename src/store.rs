@@ -357,7 +357,7 @@ impl Store {
             return Err(e.into());
         }
         self.head = head;
-        if self.wal.len() >= self.segment_bytes_max {
+        if self.wal.segment_len() >= self.segment_bytes_max {
             self.sync_to_log_end()?;
             self.wal.rotate()?;
         }

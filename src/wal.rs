@@ -45,8 +45,6 @@ pub struct Location {
 }
 
 impl Location {
-    pub const ENCODED_LEN: usize = 16;
-
     pub fn encode(&self) -> [u8; 16] {
         let mut b = [0u8; 16];
         b[..4].copy_from_slice(&self.segment.to_le_bytes());
@@ -216,12 +214,8 @@ impl Wal {
     }
 
     /// Bytes in the current segment.
-    pub fn len(&self) -> u64 {
+    pub fn segment_len(&self) -> u64 {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Appends one commit's items and makes them durable; returns where each value lies.
@@ -445,7 +439,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
         wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
-        let first = wal.len();
+        let first = wal.segment_len();
         wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
         drop(wal);
         let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
@@ -455,6 +449,6 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let (wal, records) = Wal::open(dir.path(), Position::START).unwrap();
         assert_eq!(records.len(), 1);
-        assert_eq!(wal.len(), first);
+        assert_eq!(wal.segment_len(), first);
     }
 }
