@@ -116,8 +116,9 @@ pub struct Store {
     applied: Position,
     /// A segment is closed once it holds this many bytes (`SEGMENT_BYTES_MAX`; tests lower it).
     segment_bytes_max: u64,
-    /// Set when a batch reached the log but not sled: the store must be reopened (which
-    /// replays the log) before anything else is committed, or seqs would be reused.
+    /// Set when an append to the log failed, or a batch reached the log but not sled: the
+    /// store must be reopened (which reads the log back) before anything else is committed,
+    /// or seqs would be reused and offsets would be wrong.
     poisoned: bool,
     /// Recently read chunks, decompressed, by first seq (most recent last).
     chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
@@ -350,7 +351,15 @@ impl Store {
         }
         // Durable once in the log; then visible in sled, which indexes each chunk by where
         // it lies in the log instead of holding its bytes.
-        let values = self.wal.append(&items)?;
+        let values = match self.wal.append(&items) {
+            Ok(v) => v,
+            Err(e) => {
+                // The record may be in the segment whole, in part or not at all: only a reopen
+                // (which reads the segment back) knows where the log ends now.
+                self.poisoned = true;
+                return Err(e);
+            }
+        };
         let batch = self.index_batch(items, &values);
         if let Err(e) = self.tree.apply_batch(batch) {
             self.poisoned = true;
