@@ -70,17 +70,10 @@ pub struct Checkpointer {
     scratch: Vec<u8>,
 }
 
-/// Encoding of the two partition types through one closure.
-mod erased {
-    pub trait Encode {
-        fn encode_into(&self, out: &mut Vec<u8>);
-    }
-
-    impl<T: serde::Serialize> Encode for T {
-        fn encode_into(&self, out: &mut Vec<u8>) {
-            crate::codec::encode_record_into(self, out);
-        }
-    }
+/// A partition's content hash and packed bytes, encoded through the reused `scratch`.
+fn pack<T: Serialize>(scratch: &mut Vec<u8>, value: &T) -> (Hash, Vec<u8>) {
+    codec::encode_record_into(value, scratch);
+    (hash_of(scratch), crate::store::pack_partition(scratch))
 }
 
 impl Checkpointer {
@@ -130,14 +123,9 @@ impl Checkpointer {
             self.tail_unscanned = false;
         }
         let mut partitions = Vec::new();
-        let scratch = &mut self.scratch;
-        let mut pack = |value: &dyn erased::Encode| -> (Hash, Vec<u8>) {
-            value.encode_into(scratch);
-            (hash_of(scratch), crate::store::pack_partition(scratch))
-        };
         for id in std::mem::take(&mut self.dirty) {
             if let Some(plan) = state.plans.get(&id) {
-                let (h, packed) = pack(plan);
+                let (h, packed) = pack(&mut self.scratch, plan);
                 self.hashes.insert(id, h);
                 partitions.push((h, packed));
             }
@@ -145,12 +133,12 @@ impl Checkpointer {
         for id in state.plans.keys() {
             if !self.hashes.contains_key(id) {
                 // A plan folded before this checkpointer started (first checkpoint of a store).
-                let (h, packed) = pack(&state.plans[id]);
+                let (h, packed) = pack(&mut self.scratch, &state.plans[id]);
                 self.hashes.insert(id.clone(), h);
                 partitions.push((h, packed));
             }
         }
-        let (global_hash, global) = pack(&global_of(state));
+        let (global_hash, global) = pack(&mut self.scratch, &global_of(state));
         partitions.push((global_hash, global));
         let record = Record {
             seq: state.last_seq,

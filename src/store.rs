@@ -351,11 +351,22 @@ impl Store {
         }
         // Durable once in the log; then visible in sled, which indexes each chunk by where
         // it lies in the log instead of holding its bytes.
+        self.log_and_index(items)?;
+        self.head = head;
+        if self.wal.segment_len() >= self.segment_bytes_max {
+            self.sync_to_log_end()?;
+            self.wal.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// Appends one record to the log (durable on return), then indexes it in sled. After a
+    /// failure of either the store is poisoned: the record may be in the segment whole, in
+    /// part or not at all, and only a reopen (which reads the segment back) knows.
+    fn log_and_index(&mut self, items: Items) -> Result<()> {
         let values = match self.wal.append(&items) {
             Ok(v) => v,
             Err(e) => {
-                // The record may be in the segment whole, in part or not at all: only a reopen
-                // (which reads the segment back) knows where the log ends now.
                 self.poisoned = true;
                 return Err(e);
             }
@@ -364,11 +375,6 @@ impl Store {
         if let Err(e) = self.tree.apply_batch(batch) {
             self.poisoned = true;
             return Err(e.into());
-        }
-        self.head = head;
-        if self.wal.segment_len() >= self.segment_bytes_max {
-            self.sync_to_log_end()?;
-            self.wal.rotate()?;
         }
         Ok(())
     }
@@ -472,7 +478,7 @@ impl Store {
             }
         }
         let mut bytes = Vec::new();
-        self.read_chunk(first, &index, &mut bytes)?;
+        read_chunk(&self.segments, first, &index, &mut bytes)?;
         let chunk = Arc::new(codec::open_chunk(&bytes).map_err(|e| corrupt(first, e))?);
         if cache.len() >= CHUNK_CACHE_MAX {
             cache.pop_front();
@@ -557,14 +563,9 @@ impl Store {
             let (k, index) = r?;
             let first = key_seq(&k);
             let mut bytes = Vec::new();
-            self.read_chunk(first, &index, &mut bytes)?;
+            read_chunk(&self.segments, first, &index, &mut bytes)?;
             Ok((first, bytes))
         })
-    }
-
-    /// Reads the chunk starting at `first` from the log, given its index entry.
-    fn read_chunk(&self, first: u64, index: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        read_chunk(&self.segments, first, index, out)
     }
 
     /// Closes segments at `bytes` instead of `SEGMENT_BYTES_MAX`: for tests of rotation.
@@ -583,10 +584,7 @@ impl Store {
     #[doc(hidden)]
     pub fn tamper_chunk(&mut self, first_seq: u64, bytes: Vec<u8>) -> Result<()> {
         let head = codec::encode_record(&self.head);
-        let items = vec![(chunk_key(first_seq).to_vec(), bytes), (KEY_HEAD.to_vec(), head)];
-        let values = self.wal.append(&items)?;
-        let batch = self.index_batch(items, &values);
-        self.tree.apply_batch(batch)?;
+        self.log_and_index(vec![(chunk_key(first_seq).to_vec(), bytes), (KEY_HEAD.to_vec(), head)])?;
         self.chunk_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.sync_to_log_end()
     }
@@ -638,7 +636,7 @@ impl Store {
         for r in self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
             let (k, index) = r?;
             let first = key_seq(&k);
-            self.read_chunk(first, &index, &mut packed)?;
+            read_chunk(&self.segments, first, &index, &mut packed)?;
             let header = codec::open_chunk_into(&packed, &mut body).map_err(|e| corrupt(first, e))?;
             let mut rest = &body[..];
             for i in 0..u64::from(header.count) {
