@@ -18,9 +18,7 @@ fn main() {
     )
     .unwrap();
     let t = std::time::Instant::now();
-    for b in &batches {
-        ledger.submit(planledger::workload::ACTOR, b, &|_| None).unwrap();
-    }
+    ledger.submit_batches(planledger::workload::ACTOR, &batches, &|_, _| None, &mut |_, _| ()).unwrap();
     let e = ledger.store().head().events();
     println!(
         "{e} events in {:.2}s: {:.0} ev/s; {} bytes on disk",

@@ -66,14 +66,18 @@ pub struct Checkpointer {
     /// The committed events after the last checkpoint have not been `touch`ed yet (they
     /// were folded before this checkpointer existed): scan them when a checkpoint is due.
     tail_unscanned: bool,
-    /// Reused to encode partitions (megabytes each): no fresh allocation per checkpoint.
-    scratch: Vec<u8>,
+    /// The size of the largest partition encoded so far: each is encoded into one
+    /// allocation of that capacity (partitions are megabytes; growing them copies).
+    partition_capacity: usize,
 }
 
-/// A partition's content hash and packed bytes, encoded through the reused `scratch`.
-fn pack<T: Serialize>(scratch: &mut Vec<u8>, value: &T) -> (Hash, Vec<u8>) {
-    codec::encode_record_into(value, scratch);
-    (hash_of(scratch), crate::store::pack_partition(scratch))
+/// A partition's content hash and encoded bytes. Compression is left to the store's commit
+/// (on the writer thread, and only for partitions not stored already).
+fn encode_partition<T: Serialize>(capacity: &mut usize, value: &T) -> (Hash, Vec<u8>) {
+    let mut bytes = Vec::with_capacity(*capacity);
+    codec::encode_record_into(value, &mut bytes);
+    *capacity = (*capacity).max(bytes.len());
+    (hash_of(&bytes), bytes)
 }
 
 impl Checkpointer {
@@ -111,6 +115,13 @@ impl Checkpointer {
         }
     }
 
+    /// Whether `due` would read the store's log (the first checkpoint after a resume notes
+    /// the plans of the events since the last one): the store must then hold every event
+    /// before `state`'s staged ones.
+    pub fn reads_store_when_due(&self, state: &State) -> bool {
+        state.last_seq >= self.last_seq + CHECKPOINT_EVERY && self.tail_unscanned && !self.hashes.is_empty()
+    }
+
     /// The checkpoint to write with a commit that leaves `state` at its head, if one is due.
     pub fn due(&mut self, state: &State, store: &Store) -> Result<Option<CheckpointWrite>> {
         if state.last_seq < self.last_seq + CHECKPOINT_EVERY {
@@ -125,7 +136,7 @@ impl Checkpointer {
         let mut partitions = Vec::new();
         for id in std::mem::take(&mut self.dirty) {
             if let Some(plan) = state.plans.get(&id) {
-                let (h, packed) = pack(&mut self.scratch, plan);
+                let (h, packed) = encode_partition(&mut self.partition_capacity, plan);
                 self.hashes.insert(id, h);
                 partitions.push((h, packed));
             }
@@ -133,12 +144,12 @@ impl Checkpointer {
         for id in state.plans.keys() {
             if !self.hashes.contains_key(id) {
                 // A plan folded before this checkpointer started (first checkpoint of a store).
-                let (h, packed) = pack(&mut self.scratch, &state.plans[id]);
+                let (h, packed) = encode_partition(&mut self.partition_capacity, &state.plans[id]);
                 self.hashes.insert(id.clone(), h);
                 partitions.push((h, packed));
             }
         }
-        let (global_hash, global) = pack(&mut self.scratch, &global_of(state));
+        let (global_hash, global) = encode_partition(&mut self.partition_capacity, &global_of(state));
         partitions.push((global_hash, global));
         let record = Record {
             seq: state.last_seq,

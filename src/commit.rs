@@ -4,6 +4,11 @@
 //!
 //! Waiting threads are parked one by one and woken only for their own result, or to lead
 //! the next group: no thundering herd on every commit.
+//!
+//! Groups are pipelined: a leader hands its group to the ledger's writer thread
+//! (`Ledger::commit_async`) and passes leadership on before waiting for the fsync, so the
+//! next group is decided while this one is written. Results are given out only once the
+//! group is durable; groups become durable in order.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::decide::Submission;
 use crate::error::{Error, Result};
-use crate::ledger::{Ack, Ledger};
+use crate::ledger::{Ack, Ledger, Ticket};
 
 /// Longest a leader waits for other active submitters to join its group.
 pub const GROUP_WAIT_MAX: Duration = Duration::from_micros(200);
@@ -35,6 +40,8 @@ struct Queue {
     /// Threads inside `submit`: the leader waits (briefly) for all of them to queue, so a
     /// group is not cut short by submitters still returning from the previous commit.
     active: usize,
+    /// Requests in groups being written: in `active`, but not coming to queue.
+    writing: usize,
 }
 
 /// A ledger shared by threads, committing concurrent submissions in groups.
@@ -58,9 +65,14 @@ impl GroupCommit {
         self.ledger.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` with the ledger (waits for a commit in progress): for reads.
+    /// Runs `f` with the ledger once every commit handed to the writer is durable (reads
+    /// never see what is not): for reads.
     pub fn with_ledger<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
-        f(&mut lock(&self.ledger))
+        let mut ledger = lock(&self.ledger);
+        // A failed commit is reported to its submitters; the ledger has folded its state
+        // again from the store, which is what reads then see.
+        let _ = ledger.settle();
+        f(&mut ledger)
     }
 
     /// Submits one request (atomic on its own); returns once it is durable or refused.
@@ -111,22 +123,40 @@ impl GroupCommit {
         r.unwrap_or_else(|| Err(Error::io("group commit", std::io::Error::other("request lost"))))
     }
 
-    /// Runs one group as leader, then hands leadership to a waiting request, if any.
+    /// Runs one group as leader: decides it, hands it to the writer, passes leadership on,
+    /// then waits for the group to be durable and gives each request its result.
     fn lead(&self) {
-        let group = {
+        let (group, alone) = {
             let since = Instant::now();
             let mut q = lock(&self.queue);
-            while q.waiting.len() < q.active && since.elapsed() < GROUP_WAIT_MAX {
+            while q.waiting.len() + q.writing < q.active && since.elapsed() < GROUP_WAIT_MAX {
                 drop(q);
                 std::thread::yield_now();
                 q = lock(&self.queue);
             }
-            std::mem::take(&mut q.waiting)
+            let group = std::mem::take(&mut q.waiting);
+            q.writing += group.len();
+            let alone = q.active == group.len();
+            (group, alone)
         };
-        self.commit_group(&group);
+        let (staged, written) = self.stage_group(&group, alone);
+        self.pass_leadership();
+        let committed = written.and_then(|ticket| ticket.map_or(Ok(()), |t| t.wait()));
+        for (r, outcome) in group.iter().zip(staged) {
+            let outcome = match (&committed, outcome) {
+                (Ok(()), o) => o,
+                (Err(_), Err(e)) => Err(e),
+                (Err(e), Ok(_)) => Err(Error::io("group commit", std::io::Error::other(e.to_string()))),
+            };
+            *lock(&r.result) = Some(outcome);
+        }
+        lock(&self.queue).writing -= group.len();
         for r in &group {
             r.thread.unpark();
         }
+    }
+
+    fn pass_leadership(&self) {
         let mut q = lock(&self.queue);
         match q.waiting.first() {
             Some(next) => {
@@ -137,7 +167,9 @@ impl GroupCommit {
         }
     }
 
-    fn commit_group(&self, group: &[Arc<Request>]) {
+    /// Stages every request of the group, then commits them: on this thread when no other
+    /// submitter is about (`None`: already durable), else through the writer (the ticket).
+    fn stage_group(&self, group: &[Arc<Request>], alone: bool) -> (Vec<Result<Vec<Ack>>>, Result<Option<Ticket>>) {
         let mut ledger = lock(&self.ledger);
         let staged: Vec<Result<Vec<Ack>>> = group
             .iter()
@@ -146,15 +178,8 @@ impl GroupCommit {
                 ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected)
             })
             .collect();
-        let committed = ledger.commit_staged();
-        for (r, outcome) in group.iter().zip(staged) {
-            let outcome = match (&committed, outcome) {
-                (Ok(()), o) => o,
-                (Err(_), Err(e)) => Err(e),
-                (Err(e), Ok(_)) => Err(Error::io("group commit", std::io::Error::other(e.to_string()))),
-            };
-            *lock(&r.result) = Some(outcome);
-        }
+        let written = if alone { ledger.commit_staged().map(|()| None) } else { ledger.commit_async().map(Some) };
+        (staged, written)
     }
 }
 

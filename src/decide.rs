@@ -197,9 +197,9 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             }))
         }
         Command::Investment { project, period, amount } => {
-            let plan = plan_listing(state, project, period.year, "period", &period.to_string())?;
+            let plan = plan_listing(state, project, period.year, "period", period)?;
             authorize_project(state, actor, plan, project)?;
-            not_future("period", period.first_day(), &period.to_string(), today)?;
+            not_future("period", period.first_day(), period, today)?;
             if amount.is_sign_negative() && !amount.is_zero() {
                 return Err(Error::invalid(format!("amount '{amount}' is negative")));
             }
@@ -217,9 +217,9 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             })
         }
         Command::Milestone { project, milestone, date } => {
-            let plan = plan_listing(state, project, date.year(), "date", &date.to_string())?;
+            let plan = plan_listing(state, project, date.year(), "date", date)?;
             authorize_project(state, actor, plan, project)?;
-            not_future("date", *date, &date.to_string(), today)?;
+            not_future("date", *date, date, today)?;
             check_milestone_order(&plan.projects[project.as_str()].progress, project, *milestone, *date)?;
             Payload::MilestoneReached(MilestoneReached {
                 plan: plan.def.plan.clone(),
@@ -231,7 +231,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         Command::Actual { indicator, plan, period, value, basis } => {
             let plan = indicator_plan(state, indicator, plan.as_deref(), Some(period.year()))?;
             authorize_indicator(state, actor, plan, indicator)?;
-            not_future("period", period.first_day(), &period.to_string(), today)?;
+            not_future("period", period.first_day(), period, today)?;
             let ind = &plan.indicators[indicator.as_str()];
             if let Some(firm) =
                 ind.actuals.iter().filter(|a| a.period == *period && a.basis >= *basis).max_by_key(|a| a.basis)
@@ -550,7 +550,14 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
 
 /// The plan of `year` that lists `project`: investment periods and milestone dates must fall
 /// in a year whose plan includes the project.
-fn plan_listing<'s>(state: &'s State, project: &'s str, year: i32, field: &str, value: &str) -> Result<&'s Plan> {
+// `value` is formatted only for the error: this runs for every event.
+fn plan_listing<'s>(
+    state: &'s State,
+    project: &'s str,
+    year: i32,
+    field: &str,
+    value: &dyn std::fmt::Display,
+) -> Result<&'s Plan> {
     if let Some(plan) = state.listing_plan(project, year) {
         return Ok(plan);
     }
@@ -575,6 +582,14 @@ fn project_plan<'s>(state: &'s State, project: &'s str, plan: Option<&str>) -> R
 
 /// The plan defining `indicator`: the one named, else the one for `year`, else the only one.
 fn indicator_plan<'s>(state: &'s State, indicator: &str, plan: Option<&str>, year: Option<i32>) -> Result<&'s Plan> {
+    // The usual case first, through the year index: the plans of that year defining it.
+    if let Some(ids) = year.and_then(|y| state.years.get(&y)) {
+        let in_year: Vec<&Plan> =
+            ids.iter().filter_map(|id| state.plans.get(id)).filter(|p| p.indicators.contains_key(indicator)).collect();
+        if !in_year.is_empty() {
+            return pick_plan(in_year, plan, "indicator", indicator);
+        }
+    }
     let defining: Vec<&Plan> = state.plans_by_year().filter(|p| p.indicators.contains_key(indicator)).collect();
     if defining.is_empty() {
         return Err(Error::unknown("indicator", indicator));
@@ -639,7 +654,7 @@ fn authorize_indicator(state: &State, actor: &str, plan: &Plan, indicator: &str)
     )))
 }
 
-fn not_future(field: &str, first_day: Date, value: &str, today: Date) -> Result<()> {
+fn not_future(field: &str, first_day: Date, value: &dyn std::fmt::Display, today: Date) -> Result<()> {
     if first_day > today {
         return Err(Error::invalid(format!("{field} '{value}' is in the future (today is {today})")));
     }

@@ -1,11 +1,20 @@
 //! The ledger: a store, the state folded from it, the idempotency index and the checkpointer,
 //! behind one API. `stage` runs decide → envelope → apply for each submission of a request;
-//! `commit_staged` writes everything staged in one atomic, durable sled batch. `submit` is
-//! the two together; group commit (`commit::GroupCommit`) stages many requests, then commits
+//! `commit_staged` writes everything staged as one atomic, durable commit. `submit` is the
+//! two together; group commit (`commit::GroupCommit`) stages many requests, then commits
 //! them with one fsync.
+//!
+//! Pipelining: `commit_async` hands what is staged to the ledger's writer thread (which
+//! seals, appends, fsyncs and indexes it) and returns at once, so the next batch is decided
+//! while the previous one is written. Commits reach the store strictly in order; nothing is
+//! acknowledged before its `Ticket` says it is durable; a failed commit fails every commit
+//! after it, and the ledger then folds its state again from what the store holds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use uuid::Uuid;
 
@@ -16,7 +25,12 @@ use crate::error::{Error, Result};
 use crate::event::{Event, SCHEMA_VERSION};
 use crate::model::check_text;
 use crate::projection::{self, State};
-use crate::store::{Store, BATCH_EVENTS_MAX};
+use crate::store::{CheckpointWrite, Store, BATCH_EVENTS_MAX};
+
+/// Most commits handed to the writer and not yet known durable; `commit_async` waits for the
+/// oldest beyond this. One keeps both cores busy (one deciding, one writing): with more,
+/// concurrent submitters split into more, smaller groups, each paying an fsync.
+pub const COMMITS_IN_FLIGHT_MAX: usize = 2;
 
 /// What the ledger answers for each event of an accepted submission.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,16 +44,121 @@ pub struct Ack {
 }
 
 pub struct Ledger {
-    store: Store,
-    /// The state after the committed log and the staged events.
+    store: Arc<Store>,
+    /// The state after the committed log, the commits in flight and the staged events.
     state: State,
-    /// id → seq of every committed and staged event; built on first need (reads need none).
+    /// id → seq of every committed, in-flight and staged event; built on first need (reads
+    /// need none).
     ids: Option<HashMap<Uuid, u64, crate::projection::Hasher>>,
-    /// Decided and applied to `state`, not yet committed; numbered from the store's head.
+    /// Decided and applied to `state`, not yet handed to a commit; numbered after the
+    /// commits in flight.
     staged: Vec<Event>,
+    /// Handed to the writer, oldest first, kept until known durable (lookups read them).
+    in_flight: VecDeque<InFlight>,
+    /// Set when a failed commit in flight discarded staged events: their commit must fail.
+    staged_lost: bool,
+    /// The writer thread, started by the first `commit_async`.
+    writer: Option<WriterThread>,
     checkpointer: Checkpointer,
     clock: Box<dyn Clock>,
     id_source: Box<dyn IdSource>,
+}
+
+struct InFlight {
+    events: Arc<Vec<Event>>,
+    done: Arc<Done>,
+}
+
+struct Job {
+    events: Arc<Vec<Event>>,
+    checkpoint: Option<CheckpointWrite>,
+    done: Arc<Done>,
+}
+
+struct WriterThread {
+    jobs: Sender<Job>,
+    thread: JoinHandle<()>,
+}
+
+/// Where the writer leaves a commit's outcome.
+#[derive(Default)]
+struct Done {
+    outcome: Mutex<Outcome>,
+    finished: Condvar,
+}
+
+#[derive(Default)]
+struct Outcome {
+    finished: bool,
+    failed: bool,
+    /// The failure, for the first to wait on it (errors are not `Clone`).
+    error: Option<Error>,
+}
+
+// A poisoned lock means a thread panicked while holding it, which only a bug can cause; an
+// outcome is written once, whole, under the lock.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Done {
+    fn finish(&self, result: Result<()>) {
+        let mut o = lock(&self.outcome);
+        o.finished = true;
+        if let Err(e) = result {
+            o.failed = true;
+            o.error = Some(e);
+        }
+        self.finished.notify_all();
+    }
+
+    fn wait(&self) -> Result<()> {
+        let mut o = lock(&self.outcome);
+        while !o.finished {
+            o = self.finished.wait(o).unwrap_or_else(|p| p.into_inner());
+        }
+        if !o.failed {
+            return Ok(());
+        }
+        Err(o.error.take().unwrap_or_else(|| {
+            Error::io("commit", std::io::Error::other("the commit failed (reported to its first waiter)"))
+        }))
+    }
+
+    fn finished() -> Done {
+        let d = Done::default();
+        d.finish(Ok(()));
+        d
+    }
+
+    fn state(&self) -> (bool, bool) {
+        let o = lock(&self.outcome);
+        (o.finished, o.failed)
+    }
+}
+
+/// A commit handed to the writer thread; `wait` returns once it is durable, or its error.
+pub struct Ticket(Arc<Done>);
+
+impl Ticket {
+    pub fn wait(&self) -> Result<()> {
+        self.0.wait()
+    }
+}
+
+/// The writer thread's loop: commits jobs in order. A job that does not start at the
+/// store's head follows a failed one and fails too (its events were numbered after events
+/// that are not in the store).
+fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>) {
+    for job in jobs {
+        let first = job.events.first().map_or(0, |e| e.seq);
+        let result = if first == store.next_seq() {
+            store.commit(&job.events, job.checkpoint)
+        } else {
+            Err(Error::io("commit", std::io::Error::other("an earlier commit in the pipeline failed")))
+        };
+        job.done.finish(result);
+    }
 }
 
 impl Ledger {
@@ -48,17 +167,22 @@ impl Ledger {
         let store = Store::open(dir)?;
         let state = checkpoint::state_at(&store, u64::MAX, None)?;
         let checkpointer = Checkpointer::resume(&store)?;
-        Ok(Ledger { store, state, ids: None, staged: Vec::new(), checkpointer, clock, id_source })
+        Ok(Ledger {
+            store: Arc::new(store),
+            state,
+            ids: None,
+            staged: Vec::new(),
+            in_flight: VecDeque::new(),
+            staged_lost: false,
+            writer: None,
+            checkpointer,
+            clock,
+            id_source,
+        })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    /// The store, for tests that change its limits.
-    #[doc(hidden)]
-    pub fn store_mut(&mut self) -> &mut Store {
-        &mut self.store
     }
 
     pub fn state(&self) -> &State {
@@ -74,7 +198,7 @@ impl Ledger {
             self.store.for_each_id(|id, seq| {
                 m.insert(id, seq);
             })?;
-            for e in &self.staged {
+            for e in self.in_flight.iter().flat_map(|f| f.events.iter()).chain(&self.staged) {
                 m.insert(e.id, e.seq);
             }
             self.ids = Some(m);
@@ -106,6 +230,53 @@ impl Ledger {
         let acks = self.stage_expecting(actor, submissions, origin, expected)?;
         self.commit_staged()?;
         Ok(acks)
+    }
+
+    /// Submits `batches` in order, each one atomic and durable on its own, deciding each
+    /// batch while the one before is written (see the module's note on pipelining).
+    /// `on_durable(i, acks)` is called, in order, once batch `i` is durable. Stops at the
+    /// first error: the batches before the refused one are recorded, nothing of it or after.
+    /// `origin(i, j)` names where submission `j` of batch `i` came from.
+    pub fn submit_batches<B: AsRef<[Submission]>>(
+        &mut self,
+        actor: &str,
+        batches: impl IntoIterator<Item = B>,
+        origin: &dyn Fn(usize, usize) -> Option<String>,
+        on_durable: &mut dyn FnMut(usize, Vec<Ack>),
+    ) -> Result<()> {
+        let mut pending: VecDeque<(usize, Ticket, Vec<Ack>)> = VecDeque::new();
+        let mut result = Ok(());
+        for (i, batch) in batches.into_iter().enumerate() {
+            let staged = self.stage(actor, batch.as_ref(), &|j| origin(i, j)).and_then(|acks| {
+                let ticket = self.commit_async()?;
+                Ok((acks, ticket))
+            });
+            match staged {
+                Ok((acks, ticket)) => pending.push_back((i, ticket, acks)),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            // `commit_async` bounds the commits in flight; acknowledge those already durable.
+            while pending.front().is_some_and(|(_, t, _)| t.0.state().0) {
+                if let Some((j, ticket, acks)) = pending.pop_front() {
+                    ticket.wait()?;
+                    on_durable(j, acks);
+                }
+            }
+        }
+        for (j, ticket, acks) in pending {
+            match ticket.wait() {
+                Ok(()) => on_durable(j, acks),
+                Err(e) => {
+                    self.reap()?;
+                    return Err(e);
+                }
+            }
+        }
+        self.reap()?;
+        result
     }
 
     /// Decides `submissions` and applies them to the state, staged for the next commit.
@@ -160,7 +331,13 @@ impl Ledger {
     /// fold it again (from the latest checkpoint) and re-apply what stays staged. Refusals
     /// are rare; copying the state before every request to roll back would tax every append.
     fn unstage(&mut self, mark: usize) -> Result<()> {
-        if self.state.last_seq == self.store.head().events() + mark as u64 {
+        if self.staged.len() == mark {
+            return Ok(());
+        }
+        // The fold below starts from the store: it must hold everything before `staged`.
+        self.settle()?;
+        if self.staged.len() < mark {
+            // A failed commit in flight discarded everything staged and folded the state again.
             return Ok(());
         }
         if let Some(ids) = self.ids.as_mut() {
@@ -183,10 +360,15 @@ impl Ledger {
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<String>,
     ) -> Result<Vec<Ack>> {
-        let head = self.store.head().clone();
-        // Ledger time never goes back: not behind the log, nor behind what is staged.
-        let floor = self.staged.last().map_or(head.last_recorded_at, |e| e.recorded_at);
-        let now = self.clock.now().max(floor);
+        if self.staged.is_empty() {
+            // Only here, where it cannot discard what is staged (`commit_async` does then).
+            self.reap()?;
+        }
+        // Seq of the first staged event: after the store's log and the commits in flight.
+        let staged_from = self.state.last_seq + 1 - self.staged.len() as u64;
+        // Ledger time never goes back: not behind the log, nor behind what is in flight or
+        // staged (the state has seen all of it).
+        let now = self.clock.now().max(self.state.last_recorded_at);
         let today = now.date();
         let mut acks = Vec::new();
         let mut request_ids: HashSet<Uuid> = HashSet::new();
@@ -202,6 +384,7 @@ impl Ledger {
                 }
                 crate::keys::check_submission(&self.state, actor, sub).map_err(wrap)?;
                 let staged = &self.staged;
+                let in_flight = &self.in_flight;
                 let store = &self.store;
                 let lookup = |r: &EventRef| -> Result<Option<Event>> {
                     let seq = match r {
@@ -211,8 +394,15 @@ impl Ledger {
                             None => return Ok(None),
                         },
                     };
-                    if seq >= head.next_seq {
-                        return Ok(staged.get((seq - head.next_seq) as usize).cloned());
+                    if seq >= staged_from {
+                        return Ok(staged.get((seq - staged_from) as usize).cloned());
+                    }
+                    for f in in_flight {
+                        if let Some(first) = f.events.first().map(|e| e.seq).filter(|&first| seq >= first) {
+                            if let Some(e) = f.events.get((seq - first) as usize) {
+                                return Ok(Some(e.clone()));
+                            }
+                        }
                     }
                     store.get_event(seq)
                 };
@@ -252,7 +442,7 @@ impl Ledger {
                         },
                     };
                     let event = Event {
-                        seq: head.next_seq + self.staged.len() as u64,
+                        seq: staged_from + self.staged.len() as u64,
                         id,
                         stream_version: self.state.stream_version(&payload) + 1,
                         recorded_at: now,
@@ -275,23 +465,146 @@ impl Ledger {
         result.map(|()| acks)
     }
 
-    /// Writes every staged event in one atomic sled batch and fsyncs it; with a checkpoint
-    /// when one is due. On an error nothing staged is acknowledged, and the state is folded
-    /// again from what the store holds.
+    /// Writes every staged event as one atomic commit and fsyncs it; with a checkpoint when
+    /// one is due. On an error nothing staged is acknowledged, and the state is folded again
+    /// from what the store holds.
     pub fn commit_staged(&mut self) -> Result<()> {
-        if self.staged.is_empty() {
+        self.check_nothing_lost()?;
+        if self.in_flight.is_empty() {
+            // Nothing ahead of it: commit on this thread (no hand-off to wait for).
+            if self.staged.is_empty() {
+                return Ok(());
+            }
+            let result =
+                self.checkpointer.due(&self.state, &self.store).and_then(|cp| self.store.commit(&self.staged, cp));
+            self.staged.clear();
+            if let Err(e) = result {
+                self.recover()?;
+                return Err(e);
+            }
+            debug_assert_eq!(self.state.last_seq, self.store.head().events());
             return Ok(());
         }
-        let result = self.checkpointer.due(&self.state, &self.store).and_then(|cp| self.store.commit(&self.staged, cp));
-        self.staged.clear();
-        if let Err(e) = result {
-            self.ids = None;
-            self.checkpointer.reset(&self.store)?;
-            self.state = checkpoint::state_at(&self.store, u64::MAX, None)?;
-            return Err(e);
+        // Commits reach the store in order: once this one is durable, so is every earlier
+        // one (an all-duplicate request stages nothing but may name events in flight).
+        let result = self.commit_async().and_then(|ticket| ticket.wait());
+        self.settle()?;
+        result
+    }
+
+    /// Hands every staged event to the writer thread as one atomic commit (with a checkpoint
+    /// when one is due) and returns without waiting: the ticket tells when it is durable.
+    /// With nothing staged, the ticket is the last commit in flight's (a request of only
+    /// duplicates is acknowledged once what it names is durable).
+    pub fn commit_async(&mut self) -> Result<Ticket> {
+        self.reap()?;
+        while !self.staged.is_empty() && self.in_flight.len() >= COMMITS_IN_FLIGHT_MAX {
+            if let Some(f) = self.in_flight.front() {
+                // A failure is recovered by `reap` and reported below.
+                let _ = f.done.wait();
+            }
+            self.reap()?;
         }
-        debug_assert_eq!(self.state.last_seq, self.store.head().events());
+        self.check_nothing_lost()?;
+        if self.staged.is_empty() {
+            let last = self.in_flight.back().map_or_else(|| Arc::new(Done::finished()), |f| Arc::clone(&f.done));
+            return Ok(Ticket(last));
+        }
+        if self.checkpointer.reads_store_when_due(&self.state) {
+            self.settle()?;
+        }
+        let checkpoint = match self.checkpointer.due(&self.state, &self.store) {
+            Ok(cp) => cp,
+            Err(e) => {
+                self.staged.clear();
+                self.recover()?;
+                return Err(e);
+            }
+        };
+        let events = Arc::new(std::mem::take(&mut self.staged));
+        let done = Arc::new(Done::default());
+        let job = Job { events: Arc::clone(&events), checkpoint, done: Arc::clone(&done) };
+        let writer = match self.writer.take() {
+            Some(w) => w,
+            None => {
+                let (jobs, queue) = mpsc::channel();
+                let store = Arc::clone(&self.store);
+                let thread = std::thread::Builder::new()
+                    .name("planledger-writer".into())
+                    .spawn(move || write_jobs(store, queue))
+                    .map_err(|e| Error::io("starting the writer thread", e))?;
+                WriterThread { jobs, thread }
+            }
+        };
+        let sent = writer.jobs.send(job);
+        self.writer = Some(writer);
+        self.in_flight.push_back(InFlight { events, done: Arc::clone(&done) });
+        if sent.is_err() {
+            done.finish(Err(Error::io("commit", std::io::Error::other("the writer thread has stopped"))));
+        }
+        Ok(Ticket(done))
+    }
+
+    /// Fails (once) the commit of staged events a failed commit in flight discarded.
+    fn check_nothing_lost(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.staged_lost) {
+            return Err(Error::io(
+                "commit",
+                std::io::Error::other("an earlier commit in the pipeline failed; nothing of this one was written"),
+            ));
+        }
         Ok(())
+    }
+
+    /// Waits until every commit in flight is durable (or failed).
+    pub fn settle(&mut self) -> Result<()> {
+        for f in &self.in_flight {
+            // A failure is recovered by `reap`; its waiter reports it.
+            let _ = f.done.wait();
+        }
+        self.reap()
+    }
+
+    /// Drops the commits in flight that are durable. After a failed one, waits for the rest
+    /// (they fail too) and folds the state again from the store.
+    fn reap(&mut self) -> Result<()> {
+        let mut failed = false;
+        while let Some(f) = self.in_flight.front() {
+            let (finished, f_failed) = f.done.state();
+            if !finished {
+                break;
+            }
+            failed |= f_failed;
+            self.in_flight.pop_front();
+        }
+        if failed {
+            self.recover()?;
+        }
+        Ok(())
+    }
+
+    /// After a failed commit: forgets everything not in the store (commits in flight fail
+    /// after it, staged events are numbered after them) and folds the state again.
+    fn recover(&mut self) -> Result<()> {
+        for f in self.in_flight.drain(..) {
+            let _ = f.done.wait();
+        }
+        self.staged_lost |= !self.staged.is_empty();
+        self.staged.clear();
+        self.ids = None;
+        self.checkpointer.reset(&self.store)?;
+        self.state = checkpoint::state_at(&self.store, u64::MAX, None)?;
+        Ok(())
+    }
+}
+
+impl Drop for Ledger {
+    /// Commits in flight complete (the writer finishes its queue) before the store closes.
+    fn drop(&mut self) {
+        if let Some(w) = self.writer.take() {
+            drop(w.jobs);
+            let _ = w.thread.join();
+        }
     }
 }
 

@@ -28,8 +28,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
+use std::ops::DerefMut;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -102,16 +103,29 @@ pub struct Stored {
     pub hash: Hash,
 }
 
+/// The store. Reads take `&self` and may run while a commit is in progress on another
+/// thread (the ledger's writer): a commit holds `writer` throughout and publishes its events
+/// by replacing `head` last, and every read stops at the head it saw first.
 pub struct Store {
     dir: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
-    head: Head,
-    db_file: File,
-    synced_blobs: HashSet<OsString>,
-    wal: Wal,
+    head: RwLock<Head>,
+    /// Everything only a commit changes; one commit at a time.
+    writer: Mutex<Writer>,
     /// Read access to the log's segments, shared with scans.
     segments: Arc<Segments>,
+    /// Recently read chunks, decompressed, by first seq (most recent last).
+    chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
+    // Held for the store's lifetime: the OS lock that keeps a second process out.
+    _lock: File,
+}
+
+/// The commit side of the store.
+struct Writer {
+    wal: Wal,
+    db_file: File,
+    synced_blobs: HashSet<OsString>,
     /// The log position sled durably holds everything before (the `J` record).
     applied: Position,
     /// A segment is closed once it holds this many bytes (`SEGMENT_BYTES_MAX`; tests lower it).
@@ -120,10 +134,13 @@ pub struct Store {
     /// store must be reopened (which reads the log back) before anything else is committed,
     /// or seqs would be reused and offsets would be wrong.
     poisoned: bool,
-    /// Recently read chunks, decompressed, by first seq (most recent last).
-    chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
-    // Held for the store's lifetime: the OS lock that keeps a second process out.
-    _lock: File,
+}
+
+// A poisoned lock means a thread panicked while holding it, which only a bug can cause; the
+// writer's fields are each left consistent between statements, and `poisoned` (ours) is set
+// before any step that could leave the log and sled apart.
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(crate) fn chunk_key(first_seq: u64) -> [u8; 9] {
@@ -158,7 +175,7 @@ pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
 }
 
 /// What a commit writes besides events: a checkpoint record and the partitions it names
-/// (their content hash and their packed bytes, from [`pack_partition`]).
+/// (their content hash and their encoded bytes; the commit packs them, [`pack_partition`]).
 pub struct CheckpointWrite {
     pub seq: u64,
     pub record: Vec<u8>,
@@ -247,19 +264,21 @@ impl Store {
             dir: dir.to_path_buf(),
             db,
             tree,
-            head: Head::default(),
-            db_file,
-            synced_blobs: HashSet::new(),
-            wal,
+            head: RwLock::new(Head::default()),
+            writer: Mutex::new(Writer {
+                wal,
+                db_file,
+                synced_blobs: HashSet::new(),
+                applied: replay_from,
+                segment_bytes_max: SEGMENT_BYTES_MAX,
+                poisoned: false,
+            }),
             segments,
-            applied: replay_from,
-            segment_bytes_max: SEGMENT_BYTES_MAX,
-            poisoned: false,
             chunk_cache: Mutex::new(VecDeque::new()),
             _lock: lock,
         };
         if created {
-            store.sync()?;
+            store.sync(locked(&store.writer).deref_mut())?;
             sync_dir(dir)?;
         }
         let partitions = dir.join(PARTITIONS_DIR);
@@ -273,46 +292,59 @@ impl Store {
             crate::keys::LedgerKey::load_or_create(dir)?;
             sync_dir(dir)?;
         }
-        if let Some(h) = store.tree.get(KEY_HEAD)? {
-            store.head = codec::decode_record(&h).map_err(|e| corrupt(0, e))?;
-        }
+        store.load_head()?;
         store.replay_journal(journal)?;
-        if let Some(h) = store.tree.get(KEY_HEAD)? {
-            store.head = codec::decode_record(&h).map_err(|e| corrupt(0, e))?;
-        }
+        store.load_head()?;
         Ok(store)
+    }
+
+    fn load_head(&mut self) -> Result<()> {
+        if let Some(h) = self.tree.get(KEY_HEAD)? {
+            *self.head.get_mut().unwrap_or_else(|p| p.into_inner()) =
+                codec::decode_record(&h).map_err(|e| corrupt(0, e))?;
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    pub fn head(&self) -> &Head {
-        &self.head
+    /// The head as of now (a commit on another thread may move it on).
+    pub fn head(&self) -> Head {
+        self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Seq the next event gets (cheaper than `head()`, which copies the Merkle frontier).
+    pub fn next_seq(&self) -> u64 {
+        self.head.read().unwrap_or_else(|p| p.into_inner()).next_seq
     }
 
     /// Appends `events` (already numbered from `head.next_seq`) atomically and durably: when
     /// this returns `Ok`, every event is on disk and survives a crash or power loss.
-    pub fn commit(&mut self, events: &[Event], checkpoint: Option<CheckpointWrite>) -> Result<()> {
+    pub fn commit(&self, events: &[Event], checkpoint: Option<CheckpointWrite>) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
-        if self.poisoned {
+        let mut writer = locked(&self.writer);
+        let w = writer.deref_mut();
+        if w.poisoned {
             return Err(Error::io(
                 "commit",
                 std::io::Error::other("an earlier commit failed halfway; reopen the store to recover it"),
             ));
         }
         assert!(events.len() <= BATCH_EVENTS_MAX, "batch of {} events over BATCH_EVENTS_MAX", events.len());
+        let base = self.head();
         let mut items: Items = Vec::new();
-        let mut hash = self.head.last_hash;
+        let mut hash = base.last_hash;
         let mut chunk = ChunkWriter::new(hash);
-        let mut chunk_first = self.head.next_seq;
-        let mut last_recorded_at = self.head.last_recorded_at;
-        let mut tree = self.head.merkle.clone();
+        let mut chunk_first = base.next_seq;
+        let mut last_recorded_at = base.last_recorded_at;
+        let mut tree = base.merkle;
         for (i, event) in events.iter().enumerate() {
             // Invariants of the log, checked on every write: gap-free seqs, time never goes back.
-            assert_eq!(event.seq, self.head.next_seq + i as u64, "seq gap in commit");
+            assert_eq!(event.seq, base.next_seq + i as u64, "seq gap in commit");
             assert!(event.recorded_at >= last_recorded_at, "recorded_at went backwards at seq {}", event.seq);
             last_recorded_at = event.recorded_at;
             hash = chunk.push(event, &hash);
@@ -326,12 +358,8 @@ impl Store {
         if chunk.count() > 0 {
             items.push((chunk_key(chunk_first).to_vec(), chunk.finish()));
         }
-        let head = Head {
-            next_seq: self.head.next_seq + events.len() as u64,
-            last_hash: hash,
-            last_recorded_at,
-            merkle: tree,
-        };
+        let head =
+            Head { next_seq: base.next_seq + events.len() as u64, last_hash: hash, last_recorded_at, merkle: tree };
         items.push((KEY_HEAD.to_vec(), codec::encode_record(&head)));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
@@ -340,7 +368,7 @@ impl Store {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
                 let path = self.partition_path(&hash);
                 if !path.exists() {
-                    write_durably(&path, &bytes)?;
+                    write_durably(&path, &pack_partition(&bytes))?;
                     wrote = true;
                 }
             }
@@ -351,11 +379,11 @@ impl Store {
         }
         // Durable once in the log; then visible in sled, which indexes each chunk by where
         // it lies in the log instead of holding its bytes.
-        self.log_and_index(items)?;
-        self.head = head;
-        if self.wal.segment_len() >= self.segment_bytes_max {
-            self.sync_to_log_end()?;
-            self.wal.rotate()?;
+        self.log_and_index(w, items)?;
+        *self.head.write().unwrap_or_else(|p| p.into_inner()) = head;
+        if w.wal.segment_len() >= w.segment_bytes_max {
+            self.sync_to_log_end(w)?;
+            w.wal.rotate()?;
         }
         Ok(())
     }
@@ -363,17 +391,17 @@ impl Store {
     /// Appends one record to the log (durable on return), then indexes it in sled. After a
     /// failure of either the store is poisoned: the record may be in the segment whole, in
     /// part or not at all, and only a reopen (which reads the segment back) knows.
-    fn log_and_index(&mut self, items: Items) -> Result<()> {
-        let values = match self.wal.append(&items) {
+    fn log_and_index(&self, w: &mut Writer, items: Items) -> Result<()> {
+        let values = match w.wal.append(&items) {
             Ok(v) => v,
             Err(e) => {
-                self.poisoned = true;
+                w.poisoned = true;
                 return Err(e);
             }
         };
         let batch = self.index_batch(items, &values);
         if let Err(e) = self.tree.apply_batch(batch) {
-            self.poisoned = true;
+            w.poisoned = true;
             return Err(e.into());
         }
         Ok(())
@@ -399,7 +427,7 @@ impl Store {
         if journal.is_empty() {
             return Ok(());
         }
-        let mut next_seq = self.head.next_seq;
+        let mut next_seq = self.next_seq();
         for record in journal {
             let head: Head = record
                 .items
@@ -415,16 +443,16 @@ impl Store {
                 self.tree.apply_batch(batch)?;
             }
         }
-        self.sync_to_log_end()
+        self.sync_to_log_end(locked(&self.writer).deref_mut())
     }
 
     /// Makes sled durable together with the log position it now holds everything before, so
     /// the next open replays nothing older.
-    fn sync_to_log_end(&mut self) -> Result<()> {
-        let at = self.wal.position();
+    fn sync_to_log_end(&self, w: &mut Writer) -> Result<()> {
+        let at = w.wal.position();
         self.tree.insert(KEY_LOG_APPLIED, &at.encode()[..])?;
-        self.sync()?;
-        self.applied = at;
+        self.sync(w)?;
+        w.applied = at;
         Ok(())
     }
 
@@ -432,22 +460,22 @@ impl Store {
     /// `sync_file_range`, which neither flushes the device cache nor file metadata, so we
     /// follow it with `fdatasync` on sled's log file, and `fsync` on each blob file sled wrote
     /// since the last sync (sled writes large values to separate files and never syncs them).
-    fn sync(&mut self) -> Result<()> {
+    fn sync(&self, w: &mut Writer) -> Result<()> {
         self.db.flush()?;
-        self.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
+        w.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
         let blobs = self.dir.join("blobs");
         let mut new_blobs = false;
         if let Ok(entries) = std::fs::read_dir(&blobs) {
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                if self.synced_blobs.contains(&name) {
+                if w.synced_blobs.contains(&name) {
                     continue;
                 }
                 // A blob sled removed meanwhile needs no sync.
                 if let Ok(f) = File::open(entry.path()) {
                     f.sync_all().map_err(|e| Error::io(format!("fsync of {}", entry.path().display()), e))?;
                 }
-                self.synced_blobs.insert(name);
+                w.synced_blobs.insert(name);
                 new_blobs = true;
             }
         }
@@ -459,7 +487,7 @@ impl Store {
 
     /// The decompressed chunk holding `seq` and its first seq, through the chunk cache.
     fn chunk_of(&self, seq: u64) -> Result<Option<(u64, Arc<Chunk>)>> {
-        if seq == 0 || seq >= self.head.next_seq {
+        if seq == 0 || seq >= self.next_seq() {
             return Ok(None);
         }
         let Some(found) = self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() else {
@@ -552,7 +580,7 @@ impl Store {
             hashes,
             from_seq,
             expect_seq: start,
-            end_seq: self.head.next_seq,
+            end_seq: self.next_seq(),
             failed: false,
         }
     }
@@ -570,23 +598,25 @@ impl Store {
 
     /// Closes segments at `bytes` instead of `SEGMENT_BYTES_MAX`: for tests of rotation.
     #[doc(hidden)]
-    pub fn set_segment_bytes_max(&mut self, bytes: u64) {
-        self.segment_bytes_max = bytes;
+    pub fn set_segment_bytes_max(&self, bytes: u64) {
+        locked(&self.writer).segment_bytes_max = bytes;
     }
 
     /// Where the next commit's record goes in the log.
     pub fn log_position(&self) -> Position {
-        self.wal.position()
+        locked(&self.writer).wal.position()
     }
 
     /// Replaces the stored bytes of the chunk starting at `first_seq`, as someone rewriting
     /// the store's files would: for tests of what `verify` and proofs catch.
     #[doc(hidden)]
-    pub fn tamper_chunk(&mut self, first_seq: u64, bytes: Vec<u8>) -> Result<()> {
-        let head = codec::encode_record(&self.head);
-        self.log_and_index(vec![(chunk_key(first_seq).to_vec(), bytes), (KEY_HEAD.to_vec(), head)])?;
-        self.chunk_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.sync_to_log_end()
+    pub fn tamper_chunk(&self, first_seq: u64, bytes: Vec<u8>) -> Result<()> {
+        let head = codec::encode_record(&self.head());
+        let mut writer = locked(&self.writer);
+        let w = writer.deref_mut();
+        self.log_and_index(w, vec![(chunk_key(first_seq).to_vec(), bytes), (KEY_HEAD.to_vec(), head)])?;
+        locked(&self.chunk_cache).clear();
+        self.sync_to_log_end(w)
     }
 
     /// The latest checkpoint record at or before `seq`: `(its seq, record bytes)`.
@@ -692,8 +722,10 @@ impl Drop for Store {
     /// reading sled directly see everything and the next open replays nothing. Best effort: a
     /// failure here loses nothing, the log is replayed at the next open.
     fn drop(&mut self) {
-        if !self.poisoned && self.applied != self.wal.position() {
-            let _ = self.sync_to_log_end();
+        let mut writer = locked(&self.writer);
+        let w = writer.deref_mut();
+        if !w.poisoned && w.applied != w.wal.position() {
+            let _ = self.sync_to_log_end(w);
         }
     }
 }

@@ -373,7 +373,7 @@ fn snapshot_diff_and_snapshot_verify() {
 
 /// Overwrites the stored bytes of event `seq`, as someone rewriting the store's files would.
 fn alter_event(env: &Env, seq: u64) {
-    let mut store = planledger::store::Store::open(&env.store()).unwrap();
+    let store = planledger::store::Store::open(&env.store()).unwrap();
     let (first, chunk) = store.raw_chunks().map(|c| c.unwrap()).filter(|(first, _)| *first <= seq).last().unwrap();
     // Walk the decompressed body to the record of `seq` ([len][bytes][hash prefix] per
     // event), alter its last byte and seal the chunk again.

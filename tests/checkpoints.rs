@@ -196,7 +196,7 @@ fn the_log_rolls_over_segments_and_reopens_where_sled_stopped() {
             .unwrap()
     };
     let mut ledger = open();
-    ledger.store_mut().set_segment_bytes_max(64 * 1024);
+    ledger.store().set_segment_bytes_max(64 * 1024);
     let w = Workload { projects_per_year: 300, first_year: 2001, batch: 500 };
     let mut batches = w.batches(25_000);
     while ledger.store().head().events() < 20_000 {
@@ -213,7 +213,7 @@ fn the_log_rolls_over_segments_and_reopens_where_sled_stopped() {
     // Reopened: the same head and state, every event readable from its segment, the chain
     // intact, and new commits go on in the last segment.
     let mut ledger = open();
-    assert_eq!(ledger.store().head(), &head);
+    assert_eq!(ledger.store().head(), head);
     assert_eq!(ledger.state(), &state);
     assert_eq!(ledger.store().get(1).unwrap().unwrap().hash, first_event.hash);
     let v = planledger::verify::verify(ledger.store()).unwrap();

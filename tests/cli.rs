@@ -574,7 +574,7 @@ fn verify_names_the_seq_of_an_altered_event() {
     // Flip one byte inside the encoded amount of seq 11 (the third investment) and store the
     // chunk again, as someone rewriting the store's files would.
     {
-        let mut store = planledger::store::Store::open(&env.store()).unwrap();
+        let store = planledger::store::Store::open(&env.store()).unwrap();
         let (first, chunk) = store.raw_chunks().map(|c| c.unwrap()).find(|(first, _)| *first == 11).unwrap();
         // Body layout: [u32 len][event bytes][hash prefix]; alter the event's last byte.
         let mut opened = planledger::codec::open_chunk(&chunk).unwrap();

@@ -260,20 +260,20 @@ proptest! {
                 batch.push(Submission { signature: None, id: None, note: None, command: commands[i].1.clone() });
                 i += 1;
             }
-            let before = ledger.store().head().clone();
+            let before = ledger.store().head();
             if ledger.submit(&actor, &batch, &|_| None).is_err() {
-                prop_assert_eq!(ledger.store().head(), &before);
+                prop_assert_eq!(ledger.store().head(), before);
             }
             // After every batch, accepted or refused, memory equals the fold of the log.
             let folded = replay_store(ledger.store(), u64::MAX).unwrap();
             prop_assert_eq!(&folded, ledger.state());
         }
         let incremental = report::state_json(ledger.state(), None, None).to_string();
-        let head = ledger.store().head().clone();
+        let head = ledger.store().head();
         drop(ledger);
         // Reopening folds the log from scratch: same state, byte for byte.
         let reopened = open(tmp.path());
-        prop_assert_eq!(reopened.store().head(), &head);
+        prop_assert_eq!(reopened.store().head(), head);
         prop_assert_eq!(report::state_json(reopened.state(), None, None).to_string(), incremental);
         prop_assert!(planledger::verify::verify(reopened.store()).unwrap().ok());
     }
