@@ -17,7 +17,7 @@ use crate::ledger::{Ack, Ledger};
 use crate::model::{Date, Timestamp};
 use crate::query::{self, AsOf};
 use crate::report;
-use crate::store::Store;
+use crate::store::{Store, BATCH_EVENTS_MAX};
 use crate::{audit, proof, snapshot, summary};
 
 /// Exit codes, documented in docs/cli.md.
@@ -282,6 +282,12 @@ pub(crate) struct SubmitArgs {
     /// A JSONL file of submissions, committed as one atomic batch
     #[arg(long, value_name = "FILE.jsonl")]
     pub(crate) file: Option<PathBuf>,
+    /// Commit the file in atomic batches of N lines, each durable on its own, deciding each
+    /// batch while the one before is written: for imports larger than one batch may be.
+    /// The file is parsed whole first; at a refused line, the batches before it stay
+    /// recorded (their acks are printed) and nothing from its batch on is written
+    #[arg(long, value_name = "N", requires = "file")]
+    pub(crate) batch: Option<usize>,
     /// Optimistic concurrency: the stream must be at this version (e.g.
     /// plan/p-2022/project/park=3; 0: no event yet), else a conflict (exit 5); repeatable
     #[arg(long = "expect", value_name = "STREAM=VERSION")]
@@ -547,8 +553,13 @@ pub fn run_on(cli: Cli, held: Option<&Store>, out: &mut Out) -> Result<i32> {
             let mut ledger = open_ledger(&dir)?;
             let origin = |i: usize| origins[i].clone();
             let expected = parse_expected(&args.expect)?;
-            let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
-            print_acks(out, cli.json, &acks)?;
+            match args.batch {
+                None => {
+                    let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
+                    print_acks(out, cli.json, &acks)?;
+                }
+                Some(n) => submit_in_batches(out, cli.json, &mut ledger, &args.actor, &subs, &origins, n, &expected)?,
+            }
         }
         Cmd::State(args) => {
             let store = store_for(held, &dir, &mut slot)?;
@@ -941,7 +952,8 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
         (Some(file), None) => {
             let text = read_file(file)?;
             let name = file.display().to_string();
-            let parsed = input::parse_jsonl(&text).map_err(|e| in_file(e, &name))?;
+            let max_lines = if args.batch.is_some() { input::BATCHED_FILE_LINES_MAX } else { input::FILE_LINES_MAX };
+            let parsed = input::parse_jsonl_max(&text, max_lines).map_err(|e| in_file(e, &name))?;
             if parsed.is_empty() {
                 return Err(Error::invalid("no submissions in the file").at(name));
             }
@@ -953,6 +965,48 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
             Err(Error::invalid(format!("submit needs --file <FILE.jsonl> or a kind ({})", input::KINDS.join(", "))))
         }
     }
+}
+
+/// `submit --file F --batch N`: the file in pipelined atomic batches of `n` lines. Acks are
+/// printed as each batch becomes durable; a refusal names its line and what stays recorded.
+#[allow(clippy::too_many_arguments)]
+fn submit_in_batches(
+    out: &mut Out,
+    as_json: bool,
+    ledger: &mut Ledger,
+    actor: &str,
+    subs: &[Submission],
+    origins: &[Option<String>],
+    n: usize,
+    expected: &[(String, u64)],
+) -> Result<()> {
+    if n == 0 || n > BATCH_EVENTS_MAX {
+        return Err(Error::invalid(format!("--batch {n} is not between 1 and {BATCH_EVENTS_MAX}")));
+    }
+    if !expected.is_empty() {
+        return Err(Error::invalid("--expect applies to one atomic batch; it cannot be combined with --batch"));
+    }
+    let mut recorded = (0usize, 0usize); // (batches, lines)
+    let mut printed = Ok(());
+    let result = ledger.submit_batches(
+        actor,
+        subs.chunks(n),
+        &|i, j| origins.get(i * n + j).cloned().flatten(),
+        &mut |i, acks| {
+            recorded = (i + 1, (i * n + n).min(subs.len()));
+            if printed.is_ok() {
+                printed = print_acks(out, as_json, &acks);
+            }
+        },
+    );
+    printed?;
+    result.map_err(|e| match recorded {
+        (0, _) => e,
+        (batches, subs_recorded) => {
+            let through = origins.get(subs_recorded - 1).cloned().flatten().unwrap_or_default();
+            e.at(format!("recorded through {through} ({batches} batches), nothing after it"))
+        }
+    })
 }
 
 /// `--expect STREAM=VERSION` flags.

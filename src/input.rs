@@ -18,6 +18,9 @@ use crate::model::{
 
 /// Most lines a submission file may hold (each line is at least one event of a batch).
 pub const FILE_LINES_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+/// Most lines a file committed in batches (`submit --batch`) may hold: it is parsed whole
+/// before anything is written (~150 bytes of memory a line).
+pub const BATCHED_FILE_LINES_MAX: usize = 10_000_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,15 +293,21 @@ pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> 
 /// Parses a JSONL batch: one object per line with `"type"`; blank lines are skipped.
 /// Returns each submission with its 1-based line number.
 pub fn parse_jsonl(text: &str) -> Result<Vec<(usize, Submission)>> {
+    parse_jsonl_max(text, FILE_LINES_MAX)
+}
+
+/// As `parse_jsonl`, refusing files of more than `max_lines` submissions.
+pub fn parse_jsonl_max(text: &str, max_lines: usize) -> Result<Vec<(usize, Submission)>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() {
             continue;
         }
-        if out.len() >= FILE_LINES_MAX {
-            return Err(Error::invalid(format!("more than {FILE_LINES_MAX} submissions; split the file"))
-                .at(format!("line {n}")));
+        if out.len() >= max_lines {
+            return Err(
+                Error::invalid(format!("more than {max_lines} submissions; split the file")).at(format!("line {n}"))
+            );
         }
         let sub = parse_jsonl_line(line).at_with(|| format!("line {n}"))?;
         out.push((n, sub));

@@ -262,6 +262,68 @@ fn a_jsonl_batch_is_atomic() {
     assert_eq!(project(&env.state(), "park")["status"], "completed");
 }
 
+/// `--batch N`: each N lines one atomic, durable batch. A refused line stops the file there:
+/// the batches before it are recorded and acknowledged, nothing of its batch is, and the
+/// error says both; with ids, running the mended file again writes only what is missing.
+#[test]
+fn a_file_in_batches_records_the_batches_before_a_refused_line_and_resumes_by_id() {
+    let env = setup();
+    let before = env.log().lines().count();
+    let line = |n: usize, project: &str, amount: &str| {
+        format!(
+            "{{\"type\":\"investment\",\"id\":\"00000000-0000-7000-8000-{n:012}\",\"project\":\"{project}\",\"period\":\"2022-{n:02}\",\"amount\":\"{amount}\"}}\n"
+        )
+    };
+    // Line 10 names a project the plan does not list: refused when decided, not parsed.
+    let file_with = |last: &str| {
+        (1..=10).map(|n| if n == 10 { line(n, last, "2.5") } else { line(n, "road", "1.5") }).collect::<String>()
+    };
+    let path = env.file("many.jsonl", &file_with("nope"));
+    // A malformed line is refused before anything is written, batches or not.
+    let bad = env.file("bad.jsonl", &(file_with("road") + &line(11, "road", "-2")));
+    env.run(&["submit", "--as", "housing", "--batch", "4", "--file", path_str(&bad)])
+        .fails(INVALID, "bad.jsonl line 11: amount '-2' is negative");
+    assert_eq!(env.log().lines().count(), before);
+    let r = env.run(&["submit", "--as", "housing", "--json", "--batch", "4", "--file", path_str(&path)]);
+    let r = r.fails(INVALID, "many.jsonl line 10: unknown project 'nope'");
+    assert!(r.stderr.contains("recorded through"), "{}", r.stderr);
+    assert!(r.stderr.contains("many.jsonl line 8 (2 batches), nothing after it"), "{}", r.stderr);
+    let acks: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(acks.len(), 8, "the two durable batches are acknowledged: {}", r.stdout);
+    assert_eq!(env.log().lines().count(), before + 8);
+    assert_eq!(project(&env.state(), "road")["completed_investment"], "12");
+    env.assert_verifies();
+    // Mended, the same file again: lines 1-8 are duplicates, 9 and 10 are new.
+    std::fs::write(&path, file_with("road")).unwrap();
+    let r = env.run(&["submit", "--as", "housing", "--json", "--batch", "4", "--file", path_str(&path)]).ok();
+    let acks: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(acks.iter().filter(|a| a["duplicate"] == true).count(), 8);
+    assert_eq!(acks.iter().filter(|a| a["duplicate"] == false).count(), 2);
+    assert_eq!(env.log().lines().count(), before + 10);
+    assert_eq!(project(&env.state(), "road")["completed_investment"], "16");
+    // Bad uses of the flag are refused before anything is read or written.
+    env.run(&["submit", "--as", "housing", "--batch", "0", "--file", path_str(&path)]).fails(INVALID, "--batch 0");
+    env.run(&["submit", "--as", "housing", "--batch", "4", "--expect", "plan/test-2022=1", "--file", path_str(&path)])
+        .fails(INVALID, "cannot be combined with --batch");
+    env.run(&[
+        "submit",
+        "--as",
+        "housing",
+        "--batch",
+        "4",
+        "investment",
+        "--project",
+        "road",
+        "--period",
+        "2022-11",
+        "--amount",
+        "1",
+    ])
+    .fails(2, "--file");
+    assert_eq!(env.log().lines().count(), before + 10);
+    env.assert_verifies();
+}
+
 /// Every refusal: one line on stderr naming the problem, the right exit code, nothing written.
 #[test]
 fn every_validation_error_is_refused_with_nothing_written() {
