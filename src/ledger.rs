@@ -521,7 +521,9 @@ impl Ledger {
                 return Err(e);
             }
         };
-        let events = Arc::new(std::mem::take(&mut self.staged));
+        // The next batch is likely the size of this one: no growing from empty again.
+        let capacity = self.staged.len();
+        let events = Arc::new(std::mem::replace(&mut self.staged, Vec::with_capacity(capacity)));
         let done = Arc::new(Done::default());
         let job = Job { events: Arc::clone(&events), checkpoint, done: Arc::clone(&done) };
         let writer = match self.writer.take() {
