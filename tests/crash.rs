@@ -3,7 +3,9 @@
 //!
 //! The appending process is this test binary itself, re-run with `PLANLEDGER_CRASH_CHILD`
 //! set: it opens the store through the library, appends single events and batches in a loop,
-//! and prints `ack <seq> <id>` only after `submit` returned (that is, after the fsync).
+//! and prints `ack <seq> <id>` only after `submit` returned (that is, after the fsync). Every
+//! eighth round goes through the pipelined path (`submit_batches`, the writer thread), which
+//! prints a batch's acks when its ticket says durable.
 
 mod common;
 
@@ -20,7 +22,8 @@ use rust_decimal::Decimal;
 const CHILD_ENV: &str = "PLANLEDGER_CRASH_CHILD";
 
 /// The child: appends until killed, one event at a time and, every fourth round, a batch of
-/// three. Corrections of the two investments can be repeated without end (each a new value).
+/// three; every eighth round, four pipelined batches of three. Corrections of the two
+/// investments can be repeated without end (each a new value).
 #[test]
 fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
@@ -28,24 +31,37 @@ fn crash_child() {
     let start = ledger.store().head().events();
     let mut n = start as usize;
     println!("ready {start}");
-    loop {
-        let size = if n.is_multiple_of(4) { 3 } else { 1 };
-        let subs: Vec<Submission> = (0..size)
-            .map(|k| {
-                let i = n + k;
-                Submission {
-                    signature: None,
-                    id: None,
-                    note: Some(format!("crash-test {i}")),
-                    command: Cmd::Correct {
-                        event: planledger::decide::EventRef::Seq(9 + (i % 2) as u64),
-                        value: Decimal::from(i as u64 + 1000),
-                        reason: "crash loop".into(),
-                    },
-                }
+    let corrections = |from: usize, size: usize| -> Vec<Submission> {
+        (from..from + size)
+            .map(|i| Submission {
+                signature: None,
+                id: None,
+                note: Some(format!("crash-test {i}")),
+                command: Cmd::Correct {
+                    event: planledger::decide::EventRef::Seq(9 + (i % 2) as u64),
+                    value: Decimal::from(i as u64 + 1000),
+                    reason: "crash loop".into(),
+                },
             })
-            .collect();
-        let acks = ledger.submit("housing", &subs, &|_| None).unwrap();
+            .collect()
+    };
+    let mut round = 0usize;
+    loop {
+        round += 1;
+        if round % 8 == 0 {
+            let batches: Vec<Vec<Submission>> = (0..4).map(|b| corrections(n + 3 * b, 3)).collect();
+            ledger
+                .submit_batches("housing", &batches, &|_, _| None, &mut |_, acks| {
+                    for a in acks {
+                        println!("ack {} {}", a.seq, a.id);
+                    }
+                })
+                .unwrap();
+            n += 12;
+            continue;
+        }
+        let size = if n.is_multiple_of(4) { 3 } else { 1 };
+        let acks = ledger.submit("housing", &corrections(n, size), &|_| None).unwrap();
         for a in acks {
             println!("ack {} {}", a.seq, a.id);
         }
