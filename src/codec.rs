@@ -225,7 +225,8 @@ pub fn open_chunk_into(chunk: &[u8], body: &mut Vec<u8>) -> Result<ChunkHeader, 
     if crc32fast::hash(packed) != header.crc {
         return Err(CodecError::Checksum);
     }
-    body.clear();
+    // Resized, not cleared: a reused buffer is zeroed only where it grows (the decompression
+    // overwrites all of it, checked just below).
     body.resize(header.body_len, 0);
     let n = lz4_flex::block::decompress_into(packed, body)
         .map_err(|e| CodecError::Bincode(format!("chunk body does not decompress: {e}")))?;
