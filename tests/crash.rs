@@ -48,7 +48,7 @@ fn crash_child() {
     let mut round = 0usize;
     loop {
         round += 1;
-        if round % 8 == 0 {
+        if round.is_multiple_of(8) {
             let batches: Vec<Vec<Submission>> = (0..4).map(|b| corrections(n + 3 * b, 3)).collect();
             ledger
                 .submit_batches("housing", &batches, &|_, _| None, &mut |_, acks| {
