@@ -169,9 +169,12 @@ fn import(dir: &Path, events: u64, keep_batches: bool) -> (Duration, u64) {
 /// Folds the whole log, ignoring checkpoints: what a full replay costs.
 pub fn fold_all(store: &Store) -> State {
     let mut s = State::default();
-    for e in store.events(1) {
-        projection::apply(&mut s, &e.unwrap());
-    }
+    store
+        .fold_events(1, |e| {
+            projection::apply(&mut s, e);
+            Ok(true)
+        })
+        .unwrap();
     s
 }
 

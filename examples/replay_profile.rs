@@ -10,9 +10,12 @@ fn main() {
     for _ in 0..3 {
         let t = std::time::Instant::now();
         let mut s = planledger::projection::State::default();
-        for e in store.events(1) {
-            planledger::projection::apply(&mut s, &e.unwrap());
-        }
+        store
+            .fold_events(1, |e| {
+                planledger::projection::apply(&mut s, e);
+                Ok(true)
+            })
+            .unwrap();
         let n = s.last_seq;
         println!("{n} events: {:.2} M ev/s", n as f64 / t.elapsed().as_secs_f64() / 1e6);
     }

@@ -210,19 +210,22 @@ pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Resu
             return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
         }
     }
-    for event in store.events(state.last_seq + 1) {
-        let event = event?;
+    if state.last_seq >= until_seq {
+        return Ok(state);
+    }
+    store.fold_events(state.last_seq + 1, |event| {
         if event.seq > until_seq {
-            break;
+            return Ok(false);
         }
         match plans {
             None => {
-                check_fold(&state, &event)?;
-                projection::apply(&mut state, &event);
+                check_fold(&state, event)?;
+                projection::apply(&mut state, event);
             }
-            Some(want) => projection::apply_partial(&mut state, &event, &|id| want.iter().any(|w| w == id)),
+            Some(want) => projection::apply_partial(&mut state, event, &|id| want.iter().any(|w| w == id)),
         }
-    }
+        Ok(true)
+    })?;
     Ok(state)
 }
 
