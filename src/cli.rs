@@ -986,7 +986,7 @@ fn submit_in_batches(
     if !expected.is_empty() {
         return Err(Error::invalid("--expect applies to one atomic batch; it cannot be combined with --batch"));
     }
-    let mut recorded = (0usize, 0usize); // (batches, lines)
+    let mut recorded = (0usize, 0usize); // (batches, submissions) durable so far
     let mut printed = Ok(());
     let result = ledger.submit_batches(
         actor,

@@ -108,8 +108,9 @@ pub struct Stored {
 }
 
 /// The store. Reads take `&self` and may run while a commit is in progress on another
-/// thread (the ledger's writer): a commit holds `writer` throughout and publishes its events
-/// by replacing `head` last, and every read stops at the head it saw first.
+/// thread (the ledger's writer): a commit holds `writer` throughout; its chunks become
+/// visible to scans when sled indexes them, after the fsync (only durable events are ever
+/// read), and its head is replaced last. Point reads stop at the head.
 pub struct Store {
     dir: PathBuf,
     db: sled::Db,
