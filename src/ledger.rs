@@ -114,11 +114,19 @@ impl Done {
         self.finished.notify_all();
     }
 
-    fn wait(&self) -> Result<()> {
+    /// Blocks until the commit is durable or failed, leaving its error for its ticket.
+    fn wait_finished(&self) {
         let mut o = lock(&self.outcome);
         while !o.finished {
             o = self.finished.wait(o).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// What the ticket reports: the error goes to the first to ask (the ledger's own waits
+    /// use `wait_finished`, so the submitter gets the cause, not a placeholder).
+    fn wait(&self) -> Result<()> {
+        self.wait_finished();
+        let mut o = lock(&self.outcome);
         if !o.failed {
             return Ok(());
         }
@@ -505,7 +513,7 @@ impl Ledger {
         while !self.staged.is_empty() && self.in_flight.len() >= COMMITS_IN_FLIGHT_MAX {
             if let Some(f) = self.in_flight.front() {
                 // A failure is recovered by `reap` and reported below.
-                let _ = f.done.wait();
+                f.done.wait_finished();
             }
             self.reap()?;
         }
@@ -565,8 +573,8 @@ impl Ledger {
     /// Waits until every commit in flight is durable (or failed).
     pub fn settle(&mut self) -> Result<()> {
         for f in &self.in_flight {
-            // A failure is recovered by `reap`; its waiter reports it.
-            let _ = f.done.wait();
+            // A failure is recovered by `reap`; its ticket reports it.
+            f.done.wait_finished();
         }
         self.reap()
     }
@@ -593,7 +601,7 @@ impl Ledger {
     /// after it, staged events are numbered after them) and folds the state again.
     fn recover(&mut self) -> Result<()> {
         for f in self.in_flight.drain(..) {
-            let _ = f.done.wait();
+            f.done.wait_finished();
         }
         self.staged_lost |= !self.staged.is_empty();
         self.staged.clear();

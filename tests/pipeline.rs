@@ -16,14 +16,14 @@ fn open(dir: &std::path::Path) -> Ledger {
     Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(0))).unwrap()
 }
 
-/// Every event's stored bytes and chain hash, in log order.
-fn log_of(ledger: &Ledger) -> Vec<(Vec<u8>, [u8; 32])> {
-    (1..=ledger.store().head().events()).map(|s| ledger.store().record(s).unwrap().unwrap()).collect()
+/// Every event with its chain hash (over its stored bytes), in log order.
+fn log_of(ledger: &Ledger) -> Vec<(planledger::event::Event, [u8; 32])> {
+    ledger.store().scan(1).map(|s| s.unwrap()).map(|s| (s.event, s.hash)).collect()
 }
 
 #[test]
 fn pipelined_batches_write_the_same_log_as_one_batch_at_a_time() {
-    let batches: Vec<Vec<Submission>> = W.batches(2 * CHECKPOINT_EVERY + 3_000).collect();
+    let batches: Vec<Vec<Submission>> = W.batches(CHECKPOINT_EVERY + 3_000).collect();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut one_by_one = open(a.path());
     let mut expected: Vec<Ack> = Vec::new();
@@ -42,7 +42,7 @@ fn pipelined_batches_write_the_same_log_as_one_batch_at_a_time() {
     // The same checkpoints were written with the commits that reached them.
     let seqs = |l: &Ledger| l.store().checkpoints().map(|c| c.unwrap().0).collect::<Vec<_>>();
     assert_eq!(seqs(&pipelined), seqs(&one_by_one));
-    assert!(seqs(&pipelined).len() >= 2);
+    assert!(!seqs(&pipelined).is_empty());
     let v = planledger::verify::verify(pipelined.store()).unwrap();
     assert!(v.ok(), "{v:?}");
 }
