@@ -93,8 +93,11 @@ struct Done {
 struct Outcome {
     finished: bool,
     failed: bool,
-    /// The failure, for the first to wait on it (errors are not `Clone`).
+    /// The failure, for the first to wait on it (errors are not `Clone`)...
     error: Option<Error>,
+    /// ...and its message, for any other (a request of only duplicates waits on the
+    /// commit of what it names).
+    message: String,
 }
 
 // A poisoned lock means a thread panicked while holding it, which only a bug can cause; an
@@ -109,6 +112,7 @@ impl Done {
         o.finished = true;
         if let Err(e) = result {
             o.failed = true;
+            o.message = e.to_string();
             o.error = Some(e);
         }
         self.finished.notify_all();
@@ -130,9 +134,8 @@ impl Done {
         if !o.failed {
             return Ok(());
         }
-        Err(o.error.take().unwrap_or_else(|| {
-            Error::io("commit", std::io::Error::other("the commit failed (reported to its first waiter)"))
-        }))
+        let message = o.message.clone();
+        Err(o.error.take().unwrap_or_else(|| Error::io("commit", std::io::Error::other(message))))
     }
 
     fn finished() -> Done {
