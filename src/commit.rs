@@ -50,6 +50,8 @@ struct Queue {
 /// A ledger shared by threads, committing concurrent submissions in groups.
 pub struct GroupCommit {
     ledger: Mutex<Ledger>,
+    /// The ledger's store, for reads that need no lock (`store`).
+    store: Arc<crate::store::Store>,
     queue: Mutex<Queue>,
 }
 
@@ -61,11 +63,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl GroupCommit {
     pub fn new(ledger: Ledger) -> GroupCommit {
-        GroupCommit { ledger: Mutex::new(ledger), queue: Mutex::new(Queue::default()) }
+        GroupCommit { store: ledger.shared_store(), ledger: Mutex::new(ledger), queue: Mutex::new(Queue::default()) }
     }
 
     pub fn into_inner(self) -> Ledger {
         self.ledger.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store, without waiting for the ledger: it holds what is durable (for the head
+    /// after an append, say, which must not wait for the groups committing behind it).
+    pub fn store(&self) -> &crate::store::Store {
+        &self.store
     }
 
     /// Runs `f` with the ledger once every commit handed to the writer is durable (reads

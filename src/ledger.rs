@@ -198,6 +198,12 @@ impl Ledger {
         &self.store
     }
 
+    /// The store, shared: for readers that need neither the ledger nor its lock (the store
+    /// holds only durable events).
+    pub fn shared_store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
     pub fn state(&self) -> &State {
         &self.state
     }
