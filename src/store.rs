@@ -54,10 +54,10 @@ const CHUNK_CACHE_MAX: usize = 64;
 const PARTITION_LZ4: u8 = 0xC4;
 /// Directory of the checkpoint partitions, inside the store's directory.
 pub const PARTITIONS_DIR: &str = "partitions";
-/// Events decoded per hand-over to a fold (`Store::fold_events`), and how many such batches
-/// may wait for it.
-const FOLD_BATCH_EVENTS: usize = 1024;
-const FOLD_BATCHES_AHEAD: usize = 4;
+/// Threads decoding for a fold (`Store::fold_events`), and how many decoded chunks (~450
+/// events each) each may hold ready.
+const FOLD_LANES: usize = 2;
+const FOLD_CHUNKS_AHEAD: usize = 4;
 /// Most events one commit may carry; bounds a batch's memory and its sled write.
 pub const BATCH_EVENTS_MAX: usize = 100_000;
 
@@ -559,44 +559,116 @@ impl Store {
     }
 
     /// Calls `f` with each event from `from_seq` to the head, in order, until it returns
-    /// false: a fold. The events are read and decoded on a second thread, `FOLD_BATCH_EVENTS`
-    /// at a time, while `f` runs on this one (a replay costs about three parts decoding to one
-    /// part folding, so the fold keeps pace on the other core); at most `FOLD_BATCHES_AHEAD`
-    /// batches wait, so memory stays flat. An error stops the fold and is returned.
+    /// false: a fold. Chunks are read and decoded by `FOLD_LANES` threads, chunk `j` by lane
+    /// `j % FOLD_LANES`, while `f` runs on this thread taking them in turn: a replay is about
+    /// three parts decoding to one part folding, so the decoding is what is split. Each lane
+    /// runs at most `FOLD_CHUNKS_AHEAD` chunks ahead, so memory stays flat. The log's
+    /// invariants are checked as a scan checks them (chunks contiguous, no trailing bytes,
+    /// nothing missing before the head). An error stops the fold and is returned.
     pub fn fold_events(&self, from_seq: u64, mut f: impl FnMut(&Event) -> Result<bool>) -> Result<()> {
-        let (batches, decoded) = std::sync::mpsc::sync_channel::<Result<Vec<Event>>>(FOLD_BATCHES_AHEAD);
+        let from_seq = from_seq.max(1);
+        let end_seq = self.next_seq();
+        if from_seq >= end_seq {
+            return Ok(());
+        }
+        let start = self.chunk_start(from_seq);
         std::thread::scope(|scope| {
-            scope.spawn(move || {
-                let mut batch = Vec::with_capacity(FOLD_BATCH_EVENTS);
-                for event in self.events(from_seq) {
-                    match event {
-                        Ok(e) => batch.push(e),
-                        Err(e) => {
-                            let _ = batches.send(Err(e));
-                            return;
-                        }
-                    }
-                    if batch.len() == FOLD_BATCH_EVENTS {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(FOLD_BATCH_EVENTS));
-                        // The fold stopped early: stop reading.
-                        if batches.send(Ok(full)).is_err() {
-                            return;
-                        }
-                    }
+            let lanes: Vec<_> = (0..FOLD_LANES)
+                .map(|lane| {
+                    let (chunks, decoded) = std::sync::mpsc::sync_channel(FOLD_CHUNKS_AHEAD);
+                    scope.spawn(move || self.decode_lane(start, from_seq, end_seq, lane, chunks));
+                    decoded
+                })
+                .collect();
+            let mut expect = start;
+            for lane in (0..FOLD_LANES).cycle() {
+                // A lane that has no more chunks has closed its channel.
+                let Ok(chunk) = lanes[lane].recv() else { break };
+                let (first, count, events) = chunk?;
+                if first != expect {
+                    return Err(Error::Corrupt { seq: expect, what: format!("log jumps to a chunk at seq {first}") });
                 }
-                if !batch.is_empty() {
-                    let _ = batches.send(Ok(batch));
-                }
-            });
-            for batch in decoded {
-                for event in &batch? {
+                expect = first + count;
+                for event in &events {
                     if !f(event)? {
                         return Ok(());
                     }
                 }
             }
+            if expect < end_seq {
+                return Err(Error::Corrupt {
+                    seq: expect,
+                    what: format!("log ends before the head ({} events)", end_seq - 1),
+                });
+            }
             Ok(())
         })
+    }
+
+    /// One lane of `fold_events`: decodes every `FOLD_LANES`-th chunk from `start` (those
+    /// before `end_seq`), sending `(first seq, records, events from from_seq)` per chunk.
+    fn decode_lane(
+        &self,
+        start: u64,
+        from_seq: u64,
+        end_seq: u64,
+        lane: usize,
+        out: std::sync::mpsc::SyncSender<Result<(u64, u64, Vec<Event>)>>,
+    ) {
+        let (mut packed, mut body) = (Vec::new(), Vec::new());
+        let chunks = self.tree.range(chunk_key(start)..=chunk_key(u64::MAX));
+        for entry in chunks.skip(lane).step_by(FOLD_LANES) {
+            let decoded = (|| {
+                let (key, index) = entry?;
+                let first = key_seq(&key);
+                if first >= end_seq {
+                    // Committed after the fold began.
+                    return Ok(None);
+                }
+                read_chunk(&self.segments, first, &index, &mut packed)?;
+                let header = codec::open_chunk_into(&packed, &mut body).map_err(|e| corrupt(first, e))?;
+                let count = u64::from(header.count);
+                let mut events = Vec::with_capacity(header.count as usize);
+                let mut rest = &body[..];
+                for seq in first..first + count {
+                    let (record, more) = codec::next_record(rest).map_err(|e| corrupt(seq, e))?;
+                    if seq >= from_seq {
+                        events.push(decode_at(record.bytes, seq)?);
+                    }
+                    rest = more;
+                }
+                if !rest.is_empty() {
+                    return Err(corrupt(
+                        first + count,
+                        CodecError::Bincode("trailing bytes after the last record".into()),
+                    ));
+                }
+                Ok(Some((first, count, events)))
+            })();
+            match decoded {
+                Ok(Some(chunk)) => {
+                    // The fold stopped early: stop reading.
+                    if out.send(Ok(chunk)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = out.send(Err(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// First seq of the chunk holding `seq` (the last chunk key at or before it).
+    fn chunk_start(&self, seq: u64) -> u64 {
+        self.tree
+            .range(chunk_key(0)..=chunk_key(seq))
+            .next_back()
+            .and_then(|r| r.ok())
+            .map(|(k, _)| key_seq(&k))
+            .unwrap_or(1)
     }
 
     /// Events from `from_seq` to the head without their hashes: what folds read.
@@ -606,14 +678,8 @@ impl Store {
 
     fn scan_with(&self, from_seq: u64, hashes: bool) -> Scan {
         let from_seq = from_seq.max(1);
-        // Start at the chunk holding `from_seq`: the last chunk key at or before it.
-        let start = self
-            .tree
-            .range(chunk_key(0)..=chunk_key(from_seq))
-            .next_back()
-            .and_then(|r| r.ok())
-            .map(|(k, _)| key_seq(&k))
-            .unwrap_or(1);
+        // Start at the chunk holding `from_seq`.
+        let start = self.chunk_start(from_seq);
         Scan {
             chunks: self.tree.range(chunk_key(start)..=chunk_key(u64::MAX)),
             segments: Arc::clone(&self.segments),
