@@ -550,15 +550,26 @@ pub fn run_on(cli: Cli, held: Option<&Store>, out: &mut Out) -> Result<i32> {
         Cmd::Submit(args) => {
             let (mut subs, origins) = submissions_of(&args)?;
             sign_all(&cli.key, &args.actor, &mut subs)?;
+            let expected = parse_expected(&args.expect)?;
+            // Checked before the store is opened (or created).
+            if let Some(n) = args.batch {
+                if n == 0 || n > BATCH_EVENTS_MAX {
+                    return Err(Error::invalid(format!("--batch {n} is not between 1 and {BATCH_EVENTS_MAX}")));
+                }
+                if !expected.is_empty() {
+                    return Err(Error::invalid(
+                        "--expect applies to one atomic batch; it cannot be combined with --batch",
+                    ));
+                }
+            }
             let mut ledger = open_ledger(&dir)?;
             let origin = |i: usize| origins[i].clone();
-            let expected = parse_expected(&args.expect)?;
             match args.batch {
                 None => {
                     let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
                     print_acks(out, cli.json, &acks)?;
                 }
-                Some(n) => submit_in_batches(out, cli.json, &mut ledger, &args.actor, &subs, &origins, n, &expected)?,
+                Some(n) => submit_in_batches(out, cli.json, &mut ledger, &args.actor, &subs, &origins, n)?,
             }
         }
         Cmd::State(args) => {
@@ -969,7 +980,6 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
 
 /// `submit --file F --batch N`: the file in pipelined atomic batches of `n` lines. Acks are
 /// printed as each batch becomes durable; a refusal names its line and what stays recorded.
-#[allow(clippy::too_many_arguments)]
 fn submit_in_batches(
     out: &mut Out,
     as_json: bool,
@@ -978,14 +988,7 @@ fn submit_in_batches(
     subs: &[Submission],
     origins: &[Option<String>],
     n: usize,
-    expected: &[(String, u64)],
 ) -> Result<()> {
-    if n == 0 || n > BATCH_EVENTS_MAX {
-        return Err(Error::invalid(format!("--batch {n} is not between 1 and {BATCH_EVENTS_MAX}")));
-    }
-    if !expected.is_empty() {
-        return Err(Error::invalid("--expect applies to one atomic batch; it cannot be combined with --batch"));
-    }
     let mut recorded = (0usize, 0usize); // (batches, submissions) durable so far
     let mut printed = Ok(());
     let result = ledger.submit_batches(

@@ -82,6 +82,18 @@ struct WriterThread {
     thread: JoinHandle<()>,
 }
 
+impl WriterThread {
+    fn start(store: &Arc<Store>) -> Result<WriterThread> {
+        let (jobs, queue) = mpsc::channel();
+        let store = Arc::clone(store);
+        let thread = std::thread::Builder::new()
+            .name("planledger-writer".into())
+            .spawn(move || write_jobs(store, queue))
+            .map_err(|e| Error::io("starting the writer thread", e))?;
+        Ok(WriterThread { jobs, thread })
+    }
+}
+
 /// Where the writer leaves a commit's outcome.
 #[derive(Default)]
 struct Done {
@@ -278,26 +290,30 @@ impl Ledger {
                 }
             }
             // `commit_async` bounds the commits in flight; acknowledge those already durable.
-            while pending.front().is_some_and(|(_, t, _)| t.0.state().0) {
-                let Some((j, ticket, acks)) = pending.pop_front() else { break };
-                if let Err(e) = ticket.wait() {
-                    self.reap()?;
-                    return Err(e);
-                }
-                on_durable(j, acks);
-            }
+            self.acknowledge(&mut pending, false, on_durable)?;
         }
-        for (j, ticket, acks) in pending {
-            match ticket.wait() {
-                Ok(()) => on_durable(j, acks),
-                Err(e) => {
-                    self.reap()?;
-                    return Err(e);
-                }
-            }
-        }
-        self.reap()?;
+        self.acknowledge(&mut pending, true, on_durable)?;
         result
+    }
+
+    /// Acknowledges, in order, the batches at the front of `pending` that are durable; with
+    /// `wait`, all of them, as they become durable. A failed one ends it with its error
+    /// (the state folded again first); nothing after it is acknowledged.
+    fn acknowledge(
+        &mut self,
+        pending: &mut VecDeque<(usize, Ticket, Vec<Ack>)>,
+        wait: bool,
+        on_durable: &mut dyn FnMut(usize, Vec<Ack>),
+    ) -> Result<()> {
+        while pending.front().is_some_and(|(_, t, _)| wait || t.0.state().0) {
+            let Some((i, ticket, acks)) = pending.pop_front() else { break };
+            if let Err(e) = ticket.wait() {
+                self.reap()?;
+                return Err(e);
+            }
+            on_durable(i, acks);
+        }
+        self.reap()
     }
 
     /// Decides `submissions` and applies them to the state, staged for the next commit.
@@ -547,20 +563,11 @@ impl Ledger {
         let events = Arc::new(std::mem::replace(&mut self.staged, Vec::with_capacity(capacity)));
         let done = Arc::new(Done::default());
         let job = Job { events: Arc::clone(&events), checkpoint, done: Arc::clone(&done) };
-        let writer = match self.writer.take() {
+        let writer = match &self.writer {
             Some(w) => w,
-            None => {
-                let (jobs, queue) = mpsc::channel();
-                let store = Arc::clone(&self.store);
-                let thread = std::thread::Builder::new()
-                    .name("planledger-writer".into())
-                    .spawn(move || write_jobs(store, queue))
-                    .map_err(|e| Error::io("starting the writer thread", e))?;
-                WriterThread { jobs, thread }
-            }
+            None => self.writer.insert(WriterThread::start(&self.store)?),
         };
         let sent = writer.jobs.send(job);
-        self.writer = Some(writer);
         self.in_flight.push_back(InFlight { events, done: Arc::clone(&done) });
         if sent.is_err() {
             done.finish(Err(Error::io("commit", std::io::Error::other("the writer thread has stopped"))));

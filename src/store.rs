@@ -209,6 +209,29 @@ fn read_chunk(segments: &Segments, first: u64, index: &[u8], out: &mut Vec<u8>) 
     segments.read_into(at, out)
 }
 
+/// Reads the chunk starting at `first` through its index entry into `packed`, and its
+/// checked, decompressed body into `body`: what every chunk walk does first.
+fn open_indexed_chunk(
+    segments: &Segments,
+    first: u64,
+    index: &[u8],
+    packed: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+) -> Result<codec::ChunkHeader> {
+    read_chunk(segments, first, index, packed)?;
+    codec::open_chunk_into(packed, body).map_err(|e| corrupt(first, e))
+}
+
+/// The chunk walks' two checks of the index against the log: contiguous chunks, and chunks
+/// up to the head.
+fn log_jumps(expected: u64, first: u64) -> Error {
+    Error::Corrupt { seq: expected, what: format!("log jumps to a chunk at seq {first}") }
+}
+
+fn log_ends_early(expected: u64, end_seq: u64) -> Error {
+    Error::Corrupt { seq: expected, what: format!("log ends before the head ({} events)", end_seq - 1) }
+}
+
 fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
     let event = codec::decode_event(bytes).map_err(|e| corrupt(seq, e))?;
     if event.seq != seq {
@@ -586,7 +609,7 @@ impl Store {
                 let Ok(chunk) = lanes[lane].recv() else { break };
                 let (first, count, events) = chunk?;
                 if first != expect {
-                    return Err(Error::Corrupt { seq: expect, what: format!("log jumps to a chunk at seq {first}") });
+                    return Err(log_jumps(expect, first));
                 }
                 expect = first + count;
                 for event in &events {
@@ -625,8 +648,7 @@ impl Store {
                     // Committed after the fold began.
                     return Ok(None);
                 }
-                read_chunk(&self.segments, first, &index, &mut packed)?;
-                let header = codec::open_chunk_into(&packed, &mut body).map_err(|e| corrupt(first, e))?;
+                let header = open_indexed_chunk(&self.segments, first, &index, &mut packed, &mut body)?;
                 let count = u64::from(header.count);
                 let mut events = Vec::with_capacity(header.count as usize);
                 let mut rest = &body[..];
@@ -778,8 +800,7 @@ impl Store {
         for r in self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
             let (k, index) = r?;
             let first = key_seq(&k);
-            read_chunk(&self.segments, first, &index, &mut packed)?;
-            let header = codec::open_chunk_into(&packed, &mut body).map_err(|e| corrupt(first, e))?;
+            let header = open_indexed_chunk(&self.segments, first, &index, &mut packed, &mut body)?;
             let mut rest = &body[..];
             for i in 0..u64::from(header.count) {
                 let (record, more) = codec::next_record(rest).map_err(|e| corrupt(first + i, e))?;
@@ -905,10 +926,9 @@ impl Scan {
         let (key, index) = next?;
         let first = key_seq(&key);
         if first != self.expect_seq {
-            return Err(Error::Corrupt { seq: self.expect_seq, what: format!("log jumps to a chunk at seq {first}") });
+            return Err(log_jumps(self.expect_seq, first));
         }
-        read_chunk(&self.segments, first, &index, &mut self.packed)?;
-        let header = codec::open_chunk_into(&self.packed, &mut self.body).map_err(|e| corrupt(first, e))?;
+        let header = open_indexed_chunk(&self.segments, first, &index, &mut self.packed, &mut self.body)?;
         self.chunk_end = first + u64::from(header.count);
         self.expect_seq = self.chunk_end;
         self.at = 0;
@@ -954,10 +974,7 @@ impl Scan {
             }
             if !self.next_chunk()? {
                 if self.expect_seq < self.end_seq && self.from_seq < self.end_seq {
-                    return Err(Error::Corrupt {
-                        seq: self.expect_seq,
-                        what: format!("log ends before the head ({} events)", self.end_seq - 1),
-                    });
+                    return Err(log_ends_early(self.expect_seq, self.end_seq));
                 }
                 return Ok(None);
             }
