@@ -155,7 +155,7 @@ fn import(dir: &Path, events: u64, keep_batches: bool) -> (Duration, u64) {
     let spent = if keep_batches {
         let batches: Vec<Vec<Submission>> = WORKLOAD.batches(events).collect();
         let t = Instant::now();
-        ledger.submit_batches(workload::ACTOR, batches.iter().map(Vec::as_slice), &|_, _| None, &mut count).unwrap();
+        ledger.submit_batches(workload::ACTOR, &batches, &|_, _| None, &mut count).unwrap();
         t.elapsed()
     } else {
         let t = Instant::now();

@@ -119,12 +119,16 @@ impl Checkpointer {
     /// the plans of the events since the last one): the store must then hold every event
     /// before `state`'s staged ones.
     pub fn reads_store_when_due(&self, state: &State) -> bool {
-        state.last_seq >= self.last_seq + CHECKPOINT_EVERY && self.tail_unscanned && !self.hashes.is_empty()
+        self.is_due(state) && self.tail_unscanned && !self.hashes.is_empty()
+    }
+
+    fn is_due(&self, state: &State) -> bool {
+        state.last_seq >= self.last_seq + CHECKPOINT_EVERY
     }
 
     /// The checkpoint to write with a commit that leaves `state` at its head, if one is due.
     pub fn due(&mut self, state: &State, store: &Store) -> Result<Option<CheckpointWrite>> {
-        if state.last_seq < self.last_seq + CHECKPOINT_EVERY {
+        if !self.is_due(state) {
             return Ok(None);
         }
         if self.tail_unscanned && !self.hashes.is_empty() {
