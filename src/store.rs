@@ -351,9 +351,17 @@ impl Store {
     /// Appends `events` (already numbered from `head.next_seq`) atomically and durably: when
     /// this returns `Ok`, every event is on disk and survives a crash or power loss.
     pub fn commit(&self, events: &[Event], checkpoint: Option<CheckpointWrite>) -> Result<()> {
-        if events.is_empty() {
+        self.commit_batches(&[events], checkpoint)
+    }
+
+    /// As `commit`, for batches that follow one another (the writer thread's queue): one
+    /// log record and one fsync for all, atomic together. A checkpoint covers the last.
+    pub fn commit_batches(&self, batches: &[&[Event]], checkpoint: Option<CheckpointWrite>) -> Result<()> {
+        let total: usize = batches.iter().map(|b| b.len()).sum();
+        if total == 0 {
             return Ok(());
         }
+        let events = batches.iter().flat_map(|b| b.iter());
         let mut writer = locked(&self.writer);
         let w = writer.deref_mut();
         if w.poisoned {
@@ -362,7 +370,7 @@ impl Store {
                 std::io::Error::other("an earlier commit failed halfway; reopen the store to recover it"),
             ));
         }
-        assert!(events.len() <= BATCH_EVENTS_MAX, "batch of {} events over BATCH_EVENTS_MAX", events.len());
+        assert!(total <= BATCH_EVENTS_MAX, "batch of {total} events over BATCH_EVENTS_MAX");
         let base = self.head();
         let mut items: Items = Vec::new();
         let mut hash = base.last_hash;
@@ -370,7 +378,7 @@ impl Store {
         let mut chunk_first = base.next_seq;
         let mut last_recorded_at = base.last_recorded_at;
         let mut tree = base.merkle;
-        for (i, event) in events.iter().enumerate() {
+        for (i, event) in events.enumerate() {
             // Invariants of the log, checked on every write: gap-free seqs, time never goes back.
             assert_eq!(event.seq, base.next_seq + i as u64, "seq gap in commit");
             assert!(event.recorded_at >= last_recorded_at, "recorded_at went backwards at seq {}", event.seq);
@@ -386,8 +394,7 @@ impl Store {
         if chunk.count() > 0 {
             items.push((chunk_key(chunk_first).to_vec(), chunk.finish()));
         }
-        let head =
-            Head { next_seq: base.next_seq + events.len() as u64, last_hash: hash, last_recorded_at, merkle: tree };
+        let head = Head { next_seq: base.next_seq + total as u64, last_hash: hash, last_recorded_at, merkle: tree };
         items.push((KEY_HEAD.to_vec(), codec::encode_record(&head)));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
