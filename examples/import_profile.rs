@@ -17,6 +17,7 @@ fn main() {
         Box::new(planledger::clock::CountingIds(1 << 64)),
     )
     .unwrap();
+    let (main0, all0) = (cpu_secs("/proc/thread-self/stat"), cpu_secs("/proc/self/stat"));
     let t = std::time::Instant::now();
     ledger.submit_batches(planledger::workload::ACTOR, &batches, &|_, _| None, &mut |_, _| ()).unwrap();
     let e = ledger.store().head().events();
@@ -25,6 +26,12 @@ fn main() {
         t.elapsed().as_secs_f64(),
         e as f64 / t.elapsed().as_secs_f64(),
         ledger.store().disk_bytes()
+    );
+    let (main1, all1) = (cpu_secs("/proc/thread-self/stat"), cpu_secs("/proc/self/stat"));
+    println!(
+        "cpu: {:.2} µs/event on the importing thread, {:.2} µs/event in all threads",
+        (main1 - main0) * 1e6 / e as f64,
+        (all1 - all0) * 1e6 / e as f64
     );
     let t = std::time::Instant::now();
     let mut s = planledger::projection::State::default();
@@ -51,4 +58,14 @@ fn sizes(tree: &sled::Tree) {
     for (p, (n, b, c)) in by {
         println!("prefix {}: {n} keys, {b} bytes, lz4 {c}", p as char);
     }
+}
+
+/// User + system CPU seconds from a `/proc/.../stat` file (fields 14 and 15, in ticks of 10 ms).
+fn cpu_secs(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -8,6 +8,7 @@
 //! `verify` recomputes every one of them from the events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -56,19 +57,43 @@ fn hash_of(bytes: &[u8]) -> Hash {
     Sha256::digest(bytes).into()
 }
 
-/// Tracks which partitions changed since the last checkpoint, and builds the next one.
+/// Tracks which partitions changed since the last checkpoint, and takes the next one.
 #[derive(Debug, Default)]
 pub struct Checkpointer {
     last_seq: u64,
-    /// Hash of each plan's partition in the last checkpoint.
-    hashes: BTreeMap<String, Hash>,
+    /// The plans some checkpoint taken so far holds (encoded, or in a snapshot waiting to
+    /// be): a plan not among them goes into the next one even when nothing dirtied it.
+    taken: BTreeSet<String>,
     dirty: BTreeSet<String>,
     /// The committed events after the last checkpoint have not been `touch`ed yet (they
     /// were folded before this checkpointer existed): scan them when a checkpoint is due.
     tail_unscanned: bool,
+    /// Shared with the snapshots it hands out, which fill it as they are encoded.
+    encoded: Arc<Mutex<Encoded>>,
+}
+
+/// What encoding snapshots has produced so far.
+#[derive(Debug, Default)]
+struct Encoded {
+    /// Hash of each plan's partition in the last checkpoint encoded.
+    hashes: BTreeMap<String, Hash>,
     /// The size of the largest partition encoded so far: each is encoded into one
     /// allocation of that capacity (partitions are megabytes; growing them copies).
     partition_capacity: usize,
+}
+
+/// A checkpoint taken but not yet encoded: copies of the plans that changed since the
+/// previous one (cheap: a listing shares its definition) and of the shared part. Encoding
+/// them (bincode, SHA-256) is most of a checkpoint's cost and needs nothing else of the
+/// state, so the ledger's writer thread does it while the next batch is decided.
+/// Snapshots must be encoded in the order they were taken (the writer encodes each with its
+/// commit, in commit order): a snapshot's record names the hashes its predecessors computed
+/// for the plans it does not copy.
+pub struct Snapshot {
+    seq: u64,
+    plans: Vec<(String, Plan)>,
+    global: Global,
+    encoded: Arc<Mutex<Encoded>>,
 }
 
 /// A partition's content hash and encoded bytes. Compression is left to the store's commit
@@ -80,6 +105,29 @@ fn encode_partition<T: Serialize>(capacity: &mut usize, value: &T) -> (Hash, Vec
     (hash_of(&bytes), bytes)
 }
 
+impl Snapshot {
+    /// The partitions and record to write with the commit that ends at the snapshot's seq.
+    pub fn encode(self) -> CheckpointWrite {
+        // Poisoned only by a panic while encoding (a bug); the hashes are whole entries.
+        let mut guard = self.encoded.lock().unwrap_or_else(|p| p.into_inner());
+        let encoded = &mut *guard;
+        let mut partitions = Vec::with_capacity(self.plans.len() + 1);
+        for (id, plan) in &self.plans {
+            let (h, bytes) = encode_partition(&mut encoded.partition_capacity, plan);
+            encoded.hashes.insert(id.clone(), h);
+            partitions.push((h, bytes));
+        }
+        let (global_hash, global) = encode_partition(&mut encoded.partition_capacity, &self.global);
+        partitions.push((global_hash, global));
+        let record = Record {
+            seq: self.seq,
+            global: global_hash,
+            plans: encoded.hashes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        CheckpointWrite { seq: self.seq, record: codec::encode_record(&record), partitions }
+    }
+}
+
 impl Checkpointer {
     /// Starts from the store's latest checkpoint (all plans count as dirty when none).
     pub fn resume(store: &Store) -> Result<Checkpointer> {
@@ -87,7 +135,8 @@ impl Checkpointer {
         if let Some((seq, bytes)) = store.checkpoint_at_or_before(u64::MAX)? {
             let r: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
             c.last_seq = r.seq;
-            c.hashes = r.plans.into_iter().collect();
+            c.taken = r.plans.iter().map(|(id, _)| id.clone()).collect();
+            c.encoded = Arc::new(Mutex::new(Encoded { hashes: r.plans.into_iter().collect(), partition_capacity: 0 }));
         }
         Ok(c)
     }
@@ -119,56 +168,50 @@ impl Checkpointer {
     /// the plans of the events since the last one): the store must then hold every event
     /// before `state`'s staged ones.
     pub fn reads_store_when_due(&self, state: &State) -> bool {
-        self.is_due(state) && self.tail_unscanned && !self.hashes.is_empty()
+        self.is_due(state) && self.tail_unscanned && !self.taken.is_empty()
     }
 
     fn is_due(&self, state: &State) -> bool {
         state.last_seq >= self.last_seq + CHECKPOINT_EVERY
     }
 
-    /// The checkpoint to write with a commit that leaves `state` at its head, if one is due.
-    pub fn due(&mut self, state: &State, store: &Store) -> Result<Option<CheckpointWrite>> {
+    /// The checkpoint to write with a commit that leaves `state` at its head, if one is due:
+    /// a snapshot, to encode (`Snapshot::encode`) just before that commit.
+    pub fn due(&mut self, state: &State, store: &Store) -> Result<Option<Snapshot>> {
         if !self.is_due(state) {
             return Ok(None);
         }
-        if self.tail_unscanned && !self.hashes.is_empty() {
+        if self.tail_unscanned && !self.taken.is_empty() {
             for e in store.events(self.last_seq + 1) {
                 self.touch(state, &e?.payload);
             }
             self.tail_unscanned = false;
         }
-        let mut partitions = Vec::new();
+        Ok(Some(self.take(state)))
+    }
+
+    /// A checkpoint of `state`, due or not: the plans changed since the last one, and
+    /// those no checkpoint holds yet (the first of a store, or after a reset).
+    pub fn take(&mut self, state: &State) -> Snapshot {
+        let untaken: Vec<String> = state.plans.keys().filter(|id| !self.taken.contains(*id)).cloned().collect();
+        self.dirty.extend(untaken);
+        let mut plans = Vec::with_capacity(self.dirty.len());
         for id in std::mem::take(&mut self.dirty) {
             if let Some(plan) = state.plans.get(&id) {
-                let (h, packed) = encode_partition(&mut self.partition_capacity, plan);
-                self.hashes.insert(id, h);
-                partitions.push((h, packed));
+                plans.push((id.clone(), plan.clone()));
+                self.taken.insert(id);
             }
         }
-        for id in state.plans.keys() {
-            if !self.hashes.contains_key(id) {
-                // A plan folded before this checkpointer started (first checkpoint of a store).
-                let (h, packed) = encode_partition(&mut self.partition_capacity, &state.plans[id]);
-                self.hashes.insert(id.clone(), h);
-                partitions.push((h, packed));
-            }
-        }
-        let (global_hash, global) = encode_partition(&mut self.partition_capacity, &global_of(state));
-        partitions.push((global_hash, global));
-        let record = Record {
-            seq: state.last_seq,
-            global: global_hash,
-            plans: self.hashes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        };
         self.last_seq = state.last_seq;
-        Ok(Some(CheckpointWrite { seq: state.last_seq, record: codec::encode_record(&record), partitions }))
+        Snapshot { seq: state.last_seq, plans, global: global_of(state), encoded: Arc::clone(&self.encoded) }
     }
 
     /// After a failed commit the pending checkpoint was not written: forget it.
     pub fn reset(&mut self, store: &Store) -> Result<()> {
         *self = Checkpointer::resume(store)?;
         // Everything may have changed relative to the last written checkpoint.
-        self.hashes.clear();
+        self.taken.clear();
+        self.encoded = Arc::new(Mutex::new(Encoded::default()));
         Ok(())
     }
 }

@@ -525,7 +525,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             }
         }
         match existing.and_then(|plan| plan.projects.get(&pr.project)) {
-            Some(known) if ProjectListed { carried: Vec::new(), ..known.def.clone() } != *pr => {
+            Some(known) if ProjectListed { carried: Vec::new(), ..(*known.def).clone() } != *pr => {
                 return Err(Error::Conflict(
                     "already listed differently in this plan; change planned investment with `submit revise-target`"
                         .into(),

@@ -10,6 +10,7 @@
 //! acknowledged before its `Ticket` says it is durable; a failed commit fails every commit
 //! after it, and the ledger then folds its state again from what the store holds.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::mpsc::{self, Sender};
@@ -18,14 +19,14 @@ use std::thread::JoinHandle;
 
 use uuid::Uuid;
 
-use crate::checkpoint::{self, Checkpointer};
+use crate::checkpoint::{self, Checkpointer, Snapshot};
 use crate::clock::{Clock, IdSource};
 use crate::decide::{self, EventRef, Submission};
 use crate::error::{Error, Result};
 use crate::event::{Event, SCHEMA_VERSION};
 use crate::model::check_text;
 use crate::projection::{self, State};
-use crate::store::{CheckpointWrite, Store, BATCH_EVENTS_MAX};
+use crate::store::{Store, BATCH_EVENTS_MAX};
 
 /// Most commits handed to the writer and not yet known durable; `commit_async` waits for the
 /// oldest beyond this (or beyond `EVENTS_IN_FLIGHT_MAX`). Deep enough that a caller deciding
@@ -54,7 +55,7 @@ pub struct Ledger {
     state: State,
     /// id → seq of every committed, in-flight and staged event; built on first need (reads
     /// need none).
-    ids: Option<HashMap<Uuid, u64, crate::projection::Hasher>>,
+    ids: Option<IdIndex>,
     /// Decided and applied to `state`, not yet handed to a commit; numbered after the
     /// commits in flight.
     staged: Vec<Event>,
@@ -69,6 +70,10 @@ pub struct Ledger {
     id_source: Box<dyn IdSource>,
 }
 
+/// id → seq of every event. Each probe lands in a random bucket of a table of millions (a
+/// cache miss): a generated id is checked and inserted in one probe (`entry`).
+type IdIndex = HashMap<Uuid, u64, crate::projection::Hasher>;
+
 struct InFlight {
     events: Arc<Vec<Event>>,
     done: Arc<Done>,
@@ -76,7 +81,8 @@ struct InFlight {
 
 struct Job {
     events: Arc<Vec<Event>>,
-    checkpoint: Option<CheckpointWrite>,
+    /// Encoded here, on the writer thread, just before its commit.
+    checkpoint: Option<Snapshot>,
     done: Arc<Done>,
 }
 
@@ -199,7 +205,7 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>) {
         }
         let first_seq = group[0].events.first().map_or(0, |e| e.seq);
         let result = if first_seq == store.next_seq() {
-            let checkpoint = group.last_mut().and_then(|j| j.checkpoint.take());
+            let checkpoint = group.last_mut().and_then(|j| j.checkpoint.take()).map(Snapshot::encode);
             let batches: Vec<&[Event]> = group.iter().map(|j| j.events.as_slice()).collect();
             store.commit_batches(&batches, checkpoint)
         } else {
@@ -255,9 +261,9 @@ impl Ledger {
         &self.state
     }
 
-    fn id_index(&mut self) -> Result<&mut HashMap<Uuid, u64, crate::projection::Hasher>> {
+    fn id_index(&mut self) -> Result<&mut IdIndex> {
         if self.ids.is_none() {
-            let mut m = HashMap::with_capacity_and_hasher(
+            let mut m = IdIndex::with_capacity_and_hasher(
                 (self.store.head().events() as usize).max(self.staged.len()),
                 crate::projection::Hasher::default(),
             );
@@ -270,7 +276,7 @@ impl Ledger {
             self.ids = Some(m);
         }
         // Filled just above when it was empty.
-        Ok(self.ids.get_or_insert_with(HashMap::default))
+        Ok(self.ids.get_or_insert_with(IdIndex::default))
     }
 
     /// Decides and commits `submissions` from `actor` as one atomic, durable batch.
@@ -443,7 +449,8 @@ impl Ledger {
         let now = self.clock.now().max(self.state.last_recorded_at);
         let today = now.date();
         let mut acks = Vec::new();
-        let mut request_ids: HashSet<Uuid> = HashSet::new();
+        let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
+            HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
         let mut ids = self.ids.take().unwrap_or_default();
         let result = (|| {
             for (i, sub) in submissions.iter().enumerate() {
@@ -508,7 +515,9 @@ impl Ledger {
                         (0, Some(id)) => id,
                         _ => loop {
                             let id = self.id_source.next_id();
-                            if !ids.contains_key(&id) {
+                            if let Entry::Vacant(slot) = ids.entry(id) {
+                                // The seq it gets below; one walk of the index, not two.
+                                slot.insert(staged_from + self.staged.len() as u64);
                                 break id;
                             }
                         },
@@ -526,7 +535,9 @@ impl Ledger {
                     };
                     projection::apply(&mut self.state, &event);
                     self.checkpointer.touch(&self.state, &event.payload);
-                    ids.insert(id, event.seq);
+                    if k == 0 && sub.id.is_some() {
+                        ids.insert(id, event.seq);
+                    }
                     acks.push(Ack { seq: event.seq, id, kind: event.payload.kind(), duplicate: false });
                     self.staged.push(event);
                 }
@@ -547,8 +558,10 @@ impl Ledger {
             if self.staged.is_empty() {
                 return Ok(());
             }
-            let result =
-                self.checkpointer.due(&self.state, &self.store).and_then(|cp| self.store.commit(&self.staged, cp));
+            let result = self
+                .checkpointer
+                .due(&self.state, &self.store)
+                .and_then(|cp| self.store.commit(&self.staged, cp.map(Snapshot::encode)));
             self.staged.clear();
             if let Err(e) = result {
                 self.recover()?;
@@ -718,7 +731,7 @@ mod tests {
         events
     }
 
-    fn job(events: &Arc<Vec<Event>>, checkpoint: Option<CheckpointWrite>) -> (Job, Arc<Done>) {
+    fn job(events: &Arc<Vec<Event>>, checkpoint: Option<Snapshot>) -> (Job, Arc<Done>) {
         let done = Arc::new(Done::default());
         (Job { events: Arc::clone(events), checkpoint, done: Arc::clone(&done) }, done)
     }
@@ -734,16 +747,22 @@ mod tests {
         )
         .unwrap();
         let batches: Vec<Vec<Submission>> = w.batches(400).collect();
-        let decided: Vec<Arc<Vec<Event>>> = batches.iter().take(6).map(|b| stage_out(&mut ledger, b)).collect();
+        let mut decided: Vec<Arc<Vec<Event>>> = Vec::new();
+        let mut checkpoint = None;
+        for (i, batch) in batches.iter().take(6).enumerate() {
+            decided.push(stage_out(&mut ledger, batch));
+            if i == 2 {
+                checkpoint = Some(ledger.checkpointer.take(&ledger.state));
+            }
+        }
         let last_of = |i: usize| decided[i].last().unwrap().seq;
         let store = ledger.shared_store();
         // Queued before the writer starts, as when it falls behind: 0, 1 and 2 (which carries
         // a checkpoint) in one commit; 3 and 4 in the next; 5 skipped, so 6 leaves a gap.
-        let checkpoint = CheckpointWrite { seq: last_of(2), record: b"cp".to_vec(), partitions: Vec::new() };
         let (tx, rx) = mpsc::channel();
         let mut dones = Vec::new();
         for (i, events) in decided.iter().enumerate().take(5) {
-            let (j, d) = job(events, (i == 2).then(|| checkpoint_clone(&checkpoint)));
+            let (j, d) = job(events, if i == 2 { checkpoint.take() } else { None });
             tx.send(j).unwrap();
             dones.push(d);
         }
@@ -766,15 +785,18 @@ mod tests {
         let logged: Vec<Event> = store.events(1).map(|e| e.unwrap()).collect();
         let queued: Vec<Event> = decided.iter().take(5).flat_map(|d| d.iter().cloned()).collect();
         assert_eq!(logged, queued);
+        // The checkpoint the writer encoded is the state after batch 2, as a replay gives it.
+        let at_2 = checkpoint::state_at(&store, last_of(2), None).unwrap();
+        let mut folded = State::default();
+        queued.iter().take_while(|e| e.seq <= last_of(2)).for_each(|e| projection::apply(&mut folded, e));
+        assert_eq!(at_2, folded);
+        let v = crate::verify::verify(&store).unwrap();
+        assert!(v.ok(), "{v:?}");
         drop(store);
         drop(ledger);
         // Reopened (the log read back): the same events, hash chain and head.
         let reopened = Store::open(tmp.path()).unwrap();
         assert_eq!(reopened.head().events(), last_of(4));
         assert_eq!(reopened.events(1).map(|e| e.unwrap()).collect::<Vec<_>>(), queued);
-    }
-
-    fn checkpoint_clone(c: &CheckpointWrite) -> CheckpointWrite {
-        CheckpointWrite { seq: c.seq, record: c.record.clone(), partitions: c.partitions.clone() }
     }
 }

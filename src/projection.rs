@@ -125,7 +125,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for IdMap<V> {
 /// A project as one plan lists it, with its progress as that plan sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Listing {
-    pub def: ProjectListed,
+    /// Shared, never changed after listing: a copy of the plan (a checkpoint's snapshot)
+    /// copies a pointer, not the strings.
+    pub def: std::sync::Arc<ProjectListed>,
     pub version: u64,
     /// Planned investment after revisions.
     #[serde(with = "crate::codec::decimal")]
@@ -456,8 +458,12 @@ pub fn apply(state: &mut State, event: &Event) {
                         progress.milestones.insert(c.milestone, MilestoneEntry { seq: c.seq, date: c.date });
                     }
                 }
-                let mut listing =
-                    Listing { def: (**p).clone(), version: 0, planned_investment: p.planned_investment, progress };
+                let mut listing = Listing {
+                    def: std::sync::Arc::new((**p).clone()),
+                    version: 0,
+                    planned_investment: p.planned_investment,
+                    progress,
+                };
                 version_checked(&mut listing.version);
                 plan.projects.insert(p.project.clone(), Box::new(listing));
             }
