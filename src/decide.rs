@@ -401,7 +401,7 @@ pub fn same_submission(
 }
 
 fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<Payload>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(1 + import.departments.len() + import.indicators.len() + import.projects.len());
     let file_depts: BTreeMap<&str, &DepartmentRegistered> =
         import.departments.iter().map(|d| (d.dept.as_str(), d)).collect();
     let actor_is_coordinator = state.is_coordinator(actor)
@@ -488,7 +488,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         if !dept_known(&pr.department) {
             return Err(Error::unknown("department", &pr.department).at(at()));
         }
-        let earlier = state.listings_of(&pr.project).filter(|x| x.def.year < p.year).last();
+        let earlier = state.latest_listing_before(&pr.project, p.year);
         let carried: Vec<CarriedMilestone> = earlier
             .map(|x| {
                 let progress = &x.projects[pr.project.as_str()].progress;

@@ -61,6 +61,9 @@ pub struct Ledger {
     staged: Vec<Event>,
     /// Handed to the writer, oldest first, kept until known durable (lookups read them).
     in_flight: VecDeque<InFlight>,
+    /// Durable batches no longer needed, handed to the writer with the next job to free
+    /// there (a batch's strings are thousands of frees the deciding thread need not pay).
+    spent: Vec<Arc<Vec<Event>>>,
     /// Set when a failed commit in flight discarded staged events: their commit must fail.
     staged_lost: bool,
     /// The writer thread, started by the first `commit_async`.
@@ -84,6 +87,9 @@ struct Job {
     /// Encoded here, on the writer thread, just before its commit.
     checkpoint: Option<Snapshot>,
     done: Arc<Done>,
+    /// Earlier batches to free, once this one's outcome is given.
+    #[allow(dead_code)] // Never read: held only to be dropped on the writer thread.
+    spent: Vec<Arc<Vec<Event>>>,
 }
 
 struct WriterThread {
@@ -224,6 +230,8 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>) {
                 }
             }
         }
+        // Only now, with every outcome given: the jobs' spent batches are freed here.
+        drop(group);
     }
 }
 
@@ -239,6 +247,7 @@ impl Ledger {
             ids: None,
             staged: Vec::new(),
             in_flight: VecDeque::new(),
+            spent: Vec::new(),
             staged_lost: false,
             writer: None,
             checkpointer,
@@ -610,7 +619,8 @@ impl Ledger {
         let capacity = self.staged.len();
         let events = Arc::new(std::mem::replace(&mut self.staged, Vec::with_capacity(capacity)));
         let done = Arc::new(Done::default());
-        let job = Job { events: Arc::clone(&events), checkpoint, done: Arc::clone(&done) };
+        let spent = std::mem::take(&mut self.spent);
+        let job = Job { events: Arc::clone(&events), checkpoint, done: Arc::clone(&done), spent };
         let writer = match &self.writer {
             Some(w) => w,
             None => self.writer.insert(WriterThread::start(&self.store)?),
@@ -658,7 +668,9 @@ impl Ledger {
                 break;
             }
             failed |= f_failed;
-            self.in_flight.pop_front();
+            if let Some(f) = self.in_flight.pop_front() {
+                self.spent.push(f.events);
+            }
         }
         if failed {
             self.recover()?;
@@ -733,7 +745,7 @@ mod tests {
 
     fn job(events: &Arc<Vec<Event>>, checkpoint: Option<Snapshot>) -> (Job, Arc<Done>) {
         let done = Arc::new(Done::default());
-        (Job { events: Arc::clone(events), checkpoint, done: Arc::clone(&done) }, done)
+        (Job { events: Arc::clone(events), checkpoint, done: Arc::clone(&done), spent: Vec::new() }, done)
     }
 
     #[test]

@@ -334,6 +334,17 @@ impl State {
         self.years.get(&year)?.iter().filter_map(|id| self.plans.get(id)).find(|p| p.projects.contains_key(project))
     }
 
+    /// The plan of the latest year before `year` that lists `project`: walks the years back
+    /// from `year`, so a project listed last year is found at once.
+    pub fn latest_listing_before(&self, project: &str, year: i32) -> Option<&Plan> {
+        self.years
+            .range(..year)
+            .rev()
+            .flat_map(|(_, ids)| ids.iter().rev())
+            .filter_map(|id| self.plans.get(id))
+            .find(|p| p.projects.contains_key(project))
+    }
+
     /// Every plan listing `project`, in year order.
     pub fn listings_of<'s>(&'s self, project: &'s str) -> impl Iterator<Item = &'s Plan> + 's {
         self.plans_by_year().filter(move |p| p.projects.contains_key(project))
