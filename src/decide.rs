@@ -197,13 +197,13 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             }))
         }
         Command::Investment { project, period, amount } => {
-            let plan = plan_listing(state, project, period.year, "period", period)?;
-            authorize_project(state, actor, plan, project)?;
+            let (plan, listing) = plan_listing(state, project, period.year, "period", period)?;
+            authorize_listing(state, actor, plan, listing)?;
             not_future("period", period.first_day(), period, today)?;
             if amount.is_sign_negative() && !amount.is_zero() {
                 return Err(Error::invalid(format!("amount '{amount}' is negative")));
             }
-            if let Some(e) = plan.projects[project.as_str()].progress.investments.get(period) {
+            if let Some(e) = listing.progress.investments.get(period) {
                 return Err(Error::invalid(format!(
                     "investment for project '{project}' in {period} is already recorded (seq {}); use `correct --event {}` to change it",
                     e.seq, e.seq
@@ -217,10 +217,10 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             })
         }
         Command::Milestone { project, milestone, date } => {
-            let plan = plan_listing(state, project, date.year(), "date", date)?;
-            authorize_project(state, actor, plan, project)?;
+            let (plan, listing) = plan_listing(state, project, date.year(), "date", date)?;
+            authorize_listing(state, actor, plan, listing)?;
             not_future("date", *date, date, today)?;
-            check_milestone_order(&plan.projects[project.as_str()].progress, project, *milestone, *date)?;
+            check_milestone_order(&listing.progress, project, *milestone, *date)?;
             Payload::MilestoneReached(MilestoneReached {
                 plan: plan.def.plan.clone(),
                 project: project.clone(),
@@ -551,15 +551,23 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
 /// The plan of `year` that lists `project`: investment periods and milestone dates must fall
 /// in a year whose plan includes the project.
 // `value` is formatted only for the error: this runs for every event.
+/// The plan of `year` listing `project`, and its listing there.
 fn plan_listing<'s>(
     state: &'s State,
     project: &'s str,
     year: i32,
     field: &str,
     value: &dyn std::fmt::Display,
-) -> Result<&'s Plan> {
-    if let Some(plan) = state.listing_plan(project, year) {
-        return Ok(plan);
+) -> Result<(&'s Plan, &'s Listing)> {
+    let found = state
+        .years
+        .get(&year)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| state.plans.get(id))
+        .find_map(|plan| plan.projects.get(project).map(|listing| (plan, &**listing)));
+    if let Some(found) = found {
+        return Ok(found);
     }
     let years: Vec<String> = state.listings_of(project).map(|p| p.def.year.to_string()).collect();
     if years.is_empty() {
@@ -633,13 +641,17 @@ fn require_coordinator(state: &State, actor: &str, what: &str) -> Result<()> {
 }
 
 fn authorize_project(state: &State, actor: &str, plan: &Plan, project: &str) -> Result<()> {
-    let responsible = &plan.projects[project].def.department;
+    authorize_listing(state, actor, plan, &plan.projects[project])
+}
+
+fn authorize_listing(state: &State, actor: &str, plan: &Plan, listing: &Listing) -> Result<()> {
+    let responsible = &listing.def.department;
     if actor == responsible || state.is_coordinator(actor) {
         return Ok(());
     }
     Err(Error::Forbidden(format!(
-        "department '{actor}' is not responsible for project '{project}' in plan '{}' (responsible: '{responsible}')",
-        plan.def.plan
+        "department '{actor}' is not responsible for project '{}' in plan '{}' (responsible: '{responsible}')",
+        listing.def.project, plan.def.plan
     )))
 }
 
