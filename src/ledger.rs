@@ -194,6 +194,8 @@ impl Ticket {
 /// that are not in the store).
 fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>) {
     let mut next = None;
+    // After a panic nothing more is written: the store may hold half of that commit.
+    let mut panicked = false;
     loop {
         let Some(first) = next.take().or_else(|| jobs.recv().ok()) else { return };
         let mut group = vec![first];
@@ -210,10 +212,23 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>) {
             group.push(job);
         }
         let first_seq = group[0].events.first().map_or(0, |e| e.seq);
-        let result = if first_seq == store.next_seq() {
-            let checkpoint = group.last_mut().and_then(|j| j.checkpoint.take()).map(Snapshot::encode);
-            let batches: Vec<&[Event]> = group.iter().map(|j| j.events.as_slice()).collect();
-            store.commit_batches(&batches, checkpoint)
+        let result = if panicked {
+            Err(Error::io(
+                "commit",
+                std::io::Error::other("the writer thread panicked earlier (a bug); reopen the store"),
+            ))
+        } else if first_seq == store.next_seq() {
+            // A panic here is a bug (a broken invariant); caught so that every waiter gets an
+            // error instead of waiting forever for a thread that is gone.
+            let commit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let checkpoint = group.last_mut().and_then(|j| j.checkpoint.take()).map(Snapshot::encode);
+                let batches: Vec<&[Event]> = group.iter().map(|j| j.events.as_slice()).collect();
+                store.commit_batches(&batches, checkpoint)
+            }));
+            commit.unwrap_or_else(|_| {
+                panicked = true;
+                Err(Error::io("commit", std::io::Error::other("the writer thread panicked (a bug); reopen the store")))
+            })
         } else {
             Err(Error::io("commit", std::io::Error::other("an earlier commit in the pipeline failed")))
         };
@@ -810,5 +825,34 @@ mod tests {
         let reopened = Store::open(tmp.path()).unwrap();
         assert_eq!(reopened.head().events(), last_of(4));
         assert_eq!(reopened.events(1).map(|e| e.unwrap()).collect::<Vec<_>>(), queued);
+    }
+
+    #[test]
+    fn a_panic_on_the_writer_fails_its_commit_and_every_later_one_instead_of_hanging() {
+        let tmp = tempfile::tempdir().unwrap();
+        let w = Workload { projects_per_year: 20, first_year: 2001, batch: 30 };
+        let mut ledger = Ledger::open(
+            tmp.path(),
+            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+            Box::new(CountingIds(0)),
+        )
+        .unwrap();
+        let batches: Vec<Vec<Submission>> = w.batches(100).collect();
+        let first = stage_out(&mut ledger, &batches[0]);
+        stage_out(&mut ledger, &batches[1]);
+        // Not following the first: a group of its own, after the panic.
+        let third = stage_out(&mut ledger, &batches[2]);
+        // A seq gap inside one commit breaks the store's invariant: its assertion panics.
+        let mut broken = (*first).clone();
+        broken.remove(1);
+        let (tx, rx) = mpsc::channel();
+        let (j1, d1) = job(&Arc::new(broken), None);
+        let (j2, d2) = job(&third, None);
+        tx.send(j1).unwrap();
+        tx.send(j2).unwrap();
+        drop(tx);
+        write_jobs(ledger.shared_store(), rx);
+        assert!(d1.wait().unwrap_err().to_string().contains("panicked"));
+        assert!(d2.wait().unwrap_err().to_string().contains("panicked earlier"));
     }
 }
