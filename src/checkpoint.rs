@@ -77,9 +77,10 @@ pub struct Checkpointer {
 struct Encoded {
     /// Hash of each plan's partition in the last checkpoint encoded.
     hashes: BTreeMap<String, Hash>,
-    /// The size of the largest partition encoded so far: each is encoded into one
-    /// allocation of that capacity (partitions are megabytes; growing them copies).
-    partition_capacity: usize,
+    /// Where each partition is encoded before it is hashed and compressed, kept between
+    /// checkpoints: partitions are megabytes, and a fresh allocation that size is fresh
+    /// pages to fault in each time.
+    scratch: Vec<u8>,
 }
 
 /// A checkpoint taken but not yet encoded: copies of the plans that changed since the
@@ -96,13 +97,11 @@ pub struct Snapshot {
     encoded: Arc<Mutex<Encoded>>,
 }
 
-/// A partition's content hash and encoded bytes. Compression is left to the store's commit
-/// (on the writer thread, and only for partitions not stored already).
-fn encode_partition<T: Serialize>(capacity: &mut usize, value: &T) -> (Hash, Vec<u8>) {
-    let mut bytes = Vec::with_capacity(*capacity);
-    codec::encode_record_into(value, &mut bytes);
-    *capacity = (*capacity).max(bytes.len());
-    (hash_of(&bytes), bytes)
+/// A partition's content hash (of its encoded bytes) and its stored bytes (compressed).
+fn encode_partition<T: Serialize>(scratch: &mut Vec<u8>, value: &T) -> (Hash, Vec<u8>) {
+    scratch.clear();
+    codec::encode_record_into(value, scratch);
+    (hash_of(scratch), crate::store::pack_partition(scratch))
 }
 
 impl Snapshot {
@@ -113,11 +112,11 @@ impl Snapshot {
         let encoded = &mut *guard;
         let mut partitions = Vec::with_capacity(self.plans.len() + 1);
         for (id, plan) in &self.plans {
-            let (h, bytes) = encode_partition(&mut encoded.partition_capacity, plan);
+            let (h, bytes) = encode_partition(&mut encoded.scratch, plan);
             encoded.hashes.insert(id.clone(), h);
             partitions.push((h, bytes));
         }
-        let (global_hash, global) = encode_partition(&mut encoded.partition_capacity, &self.global);
+        let (global_hash, global) = encode_partition(&mut encoded.scratch, &self.global);
         partitions.push((global_hash, global));
         let record = Record {
             seq: self.seq,
@@ -136,7 +135,7 @@ impl Checkpointer {
             let r: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
             c.last_seq = r.seq;
             c.taken = r.plans.iter().map(|(id, _)| id.clone()).collect();
-            c.encoded = Arc::new(Mutex::new(Encoded { hashes: r.plans.into_iter().collect(), partition_capacity: 0 }));
+            c.encoded = Arc::new(Mutex::new(Encoded { hashes: r.plans.into_iter().collect(), scratch: Vec::new() }));
         }
         Ok(c)
     }

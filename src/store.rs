@@ -180,7 +180,7 @@ pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
 }
 
 /// What a commit writes besides events: a checkpoint record and the partitions it names
-/// (their content hash and their encoded bytes; the commit packs them, [`pack_partition`]).
+/// (the content hash of each encoded partition, and its stored bytes: [`pack_partition`]).
 pub struct CheckpointWrite {
     pub seq: u64,
     pub record: Vec<u8>,
@@ -403,7 +403,7 @@ impl Store {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
                 let path = self.partition_path(&hash);
                 if !path.exists() {
-                    write_durably(&path, &pack_partition(&bytes))?;
+                    write_durably(&path, &bytes)?;
                     wrote = true;
                 }
             }

@@ -146,6 +146,9 @@ pub struct Wal {
     segment: u32,
     len: u64,
     segments: Arc<Segments>,
+    /// The record being appended, kept between appends: a commit's record is up to
+    /// megabytes, and a fresh allocation that size is fresh pages to fault in each time.
+    record: Vec<u8>,
 }
 
 impl Wal {
@@ -201,7 +204,7 @@ impl Wal {
         file.seek(SeekFrom::Start(end)).map_err(|e| io("seeking", e))?;
         sync_dir(&dir)?;
         let segments = Arc::new(Segments { dir: dir.clone(), files: Mutex::new(HashMap::new()) });
-        Ok((Wal { dir, file, segment: last, len: end, segments }, records))
+        Ok((Wal { dir, file, segment: last, len: end, segments, record: Vec::new() }, records))
     }
 
     /// Where the next record will start.
@@ -222,7 +225,9 @@ impl Wal {
     pub fn append(&mut self, items: &Items) -> Result<Vec<Location>> {
         // One buffer, one write: header, then the body built in place after it.
         let size: usize = 8 + 5 + items.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>();
-        let mut rec = Vec::with_capacity(size);
+        let mut rec = std::mem::take(&mut self.record);
+        rec.clear();
+        rec.reserve(size);
         let mut values = Vec::with_capacity(items.len());
         rec.extend_from_slice(&[0u8; 8]);
         rec.push(RECORD_FORMAT);
@@ -244,6 +249,7 @@ impl Wal {
             .and_then(|()| self.file.sync_data())
             .map_err(|e| Error::io(format!("appending to {}", segment_path(&self.dir, self.segment).display()), e))?;
         self.len += rec.len() as u64;
+        self.record = rec;
         Ok(values)
     }
 
