@@ -31,8 +31,9 @@ use crate::store::{Store, BATCH_EVENTS_MAX};
 /// Most commits handed to the writer and not yet known durable; `commit_async` waits for the
 /// oldest beyond this (or beyond `EVENTS_IN_FLIGHT_MAX`). Deep enough that a caller deciding
 /// faster than the disk rides out a slow fsync instead of stalling on it, while the writer
-/// folds the queue into one commit: the bulk import measured 430–460 k ev/s with 2 and
-/// 500–620 k with 16, alternated (docs/performance.md).
+/// folds the queue into one commit (`write_jobs`). `examples/import_profile`, alternated:
+/// 306–464 k ev/s with 2, 441–524 k with 8, 488–588 k with 16 (502–621 k with the writer
+/// merging its queue); group commit gained as well (docs/performance.md).
 pub const COMMITS_IN_FLIGHT_MAX: usize = 16;
 
 /// Most events in flight: what large batches may hold in memory (two of the largest).
