@@ -812,6 +812,11 @@ mod tests {
         events
     }
 
+    fn open(dir: &Path) -> Ledger {
+        Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(0)))
+            .unwrap()
+    }
+
     fn job(events: &Arc<Vec<Event>>, checkpoint: Option<Snapshot>) -> (Job, Arc<Done>) {
         let done = Arc::new(Done::default());
         (Job { events: Arc::clone(events), checkpoint, done: Arc::clone(&done), spent: Vec::new() }, done)
@@ -821,12 +826,7 @@ mod tests {
     fn the_writer_commits_what_queued_as_one_and_a_checkpoint_or_a_gap_ends_a_group() {
         let tmp = tempfile::tempdir().unwrap();
         let w = Workload { projects_per_year: 50, first_year: 2001, batch: 40 };
-        let mut ledger = Ledger::open(
-            tmp.path(),
-            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-            Box::new(CountingIds(0)),
-        )
-        .unwrap();
+        let mut ledger = open(tmp.path());
         let batches: Vec<Vec<Submission>> = w.batches(400).collect();
         let mut decided: Vec<Arc<Vec<Event>>> = Vec::new();
         let mut checkpoint = None;
@@ -885,12 +885,7 @@ mod tests {
     fn a_panic_on_the_writer_fails_its_commit_and_every_later_one_instead_of_hanging() {
         let tmp = tempfile::tempdir().unwrap();
         let w = Workload { projects_per_year: 20, first_year: 2001, batch: 30 };
-        let mut ledger = Ledger::open(
-            tmp.path(),
-            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-            Box::new(CountingIds(0)),
-        )
-        .unwrap();
+        let mut ledger = open(tmp.path());
         let batches: Vec<Vec<Submission>> = w.batches(100).collect();
         let first = stage_out(&mut ledger, &batches[0]);
         stage_out(&mut ledger, &batches[1]);
