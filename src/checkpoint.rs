@@ -191,7 +191,7 @@ impl Checkpointer {
 
     /// A checkpoint of `state`, due or not: the plans changed since the last one, and
     /// those no checkpoint holds yet (the first of a store, or after a reset).
-    pub fn take(&mut self, state: &State) -> Snapshot {
+    pub(crate) fn take(&mut self, state: &State) -> Snapshot {
         let untaken: Vec<String> = state.plans.keys().filter(|id| !self.taken.contains(*id)).cloned().collect();
         self.dirty.extend(untaken);
         let mut plans = Vec::with_capacity(self.dirty.len());

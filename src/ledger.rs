@@ -285,6 +285,8 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>) {
             }));
             commit.unwrap_or_else(|_| {
                 panicked = true;
+                // Nor may a commit on another thread (a lone `submit`) follow it.
+                store.poison();
                 Err(Error::io("commit", std::io::Error::other("the writer thread panicked (a bug); reopen the store")))
             })
         } else {
@@ -903,6 +905,11 @@ mod tests {
         write_jobs(ledger.shared_store(), rx);
         assert!(d1.wait().unwrap_err().to_string().contains("panicked"));
         assert!(d2.wait().unwrap_err().to_string().contains("panicked earlier"));
+        // A commit from another thread (a lone `submit` commits on its own) is refused too,
+        // even one that would be well formed: the store may hold half of the panicked one.
+        let err = ledger.store().commit(&first, None).unwrap_err();
+        assert!(err.to_string().contains("reopen the store"), "{err}");
+        assert_eq!(ledger.store().head().events(), 0);
     }
 
     #[test]

@@ -354,6 +354,12 @@ impl Store {
         self.commit_batches(&[events], checkpoint)
     }
 
+    /// Refuses every later commit until the store is reopened (which reads the log back):
+    /// for a commit that stopped halfway in a way `commit` could not see (a panic).
+    pub fn poison(&self) {
+        locked(&self.writer).poisoned = true;
+    }
+
     /// As `commit`, for batches that follow one another (the writer thread's queue): one
     /// log record and one fsync for all, atomic together. A checkpoint covers the last.
     pub fn commit_batches(&self, batches: &[&[Event]], checkpoint: Option<CheckpointWrite>) -> Result<()> {
