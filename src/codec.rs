@@ -48,11 +48,17 @@ fn options(limit: u64) -> impl Options {
 
 fn encode_versioned<T: Serialize>(version: u8, value: &T, limit: u64, out: &mut Vec<u8>) {
     out.push(version);
-    // Serializing into a Vec cannot fail for our types: no maps with non-string keys issues,
-    // no I/O; a failure would be the size limit, which encoded values never approach.
-    if let Err(e) = options(limit).serialize_into(&mut *out, value) {
+    let start = out.len();
+    // Without a limit: with one, bincode first walks the whole value to size it, then again
+    // to write it (half of encoding an event or a partition). The limit is checked after.
+    // Serializing into a Vec cannot fail for our types: no maps with non-string keys, no I/O.
+    let unlimited = bincode::DefaultOptions::new().with_varint_encoding().with_little_endian().reject_trailing_bytes();
+    if let Err(e) = unlimited.serialize_into(&mut *out, value) {
         panic!("bincode serialization failed: {e}");
     }
+    // Inputs are bounded long before this (text and id limits); a value over the limit could
+    // not be decoded again, so writing it would be a bug.
+    assert!((out.len() - start) as u64 <= limit, "an encoded value of {} bytes is over {limit}", out.len() - start);
 }
 
 fn decode_versioned<T: DeserializeOwned>(version: u8, bytes: &[u8], limit: u64) -> Result<T, CodecError> {
@@ -373,5 +379,27 @@ pub mod opt_decimal {
                 Decimal::try_from_i128_with_scale(m, u32::from(scale)).map(Some).map_err(serde::de::Error::custom)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_without_the_limit_writes_what_the_limited_options_read_back() {
+        let value = ("plan-2022".to_string(), vec![7u64, 300, 70_000], Some(-5i32));
+        let mut out = Vec::new();
+        encode_versioned(RECORD_FORMAT, &value, 64, &mut out);
+        let expected = options(64).serialize(&value).unwrap();
+        assert_eq!(&out[1..], expected.as_slice());
+        let back: (String, Vec<u64>, Option<i32>) = decode_versioned(RECORD_FORMAT, &out, 64).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    #[should_panic(expected = "over 8")]
+    fn a_value_over_its_limit_is_never_written() {
+        encode_versioned(RECORD_FORMAT, &"a string longer than eight bytes", 8, &mut Vec::new());
     }
 }
