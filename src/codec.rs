@@ -42,8 +42,10 @@ pub enum CodecError {
     HashMismatch(usize),
 }
 
-fn options(limit: u64) -> impl Options {
-    bincode::DefaultOptions::new().with_varint_encoding().with_little_endian().reject_trailing_bytes().with_limit(limit)
+/// The stored format's options. Decoding adds a size limit (checked as bincode reads);
+/// encoding does not (see `encode_versioned`).
+fn options() -> impl Options {
+    bincode::DefaultOptions::new().with_varint_encoding().with_little_endian().reject_trailing_bytes()
 }
 
 fn encode_versioned<T: Serialize>(version: u8, value: &T, limit: u64, out: &mut Vec<u8>) {
@@ -52,8 +54,7 @@ fn encode_versioned<T: Serialize>(version: u8, value: &T, limit: u64, out: &mut 
     // Without a limit: with one, bincode first walks the whole value to size it, then again
     // to write it (half of encoding an event or a partition). The limit is checked after.
     // Serializing into a Vec cannot fail for our types: no maps with non-string keys, no I/O.
-    let unlimited = bincode::DefaultOptions::new().with_varint_encoding().with_little_endian().reject_trailing_bytes();
-    if let Err(e) = unlimited.serialize_into(&mut *out, value) {
+    if let Err(e) = options().serialize_into(&mut *out, value) {
         panic!("bincode serialization failed: {e}");
     }
     // Inputs are bounded long before this (text and id limits); a value over the limit could
@@ -66,7 +67,7 @@ fn decode_versioned<T: DeserializeOwned>(version: u8, bytes: &[u8], limit: u64) 
     if v > version {
         return Err(CodecError::TooNew(v, version));
     }
-    options(limit).deserialize(body).map_err(|e| CodecError::Bincode(e.to_string()))
+    options().with_limit(limit).deserialize(body).map_err(|e| CodecError::Bincode(e.to_string()))
 }
 
 /// The canonical bytes of an event: what is hashed, chained and (later) signed.
@@ -391,7 +392,7 @@ mod tests {
         let value = ("plan-2022".to_string(), vec![7u64, 300, 70_000], Some(-5i32));
         let mut out = Vec::new();
         encode_versioned(RECORD_FORMAT, &value, 64, &mut out);
-        let expected = options(64).serialize(&value).unwrap();
+        let expected = options().with_limit(64).serialize(&value).unwrap();
         assert_eq!(&out[1..], expected.as_slice());
         let back: (String, Vec<u64>, Option<i32>) = decode_versioned(RECORD_FORMAT, &out, 64).unwrap();
         assert_eq!(back, value);

@@ -534,7 +534,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             }
             Some(_) => {}
             None => {
-                if let Some(other) = state.listing_plan(&pr.project, p.year) {
+                if let Some((other, _)) = state.listing_plan(&pr.project, p.year) {
                     return Err(Error::Conflict(format!(
                         "already listed for {} by plan '{}'; a project is listed once per year",
                         p.year, other.def.plan
@@ -559,14 +559,7 @@ fn plan_listing<'s>(
     field: &str,
     value: &dyn std::fmt::Display,
 ) -> Result<(&'s Plan, &'s Listing)> {
-    let found = state
-        .years
-        .get(&year)
-        .into_iter()
-        .flatten()
-        .filter_map(|id| state.plans.get(id))
-        .find_map(|plan| plan.projects.get(project).map(|listing| (plan, &**listing)));
-    if let Some(found) = found {
+    if let Some(found) = state.listing_plan(project, year) {
         return Ok(found);
     }
     let years: Vec<String> = state.listings_of(project).map(|p| p.def.year.to_string()).collect();

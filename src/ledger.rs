@@ -79,7 +79,6 @@ pub struct Ledger {
 /// table, each move a cache miss: a fifth of deciding a bulk import (`perf`) went there. A
 /// shard rehashes a table 1/256 the size. A generated id is checked and inserted in one
 /// probe (`insert_new`).
-#[derive(Default)]
 struct IdIndex {
     shards: Vec<HashMap<Uuid, u64, crate::projection::Hasher>>,
 }
@@ -96,19 +95,17 @@ impl IdIndex {
         }
     }
 
-    fn shard(&self, id: &Uuid) -> Option<&HashMap<Uuid, u64, crate::projection::Hasher>> {
-        self.shards.get(usize::from(id.as_bytes()[15]) % ID_SHARDS)
+    /// Which shard holds `id` (there are always `ID_SHARDS`: `with_capacity` builds them all).
+    fn shard(id: &Uuid) -> usize {
+        usize::from(id.as_bytes()[15]) % ID_SHARDS
     }
 
     fn shard_mut(&mut self, id: &Uuid) -> &mut HashMap<Uuid, u64, crate::projection::Hasher> {
-        if self.shards.is_empty() {
-            *self = IdIndex::with_capacity(0);
-        }
-        &mut self.shards[usize::from(id.as_bytes()[15]) % ID_SHARDS]
+        &mut self.shards[IdIndex::shard(id)]
     }
 
     fn get(&self, id: &Uuid) -> Option<&u64> {
-        self.shard(id).and_then(|s| s.get(id))
+        self.shards[IdIndex::shard(id)].get(id)
     }
 
     fn contains_key(&self, id: &Uuid) -> bool {
@@ -227,7 +224,7 @@ impl Done {
             return Ok(());
         }
         let message = o.message.clone();
-        Err(o.error.take().unwrap_or_else(|| Error::io("commit", std::io::Error::other(message))))
+        Err(o.error.take().unwrap_or_else(|| commit_failed(message)))
     }
 
     fn finished() -> Done {
@@ -278,10 +275,7 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::Syn
         }
         let first_seq = group[0].events.first().map_or(0, |e| e.seq);
         let result = if panicked {
-            Err(Error::io(
-                "commit",
-                std::io::Error::other("the writer thread panicked earlier (a bug); reopen the store"),
-            ))
+            Err(commit_failed("the writer thread panicked earlier (a bug); reopen the store"))
         } else if first_seq == store.next_seq() {
             // A panic here is a bug (a broken invariant); caught so that every waiter gets an
             // error instead of waiting forever for a thread that is gone.
@@ -294,10 +288,10 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::Syn
                 panicked = true;
                 // Nor may a commit on another thread (a lone `submit`) follow it.
                 store.poison();
-                Err(Error::io("commit", std::io::Error::other("the writer thread panicked (a bug); reopen the store")))
+                Err(commit_failed("the writer thread panicked (a bug); reopen the store"))
             })
         } else {
-            Err(Error::io("commit", std::io::Error::other("an earlier commit in the pipeline failed")))
+            Err(commit_failed("an earlier commit in the pipeline failed"))
         };
         match result {
             Ok(()) => group.iter().for_each(|j| j.done.finish(Ok(()))),
@@ -306,9 +300,7 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::Syn
                 let message = e.to_string();
                 let mut e = Some(e);
                 for j in &group {
-                    j.done.finish(Err(e
-                        .take()
-                        .unwrap_or_else(|| Error::io("commit", std::io::Error::other(message.clone())))));
+                    j.done.finish(Err(e.take().unwrap_or_else(|| commit_failed(message.as_str()))));
                 }
             }
         }
@@ -326,6 +318,11 @@ fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::Syn
             }
         }
     }
+}
+
+/// A commit that did not happen, and why.
+fn commit_failed(why: impl Into<String>) -> Error {
+    Error::io("commit", std::io::Error::other(why.into()))
 }
 
 impl Ledger {
@@ -375,7 +372,7 @@ impl Ledger {
             self.ids = Some(m);
         }
         // Filled just above when it was empty.
-        Ok(self.ids.get_or_insert_with(IdIndex::default))
+        Ok(self.ids.get_or_insert_with(|| IdIndex::with_capacity(0)))
     }
 
     /// Decides and commits `submissions` from `actor` as one atomic, durable batch.
@@ -550,7 +547,7 @@ impl Ledger {
         let mut acks = Vec::new();
         let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
             HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
-        let mut ids = self.ids.take().unwrap_or_default();
+        let mut ids = self.ids.take().unwrap_or_else(|| IdIndex::with_capacity(0));
         let result = (|| {
             for (i, sub) in submissions.iter().enumerate() {
                 let wrap = |e: Error| match origin(i) {
@@ -719,7 +716,7 @@ impl Ledger {
         let sent = writer.jobs.send(job);
         self.in_flight.push_back(InFlight { events, done: Arc::clone(&done) });
         if sent.is_err() {
-            done.finish(Err(Error::io("commit", std::io::Error::other("the writer thread has stopped"))));
+            done.finish(Err(commit_failed("the writer thread has stopped")));
         }
         Ok(Ticket(done))
     }
@@ -732,10 +729,7 @@ impl Ledger {
     /// Fails (once) the commit of staged events a failed commit in flight discarded.
     fn check_nothing_lost(&mut self) -> Result<()> {
         if std::mem::take(&mut self.staged_lost) {
-            return Err(Error::io(
-                "commit",
-                std::io::Error::other("an earlier commit in the pipeline failed; nothing of this one was written"),
-            ));
+            return Err(commit_failed("an earlier commit in the pipeline failed; nothing of this one was written"));
         }
         Ok(())
     }
@@ -934,7 +928,7 @@ mod tests {
 
     #[test]
     fn the_id_index_finds_what_it_holds_across_its_shards() {
-        let mut index = IdIndex::default();
+        let mut index = IdIndex::with_capacity(0);
         assert_eq!(index.get(&Uuid::from_u128(7)), None);
         for n in 0..2_000u128 {
             assert!(index.insert_new(Uuid::from_u128(n << 64 | n), n as u64));

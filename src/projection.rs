@@ -329,9 +329,14 @@ impl State {
         self.years.values().flatten().filter_map(|id| self.plans.get(id))
     }
 
-    /// The plan of `year` that lists `project` (a project is listed once per year).
-    pub fn listing_plan(&self, project: &str, year: i32) -> Option<&Plan> {
-        self.years.get(&year)?.iter().filter_map(|id| self.plans.get(id)).find(|p| p.projects.contains_key(project))
+    /// The plan of `year` that lists `project` (a project is listed once per year), and its
+    /// listing there.
+    pub fn listing_plan(&self, project: &str, year: i32) -> Option<(&Plan, &Listing)> {
+        self.years
+            .get(&year)?
+            .iter()
+            .filter_map(|id| self.plans.get(id))
+            .find_map(|plan| plan.projects.get(project).map(|listing| (plan, &**listing)))
     }
 
     /// The plan of the latest year before `year` that lists `project`: walks the years back
