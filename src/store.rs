@@ -539,29 +539,34 @@ impl Store {
         if seq == 0 || seq >= self.next_seq() {
             return Ok(None);
         }
+        // Looked up in the cache by the seqs each chunk covers first: chunks are never
+        // rewritten, and a sled range query costs more than deciding a correction does.
+        if let Some(hit) = self.cached_chunk(seq) {
+            return Ok(Some(hit));
+        }
         let Some(found) = self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() else {
             return Ok(None);
         };
         let (key, index) = found?;
         let first = key_seq(&key);
-        // A poisoned lock only means another reader panicked mid-update of a cache of
-        // immutable chunks; its contents are still valid.
-        let mut cache = self.chunk_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = cache.iter().position(|(f, _)| *f == first) {
-            let hit = cache.remove(at).map(|(_, c)| c);
-            if let Some(chunk) = hit {
-                cache.push_back((first, Arc::clone(&chunk)));
-                return Ok(Some((first, chunk)));
-            }
-        }
         let mut bytes = Vec::new();
         read_chunk(&self.segments, first, &index, &mut bytes)?;
         let chunk = Arc::new(codec::open_chunk(&bytes).map_err(|e| corrupt(first, e))?);
+        let mut cache = locked(&self.chunk_cache);
         if cache.len() >= CHUNK_CACHE_MAX {
             cache.pop_front();
         }
         cache.push_back((first, Arc::clone(&chunk)));
         Ok(Some((first, chunk)))
+    }
+
+    /// The cached chunk holding `seq`, made the most recent.
+    fn cached_chunk(&self, seq: u64) -> Option<(u64, Arc<Chunk>)> {
+        let mut cache = locked(&self.chunk_cache);
+        let at = cache.iter().position(|(first, c)| *first <= seq && seq - first < u64::from(c.header.count))?;
+        let hit = cache.remove(at)?;
+        cache.push_back(hit.clone());
+        Some(hit)
     }
 
     /// The stored bytes and full chain hash of event `seq`, if the log has it: the hash is
