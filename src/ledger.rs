@@ -726,9 +726,14 @@ impl Ledger {
             || self.in_flight.iter().map(|f| f.events.len()).sum::<usize>() >= EVENTS_IN_FLIGHT_MAX
     }
 
-    /// Fails (once) the commit of staged events a failed commit in flight discarded.
+    /// Fails (once) the commit of staged events a failed commit in flight discarded. Events
+    /// staged since then belong to the same commit, which is refused whole: they go too.
     fn check_nothing_lost(&mut self) -> Result<()> {
         if std::mem::take(&mut self.staged_lost) {
+            if !self.staged.is_empty() {
+                self.recover()?;
+                self.staged_lost = false;
+            }
             return Err(commit_failed("an earlier commit in the pipeline failed; nothing of this one was written"));
         }
         Ok(())
@@ -924,6 +929,47 @@ mod tests {
         let err = ledger.store().commit(&first, None).unwrap_err();
         assert!(err.to_string().contains("reopen the store"), "{err}");
         assert_eq!(ledger.store().head().events(), 0);
+    }
+
+    /// A commit in flight fails while a group is being staged, and a refused request in that
+    /// group finds out (its rollback waits for the commits in flight): what was staged before
+    /// is discarded then, and what is staged after it must go too when the group's commit is
+    /// refused, or it would be written with the next group while its submitter heard "failed".
+    #[test]
+    fn a_commit_refused_after_a_failure_in_flight_leaves_nothing_staged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let w = Workload { projects_per_year: 20, first_year: 2001, batch: 100 };
+        let mut ledger = open(tmp.path());
+        ledger.submit(workload::ACTOR, &w.batches(100).next().unwrap(), &|_| None).unwrap();
+        let target =
+            ledger.store().events(1).map(|e| e.unwrap()).find(|e| e.payload.kind() == "investment").unwrap().seq;
+        let correct = |event: u64, cents: i64| Submission {
+            signature: None,
+            id: None,
+            note: None,
+            command: crate::decide::Command::Correct {
+                event: crate::decide::EventRef::Seq(event),
+                value: rust_decimal::Decimal::new(cents, 2),
+                reason: "r".into(),
+            },
+        };
+        let durable = ledger.store().head().events();
+        stage_out(&mut ledger, &[correct(target, 101)]);
+        let in_flight = Arc::clone(&ledger.in_flight.back().unwrap().done);
+        ledger.stage(workload::ACTOR, &[correct(target, 102)], &|_| None).unwrap();
+        in_flight.finish(Err(commit_failed("the disk is gone")));
+        // Its second correction names no event: refused, and rolling back meets the failure.
+        let refused = ledger.stage(workload::ACTOR, &[correct(target, 103), correct(durable + 99, 1)], &|_| None);
+        assert!(refused.is_err());
+        ledger.stage(workload::ACTOR, &[correct(target, 104)], &|_| None).unwrap();
+        let err = ledger.commit_async().err().unwrap();
+        assert!(err.to_string().contains("nothing of this one was written"), "{err}");
+        assert!(ledger.staged.is_empty());
+        assert_eq!(ledger.state.last_seq, durable);
+        assert_eq!(ledger.state, replay_store(ledger.store(), u64::MAX).unwrap());
+        // The next commit writes only its own event.
+        ledger.submit(workload::ACTOR, &[correct(target, 105)], &|_| None).unwrap();
+        assert_eq!(ledger.store().head().events(), durable + 1);
     }
 
     #[test]
