@@ -1,49 +1,36 @@
-//! Profiling aid: 32 threads correcting investments through group commit.
-//! `cargo run --release --example group_profile -- /tmp/planledger-group`
+//! Profiling aid: 32 threads correcting investments through group commit, each waiting for
+//! its own append to be durable before the next (a closed loop, as the bench's round).
+//! `cargo run --release --example group_profile -- /tmp/planledger-group [appends per thread]`
+// The allocator the planledger binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod common;
+
 use std::sync::Arc;
 
-use planledger::decide::{Command, EventRef, Submission};
+const WRITERS: usize = 32;
 
 fn main() {
-    let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/planledger-group".into()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let w = planledger::workload::Workload { projects_per_year: 3_000, first_year: 1950, batch: 1_000 };
-    let mut ledger = planledger::ledger::Ledger::open(
-        &dir,
-        Box::new(planledger::clock::SteppingClock::new(planledger::workload::clock_start(), 1_000)),
-        Box::new(planledger::clock::CountingIds(1 << 64)),
-    )
-    .unwrap();
-    for b in w.batches(3_000).take(3) {
+    planledger::memory::no_huge_pages();
+    let args: Vec<String> = std::env::args().collect();
+    let dir = std::path::PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "/tmp/planledger-group".into()));
+    let per: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let mut ledger = common::fresh_ledger(&dir);
+    for b in common::workload(1_000).batches(3_000).take(3) {
         ledger.submit(planledger::workload::ACTOR, &b, &|_| None).unwrap();
     }
-    let targets: Vec<u64> = ledger
-        .store()
-        .events(1)
-        .map(|e| e.unwrap())
-        .filter(|e| e.payload.kind() == "investment")
-        .map(|e| e.seq)
-        .take(32)
-        .collect();
+    let targets = common::investments(&ledger, WRITERS);
     let group = Arc::new(planledger::commit::GroupCommit::new(ledger));
+    let cpu0 = common::cpu_secs("/proc/self/stat");
     let t = std::time::Instant::now();
-    let per = 300;
-    let handles: Vec<_> = (0..32)
+    let handles: Vec<_> = (0..WRITERS)
         .map(|i| {
             let g = group.clone();
             let target = targets[i];
             std::thread::spawn(move || {
                 for k in 0..per {
-                    let sub = Submission {
-                        signature: None,
-                        id: None,
-                        note: None,
-                        command: Command::Correct {
-                            event: EventRef::Seq(target),
-                            value: rust_decimal::Decimal::new(1_000 + (i * per + k) as i64, 2),
-                            reason: "r".into(),
-                        },
-                    };
+                    let sub = common::correction(target, 1_000 + (i * per + k) as i64);
                     g.submit(planledger::workload::ACTOR, vec![sub]).unwrap();
                 }
             })
@@ -52,6 +39,11 @@ fn main() {
     for h in handles {
         h.join().unwrap();
     }
-    let n = 32 * per;
-    println!("{n} appends in {:.2}s: {:.0}/s", t.elapsed().as_secs_f64(), n as f64 / t.elapsed().as_secs_f64());
+    let (spent, cpu) = (t.elapsed().as_secs_f64(), common::cpu_secs("/proc/self/stat") - cpu0);
+    let n = WRITERS * per;
+    println!(
+        "{n} appends in {spent:.2}s: {:.0}/s; cpu {:.1} µs/append in all threads",
+        n as f64 / spent,
+        cpu * 1e6 / n as f64
+    );
 }

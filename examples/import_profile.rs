@@ -4,19 +4,17 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
+use common::cpu_secs;
+
 fn main() {
+    planledger::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
     let dir = std::path::PathBuf::from(args.get(2).cloned().unwrap_or_else(|| "/tmp/planledger-prof".into()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let w = planledger::workload::Workload { projects_per_year: 3_000, first_year: 1950, batch: 1_000 };
-    let batches: Vec<_> = w.batches(n).collect();
-    let mut ledger = planledger::ledger::Ledger::open(
-        &dir,
-        Box::new(planledger::clock::SteppingClock::new(planledger::workload::clock_start(), 1_000)),
-        Box::new(planledger::clock::CountingIds(1 << 64)),
-    )
-    .unwrap();
+    let batches: Vec<_> = common::workload(1_000).batches(n).collect();
+    let mut ledger = common::fresh_ledger(&dir);
     let (main0, all0) = (cpu_secs("/proc/thread-self/stat"), cpu_secs("/proc/self/stat"));
     let t = std::time::Instant::now();
     ledger.submit_batches(planledger::workload::ACTOR, &batches, &|_, _| None, &mut |_, _| ()).unwrap();
@@ -58,14 +56,4 @@ fn sizes(tree: &sled::Tree) {
     for (p, (n, b, c)) in by {
         println!("prefix {}: {n} keys, {b} bytes, lz4 {c}", p as char);
     }
-}
-
-/// User + system CPU seconds from a `/proc/.../stat` file (fields 14 and 15, in ticks of 10 ms).
-fn cpu_secs(path: &str) -> f64 {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }

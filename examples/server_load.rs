@@ -30,6 +30,7 @@ planned_investment = "10"
 "#;
 
 fn main() {
+    planledger::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let submitters: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(32);
     let per: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
