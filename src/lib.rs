@@ -19,6 +19,7 @@ pub mod event;
 pub mod input;
 pub mod keys;
 pub mod ledger;
+pub mod memory;
 pub mod merkle;
 pub mod model;
 pub mod projection;
