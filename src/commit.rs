@@ -5,6 +5,8 @@
 //! Waiting threads are parked one by one and woken only for their own result, or to lead
 //! the next group: no thundering herd on every commit.
 //!
+//! The leader decides requests as they queue, while it waits for the rest of its group (the
+//! submitters on their way back from the previous one), so deciding overlaps their return.
 //! Groups are pipelined: a leader hands its group to the ledger's writer thread
 //! (`Ledger::commit_async`) and passes leadership on before waiting for the fsync, so the
 //! next group is decided while this one is written. Results are given out only once the
@@ -35,6 +37,9 @@ struct Request {
     lead: AtomicBool,
     thread: Thread,
 }
+
+/// A request of a group, with what staging it gave (its acks, or why it was refused).
+type Staged = (Arc<Request>, Result<Vec<Ack>>);
 
 #[derive(Default)]
 struct Queue {
@@ -137,34 +142,61 @@ impl GroupCommit {
     /// Runs one group as leader: decides it, hands it to the writer, passes leadership on,
     /// then waits for the group to be durable and gives each request its result.
     fn lead(&self) {
-        let (group, alone) = {
-            let since = Instant::now();
-            let mut q = lock(&self.queue);
-            while q.waiting.len() + q.writing < q.active && since.elapsed() < GROUP_WAIT_MAX {
-                drop(q);
-                std::thread::yield_now();
-                q = lock(&self.queue);
-            }
-            let group = std::mem::take(&mut q.waiting);
-            q.writing += group.len();
-            let alone = q.active == group.len();
-            (group, alone)
-        };
-        let (staged, written) = self.stage_group(&group, alone);
+        let (group, written) = self.gather_and_stage();
         self.pass_leadership();
         let committed = written.and_then(|ticket| ticket.map_or(Ok(()), |t| t.wait()));
-        for (r, outcome) in group.iter().zip(staged) {
+        let mut requests = Vec::with_capacity(group.len());
+        for (r, outcome) in group {
             let outcome = match (&committed, outcome) {
                 (Ok(()), o) => o,
                 (Err(_), Err(e)) => Err(e),
                 (Err(e), Ok(_)) => Err(Error::io("group commit", std::io::Error::other(e.to_string()))),
             };
             *lock(&r.result) = Some(outcome);
+            requests.push(r);
         }
-        lock(&self.queue).writing -= group.len();
-        for r in &group {
+        lock(&self.queue).writing -= requests.len();
+        for r in &requests {
             r.thread.unpark();
         }
+    }
+
+    /// Gathers the group, deciding each request as it queues: the leader waits for the other
+    /// active submitters (those on their way back from the previous group) for up to
+    /// `GROUP_WAIT_MAX`, and stages whoever has queued meanwhile, so deciding overlaps their
+    /// return instead of following it. Then commits: on this thread when no other submitter
+    /// is about (`None`: already durable), else through the writer (the ticket). The ledger
+    /// is held throughout, so no read sees staged events. Returns each request with what
+    /// staging it gave, and the commit.
+    fn gather_and_stage(&self) -> (Vec<Staged>, Result<Option<Ticket>>) {
+        let since = Instant::now();
+        let mut ledger = lock(&self.ledger);
+        let mut group = Vec::new();
+        let alone = loop {
+            let (arrived, complete, alone) = {
+                let mut q = lock(&self.queue);
+                let arrived = std::mem::take(&mut q.waiting);
+                q.writing += arrived.len();
+                let complete = q.writing >= q.active || since.elapsed() >= GROUP_WAIT_MAX;
+                let alone = q.active == group.len() + arrived.len();
+                (arrived, complete, alone)
+            };
+            let idle = arrived.is_empty();
+            for r in arrived {
+                let origin = |i: usize| r.origins.get(i).cloned().flatten();
+                let staged = ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
+                group.push((r, staged));
+            }
+            if complete {
+                break alone;
+            }
+            if idle {
+                // The submitters on their way need this core (2 here).
+                std::thread::yield_now();
+            }
+        };
+        let written = if alone { ledger.commit_staged().map(|()| None) } else { ledger.commit_async().map(Some) };
+        (group, written)
     }
 
     fn pass_leadership(&self) {
@@ -176,21 +208,6 @@ impl GroupCommit {
             }
             None => q.leader = false,
         }
-    }
-
-    /// Stages every request of the group, then commits them: on this thread when no other
-    /// submitter is about (`None`: already durable), else through the writer (the ticket).
-    fn stage_group(&self, group: &[Arc<Request>], alone: bool) -> (Vec<Result<Vec<Ack>>>, Result<Option<Ticket>>) {
-        let mut ledger = lock(&self.ledger);
-        let staged: Vec<Result<Vec<Ack>>> = group
-            .iter()
-            .map(|r| {
-                let origin = |i: usize| r.origins.get(i).cloned().flatten();
-                ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected)
-            })
-            .collect();
-        let written = if alone { ledger.commit_staged().map(|()| None) } else { ledger.commit_async().map(Some) };
-        (staged, written)
     }
 }
 
