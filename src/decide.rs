@@ -210,8 +210,8 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 )));
             }
             Payload::InvestmentReported(InvestmentReported {
-                plan: plan.def.plan.clone(),
-                project: project.clone(),
+                plan: plan.def.plan.as_str().into(),
+                project: project.as_str().into(),
                 period: *period,
                 amount: *amount,
             })
@@ -222,8 +222,8 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             not_future("date", *date, date, today)?;
             check_milestone_order(&listing.progress, project, *milestone, *date)?;
             Payload::MilestoneReached(MilestoneReached {
-                plan: plan.def.plan.clone(),
-                project: project.clone(),
+                plan: plan.def.plan.as_str().into(),
+                project: project.as_str().into(),
                 milestone: *milestone,
                 date: *date,
             })
@@ -242,8 +242,8 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 )));
             }
             Payload::ActualReported(ActualReported {
-                plan: plan.def.plan.clone(),
-                indicator: indicator.clone(),
+                plan: plan.def.plan.as_str().into(),
+                indicator: indicator.as_str().into(),
                 period: *period,
                 value: *value,
                 basis: *basis,
@@ -716,7 +716,7 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
             let e = listing(state, &i.plan, &i.project).and_then(|l| l.progress.investments.get(&i.period));
             match e {
                 Some(e) if e.seq == seq => Ok((
-                    Subject::Investment { plan: i.plan.clone(), project: i.project.clone(), period: i.period },
+                    Subject::Investment { plan: i.plan.to_string(), project: i.project.to_string(), period: i.period },
                     Some(e.amount),
                 )),
                 _ => Err(retracted()),
@@ -726,7 +726,7 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
             let e = listing(state, &m.plan, &m.project).and_then(|l| l.progress.milestones.get(&m.milestone));
             match e {
                 Some(e) if e.seq == seq => Ok((
-                    Subject::Milestone { plan: m.plan.clone(), project: m.project.clone(), milestone: m.milestone },
+                    Subject::Milestone { plan: m.plan.to_string(), project: m.project.to_string(), milestone: m.milestone },
                     None,
                 )),
                 _ => Err(retracted()),
@@ -735,12 +735,12 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
         Payload::ActualReported(a) => {
             let entry = state
                 .plans
-                .get(&a.plan)
-                .and_then(|p| p.indicators.get(&a.indicator))
+                .get(a.plan.as_str())
+                .and_then(|p| p.indicators.get(a.indicator.as_str()))
                 .and_then(|i| i.actuals.iter().find(|x| x.seq == seq));
             match entry {
                 Some(e) => Ok((
-                    Subject::Actual { plan: a.plan.clone(), indicator: a.indicator.clone(), period: a.period, basis: a.basis },
+                    Subject::Actual { plan: a.plan.to_string(), indicator: a.indicator.to_string(), period: a.period, basis: a.basis },
                     Some(e.value),
                 )),
                 None => Err(retracted()),

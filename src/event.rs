@@ -16,6 +16,11 @@ use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Na
 /// Version of the payload shapes in this file, stored in every envelope.
 pub const SCHEMA_VERSION: u16 = 1;
 
+/// An id or name that is nearly always short (a plan, project, indicator, department): kept
+/// inline up to 24 bytes, so decoding one allocates nothing (`String` would, for every id of
+/// every event a replay decodes). Encoded exactly as a `String`.
+pub type Id = compact_str::CompactString;
+
 /// A committed event: envelope and payload. `seq` is the global position, gap-free from 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -26,7 +31,7 @@ pub struct Event {
     /// Assigned by the ledger when committed; never decreases along the log.
     pub recorded_at: Timestamp,
     /// The department that submitted the event.
-    pub actor: String,
+    pub actor: Id,
     pub schema: u16,
     pub note: Option<String>,
     /// Reserved for signed submissions (the server issue); `None` when submitted unsigned.
@@ -141,8 +146,8 @@ pub struct CarriedMilestone {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvestmentReported {
     /// The plan whose year holds the period (filled in by the ledger).
-    pub plan: String,
-    pub project: String,
+    pub plan: Id,
+    pub project: Id,
     pub period: Month,
     #[serde(with = "crate::codec::decimal")]
     pub amount: Decimal,
@@ -151,16 +156,16 @@ pub struct InvestmentReported {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MilestoneReached {
     /// The plan whose year holds the date (filled in by the ledger).
-    pub plan: String,
-    pub project: String,
+    pub plan: Id,
+    pub project: Id,
     pub milestone: Milestone,
     pub date: Date,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActualReported {
-    pub plan: String,
-    pub indicator: String,
+    pub plan: Id,
+    pub indicator: Id,
     pub period: Period,
     #[serde(with = "crate::codec::decimal")]
     pub value: Decimal,

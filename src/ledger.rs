@@ -622,7 +622,7 @@ impl Ledger {
                         id,
                         stream_version: self.state.stream_version(&payload) + 1,
                         recorded_at: now,
-                        actor: actor.to_string(),
+                        actor: actor.into(),
                         schema: SCHEMA_VERSION,
                         note: sub.note.clone(),
                         signature: sub.signature.clone(),

@@ -115,16 +115,16 @@ fn payload() -> impl Strategy<Value = Payload> {
                 .into()
             )),
         (ident(), month(), decimal()).prop_map(|(project, period, amount)| Payload::InvestmentReported(
-            InvestmentReported { plan: "p".into(), project, period, amount }
+            InvestmentReported { plan: "p".into(), project: project.into(), period, amount }
         )),
         (ident(), 0usize..3, date()).prop_map(|(project, m, date)| Payload::MilestoneReached(MilestoneReached {
             plan: "p".into(),
-            project,
+            project: project.into(),
             milestone: Milestone::ALL[m],
             date
         })),
         (ident(), ident(), period(), decimal(), 0usize..3).prop_map(|(plan, indicator, period, value, b)| {
-            Payload::ActualReported(ActualReported { plan, indicator, period, value, basis: Basis::ALL[b] })
+            Payload::ActualReported(ActualReported { plan: plan.into(), indicator: indicator.into(), period, value, basis: Basis::ALL[b] })
         }),
         (ident(), ident(), decimal(), decimal(), text()).prop_map(|(plan, project, previous, value, reason)| {
             Payload::TargetRevised(TargetRevised {
@@ -152,7 +152,7 @@ fn event() -> impl Strategy<Value = Event> {
             id: Uuid::from_u128(id),
             stream_version: v,
             recorded_at: Timestamp(t),
-            actor,
+            actor: actor.into(),
             schema: SCHEMA_VERSION,
             note,
             signature: None,
