@@ -27,7 +27,7 @@ pub struct Filter {
 impl Filter {
     fn matches(&self, e: &Event) -> bool {
         self.entity.as_ref().is_none_or(|x| e.payload.entity() == x || e.payload.plan() == Some(x.as_str()))
-            && self.actor.as_ref().is_none_or(|x| &e.actor == x)
+            && self.actor.as_ref().is_none_or(|x| e.actor == x)
             && self.kind.as_ref().is_none_or(|x| e.payload.kind() == x)
             && self.since.is_none_or(|t| e.recorded_at >= t)
             && self.until.is_none_or(|t| e.recorded_at <= t)

@@ -192,7 +192,8 @@ impl Checkpointer {
     /// A checkpoint of `state`, due or not: the plans changed since the last one, and
     /// those no checkpoint holds yet (the first of a store, or after a reset).
     pub(crate) fn take(&mut self, state: &State) -> Snapshot {
-        let untaken: Vec<String> = state.plans.keys().filter(|id| !self.taken.contains(*id)).cloned().collect();
+        let untaken: Vec<String> =
+            state.plans.keys().filter(|id| !self.taken.contains(id.as_str())).map(|id| id.to_string()).collect();
         self.dirty.extend(untaken);
         let mut plans = Vec::with_capacity(self.dirty.len());
         for id in std::mem::take(&mut self.dirty) {
@@ -373,7 +374,12 @@ impl Verifier {
         }
         let listed: HashSet<&str> = record.plans.iter().map(|(id, _)| id.as_str()).collect();
         let known = state.plans.len() + self.evicted.len();
-        let all_known = state.plans.keys().chain(self.evicted.iter()).all(|k| listed.contains(k.as_str()));
+        let all_known = state
+            .plans
+            .keys()
+            .map(|k| k.as_str())
+            .chain(self.evicted.iter().map(|k| k.as_str()))
+            .all(|k| listed.contains(k));
         if listed.len() != record.plans.len() || listed.len() != known || !all_known {
             return Ok(Some("checkpoint lists other plans than the log has".into()));
         }
@@ -394,7 +400,8 @@ impl Verifier {
             }
             self.verified.insert(id.clone(), *hash);
         }
-        let idle: Vec<String> = state.plans.keys().filter(|id| !self.reached.contains(*id)).cloned().collect();
+        let idle: Vec<String> =
+            state.plans.keys().filter(|id| !self.reached.contains(id.as_str())).map(|id| id.to_string()).collect();
         for id in idle {
             state.plans.remove(&id);
             self.evicted.insert(id);

@@ -366,14 +366,14 @@ pub fn same_submission(
     }
     match (&sub.command, &stored.payload) {
         (Command::Investment { project, period, amount }, Payload::InvestmentReported(i)) => {
-            &i.project == project && i.period == *period && i.amount == *amount
+            i.project == project && i.period == *period && i.amount == *amount
         }
         (Command::Milestone { project, milestone, date }, Payload::MilestoneReached(m)) => {
-            &m.project == project && m.milestone == *milestone && m.date == *date
+            m.project == project && m.milestone == *milestone && m.date == *date
         }
         (Command::Actual { indicator, plan, period, value, basis }, Payload::ActualReported(a)) => {
-            &a.indicator == indicator
-                && plan.as_ref().is_none_or(|p| p == &a.plan)
+            a.indicator == indicator
+                && plan.as_ref().is_none_or(|p| p == a.plan)
                 && a.period == *period
                 && a.value == *value
                 && a.basis == *basis

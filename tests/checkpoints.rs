@@ -57,7 +57,7 @@ fn point_in_time_from_checkpoints_equals_the_full_fold() {
         assert_eq!(probe.years, full.years, "year index at seq {seq}");
         // One plan alone: the same plan, and the same report bytes for it.
         for (plan, _) in full.plans.sorted().into_iter().take(3) {
-            let one = checkpoint::state_at(store, seq, Some(std::slice::from_ref(plan))).unwrap();
+            let one = checkpoint::state_at(store, seq, Some(&[plan.to_string()])).unwrap();
             assert_eq!(one.plans.len(), 1, "only {plan} is loaded at seq {seq}");
             assert_eq!(one.plans.get(plan), full.plans.get(plan), "plan {plan} at seq {seq}");
             assert_eq!(

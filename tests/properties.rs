@@ -124,7 +124,13 @@ fn payload() -> impl Strategy<Value = Payload> {
             date
         })),
         (ident(), ident(), period(), decimal(), 0usize..3).prop_map(|(plan, indicator, period, value, b)| {
-            Payload::ActualReported(ActualReported { plan: plan.into(), indicator: indicator.into(), period, value, basis: Basis::ALL[b] })
+            Payload::ActualReported(ActualReported {
+                plan: plan.into(),
+                indicator: indicator.into(),
+                period,
+                value,
+                basis: Basis::ALL[b],
+            })
         }),
         (ident(), ident(), decimal(), decimal(), text()).prop_map(|(plan, project, previous, value, reason)| {
             Payload::TargetRevised(TargetRevised {
