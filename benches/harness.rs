@@ -358,15 +358,21 @@ pub fn run(cfg: &Config) -> Report {
     let mut rounds = Vec::new();
     let mut all_lat: Vec<Duration> = Vec::new();
     for round in 0..GROUP_ROUNDS {
-        let mut single = Vec::with_capacity(cfg.singles);
-        for i in 0..cfg.singles / 2 {
+        // Both rates are events over wall time, so a stall of the disk counts on both sides
+        // (a rate from the single writer's median latency would leave its stalls out).
+        let singles = cfg.singles / 2;
+        let mut single = Vec::with_capacity(singles);
+        let t = Instant::now();
+        for i in 0..singles {
             let sub = correction(targets[i % targets.len()], (round * 100_000 + i) as i64 + 500_000);
             let t = Instant::now();
             group.submit(workload::ACTOR, vec![sub]).unwrap();
             single.push(t.elapsed());
         }
+        let single_rate = rate(singles as u64, t.elapsed());
         single.sort();
-        let single_rate = 1.0 / pct(&single, 0.5).as_secs_f64();
+        // What the ratio was before both sides were rates over wall time (kept for comparison).
+        let by_p50 = 1.0 / pct(&single, 0.5).as_secs_f64();
         let t = Instant::now();
         let handles: Vec<_> = (0..cfg.writers)
             .map(|w| {
@@ -387,12 +393,13 @@ pub fn run(cfg: &Config) -> Report {
             .collect();
         all_lat.extend(handles.into_iter().flat_map(|h| h.join().unwrap()));
         let group_rate = rate((cfg.writers * cfg.per_writer) as u64, t.elapsed());
-        rounds.push((group_rate / single_rate, group_rate, single_rate));
+        rounds.push((group_rate / single_rate, group_rate, single_rate, group_rate / by_p50));
     }
     rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
     all_lat.sort();
-    let (ratio, group_rate, single_rate) = rounds[rounds.len() / 2];
+    let (ratio, group_rate, single_rate, _) = rounds[rounds.len() / 2];
     let spread = rounds.iter().map(|r| format!("{:.1}x", r.0)).collect::<Vec<_>>().join(", ");
+    let spread_p50 = rounds.iter().map(|r| format!("{:.1}x", r.3)).collect::<Vec<_>>().join(", ");
     report.row(
         &format!(
             "{} concurrent writers × {} single-event appends, median of {GROUP_ROUNDS} rounds ({spread})",
@@ -403,6 +410,10 @@ pub fn run(cfg: &Config) -> Report {
         Some(ratio),
         "≥ 10x single writer",
     );
+    report.notes.push(format!(
+        "Group commit rounds against a single-writer rate taken from its median latency instead \
+         (leaves the single writer's stalls out; the measure before the fifth session): {spread_p50}."
+    ));
     let ledger = Arc::try_unwrap(group).ok().map(GroupCommit::into_inner).unwrap();
     assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
     drop(ledger);
