@@ -16,13 +16,12 @@ use planledger::checkpoint;
 use planledger::clock::{CountingIds, SteppingClock};
 use planledger::codec;
 use planledger::commit::GroupCommit;
-use planledger::decide::{Command, EventRef, Submission};
+use planledger::decide::Submission;
 use planledger::event::Event;
 use planledger::ledger::Ledger;
 use planledger::projection::{self, State};
 use planledger::store::Store;
 use planledger::workload::{self, Workload};
-use rust_decimal::Decimal;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -503,16 +502,7 @@ pub fn run(cfg: &Config) -> Report {
 }
 
 fn correction(target: u64, i: i64) -> Submission {
-    Submission {
-        signature: None,
-        id: None,
-        note: None,
-        command: Command::Correct {
-            event: EventRef::Seq(target),
-            value: Decimal::new(10_000 + i, 2),
-            reason: "调度复核".into(),
-        },
-    }
+    workload::correction(target, 10_000 + i, "调度复核")
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

@@ -215,7 +215,6 @@ impl GroupCommit {
 mod tests {
     use super::*;
     use crate::clock::{CountingIds, SteppingClock};
-    use crate::decide::{Command, EventRef};
     use crate::workload::{self, Workload};
 
     /// Many threads, each request atomic: every acknowledged correction is in the log once,
@@ -250,16 +249,7 @@ mod tests {
                 std::thread::spawn(move || {
                     (0..per)
                         .map(|k| {
-                            let sub = Submission {
-                                signature: None,
-                                id: None,
-                                note: None,
-                                command: Command::Correct {
-                                    event: EventRef::Seq(target),
-                                    value: rust_decimal::Decimal::new(10_000 + k as i64, 2),
-                                    reason: "r".into(),
-                                },
-                            };
+                            let sub = workload::correction(target, 10_000 + k as i64, "r");
                             g.submit(workload::ACTOR, vec![sub]).unwrap()[0].seq
                         })
                         .collect::<Vec<u64>>()

@@ -943,16 +943,7 @@ mod tests {
         ledger.submit(workload::ACTOR, &w.batches(100).next().unwrap(), &|_| None).unwrap();
         let target =
             ledger.store().events(1).map(|e| e.unwrap()).find(|e| e.payload.kind() == "investment").unwrap().seq;
-        let correct = |event: u64, cents: i64| Submission {
-            signature: None,
-            id: None,
-            note: None,
-            command: crate::decide::Command::Correct {
-                event: crate::decide::EventRef::Seq(event),
-                value: rust_decimal::Decimal::new(cents, 2),
-                reason: "r".into(),
-            },
-        };
+        let correct = |event: u64, cents: i64| workload::correction(event, cents, "r");
         let durable = ledger.store().head().events();
         stage_out(&mut ledger, &[correct(target, 101)]);
         let in_flight = Arc::clone(&ledger.in_flight.back().unwrap().done);

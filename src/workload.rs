@@ -33,6 +33,17 @@ pub struct Workload {
 }
 
 /// A clock for the workload: after every period it reports on.
+/// An unsigned correction, without an id, of the event at `seq` to `cents` / 100: what the
+/// benchmarks, the profiles and tests submit again and again (each value a new event).
+pub fn correction(seq: u64, cents: i64, reason: &str) -> Submission {
+    Submission {
+        signature: None,
+        id: None,
+        note: None,
+        command: Command::Correct { event: EventRef::Seq(seq), value: Decimal::new(cents, 2), reason: reason.into() },
+    }
+}
+
 pub fn clock_start() -> Timestamp {
     Timestamp::parse("start", "2990-01-01T00:00:00Z").map(|t| t.0).map(Timestamp).unwrap_or_default()
 }

@@ -144,16 +144,7 @@ fn verify_reloads_an_idle_plan_that_a_late_correction_reaches() {
         .map(|e| e.unwrap())
         .find(|e| matches!(&e.payload, planledger::event::Payload::InvestmentReported(i) if i.plan.contains("2001")))
         .expect("an investment of 2001");
-    let fix = planledger::decide::Submission {
-        signature: None,
-        id: None,
-        note: None,
-        command: planledger::decide::Command::Correct {
-            event: planledger::decide::EventRef::Seq(first.seq),
-            value: rust_decimal::Decimal::new(12345, 2),
-            reason: "audit finding, years later".into(),
-        },
-    };
+    let fix = workload::correction(first.seq, 12345, "audit finding, years later");
     ledger.submit(workload::ACTOR, &[fix], &|_| None).unwrap();
     let v = planledger::verify::verify(ledger.store()).unwrap();
     assert!(v.ok(), "{v:?}");

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use planledger::decide::{Command, EventRef, Submission};
+use planledger::decide::Submission;
 use planledger::ledger::Ledger;
 use planledger::workload::{self, Workload};
 
@@ -38,16 +38,7 @@ pub fn investments(ledger: &Ledger, n: usize) -> Vec<u64> {
 
 /// A correction of the investment at `target` to `cents` / 100 (each value a new event).
 pub fn correction(target: u64, cents: i64) -> Submission {
-    Submission {
-        signature: None,
-        id: None,
-        note: None,
-        command: Command::Correct {
-            event: EventRef::Seq(target),
-            value: rust_decimal::Decimal::new(cents, 2),
-            reason: "r".into(),
-        },
-    }
+    workload::correction(target, cents, "r")
 }
 
 /// User + system CPU seconds from a `/proc/.../stat` file (fields 14 and 15, in ticks of 10 ms):
