@@ -1,7 +1,8 @@
 //! The store: events in chunks in the log segments (`wal`), where a commit writes them once
 //! and makes them durable with one fdatasync before anything is acknowledged; one sled tree
 //! indexing them, with the head and the checkpoint records (a commit's entries inserted key
-//! by key after its log record is durable); checkpoint partitions as files. docs/design.md has the whole layout.
+//! by key after its log record is durable); checkpoint partitions as files. docs/design.md
+//! has the whole layout.
 //!
 //! Key layout (one tree, `ledger`; big-endian seqs so keys sort in log order):
 //!
@@ -757,7 +758,10 @@ impl Store {
         }
     }
 
-    /// Raw chunks from the start of the log: `(first seq, chunk bytes)`. For verification.
+    /// Raw chunks from the start of the log: `(first seq, chunk bytes)`. For verification,
+    /// so not bounded by the head (a chunk beyond it is damage to report): call it with no
+    /// commit under way, as `verify` and proofs are (the CLI holds the store alone, the
+    /// server reads through `GroupCommit::with_ledger`), since a commit's keys go in one by one.
     pub fn raw_chunks(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
         self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)).map(|r| {
             let (k, index) = r?;
