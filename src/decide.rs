@@ -541,7 +541,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                     ))
                     .at(at()));
                 }
-                out.push(Payload::ProjectListed(Box::new(ProjectListed { carried, ..pr.clone() })))
+                out.push(Payload::ProjectListed(std::sync::Arc::new(ProjectListed { carried, ..pr.clone() })))
             }
         }
     }

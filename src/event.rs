@@ -57,7 +57,10 @@ pub enum Payload {
     // The large variants are boxed so every event is small to move; bincode encodes a box as
     // its content, so this changes nothing in the stored bytes.
     IndicatorDefined(Box<IndicatorDefined>),
-    ProjectListed(Box<ProjectListed>),
+    // Shared, not boxed: the state's listing keeps this very definition (`Listing::def`),
+    // so folding a listing copies a pointer instead of its strings and maps (serde's `rc`:
+    // the same bytes as the box).
+    ProjectListed(std::sync::Arc<ProjectListed>),
     InvestmentReported(InvestmentReported),
     MilestoneReached(MilestoneReached),
     ActualReported(ActualReported),

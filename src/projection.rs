@@ -497,7 +497,7 @@ pub fn apply(state: &mut State, event: &Event) {
                     }
                 }
                 let mut listing = Listing {
-                    def: std::sync::Arc::new((**p).clone()),
+                    def: std::sync::Arc::clone(p),
                     version: 0,
                     planned_investment: p.planned_investment,
                     progress,
