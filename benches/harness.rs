@@ -315,14 +315,7 @@ pub fn run(cfg: &Config) -> Report {
     let mut ledger = open_ledger(&single_dir);
     let seed = WORKLOAD.batches(3_000).next().unwrap();
     ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
-    let targets: Vec<u64> = ledger
-        .store()
-        .events(1)
-        .map(|e| e.unwrap())
-        .filter(|e| e.payload.kind() == "investment")
-        .map(|e| e.seq)
-        .take(cfg.writers.max(1))
-        .collect();
+    let targets = workload::investments(ledger.store(), cfg.writers.max(1)).unwrap();
     // Interleaved, one of ours then one raw: the disk's speed drifts within seconds here, and
     // both sides of the ratio should see the same disk.
     let raw_path = cfg.dir.join("raw-append.log");

@@ -20,7 +20,7 @@ fn main() {
     for b in common::workload(1_000).batches(3_000).take(3) {
         ledger.submit(planledger::workload::ACTOR, &b, &|_| None).unwrap();
     }
-    let targets = common::investments(&ledger, WRITERS);
+    let targets = planledger::workload::investments(ledger.store(), WRITERS).unwrap();
     let group = Arc::new(planledger::commit::GroupCommit::new(ledger));
     let cpu0 = common::cpu_secs("/proc/self/stat");
     let t = std::time::Instant::now();

@@ -14,7 +14,7 @@ fn main() {
     ledger
         .submit(planledger::workload::ACTOR, &common::workload(3_000).batches(3_000).next().unwrap(), &|_| None)
         .unwrap();
-    let target = common::investments(&ledger, 1)[0];
+    let target = planledger::workload::investments(ledger.store(), 1).unwrap()[0];
     let mut raw = std::fs::File::create(dir.join("raw")).unwrap();
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for i in 0..300 {

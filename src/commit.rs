@@ -231,14 +231,7 @@ mod tests {
         let w = Workload { projects_per_year: 60, first_year: 2001, batch: 2_000 };
         let seed = w.batches(500).next().unwrap();
         ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
-        let targets: Vec<u64> = ledger
-            .store()
-            .events(1)
-            .map(|e| e.unwrap())
-            .filter(|e| e.payload.kind() == "investment")
-            .map(|e| e.seq)
-            .take(8)
-            .collect();
+        let targets = workload::investments(ledger.store(), 8).unwrap();
         let before = ledger.store().head().events();
         let group = Arc::new(GroupCommit::new(ledger));
         let per = 25;

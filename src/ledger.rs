@@ -941,8 +941,7 @@ mod tests {
         let w = Workload { projects_per_year: 20, first_year: 2001, batch: 100 };
         let mut ledger = open(tmp.path());
         ledger.submit(workload::ACTOR, &w.batches(100).next().unwrap(), &|_| None).unwrap();
-        let target =
-            ledger.store().events(1).map(|e| e.unwrap()).find(|e| e.payload.kind() == "investment").unwrap().seq;
+        let target = workload::investments(ledger.store(), 1).unwrap()[0];
         let correct = |event: u64, cents: i64| workload::correction(event, cents, "r");
         let durable = ledger.store().head().events();
         stage_out(&mut ledger, &[correct(target, 101)]);

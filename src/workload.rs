@@ -44,6 +44,21 @@ pub fn correction(seq: u64, cents: i64, reason: &str) -> Submission {
     }
 }
 
+/// The seqs of the first `n` investment reports in `store`: events a correction can name.
+pub fn investments(store: &crate::store::Store, n: usize) -> crate::Result<Vec<u64>> {
+    let mut seqs = Vec::with_capacity(n);
+    for event in store.events(1) {
+        if seqs.len() == n {
+            break;
+        }
+        let event = event?;
+        if matches!(event.payload, crate::event::Payload::InvestmentReported(_)) {
+            seqs.push(event.seq);
+        }
+    }
+    Ok(seqs)
+}
+
 pub fn clock_start() -> Timestamp {
     Timestamp::parse("start", "2990-01-01T00:00:00Z").map(|t| t.0).map(Timestamp).unwrap_or_default()
 }

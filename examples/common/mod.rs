@@ -24,18 +24,6 @@ pub fn fresh_ledger(dir: &Path) -> Ledger {
     .unwrap()
 }
 
-/// The seqs of the first `n` investment reports: what corrections can name.
-pub fn investments(ledger: &Ledger, n: usize) -> Vec<u64> {
-    ledger
-        .store()
-        .events(1)
-        .map(|e| e.unwrap())
-        .filter(|e| e.payload.kind() == "investment")
-        .map(|e| e.seq)
-        .take(n)
-        .collect()
-}
-
 /// A correction of the investment at `target` to `cents` / 100 (each value a new event).
 pub fn correction(target: u64, cents: i64) -> Submission {
     workload::correction(target, cents, "r")
