@@ -17,3 +17,15 @@ fn the_benchmark_harness_runs_at_quick_size() {
     let rss = harness::replay_rss(&tmp.path().join("pit"));
     assert!(rss.starts_with("replayed "), "{rss}");
 }
+
+/// `--group-commit` runs goal 4's measure alone, with a figure and a ratio from every round.
+#[test]
+fn the_group_commit_measure_runs_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = harness::run_group_commit(&harness::Config::quick(tmp.path().to_path_buf()));
+    assert_eq!(report.rows.len(), 1, "{}", report.markdown());
+    let row = &report.rows[0];
+    assert!(row.what.contains("concurrent writers") && row.ratio.is_some_and(|r| r > 0.0), "{row:?}");
+    let rounds = row.what.split_once('(').map(|(_, r)| r.split(", ").filter(|x| x.contains('x')).count());
+    assert_eq!(rounds, Some(harness::GROUP_ROUNDS), "one ratio per round: {row:?}");
+}
