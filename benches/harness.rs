@@ -139,6 +139,17 @@ fn open_ledger(dir: &Path) -> Ledger {
         .unwrap()
 }
 
+/// A fresh ledger at `dir` holding the workload's first 3,000 events, and the seqs of its
+/// first `writers` investments (what the single and concurrent appends correct).
+fn seeded_ledger(dir: &Path, writers: usize) -> (Ledger, Vec<u64>) {
+    let _ = std::fs::remove_dir_all(dir);
+    let mut ledger = open_ledger(dir);
+    let seed = WORKLOAD.batches(3_000).next().unwrap();
+    ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
+    let targets = workload::investments(ledger.store(), writers.max(1)).unwrap();
+    (ledger, targets)
+}
+
 /// Rounds of the concurrent-writers measure, each against its own single-writer baseline;
 /// the median round's ratio is the figure. Seven, not three: a round is ~0.1 s and this
 /// machine's stalls last about that long, so a stall is one outlier among seven.
@@ -312,12 +323,7 @@ pub fn run(cfg: &Config) -> Report {
 
     // 3. Durable single append vs raw append + fdatasync on the same disk.
     eprintln!("durable single appends ...");
-    let single_dir = cfg.dir.join("single");
-    let _ = std::fs::remove_dir_all(&single_dir);
-    let mut ledger = open_ledger(&single_dir);
-    let seed = WORKLOAD.batches(3_000).next().unwrap();
-    ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
-    let targets = workload::investments(ledger.store(), cfg.writers.max(1)).unwrap();
+    let (mut ledger, targets) = seeded_ledger(&cfg.dir.join("single"), cfg.writers);
     // Interleaved, one of ours then one raw: the disk's speed drifts within seconds here, and
     // both sides of the ratio should see the same disk.
     let raw_path = cfg.dir.join("raw-append.log");
@@ -510,12 +516,7 @@ fn group_commit(report: &mut Report, cfg: &Config, ledger: Ledger, targets: &[u6
 /// iterating on group commit without the minutes the rest takes.
 pub fn run_group_commit(cfg: &Config) -> Report {
     let mut report = Report::default();
-    let dir = cfg.dir.join("group");
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut ledger = open_ledger(&dir);
-    let seed = WORKLOAD.batches(3_000).next().unwrap();
-    ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
-    let targets = workload::investments(ledger.store(), cfg.writers.max(1)).unwrap();
+    let (ledger, targets) = seeded_ledger(&cfg.dir.join("group"), cfg.writers);
     let ledger = group_commit(&mut report, cfg, ledger, &targets);
     assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
     report
