@@ -459,17 +459,23 @@ fn group_commit(report: &mut Report, cfg: &Config, ledger: Ledger, targets: &[u6
             let (target, per) = (targets[w % targets.len()], cfg.per_writer);
             std::thread::spawn(move || {
                 let mut lat = Vec::with_capacity(per * GROUP_ROUNDS);
+                // A refused append is reported after the rounds: a thread that panicked here
+                // would never reach the barriers, and the measure would hang instead of fail.
+                let mut refused = None;
                 for round in 0..GROUP_ROUNDS {
                     start.wait();
                     for i in 0..per {
                         let sub = correction(target, (round * 10_000_000 + w * 100_000 + i) as i64 + 1_000_000);
                         let t = Instant::now();
-                        group.submit(workload::ACTOR, vec![sub]).unwrap();
+                        if let Err(e) = group.submit(workload::ACTOR, vec![sub]) {
+                            refused.get_or_insert(e.to_string());
+                            break;
+                        }
                         lat.push(t.elapsed());
                     }
                     end.wait();
                 }
-                lat
+                (lat, refused)
             })
         })
         .collect();
@@ -494,7 +500,12 @@ fn group_commit(report: &mut Report, cfg: &Config, ledger: Ledger, targets: &[u6
         let single_rate = rate(2 * half as u64, before + single(&group));
         rounds.push((group_rate / single_rate, group_rate, single_rate));
     }
-    let mut lat: Vec<Duration> = writers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut lat: Vec<Duration> = Vec::new();
+    for writer in writers {
+        let (l, refused) = writer.join().unwrap();
+        assert!(refused.is_none(), "a concurrent append was refused: {refused:?}");
+        lat.extend(l);
+    }
     lat.sort();
     rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (ratio, group_rate, single_rate) = rounds[rounds.len() / 2];
