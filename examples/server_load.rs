@@ -49,6 +49,7 @@ fn main() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let store = dir.path().to_path_buf();
+    let ledger_key = planledger::keys::load(&store).unwrap().public();
     let listen = addr.clone();
     std::thread::spawn(move || planledger::server::serve(&store, &listen, &mut std::io::sink()).unwrap());
     std::thread::sleep(Duration::from_millis(500));
@@ -76,7 +77,7 @@ fn main() {
                                 reason: "load".into(),
                             },
                         };
-                        keys::sign(&pair, "drc", &mut sub);
+                        keys::sign(&pair, &ledger_key, "drc", &mut sub);
                         let (kind, fields) = keys::command_form(&sub);
                         let sig = sub.signature.unwrap();
                         let req = proto::AppendRequest {

@@ -15,10 +15,9 @@ use crate::error::{Error, Result};
 use crate::input;
 use crate::ledger::{Ack, Ledger};
 use crate::model::{Date, Timestamp};
-use crate::query::{self, AsOf};
-use crate::report;
+use crate::query::AsOf;
 use crate::store::{Store, BATCH_EVENTS_MAX};
-use crate::{audit, proof, snapshot, summary};
+use crate::{audit, proof, read, summary};
 
 /// Exit codes, documented in docs/cli.md.
 pub mod exit {
@@ -191,59 +190,59 @@ pub(crate) enum DeptCmd {
 pub(crate) struct VerifyArgs {
     /// Also prove that today's log extends the one this signed checkpoint covers
     #[arg(long, value_name = "FILE")]
-    checkpoint: Option<PathBuf>,
+    pub(crate) checkpoint: Option<PathBuf>,
     /// Fail on any unsigned event after the first key registration
     #[arg(long)]
-    require_signatures: bool,
+    pub(crate) require_signatures: bool,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct SummaryArgs {
     #[arg(long)]
-    year: i32,
+    pub(crate) year: i32,
     /// Only this plan (when a year has several)
     #[arg(long)]
-    plan: Option<String>,
+    pub(crate) plan: Option<String>,
     /// Break down by a dimension of the plan file (block, type, sector, ...); twice for two levels
     #[arg(long, value_name = "DIMENSION")]
-    by: Vec<String>,
+    pub(crate) by: Vec<String>,
     /// Transaction time: a seq, or an RFC 3339 time
     #[arg(long, value_name = "TIME|SEQ")]
-    as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
     /// Valid time: the state of the world on this date (default: the year's end, or today)
     #[arg(long, value_name = "DATE")]
-    at: Option<String>,
+    pub(crate) at: Option<String>,
     /// text | md | csv (default text; --json for JSON)
     #[arg(long, default_value = "text")]
-    format: String,
+    pub(crate) format: String,
     /// zh | en
     #[arg(long, default_value = "en")]
-    lang: String,
+    pub(crate) lang: String,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct AuditArgs {
     /// A project, indicator, department or plan id
     #[arg(long)]
-    entity: Option<String>,
+    pub(crate) entity: Option<String>,
     /// Acting department
     #[arg(long, value_name = "DEPT")]
-    actor: Option<String>,
+    pub(crate) actor: Option<String>,
     /// Event type (investment, milestone, actual, revise-target, correct, retract, ...)
     #[arg(long = "type", value_name = "KIND")]
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Recorded at or after this time
     #[arg(long, value_name = "TIME")]
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Recorded at or before this time
     #[arg(long, value_name = "TIME")]
-    until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Transaction time: what the ledger had recorded then
     #[arg(long, value_name = "TIME|SEQ")]
-    as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
     /// text | csv (default text; --json for JSON)
     #[arg(long, default_value = "text")]
-    format: String,
+    pub(crate) format: String,
 }
 
 #[derive(Args, Debug)]
@@ -395,23 +394,23 @@ pub(crate) enum Kind {
 pub(crate) struct StateArgs {
     /// Only this plan
     #[arg(long)]
-    plan: Option<String>,
+    pub(crate) plan: Option<String>,
     /// Transaction time: a seq, or an RFC 3339 time
     #[arg(long, value_name = "TIME|SEQ")]
-    as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
     /// Valid time: the state of the world on this date (milestones, months, periods up to it)
     #[arg(long, value_name = "DATE")]
-    at: Option<String>,
+    pub(crate) at: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct LogArgs {
     /// First seq to print
     #[arg(long, default_value_t = 1)]
-    from: u64,
+    pub(crate) from: u64,
     /// Transaction time: stop at what the ledger had recorded then
     #[arg(long, value_name = "TIME|SEQ")]
-    as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
 }
 
 /// Runs the CLI with the process's arguments; returns the exit code.
@@ -514,437 +513,361 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
     if let Some(url) = cli.server.clone().or_else(|| std::env::var("PLANLEDGER_SERVER").ok()) {
         return crate::remote::run(cli, &url, out);
     }
-    run_on(cli, None, out)
+    run_local(cli, out)
 }
 
-/// The store a read command reads: the one the server holds, or the one at `--store`.
-fn store_for<'a>(held: Option<&'a Store>, dir: &Path, slot: &'a mut Option<Store>) -> Result<&'a Store> {
-    match held {
-        Some(s) => Ok(s),
-        None => Ok(slot.insert(open_existing(dir)?)),
+/// What every command needs besides its own arguments.
+pub(crate) struct Ctx {
+    pub(crate) store: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+    pub(crate) json: bool,
+}
+
+impl Ctx {
+    fn dir(&self) -> PathBuf {
+        store_dir(&self.store)
     }
 }
 
-/// Runs a parsed command against the local store, or, for read commands, against `held`
-/// (the server's open store: same code, so the same output and exit codes).
-pub fn run_on(cli: Cli, held: Option<&Store>, out: &mut Out) -> Result<i32> {
-    let dir = store_dir(&cli.store);
-    let mut slot: Option<Store> = None;
+/// Runs a parsed command against the local store: one function per command.
+pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
+    let ctx = Ctx { store: cli.store, key: cli.key, json: cli.json };
     match cli.command {
-        Cmd::Plan(PlanCmd::Import { file, actor }) => {
-            let text = read_file(&file)?;
-            let import = input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
-            let mut ledger = open_ledger(&dir)?;
-            let plan_id = import.plan.plan.clone();
-            let mut subs = vec![Submission {
-                signature: None,
-                id: None,
-                note: None,
-                command: Command::ImportPlan(Box::new(import)),
-            }];
-            sign_all(&cli.key, &actor, &mut subs)?;
-            let name = file.display().to_string();
-            let acks = ledger.submit(&actor, &subs, &|_| Some(name.clone()))?;
-            print_import(out, cli.json, &plan_id, &acks)?;
-        }
-        Cmd::Submit(args) => {
-            let (mut subs, origins) = submissions_of(&args)?;
-            sign_all(&cli.key, &args.actor, &mut subs)?;
-            let expected = parse_expected(&args.expect)?;
-            // Checked before the store is opened (or created).
-            if let Some(n) = args.batch {
-                if n == 0 || n > BATCH_EVENTS_MAX {
-                    return Err(Error::invalid(format!("--batch {n} is not between 1 and {BATCH_EVENTS_MAX}")));
-                }
-                if !expected.is_empty() {
-                    return Err(Error::invalid(
-                        "--expect applies to one atomic batch; it cannot be combined with --batch",
-                    ));
-                }
-            }
-            let mut ledger = open_ledger(&dir)?;
-            let origin = |i: usize| origins[i].clone();
-            match args.batch {
-                None => {
-                    let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
-                    print_acks(out, cli.json, &acks)?;
-                }
-                Some(n) => submit_in_batches(out, cli.json, &mut ledger, &args.actor, &subs, &origins, n)?,
-            }
-        }
-        Cmd::State(args) => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let seq = as_of_seq(store, &args.as_of)?;
-            let at = args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?;
-            let state = match &args.plan {
-                Some(p) => query::plans_at(store, seq, std::slice::from_ref(p))?,
-                None => query::state_at(store, seq)?,
-            };
-            if let Some(p) = &args.plan {
-                if !state.plans.contains_key(p) {
-                    return Err(Error::unknown("plan", p));
-                }
-            }
-            if cli.json {
-                emit_json(out, &report::state_json(&state, args.plan.as_deref(), at))?;
-            } else {
-                emit(out, &report::state_text(&state, args.plan.as_deref(), at))?;
-            }
-        }
-        Cmd::Summary(args) => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let seq = as_of_seq(store, &args.as_of)?;
-            let at = args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?;
-            if args.by.len() > summary::BY_MAX {
-                return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
-            }
-            let lang = match args.lang.as_str() {
-                "zh" => summary::Lang::Zh,
-                "en" => summary::Lang::En,
-                other => return Err(Error::invalid(format!("--lang '{other}' is not zh or en"))),
-            };
-            // Load only the plans of that year: the global part says which they are.
-            let index = crate::checkpoint::state_at(store, seq, Some(&[]))?;
-            let mut ids: Vec<String> = index.years.get(&args.year).cloned().unwrap_or_default();
-            if let Some(p) = &args.plan {
-                if !ids.contains(p) {
-                    return Err(Error::invalid(format!("plan '{p}' is not a plan of {}", args.year)));
-                }
-                ids = vec![p.clone()];
-            }
-            if ids.is_empty() {
-                return Err(Error::invalid(format!("no plan for {} is recorded", args.year)));
-            }
-            let state = query::plans_at(store, seq, &ids)?;
-            // "Today" of a summary taken --as-of a past point is that point's date.
-            let today = match &args.as_of {
-                Some(_) => state.last_recorded_at.date(),
-                None => clock()?.now().date(),
-            };
-            let on = summary::On::new(args.year, at, today);
-            let s = summary::summarize(&state, args.year, on, &args.by);
-            let as_of = json!({"seq": state.last_seq, "recorded_at": (state.last_seq > 0).then(|| state.last_recorded_at.to_string())});
-            match (cli.json, args.format.as_str()) {
-                (true, _) => emit_json(out, &s.json(as_of))?,
-                (false, "text") => emit(out, &s.prose(lang, false))?,
-                (false, "md") => emit(out, &s.prose(lang, true))?,
-                (false, "csv") => emit(out, &s.csv())?,
-                (false, other) => return Err(Error::invalid(format!("--format '{other}' is not text, md or csv"))),
-            }
-        }
-        Cmd::Audit(args) => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let seq = as_of_seq(store, &args.as_of)?;
-            let time = |f: &str, v: &Option<String>| v.as_deref().map(|t| Timestamp::parse(f, t)).transpose();
-            // A bare date after --since means from the start of that day.
-            let since = match args.since.as_deref() {
-                Some(t) if Date::parse("--since", t).is_ok() => {
-                    Some(Timestamp(Timestamp::parse("--since", t)?.0 - 86_399_999_999))
-                }
-                _ => time("--since", &args.since)?,
-            };
-            if let Some(k) = &args.kind {
-                if !crate::event::KINDS.contains(&k.as_str()) {
-                    return Err(Error::invalid(format!(
-                        "--type '{k}' is not an event type; expected one of: {}",
-                        crate::event::KINDS.join(", ")
-                    )));
-                }
-            }
-            let filter = audit::Filter {
-                entity: args.entity.clone(),
-                actor: args.actor.clone(),
-                kind: args.kind.clone(),
-                since,
-                until: time("--until", &args.until)?,
-            };
-            let rows = audit::trail(store, seq, &filter)?;
-            match (cli.json, args.format.as_str()) {
-                (true, _) => {
-                    let at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
-                    emit_json(out, &json!({"as_of": {"seq": seq, "recorded_at": at}, "entries": rows}))?
-                }
-                (false, "text") => {
-                    for r in &rows {
-                        emit(out, &audit::line(r))?;
-                    }
-                }
-                (false, "csv") => emit(out, &audit::csv(&rows))?,
-                (false, other) => return Err(Error::invalid(format!("--format '{other}' is not text or csv"))),
-            }
-        }
-        Cmd::Show { event } => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let doc = show(store, &event)?;
-            if cli.json {
-                emit_json(out, &doc)?;
-            } else {
-                emit(out, &serde_json::to_string_pretty(&doc).unwrap_or_default())?;
-                emit(out, "\n")?;
-            }
-        }
-        Cmd::Snapshot(args) => {
-            let store = store_for(held, &dir, &mut slot)?;
-            match (args.verify, args.out) {
-                (Some(SnapshotCmd::Verify { file }), _) => {
-                    let name = file.display().to_string();
-                    let snap = snapshot::parse(&read_file(&file)?).map_err(|e| e.at(name.clone()))?;
-                    match snapshot::check(store, &snap)? {
-                        Ok(()) => {
-                            let seq = &snap["as_of"]["seq"];
-                            if cli.json {
-                                emit_json(out, &json!({"ok": true, "seq": seq}))?;
-                            } else {
-                                emit(out, &format!("ok: {name} matches the ledger at seq {seq}\n"))?;
-                            }
-                        }
-                        Err(parts) => {
-                            if cli.json {
-                                emit_json(out, &json!({"ok": false, "differs": parts}))?;
-                            }
-                            return Err(Error::Integrity(format!(
-                                "{name} does not match the ledger: {}",
-                                parts.join("; ")
-                            )));
-                        }
-                    }
-                }
-                (None, Some(file)) => {
-                    let seq = as_of_seq(store, &args.as_of)?;
-                    let snap = snapshot::make(store, seq)?;
-                    let text = serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n";
-                    write_file(&file, &text)?;
-                    if cli.json {
-                        emit_json(out, &json!({"wrote": file.display().to_string(), "seq": seq}))?;
-                    } else {
-                        emit(out, &format!("wrote {} (seq {seq})\n", file.display()))?;
-                    }
-                }
-                (None, None) => {
-                    // No --out: the snapshot goes to stdout (what a server sends its client).
-                    let seq = as_of_seq(store, &args.as_of)?;
-                    let snap = snapshot::make(store, seq)?;
-                    emit(out, &(serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n"))?;
-                }
-            }
-        }
-        Cmd::Diff { a, b } => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let side = |x: Option<&str>| -> Result<snapshot::Side> {
-                match x {
-                    Some(p) if p.ends_with(".json") && !Path::new(p).is_file() => {
-                        Err(Error::invalid(format!("no snapshot file {p}")))
-                    }
-                    Some(p) if Path::new(p).is_file() => {
-                        let snap = snapshot::parse(&read_file(Path::new(p))?).map_err(|e| e.at(p.to_string()))?;
-                        Ok(snapshot::Side {
-                            seq: snap["as_of"]["seq"].as_u64().unwrap_or(0),
-                            state: snap["state"].clone(),
-                        })
-                    }
-                    other => {
-                        let seq = as_of_seq(store, &other.map(str::to_string))?;
-                        Ok(snapshot::Side { seq, state: report::state_json(&query::state_at(store, seq)?, None, None) })
-                    }
-                }
-            };
-            let (sa, sb) = (side(Some(&a))?, side(b.as_deref())?);
-            let changes = snapshot::diff(store, &sa, &sb)?;
-            if cli.json {
-                emit_json(out, &json!({"from_seq": sa.seq, "to_seq": sb.seq, "changes": changes}))?;
-            } else {
-                emit(out, &format!("from seq {} to seq {}: {} changes\n", sa.seq, sb.seq, changes.len()))?;
-                for c in &changes {
-                    emit(out, &snapshot::diff_line(c))?;
-                }
-            }
-        }
-        Cmd::Checkpoint { out: file } => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let head = proof::tree_head(store)?;
-            let text = serde_json::to_string_pretty(&head.json()).unwrap_or_default() + "\n";
-            match file {
-                Some(f) => {
-                    write_file(&f, &text)?;
-                    if cli.json {
-                        emit_json(
-                            out,
-                            &json!({"wrote": f.display().to_string(), "size": head.size, "root": hex(&head.root)}),
-                        )?;
-                    } else {
-                        emit(out, &format!("wrote {} (size {}, root {})\n", f.display(), head.size, hex(&head.root)))?;
-                    }
-                }
-                None => emit(out, &text)?,
-            }
-        }
-        Cmd::Key => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let key = crate::keys::LedgerKey::load_or_create(store.dir())?;
-            if cli.json {
-                emit_json(out, &json!({"algorithm": "ed25519", "public_key": hex(&key.public())}))?;
-            } else {
-                emit(out, &format!("{}\n", hex(&key.public())))?;
-            }
-        }
-        Cmd::Proof { event, size, out: file } => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let seq = resolve_event(store, &event)?;
-            let doc = proof::inclusion(store, seq, size)?;
-            let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-            match file {
-                Some(f) => {
-                    write_file(&f, &text)?;
-                    if cli.json {
-                        emit_json(out, &json!({"wrote": f.display().to_string(), "seq": seq}))?;
-                    } else {
-                        emit(out, &format!("wrote {} (seq {seq})\n", f.display()))?;
-                    }
-                }
-                None => emit(out, &text)?,
-            }
-        }
-        Cmd::VerifyProof { file, checkpoint } => {
-            let head = checkpoint
-                .as_ref()
-                .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
-                .transpose()?;
-            let name = file.display().to_string();
-            match proof::verify_inclusion(&read_file(&file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
-                Ok(what) if cli.json => emit_json(out, &json!({"ok": true, "proof": what}))?,
-                Ok(what) => emit(out, &format!("ok: {what}\n"))?,
-                Err(what) => return Err(Error::Integrity(format!("proof {name} fails: {what}"))),
-            }
-        }
-        Cmd::Log(args) => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let until = as_of_seq(store, &args.as_of)?;
-            for stored in store.scan(args.from) {
-                let stored = stored?;
-                if stored.event.seq > until {
-                    break;
-                }
-                if cli.json {
-                    emit_json(out, &report::event_json(&stored.event, &stored.hash))?;
-                } else {
-                    emit(out, &report::event_line(&stored.event, &stored.hash))?;
-                }
-            }
-        }
-        Cmd::Verify(args) => {
-            let store = store_for(held, &dir, &mut slot)?;
-            let head = args
-                .checkpoint
-                .as_ref()
-                .map(|c| proof::TreeHead::parse(&read_file(c)?).map_err(|e| e.at(c.display().to_string())))
-                .transpose()?;
-            let mut v = crate::verify::verify_with(store, args.require_signatures)?;
-            let mut checkpoint_ok = None;
-            if let (Some(h), true) = (&head, v.ok()) {
-                match proof::check_tree_head(store, h)? {
-                    Ok(what) => {
-                        if !cli.json {
-                            emit(out, &format!("checkpoint: {what}\n"))?;
-                        }
-                        checkpoint_ok = Some(what);
-                    }
-                    Err((seq, what)) => {
-                        v.problem = Some(crate::verify::Problem { seq, what: format!("checkpoint: {what}") })
-                    }
-                }
-            }
-            if cli.json {
-                let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
-                if let Value::Object(m) = &mut doc {
-                    if let Some(p) = &v.problem {
-                        m.insert("first_bad_seq".into(), (p.seq > 0).then_some(p.seq).into());
-                        m.insert("problem".into(), json!(p.what));
-                    }
-                    if let Some(what) = &checkpoint_ok {
-                        m.insert("checkpoint".into(), json!(what));
-                    }
-                }
-                emit_json(out, &doc)?;
-            } else if let Some(p) = v.problem.as_ref().filter(|p| p.seq == 0) {
-                emit(out, &format!("FAILED: {}\n", p.what))?;
-            } else if let Some(p) = &v.problem {
-                emit(out, &format!("FAILED at seq {}: {}\n{} events verified before it\n", p.seq, p.what, v.events))?;
-            } else {
-                emit(out, &format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head)))?;
-            }
-            if let Some(p) = &v.problem {
-                return Err(Error::Integrity(match p.seq {
-                    0 => format!("verification failed: {}", p.what),
-                    seq => format!("verification failed at seq {seq}: {}", p.what),
-                }));
-            }
-        }
-        Cmd::Serve { listen } => {
-            // A mistyped path would serve a new, empty store no one could set up remotely.
-            if !dir.join("db").exists() {
-                return Err(Error::NoStore(dir));
-            }
-            crate::server::serve(&dir, &listen, out)?;
-        }
-        Cmd::Subscribe { from, count } => {
-            // Locally there is no "live": print what is there and stop.
-            let store = store_for(held, &dir, &mut slot)?;
-            for (n, stored) in store.scan(from).enumerate() {
-                if count.is_some_and(|c| n as u64 >= c) {
-                    break;
-                }
-                let stored = stored?;
-                if cli.json {
-                    emit_json(out, &report::event_json(&stored.event, &stored.hash))?;
-                } else {
-                    emit(out, &report::event_line(&stored.event, &stored.hash))?;
-                }
-            }
-        }
-        Cmd::Dept(DeptCmd::Keygen { out: file }) => {
-            let pair = crate::keys::KeyPair::generate()?;
-            pair.write_new(&file)?;
-            if cli.json {
-                emit_json(out, &json!({"wrote": file.display().to_string(), "public_key": hex(&pair.public())}))?;
-            } else {
-                emit(out, &format!("wrote {} (public key {})\n", file.display(), hex(&pair.public())))?;
-            }
-        }
+        Cmd::Plan(PlanCmd::Import { file, actor }) => cmd_plan_import(&ctx, &file, &actor, out),
+        Cmd::Submit(args) => cmd_submit(&ctx, &args, out),
+        Cmd::State(args) => cmd_state(&ctx, &args, out),
+        Cmd::Summary(args) => cmd_summary(&ctx, &args, out),
+        Cmd::Audit(args) => cmd_audit(&ctx, &args, out),
+        Cmd::Show { event } => cmd_show(&ctx, &event, out),
+        Cmd::Snapshot(args) => cmd_snapshot(&ctx, args, out),
+        Cmd::Diff { a, b } => cmd_diff(&ctx, &a, b.as_deref(), out),
+        Cmd::Checkpoint { out: file } => cmd_checkpoint(&ctx, file.as_deref(), out),
+        Cmd::Key => cmd_key(&ctx, out),
+        Cmd::Proof { event, size, out: file } => cmd_proof(&ctx, &event, size, file.as_deref(), out),
+        Cmd::VerifyProof { file, checkpoint } => cmd_verify_proof(&ctx, &file, checkpoint.as_deref(), out),
+        Cmd::Log(args) => cmd_log(&ctx, &args, out),
+        Cmd::Verify(args) => cmd_verify(&ctx, &args, out),
+        Cmd::Serve { listen } => cmd_serve(&ctx, &listen, out),
+        Cmd::Subscribe { from, count } => cmd_subscribe(&ctx, from, count, out),
+        Cmd::Dept(DeptCmd::Keygen { out: file }) => cmd_keygen(&ctx, &file, out),
         Cmd::Dept(DeptCmd::Register { principal, public_key, role, actor }) => {
-            let key = crate::keys::read_public(&public_key)?.to_vec();
-            let role = role.as_deref().map(|r| crate::model::Role::parse("--role", r)).transpose()?;
-            crate::model::check_id("principal", &principal)?;
-            let mut subs = vec![Submission {
-                signature: None,
-                id: None,
-                note: None,
-                command: Command::RegisterKey { principal, role, key },
-            }];
-            sign_all(&cli.key, &actor, &mut subs)?;
-            let acks = open_ledger(&dir)?.submit(&actor, &subs, &|_| None)?;
-            print_acks(out, cli.json, &acks)?;
+            cmd_register(&ctx, principal, &public_key, role.as_deref(), &actor, out)
         }
         Cmd::Dept(DeptCmd::Revoke { principal, public_key, reason, actor }) => {
-            let key = crate::keys::read_public(&public_key)?.to_vec();
-            let mut subs = vec![Submission {
-                signature: None,
-                id: None,
-                note: None,
-                command: Command::RevokeKey { principal, key, reason },
-            }];
-            sign_all(&cli.key, &actor, &mut subs)?;
-            let acks = open_ledger(&dir)?.submit(&actor, &subs, &|_| None)?;
-            print_acks(out, cli.json, &acks)?;
+            cmd_revoke(&ctx, principal, &public_key, reason, &actor, out)
         }
-        Cmd::Demo => {
-            let demo_dir = match cli.store.clone().or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from)) {
-                Some(d) => d,
-                None => std::env::temp_dir().join(format!("planledger-demo-{}", std::process::id())),
-            };
-            crate::demo::run(&demo_dir, cli.json, out)?;
+        Cmd::Demo => cmd_demo(&ctx, out),
+    }
+    .map(|()| exit::OK)
+}
+
+fn cmd_plan_import(ctx: &Ctx, file: &Path, actor: &str, out: &mut Out) -> Result<()> {
+    let text = read_file(file)?;
+    let import = input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
+    let pair = key_pair(&ctx.key)?;
+    let mut ledger = open_ledger(&ctx.dir())?;
+    let plan_id = import.plan.plan.clone();
+    let mut subs =
+        vec![Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
+    sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
+    let name = file.display().to_string();
+    let acks = ledger.submit(actor, &subs, &|_| Some(name.clone()))?;
+    print_import(out, ctx.json, &plan_id, &acks)
+}
+
+fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
+    let (mut subs, origins) = submissions_of(args)?;
+    let pair = key_pair(&ctx.key)?;
+    let expected = parse_expected(&args.expect)?;
+    // Checked before the store is opened (or created).
+    if let Some(n) = args.batch {
+        if n == 0 || n > BATCH_EVENTS_MAX {
+            return Err(Error::invalid(format!("--batch {n} is not between 1 and {BATCH_EVENTS_MAX}")));
+        }
+        if !expected.is_empty() {
+            return Err(Error::invalid("--expect applies to one atomic batch; it cannot be combined with --batch"));
         }
     }
-    Ok(exit::OK)
+    let mut ledger = open_ledger(&ctx.dir())?;
+    sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
+    let origin = |i: usize| origins[i].clone();
+    match args.batch {
+        None => {
+            let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
+            print_acks(out, ctx.json, &acks)
+        }
+        Some(n) => submit_in_batches(out, ctx.json, &mut ledger, &args.actor, &subs, &origins, n),
+    }
+}
+
+/// The typed query of `state`'s flags.
+pub(crate) fn state_query(args: &StateArgs) -> Result<read::StateQuery> {
+    Ok(read::StateQuery {
+        plan: args.plan.clone(),
+        as_of: parse_as_of(&args.as_of)?,
+        at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
+    })
+}
+
+fn cmd_state(ctx: &Ctx, args: &StateArgs, out: &mut Out) -> Result<()> {
+    let q = state_query(args)?;
+    let store = open_existing(&ctx.dir())?;
+    emit(out, &read::state(&store, &q)?.render(ctx.json))
+}
+
+/// The typed query of `summary`'s flags, with how to print it.
+pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, read::SummaryFormat, summary::Lang)> {
+    if args.by.len() > summary::BY_MAX {
+        return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
+    }
+    let lang = read::parse_lang(&args.lang)?;
+    let format = read::SummaryFormat::parse(&args.format)?;
+    let q = read::SummaryQuery {
+        year: args.year,
+        plan: args.plan.clone(),
+        by: args.by.clone(),
+        as_of: parse_as_of(&args.as_of)?,
+        at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
+        today: clock()?.now().date(),
+    };
+    Ok((q, format, lang))
+}
+
+fn cmd_summary(ctx: &Ctx, args: &SummaryArgs, out: &mut Out) -> Result<()> {
+    let (q, format, lang) = summary_query(args)?;
+    let store = open_existing(&ctx.dir())?;
+    emit(out, &read::summary(&store, &q)?.render(ctx.json, format, lang))
+}
+
+pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::AuditFormat)> {
+    let time = |f: &str, v: &Option<String>| v.as_deref().map(|t| Timestamp::parse(f, t)).transpose();
+    let filter = audit::Filter {
+        entity: args.entity.clone(),
+        actor: args.actor.clone(),
+        kind: args.kind.as_deref().map(read::audit_kind).transpose()?,
+        since: args.since.as_deref().map(read::audit_since).transpose()?,
+        until: time("--until", &args.until)?,
+    };
+    let format = read::AuditFormat::parse(&args.format)?;
+    Ok((read::AuditQuery { filter, as_of: parse_as_of(&args.as_of)? }, format))
+}
+
+fn cmd_audit(ctx: &Ctx, args: &AuditArgs, out: &mut Out) -> Result<()> {
+    let (q, format) = audit_query(args)?;
+    let store = open_existing(&ctx.dir())?;
+    emit(out, &read::audit(&store, &q)?.render(ctx.json, format))
+}
+
+fn cmd_show(ctx: &Ctx, event: &str, out: &mut Out) -> Result<()> {
+    let r = EventRef::parse("event", event)?;
+    let store = open_existing(&ctx.dir())?;
+    emit(out, &read::render_document(&read::show(&store, &r)?, ctx.json))
+}
+
+fn cmd_snapshot(ctx: &Ctx, args: SnapshotArgs, out: &mut Out) -> Result<()> {
+    let store = open_existing(&ctx.dir())?;
+    match (args.verify, args.out) {
+        (Some(SnapshotCmd::Verify { file }), _) => {
+            let check = read::snapshot_check(&store, &file.display().to_string(), &read_file(&file)?)?;
+            emit(out, &check.render(ctx.json))?;
+            check.failure().map_or(Ok(()), Err)
+        }
+        (None, file) => {
+            let (seq, doc) = read::snapshot(&store, parse_as_of(&args.as_of)?)?;
+            write_or_print(ctx, file.as_deref(), &read::pretty(&doc), out, |f| wrote_seq(f, seq))
+        }
+    }
+}
+
+/// The `wrote FILE (seq N)` acknowledgement, as text and as JSON.
+pub(crate) fn wrote_seq(file: &Path, seq: u64) -> (String, Value) {
+    (format!("wrote {} (seq {seq})\n", file.display()), json!({"wrote": file.display().to_string(), "seq": seq}))
+}
+
+/// The `wrote FILE (size N, root R)` acknowledgement of a tree head.
+pub(crate) fn wrote_head(file: &Path, size: u64, root: &str) -> (String, Value) {
+    (
+        format!("wrote {} (size {size}, root {root})\n", file.display()),
+        json!({"wrote": file.display().to_string(), "size": size, "root": root}),
+    )
+}
+
+/// A document to `--out FILE` (then the acknowledgement) or to stdout.
+pub(crate) fn write_or_print(
+    ctx: &Ctx,
+    file: Option<&Path>,
+    doc: &str,
+    out: &mut Out,
+    ack: impl FnOnce(&Path) -> (String, Value),
+) -> Result<()> {
+    let Some(f) = file else { return emit(out, doc) };
+    write_file(f, doc)?;
+    let (text, json) = ack(f);
+    if ctx.json {
+        emit_json(out, &json)
+    } else {
+        emit(out, &text)
+    }
+}
+
+/// A diff side from the command line: a snapshot file, or a seq / time (`None`: now).
+pub(crate) fn diff_side(arg: Option<&str>) -> Result<read::DiffSide> {
+    match arg {
+        Some(p) if p.ends_with(".json") && !Path::new(p).is_file() => {
+            Err(Error::invalid(format!("no snapshot file {p}")))
+        }
+        Some(p) if Path::new(p).is_file() => {
+            Ok(read::DiffSide::Snapshot { name: p.to_string(), text: read_file(Path::new(p))? })
+        }
+        Some(t) => Ok(read::DiffSide::Ledger(Some(AsOf::parse(t)?))),
+        None => Ok(read::DiffSide::Ledger(None)),
+    }
+}
+
+fn cmd_diff(ctx: &Ctx, a: &str, b: Option<&str>, out: &mut Out) -> Result<()> {
+    let (sa, sb) = (diff_side(Some(a))?, diff_side(b)?);
+    let store = open_existing(&ctx.dir())?;
+    emit(out, &read::diff(&store, &sa, &sb)?.render(ctx.json))
+}
+
+fn cmd_checkpoint(ctx: &Ctx, file: Option<&Path>, out: &mut Out) -> Result<()> {
+    let store = open_existing(&ctx.dir())?;
+    let head = read::checkpoint(&store)?;
+    let root = hex(&head.root);
+    write_or_print(ctx, file, &read::pretty(&head.json()), out, |f| wrote_head(f, head.size, &root))
+}
+
+fn cmd_key(ctx: &Ctx, out: &mut Out) -> Result<()> {
+    let store = open_existing(&ctx.dir())?;
+    emit(out, &read::render_key(&read::ledger_key(&store)?, ctx.json))
+}
+
+fn cmd_proof(ctx: &Ctx, event: &str, size: Option<u64>, file: Option<&Path>, out: &mut Out) -> Result<()> {
+    let r = EventRef::parse("event", event)?;
+    let store = open_existing(&ctx.dir())?;
+    let (seq, doc) = read::proof(&store, &r, size)?;
+    write_or_print(ctx, file, &read::pretty(&doc), out, |f| wrote_seq(f, seq))
+}
+
+pub(crate) fn cmd_verify_proof(ctx: &Ctx, file: &Path, checkpoint: Option<&Path>, out: &mut Out) -> Result<()> {
+    let head = checkpoint.map(read_tree_head).transpose()?;
+    let name = file.display().to_string();
+    match proof::verify_inclusion(&read_file(file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
+        Ok(what) if ctx.json => emit_json(out, &json!({"ok": true, "proof": what})),
+        Ok(what) => emit(out, &format!("ok: {what}\n")),
+        Err(what) => Err(Error::Integrity(format!("proof {name} fails: {what}"))),
+    }
+}
+
+pub(crate) fn read_tree_head(path: &Path) -> Result<proof::TreeHead> {
+    proof::TreeHead::parse(&read_file(path)?).map_err(|e| e.at(path.display().to_string()))
+}
+
+fn cmd_log(ctx: &Ctx, args: &LogArgs, out: &mut Out) -> Result<()> {
+    let q = read::LogQuery { from: args.from, as_of: parse_as_of(&args.as_of)? };
+    let store = open_existing(&ctx.dir())?;
+    read::log(&store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json)))
+}
+
+pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
+    Ok(read::VerifyQuery {
+        require_signatures: args.require_signatures,
+        checkpoint: args.checkpoint.as_deref().map(read_tree_head).transpose()?,
+    })
+}
+
+fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
+    let q = verify_query(args)?;
+    let store = open_existing(&ctx.dir())?;
+    let answer = read::verify(&store, &q)?;
+    emit(out, &answer.render(ctx.json))?;
+    answer.failure().map_or(Ok(()), Err)
+}
+
+fn cmd_serve(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<()> {
+    let dir = ctx.dir();
+    // A mistyped path would serve a new, empty store no one could set up remotely.
+    if !dir.join("db").exists() {
+        return Err(Error::NoStore(dir));
+    }
+    crate::server::serve(&dir, listen, out)
+}
+
+fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Result<()> {
+    // Locally there is no "live": print what is there and stop.
+    let store = open_existing(&ctx.dir())?;
+    for (n, stored) in store.scan(from).enumerate() {
+        if count.is_some_and(|c| n as u64 >= c) {
+            break;
+        }
+        let stored = stored?;
+        emit(out, &read::log_line(&stored.event, &stored.hash, ctx.json))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn cmd_keygen(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    let pair = crate::keys::KeyPair::generate()?;
+    pair.write_new(file)?;
+    if ctx.json {
+        emit_json(out, &json!({"wrote": file.display().to_string(), "public_key": hex(&pair.public())}))
+    } else {
+        emit(out, &format!("wrote {} (public key {})\n", file.display(), hex(&pair.public())))
+    }
+}
+
+/// The command of `dept register`.
+pub(crate) fn register_command(principal: String, public_key: &Path, role: Option<&str>) -> Result<Command> {
+    let key = crate::keys::read_public(public_key)?.to_vec();
+    let role = role.map(|r| crate::model::Role::parse("--role", r)).transpose()?;
+    crate::model::check_id("principal", &principal)?;
+    Ok(Command::RegisterKey { principal, role, key })
+}
+
+fn cmd_register(
+    ctx: &Ctx,
+    principal: String,
+    public_key: &Path,
+    role: Option<&str>,
+    actor: &str,
+    out: &mut Out,
+) -> Result<()> {
+    let command = register_command(principal, public_key, role)?;
+    submit_one(ctx, actor, command, out)
+}
+
+fn cmd_revoke(
+    ctx: &Ctx,
+    principal: String,
+    public_key: &Path,
+    reason: String,
+    actor: &str,
+    out: &mut Out,
+) -> Result<()> {
+    let key = crate::keys::read_public(public_key)?.to_vec();
+    submit_one(ctx, actor, Command::RevokeKey { principal, key, reason }, out)
+}
+
+fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result<()> {
+    let mut subs = vec![Submission { signature: None, id: None, note: None, command }];
+    let pair = key_pair(&ctx.key)?;
+    let mut ledger = open_ledger(&ctx.dir())?;
+    sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
+    let acks = ledger.submit(actor, &subs, &|_| None)?;
+    print_acks(out, ctx.json, &acks)
+}
+
+fn cmd_demo(ctx: &Ctx, out: &mut Out) -> Result<()> {
+    let demo_dir = match ctx.store.clone().or_else(|| std::env::var_os("PLANLEDGER_STORE").map(PathBuf::from)) {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("planledger-demo-{}", std::process::id())),
+    };
+    crate::demo::run(&demo_dir, ctx.json, out)
+}
+
+/// `--as-of` as a typed point.
+pub(crate) fn parse_as_of(as_of: &Option<String>) -> Result<Option<AsOf>> {
+    as_of.as_deref().map(AsOf::parse).transpose()
 }
 
 /// Puts a file name on an error: "FILE line N: ..." when the error names a line, else "FILE: ...".
@@ -1025,73 +948,25 @@ pub fn parse_expected(flags: &[String]) -> Result<Vec<(String, u64)>> {
         .collect()
 }
 
-/// Signs every submission with the key file of `--key` / `PLANLEDGER_KEY`, if one is given.
-pub(crate) fn sign_all(key: &Option<PathBuf>, actor: &str, subs: &mut [Submission]) -> Result<()> {
-    let Some(path) = key.clone().or_else(|| std::env::var_os("PLANLEDGER_KEY").map(PathBuf::from)) else {
-        return Ok(());
-    };
-    let pair = crate::keys::KeyPair::read(&path)?;
-    for sub in subs {
-        crate::keys::sign(&pair, actor, sub);
-    }
-    Ok(())
-}
-
-/// The last seq of `--as-of` (the whole log when absent).
-fn as_of_seq(store: &Store, as_of: &Option<String>) -> Result<u64> {
-    match as_of {
-        Some(t) => query::resolve(store, AsOf::parse(t)?),
-        None => Ok(store.head().events()),
+/// The key pair of `--key` / `PLANLEDGER_KEY`, if one is given.
+pub(crate) fn key_pair(key: &Option<PathBuf>) -> Result<Option<crate::keys::KeyPair>> {
+    match key.clone().or_else(|| std::env::var_os("PLANLEDGER_KEY").map(PathBuf::from)) {
+        Some(path) => crate::keys::KeyPair::read(&path).map(Some),
+        None => Ok(None),
     }
 }
 
-fn resolve_event(store: &Store, text: &str) -> Result<u64> {
-    match EventRef::parse("event", text)? {
-        EventRef::Seq(s) if s >= 1 && s <= store.head().events() => Ok(s),
-        EventRef::Seq(s) => Err(Error::invalid(format!("event seq {s} does not exist"))),
-        EventRef::Id(id) => {
-            let mut found = None;
-            store.for_each_id(|i, seq| {
-                if i == id {
-                    found = Some(seq);
-                }
-            })?;
-            found.ok_or_else(|| Error::invalid(format!("event id {id} does not exist")))
+/// Signs every submission for the ledger `ledger` with `pair`, if there is one.
+pub(crate) fn sign_all(pair: Option<&crate::keys::KeyPair>, ledger: &[u8; 32], actor: &str, subs: &mut [Submission]) {
+    if let Some(pair) = pair {
+        for sub in subs {
+            crate::keys::sign(pair, ledger, actor, sub);
         }
     }
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
-}
-
-/// `show`: the event, its hash, and its entity's state just before and after it.
-fn show(store: &Store, text: &str) -> Result<Value> {
-    let seq = resolve_event(store, text)?;
-    let stored = store.get(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
-    let e = &stored.event;
-    let plans: Vec<String> = e.payload.plan().map(str::to_string).into_iter().collect();
-    let mut state = query::plans_at(store, seq - 1, &plans)?;
-    let entity = |state: &crate::projection::State| -> Value {
-        let Some(plan) = e.payload.plan().and_then(|p| state.plans.get(p)) else { return Value::Null };
-        let id = e.payload.entity();
-        if let Some(l) = plan.projects.get(id) {
-            return report::project_json(id, l, None);
-        }
-        if let Some(i) = plan.indicators.get(id) {
-            return report::indicator_json(i, None);
-        }
-        Value::Null
-    };
-    let before = entity(&state);
-    crate::projection::apply(&mut state, e);
-    let after = entity(&state);
-    let mut event = report::event_json(e, &stored.hash);
-    if let Value::Object(m) = &mut event {
-        m.insert("entity_before".into(), before);
-        m.insert("entity_after".into(), after);
-    }
-    Ok(event)
 }
 
 pub(crate) fn kind_submission(kind: Kind) -> Result<Submission> {

@@ -57,8 +57,9 @@ fn encode_versioned<T: Serialize>(version: u8, value: &T, limit: u64, out: &mut 
     if let Err(e) = options().serialize_into(&mut *out, value) {
         panic!("bincode serialization failed: {e}");
     }
-    // Inputs are bounded long before this (text and id limits); a value over the limit could
-    // not be decoded again, so writing it would be a bug.
+    // Events are checked against the limit before they are staged (`event_len`), records are
+    // bounded by the batch limit; a value over the limit could not be decoded again, so
+    // writing it would be a bug.
     assert!((out.len() - start) as u64 <= limit, "an encoded value of {} bytes is over {limit}", out.len() - start);
 }
 
@@ -73,6 +74,14 @@ fn decode_versioned<T: DeserializeOwned>(version: u8, bytes: &[u8], limit: u64) 
 /// The canonical bytes of an event: what is hashed, chained and (later) signed.
 pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
     encode_versioned(EVENT_FORMAT, event, EVENT_BYTES_MAX, out);
+}
+
+/// How many bytes `encode_event` would write for `event` (without writing them): what the
+/// ledger checks against `EVENT_BYTES_MAX` before it stages an event.
+pub fn event_len(event: &Event) -> u64 {
+    // Sizing a value of our types cannot fail (see `encode_versioned`); a failure counts as
+    // over every limit.
+    options().serialized_size(event).map_or(u64::MAX, |n| n.saturating_add(1))
 }
 
 pub fn decode_event(bytes: &[u8]) -> Result<Event, CodecError> {

@@ -140,9 +140,27 @@ impl GroupCommit {
     }
 
     /// Runs one group as leader: decides it, hands it to the writer, passes leadership on,
-    /// then waits for the group to be durable and gives each request its result.
+    /// then waits for the group to be durable and gives each request its result. A panic
+    /// while deciding or committing (a bug) fails this group alone: what it staged is
+    /// dropped, the ledger is folded again from the store, and leadership still passes on,
+    /// so later appends and shutdown go on.
     fn lead(&self) {
-        let (group, written) = self.gather_and_stage();
+        let mut group: Vec<Staged> = Vec::new();
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.gather_and_stage(&mut group)))
+            .unwrap_or_else(|panic| {
+                let what = panic_text(&*panic);
+                let recovered = lock(&self.ledger).abandon_staged();
+                let e = Error::io(
+                    "group commit",
+                    std::io::Error::other(format!(
+                        "the request failed on an internal error (a bug: {what}); nothing of its group was written"
+                    )),
+                );
+                for (_, outcome) in group.iter_mut() {
+                    *outcome = Err(Error::io("group commit", std::io::Error::other(e.to_string())));
+                }
+                recovered.and(Err(e))
+            });
         self.pass_leadership();
         let committed = written.and_then(|ticket| ticket.map_or(Ok(()), |t| t.wait()));
         let mut requests = Vec::with_capacity(group.len());
@@ -161,17 +179,16 @@ impl GroupCommit {
         }
     }
 
-    /// Gathers the group, deciding each request as it queues: the leader waits for the other
-    /// active submitters (those on their way back from the previous group) for up to
-    /// `GROUP_WAIT_MAX`, and stages whoever has queued meanwhile, so deciding overlaps their
-    /// return instead of following it. Then commits: on this thread when no other submitter
-    /// is about (`None`: already durable), else through the writer (the ticket). The ledger
-    /// is held throughout, so no read sees staged events. Returns each request with what
-    /// staging it gave, and the commit.
-    fn gather_and_stage(&self) -> (Vec<Staged>, Result<Option<Ticket>>) {
+    /// Gathers the group into `group`, deciding each request as it queues: the leader waits
+    /// for the other active submitters (those on their way back from the previous group) for
+    /// up to `GROUP_WAIT_MAX`, and stages whoever has queued meanwhile, so deciding overlaps
+    /// their return instead of following it. Then commits: on this thread when no other
+    /// submitter is about (`None`: already durable), else through the writer (the ticket).
+    /// The ledger is held throughout, so no read sees staged events. Each request is in
+    /// `group` (refused until staged) before it is decided, so a panic loses none of them.
+    fn gather_and_stage(&self, group: &mut Vec<Staged>) -> Result<Option<Ticket>> {
         let since = Instant::now();
         let mut ledger = lock(&self.ledger);
-        let mut group = Vec::new();
         let alone = loop {
             let (arrived, complete, alone) = {
                 let mut q = lock(&self.queue);
@@ -182,10 +199,13 @@ impl GroupCommit {
                 (arrived, complete, alone)
             };
             let idle = arrived.is_empty();
+            let first = group.len();
             for r in arrived {
+                group.push((r, Err(Error::invalid("not decided"))));
+            }
+            for (r, outcome) in group[first..].iter_mut() {
                 let origin = |i: usize| r.origins.get(i).cloned().flatten();
-                let staged = ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
-                group.push((r, staged));
+                *outcome = ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
             }
             if complete {
                 break alone;
@@ -195,8 +215,11 @@ impl GroupCommit {
                 std::thread::yield_now();
             }
         };
-        let written = if alone { ledger.commit_staged().map(|()| None) } else { ledger.commit_async().map(Some) };
-        (group, written)
+        if alone {
+            ledger.commit_staged().map(|()| None)
+        } else {
+            ledger.commit_async().map(Some)
+        }
     }
 
     fn pass_leadership(&self) {
@@ -209,6 +232,15 @@ impl GroupCommit {
             None => q.leader = false,
         }
     }
+}
+
+/// What a caught panic said.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]

@@ -156,23 +156,47 @@ pub fn read_public(path: &Path) -> Result<[u8; 32]> {
     Ok(key)
 }
 
-/// First line of a submission's canonical text.
-pub const SUBMISSION_FORMAT: &str = "planledger-submission/1";
+/// First line of a submission's canonical text, version 1 (events recorded before signed
+/// texts named their ledger and id; they verify under the rule they were signed under).
+pub const SUBMISSION_FORMAT_V1: &str = "planledger-submission/1";
+/// First line of a submission's canonical text today: it names the ledger and carries the
+/// event id, so a signature is good for one event in one ledger.
+pub const SUBMISSION_FORMAT: &str = "planledger-submission/2";
 
-/// The text a principal signs for a submission (docs/identity.md): a format line, the
-/// actor, the type, then every field as `key=value`, sorted by key, one per line, with `\`
-/// and line breaks escaped. Any language can build it from the JSONL form of a submission.
-pub fn canonical_text(actor: &str, kind: &str, fields: &std::collections::BTreeMap<String, String>) -> String {
-    let esc = |v: &str| v.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r");
-    let mut out = format!("{SUBMISSION_FORMAT}\nactor={}\ntype={}\n", esc(actor), esc(kind));
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r")
+}
+
+/// The text a principal signs for a submission (docs/server.md): a format line, the
+/// ledger's public key (hex), the actor, the type, then every field as `key=value` (the
+/// event id among them), sorted by key, one per line, with `\` and line breaks escaped.
+/// Any language can build it from the JSONL form of a submission.
+pub fn canonical_text(
+    ledger: &[u8; 32],
+    actor: &str,
+    kind: &str,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut out = format!("{SUBMISSION_FORMAT}\nledger={}\nactor={}\ntype={}\n", hex(ledger), esc(actor), esc(kind));
     for (k, v) in fields {
         out.push_str(&format!("{}={}\n", esc(k), esc(v)));
     }
     out
 }
 
-/// Parses a canonical text back into (actor, type, fields); `None` if it is not one.
-pub fn parse_canonical(text: &str) -> Option<(String, String, std::collections::BTreeMap<String, String>)> {
+/// A signed text, parsed: which format, the ledger it names (format 2), the actor, the type
+/// and the fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedText {
+    pub version: u8,
+    pub ledger: Option<[u8; 32]>,
+    pub actor: String,
+    pub kind: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+/// Parses a canonical text (either format) back into its parts; `None` if it is not one.
+pub fn parse_canonical(text: &str) -> Option<SignedText> {
     let unesc = |v: &str| -> String {
         let mut out = String::new();
         let mut chars = v.chars();
@@ -191,9 +215,11 @@ pub fn parse_canonical(text: &str) -> Option<(String, String, std::collections::
         out
     };
     let mut lines = text.strip_suffix('\n')?.split('\n');
-    if lines.next()? != SUBMISSION_FORMAT {
-        return None;
-    }
+    let (version, ledger) = match lines.next()? {
+        SUBMISSION_FORMAT_V1 => (1, None),
+        SUBMISSION_FORMAT => (2, Some(unhex32("ledger", lines.next()?.strip_prefix("ledger=")?).ok()?)),
+        _ => return None,
+    };
     let actor = unesc(lines.next()?.strip_prefix("actor=")?);
     let kind = unesc(lines.next()?.strip_prefix("type=")?);
     let mut fields = std::collections::BTreeMap::new();
@@ -201,7 +227,7 @@ pub fn parse_canonical(text: &str) -> Option<(String, String, std::collections::
         let (k, v) = l.split_once('=')?;
         fields.insert(unesc(k), unesc(v));
     }
-    Some((actor, kind, fields))
+    Some(SignedText { version, ledger, actor, kind, fields })
 }
 
 use crate::decide::{Command, EventRef, Submission, TargetSpec};
@@ -296,33 +322,35 @@ pub fn command_form(sub: &Submission) -> (String, std::collections::BTreeMap<Str
     (kind.to_string(), f)
 }
 
-/// Signs `sub` as `actor` with `pair`.
-pub fn sign(pair: &KeyPair, actor: &str, sub: &mut Submission) {
+/// Signs `sub` as `actor` with `pair`, for the ledger whose public key is `ledger`. A
+/// submission without an id gets one now (UUID v7): the id is part of what is signed, so a
+/// copy of the signature is good for this one event and nothing else.
+pub fn sign(pair: &KeyPair, ledger: &[u8; 32], actor: &str, sub: &mut Submission) {
+    if sub.id.is_none() {
+        sub.id = Some(uuid::Uuid::now_v7());
+    }
     let (kind, fields) = command_form(sub);
-    let signed = canonical_text(actor, &kind, &fields);
+    let signed = canonical_text(ledger, actor, &kind, &fields);
     let bytes = pair.sign(signed.as_bytes()).to_vec();
     sub.signature = Some(Box::new(crate::event::Signature { key: pair.public().to_vec(), bytes, signed }));
 }
 
-/// Whether a signed text says the same as `sub` from `actor`: the submit kinds are compared
-/// by meaning (a signer may write "3.50" for 3.5), the others field by field.
-fn text_matches(signed: &str, actor: &str, sub: &Submission) -> bool {
-    let Some((a, kind, fields)) = parse_canonical(signed) else { return false };
-    if a != actor {
-        return false;
-    }
-    if crate::input::KINDS.contains(&kind.as_str()) {
-        return crate::input::submission_from_fields(&kind, &fields)
-            .is_ok_and(|s| s.command == sub.command && s.id == sub.id && s.note == sub.note);
-    }
-    command_form(sub) == (kind, fields)
-}
-
 /// Checks a submission's signature when it is made: it verifies, its key is registered to the
-/// actor and not revoked, and its text says what the submission asks.
-pub fn check_submission(state: &State, actor: &str, sub: &Submission) -> Result<()> {
+/// actor and not revoked, and its text is, byte for byte, the canonical text of what the
+/// submission asks (format 2, this ledger, the submission's own id). Anything else is refused
+/// before it is staged: a text that merely means the same, a copy for another ledger, a
+/// signature lifted from the log onto a new id.
+pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Submission) -> Result<()> {
     let Some(sig) = &sub.signature else { return Ok(()) };
-    let key = <[u8; 32]>::try_from(sig.key.as_slice()).unwrap_or([0; 32]);
+    let Ok(key) = <[u8; 32]>::try_from(sig.key.as_slice()) else {
+        return Err(Error::invalid(format!(
+            "the signature's public key is {} bytes; an ed25519 key is 32",
+            sig.key.len()
+        )));
+    };
+    if sig.bytes.len() != 64 {
+        return Err(Error::invalid(format!("the signature is {} bytes; an ed25519 signature is 64", sig.bytes.len())));
+    }
     if !verify_signature(&key, sig.signed.as_bytes(), &sig.bytes) {
         return Err(Error::Forbidden("the signature does not verify".into()));
     }
@@ -332,16 +360,35 @@ pub fn check_submission(state: &State, actor: &str, sub: &Submission) -> Result<
             &hex(&sig.key)[..16]
         )));
     }
-    if !text_matches(&sig.signed, actor, sub) {
-        return Err(Error::Forbidden("the signature covers another submission".into()));
+    if sub.id.is_none() {
+        return Err(Error::invalid(
+            "a signed submission must carry its event id (the CLI makes one): the id is part of what is signed",
+        ));
+    }
+    let (kind, fields) = command_form(sub);
+    if sig.signed != canonical_text(ledger, actor, &kind, &fields) {
+        let why = match parse_canonical(&sig.signed) {
+            Some(t) if t.version != 2 => format!("is in format {}; submissions are signed in format 2", t.version),
+            Some(t) if t.ledger != Some(*ledger) => "names another ledger".to_string(),
+            Some(t) if t.fields.get("id") != fields.get("id") => "was made for another event id".to_string(),
+            Some(_) => "is not the canonical text of this submission".to_string(),
+            None => "is not a submission's canonical text".to_string(),
+        };
+        return Err(Error::Forbidden(format!("the signed text {why} (docs/server.md: signed submissions)")));
     }
     Ok(())
 }
 
 /// Checks a stored event's signature (at `verify`): it verifies, its key was registered to the
 /// actor and not revoked in `state` (the state just before the event), and its text says
-/// what the event records. `None` if it holds, else what is wrong.
-pub fn check_event(state: &State, event: &Event, resolve: &dyn Fn(&EventRef) -> Option<u64>) -> Option<String> {
+/// what the event records; a format-2 text must also name this ledger and the event's id.
+/// `None` if it holds, else what is wrong.
+pub fn check_event(
+    state: &State,
+    ledger: &[u8; 32],
+    event: &Event,
+    resolve: &dyn Fn(&EventRef) -> Option<u64>,
+) -> Option<String> {
     let sig = event.signature.as_ref()?;
     let key = <[u8; 32]>::try_from(sig.key.as_slice()).unwrap_or([0; 32]);
     if !verify_signature(&key, sig.signed.as_bytes(), &sig.bytes) {
@@ -354,13 +401,22 @@ pub fn check_event(state: &State, event: &Event, resolve: &dyn Fn(&EventRef) -> 
             event.actor
         ));
     }
-    let Some((actor, kind, fields)) = parse_canonical(&sig.signed) else {
+    let Some(t) = parse_canonical(&sig.signed) else {
         return Some("signed text is not a submission".into());
     };
-    let same = actor == event.actor
+    if t.version == 2 {
+        if t.ledger != Some(*ledger) {
+            return Some("signed for another ledger".into());
+        }
+        if t.fields.get("id") != Some(&event.id.to_string()) {
+            return Some("signed for another event id".into());
+        }
+    }
+    let fields = &t.fields;
+    let same = t.actor == event.actor
         && fields.get("id").is_none_or(|id| *id == event.id.to_string())
-        && match kind.as_str() {
-            k if crate::input::KINDS.contains(&k) => crate::input::submission_from_fields(k, &fields)
+        && match t.kind.as_str() {
+            k if crate::input::KINDS.contains(&k) => crate::input::submission_from_fields(k, fields)
                 .is_ok_and(|s| crate::decide::same_submission(&s, &event.actor, event, resolve)),
             "plan-import" => event.payload.plan() == fields.get("plan").map(String::as_str),
             "register-key" => match &event.payload {
@@ -389,20 +445,37 @@ mod tests {
     use super::*;
     use crate::model::Month;
 
+    const LEDGER: [u8; 32] = [9; 32];
+
     #[test]
     fn canonical_text_round_trips_and_escapes() {
         let mut f = std::collections::BTreeMap::new();
         f.insert("reason".to_string(), "a\nb\\c=d".to_string());
         f.insert("amount".to_string(), "3.5".to_string());
-        let t = canonical_text("housing", "correct", &f);
-        assert_eq!(t, "planledger-submission/1\nactor=housing\ntype=correct\namount=3.5\nreason=a\\nb\\\\c=d\n");
-        assert_eq!(parse_canonical(&t), Some(("housing".into(), "correct".into(), f)));
+        let t = canonical_text(&LEDGER, "housing", "correct", &f);
+        let ledger = hex(&LEDGER);
+        assert_eq!(
+            t,
+            format!("planledger-submission/2\nledger={ledger}\nactor=housing\ntype=correct\namount=3.5\nreason=a\\nb\\\\c=d\n")
+        );
+        let parsed = parse_canonical(&t).unwrap();
+        assert_eq!((parsed.version, parsed.ledger, parsed.actor.as_str()), (2, Some(LEDGER), "housing"));
+        assert_eq!((parsed.kind.as_str(), parsed.fields), ("correct", f));
         assert_eq!(parse_canonical("something else\n"), None);
     }
 
     #[test]
-    fn a_signature_binds_actor_and_content() {
+    fn only_the_canonical_text_of_this_submission_in_this_ledger_is_accepted() {
         let pair = KeyPair::generate().unwrap();
+        let mut state = State::default();
+        state.principals.insert(
+            "housing".into(),
+            crate::projection::Principal {
+                role: crate::model::Role::Department,
+                version: 1,
+                keys: vec![crate::projection::KeyEntry { key: pair.public().to_vec(), registered: 1, revoked: None }],
+            },
+        );
         let mut sub = Submission {
             id: None,
             note: None,
@@ -413,22 +486,42 @@ mod tests {
                 amount: rust_decimal::Decimal::new(35, 1),
             },
         };
-        sign(&pair, "housing", &mut sub);
-        let sig = sub.signature.clone().unwrap();
-        assert!(text_matches(&sig.signed, "housing", &sub));
-        assert!(!text_matches(&sig.signed, "stats", &sub));
-        // The same signature on other content does not match it.
+        sign(&pair, &LEDGER, "housing", &mut sub);
+        assert!(sub.id.is_some(), "signing gives the submission its id");
+        check_submission(&state, &LEDGER, "housing", &sub).unwrap();
+        // Another actor, another ledger.
+        assert!(check_submission(&state, &LEDGER, "stats", &sub).is_err());
+        assert!(check_submission(&state, &[8; 32], "housing", &sub)
+            .unwrap_err()
+            .to_string()
+            .contains("another ledger"));
+        // The same signature lifted onto another id.
+        let mut lifted = sub.clone();
+        lifted.id = Some(uuid::Uuid::now_v7());
+        assert!(check_submission(&state, &LEDGER, "housing", &lifted)
+            .unwrap_err()
+            .to_string()
+            .contains("another event id"));
+        // Other content under the same signature.
         let mut other = sub.clone();
         other.command = Command::Investment {
             project: "park".into(),
             period: Month { year: 2022, month: 3 },
             amount: rust_decimal::Decimal::new(36, 1),
         };
-        assert!(!text_matches(&sig.signed, "housing", &other));
-        // A signer may write a decimal another way: "3.50" means 3.5.
-        let signed = sig.signed.replace("amount=3.5", "amount=3.50");
-        assert!(text_matches(&signed, "housing", &sub));
-        assert!(verify_signature(&pair.public(), sig.signed.as_bytes(), &sig.bytes));
-        assert!(!verify_signature(&pair.public(), signed.as_bytes(), &sig.bytes));
+        assert!(check_submission(&state, &LEDGER, "housing", &other).is_err());
+        // A text that means the same but is not canonical ("3.50", padding) is refused, even
+        // when the signer signed it.
+        let sig = sub.signature.clone().unwrap();
+        for text in [sig.signed.replace("amount=3.5", "amount=3.50"), sig.signed.replace("amount=3.5", "amount=3.5   ")]
+        {
+            let mut padded = sub.clone();
+            padded.signature = Some(Box::new(crate::event::Signature {
+                key: sig.key.clone(),
+                bytes: pair.sign(text.as_bytes()).to_vec(),
+                signed: text,
+            }));
+            assert!(check_submission(&state, &LEDGER, "housing", &padded).is_err());
+        }
     }
 }

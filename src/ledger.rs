@@ -51,6 +51,8 @@ pub struct Ack {
 }
 
 pub struct Ledger {
+    /// The ledger's public key, which format-2 signed texts must name.
+    ledger_key: [u8; 32],
     store: Arc<Store>,
     /// The state after the committed log, the commits in flight and the staged events.
     state: State,
@@ -329,9 +331,12 @@ impl Ledger {
     /// Opens the store in `dir` and folds its log (from the latest checkpoint) into state.
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
         let store = Store::open(dir)?;
+        // A store made before ledger keys existed gets its key from its first writer.
+        let ledger_key = crate::keys::LedgerKey::load_or_create(dir)?.public();
         let state = checkpoint::state_at(&store, u64::MAX, None)?;
         let checkpointer = Checkpointer::resume(&store)?;
         Ok(Ledger {
+            ledger_key,
             store: Arc::new(store),
             state,
             ids: None,
@@ -348,6 +353,11 @@ impl Ledger {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The ledger's public key: what signed submissions name as their ledger.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.ledger_key
     }
 
     /// The store, shared: for readers that need neither the ledger nor its lock (the store
@@ -557,7 +567,7 @@ impl Ledger {
                 if let Some(note) = &sub.note {
                     check_text("note", note, false).map_err(wrap)?;
                 }
-                crate::keys::check_submission(&self.state, actor, sub).map_err(wrap)?;
+                crate::keys::check_submission(&self.state, &self.ledger_key, actor, sub).map_err(wrap)?;
                 let staged = &self.staged;
                 let in_flight = &self.in_flight;
                 let store = &self.store;
@@ -628,6 +638,15 @@ impl Ledger {
                         signature: sub.signature.clone(),
                         payload,
                     };
+                    let bytes = crate::codec::event_len(&event);
+                    if bytes > crate::codec::EVENT_BYTES_MAX {
+                        return Err(wrap(Error::invalid(format!(
+                            "this {} would be an event of {bytes} bytes; an event holds at most {} KiB: shorten its \
+                             text (names, notes, dimensions, the signed text)",
+                            event.payload.kind(),
+                            crate::codec::EVENT_BYTES_MAX / 1024
+                        ))));
+                    }
                     projection::apply(&mut self.state, &event);
                     self.checkpointer.touch(&self.state, &event.payload);
                     if k == 0 && sub.id.is_some() {
@@ -770,6 +789,15 @@ impl Ledger {
 
     /// After a failed commit: forgets everything not in the store (commits in flight fail
     /// after it, staged events are numbered after them) and folds the state again.
+    /// After a panic while staging or committing (a bug, caught by group commit): drops what
+    /// is staged and folds the state again from the store, whose every commit is whole. The
+    /// caller fails the requests whose events were staged.
+    pub fn abandon_staged(&mut self) -> Result<()> {
+        self.recover()?;
+        self.staged_lost = false;
+        Ok(())
+    }
+
     fn recover(&mut self) -> Result<()> {
         for f in self.in_flight.drain(..) {
             f.done.wait_finished();

@@ -25,6 +25,7 @@ pub mod model;
 pub mod projection;
 pub mod proof;
 pub mod query;
+pub mod read;
 pub mod remote;
 pub mod report;
 pub mod server;

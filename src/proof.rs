@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::codec::{self, hex, Hash};
 use crate::error::{Error, Result};
-use crate::keys::{self, LedgerKey};
+use crate::keys;
 use crate::merkle;
 use crate::model::Timestamp;
 use crate::store::Store;
@@ -64,7 +64,7 @@ impl TreeHead {
 
 /// Signs the store's current tree head.
 pub fn tree_head(store: &Store) -> Result<TreeHead> {
-    let key = LedgerKey::load_or_create(store.dir())?;
+    let key = keys::load(store.dir())?;
     let head = store.head();
     let root = head.merkle.root();
     let message = TreeHead::message(head.events(), &root, head.last_recorded_at);

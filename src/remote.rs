@@ -1,23 +1,24 @@
 //! The CLI against a server (`--server URL`, or `PLANLEDGER_SERVER`): each command becomes a
-//! request of the `Ledger` service, and prints what the same command prints against a local
-//! store, with the same errors and exit codes. Writes go through `Append` (every submission
-//! signed with `--key`); reads are signed requests that the server runs on its store.
+//! typed request of the `Ledger` service, and prints what the same command prints against a
+//! local store, with the same errors and exit codes. Writes go through `Append` (every
+//! submission signed with `--key`); reads are signed typed requests, answered by the same
+//! library functions on the server's store. Files a command reads (snapshots, tree heads)
+//! are read here and sent as documents; files it writes (`--out`) are written here.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use tokio_stream::StreamExt;
 
-use crate::cli::{self, exit, Cli, Cmd, DeptCmd, Out, PlanCmd};
+use crate::cli::{self, exit, Cli, Cmd, Ctx, DeptCmd, Out, PlanCmd, SnapshotCmd};
 use crate::decide::{Command, Submission};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyPair};
-use crate::server::{self, proto};
+use crate::server::{self, proto, Rpc, Signed};
 
 type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
 
 pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     // Commands that never need a server run here, as they would locally.
     match &cli.command {
-        Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } => return cli::run_on(cli, None, out),
+        Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } => return cli::run_local(cli, out),
         Cmd::Demo => return Err(Error::invalid("demo builds a local store; run it without --server")),
         Cmd::Serve { .. } => return Err(Error::invalid("serve runs a server; it takes no --server")),
         _ => {}
@@ -29,8 +30,20 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     runtime.block_on(run_async(cli, url, out))
 }
 
+/// The exit code for a status a server sent: the same the local command exits with.
+pub fn exit_of(s: &tonic::Status) -> i32 {
+    match s.code() {
+        tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::OutOfRange => exit::INVALID,
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => exit::FORBIDDEN,
+        tonic::Code::Aborted | tonic::Code::AlreadyExists => exit::CONFLICT,
+        tonic::Code::Unavailable => exit::UNAVAILABLE,
+        tonic::Code::DataLoss => exit::INTEGRITY,
+        _ => exit::IO,
+    }
+}
+
 fn remote_error(s: tonic::Status) -> Error {
-    Error::Remote { code: server::exit_of(&s), message: s.message().to_string() }
+    Error::Remote { code: exit_of(&s), message: s.message().to_string() }
 }
 
 async fn connect(url: &str) -> Result<Client> {
@@ -40,17 +53,34 @@ async fn connect(url: &str) -> Result<Client> {
         .map_err(|e| Error::Remote { code: exit::UNAVAILABLE, message: format!("cannot reach server {url} ({e})") })
 }
 
-fn key_pair(cli: &Cli) -> Result<Option<KeyPair>> {
-    match cli.key.clone().or_else(|| std::env::var_os("PLANLEDGER_KEY").map(Into::into)) {
-        Some(p) => KeyPair::read(&p).map(Some),
-        None => Ok(None),
-    }
+/// The server's ledger key, which a signed submission names (asked with a signed `Key`).
+async fn ledger_key(client: &mut Client, pair: &KeyPair) -> Result<[u8; 32]> {
+    let r = signed(Some(pair), Rpc::Key, proto::KeyRequest { auth: None, json: true })?;
+    let doc = collect(client.key(r).await).await?;
+    let v: serde_json::Value =
+        serde_json::from_str(&doc).map_err(|_| Error::invalid("the server sent a key that is not JSON"))?;
+    keys::unhex32("the server's ledger key", v["public_key"].as_str().unwrap_or_default())
+}
+
+/// Signs `subs` as `actor` for the server's ledger, when there is a key to sign with.
+async fn sign_for(client: &mut Client, pair: Option<&KeyPair>, actor: &str, subs: &mut [Submission]) -> Result<()> {
+    let Some(pair) = pair else { return Ok(()) };
+    let ledger = ledger_key(client, pair).await?;
+    cli::sign_all(Some(pair), &ledger, actor, subs);
+    Ok(())
+}
+
+/// Signs a typed request for `rpc`: fresh, single-use, over its body.
+fn signed<R: Signed>(pair: Option<&KeyPair>, rpc: Rpc, mut r: R) -> Result<R> {
+    let auth = auth(pair, rpc.method(), &r.body())?;
+    r.set_auth(auth);
+    Ok(r)
 }
 
 /// A signed, fresh, single-use request header over `body`.
 fn auth(pair: Option<&KeyPair>, method: &str, body: &[u8]) -> Result<Option<proto::RequestAuth>> {
     let Some(pair) = pair else { return Ok(None) };
-    let mut nonce = vec![0u8; 16];
+    let mut nonce = vec![0u8; server::NONCE_BYTES];
     getrandom::fill(&mut nonce).map_err(|e| Error::io("making a nonce", std::io::Error::other(e.to_string())))?;
     let ts = chrono::Utc::now().timestamp_micros();
     let msg = server::request_message(method, ts, &nonce, body);
@@ -91,27 +121,8 @@ async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<cr
         .collect()
 }
 
-/// The arguments of this invocation without the flags that only the client uses.
-fn forwarded_args() -> Vec<String> {
-    let mut out = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--server" | "--key" | "--store" | "--out" => {
-                args.next();
-            }
-            _ if a.starts_with("--server=")
-                || a.starts_with("--key=")
-                || a.starts_with("--store=")
-                || a.starts_with("--out=") => {}
-            _ => out.push(a),
-        }
-    }
-    out
-}
-
 async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
-    let pair = key_pair(&cli)?;
+    let pair = cli::key_pair(&cli.key)?;
     let json = cli.json;
     match cli.command {
         Cmd::Plan(PlanCmd::Import { file, actor }) => {
@@ -121,10 +132,8 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let plan_id = import.plan.plan.clone();
             let mut subs =
                 [Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
-            if let Some(p) = &pair {
-                keys::sign(p, &actor, &mut subs[0]);
-            }
             let mut client = connect(url).await?;
+            sign_for(&mut client, pair.as_ref(), &actor, &mut subs).await?;
             let req = proto::AppendRequest {
                 actor,
                 submissions: vec![wire(&subs[0], Some(name))],
@@ -137,16 +146,12 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         }
         Cmd::Submit(args) => {
             let (mut subs, origins) = cli::submissions_of(&args)?;
-            if let Some(p) = &pair {
-                for s in subs.iter_mut() {
-                    keys::sign(p, &args.actor, s);
-                }
-            }
             let expected = cli::parse_expected(&args.expect)?
                 .into_iter()
                 .map(|(stream, version)| proto::ExpectedVersion { stream, version })
                 .collect();
             let mut client = connect(url).await?;
+            sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
             let req = proto::AppendRequest {
                 actor: args.actor.clone(),
                 submissions: subs.iter().zip(origins).map(|(s, o)| wire(s, o)).collect(),
@@ -170,9 +175,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         }
         Cmd::Subscribe { from, count } => {
             let mut client = connect(url).await?;
-            let body = format!("from={from}");
-            let req =
-                proto::SubscribeRequest { from_seq: from, auth: auth(pair.as_ref(), "Subscribe", body.as_bytes())? };
+            let req = signed(pair.as_ref(), Rpc::Subscribe, proto::SubscribeRequest { from_seq: from, auth: None })?;
             let mut stream = client.subscribe(req).await.map_err(remote_error)?.into_inner();
             let mut n = 0u64;
             while count.is_none_or(|c| n < c) {
@@ -192,7 +195,10 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
                 n += 1;
             }
         }
-        command => return query(url, pair.as_ref(), command, json, out).await,
+        command => {
+            let ctx = Ctx { store: None, key: None, json };
+            return question(url, pair.as_ref(), &ctx, command, out).await.map(|()| exit::OK);
+        }
     }
     Ok(exit::OK)
 }
@@ -205,14 +211,13 @@ async fn dept_change(
     json: bool,
     out: &mut Out<'_>,
 ) -> Result<()> {
-    let mut sub = Submission { signature: None, id: None, note: None, command };
-    if let Some(p) = pair {
-        keys::sign(p, &actor, &mut sub);
-    }
+    let mut subs = [Submission { signature: None, id: None, note: None, command }];
     let mut client = connect(url).await?;
+    sign_for(&mut client, pair, &actor, &mut subs).await?;
+    let sub = &subs[0];
     let req = proto::AppendRequest {
         actor,
-        submissions: vec![wire(&sub, None)],
+        submissions: vec![wire(sub, None)],
         expected: Vec::new(),
         plan_toml: String::new(),
         auth: None,
@@ -221,77 +226,143 @@ async fn dept_change(
     cli::print_acks(out, json, &acks)
 }
 
-/// A read command, run by the server on its store. Input files named in the arguments are
-/// sent along; an `--out` file is written here from what the server prints.
-async fn query(url: &str, pair: Option<&KeyPair>, command: Cmd, json: bool, out: &mut Out<'_>) -> Result<i32> {
-    let args = forwarded_args();
-    let out_file = match &command {
-        Cmd::Snapshot(a) if a.verify.is_none() => a.out.clone(),
-        Cmd::Checkpoint { out } => out.clone(),
-        Cmd::Proof { out, .. } => out.clone(),
-        _ => None,
-    };
-    let mut files = BTreeMap::new();
-    for a in &args {
-        let p = Path::new(a);
-        if !a.starts_with('-') && p.is_file() {
-            let data = std::fs::read(p).map_err(|e| Error::io(format!("cannot read {a}"), e))?;
-            files.insert(a.clone(), data);
-        }
-    }
-    let method = match args.iter().find(|a| !a.starts_with('-')).map(String::as_str) {
-        Some("state") => "State",
-        Some("summary") => "Summary",
-        Some("audit") => "Audit",
-        Some("verify") => "Verify",
-        Some("checkpoint") => "Checkpoint",
-        Some("proof") => "Proof",
-        _ => "Query",
-    };
-    // With --out the server prints the document itself (never its own ack line).
-    let args: Vec<String> =
-        if out_file.is_some() { args.into_iter().filter(|a| a != "--json").collect() } else { args };
-    let body = server::query_body(&args, &files);
-    let req = proto::QueryRequest { args, auth: auth(pair, method, &body)?, files: files.into_iter().collect() };
+/// A read command as a typed request, answered by the server; prints what the local command
+/// prints, and writes `--out` files here.
+async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, out: &mut Out<'_>) -> Result<()> {
+    let json = ctx.json;
     let mut client = connect(url).await?;
-    let resp = match method {
-        "State" => client.state(req).await,
-        "Summary" => client.summary(req).await,
-        "Audit" => client.audit(req).await,
-        "Verify" => client.verify(req).await,
-        "Checkpoint" => client.checkpoint(req).await,
-        "Proof" => client.proof(req).await,
-        _ => client.query(req).await,
-    }
-    .map_err(remote_error)?
-    .into_inner();
-    if let (Some(file), 0) = (&out_file, resp.exit_code) {
-        cli::write_file(file, &resp.stdout)?;
-        let doc: serde_json::Value = serde_json::from_str(&resp.stdout).unwrap_or_default();
-        let (what, v) = match &command {
-            Cmd::Snapshot(_) => ("seq", doc["as_of"]["seq"].clone()),
-            Cmd::Proof { .. } => ("seq", doc["seq"].clone()),
-            _ => ("size", doc["size"].clone()),
-        };
-        let ack = if json {
-            let mut m = serde_json::Map::new();
-            m.insert("wrote".into(), serde_json::json!(file.display().to_string()));
-            m.insert(what.into(), v.clone());
-            if what == "size" {
-                m.insert("root".into(), doc["root"].clone());
+    let stream = match command {
+        Cmd::State(args) => {
+            let q = cli::state_query(&args)?;
+            let r = proto::StateRequest {
+                auth: None,
+                json,
+                plan: q.plan.unwrap_or_default(),
+                as_of: args.as_of.unwrap_or_default(),
+                at: args.at.unwrap_or_default(),
+            };
+            client.state(signed(pair, Rpc::State, r)?).await
+        }
+        Cmd::Summary(args) => {
+            cli::summary_query(&args)?;
+            let r = proto::SummaryRequest {
+                auth: None,
+                json,
+                year: args.year,
+                plan: args.plan.unwrap_or_default(),
+                by: args.by,
+                as_of: args.as_of.unwrap_or_default(),
+                at: args.at.unwrap_or_default(),
+                format: args.format,
+                lang: args.lang,
+            };
+            client.summary(signed(pair, Rpc::Summary, r)?).await
+        }
+        Cmd::Audit(args) => {
+            cli::audit_query(&args)?;
+            let r = proto::AuditRequest {
+                auth: None,
+                json,
+                entity: args.entity.unwrap_or_default(),
+                actor: args.actor.unwrap_or_default(),
+                r#type: args.kind.unwrap_or_default(),
+                since: args.since.unwrap_or_default(),
+                until: args.until.unwrap_or_default(),
+                as_of: args.as_of.unwrap_or_default(),
+                format: args.format,
+            };
+            client.audit(signed(pair, Rpc::Audit, r)?).await
+        }
+        Cmd::Show { event } => {
+            let r = proto::ShowRequest { auth: None, json, event };
+            client.show(signed(pair, Rpc::Show, r)?).await
+        }
+        Cmd::Log(args) => {
+            let r = proto::LogRequest { auth: None, json, from_seq: args.from, as_of: args.as_of.unwrap_or_default() };
+            client.log(signed(pair, Rpc::Log, r)?).await
+        }
+        Cmd::Snapshot(args) => match (args.verify, args.out) {
+            (Some(SnapshotCmd::Verify { file }), _) => {
+                let document = cli::read_file(&file)?.into_bytes();
+                let r = proto::SnapshotVerifyRequest { auth: None, json, name: file.display().to_string(), document };
+                client.snapshot_verify(signed(pair, Rpc::SnapshotVerify, r)?).await
             }
-            serde_json::Value::Object(m).to_string() + "\n"
-        } else if what == "size" {
-            format!("wrote {} (size {}, root {})\n", file.display(), v, doc["root"].as_str().unwrap_or_default())
-        } else {
-            format!("wrote {} (seq {})\n", file.display(), v)
-        };
-        out.write_all(ack.as_bytes()).map_err(|e| Error::io("writing to stdout", e))?;
-        return Ok(exit::OK);
+            (None, file) => {
+                let r = proto::SnapshotRequest { auth: None, as_of: args.as_of.unwrap_or_default() };
+                let doc = collect(client.snapshot(signed(pair, Rpc::Snapshot, r)?).await).await?;
+                let seq = serde_json::from_str::<serde_json::Value>(&doc).ok().and_then(|d| d["as_of"]["seq"].as_u64());
+                return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_seq(f, seq.unwrap_or(0)));
+            }
+        },
+        Cmd::Diff { a, b } => {
+            let r = proto::DiffRequest {
+                auth: None,
+                json,
+                from: Some(diff_side(Some(&a))?),
+                to: Some(diff_side(b.as_deref())?),
+            };
+            client.diff(signed(pair, Rpc::Diff, r)?).await
+        }
+        Cmd::Verify(args) => {
+            let checkpoint = match &args.checkpoint {
+                Some(c) => {
+                    cli::read_tree_head(c)?;
+                    cli::read_file(c)?.into_bytes()
+                }
+                None => Vec::new(),
+            };
+            let r = proto::VerifyRequest { auth: None, json, require_signatures: args.require_signatures, checkpoint };
+            client.verify(signed(pair, Rpc::Verify, r)?).await
+        }
+        Cmd::Checkpoint { out: file } => {
+            let doc =
+                collect(client.checkpoint(signed(pair, Rpc::Checkpoint, proto::CheckpointRequest::default())?).await)
+                    .await?;
+            let head: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+            let size = head["size"].as_u64().unwrap_or(0);
+            let root = head["root"].as_str().unwrap_or_default().to_string();
+            return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_head(f, size, &root));
+        }
+        Cmd::Key => {
+            let r = proto::KeyRequest { auth: None, json };
+            client.key(signed(pair, Rpc::Key, r)?).await
+        }
+        Cmd::Proof { event, size, out: file } => {
+            let r = proto::ProofRequest { auth: None, event, size };
+            let doc = collect(client.proof(signed(pair, Rpc::Proof, r)?).await).await?;
+            let seq = serde_json::from_str::<serde_json::Value>(&doc).ok().and_then(|d| d["seq"].as_u64());
+            return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_seq(f, seq.unwrap_or(0)));
+        }
+        other => return Err(Error::invalid(format!("{other:?} does not run against a server"))),
+    };
+    let mut stream = stream.map_err(remote_error)?.into_inner();
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(remote_error)?;
+        out.write_all(&piece.data).map_err(|e| Error::io("writing to stdout", e))?;
     }
-    out.write_all(resp.stdout.as_bytes()).map_err(|e| Error::io("writing to stdout", e))?;
-    if resp.exit_code != 0 {
-        return Err(Error::Remote { code: resp.exit_code, message: resp.error });
+    Ok(())
+}
+
+type Answer = std::result::Result<tonic::Response<tonic::Streaming<proto::Output>>, tonic::Status>;
+
+/// A whole answer as text (documents the client writes to a file).
+async fn collect(answer: Answer) -> Result<String> {
+    let mut stream = answer.map_err(remote_error)?.into_inner();
+    let mut data = Vec::new();
+    while let Some(piece) = stream.next().await {
+        data.extend_from_slice(&piece.map_err(remote_error)?.data);
     }
-    Ok(exit::OK)
+    String::from_utf8(data).map_err(|_| Error::invalid("the server sent a document that is not UTF-8"))
+}
+
+/// A diff side on the wire: a snapshot file's document (read here), or a point of the ledger.
+fn diff_side(arg: Option<&str>) -> Result<proto::DiffSide> {
+    use proto::diff_side::Side;
+    let side = match cli::diff_side(arg)? {
+        crate::read::DiffSide::Snapshot { name, text } => {
+            Side::Snapshot(proto::SnapshotDocument { name, document: text.into_bytes() })
+        }
+        crate::read::DiffSide::Ledger(_) => Side::AsOf(arg.unwrap_or_default().to_string()),
+    };
+    Ok(proto::DiffSide { side: Some(side) })
 }

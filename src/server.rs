@@ -1,31 +1,36 @@
 //! The network service (`planledger serve`): gRPC over tokio (tonic), the contract in
 //! proto/planledger/v1/ledger.proto. The server owns the store; departments append signed
-//! submissions through group commit; every read needs a request signed by a registered key,
-//! fresh (timestamp) and used once (nonce). Protobuf types stay in this module and
+//! submissions through group commit; every read is a typed request, signed by a registered
+//! key, fresh (timestamp) and used once (nonce), answered by the library's typed read API
+//! (`read`) on the store without the writers' lock. Protobuf types stay in this module and
 //! `remote`; conversion to the ledger's own types is by hand, here.
 
 // tonic's service methods return `Result<_, Status>`; the helpers keep that shape.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use prost::Message;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::cli::{self, exit};
+use crate::clock::Clock;
 use crate::codec::hex;
 use crate::commit::GroupCommit;
-use crate::decide::{Command, Submission};
+use crate::decide::{Command, EventRef, Submission};
 use crate::error::{Error, Result};
 use crate::event::{Event, Payload, Signature, Subject, TargetRef};
 use crate::ledger::Ledger;
-use crate::model::{fmt_decimal, Timestamp};
+use crate::model::{fmt_decimal, Date, Role, Timestamp};
+use crate::query::AsOf;
+use crate::read;
+use crate::store::Store;
 
 pub mod proto {
     tonic::include_proto!("planledger.v1");
@@ -35,31 +40,104 @@ use proto::ledger_server::{Ledger as LedgerRpc, LedgerServer};
 
 /// How far a request's timestamp may be from the server's clock.
 pub const REQUEST_SKEW_MAX_MICROS: i64 = 300_000_000;
+/// A request's nonce: exactly this many random bytes.
+pub const NONCE_BYTES: usize = 16;
+/// The largest request message the server decodes (a plan import is the largest kind).
+pub const REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Submissions in one `Append` (the ledger's batch limit bounds the events they make).
+pub const APPEND_SUBMISSIONS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+/// A read's output is streamed in pieces of at most this many bytes.
+pub const OUTPUT_CHUNK_BYTES: usize = 1024 * 1024;
 /// Events read from the store per step of a `Read` or `Subscribe`.
 const READ_BATCH: u64 = 1_000;
 /// Events buffered per subscriber before the server waits for it.
 const STREAM_BUFFER: usize = 1_024;
+/// Output pieces buffered per read before the reader waits for the client.
+const OUTPUT_BUFFER: usize = 4;
 
-/// Commands a `QueryRequest` may run: the reads (writes go through `Append`).
-const QUERY_COMMANDS: &[&str] =
-    &["state", "log", "verify", "summary", "audit", "show", "snapshot", "diff", "checkpoint", "key", "proof"];
+/// Every RPC of the service, as the authorization table names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rpc {
+    Append,
+    Read,
+    Subscribe,
+    State,
+    Summary,
+    Audit,
+    Show,
+    Log,
+    Snapshot,
+    SnapshotVerify,
+    Diff,
+    Verify,
+    Checkpoint,
+    Key,
+    Proof,
+}
+
+impl Rpc {
+    /// The method name a request's signature covers.
+    pub fn method(self) -> &'static str {
+        match self {
+            Rpc::Append => "Append",
+            Rpc::Read => "Read",
+            Rpc::Subscribe => "Subscribe",
+            Rpc::State => "State",
+            Rpc::Summary => "Summary",
+            Rpc::Audit => "Audit",
+            Rpc::Show => "Show",
+            Rpc::Log => "Log",
+            Rpc::Snapshot => "Snapshot",
+            Rpc::SnapshotVerify => "SnapshotVerify",
+            Rpc::Diff => "Diff",
+            Rpc::Verify => "Verify",
+            Rpc::Checkpoint => "Checkpoint",
+            Rpc::Key => "Key",
+            Rpc::Proof => "Proof",
+        }
+    }
+
+    /// Whether a principal of `role` may make this call (docs/server.md's table). Every
+    /// read is open to every registered principal; appending is not an auditor's.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Rpc::Append => role != Role::Auditor,
+            _ => true,
+        }
+    }
+}
+
+/// Who a registered key belongs to.
+#[derive(Clone, Debug)]
+struct Principal {
+    name: String,
+    role: Role,
+}
+
+/// The active keys, as of a head seq: refreshed when the log has moved.
+#[derive(Default)]
+struct Registry {
+    seq: u64,
+    keys: HashMap<[u8; 32], Principal>,
+}
 
 struct Shared {
     group: GroupCommit,
     head: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
     nonces: Mutex<NonceCache>,
+    registry: Mutex<Arc<Registry>>,
 }
 
 #[derive(Default)]
 struct NonceCache {
-    seen: HashSet<Vec<u8>>,
-    order: VecDeque<(i64, Vec<u8>)>,
+    seen: HashSet<[u8; NONCE_BYTES]>,
+    order: VecDeque<(i64, [u8; NONCE_BYTES])>,
 }
 
 impl NonceCache {
     /// Records `nonce` at `ts`; false if it was already used within the window.
-    fn fresh(&mut self, ts: i64, now: i64, nonce: &[u8]) -> bool {
+    fn fresh(&mut self, ts: i64, now: i64, nonce: [u8; NONCE_BYTES]) -> bool {
         while let Some((t, n)) = self.order.front() {
             if *t >= now - REQUEST_SKEW_MAX_MICROS {
                 break;
@@ -67,97 +145,176 @@ impl NonceCache {
             self.seen.remove(n);
             self.order.pop_front();
         }
-        if !self.seen.insert(nonce.to_vec()) {
+        if !self.seen.insert(nonce) {
             return false;
         }
-        self.order.push_back((ts, nonce.to_vec()));
+        self.order.push_back((ts, nonce));
         true
     }
 }
 
-/// The gRPC status for an error: the code follows the CLI's exit code, the message is the
-/// same one line.
+/// The gRPC status for an error, by its kind; the message is the CLI's one line.
 pub fn status_of(e: &Error) -> Status {
     let msg = e.to_string();
-    match cli::exit_code(e) {
-        exit::INVALID => Status::invalid_argument(msg),
-        exit::FORBIDDEN => Status::permission_denied(msg),
-        exit::CONFLICT => Status::aborted(msg),
-        exit::UNAVAILABLE => Status::unavailable(msg),
-        exit::INTEGRITY => Status::data_loss(msg),
-        _ => Status::internal(msg),
-    }
-}
-
-/// The exit code for a status a server sent.
-pub fn exit_of(s: &Status) -> i32 {
-    match s.code() {
-        tonic::Code::InvalidArgument | tonic::Code::NotFound => exit::INVALID,
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => exit::FORBIDDEN,
-        tonic::Code::Aborted | tonic::Code::AlreadyExists => exit::CONFLICT,
-        tonic::Code::Unavailable => exit::UNAVAILABLE,
-        tonic::Code::DataLoss => exit::INTEGRITY,
-        _ => exit::IO,
+    match e.root() {
+        Error::Invalid(_) | Error::Unknown { .. } => Status::invalid_argument(msg),
+        Error::Forbidden(_) => Status::permission_denied(msg),
+        Error::Conflict(_) => Status::aborted(msg),
+        Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
+            Status::unavailable(msg)
+        }
+        Error::Corrupt { .. } | Error::Integrity(_) | Error::Sled(sled::Error::Corruption { .. }) => {
+            Status::data_loss(msg)
+        }
+        Error::Remote { .. } | Error::Io { .. } | Error::Sled(_) | Error::At { .. } => Status::internal(msg),
     }
 }
 
 /// The text a request's signature covers (docs/server.md).
 pub fn request_message(method: &str, ts: i64, nonce: &[u8], body: &[u8]) -> String {
-    format!("planledger-request/1\n{method}\n{ts}\n{}\n{}\n", hex(nonce), hex(&Sha256::digest(body)))
+    format!("planledger-request/2\n{method}\n{ts}\n{}\n{}\n", hex(nonce), hex(&Sha256::digest(body)))
 }
 
-/// The body a `QueryRequest` signs: its arguments and the hashes of the files it carries.
-pub fn query_body(args: &[String], files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
-    let mut b = args.join("\n").into_bytes();
-    for (name, data) in files {
-        b.extend_from_slice(format!("\n{name} {}", hex(&Sha256::digest(data))).as_bytes());
+/// A request that carries a `RequestAuth`: what its signature covers is its encoding
+/// without it.
+pub trait Signed: Message + Clone + Default {
+    fn auth(&self) -> Option<&proto::RequestAuth>;
+    fn set_auth(&mut self, auth: Option<proto::RequestAuth>);
+    /// The bytes a request's signature covers.
+    fn body(&self) -> Vec<u8> {
+        let mut bare = self.clone();
+        bare.set_auth(None);
+        bare.encode_to_vec()
     }
-    b
 }
+
+macro_rules! signed {
+    ($($t:ident),*) => {$(
+        impl Signed for proto::$t {
+            fn auth(&self) -> Option<&proto::RequestAuth> { self.auth.as_ref() }
+            fn set_auth(&mut self, auth: Option<proto::RequestAuth>) { self.auth = auth; }
+        }
+    )*};
+}
+
+signed!(
+    ReadRequest,
+    SubscribeRequest,
+    StateRequest,
+    SummaryRequest,
+    AuditRequest,
+    ShowRequest,
+    LogRequest,
+    SnapshotRequest,
+    SnapshotVerifyRequest,
+    DiffRequest,
+    VerifyRequest,
+    CheckpointRequest,
+    KeyRequest,
+    ProofRequest
+);
 
 impl Shared {
-    /// Checks a read request's signature, freshness and nonce; returns the principal.
-    fn authenticate(&self, auth: Option<&proto::RequestAuth>, method: &str, body: &[u8]) -> Result<String, Status> {
-        let a = auth.ok_or_else(|| Status::permission_denied("requests to the server must be signed (--key)"))?;
+    /// The active keys as of the ledger's current state.
+    fn registry(&self) -> Arc<Registry> {
+        let head = self.group.store().head().events();
+        let mut cached = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.seq != head || head == 0 {
+            let fresh = self.group.with_ledger(|l| {
+                let state = l.state();
+                let mut keys = HashMap::new();
+                for (name, p) in &state.principals {
+                    for k in p.keys.iter().filter(|k| k.revoked.is_none()) {
+                        if let Ok(key) = <[u8; 32]>::try_from(k.key.as_slice()) {
+                            keys.insert(key, Principal { name: name.clone(), role: p.role });
+                        }
+                    }
+                }
+                Registry { seq: state.last_seq, keys }
+            });
+            *cached = Arc::new(fresh);
+        }
+        Arc::clone(&cached)
+    }
+
+    /// Checks a read request's signature, freshness and nonce, and that the principal's role
+    /// may make the call; returns the principal.
+    fn authenticate<R: Signed>(&self, rpc: Rpc, r: &R) -> Result<String, Status> {
+        let a = r.auth().ok_or_else(|| Status::permission_denied("requests to the server must be signed (--key)"))?;
         let key = <[u8; 32]>::try_from(a.public_key.as_slice())
-            .map_err(|_| Status::permission_denied("request key is not an ed25519 key"))?;
-        let principal = self
-            .group
-            .with_ledger(|l| {
-                l.state()
-                    .principals
-                    .iter()
-                    .find(|(_, p)| p.keys.iter().any(|k| k.key == key && k.revoked.is_none()))
-                    .map(|(name, _)| name.clone())
-            })
-            .ok_or_else(|| {
-                Status::permission_denied("the request's key is not registered to anyone, or was revoked")
-            })?;
+            .map_err(|_| Status::permission_denied("the request's key is not 32 bytes (an ed25519 public key)"))?;
+        let nonce = <[u8; NONCE_BYTES]>::try_from(a.nonce.as_slice()).map_err(|_| {
+            Status::invalid_argument(format!(
+                "the request's nonce is {} bytes; it must be exactly {NONCE_BYTES} random bytes",
+                a.nonce.len()
+            ))
+        })?;
+        if a.signature.len() != 64 {
+            return Err(Status::permission_denied("the request's signature is not 64 bytes (ed25519)"));
+        }
+        let registry = self.registry();
+        let principal = registry.keys.get(&key).cloned().ok_or_else(|| {
+            Status::permission_denied("the request's key is not registered to anyone, or was revoked")
+        })?;
         let now = Timestamp(chrono::Utc::now().timestamp_micros());
-        if (a.timestamp_micros - now.0).abs() > REQUEST_SKEW_MAX_MICROS {
+        if (a.timestamp_micros.saturating_sub(now.0)).abs() > REQUEST_SKEW_MAX_MICROS {
             return Err(Status::permission_denied("the request's timestamp is too far from the server's clock"));
         }
-        let msg = request_message(method, a.timestamp_micros, &a.nonce, body);
+        let msg = request_message(rpc.method(), a.timestamp_micros, &a.nonce, &r.body());
         if !crate::keys::verify_signature(&key, msg.as_bytes(), &a.signature) {
             return Err(Status::permission_denied("the request's signature does not verify"));
         }
+        if !rpc.allows(principal.role) {
+            return Err(Status::permission_denied(format!(
+                "'{}' is {}; {} is not open to that role",
+                principal.name,
+                principal.role,
+                rpc.method()
+            )));
+        }
         let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
-        if a.nonce.len() < 16 || !nonces.fresh(a.timestamp_micros, now.0, &a.nonce) {
+        if !nonces.fresh(a.timestamp_micros, now.0, nonce) {
             return Err(Status::permission_denied("replayed request refused (nonce already used)"));
         }
-        Ok(principal)
+        Ok(principal.name)
+    }
+
+    /// The role of the principal a submission's key is registered to, for `Append`.
+    fn check_append_role(&self, r: &proto::AppendRequest) -> Result<(), Status> {
+        let registry = self.registry();
+        for s in &r.submissions {
+            let Ok(key) = <[u8; 32]>::try_from(s.public_key.as_slice()) else { continue };
+            if let Some(p) = registry.keys.get(&key) {
+                if !Rpc::Append.allows(p.role) {
+                    return Err(Status::permission_denied(format!(
+                        "'{}' is {}; Append is not open to that role (auditors only read)",
+                        p.name, p.role
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn append(&self, r: proto::AppendRequest) -> Result<proto::AppendResponse, Status> {
+        if r.submissions.len() > APPEND_SUBMISSIONS_MAX {
+            return Err(Status::invalid_argument(format!(
+                "{} submissions in one request; at most {APPEND_SUBMISSIONS_MAX}: split it",
+                r.submissions.len()
+            )));
+        }
+        self.check_append_role(&r)?;
         let mut subs = Vec::new();
         let mut origins = Vec::new();
         if !r.plan_toml.is_empty() {
-            let import = crate::input::parse_plan(&r.plan_toml).map_err(|e| {
-                status_of(&cli::in_file(e, r.submissions.first().map_or("plan", |s| s.origin.as_str())))
-            })?;
+            let origin = r.submissions.first().map_or("plan", |s| s.origin.as_str());
+            let import = crate::input::parse_plan(&r.plan_toml).map_err(|e| status_of(&in_file(e, origin)))?;
             let mut sub =
                 Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) };
-            sub.signature = r.submissions.first().and_then(signature_of);
+            if let Some(first) = r.submissions.first() {
+                sub.id = first_id(first).map_err(|e| status_of(&e))?;
+                sub.signature = signature_of(first);
+            }
             origins.push(r.submissions.first().map(|s| s.origin.clone()).filter(|o| !o.is_empty()));
             subs.push(sub);
         } else {
@@ -194,67 +351,204 @@ impl Shared {
         })
     }
 
-    /// Events `from..=to` of the log (or of one stream), read under the ledger lock.
+    /// Events `from..=to` of the log (or of one stream), read from the store: it holds only
+    /// durable events, and reading it takes no lock a writer holds.
     fn read_batch(&self, from: u64, to: u64, stream: &str) -> Result<Vec<proto::RecordedEvent>, Status> {
-        self.group.with_ledger(|l| {
-            let store = l.store();
-            let mut out = Vec::new();
-            for s in store.scan(from) {
-                let s = s.map_err(|e| status_of(&e))?;
-                if s.event.seq > to {
-                    break;
-                }
-                if stream.is_empty() || s.event.payload.stream() == stream {
-                    out.push(recorded(&s.event, &s.hash));
-                }
+        let store = self.group.store();
+        let mut out = Vec::new();
+        for s in store.scan(from) {
+            let s = s.map_err(|e| status_of(&e))?;
+            if s.event.seq > to {
+                break;
             }
-            Ok(out)
-        })
+            if stream.is_empty() || s.event.payload.stream() == stream {
+                out.push(recorded(&s.event, &s.hash));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Puts a file name on an error: "FILE line N: ..." when the error names a line, else "FILE: ...".
+pub fn in_file(e: Error, name: &str) -> Error {
+    match e {
+        Error::At { location, source } if location.starts_with("line ") => {
+            Error::At { location: format!("{name} {location}"), source }
+        }
+        other => other.at(name),
+    }
+}
+
+/// The id a plan import's submission names in its fields, if any.
+fn first_id(s: &proto::Submission) -> Result<Option<uuid::Uuid>> {
+    s.fields
+        .get("id")
+        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| Error::invalid(format!("id '{id}' is not a UUID"))))
+        .transpose()
+}
+
+/// Where a read writes what it answers: pieces of at most `OUTPUT_CHUNK_BYTES`, sent as
+/// they fill, so no output is held whole and none is over a message's limit.
+struct Sink {
+    tx: mpsc::Sender<Result<proto::Output, Status>>,
+    buf: Vec<u8>,
+}
+
+impl Sink {
+    fn write(&mut self, text: &str) -> Result<()> {
+        self.buf.extend_from_slice(text.as_bytes());
+        while self.buf.len() >= OUTPUT_CHUNK_BYTES {
+            let rest = self.buf.split_off(OUTPUT_CHUNK_BYTES);
+            let piece = std::mem::replace(&mut self.buf, rest);
+            self.send(piece)?;
+        }
+        Ok(())
     }
 
-    fn query(&self, r: proto::QueryRequest) -> Output {
-        let tmp = match tempfile::tempdir() {
-            Ok(t) => t,
-            Err(e) => return failed(&Error::io("temporary directory", e)),
-        };
-        // Files the client sent in place of its local paths; its names come back in the output.
-        let mut args = r.args.clone();
-        let mut renamed: Vec<(String, String)> = Vec::new();
-        for (i, (name, data)) in r.files.iter().enumerate() {
-            let path = tmp.path().join(format!("f{i}"));
-            if let Err(e) = std::fs::write(&path, data) {
-                return failed(&Error::io("writing an uploaded file", e));
-            }
-            for a in args.iter_mut().filter(|a| *a == name) {
-                *a = path.display().to_string();
-            }
-            renamed.push((path.display().to_string(), name.clone()));
-        }
-        let restore = |text: String| renamed.iter().fold(text, |t, (tmp, name)| t.replace(tmp.as_str(), name));
-        let command = args.iter().find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
-        if !QUERY_COMMANDS.contains(&command.as_str()) {
-            return failed(&Error::invalid(format!("'{command}' is not a read command the server runs")));
-        }
-        let argv = std::iter::once("planledger".to_string()).chain(args);
-        let parsed = match <Cli as clap::Parser>::try_parse_from(argv) {
-            Ok(c) => c,
-            Err(e) => return failed(&Error::invalid(e.render().to_string().lines().next().unwrap_or("bad arguments"))),
-        };
-        let mut stdout: Vec<u8> = Vec::new();
-        let result = self.group.with_ledger(|l| cli::run_on(parsed, Some(l.store()), &mut stdout));
-        let stdout = restore(String::from_utf8_lossy(&stdout).into_owned());
-        match result {
-            Ok(code) => Output { exit_code: code, stdout, error: String::new() },
-            Err(e) => Output { exit_code: cli::exit_code(&e), stdout, error: restore(e.to_string()) },
+    fn send(&mut self, data: Vec<u8>) -> Result<()> {
+        self.tx
+            .blocking_send(Ok(proto::Output { data }))
+            .map_err(|_| Error::io("answering", std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
+    }
+
+    fn finish(mut self, result: Result<()>) {
+        let rest = std::mem::take(&mut self.buf);
+        let sent = if rest.is_empty() { Ok(()) } else { self.send(rest) };
+        if let (Ok(()), Err(e)) = (sent, result) {
+            let _ = self.tx.blocking_send(Err(status_of(&e)));
         }
     }
 }
 
-use crate::cli::Cli;
-type Output = proto::Output;
+/// `as_of` as the CLI's flag takes it; empty: now.
+fn as_of_field(text: &str) -> Result<Option<AsOf>> {
+    (!text.is_empty()).then(|| AsOf::parse(text)).transpose()
+}
 
-fn failed(e: &Error) -> Output {
-    Output { exit_code: cli::exit_code(e), stdout: String::new(), error: e.to_string() }
+fn at_field(text: &str) -> Result<Option<Date>> {
+    (!text.is_empty()).then(|| Date::parse("--at", text)).transpose()
+}
+
+fn opt(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+fn or_default<'a>(text: &'a str, default: &'a str) -> &'a str {
+    if text.is_empty() {
+        default
+    } else {
+        text
+    }
+}
+
+fn utf8(field: &str, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{field} is not UTF-8 text")))
+}
+
+type Output = proto::Output;
+type Job = Box<dyn FnOnce(&Store, &mut Sink) -> Result<()> + Send>;
+
+// ---- the read questions, from typed requests to the typed read API ----------------------
+
+fn state_job(r: proto::StateRequest) -> Result<Job> {
+    let q = read::StateQuery { plan: opt(&r.plan), as_of: as_of_field(&r.as_of)?, at: at_field(&r.at)? };
+    Ok(Box::new(move |store, sink| sink.write(&read::state(store, &q)?.render(r.json))))
+}
+
+fn summary_job(r: proto::SummaryRequest) -> Result<Job> {
+    let format = read::SummaryFormat::parse(or_default(&r.format, "text"))?;
+    let lang = read::parse_lang(or_default(&r.lang, "en"))?;
+    let q = read::SummaryQuery {
+        year: r.year,
+        plan: opt(&r.plan),
+        by: r.by.clone(),
+        as_of: as_of_field(&r.as_of)?,
+        at: at_field(&r.at)?,
+        today: crate::clock::SystemClock.now().date(),
+    };
+    Ok(Box::new(move |store, sink| sink.write(&read::summary(store, &q)?.render(r.json, format, lang))))
+}
+
+fn audit_job(r: proto::AuditRequest) -> Result<Job> {
+    let filter = crate::audit::Filter {
+        entity: opt(&r.entity),
+        actor: opt(&r.actor),
+        kind: opt(&r.r#type).as_deref().map(read::audit_kind).transpose()?,
+        since: opt(&r.since).as_deref().map(read::audit_since).transpose()?,
+        until: opt(&r.until).as_deref().map(|t| Timestamp::parse("--until", t)).transpose()?,
+    };
+    let format = read::AuditFormat::parse(or_default(&r.format, "text"))?;
+    let q = read::AuditQuery { filter, as_of: as_of_field(&r.as_of)? };
+    Ok(Box::new(move |store, sink| sink.write(&read::audit(store, &q)?.render(r.json, format))))
+}
+
+fn show_job(r: proto::ShowRequest) -> Result<Job> {
+    let event = EventRef::parse("event", &r.event)?;
+    Ok(Box::new(move |store, sink| sink.write(&read::render_document(&read::show(store, &event)?, r.json))))
+}
+
+fn log_job(r: proto::LogRequest) -> Result<Job> {
+    let q = read::LogQuery { from: r.from_seq, as_of: as_of_field(&r.as_of)? };
+    Ok(Box::new(move |store, sink| read::log(store, &q, &mut |e, h| sink.write(&read::log_line(e, h, r.json)))))
+}
+
+fn snapshot_job(r: proto::SnapshotRequest) -> Result<Job> {
+    let as_of = as_of_field(&r.as_of)?;
+    Ok(Box::new(move |store, sink| sink.write(&read::pretty(&read::snapshot(store, as_of)?.1))))
+}
+
+fn snapshot_verify_job(r: proto::SnapshotVerifyRequest) -> Result<Job> {
+    let text = utf8("the snapshot", r.document)?;
+    let name = or_default(&r.name, "snapshot").to_string();
+    Ok(Box::new(move |store, sink| {
+        let check = read::snapshot_check(store, &name, &text)?;
+        sink.write(&check.render(r.json))?;
+        check.failure().map_or(Ok(()), Err)
+    }))
+}
+
+fn diff_side(side: Option<proto::DiffSide>) -> Result<read::DiffSide> {
+    use proto::diff_side::Side;
+    match side.and_then(|s| s.side) {
+        Some(Side::Snapshot(doc)) => Ok(read::DiffSide::Snapshot {
+            name: or_default(&doc.name, "snapshot").to_string(),
+            text: utf8("the snapshot", doc.document)?,
+        }),
+        Some(Side::AsOf(t)) => Ok(read::DiffSide::Ledger(as_of_field(&t)?)),
+        None => Ok(read::DiffSide::Ledger(None)),
+    }
+}
+
+fn diff_job(r: proto::DiffRequest) -> Result<Job> {
+    let (a, b) = (diff_side(r.from)?, diff_side(r.to)?);
+    Ok(Box::new(move |store, sink| sink.write(&read::diff(store, &a, &b)?.render(r.json))))
+}
+
+fn verify_job(r: proto::VerifyRequest) -> Result<Job> {
+    let checkpoint = if r.checkpoint.is_empty() {
+        None
+    } else {
+        Some(crate::proof::TreeHead::parse(&utf8("the checkpoint", r.checkpoint)?).map_err(|e| e.at("checkpoint"))?)
+    };
+    let q = read::VerifyQuery { require_signatures: r.require_signatures, checkpoint };
+    Ok(Box::new(move |store, sink| {
+        let answer = read::verify(store, &q)?;
+        sink.write(&answer.render(r.json))?;
+        answer.failure().map_or(Ok(()), Err)
+    }))
+}
+
+fn checkpoint_job(_: proto::CheckpointRequest) -> Result<Job> {
+    Ok(Box::new(move |store, sink| sink.write(&read::pretty(&read::checkpoint(store)?.json()))))
+}
+
+fn key_job(r: proto::KeyRequest) -> Result<Job> {
+    Ok(Box::new(move |store, sink| sink.write(&read::render_key(&read::ledger_key(store)?, r.json))))
+}
+
+fn proof_job(r: proto::ProofRequest) -> Result<Job> {
+    let event = EventRef::parse("event", &r.event)?;
+    Ok(Box::new(move |store, sink| sink.write(&read::pretty(&read::proof(store, &event, r.size)?.1))))
 }
 
 fn signature_of(s: &proto::Submission) -> Option<Box<Signature>> {
@@ -441,9 +735,10 @@ pub struct Service {
 }
 
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::RecordedEvent, Status>> + Send>>;
+type OutputStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<Output, Status>> + Send>>;
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Status::internal(e.to_string()))
+    tokio::task::spawn_blocking(f).await.map_err(|e| Status::internal(format!("request failed: {e}")))
 }
 
 #[tonic::async_trait]
@@ -458,10 +753,9 @@ impl LedgerRpc for Service {
 
     async fn read(&self, req: Request<proto::ReadRequest>) -> Result<Response<EventStream>, Status> {
         let r = req.into_inner();
-        let body = format!("from={}\nstream={}\nmax={}", r.from_seq, r.stream, r.max_count);
         let shared = self.shared.clone();
-        let auth = r.auth.clone();
-        blocking(move || shared.authenticate(auth.as_ref(), "Read", body.as_bytes()).map(|_| ())).await??;
+        let checked = r.clone();
+        blocking(move || shared.authenticate(Rpc::Read, &checked).map(|_| ())).await??;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let shared = self.shared.clone();
         tokio::spawn(async move {
@@ -498,10 +792,9 @@ impl LedgerRpc for Service {
 
     async fn subscribe(&self, req: Request<proto::SubscribeRequest>) -> Result<Response<EventStream>, Status> {
         let r = req.into_inner();
-        let body = format!("from={}", r.from_seq);
         let shared = self.shared.clone();
-        let auth = r.auth.clone();
-        blocking(move || shared.authenticate(auth.as_ref(), "Subscribe", body.as_bytes()).map(|_| ())).await??;
+        let checked = r.clone();
+        blocking(move || shared.authenticate(Rpc::Subscribe, &checked).map(|_| ())).await??;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let shared = self.shared.clone();
         tokio::spawn(async move {
@@ -538,44 +831,84 @@ impl LedgerRpc for Service {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn state(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("State", req).await
+    type StateStream = OutputStream;
+    type SummaryStream = OutputStream;
+    type AuditStream = OutputStream;
+    type ShowStream = OutputStream;
+    type LogStream = OutputStream;
+    type SnapshotStream = OutputStream;
+    type SnapshotVerifyStream = OutputStream;
+    type DiffStream = OutputStream;
+    type VerifyStream = OutputStream;
+    type CheckpointStream = OutputStream;
+    type KeyStream = OutputStream;
+    type ProofStream = OutputStream;
+
+    async fn state(&self, req: Request<proto::StateRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::State, req.into_inner(), state_job).await
     }
-    async fn summary(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("Summary", req).await
+    async fn summary(&self, req: Request<proto::SummaryRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Summary, req.into_inner(), summary_job).await
     }
-    async fn audit(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("Audit", req).await
+    async fn audit(&self, req: Request<proto::AuditRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Audit, req.into_inner(), audit_job).await
     }
-    async fn verify(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("Verify", req).await
+    async fn show(&self, req: Request<proto::ShowRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Show, req.into_inner(), show_job).await
     }
-    async fn checkpoint(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("Checkpoint", req).await
+    async fn log(&self, req: Request<proto::LogRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Log, req.into_inner(), log_job).await
     }
-    async fn proof(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("Proof", req).await
+    async fn snapshot(&self, req: Request<proto::SnapshotRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Snapshot, req.into_inner(), snapshot_job).await
     }
-    async fn query(&self, req: Request<proto::QueryRequest>) -> Result<Response<Output>, Status> {
-        self.run_query("Query", req).await
+    async fn snapshot_verify(
+        &self,
+        req: Request<proto::SnapshotVerifyRequest>,
+    ) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::SnapshotVerify, req.into_inner(), snapshot_verify_job).await
+    }
+    async fn diff(&self, req: Request<proto::DiffRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Diff, req.into_inner(), diff_job).await
+    }
+    async fn verify(&self, req: Request<proto::VerifyRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Verify, req.into_inner(), verify_job).await
+    }
+    async fn checkpoint(&self, req: Request<proto::CheckpointRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Checkpoint, req.into_inner(), checkpoint_job).await
+    }
+    async fn key(&self, req: Request<proto::KeyRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Key, req.into_inner(), key_job).await
+    }
+    async fn proof(&self, req: Request<proto::ProofRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Proof, req.into_inner(), proof_job).await
     }
 }
 
 impl Service {
-    async fn run_query(
+    /// Authenticates a read request, turns it into its typed query (refusing a malformed
+    /// field before any reading), then answers it on the store, streaming the output.
+    async fn answer<R: Signed + Send + 'static>(
         &self,
-        method: &'static str,
-        req: Request<proto::QueryRequest>,
-    ) -> Result<Response<Output>, Status> {
-        let r = req.into_inner();
+        rpc: Rpc,
+        r: R,
+        job: fn(R) -> Result<Job>,
+    ) -> Result<Response<OutputStream>, Status> {
         let shared = self.shared.clone();
-        blocking(move || {
-            let files: BTreeMap<String, Vec<u8>> = r.files.clone().into_iter().collect();
-            shared.authenticate(r.auth.as_ref(), method, &query_body(&r.args, &files))?;
-            Ok(shared.query(r))
+        let job = blocking(move || -> Result<Job, Status> {
+            shared.authenticate(rpc, &r)?;
+            job(r).map_err(|e| status_of(&e))
         })
-        .await?
-        .map(Response::new)
+        .await??;
+        let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
+        let shared = self.shared.clone();
+        // Reads run on the store's durable prefix, on the blocking pool: no writer waits.
+        tokio::task::spawn_blocking(move || {
+            let mut sink = Sink { tx, buf: Vec::new() };
+            let result = job(shared.group.store(), &mut sink);
+            sink.finish(result);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 
@@ -602,6 +935,7 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             head: head_tx,
             shutdown: stop_rx,
             nonces: Mutex::new(NonceCache::default()),
+            registry: Mutex::new(Arc::new(Registry::default())),
         });
         let service = Service { shared: shared.clone() };
         let signal = async move {
@@ -613,7 +947,7 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             let _ = stop_tx.send(true);
         };
         tonic::transport::Server::builder()
-            .add_service(LedgerServer::new(service))
+            .add_service(LedgerServer::new(service).max_decoding_message_size(REQUEST_BYTES_MAX))
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal)
             .await
             .map_err(|e| Error::io("serving", std::io::Error::other(e.to_string())))?;

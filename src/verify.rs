@@ -48,6 +48,9 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
     let mut state = State::default();
     let mut tree = crate::merkle::Frontier::default();
     let mut checker = checkpoint::Verifier::default();
+    // Format-2 signed texts name the ledger; a store with no key can hold none of them, and
+    // a key no one has stands in so that any such text is reported as another ledger's.
+    let ledger_key = crate::keys::load(store.dir()).map(|k| k.public()).unwrap_or([0; 32]);
     // Ids resolve references in signed events only: the index is read from the store the
     // first time one needs it (an unsigned ledger never holds every id in memory).
     let ids: std::cell::OnceCell<std::collections::HashMap<uuid::Uuid, u64, crate::projection::Hasher>> =
@@ -112,7 +115,7 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
                 break 'chunks;
             }
             checker.before(store, &mut state, &event)?;
-            if let Some(what) = crate::keys::check_event(&state, &event, &|r| match r {
+            if let Some(what) = crate::keys::check_event(&state, &ledger_key, &event, &|r| match r {
                 crate::decide::EventRef::Seq(s) => Some(*s),
                 crate::decide::EventRef::Id(id) => id_index().get(id).copied().filter(|s| *s < seq),
             }) {

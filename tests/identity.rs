@@ -56,7 +56,14 @@ fn signed_submissions_are_recorded_with_their_signer_and_verify() {
     let log = env.log();
     let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(last["signed_by"], key_hex.as_str());
-    assert!(last["signed"].as_str().unwrap().starts_with("planledger-submission/1\nactor=housing\ntype=investment\n"));
+    let ledger = env.run(&["key"]).ok().stdout.trim().to_string();
+    let signed_text = last["signed"].as_str().unwrap();
+    assert!(
+        signed_text.starts_with(&format!("planledger-submission/2\nledger={ledger}\nactor=housing\ntype=investment\n")),
+        "{signed_text}"
+    );
+    // The id the CLI gave the submission is part of what was signed.
+    assert!(signed_text.contains(&format!("\nid={}\n", last["id"].as_str().unwrap())), "{signed_text}");
     let audit = env.run(&["audit", "--json", "--type", "investment"]).ok().json();
     assert_eq!(audit["entries"][0]["signed_by"], key_hex.as_str());
     env.assert_verifies();

@@ -231,14 +231,14 @@ fn unsigned_forged_foreign_and_auditor_writes_are_refused_with_nothing_written()
 
 #[test]
 fn a_replayed_read_request_is_refused() {
-    use planledger::server::{proto, query_body, request_message};
+    use planledger::server::{proto, request_message, Signed};
     let (env, keys) = bootstrap();
     let srv = start(&env);
     let pair = planledger::keys::KeyPair::read(std::path::Path::new(&keys.auditor)).unwrap();
-    let args = vec!["state".to_string(), "--json".to_string()];
+    let req = proto::StateRequest { json: true, ..Default::default() };
     let ts = chrono::Utc::now().timestamp_micros();
     let nonce = vec![7u8; 16];
-    let msg = request_message("State", ts, &nonce, &query_body(&args, &Default::default()));
+    let msg = request_message("State", ts, &nonce, &req.body());
     let auth = proto::RequestAuth {
         public_key: pair.public().to_vec(),
         timestamp_micros: ts,
@@ -248,10 +248,14 @@ fn a_replayed_read_request_is_refused() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut client = proto::ledger_client::LedgerClient::connect(format!("http://{}", srv.addr)).await.unwrap();
-        let req = || proto::QueryRequest { args: args.clone(), auth: Some(auth.clone()), files: Default::default() };
-        let first = client.state(req()).await.unwrap().into_inner();
-        assert_eq!(first.exit_code, 0);
-        let again = client.state(req()).await.unwrap_err();
+        let signed = || proto::StateRequest { auth: Some(auth.clone()), ..req.clone() };
+        let mut first = client.state(signed()).await.unwrap().into_inner();
+        let mut text = Vec::new();
+        while let Some(piece) = first.message().await.unwrap() {
+            text.extend(piece.data);
+        }
+        assert!(String::from_utf8(text).unwrap().contains("\"plans\""));
+        let again = client.state(signed()).await.unwrap_err();
         assert_eq!(again.code(), tonic::Code::PermissionDenied);
         assert!(again.message().contains("replayed"), "{}", again.message());
     });
@@ -374,19 +378,19 @@ extern "C" {
 
 #[test]
 fn read_gives_the_global_log_or_one_stream() {
-    use planledger::server::{proto, request_message};
+    use planledger::server::{proto, request_message, Signed};
     let (env, keys) = bootstrap();
     let srv = start(&env);
     remote(&srv, Some(&keys.housing), &inv("1.25")).ok();
     let pair = planledger::keys::KeyPair::read(std::path::Path::new(&keys.auditor)).unwrap();
     let sent = std::sync::atomic::AtomicU64::new(0);
     let read = |from: u64, stream: &str, max: u64| {
-        let body = format!("from={from}\nstream={stream}\nmax={max}");
+        let body = proto::ReadRequest { from_seq: from, stream: stream.into(), max_count: max, auth: None }.body();
         let ts = chrono::Utc::now().timestamp_micros();
         // Unique per request: the time and a counter (the server refuses a nonce seen before).
         let n = sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let nonce: Vec<u8> = [ts.to_le_bytes(), n.to_le_bytes()].concat();
-        let sig = pair.sign(request_message("Read", ts, &nonce, body.as_bytes()).as_bytes()).to_vec();
+        let sig = pair.sign(request_message("Read", ts, &nonce, &body).as_bytes()).to_vec();
         proto::ReadRequest {
             from_seq: from,
             stream: stream.into(),
@@ -420,7 +424,7 @@ fn read_gives_the_global_log_or_one_stream() {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(park[1].signature.as_ref().unwrap().signed.lines().next(), Some("planledger-submission/1"));
+        assert_eq!(park[1].signature.as_ref().unwrap().signed.lines().next(), Some("planledger-submission/2"));
         let two = collect(client.read(read(3, "", 2)).await.unwrap().into_inner()).await;
         assert_eq!(two.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
     });

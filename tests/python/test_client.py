@@ -1,6 +1,7 @@
 """A client in another language proves proto/ is the real contract: Python stubs are
 generated from proto/planledger/v1/ledger.proto during the test (grpcio-tools), then used to
-append a signed submission, to see an unsigned one refused, and to subscribe.
+ask typed read questions (Key, State), append a signed submission (format 2: this ledger,
+this id), see an unsigned one and a replayed signature refused, and subscribe.
 
 Run: python3 tests/python/test_client.py [path/to/planledger]   (default target/debug/planledger)
 Needs: grpcio, grpcio-tools, cryptography (for ed25519).
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -56,19 +58,28 @@ def load_key(path):
     return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(k["secret_key"])), bytes.fromhex(k["public_key"])
 
 
-def canonical(actor, kind, fields):
-    """The signed text of a submission, as docs/identity.md defines it."""
+def canonical(ledger, actor, kind, fields):
+    """The signed text of a submission, as docs/server.md defines it (format 2)."""
     esc = lambda v: v.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-    lines = ["planledger-submission/1", "actor=" + esc(actor), "type=" + esc(kind)]
+    lines = ["planledger-submission/2", "ledger=" + ledger, "actor=" + esc(actor), "type=" + esc(kind)]
     lines += [esc(k) + "=" + esc(v) for k, v in sorted(fields.items())]
     return "\n".join(lines) + "\n"
 
 
-def request_auth(pb2, key, public, method, body):
+def signed_request(pb2, key, public, method, request):
+    """Sets a request's auth: a signature over its encoding without auth (docs/server.md)."""
+    body = request.SerializeToString()
     ts = int(time.time() * 1_000_000)
     nonce = os.urandom(16)
-    msg = "planledger-request/1\n%s\n%d\n%s\n%s\n" % (method, ts, nonce.hex(), hashlib.sha256(body).hexdigest())
-    return pb2.RequestAuth(public_key=public, timestamp_micros=ts, nonce=nonce, signature=key.sign(msg.encode()))
+    msg = "planledger-request/2\n%s\n%d\n%s\n%s\n" % (method, ts, nonce.hex(), hashlib.sha256(body).hexdigest())
+    request.auth.CopyFrom(pb2.RequestAuth(public_key=public, timestamp_micros=ts, nonce=nonce,
+                                          signature=key.sign(msg.encode())))
+    return request
+
+
+def answer(stream):
+    """The whole output of a read question, from its streamed pieces."""
+    return b"".join(piece.data for piece in stream).decode()
 
 
 def main():
@@ -95,6 +106,7 @@ def main():
         run("--store", store, "dept", "register", "drc", "--public-key", keys["drc"], "--as", "drc")
         run("--store", store, "--key", keys["drc"], "dept", "register", "housing", "--public-key", keys["housing"], "--as", "drc")
 
+        local = run("--store", store, "state", "--json")  # the CLI's answer, before the server locks the store
         server = subprocess.Popen([BIN, "--store", store, "serve", "--listen", "127.0.0.1:0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
@@ -102,9 +114,19 @@ def main():
             stub = pb2_grpc.LedgerStub(grpc.insecure_channel(addr))
             key, public = load_key(keys["housing"])
 
-            # 1. A signed append is acknowledged.
-            fields = {"project": "park", "period": "2022-03", "amount": "2.5"}
-            signed = canonical("housing", "investment", fields)
+            # 1. Typed reads: the ledger's key, then the state as the CLI prints it.
+            doc = json.loads(answer(stub.Key(signed_request(pb2, key, public, "Key", pb2.KeyRequest(json=True)))))
+            ledger = doc["public_key"]
+            state = answer(stub.State(signed_request(pb2, key, public, "State", pb2.StateRequest(json=True))))
+            if len(ledger) == 64 and state == local:
+                passed += 1
+            else:
+                failed += 1
+                print("typed reads: key", ledger, "state differs from the CLI's:", state[:200], local[:200])
+
+            # 2. A signed append is acknowledged.
+            fields = {"project": "park", "period": "2022-03", "amount": "2.5", "id": str(uuid.uuid4())}
+            signed = canonical(ledger, "housing", "investment", fields)
             sub = pb2.Submission(type="investment", fields=fields, public_key=public,
                                  signature=key.sign(signed.encode()), signed=signed)
             resp = stub.Append(pb2.AppendRequest(actor="housing", submissions=[sub]))
@@ -115,7 +137,22 @@ def main():
                 failed += 1
                 print("append: unexpected ack", resp)
 
-            # 2. An unsigned one is refused.
+            # 3. The same signature on another id (a copy lifted from the log) is refused.
+            lifted = dict(fields, id=str(uuid.uuid4()))
+            try:
+                stub.Append(pb2.AppendRequest(actor="housing", submissions=[pb2.Submission(
+                    type="investment", fields=lifted, public_key=public, signature=key.sign(signed.encode()),
+                    signed=signed)]))
+                failed += 1
+                print("a signature lifted onto another id was accepted")
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.PERMISSION_DENIED and "another event id" in e.details():
+                    passed += 1
+                else:
+                    failed += 1
+                    print("lifted signature: unexpected", e.code(), e.details())
+
+            # 4. An unsigned one is refused.
             try:
                 stub.Append(pb2.AppendRequest(actor="housing", submissions=[pb2.Submission(type="investment", fields={
                     "project": "park", "period": "2022-04", "amount": "1"})]))
@@ -128,9 +165,8 @@ def main():
                     failed += 1
                     print("unsigned append: unexpected", e.code(), e.details())
 
-            # 3. A subscription from seq 1 sees every event once, in order, ours last so far.
-            auth = request_auth(pb2, key, public, "Subscribe", b"from=1")
-            stream = stub.Subscribe(pb2.SubscribeRequest(from_seq=1, auth=auth))
+            # 5. A subscription from seq 1 sees every event once, in order, ours last so far.
+            stream = stub.Subscribe(signed_request(pb2, key, public, "Subscribe", pb2.SubscribeRequest(from_seq=1)))
             seqs = []
             for event in stream:
                 seqs.append(event.seq)

@@ -1,0 +1,505 @@
+//! The typed read API: one function per question a reader asks of a store, with typed
+//! arguments and typed answers. The CLI parses its flags into these queries and prints the
+//! answers; the server maps its typed requests onto the same functions, so both print the
+//! same bytes. Nothing here writes: a snapshot or a proof is returned as a document, and
+//! writing it to a file is the caller's business (the CLI's, never the server's).
+//!
+//! Every function takes a `&Store` and reads a consistent prefix of the log (up to the head
+//! it saw when it started, or an `--as-of` point before it), so readers need no lock that
+//! writers hold.
+
+use serde_json::{json, Value};
+
+use crate::codec::{hex, Hash};
+use crate::decide::EventRef;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::model::{Date, Timestamp};
+use crate::projection::State;
+use crate::proof::TreeHead;
+use crate::query::{self, AsOf};
+use crate::store::Store;
+use crate::summary::{self, Lang};
+use crate::{audit, proof, report, snapshot};
+
+/// A value serialized as the CLI's `--json` prints it: one line.
+fn json_line(v: &Value) -> String {
+    // Values built from strings, numbers and maps always serialize.
+    serde_json::to_string(v).unwrap_or_default() + "\n"
+}
+
+/// A document as the CLI prints it without `--json`: indented.
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+/// The last seq of an `--as-of` point (the whole log when absent).
+pub fn as_of_seq(store: &Store, as_of: Option<AsOf>) -> Result<u64> {
+    match as_of {
+        Some(t) => query::resolve(store, t),
+        None => Ok(store.head().events()),
+    }
+}
+
+/// The seq an event reference names, which must exist.
+pub fn resolve_event(store: &Store, r: &EventRef) -> Result<u64> {
+    match *r {
+        EventRef::Seq(s) if s >= 1 && s <= store.head().events() => Ok(s),
+        EventRef::Seq(s) => Err(Error::invalid(format!("event seq {s} does not exist"))),
+        EventRef::Id(id) => {
+            let mut found = None;
+            store.for_each_id(|i, seq| {
+                if i == id {
+                    found = Some(seq);
+                }
+            })?;
+            found.ok_or_else(|| Error::invalid(format!("event id {id} does not exist")))
+        }
+    }
+}
+
+// ---- state ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Default)]
+pub struct StateQuery {
+    /// Only this plan.
+    pub plan: Option<String>,
+    pub as_of: Option<AsOf>,
+    /// Valid time: the world on this date.
+    pub at: Option<Date>,
+}
+
+pub struct StateAnswer {
+    pub state: State,
+    pub plan: Option<String>,
+    pub at: Option<Date>,
+}
+
+pub fn state(store: &Store, q: &StateQuery) -> Result<StateAnswer> {
+    let seq = as_of_seq(store, q.as_of)?;
+    let state = match &q.plan {
+        Some(p) => query::plans_at(store, seq, std::slice::from_ref(p))?,
+        None => query::state_at(store, seq)?,
+    };
+    if let Some(p) = &q.plan {
+        if !state.plans.contains_key(p) {
+            return Err(Error::unknown("plan", p));
+        }
+    }
+    Ok(StateAnswer { state, plan: q.plan.clone(), at: q.at })
+}
+
+impl StateAnswer {
+    pub fn render(&self, json: bool) -> String {
+        if json {
+            json_line(&report::state_json(&self.state, self.plan.as_deref(), self.at))
+        } else {
+            report::state_text(&self.state, self.plan.as_deref(), self.at)
+        }
+    }
+}
+
+// ---- summary -------------------------------------------------------------------------
+
+/// How a summary is printed without `--json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFormat {
+    Text,
+    Markdown,
+    Csv,
+}
+
+impl SummaryFormat {
+    pub fn parse(text: &str) -> Result<SummaryFormat> {
+        match text {
+            "text" => Ok(SummaryFormat::Text),
+            "md" => Ok(SummaryFormat::Markdown),
+            "csv" => Ok(SummaryFormat::Csv),
+            other => Err(Error::invalid(format!("--format '{other}' is not text, md or csv"))),
+        }
+    }
+}
+
+pub fn parse_lang(text: &str) -> Result<Lang> {
+    match text {
+        "zh" => Ok(Lang::Zh),
+        "en" => Ok(Lang::En),
+        other => Err(Error::invalid(format!("--lang '{other}' is not zh or en"))),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SummaryQuery {
+    pub year: i32,
+    pub plan: Option<String>,
+    /// Dimensions to break totals down by (at most `summary::BY_MAX`).
+    pub by: Vec<String>,
+    pub as_of: Option<AsOf>,
+    pub at: Option<Date>,
+    /// The reader's today (its clock); a summary taken `as_of` a past point uses that
+    /// point's date instead.
+    pub today: Date,
+}
+
+pub struct SummaryAnswer {
+    state: State,
+    query: SummaryQuery,
+    today: Date,
+}
+
+pub fn summary(store: &Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
+    if q.by.len() > summary::BY_MAX {
+        return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
+    }
+    let seq = as_of_seq(store, q.as_of)?;
+    // Load only the plans of that year: the global part says which they are.
+    let index = crate::checkpoint::state_at(store, seq, Some(&[]))?;
+    let mut ids: Vec<String> = index.years.get(&q.year).cloned().unwrap_or_default();
+    if let Some(p) = &q.plan {
+        if !ids.contains(p) {
+            return Err(Error::invalid(format!("plan '{p}' is not a plan of {}", q.year)));
+        }
+        ids = vec![p.clone()];
+    }
+    if ids.is_empty() {
+        return Err(Error::invalid(format!("no plan for {} is recorded", q.year)));
+    }
+    let state = query::plans_at(store, seq, &ids)?;
+    let today = if q.as_of.is_some() { state.last_recorded_at.date() } else { q.today };
+    Ok(SummaryAnswer { state, query: q.clone(), today })
+}
+
+impl SummaryAnswer {
+    pub fn render(&self, json: bool, format: SummaryFormat, lang: Lang) -> String {
+        let on = summary::On::new(self.query.year, self.query.at, self.today);
+        let s = summary::summarize(&self.state, self.query.year, on, &self.query.by);
+        if json {
+            let last = self.state.last_seq;
+            let as_of =
+                json!({"seq": last, "recorded_at": (last > 0).then(|| self.state.last_recorded_at.to_string())});
+            return json_line(&s.json(as_of));
+        }
+        match format {
+            SummaryFormat::Text => s.prose(lang, false),
+            SummaryFormat::Markdown => s.prose(lang, true),
+            SummaryFormat::Csv => s.csv(),
+        }
+    }
+}
+
+// ---- audit ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFormat {
+    Text,
+    Csv,
+}
+
+impl AuditFormat {
+    pub fn parse(text: &str) -> Result<AuditFormat> {
+        match text {
+            "text" => Ok(AuditFormat::Text),
+            "csv" => Ok(AuditFormat::Csv),
+            other => Err(Error::invalid(format!("--format '{other}' is not text or csv"))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub filter: audit::Filter,
+    pub as_of: Option<AsOf>,
+}
+
+/// `--type KIND` checked against the event types.
+pub fn audit_kind(kind: &str) -> Result<String> {
+    if !crate::event::KINDS.contains(&kind) {
+        return Err(Error::invalid(format!(
+            "--type '{kind}' is not an event type; expected one of: {}",
+            crate::event::KINDS.join(", ")
+        )));
+    }
+    Ok(kind.to_string())
+}
+
+/// `--since`: a time, or a bare date meaning from the start of that day.
+pub fn audit_since(text: &str) -> Result<Timestamp> {
+    if Date::parse("--since", text).is_ok() {
+        return Ok(Timestamp(Timestamp::parse("--since", text)?.0 - 86_399_999_999));
+    }
+    Timestamp::parse("--since", text)
+}
+
+pub struct AuditAnswer {
+    pub seq: u64,
+    pub recorded_at: Option<String>,
+    pub rows: Vec<Value>,
+}
+
+pub fn audit(store: &Store, q: &AuditQuery) -> Result<AuditAnswer> {
+    let seq = as_of_seq(store, q.as_of)?;
+    let rows = audit::trail(store, seq, &q.filter)?;
+    let recorded_at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
+    Ok(AuditAnswer { seq, recorded_at, rows })
+}
+
+impl AuditAnswer {
+    pub fn render(&self, json: bool, format: AuditFormat) -> String {
+        if json {
+            return json_line(
+                &json!({"as_of": {"seq": self.seq, "recorded_at": self.recorded_at}, "entries": self.rows}),
+            );
+        }
+        match format {
+            AuditFormat::Text => self.rows.iter().map(audit::line).collect(),
+            AuditFormat::Csv => audit::csv(&self.rows),
+        }
+    }
+}
+
+// ---- show ----------------------------------------------------------------------------
+
+/// One event, its hash, and its entity's state just before and after it.
+pub fn show(store: &Store, event: &EventRef) -> Result<Value> {
+    let seq = resolve_event(store, event)?;
+    let stored = store.get(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
+    let e = &stored.event;
+    let plans: Vec<String> = e.payload.plan().map(str::to_string).into_iter().collect();
+    let mut state = query::plans_at(store, seq - 1, &plans)?;
+    let entity = |state: &State| -> Value {
+        let Some(plan) = e.payload.plan().and_then(|p| state.plans.get(p)) else { return Value::Null };
+        let id = e.payload.entity();
+        if let Some(l) = plan.projects.get(id) {
+            return report::project_json(id, l, None);
+        }
+        if let Some(i) = plan.indicators.get(id) {
+            return report::indicator_json(i, None);
+        }
+        Value::Null
+    };
+    let before = entity(&state);
+    crate::projection::apply(&mut state, e);
+    let after = entity(&state);
+    let mut event = report::event_json(e, &stored.hash);
+    if let Value::Object(m) = &mut event {
+        m.insert("entity_before".into(), before);
+        m.insert("entity_after".into(), after);
+    }
+    Ok(event)
+}
+
+pub fn render_document(doc: &Value, json: bool) -> String {
+    if json {
+        json_line(doc)
+    } else {
+        pretty(doc)
+    }
+}
+
+// ---- log -----------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+pub struct LogQuery {
+    pub from: u64,
+    pub as_of: Option<AsOf>,
+}
+
+/// Events `from..` up to the `as_of` point, each handed to `each` with its hash as read.
+pub fn log(store: &Store, q: &LogQuery, each: &mut dyn FnMut(&Event, &Hash) -> Result<()>) -> Result<()> {
+    let until = as_of_seq(store, q.as_of)?;
+    for stored in store.scan(q.from) {
+        let stored = stored?;
+        if stored.event.seq > until {
+            break;
+        }
+        each(&stored.event, &stored.hash)?;
+    }
+    Ok(())
+}
+
+/// One log line as `log` prints it.
+pub fn log_line(e: &Event, hash: &Hash, json: bool) -> String {
+    if json {
+        json_line(&report::event_json(e, hash))
+    } else {
+        report::event_line(e, hash)
+    }
+}
+
+// ---- snapshots and diffs ---------------------------------------------------------------
+
+/// A snapshot document at an `as_of` point (the whole log when absent), and its seq.
+pub fn snapshot(store: &Store, as_of: Option<AsOf>) -> Result<(u64, Value)> {
+    let seq = as_of_seq(store, as_of)?;
+    Ok((seq, snapshot::make(store, seq)?))
+}
+
+/// Whether a snapshot document matches the ledger: `Ok(seq)`, or what differs as an
+/// integrity error (after the JSON that says so, under `--json`).
+pub struct SnapshotCheck {
+    pub name: String,
+    pub seq: Value,
+    pub differs: Vec<String>,
+}
+
+pub fn snapshot_check(store: &Store, name: &str, text: &str) -> Result<SnapshotCheck> {
+    let snap = snapshot::parse(text).map_err(|e| e.at(name.to_string()))?;
+    let differs = match snapshot::check(store, &snap)? {
+        Ok(()) => Vec::new(),
+        Err(parts) => parts,
+    };
+    Ok(SnapshotCheck { name: name.to_string(), seq: snap["as_of"]["seq"].clone(), differs })
+}
+
+impl SnapshotCheck {
+    pub fn render(&self, json: bool) -> String {
+        match (json, self.differs.is_empty()) {
+            (true, true) => json_line(&json!({"ok": true, "seq": self.seq})),
+            (true, false) => json_line(&json!({"ok": false, "differs": self.differs})),
+            (false, true) => format!("ok: {} matches the ledger at seq {}\n", self.name, self.seq),
+            (false, false) => String::new(),
+        }
+    }
+
+    pub fn failure(&self) -> Option<Error> {
+        (!self.differs.is_empty())
+            .then(|| Error::Integrity(format!("{} does not match the ledger: {}", self.name, self.differs.join("; "))))
+    }
+}
+
+/// One side of a diff: a snapshot document (its text, named for errors), or a point of
+/// the ledger (`None`: now).
+pub enum DiffSide {
+    Snapshot { name: String, text: String },
+    Ledger(Option<AsOf>),
+}
+
+pub struct DiffAnswer {
+    pub from: u64,
+    pub to: u64,
+    pub changes: Vec<Value>,
+}
+
+fn diff_side(store: &Store, side: &DiffSide) -> Result<snapshot::Side> {
+    match side {
+        DiffSide::Snapshot { name, text } => {
+            let snap = snapshot::parse(text).map_err(|e| e.at(name.clone()))?;
+            Ok(snapshot::Side { seq: snap["as_of"]["seq"].as_u64().unwrap_or(0), state: snap["state"].clone() })
+        }
+        DiffSide::Ledger(as_of) => {
+            let seq = as_of_seq(store, *as_of)?;
+            Ok(snapshot::Side { seq, state: report::state_json(&query::state_at(store, seq)?, None, None) })
+        }
+    }
+}
+
+pub fn diff(store: &Store, a: &DiffSide, b: &DiffSide) -> Result<DiffAnswer> {
+    let (sa, sb) = (diff_side(store, a)?, diff_side(store, b)?);
+    let changes = snapshot::diff(store, &sa, &sb)?;
+    Ok(DiffAnswer { from: sa.seq, to: sb.seq, changes })
+}
+
+impl DiffAnswer {
+    pub fn render(&self, json: bool) -> String {
+        if json {
+            return json_line(&json!({"from_seq": self.from, "to_seq": self.to, "changes": self.changes}));
+        }
+        let mut out = format!("from seq {} to seq {}: {} changes\n", self.from, self.to, self.changes.len());
+        for c in &self.changes {
+            out.push_str(&snapshot::diff_line(c));
+        }
+        out
+    }
+}
+
+// ---- verification and proofs -------------------------------------------------------------
+
+#[derive(Clone, Debug, Default)]
+pub struct VerifyQuery {
+    /// Fail on any unsigned event after the first key registration.
+    pub require_signatures: bool,
+    /// Also prove that the log extends the one this signed tree head covers.
+    pub checkpoint: Option<TreeHead>,
+}
+
+pub struct VerifyAnswer {
+    pub verification: crate::verify::Verification,
+    /// What the checkpoint check found, when one was asked for and the log verified.
+    pub checkpoint_ok: Option<String>,
+}
+
+pub fn verify(store: &Store, q: &VerifyQuery) -> Result<VerifyAnswer> {
+    let mut v = crate::verify::verify_with(store, q.require_signatures)?;
+    let mut checkpoint_ok = None;
+    if let (Some(h), true) = (&q.checkpoint, v.ok()) {
+        match proof::check_tree_head(store, h)? {
+            Ok(what) => checkpoint_ok = Some(what),
+            Err((seq, what)) => v.problem = Some(crate::verify::Problem { seq, what: format!("checkpoint: {what}") }),
+        }
+    }
+    Ok(VerifyAnswer { verification: v, checkpoint_ok })
+}
+
+impl VerifyAnswer {
+    pub fn render(&self, json: bool) -> String {
+        let v = &self.verification;
+        if json {
+            let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
+            if let Value::Object(m) = &mut doc {
+                if let Some(p) = &v.problem {
+                    m.insert("first_bad_seq".into(), (p.seq > 0).then_some(p.seq).into());
+                    m.insert("problem".into(), json!(p.what));
+                }
+                if let Some(what) = &self.checkpoint_ok {
+                    m.insert("checkpoint".into(), json!(what));
+                }
+            }
+            return json_line(&doc);
+        }
+        let mut out = String::new();
+        if let Some(what) = &self.checkpoint_ok {
+            out.push_str(&format!("checkpoint: {what}\n"));
+        }
+        match &v.problem {
+            Some(p) if p.seq == 0 => out.push_str(&format!("FAILED: {}\n", p.what)),
+            Some(p) => {
+                out.push_str(&format!("FAILED at seq {}: {}\n{} events verified before it\n", p.seq, p.what, v.events))
+            }
+            None => out.push_str(&format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head))),
+        }
+        out
+    }
+
+    pub fn failure(&self) -> Option<Error> {
+        self.verification.problem.as_ref().map(|p| {
+            Error::Integrity(match p.seq {
+                0 => format!("verification failed: {}", p.what),
+                seq => format!("verification failed at seq {seq}: {}", p.what),
+            })
+        })
+    }
+}
+
+/// The current Merkle tree head, signed with the ledger's key.
+pub fn checkpoint(store: &Store) -> Result<TreeHead> {
+    proof::tree_head(store)
+}
+
+/// The ledger's public key; reading it never makes one.
+pub fn ledger_key(store: &Store) -> Result<[u8; 32]> {
+    Ok(crate::keys::load(store.dir())?.public())
+}
+
+pub fn render_key(key: &[u8; 32], json: bool) -> String {
+    if json {
+        json_line(&json!({"algorithm": "ed25519", "public_key": hex(key)}))
+    } else {
+        format!("{}\n", hex(key))
+    }
+}
+
+/// An inclusion proof of one event in the tree of the first `size` events (default: all).
+pub fn proof(store: &Store, event: &EventRef, size: Option<u64>) -> Result<(u64, Value)> {
+    let seq = resolve_event(store, event)?;
+    Ok((seq, proof::inclusion(store, seq, size)?))
+}
