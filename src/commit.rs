@@ -288,4 +288,70 @@ mod tests {
         assert_eq!(ledger.store().head().events(), before + 8 * per as u64);
         assert!(crate::verify::verify(ledger.store()).unwrap().ok());
     }
+
+    /// Ids that panic once, at the `at`-th id: a bug injected into deciding.
+    struct PanickingIds {
+        n: u128,
+        at: u128,
+    }
+
+    impl crate::clock::IdSource for PanickingIds {
+        fn next_id(&mut self) -> uuid::Uuid {
+            self.n += 1;
+            if self.n == self.at {
+                panic!("injected fault");
+            }
+            uuid::Uuid::from_u128(self.n)
+        }
+    }
+
+    /// A panic on the leader while it decides fails that request's group, hands leadership
+    /// on and leaves the ledger as the store has it: later appends from every thread succeed.
+    #[test]
+    fn a_panic_while_deciding_fails_its_group_and_later_appends_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(
+            dir.path(),
+            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+            Box::new(CountingIds(1 << 64)),
+        )
+        .unwrap();
+        let w = Workload { projects_per_year: 20, first_year: 2001, batch: 500 };
+        ledger.submit(workload::ACTOR, &w.batches(100).next().unwrap(), &|_| None).unwrap();
+        let targets = workload::investments(ledger.store(), 4).unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(
+            dir.path(),
+            Box::new(SteppingClock::new(crate::model::Timestamp(workload::clock_start().0 + 1_000_000_000), 1_000)),
+            Box::new(PanickingIds { n: 0, at: 3 }),
+        )
+        .unwrap();
+        let before = ledger.store().head().events();
+        let group = GroupCommit::new(ledger);
+        let mut results = Vec::new();
+        for k in 0..6 {
+            let sub = workload::correction(targets[k % 4], 20_000 + k as i64, "r");
+            results.push(group.submit(workload::ACTOR, vec![sub]));
+        }
+        let failed: Vec<String> = results.iter().filter_map(|r| r.as_ref().err()).map(|e| e.to_string()).collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].contains("internal error") && failed[0].contains("injected fault"), "{}", failed[0]);
+        // Later appends from other threads go on.
+        let group = Arc::new(group);
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let g = group.clone();
+                let target = targets[t];
+                std::thread::spawn(move || {
+                    g.submit(workload::ACTOR, vec![workload::correction(target, 30_000 + t as i64, "r")])
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        let ledger = Arc::try_unwrap(group).ok().unwrap().into_inner();
+        assert_eq!(ledger.store().head().events(), before + 5 + 4);
+        assert!(crate::verify::verify(ledger.store()).unwrap().ok());
+    }
 }

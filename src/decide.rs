@@ -396,6 +396,12 @@ pub fn same_submission(
         (Command::Retract { event, reason }, Payload::Retracted(r)) => {
             resolve(event) == Some(r.target_seq) && &r.reason == reason
         }
+        (Command::RegisterKey { principal, role, key }, Payload::KeyRegistered(k)) => {
+            &k.principal == principal && &k.key == key && role.is_none_or(|r| r == k.role)
+        }
+        (Command::RevokeKey { principal, key, reason }, Payload::KeyRevoked(k)) => {
+            &k.principal == principal && &k.key == key && &k.reason == reason
+        }
         _ => false,
     }
 }

@@ -71,7 +71,33 @@ pub fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
             "{field} '{text}' has more than {DECIMAL_DIGITS_MAX} significant digits, more than planledger keeps exactly"
         )));
     }
-    Decimal::from_str(t).map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))
+    let d =
+        Decimal::from_str(t).map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))?;
+    check_magnitude(field, text, d)?;
+    Ok(d)
+}
+
+/// The largest figure planledger accepts, exclusive: 10^15 (in 亿元, far beyond any plan).
+/// With at most `DECIMAL_PLACES_MAX` places, sums of billions of figures and their
+/// percentages stay within what a decimal holds exactly, so no valid log makes a report
+/// overflow.
+pub const MAGNITUDE_MAX: i64 = 1_000_000_000_000_000;
+/// Decimal places a figure may have.
+pub const DECIMAL_PLACES_MAX: u32 = 6;
+
+/// Refuses a figure outside the documented bounds.
+pub fn check_magnitude(field: &str, text: &str, d: Decimal) -> Result<()> {
+    if d.abs() >= Decimal::from(MAGNITUDE_MAX) {
+        return Err(Error::invalid(format!(
+            "{field} '{text}' is too large: figures must be smaller than 10^15 in absolute value"
+        )));
+    }
+    if d.normalize().scale() > DECIMAL_PLACES_MAX {
+        return Err(Error::invalid(format!(
+            "{field} '{text}' has more than {DECIMAL_PLACES_MAX} decimal places; round it to {DECIMAL_PLACES_MAX}"
+        )));
+    }
+    Ok(())
 }
 
 /// A decimal that must not be negative (investment amounts, planned investment).
@@ -427,7 +453,10 @@ mod tests {
         }
         assert!(parse_amount("amount", "-0.01").is_err());
         assert!(parse_decimal("v", "0.1234567890123456789012345678901").is_err());
-        assert!(parse_decimal("v", "0.0000000000000000000000000001").is_ok());
+        assert!(parse_decimal("v", "0.000001").is_ok());
+        assert!(parse_decimal("v", "0.0000001").unwrap_err().to_string().contains("6 decimal places"));
+        assert!(parse_decimal("v", "1000000000000000").unwrap_err().to_string().contains("too large"));
+        assert!(parse_decimal("v", "-999999999999999.999999").is_ok());
         assert!(parse_amount("amount", "0").is_ok());
     }
 

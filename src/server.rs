@@ -48,6 +48,8 @@ pub const REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const APPEND_SUBMISSIONS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
 /// A read's output is streamed in pieces of at most this many bytes.
 pub const OUTPUT_CHUNK_BYTES: usize = 1024 * 1024;
+/// How long a stopping server waits for open connections to finish their requests.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Events read from the store per step of a `Read` or `Subscribe`.
 const READ_BATCH: u64 = 1_000;
 /// Events buffered per subscriber before the server waits for it.
@@ -574,7 +576,11 @@ pub fn submission_of(s: &proto::Submission) -> Result<Submission> {
         "revoke-key" => Command::RevokeKey { principal: get("principal")?, key: key(&fields)?, reason: get("reason")? },
         kind => return crate::input::submission_from_fields(kind, &fields),
     };
-    Ok(Submission { signature: None, id: None, note: None, command })
+    let id = fields
+        .get("id")
+        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| Error::invalid(format!("id '{id}' is not a UUID"))))
+        .transpose()?;
+    Ok(Submission { signature: None, id, note: fields.get("note").cloned(), command })
 }
 
 /// An event as the wire carries it.
@@ -946,11 +952,20 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             }
             let _ = stop_tx.send(true);
         };
-        tonic::transport::Server::builder()
+        let mut stopped = shared.shutdown.clone();
+        let serving = tonic::transport::Server::builder()
             .add_service(LedgerServer::new(service).max_decoding_message_size(REQUEST_BYTES_MAX))
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal)
-            .await
-            .map_err(|e| Error::io("serving", std::io::Error::other(e.to_string())))?;
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal);
+        // After the signal, connections get `SHUTDOWN_GRACE` to finish what they asked; a
+        // client that holds an idle connection open does not keep the server up.
+        let grace = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            served = serving => served.map_err(|e| Error::io("serving", std::io::Error::other(e.to_string())))?,
+            () = grace => {}
+        }
         // Every request has finished; closing the ledger makes sled durable up to the end of the log.
         drop(shared);
         Ok(())

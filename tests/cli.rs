@@ -898,3 +898,55 @@ fn an_error_stays_one_line_whatever_the_value_holds() {
     let r = env.submit("housing", &["investment", "--project", "park", "--period", "2022-01", "--amount", "1\n2"]);
     r.fails(INVALID, "amount '1\\n2' is not a decimal");
 }
+
+/// A plan entry whose event would exceed the 64 KiB an event holds (every field within its
+/// own limit) is refused with a clear line, not a panic; nothing is written.
+#[test]
+fn a_plan_entry_over_the_event_limit_is_refused_clearly() {
+    let env = Env::new();
+    env.import(PLAN_2022).ok();
+    let before = env.log();
+    let dims: Vec<String> = (0..20).map(|i| format!("d{i} = \"{}\"", "长".repeat(1_300))).collect();
+    let plan = format!(
+        "{}\n[[projects]]\nid = \"huge\"\nname = \"大项目\"\nlevel = \"city\"\ndepartment = \"housing\"\nplanned_investment = \"1\"\n[projects.dimensions]\n{}\n",
+        PLAN_2022.replace("test-2022", "test-2023").replace("year = 2022", "year = 2023"),
+        dims.join("\n")
+    );
+    let r = env.import(&plan);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("an event holds at most 64 KiB"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1);
+    assert_eq!(env.log(), before);
+}
+
+/// Figures are bounded where they enter (|x| < 10^15, at most 6 places), so sums and rates of
+/// any valid log stay exact: huge corrections are refused, and every read still works.
+#[test]
+fn huge_figures_are_refused_where_they_enter() {
+    let env = setup();
+    let seq = env
+        .submit("housing", &["--json", "investment", "--project", "park", "--period", "2022-03", "--amount", "1"])
+        .ok()
+        .json()["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let huge = "9999999999999999999999999999";
+    env.submit("drc", &["correct", "--event", &seq, "--value", huge, "--reason", "x"]).fails(INVALID, "too large");
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-04", "--amount", "1.0000001"])
+        .fails(INVALID, "more than 6 decimal places");
+    env.submit(
+        "housing",
+        &["investment", "--project", "park", "--period", "2022-04", "--amount", "999999999999999.999999"],
+    )
+    .ok();
+    for _ in 0..10 {
+        env.submit("drc", &["correct", "--event", &seq, "--value", "999999999999999", "--reason", "x"]).ok();
+        env.submit("drc", &["correct", "--event", &seq, "--value", "999999999999998", "--reason", "x"]).ok();
+    }
+    env.run(&["state"]).ok();
+    env.run(&["summary", "--year", "2022", "--by", "block"]).ok();
+    env.run(&["snapshot"]).ok();
+    env.run(&["diff", "1"]).ok();
+    env.assert_verifies();
+}

@@ -429,3 +429,449 @@ fn read_gives_the_global_log_or_one_stream() {
         assert_eq!(two.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
     });
 }
+
+// ---- the boundary: typed requests, roles, canonical signatures, replays ---------------------
+
+mod wire {
+    use planledger::keys::KeyPair;
+    use planledger::server::{proto, request_message, Signed};
+
+    pub type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
+
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    pub async fn connect(addr: &str) -> Client {
+        Client::connect(format!("http://{addr}")).await.unwrap()
+    }
+
+    /// `r` signed for `method` by `pair` (fresh nonce), or unsigned.
+    pub fn sign<R: Signed>(pair: Option<&KeyPair>, method: &str, mut r: R) -> R {
+        let Some(pair) = pair else { return r };
+        let ts = chrono::Utc::now().timestamp_micros();
+        let mut nonce = vec![0u8; 16];
+        getrandom::fill(&mut nonce).unwrap();
+        let msg = request_message(method, ts, &nonce, &r.body());
+        r.set_auth(Some(proto::RequestAuth {
+            public_key: pair.public().to_vec(),
+            timestamp_micros: ts,
+            nonce,
+            signature: pair.sign(msg.as_bytes()).to_vec(),
+        }));
+        r
+    }
+
+    /// A JSONL-form submission signed (format 2) as `actor` for the ledger `ledger`.
+    pub fn submission(
+        pair: &KeyPair,
+        ledger: &[u8; 32],
+        actor: &str,
+        kind: &str,
+        fields: &[(&str, &str)],
+    ) -> proto::Submission {
+        let f = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut sub = planledger::input::submission_from_fields(kind, &f).unwrap();
+        planledger::keys::sign(pair, ledger, actor, &mut sub);
+        let (kind, fields) = planledger::keys::command_form(&sub);
+        let sig = sub.signature.unwrap();
+        proto::Submission {
+            r#type: kind,
+            fields: fields.into_iter().collect(),
+            public_key: sig.key,
+            signature: sig.bytes,
+            signed: sig.signed,
+            origin: String::new(),
+        }
+    }
+
+    pub fn append(actor: &str, subs: Vec<proto::Submission>) -> proto::AppendRequest {
+        proto::AppendRequest { actor: actor.into(), submissions: subs, ..Default::default() }
+    }
+}
+
+fn key_of(path: &str) -> planledger::keys::KeyPair {
+    planledger::keys::KeyPair::read(std::path::Path::new(path)).unwrap()
+}
+
+fn ledger_key(env: &Env) -> [u8; 32] {
+    planledger::keys::load(&env.store()).unwrap().public()
+}
+
+/// Every RPC × every kind of caller, against a real server: what each may do is decided on
+/// the typed request and the principal's role, and a refusal is PERMISSION_DENIED.
+#[test]
+fn the_role_by_rpc_table_holds_against_a_real_server() {
+    use planledger::server::proto;
+    let (env, keys) = bootstrap();
+    let ledger = ledger_key(&env);
+    let stranger = env.tmp.path().join("stranger.key");
+    env.run(&["dept", "keygen", "--out", path_str(&stranger)]).ok();
+    let srv = start(&env);
+    let (drc, housing, auditor, unknown) =
+        (key_of(&keys.drc), key_of(&keys.housing), key_of(&keys.auditor), key_of(path_str(&stranger)));
+    // Callers: (name, key, may read, may append).
+    let callers: [(&str, Option<&planledger::keys::KeyPair>, bool, bool); 5] = [
+        ("coordinator", Some(&drc), true, true),
+        ("department", Some(&housing), true, true),
+        ("auditor", Some(&auditor), true, false),
+        ("unknown key", Some(&unknown), false, false),
+        ("no key", None, false, false),
+    ];
+    let rt = wire::runtime();
+    rt.block_on(async {
+        let mut c = wire::connect(&srv.addr).await;
+        let snapshot = {
+            let r = wire::sign(Some(&drc), "Snapshot", proto::SnapshotRequest::default());
+            let mut s = c.snapshot(r).await.unwrap().into_inner();
+            let mut doc = Vec::new();
+            while let Some(p) = s.message().await.unwrap() {
+                doc.extend(p.data);
+            }
+            doc
+        };
+        let mut rows = 0;
+        for (who, key, may_read, may_append) in callers {
+            // The append each caller would make: its own kind of write, signed with its key
+            // for its principal (an auditor's and a stranger's as the department they claim).
+            let append = match (who, key) {
+                (_, None) => wire::append(
+                    "housing",
+                    vec![proto::Submission {
+                        r#type: "investment".into(),
+                        fields: [("project", "park"), ("period", "2022-05"), ("amount", "1")]
+                            .into_iter()
+                            .map(|(k, v)| (k.into(), v.into()))
+                            .collect(),
+                        ..Default::default()
+                    }],
+                ),
+                ("coordinator", Some(k)) => wire::append(
+                    "drc",
+                    vec![wire::submission(
+                        k,
+                        &ledger,
+                        "drc",
+                        "revise-target",
+                        &[("project", "park"), ("value", "11"), ("reason", "表")],
+                    )],
+                ),
+                ("auditor", Some(k)) => wire::append(
+                    "audit-office",
+                    vec![wire::submission(
+                        k,
+                        &ledger,
+                        "audit-office",
+                        "investment",
+                        &[("project", "park"), ("period", "2022-05"), ("amount", "1")],
+                    )],
+                ),
+                (_, Some(k)) => wire::append(
+                    "housing",
+                    vec![wire::submission(
+                        k,
+                        &ledger,
+                        "housing",
+                        "investment",
+                        &[("project", "park"), ("period", "2022-05"), ("amount", "1")],
+                    )],
+                ),
+            };
+            let outcomes: Vec<(&str, Result<(), tonic::Status>)> = vec![
+                ("Append", c.append(append).await.map(|_| ())),
+                (
+                    "Read",
+                    c.read(wire::sign(key, "Read", proto::ReadRequest { from_seq: 1, ..Default::default() }))
+                        .await
+                        .map(|_| ()),
+                ),
+                (
+                    "Subscribe",
+                    c.subscribe(wire::sign(key, "Subscribe", proto::SubscribeRequest { from_seq: 1, auth: None }))
+                        .await
+                        .map(|_| ()),
+                ),
+                ("State", c.state(wire::sign(key, "State", proto::StateRequest::default())).await.map(|_| ())),
+                (
+                    "Summary",
+                    c.summary(wire::sign(key, "Summary", proto::SummaryRequest { year: 2022, ..Default::default() }))
+                        .await
+                        .map(|_| ()),
+                ),
+                ("Audit", c.audit(wire::sign(key, "Audit", proto::AuditRequest::default())).await.map(|_| ())),
+                (
+                    "Show",
+                    c.show(wire::sign(key, "Show", proto::ShowRequest { event: "1".into(), ..Default::default() }))
+                        .await
+                        .map(|_| ()),
+                ),
+                (
+                    "Log",
+                    c.log(wire::sign(key, "Log", proto::LogRequest { from_seq: 1, ..Default::default() }))
+                        .await
+                        .map(|_| ()),
+                ),
+                (
+                    "Snapshot",
+                    c.snapshot(wire::sign(key, "Snapshot", proto::SnapshotRequest::default())).await.map(|_| ()),
+                ),
+                (
+                    "SnapshotVerify",
+                    c.snapshot_verify(wire::sign(
+                        key,
+                        "SnapshotVerify",
+                        proto::SnapshotVerifyRequest { document: snapshot.clone(), ..Default::default() },
+                    ))
+                    .await
+                    .map(|_| ()),
+                ),
+                ("Diff", c.diff(wire::sign(key, "Diff", proto::DiffRequest::default())).await.map(|_| ())),
+                ("Verify", c.verify(wire::sign(key, "Verify", proto::VerifyRequest::default())).await.map(|_| ())),
+                (
+                    "Checkpoint",
+                    c.checkpoint(wire::sign(key, "Checkpoint", proto::CheckpointRequest::default())).await.map(|_| ()),
+                ),
+                ("Key", c.key(wire::sign(key, "Key", proto::KeyRequest::default())).await.map(|_| ())),
+                (
+                    "Proof",
+                    c.proof(wire::sign(key, "Proof", proto::ProofRequest { event: "1".into(), ..Default::default() }))
+                        .await
+                        .map(|_| ()),
+                ),
+            ];
+            assert_eq!(outcomes.len(), 15, "every RPC of the service is in the table");
+            for (rpc, outcome) in outcomes {
+                let allowed = if rpc == "Append" { may_append } else { may_read };
+                match (&outcome, allowed) {
+                    (Ok(()), true) => {}
+                    (Err(s), false) if s.code() == tonic::Code::PermissionDenied => {}
+                    _ => panic!("{rpc} by {who}: expected {}, got {outcome:?}", if allowed { "ok" } else { "refused" }),
+                }
+                rows += 1;
+            }
+        }
+        assert_eq!(rows, 75);
+    });
+    drop(srv);
+    env.assert_verifies();
+}
+
+/// The first attack of the boundary issue: a read-only key asking the server to write a file
+/// (`snapshot --out <store>/log/…`) or to run a write command through read arguments. There
+/// is no field for either: `--out` is written by the client, and text fields are data.
+#[test]
+fn a_read_only_key_cannot_make_the_server_write_or_run_anything() {
+    use planledger::server::proto;
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let log_dir = env.store().join("log");
+    let files = |dir: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files(&log_dir);
+    let before_log = remote(&srv, Some(&keys.auditor), &["log", "--json"]).ok().stdout;
+    // The CLI writes --out itself; the server only answers with the document.
+    let out = env.tmp.path().join("mine.json");
+    remote(&srv, Some(&keys.auditor), &["snapshot", "--out", path_str(&out)]).ok();
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"as_of\""));
+    // Flags smuggled into typed fields are values, refused as such.
+    let auditor = key_of(&keys.auditor);
+    let rt = wire::runtime();
+    rt.block_on(async {
+        let mut c = wire::connect(&srv.addr).await;
+        let r = proto::StateRequest { plan: "--store".into(), as_of: "demo".into(), ..Default::default() };
+        let e = c.state(wire::sign(Some(&auditor), "State", r)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        let r = proto::SummaryRequest { year: 2022, format: "--out=/tmp/x".into(), ..Default::default() };
+        let e = c.summary(wire::sign(Some(&auditor), "Summary", r)).await.unwrap_err();
+        assert!(e.message().contains("is not text, md or csv"), "{e:?}");
+        // An auditor's Append is refused at the boundary, before anything is decided.
+        let ledger = ledger_key(&env);
+        let sub = wire::submission(
+            &auditor,
+            &ledger,
+            "audit-office",
+            "investment",
+            &[("project", "park"), ("period", "2022-03"), ("amount", "1")],
+        );
+        let e = c.append(wire::append("audit-office", vec![sub])).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        // A nonce of any length but 16 is refused as malformed, and never kept.
+        let mut r = wire::sign(Some(&auditor), "Key", proto::KeyRequest::default());
+        if let Some(a) = r.auth.as_mut() {
+            a.nonce = vec![1; 3_500_000];
+        }
+        let e = c.key(r).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        let mut r = wire::sign(Some(&auditor), "Key", proto::KeyRequest::default());
+        if let Some(a) = r.auth.as_mut() {
+            a.nonce.clear();
+        }
+        let e = c.key(r).await.unwrap_err();
+        assert!(e.message().contains("exactly 16"), "{e:?}");
+    });
+    assert_eq!(files(&log_dir), before);
+    assert_eq!(remote(&srv, Some(&keys.auditor), &["log", "--json"]).ok().stdout, before_log);
+    remote(&srv, Some(&keys.auditor), &["verify"]).ok();
+}
+
+/// The second attack: a signed submission whose signed text means the same as its fields but
+/// is not their canonical text (an amount padded with 70,000 spaces, which made an event over
+/// 64 KiB and panicked the commit leader). It is refused before staging; later appends and
+/// SIGTERM still work.
+#[test]
+fn a_padded_signed_text_is_refused_and_the_server_goes_on() {
+    use planledger::server::proto;
+    let (env, keys) = bootstrap();
+    let ledger = ledger_key(&env);
+    let mut srv = start(&env);
+    let housing = key_of(&keys.housing);
+    let before = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout;
+    let rt = wire::runtime();
+    rt.block_on(async {
+        let mut c = wire::connect(&srv.addr).await;
+        let mut sub = wire::submission(
+            &housing,
+            &ledger,
+            "housing",
+            "investment",
+            &[("project", "park"), ("period", "2022-03"), ("amount", "1")],
+        );
+        let padded = sub.signed.replace("amount=1\n", &format!("amount=1{}\n", " ".repeat(70_000)));
+        sub.fields.insert("amount".into(), format!("1{}", " ".repeat(70_000)));
+        sub.signature = housing.sign(padded.as_bytes()).to_vec();
+        sub.signed = padded;
+        let e = c.append(wire::append("housing", vec![sub])).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(e.message().contains("canonical text"), "{e:?}");
+        // A request over the size the server decodes is refused as such.
+        let big = proto::AppendRequest { actor: "x".repeat(20 * 1024 * 1024), ..Default::default() };
+        assert!(c.append(big).await.is_err());
+        // `c` stays connected (its runtime idle) through the SIGTERM below: an idle client
+        // must not keep the server from stopping.
+        std::mem::forget(c);
+    });
+    assert_eq!(remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout, before);
+    remote(&srv, Some(&keys.housing), &inv("2")).ok();
+    unsafe { kill(srv.child.id() as i32, 15) };
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = srv.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "SIGTERM did not stop the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.assert_verifies();
+}
+
+/// Signatures copied from the log and sent again: with their own id they are the idempotent
+/// no-op they are (nothing written); on a new id they are refused. A coordinator's old
+/// correction cannot revert a later one, and a revoked key cannot be revived by replaying its
+/// registration.
+#[test]
+fn replayed_signatures_write_nothing() {
+    use planledger::server::proto;
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let inv_ack = remote(
+        &srv,
+        Some(&keys.housing),
+        &[
+            "--json",
+            "submit",
+            "--as",
+            "housing",
+            "investment",
+            "--project",
+            "park",
+            "--period",
+            "2022-03",
+            "--amount",
+            "1",
+        ],
+    )
+    .ok()
+    .json();
+    let target = inv_ack["seq"].as_u64().unwrap().to_string();
+    let correct = |v: &str| {
+        remote(
+            &srv,
+            Some(&keys.drc),
+            &["--json", "submit", "--as", "drc", "correct", "--event", &target, "--value", v, "--reason", "口径"],
+        )
+        .ok()
+        .json()
+    };
+    let first = correct("3.3")["seq"].as_u64().unwrap();
+    correct("4.4");
+    // Revoke housing's key (drc, the coordinator).
+    remote(
+        &srv,
+        Some(&keys.drc),
+        &["dept", "revoke", "housing", "--public-key", &keys.housing, "--reason", "离职", "--as", "drc"],
+    )
+    .ok();
+    let log: Vec<serde_json::Value> = remote(&srv, Some(&keys.drc), &["log", "--json"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let registration = log
+        .iter()
+        .find(|e| e["type"] == "key-registered" && e["principal"] == "housing")
+        .expect("housing's registration")
+        .clone();
+    let old_correction = log[first as usize - 1].clone();
+    let replay = |e: &serde_json::Value, id: Option<&str>| {
+        let text = e["signed"].as_str().unwrap().to_string();
+        let parsed = planledger::keys::parse_canonical(&text).unwrap();
+        let mut fields: std::collections::HashMap<String, String> = parsed.fields.into_iter().collect();
+        if let Some(id) = id {
+            fields.insert("id".into(), id.into());
+        }
+        let unhex = |h: &str| {
+            (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+        };
+        wire::append(
+            e["actor"].as_str().unwrap(),
+            vec![proto::Submission {
+                r#type: parsed.kind,
+                fields,
+                public_key: unhex(e["signed_by"].as_str().unwrap()),
+                signature: unhex(e["signature"].as_str().unwrap()),
+                signed: text,
+                origin: String::new(),
+            }],
+        )
+    };
+    let before = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout;
+    let rt = wire::runtime();
+    rt.block_on(async {
+        let mut c = wire::connect(&srv.addr).await;
+        for e in [&old_correction, &registration] {
+            // The same id: acknowledged as already recorded, nothing written.
+            let acks = c.append(replay(e, None)).await.unwrap().into_inner().acks;
+            assert!(acks.iter().all(|a| a.duplicate), "{acks:?}");
+            // Another id: the signature is not for it.
+            let fresh = uuid::Uuid::now_v7().to_string();
+            let err = c.append(replay(e, Some(&fresh))).await.unwrap_err();
+            assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+            assert!(err.message().contains("another event id"), "{err:?}");
+        }
+    });
+    assert_eq!(remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout, before);
+    let state = remote(&srv, Some(&keys.drc), &["state", "--json"]).ok().json();
+    let park = &state["plans"][0]["projects"].as_array().unwrap().iter().find(|p| p["id"] == "park").unwrap().clone();
+    assert_eq!(park["completed_investment"], "4.4", "{park}");
+    // The revoked key stays revoked.
+    remote(&srv, Some(&keys.housing), &inv("1")).fails(4, "not registered");
+}
