@@ -12,7 +12,7 @@ use std::sync::Arc;
 const WRITERS: usize = 32;
 
 fn main() {
-    planledger::memory::no_huge_pages();
+    planledger_cli::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let dir = std::path::PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "/tmp/planledger-group".into()));
     let per: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(300);

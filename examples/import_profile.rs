@@ -9,7 +9,7 @@ mod common;
 use common::cpu_secs;
 
 fn main() {
-    planledger::memory::no_huge_pages();
+    planledger_cli::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
     let dir = std::path::PathBuf::from(args.get(2).cloned().unwrap_or_else(|| "/tmp/planledger-prof".into()));

@@ -9,7 +9,7 @@ use planledger::clock::{SystemClock, V7Ids};
 use planledger::decide::{Command, Submission};
 use planledger::keys::{self, KeyPair};
 use planledger::ledger::Ledger;
-use planledger::server::proto;
+use planledger_server::proto;
 
 const PLAN: &str = r#"
 [plan]
@@ -30,7 +30,7 @@ planned_investment = "10"
 "#;
 
 fn main() {
-    planledger::memory::no_huge_pages();
+    planledger_cli::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let submitters: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(32);
     let per: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
@@ -51,7 +51,7 @@ fn main() {
     let store = dir.path().to_path_buf();
     let ledger_key = planledger::keys::load(&store).unwrap().public();
     let listen = addr.clone();
-    std::thread::spawn(move || planledger::server::serve(&store, &listen, &mut std::io::sink()).unwrap());
+    std::thread::spawn(move || planledger_server::serve(&store, &listen, &mut std::io::sink()).unwrap());
     std::thread::sleep(Duration::from_millis(500));
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 
 fn main() {
-    planledger::memory::no_huge_pages();
+    planledger_cli::memory::no_huge_pages();
     let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/planledger-single".into()));
     let mut ledger = common::fresh_ledger(&dir);
     ledger

@@ -2,7 +2,7 @@
 //! profilers see every allocation).
 //! `cargo run --release --example verify_profile -- /tmp/planledger-bench/pit`
 fn main() {
-    planledger::memory::no_huge_pages();
+    planledger_cli::memory::no_huge_pages();
     let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp/planledger-bench/pit".into());
     let store = planledger::store::Store::open(std::path::Path::new(&dir)).unwrap();
     let t = std::time::Instant::now();

@@ -8,16 +8,16 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
-use crate::clock::{Clock, FixedClock, SystemClock, V7Ids};
-use crate::codec::hex;
-use crate::decide::{Command, EventRef, Submission};
-use crate::error::{Error, Result};
-use crate::input;
-use crate::ledger::{Ack, Ledger};
-use crate::model::{Date, Timestamp};
-use crate::query::AsOf;
-use crate::store::{Store, BATCH_EVENTS_MAX};
-use crate::{audit, proof, read, summary};
+use planledger::clock::{Clock, FixedClock, SystemClock, V7Ids};
+use planledger::codec::hex;
+use planledger::decide::{Command, EventRef, Submission};
+use planledger::error::{Error, Result};
+use planledger::input;
+use planledger::ledger::{Ack, Ledger};
+use planledger::model::{Date, Timestamp};
+use planledger::query::AsOf;
+use planledger::store::{Store, BATCH_EVENTS_MAX};
+use planledger::{audit, proof, read, summary};
 
 /// Exit codes, documented in docs/cli.md.
 pub mod exit {
@@ -48,9 +48,9 @@ pub fn exit_code(e: &Error) -> i32 {
             exit::UNAVAILABLE
         }
         Error::Corrupt { .. } => exit::INTEGRITY,
-        Error::Sled(sled::Error::Corruption { .. }) | Error::Integrity(_) => exit::INTEGRITY,
+        Error::Storage { corrupt: true, .. } | Error::Integrity(_) => exit::INTEGRITY,
         Error::Remote { code, .. } => *code,
-        Error::Io { .. } | Error::Sled(_) => exit::IO,
+        Error::Io { .. } | Error::Storage { .. } => exit::IO,
         Error::At { .. } => unreachable!("root() unwraps locations"),
     }
 }
@@ -790,7 +790,7 @@ fn cmd_serve(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<()> {
     if !dir.join("db").exists() {
         return Err(Error::NoStore(dir));
     }
-    crate::server::serve(&dir, listen, out)
+    planledger_server::serve(&dir, listen, out)
 }
 
 fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Result<()> {
@@ -807,7 +807,7 @@ fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Res
 }
 
 pub(crate) fn cmd_keygen(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let pair = crate::keys::KeyPair::generate()?;
+    let pair = planledger::keys::KeyPair::generate()?;
     pair.write_new(file)?;
     if ctx.json {
         emit_json(out, &json!({"wrote": file.display().to_string(), "public_key": hex(&pair.public())}))
@@ -818,9 +818,9 @@ pub(crate) fn cmd_keygen(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
 
 /// The command of `dept register`.
 pub(crate) fn register_command(principal: String, public_key: &Path, role: Option<&str>) -> Result<Command> {
-    let key = crate::keys::read_public(public_key)?.to_vec();
-    let role = role.map(|r| crate::model::Role::parse("--role", r)).transpose()?;
-    crate::model::check_id("principal", &principal)?;
+    let key = planledger::keys::read_public(public_key)?.to_vec();
+    let role = role.map(|r| planledger::model::Role::parse("--role", r)).transpose()?;
+    planledger::model::check_id("principal", &principal)?;
     Ok(Command::RegisterKey { principal, role, key })
 }
 
@@ -844,7 +844,7 @@ fn cmd_revoke(
     actor: &str,
     out: &mut Out,
 ) -> Result<()> {
-    let key = crate::keys::read_public(public_key)?.to_vec();
+    let key = planledger::keys::read_public(public_key)?.to_vec();
     submit_one(ctx, actor, Command::RevokeKey { principal, key, reason }, out)
 }
 
@@ -872,12 +872,7 @@ pub(crate) fn parse_as_of(as_of: &Option<String>) -> Result<Option<AsOf>> {
 
 /// Puts a file name on an error: "FILE line N: ..." when the error names a line, else "FILE: ...".
 pub fn in_file(e: Error, name: &str) -> Error {
-    match e {
-        Error::At { location, source } if location.starts_with("line ") => {
-            Error::At { location: format!("{name} {location}"), source }
-        }
-        other => other.at(name),
-    }
+    e.in_file(name)
 }
 
 /// The submissions of a `submit`, each with where it came from ("FILE line N").
@@ -949,18 +944,23 @@ pub fn parse_expected(flags: &[String]) -> Result<Vec<(String, u64)>> {
 }
 
 /// The key pair of `--key` / `PLANLEDGER_KEY`, if one is given.
-pub(crate) fn key_pair(key: &Option<PathBuf>) -> Result<Option<crate::keys::KeyPair>> {
+pub(crate) fn key_pair(key: &Option<PathBuf>) -> Result<Option<planledger::keys::KeyPair>> {
     match key.clone().or_else(|| std::env::var_os("PLANLEDGER_KEY").map(PathBuf::from)) {
-        Some(path) => crate::keys::KeyPair::read(&path).map(Some),
+        Some(path) => planledger::keys::KeyPair::read(&path).map(Some),
         None => Ok(None),
     }
 }
 
 /// Signs every submission for the ledger `ledger` with `pair`, if there is one.
-pub(crate) fn sign_all(pair: Option<&crate::keys::KeyPair>, ledger: &[u8; 32], actor: &str, subs: &mut [Submission]) {
+pub(crate) fn sign_all(
+    pair: Option<&planledger::keys::KeyPair>,
+    ledger: &[u8; 32],
+    actor: &str,
+    subs: &mut [Submission],
+) {
     if let Some(pair) = pair {
         for sub in subs {
-            crate::keys::sign(pair, ledger, actor, sub);
+            planledger::keys::sign(pair, ledger, actor, sub);
         }
     }
 }

@@ -4,12 +4,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::clock::V7Ids;
-use crate::decide::{Command, Submission};
-use crate::error::{Error, Result};
-use crate::input;
-use crate::ledger::Ledger;
-use crate::report;
+use planledger::clock::V7Ids;
+use planledger::decide::{Command, Submission};
+use planledger::error::{Error, Result};
+use planledger::input;
+use planledger::ledger::Ledger;
+use planledger::report;
 
 pub const PLAN_2021: &str = include_str!("../docs/examples/guancheng/plan-2021.toml");
 pub const EVENTS_2021: &str = include_str!("../docs/examples/guancheng/events-2021.jsonl");
@@ -40,7 +40,7 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
             dir.display()
         )));
     }
-    let mut ledger = Ledger::open(dir, Box::new(crate::clock::SystemClock), Box::new(V7Ids))?;
+    let mut ledger = Ledger::open(dir, Box::new(planledger::clock::SystemClock), Box::new(V7Ids))?;
     load(&mut ledger)?;
     let state = ledger.state();
     let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(|e| Error::io("writing to stdout", e));
@@ -51,10 +51,10 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
     } else {
         w(out, &report::state_text(state, None, None))?;
         // The year's report as the plan office would paste it (计划执行情况).
-        let end = crate::model::Month { year: 2021, month: 12 }.last_day();
-        let summary = crate::summary::summarize(state, 2021, crate::summary::On::new(2021, None, end), &[]);
+        let end = planledger::model::Month { year: 2021, month: 12 }.last_day();
+        let summary = planledger::summary::summarize(state, 2021, planledger::summary::On::new(2021, None, end), &[]);
         w(out, "\n")?;
-        w(out, &summary.prose(crate::summary::Lang::Zh, false))?;
+        w(out, &summary.prose(planledger::summary::Lang::Zh, false))?;
         let head = ledger.store().head();
         w(
             out,
@@ -62,7 +62,7 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
                 "\nstore: {} ({} events, head {})\ntry:   planledger --store {} log | less\n       planledger --store {} verify\n",
                 dir.display(),
                 head.events(),
-                &crate::codec::hex(&head.last_hash)[..16],
+                &planledger::codec::hex(&head.last_hash)[..16],
                 dir.display(),
                 dir.display()
             ),

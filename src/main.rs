@@ -4,6 +4,6 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    planledger::memory::no_huge_pages();
-    std::process::exit(planledger::cli::main());
+    planledger_cli::memory::no_huge_pages();
+    std::process::exit(planledger_cli::cli::main());
 }

@@ -8,10 +8,10 @@
 use tokio_stream::StreamExt;
 
 use crate::cli::{self, exit, Cli, Cmd, Ctx, DeptCmd, Out, PlanCmd, SnapshotCmd};
-use crate::decide::{Command, Submission};
-use crate::error::{Error, Result};
-use crate::keys::{self, KeyPair};
-use crate::server::{self, proto, Rpc, Signed};
+use planledger::decide::{Command, Submission};
+use planledger::error::{Error, Result};
+use planledger::keys::{self, KeyPair};
+use planledger_server::{self as server, proto, Rpc, Signed};
 
 type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
 
@@ -109,14 +109,14 @@ fn wire(sub: &Submission, origin: Option<String>) -> proto::Submission {
     }
 }
 
-async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<crate::ledger::Ack>> {
+async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<planledger::ledger::Ack>> {
     let resp = client.append(req).await.map_err(remote_error)?.into_inner();
     resp.acks
         .into_iter()
         .map(|a| {
-            let kind = crate::event::KINDS.iter().find(|k| **k == a.r#type).copied().unwrap_or("event");
+            let kind = planledger::event::KINDS.iter().find(|k| **k == a.r#type).copied().unwrap_or("event");
             let id = uuid::Uuid::parse_str(&a.id).map_err(|_| Error::invalid("server sent a bad event id"))?;
-            Ok(crate::ledger::Ack { seq: a.seq, id, kind, duplicate: a.duplicate })
+            Ok(planledger::ledger::Ack { seq: a.seq, id, kind, duplicate: a.duplicate })
         })
         .collect()
 }
@@ -128,7 +128,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Plan(PlanCmd::Import { file, actor }) => {
             let text = cli::read_file(&file)?;
             let name = file.display().to_string();
-            let import = crate::input::parse_plan(&text).map_err(|e| cli::in_file(e, &name))?;
+            let import = planledger::input::parse_plan(&text).map_err(|e| cli::in_file(e, &name))?;
             let plan_id = import.plan.plan.clone();
             let mut subs =
                 [Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
@@ -164,7 +164,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         }
         Cmd::Dept(DeptCmd::Register { principal, public_key, role, actor }) => {
             let key = keys::read_public(&public_key)?.to_vec();
-            let role = role.as_deref().map(|r| crate::model::Role::parse("--role", r)).transpose()?;
+            let role = role.as_deref().map(|r| planledger::model::Role::parse("--role", r)).transpose()?;
             let command = Command::RegisterKey { principal, role, key };
             dept_change(url, pair.as_ref(), actor, command, json, out).await?;
         }
@@ -180,14 +180,14 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let mut n = 0u64;
             while count.is_none_or(|c| n < c) {
                 let Some(e) = stream.message().await.map_err(remote_error)? else { break };
-                let event = crate::codec::decode_event(&e.canonical)
+                let event = planledger::codec::decode_event(&e.canonical)
                     .map_err(|err| Error::Corrupt { seq: e.seq, what: format!("from the server: {err}") })?;
-                let hash: crate::codec::Hash =
+                let hash: planledger::codec::Hash =
                     e.hash.as_slice().try_into().map_err(|_| Error::invalid("server sent a bad hash"))?;
                 let line = if json {
-                    serde_json::to_string(&crate::report::event_json(&event, &hash)).unwrap_or_default() + "\n"
+                    serde_json::to_string(&planledger::report::event_json(&event, &hash)).unwrap_or_default() + "\n"
                 } else {
-                    crate::report::event_line(&event, &hash)
+                    planledger::report::event_line(&event, &hash)
                 };
                 out.write_all(line.as_bytes())
                     .and_then(|()| out.flush())
@@ -359,10 +359,10 @@ async fn collect(answer: Answer) -> Result<String> {
 fn diff_side(arg: Option<&str>) -> Result<proto::DiffSide> {
     use proto::diff_side::Side;
     let side = match cli::diff_side(arg)? {
-        crate::read::DiffSide::Snapshot { name, text } => {
+        planledger::read::DiffSide::Snapshot { name, text } => {
             Side::Snapshot(proto::SnapshotDocument { name, document: text.into_bytes() })
         }
-        crate::read::DiffSide::Ledger(_) => Side::AsOf(arg.unwrap_or_default().to_string()),
+        planledger::read::DiffSide::Ledger(_) => Side::AsOf(arg.unwrap_or_default().to_string()),
     };
     Ok(proto::DiffSide { side: Some(side) })
 }

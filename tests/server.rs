@@ -231,7 +231,7 @@ fn unsigned_forged_foreign_and_auditor_writes_are_refused_with_nothing_written()
 
 #[test]
 fn a_replayed_read_request_is_refused() {
-    use planledger::server::{proto, request_message, Signed};
+    use planledger_server::{proto, request_message, Signed};
     let (env, keys) = bootstrap();
     let srv = start(&env);
     let pair = planledger::keys::KeyPair::read(std::path::Path::new(&keys.auditor)).unwrap();
@@ -378,7 +378,7 @@ extern "C" {
 
 #[test]
 fn read_gives_the_global_log_or_one_stream() {
-    use planledger::server::{proto, request_message, Signed};
+    use planledger_server::{proto, request_message, Signed};
     let (env, keys) = bootstrap();
     let srv = start(&env);
     remote(&srv, Some(&keys.housing), &inv("1.25")).ok();
@@ -434,7 +434,7 @@ fn read_gives_the_global_log_or_one_stream() {
 
 mod wire {
     use planledger::keys::KeyPair;
-    use planledger::server::{proto, request_message, Signed};
+    use planledger_server::{proto, request_message, Signed};
 
     pub type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
 
@@ -502,7 +502,7 @@ fn ledger_key(env: &Env) -> [u8; 32] {
 /// the typed request and the principal's role, and a refusal is PERMISSION_DENIED.
 #[test]
 fn the_role_by_rpc_table_holds_against_a_real_server() {
-    use planledger::server::proto;
+    use planledger_server::proto;
     let (env, keys) = bootstrap();
     let ledger = ledger_key(&env);
     let stranger = env.tmp.path().join("stranger.key");
@@ -661,7 +661,7 @@ fn the_role_by_rpc_table_holds_against_a_real_server() {
 /// is no field for either: `--out` is written by the client, and text fields are data.
 #[test]
 fn a_read_only_key_cannot_make_the_server_write_or_run_anything() {
-    use planledger::server::proto;
+    use planledger_server::proto;
     let (env, keys) = bootstrap();
     let srv = start(&env);
     let log_dir = env.store().join("log");
@@ -727,7 +727,7 @@ fn a_read_only_key_cannot_make_the_server_write_or_run_anything() {
 /// SIGTERM still work.
 #[test]
 fn a_padded_signed_text_is_refused_and_the_server_goes_on() {
-    use planledger::server::proto;
+    use planledger_server::proto;
     let (env, keys) = bootstrap();
     let ledger = ledger_key(&env);
     let mut srv = start(&env);
@@ -778,7 +778,7 @@ fn a_padded_signed_text_is_refused_and_the_server_goes_on() {
 /// registration.
 #[test]
 fn replayed_signatures_write_nothing() {
-    use planledger::server::proto;
+    use planledger_server::proto;
     let (env, keys) = bootstrap();
     let srv = start(&env);
     let inv_ack = remote(

@@ -152,7 +152,7 @@ pub struct Listing {
     pub def: std::sync::Arc<ProjectListed>,
     pub version: u64,
     /// Planned investment after revisions.
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub planned_investment: Decimal,
     pub progress: Progress,
 }
@@ -252,7 +252,7 @@ pub struct Indicator {
     pub def: IndicatorDefined,
     pub version: u64,
     /// Target after revisions.
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub target: Decimal,
     /// Live (not retracted) actuals, in the order recorded.
     pub actuals: Vec<ActualEntry>,
@@ -263,7 +263,7 @@ pub struct ActualEntry {
     pub seq: u64,
     pub period: Period,
     pub basis: Basis,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub value: Decimal,
 }
 
@@ -276,7 +276,7 @@ pub struct MilestoneEntry {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InvestmentEntry {
     pub seq: u64,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub amount: Decimal,
 }
 
@@ -627,4 +627,22 @@ fn listing_mut<'a>(state: &'a mut State, plan: &str, project: &str) -> Option<&'
 
 fn indicator_mut<'a>(state: &'a mut State, plan: &str, indicator: &str) -> Option<&'a mut Indicator> {
     state.plans.get_mut(plan).and_then(|p| p.indicators.get_mut(indicator))
+}
+/// Refuses to fold an event whose envelope breaks the log's invariants (a damaged or
+/// tampered store), so `apply` only ever sees well-formed sequences.
+pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
+    let expected = state.stream_version(&event.payload) + 1;
+    if event.stream_version != expected {
+        return Err(crate::error::Error::Corrupt {
+            seq: event.seq,
+            what: format!("stream version {} where {expected} was due", event.stream_version),
+        });
+    }
+    if event.recorded_at < state.last_recorded_at {
+        return Err(crate::error::Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
+    }
+    if event.seq != state.last_seq + 1 {
+        return Err(crate::error::Error::Corrupt { seq: event.seq, what: format!("seq follows {}", state.last_seq) });
+    }
+    Ok(())
 }

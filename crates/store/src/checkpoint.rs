@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::codec::{self, Hash};
 use crate::error::{Error, Result};
 use crate::event::{Event, Payload, Subject};
-use crate::ledger::check_fold;
 use crate::model::Timestamp;
+use crate::projection::check_fold;
 use crate::projection::{self, Department, Plan, Principal, State};
 use crate::store::{CheckpointWrite, Store};
 
@@ -191,7 +191,7 @@ impl Checkpointer {
 
     /// A checkpoint of `state`, due or not: the plans changed since the last one, and
     /// those no checkpoint holds yet (the first of a store, or after a reset).
-    pub(crate) fn take(&mut self, state: &State) -> Snapshot {
+    pub fn take(&mut self, state: &State) -> Snapshot {
         let untaken: Vec<String> =
             state.plans.keys().filter(|id| !self.taken.contains(id.as_str())).map(|id| id.to_string()).collect();
         self.dirty.extend(untaken);

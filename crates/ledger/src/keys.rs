@@ -54,6 +54,10 @@ impl LedgerKey {
                 file.write_all(hex(&seed).as_bytes())
                     .and_then(|()| file.sync_all())
                     .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+                // The new file's directory entry is durable too.
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
                 Ok(LedgerKey { signing: SigningKey::from_bytes(&seed) })
             }
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),

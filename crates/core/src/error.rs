@@ -36,8 +36,10 @@ pub enum Error {
     Corrupt { seq: u64, what: String },
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
-    #[error("storage engine: {0}")]
-    Sled(#[from] sled::Error),
+    /// The storage engine failed (sled, or another backend); `corrupt` when it found its
+    /// own files damaged.
+    #[error("storage engine: {message}")]
+    Storage { message: String, corrupt: bool },
     /// A check found the log, a snapshot or a proof not as claimed (exit 1).
     #[error("{0}")]
     Integrity(String),
@@ -62,6 +64,17 @@ impl Error {
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
+    }
+
+    /// Puts a file name on an error: "FILE line N: ..." when the error names a line, else
+    /// "FILE: ...".
+    pub fn in_file(self, name: &str) -> Self {
+        match self {
+            Error::At { location, source } if location.starts_with("line ") => {
+                Error::At { location: format!("{name} {location}"), source }
+            }
+            other => other.at(name),
+        }
     }
 
     /// The innermost error, past every location wrapper: what kind of failure this is.

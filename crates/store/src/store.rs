@@ -59,8 +59,7 @@ pub const PARTITIONS_DIR: &str = "partitions";
 /// events each) each may hold ready.
 const FOLD_LANES: usize = 2;
 const FOLD_CHUNKS_AHEAD: usize = 4;
-/// Most events one commit may carry; bounds a batch's memory and its sled write.
-pub const BATCH_EVENTS_MAX: usize = 100_000;
+pub use crate::event::BATCH_EVENTS_MAX;
 
 /// sled's page cache (in sled's own measure, the on-disk size of the pages it holds). A
 /// scan keeps the pages it read resident whatever this is (measured: a verify of 10 M events
@@ -259,14 +258,13 @@ impl Store {
                 return Err(Error::io(format!("locking {}", lock_path.display()), e))
             }
         }
-        let fresh = !dir.join("db").exists();
         let db = open_sled(dir)?;
-        let tree = db.open_tree(TREE)?;
+        let tree = db.open_tree(TREE).map_err(sled_error)?;
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
-        let created = match tree.get(KEY_FORMAT)? {
+        let created = match tree.get(KEY_FORMAT).map_err(sled_error)? {
             None => {
-                tree.insert(KEY_FORMAT, &STORE_FORMAT.to_le_bytes())?;
+                tree.insert(KEY_FORMAT, &STORE_FORMAT.to_le_bytes()).map_err(sled_error)?;
                 true
             }
             Some(v) => {
@@ -282,7 +280,7 @@ impl Store {
                 false
             }
         };
-        let replay_from = match tree.get(KEY_LOG_APPLIED)? {
+        let replay_from = match tree.get(KEY_LOG_APPLIED).map_err(sled_error)? {
             None => Position::START,
             Some(v) => Position::decode(&v)
                 .ok_or_else(|| Error::Corrupt { seq: 0, what: "log position record is damaged".into() })?,
@@ -316,11 +314,6 @@ impl Store {
                 .map_err(|e| Error::io(format!("creating {}", partitions.display()), e))?;
             sync_dir(dir)?;
         }
-        if fresh {
-            // The ledger's signing key is made with the store (docs/proofs.md).
-            crate::keys::LedgerKey::load_or_create(dir)?;
-            sync_dir(dir)?;
-        }
         store.load_head()?;
         store.replay_journal(journal)?;
         store.load_head()?;
@@ -328,7 +321,7 @@ impl Store {
     }
 
     fn load_head(&mut self) -> Result<()> {
-        if let Some(h) = self.tree.get(KEY_HEAD)? {
+        if let Some(h) = self.tree.get(KEY_HEAD).map_err(sled_error)? {
             *self.head.get_mut().unwrap_or_else(|p| p.into_inner()) =
                 codec::decode_record(&h).map_err(|e| corrupt(0, e))?;
         }
@@ -458,9 +451,9 @@ impl Store {
     fn index(&self, items: Items, values: &[Location]) -> Result<()> {
         for ((k, v), at) in items.into_iter().zip(values) {
             if k.first() == Some(&PREFIX_CHUNK) {
-                self.tree.insert(k, &at.encode()[..])?;
+                self.tree.insert(k, &at.encode()[..]).map_err(sled_error)?;
             } else {
-                self.tree.insert(k, v)?;
+                self.tree.insert(k, v).map_err(sled_error)?;
             }
         }
         Ok(())
@@ -500,7 +493,7 @@ impl Store {
     /// the next open replays nothing older.
     fn sync_to_log_end(&self, w: &mut Writer) -> Result<()> {
         let at = w.wal.position();
-        self.tree.insert(KEY_LOG_APPLIED, &at.encode()[..])?;
+        self.tree.insert(KEY_LOG_APPLIED, &at.encode()[..]).map_err(sled_error)?;
         self.sync(w)?;
         w.applied = at;
         Ok(())
@@ -511,7 +504,7 @@ impl Store {
     /// follow it with `fdatasync` on sled's log file, and `fsync` on each blob file sled wrote
     /// since the last sync (sled writes large values to separate files and never syncs them).
     fn sync(&self, w: &mut Writer) -> Result<()> {
-        self.db.flush()?;
+        self.db.flush().map_err(sled_error)?;
         w.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
         let blobs = self.dir.join("blobs");
         let mut new_blobs = false;
@@ -548,7 +541,7 @@ impl Store {
         let Some(found) = self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() else {
             return Ok(None);
         };
-        let (key, index) = found?;
+        let (key, index) = found.map_err(sled_error)?;
         let first = key_seq(&key);
         let mut bytes = Vec::new();
         read_chunk(&self.segments, first, &index, &mut bytes)?;
@@ -675,7 +668,7 @@ impl Store {
         let chunks = self.tree.range(chunk_key(start)..=chunk_key(u64::MAX));
         for entry in chunks.skip(lane).step_by(FOLD_LANES) {
             let decoded = (|| {
-                let (key, index) = entry?;
+                let (key, index) = entry.map_err(sled_error)?;
                 let first = key_seq(&key);
                 if first >= end_seq {
                     // Committed after the fold began.
@@ -764,7 +757,7 @@ impl Store {
     /// server reads through `GroupCommit::with_ledger`), since a commit's keys go in one by one.
     pub fn raw_chunks(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
         self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)).map(|r| {
-            let (k, index) = r?;
+            let (k, index) = r.map_err(sled_error)?;
             let first = key_seq(&k);
             let mut bytes = Vec::new();
             read_chunk(&self.segments, first, &index, &mut bytes)?;
@@ -772,6 +765,7 @@ impl Store {
         })
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Closes segments at `bytes` instead of `SEGMENT_BYTES_MAX`: for tests of rotation.
     #[doc(hidden)]
     pub fn set_segment_bytes_max(&self, bytes: u64) {
@@ -783,6 +777,7 @@ impl Store {
         locked(&self.writer).wal.position()
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Replaces the stored bytes of the chunk starting at `first_seq`, as someone rewriting
     /// the store's files would: for tests of what `verify` and proofs catch.
     #[doc(hidden)]
@@ -799,7 +794,7 @@ impl Store {
     pub fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>> {
         match self.tree.range(checkpoint_key(0)..=checkpoint_key(seq)).next_back() {
             Some(r) => {
-                let (k, v) = r?;
+                let (k, v) = r.map_err(sled_error)?;
                 Ok(Some((key_seq(&k), v)))
             }
             None => Ok(None),
@@ -810,7 +805,7 @@ impl Store {
     pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
         self.tree
             .range(checkpoint_key(0)..=checkpoint_key(u64::MAX))
-            .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(Error::from))
+            .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(sled_error))
     }
 
     /// A checkpoint partition by its hash, decompressed. Bytes that do not decompress are
@@ -840,7 +835,7 @@ impl Store {
     pub fn for_each_id(&self, mut f: impl FnMut(Uuid, u64)) -> Result<()> {
         let (mut packed, mut body) = (Vec::new(), Vec::new());
         for r in self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
-            let (k, index) = r?;
+            let (k, index) = r.map_err(sled_error)?;
             let first = key_seq(&k);
             let header = open_indexed_chunk(&self.segments, first, &index, &mut packed, &mut body)?;
             let mut rest = &body[..];
@@ -858,11 +853,19 @@ impl Store {
         dir_size(&self.dir)
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Direct access to the sled tree, for tests that tamper with stored bytes.
     #[doc(hidden)]
     pub fn raw_tree(&self) -> &sled::Tree {
         &self.tree
     }
+}
+
+/// A sled failure as the library reports it: the engine's message, and whether sled found
+/// its own files damaged.
+pub(crate) fn sled_error(e: sled::Error) -> Error {
+    let corrupt = matches!(e, sled::Error::Corruption { .. });
+    Error::Storage { message: e.to_string(), corrupt }
 }
 
 /// Opens sled in `dir`. Holding `LOCK` means no other process has the store, so a failure
@@ -888,7 +891,7 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Err(e) => return Err(Error::Sled(e)),
+            Err(e) => return Err(sled_error(e)),
         }
     }
 }
@@ -966,7 +969,7 @@ impl Scan {
         let Some(next) = self.chunks.next() else {
             return Ok(false);
         };
-        let (key, index) = next?;
+        let (key, index) = next.map_err(sled_error)?;
         let first = key_seq(&key);
         if first != self.expect_seq {
             return Err(log_jumps(self.expect_seq, first));
@@ -1042,39 +1045,21 @@ impl Iterator for Scan {
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// Hooks for tests of recovery and tampering (the `test-hooks` feature): they do to a
+/// closed store what a crash or an attacker could, and are no part of the store's API.
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks {
     use super::*;
-    use crate::clock::{CountingIds, SteppingClock};
-    use crate::ledger::Ledger;
-    use crate::workload::{self, Workload};
 
-    /// After a crash sled may hold any part of the records after `J` (it writes its buffers
-    /// as they fill, and a record's keys are separate inserts). Here it holds the last
-    /// record's head but not its chunk: reopening applies every record after `J` again, whole.
-    #[test]
-    fn reopening_applies_again_every_record_after_j_even_one_sled_holds_in_part() {
-        let tmp = tempfile::tempdir().unwrap();
-        let clock = Box::new(SteppingClock::new(workload::clock_start(), 1_000));
-        let mut ledger = Ledger::open(tmp.path(), clock, Box::new(CountingIds(0))).unwrap();
-        let w = Workload { projects_per_year: 20, first_year: 2001, batch: 30 };
-        for batch in w.batches(200).take(3) {
-            ledger.submit(workload::ACTOR, &batch, &|_| None).unwrap();
-        }
-        let events: Vec<Event> = ledger.store().events(1).map(|e| e.unwrap()).collect();
-        let chunks: Vec<u64> = ledger.store().raw_chunks().map(|c| c.unwrap().0).collect();
-        assert_eq!(chunks.len(), 3, "one chunk per commit");
-        drop(ledger);
-        {
-            let db = open_sled(tmp.path()).unwrap();
-            let tree = db.open_tree(TREE).unwrap();
-            tree.remove(chunk_key(chunks[2])).unwrap();
-            tree.insert(KEY_LOG_APPLIED, &Position::START.encode()[..]).unwrap();
-            db.flush().unwrap();
-        }
-        let store = Store::open(tmp.path()).unwrap();
-        assert_eq!(store.raw_chunks().map(|c| c.unwrap().0).collect::<Vec<_>>(), chunks);
-        assert_eq!(store.events(1).map(|e| e.unwrap()).collect::<Vec<_>>(), events);
-        assert!(crate::verify::verify(&store).unwrap().ok());
+    /// In the closed store at `dir`, drops the index entry of the chunk starting at
+    /// `first_seq` and marks no record as applied: what sled may hold after a crash that
+    /// wrote a record's head but not its chunk.
+    pub fn forget_chunk_and_applied(dir: &Path, first_seq: u64) -> Result<()> {
+        let db = open_sled(dir)?;
+        let tree = db.open_tree(TREE).map_err(sled_error)?;
+        tree.remove(chunk_key(first_seq)).map_err(sled_error)?;
+        tree.insert(KEY_LOG_APPLIED, &Position::START.encode()[..]).map_err(sled_error)?;
+        db.flush().map_err(sled_error)?;
+        Ok(())
     }
 }

@@ -6,7 +6,6 @@
 //! newer store. See docs/design.md for the byte layouts.
 
 use bincode::Options;
-use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -20,11 +19,12 @@ pub const CHUNK_FORMAT: u8 = 2;
 /// Version byte of the other stored records (head, checkpoints).
 pub const RECORD_FORMAT: u8 = 1;
 /// Largest encoded event accepted by the decoder: bounds allocation when bytes are damaged.
-pub const EVENT_BYTES_MAX: u64 = 64 * 1024;
+pub use planledger_core::event::EVENT_BYTES_MAX;
 /// Largest encoded record (projection checkpoints can be large).
 pub const RECORD_BYTES_MAX: u64 = 1 << 30;
 
-pub type Hash = [u8; 32];
+pub use planledger_core::hash::{hex, Hash};
+pub use planledger_core::serde_decimal::{decimal, opt_decimal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -111,14 +111,6 @@ pub fn chain_hash(previous: &Hash, event_bytes: &[u8]) -> Hash {
     h.update(previous);
     h.update(event_bytes);
     h.finalize().into()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Bytes of each event's chain hash kept in its chunk. The full hash of any event is the
@@ -360,38 +352,6 @@ fn take_u32(b: &[u8]) -> Result<(u32, &[u8]), CodecError> {
 }
 
 /// Decimals as `(scale, mantissa)`: exact, and a few bytes for typical amounts under varint.
-pub mod decimal {
-    use super::*;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-        (d.scale() as u8, d.mantissa()).serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        let (scale, mantissa) = <(u8, i128)>::deserialize(d)?;
-        Decimal::try_from_i128_with_scale(mantissa, u32::from(scale)).map_err(serde::de::Error::custom)
-    }
-}
-
-pub mod opt_decimal {
-    use super::*;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
-        d.map(|d| (d.scale() as u8, d.mantissa())).serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        match <Option<(u8, i128)>>::deserialize(d)? {
-            None => Ok(None),
-            Some((scale, m)) => {
-                Decimal::try_from_i128_with_scale(m, u32::from(scale)).map(Some).map_err(serde::de::Error::custom)
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

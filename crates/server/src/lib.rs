@@ -20,17 +20,17 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::clock::Clock;
-use crate::codec::hex;
-use crate::commit::GroupCommit;
-use crate::decide::{Command, EventRef, Submission};
-use crate::error::{Error, Result};
-use crate::event::{Event, Payload, Signature, Subject, TargetRef};
-use crate::ledger::Ledger;
-use crate::model::{fmt_decimal, Date, Role, Timestamp};
-use crate::query::AsOf;
-use crate::read;
-use crate::store::Store;
+use planledger::clock::Clock;
+use planledger::codec::hex;
+use planledger::commit::GroupCommit;
+use planledger::decide::{Command, EventRef, Submission};
+use planledger::error::{Error, Result};
+use planledger::event::{Event, Payload, Signature, Subject, TargetRef};
+use planledger::ledger::Ledger;
+use planledger::model::{fmt_decimal, Date, Role, Timestamp};
+use planledger::query::AsOf;
+use planledger::read;
+use planledger::store::Store;
 
 pub mod proto {
     tonic::include_proto!("planledger.v1");
@@ -45,7 +45,7 @@ pub const NONCE_BYTES: usize = 16;
 /// The largest request message the server decodes (a plan import is the largest kind).
 pub const REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Submissions in one `Append` (the ledger's batch limit bounds the events they make).
-pub const APPEND_SUBMISSIONS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+pub const APPEND_SUBMISSIONS_MAX: usize = planledger::store::BATCH_EVENTS_MAX;
 /// A read's output is streamed in pieces of at most this many bytes.
 pub const OUTPUT_CHUNK_BYTES: usize = 1024 * 1024;
 /// How long a stopping server waits for open connections to finish their requests.
@@ -165,10 +165,8 @@ pub fn status_of(e: &Error) -> Status {
         Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
             Status::unavailable(msg)
         }
-        Error::Corrupt { .. } | Error::Integrity(_) | Error::Sled(sled::Error::Corruption { .. }) => {
-            Status::data_loss(msg)
-        }
-        Error::Remote { .. } | Error::Io { .. } | Error::Sled(_) | Error::At { .. } => Status::internal(msg),
+        Error::Corrupt { .. } | Error::Integrity(_) | Error::Storage { corrupt: true, .. } => Status::data_loss(msg),
+        Error::Remote { .. } | Error::Io { .. } | Error::Storage { .. } | Error::At { .. } => Status::internal(msg),
     }
 }
 
@@ -263,7 +261,7 @@ impl Shared {
             return Err(Status::permission_denied("the request's timestamp is too far from the server's clock"));
         }
         let msg = request_message(rpc.method(), a.timestamp_micros, &a.nonce, &r.body());
-        if !crate::keys::verify_signature(&key, msg.as_bytes(), &a.signature) {
+        if !planledger::keys::verify_signature(&key, msg.as_bytes(), &a.signature) {
             return Err(Status::permission_denied("the request's signature does not verify"));
         }
         if !rpc.allows(principal.role) {
@@ -310,7 +308,7 @@ impl Shared {
         let mut origins = Vec::new();
         if !r.plan_toml.is_empty() {
             let origin = r.submissions.first().map_or("plan", |s| s.origin.as_str());
-            let import = crate::input::parse_plan(&r.plan_toml).map_err(|e| status_of(&in_file(e, origin)))?;
+            let import = planledger::input::parse_plan(&r.plan_toml).map_err(|e| status_of(&e.in_file(origin)))?;
             let mut sub =
                 Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) };
             if let Some(first) = r.submissions.first() {
@@ -368,16 +366,6 @@ impl Shared {
             }
         }
         Ok(out)
-    }
-}
-
-/// Puts a file name on an error: "FILE line N: ..." when the error names a line, else "FILE: ...".
-pub fn in_file(e: Error, name: &str) -> Error {
-    match e {
-        Error::At { location, source } if location.starts_with("line ") => {
-            Error::At { location: format!("{name} {location}"), source }
-        }
-        other => other.at(name),
     }
 }
 
@@ -466,13 +454,13 @@ fn summary_job(r: proto::SummaryRequest) -> Result<Job> {
         by: r.by.clone(),
         as_of: as_of_field(&r.as_of)?,
         at: at_field(&r.at)?,
-        today: crate::clock::SystemClock.now().date(),
+        today: planledger::clock::SystemClock.now().date(),
     };
     Ok(Box::new(move |store, sink| sink.write(&read::summary(store, &q)?.render(r.json, format, lang))))
 }
 
 fn audit_job(r: proto::AuditRequest) -> Result<Job> {
-    let filter = crate::audit::Filter {
+    let filter = planledger::audit::Filter {
         entity: opt(&r.entity),
         actor: opt(&r.actor),
         kind: opt(&r.r#type).as_deref().map(read::audit_kind).transpose()?,
@@ -530,7 +518,10 @@ fn verify_job(r: proto::VerifyRequest) -> Result<Job> {
     let checkpoint = if r.checkpoint.is_empty() {
         None
     } else {
-        Some(crate::proof::TreeHead::parse(&utf8("the checkpoint", r.checkpoint)?).map_err(|e| e.at("checkpoint"))?)
+        Some(
+            planledger::proof::TreeHead::parse(&utf8("the checkpoint", r.checkpoint)?)
+                .map_err(|e| e.at("checkpoint"))?,
+        )
     };
     let q = read::VerifyQuery { require_signatures: r.require_signatures, checkpoint };
     Ok(Box::new(move |store, sink| {
@@ -564,17 +555,17 @@ pub fn submission_of(s: &proto::Submission) -> Result<Submission> {
     let fields: BTreeMap<String, String> = s.fields.clone().into_iter().collect();
     let key = |f: &BTreeMap<String, String>| -> Result<Vec<u8>> {
         let h = f.get("public_key").ok_or_else(|| Error::invalid("needs 'public_key'"))?;
-        Ok(crate::keys::unhex32("public_key", h)?.to_vec())
+        Ok(planledger::keys::unhex32("public_key", h)?.to_vec())
     };
     let get = |k: &str| fields.get(k).cloned().ok_or_else(|| Error::invalid(format!("needs '{k}'")));
     let command = match s.r#type.as_str() {
         "register-key" => Command::RegisterKey {
             principal: get("principal")?,
-            role: fields.get("role").map(|r| crate::model::Role::parse("role", r)).transpose()?,
+            role: fields.get("role").map(|r| planledger::model::Role::parse("role", r)).transpose()?,
             key: key(&fields)?,
         },
         "revoke-key" => Command::RevokeKey { principal: get("principal")?, key: key(&fields)?, reason: get("reason")? },
-        kind => return crate::input::submission_from_fields(kind, &fields),
+        kind => return planledger::input::submission_from_fields(kind, &fields),
     };
     let id = fields
         .get("id")
@@ -584,7 +575,7 @@ pub fn submission_of(s: &proto::Submission) -> Result<Submission> {
 }
 
 /// An event as the wire carries it.
-pub fn recorded(e: &Event, hash: &crate::codec::Hash) -> proto::RecordedEvent {
+pub fn recorded(e: &Event, hash: &planledger::codec::Hash) -> proto::RecordedEvent {
     use proto::recorded_event::Payload as W;
     let subject = |s: &Subject| match s {
         Subject::Investment { plan, project, period } => proto::Subject {
@@ -714,7 +705,7 @@ pub fn recorded(e: &Event, hash: &crate::codec::Hash) -> proto::RecordedEvent {
         }),
     };
     let mut canonical = Vec::new();
-    crate::codec::encode_event(e, &mut canonical);
+    planledger::codec::encode_event(e, &mut canonical);
     proto::RecordedEvent {
         seq: e.seq,
         id: e.id.to_string(),
@@ -922,7 +913,7 @@ impl Service {
 /// (`listening on ADDR`) first. On a signal it stops taking requests, lets those in flight
 /// finish (each acknowledged only once durable), ends subscriptions and closes the store.
 pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<()> {
-    let ledger = Ledger::open(dir, Box::new(crate::clock::SystemClock), Box::new(crate::clock::V7Ids))?;
+    let ledger = Ledger::open(dir, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
     let head = ledger.store().head().events();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

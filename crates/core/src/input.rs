@@ -17,7 +17,7 @@ use crate::model::{
 };
 
 /// Most lines a submission file may hold (each line is at least one event of a batch).
-pub const FILE_LINES_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+pub const FILE_LINES_MAX: usize = crate::event::BATCH_EVENTS_MAX;
 /// Most lines a file committed in batches (`submit --batch`) may hold: it is parsed whole
 /// before anything is written (~150 bytes of memory a line).
 pub const BATCHED_FILE_LINES_MAX: usize = 10_000_000;

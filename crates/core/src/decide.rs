@@ -188,7 +188,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             require_coordinator(state, actor, "revoke keys")?;
             check_text("reason", reason, true)?;
             if state.active_key(principal, key).is_none() {
-                return Err(Error::invalid(format!("'{principal}' has no active key {}", crate::codec::hex(key))));
+                return Err(Error::invalid(format!("'{principal}' has no active key {}", crate::hash::hex(key))));
             }
             Payload::KeyRevoked(Box::new(KeyRevoked {
                 principal: principal.clone(),

@@ -371,9 +371,9 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
             "reason": r.reason,
         }),
         P::KeyRegistered(k) => {
-            json!({"principal": k.principal, "role": k.role.as_str(), "key": crate::codec::hex(&k.key)})
+            json!({"principal": k.principal, "role": k.role.as_str(), "key": crate::hash::hex(&k.key)})
         }
-        P::KeyRevoked(k) => json!({"principal": k.principal, "key": crate::codec::hex(&k.key), "reason": k.reason}),
+        P::KeyRevoked(k) => json!({"principal": k.principal, "key": crate::hash::hex(&k.key), "reason": k.reason}),
     };
     match v {
         Value::Object(m) => m,
@@ -382,7 +382,7 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
 }
 
 /// One `log --json` line.
-pub fn event_json(e: &crate::event::Event, hash: &crate::codec::Hash) -> Value {
+pub fn event_json(e: &crate::event::Event, hash: &crate::hash::Hash) -> Value {
     let mut m = Map::new();
     m.insert("seq".into(), json!(e.seq));
     m.insert("id".into(), json!(e.id.to_string()));
@@ -396,19 +396,19 @@ pub fn event_json(e: &crate::event::Event, hash: &crate::codec::Hash) -> Value {
         m.insert("note".into(), json!(n));
     }
     if let Some(sig) = &e.signature {
-        m.insert("signed_by".into(), json!(crate::codec::hex(&sig.key)));
-        m.insert("signature".into(), json!(crate::codec::hex(&sig.bytes)));
+        m.insert("signed_by".into(), json!(crate::hash::hex(&sig.key)));
+        m.insert("signature".into(), json!(crate::hash::hex(&sig.bytes)));
         m.insert("signed".into(), json!(sig.signed));
     }
     for (k, v) in payload_fields(&e.payload) {
         m.insert(k, v);
     }
-    m.insert("hash".into(), json!(crate::codec::hex(hash)));
+    m.insert("hash".into(), json!(crate::hash::hex(hash)));
     Value::Object(m)
 }
 
 /// One `log` text line: seq, time, actor, type, entity, the essentials, short hash.
-pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String {
+pub fn event_line(e: &crate::event::Event, hash: &crate::hash::Hash) -> String {
     use crate::event::Payload as P;
     let what = match &e.payload {
         P::PlanDeclared(p) => format!("{} {}", p.year, p.title),
@@ -425,8 +425,8 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String 
             format!("seq {}: {} -> {}: {}", c.target_seq, fmt_decimal(c.previous), fmt_decimal(c.value), c.reason)
         }
         P::Retracted(r) => format!("seq {}: {}", r.target_seq, r.reason),
-        P::KeyRegistered(k) => format!("{} key {}", k.role, &crate::codec::hex(&k.key)[..16]),
-        P::KeyRevoked(k) => format!("revoked key {}: {}", &crate::codec::hex(&k.key)[..16], k.reason),
+        P::KeyRegistered(k) => format!("{} key {}", k.role, &crate::hash::hex(&k.key)[..16]),
+        P::KeyRevoked(k) => format!("revoked key {}: {}", &crate::hash::hex(&k.key)[..16], k.reason),
     };
     format!(
         "{:>7}  {}  {:<10} {:<21} {:<28} {}  #{}\n",
@@ -436,6 +436,6 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::codec::Hash) -> String 
         e.payload.kind(),
         e.payload.entity(),
         what,
-        &crate::codec::hex(hash)[..12]
+        &crate::hash::hex(hash)[..12]
     )
 }

@@ -11,6 +11,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Events one atomic batch may hold: bounds what one commit stages and writes.
+pub const BATCH_EVENTS_MAX: usize = 100_000;
+/// Largest encoded event: the store's decoder refuses more (bounding allocation when bytes
+/// are damaged), so the ledger refuses to stage an event that would encode larger.
+pub const EVENT_BYTES_MAX: u64 = 64 * 1024;
+
 use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Role, Timestamp};
 
 /// Version of the payload shapes in this file, stored in every envelope.
@@ -113,7 +119,7 @@ pub struct IndicatorDefined {
     pub comparison: Comparison,
     pub approximate: bool,
     pub nature: Nature,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub target: Decimal,
     pub department: String,
 }
@@ -125,9 +131,9 @@ pub struct ProjectListed {
     pub name: String,
     pub level: Level,
     pub department: String,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub planned_investment: Decimal,
-    #[serde(with = "crate::codec::opt_decimal")]
+    #[serde(with = "crate::serde_decimal::opt_decimal")]
     pub total_investment: Option<Decimal>,
     pub planned_milestones: Vec<Milestone>,
     /// Opening state of a project already under way when listed (续建).
@@ -152,7 +158,7 @@ pub struct InvestmentReported {
     pub plan: Id,
     pub project: Id,
     pub period: Month,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub amount: Decimal,
 }
 
@@ -170,7 +176,7 @@ pub struct ActualReported {
     pub plan: Id,
     pub indicator: Id,
     pub period: Period,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub value: Decimal,
     pub basis: Basis,
 }
@@ -187,9 +193,9 @@ pub enum TargetRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetRevised {
     pub target: TargetRef,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub previous: Decimal,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub value: Decimal,
     pub reason: String,
 }
@@ -207,9 +213,9 @@ pub struct Corrected {
     pub target_seq: u64,
     pub target_id: Uuid,
     pub subject: Subject,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub previous: Decimal,
-    #[serde(with = "crate::codec::decimal")]
+    #[serde(with = "crate::serde_decimal::decimal")]
     pub value: Decimal,
     pub reason: String,
 }

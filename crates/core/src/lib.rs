@@ -1,0 +1,20 @@
+//! planledger-core: the domain, with no I/O. Values and vocabularies (`model`), the events
+//! and their payloads (`event`), the Decider (`decide(&State, Command) -> Vec<Payload>`) and
+//! the fold (`projection::apply`), the reports computed from a state (`summary`, `report`),
+//! the parsers of plan files and submissions (`input`), and the injected clock and id
+//! sources (`clock`). It knows no storage engine, no byte format, no network and no command
+//! line: the crates above it do (docs/ARCHITECTURE.md).
+
+pub mod clock;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod hash;
+pub mod input;
+pub mod model;
+pub mod projection;
+pub mod report;
+pub mod serde_decimal;
+pub mod summary;
+
+pub use error::{Error, Result};

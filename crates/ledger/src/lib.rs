@@ -1,0 +1,23 @@
+//! planledger: the ledger. Numbering, chaining and committing decided events through the
+//! store (`ledger`), group commit for concurrent submitters (`commit`), the typed read API
+//! (`read`: one function per question, used by the CLI and the server alike), the questions
+//! behind it (`query`, `audit`, `snapshot`, `proof`, `verify`), signing keys and signed texts
+//! (`keys`), and a deterministic workload for benchmarks and large tests (`workload`).
+//!
+//! The core's and the store's modules are re-exported, so `planledger::model` or
+//! `planledger::store` name the same modules as the crates below.
+
+pub mod audit;
+pub mod commit;
+pub mod keys;
+pub mod ledger;
+pub mod proof;
+pub mod query;
+pub mod read;
+pub mod snapshot;
+pub mod verify;
+pub mod workload;
+
+pub use planledger_core::{clock, decide, error, event, hash, input, model, projection, report, summary};
+pub use planledger_core::{Error, Result};
+pub use planledger_store::{checkpoint, codec, merkle, store, wal};
