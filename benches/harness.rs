@@ -34,6 +34,8 @@ pub struct Config {
     pub writers: usize,
     pub per_writer: usize,
     pub pit_queries: usize,
+    /// Events of the ledger that full `verify` and `audit` read while appends are timed.
+    pub read_events: u64,
     pub dir: PathBuf,
 }
 
@@ -46,12 +48,22 @@ impl Config {
             writers: 32,
             per_writer: 100,
             pit_queries: 20,
+            read_events: 200_000,
             dir,
         }
     }
 
     pub fn quick(dir: PathBuf) -> Config {
-        Config { events: 6_000, pit_events: 40_000, singles: 20, writers: 8, per_writer: 5, pit_queries: 4, dir }
+        Config {
+            events: 6_000,
+            pit_events: 40_000,
+            singles: 20,
+            writers: 8,
+            per_writer: 5,
+            pit_queries: 4,
+            read_events: 5_000,
+            dir,
+        }
     }
 }
 
@@ -356,6 +368,9 @@ pub fn run(cfg: &Config) -> Report {
     assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
     drop(ledger);
 
+    // 8. Appends while full reads run.
+    appends_under_reads(&mut report, cfg);
+
     // 5. Point-in-time queries on a large ledger, and 7. replay memory.
     eprintln!("point-in-time ledger of ~{} events ...", cfg.pit_events);
     let pit_dir = cfg.dir.join("pit");
@@ -530,6 +545,85 @@ pub fn run_group_commit(cfg: &Config) -> Report {
     let (ledger, targets) = seeded_ledger(&cfg.dir.join("group"), cfg.writers);
     let ledger = group_commit(&mut report, cfg, ledger, &targets);
     assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
+    report
+}
+
+/// Goal 8 (the server boundary issue): single durable appends, one after another through
+/// group commit as the server makes them, timed idle and then while a full `verify` and a
+/// full `audit` run over and over on two other threads, on a ledger of `cfg.read_events`
+/// events. Reads use the typed read API on the store, as the server's do: they take no lock
+/// a writer holds, so the appends' p99 should stay within 2x of idle (the 2 cores are shared
+/// with the readers, which is what the ratio measures). Before, a read held the ledger lock
+/// for its whole run and an append waited for it.
+fn appends_under_reads(report: &mut Report, cfg: &Config) {
+    use planledger::read;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    eprintln!("appends while verify and audit read ~{} events ...", cfg.read_events);
+    let dir = cfg.dir.join("reads");
+    let _ = std::fs::remove_dir_all(&dir);
+    import(&dir, cfg.read_events, false);
+    let ledger = open_ledger(&dir);
+    let targets = workload::investments(ledger.store(), 4).unwrap();
+    let group = GroupCommit::new(ledger);
+    let appends = cfg.singles.max(20);
+    let mut next = 0usize;
+    let mut timed = |group: &GroupCommit| -> Vec<Duration> {
+        let mut lat: Vec<Duration> = (0..appends)
+            .map(|_| {
+                let sub = correction(targets[next % targets.len()], next as i64 + 7_000_000);
+                next += 1;
+                let t = Instant::now();
+                group.submit(workload::ACTOR, vec![sub]).unwrap();
+                t.elapsed()
+            })
+            .collect();
+        lat.sort();
+        lat
+    };
+    let idle = timed(&group);
+    let stop = AtomicBool::new(false);
+    let (verifies, audits) = (AtomicU64::new(0), AtomicU64::new(0));
+    let busy = std::thread::scope(|scope| {
+        let store = group.store();
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let v = read::verify(store, &read::VerifyQuery::default()).unwrap();
+                assert!(v.failure().is_none());
+                verifies.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let a = read::audit(store, &read::AuditQuery::default()).unwrap();
+                assert!(!a.rows.is_empty());
+                audits.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        // Both readers under way before the appends are timed.
+        std::thread::sleep(Duration::from_millis(50));
+        let busy = timed(&group);
+        stop.store(true, Ordering::Relaxed);
+        busy
+    });
+    let (p99_idle, p99_busy) = (pct(&idle, 0.99), pct(&busy, 0.99));
+    report.row(
+        &format!(
+            "{appends} single appends while full verify and audit of {} events run ({} verify, {} audit passes)",
+            cfg.read_events,
+            verifies.load(Ordering::Relaxed),
+            audits.load(Ordering::Relaxed)
+        ),
+        format!("p50 {} / p99 {}", us(pct(&busy, 0.5)), us(p99_busy)),
+        format!("idle p50 {} / p99 {}", us(pct(&idle, 0.5)), us(p99_idle)),
+        Some(p99_busy.as_secs_f64() / p99_idle.as_secs_f64()),
+        "p99 ≤ 2x idle",
+    );
+}
+
+/// Only goal 8's measure (`--reads`).
+pub fn run_appends_under_reads(cfg: &Config) -> Report {
+    let mut report = Report::default();
+    appends_under_reads(&mut report, cfg);
     report
 }
 

@@ -1,5 +1,6 @@
 //! `cargo bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N] [--group-commit]`
-//! (`--group-commit`: only the concurrent-writers measure)
+//! (`--group-commit`: only the concurrent-writers measure; `--reads`: only appends while
+//! full reads run)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
@@ -32,7 +33,12 @@ fn main() {
     if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
         cfg.pit_events = n;
     }
-    let report =
-        if args.iter().any(|a| a == "--group-commit") { harness::run_group_commit(&cfg) } else { harness::run(&cfg) };
+    let report = if args.iter().any(|a| a == "--group-commit") {
+        harness::run_group_commit(&cfg)
+    } else if args.iter().any(|a| a == "--reads") {
+        harness::run_appends_under_reads(&cfg)
+    } else {
+        harness::run(&cfg)
+    };
     println!("{}", report.markdown());
 }

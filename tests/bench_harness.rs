@@ -9,11 +9,12 @@ fn the_benchmark_harness_runs_at_quick_size() {
     let tmp = tempfile::tempdir().unwrap();
     let report = harness::run(&harness::Config::quick(tmp.path().to_path_buf()));
     let table = report.markdown();
-    assert_eq!(report.rows.len(), 7, "{table}");
+    assert_eq!(report.rows.len(), 8, "{table}");
     for row in &report.rows {
         assert!(!row.planledger.is_empty() && !row.baseline.is_empty(), "{table}");
     }
     assert!(table.contains("bulk import") && table.contains("point-in-time"), "{table}");
+    assert!(table.contains("while full verify and audit"), "{table}");
     let rss = harness::replay_rss(&tmp.path().join("pit"));
     assert!(rss.starts_with("replayed "), "{rss}");
 }

@@ -10,22 +10,26 @@
 //! acknowledged before its `Ticket` says it is durable; a failed commit fails every commit
 //! after it, and the ledger then folds its state again from what the store holds.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
+mod ids;
+mod stage;
+mod writer;
+
+use ids::IdIndex;
+pub use writer::Ticket;
+use writer::{commit_failed, Done, InFlight, Job, WriterThread};
+
 use crate::checkpoint::{self, Checkpointer, Snapshot};
 use crate::clock::{Clock, IdSource};
-use crate::decide::{self, EventRef, Submission};
-use crate::error::{Error, Result};
-use crate::event::{Event, SCHEMA_VERSION};
-use crate::model::check_text;
-use crate::projection::{self, State};
+use crate::decide::Submission;
+use crate::error::Result;
+use crate::event::Event;
+use crate::projection::State;
 use crate::store::{Store, BATCH_EVENTS_MAX};
 
 /// Most commits handed to the writer and not yet known durable; `commit_async` waits for the
@@ -74,257 +78,6 @@ pub struct Ledger {
     checkpointer: Checkpointer,
     clock: Box<dyn Clock>,
     id_source: Box<dyn IdSource>,
-}
-
-/// id → seq of every event, in `ID_SHARDS` hash tables chosen by the id's last byte (random
-/// in a UUIDv7 or v4). One table of millions doubles by rehashing every entry into a fresh
-/// table, each move a cache miss: a fifth of deciding a bulk import (`perf`) went there. A
-/// shard rehashes a table 1/256 the size. A generated id is checked and inserted in one
-/// probe (`insert_new`).
-struct IdIndex {
-    shards: Vec<HashMap<Uuid, u64, crate::projection::Hasher>>,
-}
-
-const ID_SHARDS: usize = 256;
-
-impl IdIndex {
-    fn with_capacity(n: usize) -> IdIndex {
-        let per = n / ID_SHARDS;
-        IdIndex {
-            shards: (0..ID_SHARDS)
-                .map(|_| HashMap::with_capacity_and_hasher(per, crate::projection::Hasher::default()))
-                .collect(),
-        }
-    }
-
-    /// Which shard holds `id` (there are always `ID_SHARDS`: `with_capacity` builds them all).
-    fn shard(id: &Uuid) -> usize {
-        usize::from(id.as_bytes()[15]) % ID_SHARDS
-    }
-
-    fn shard_mut(&mut self, id: &Uuid) -> &mut HashMap<Uuid, u64, crate::projection::Hasher> {
-        &mut self.shards[IdIndex::shard(id)]
-    }
-
-    fn get(&self, id: &Uuid) -> Option<&u64> {
-        self.shards[IdIndex::shard(id)].get(id)
-    }
-
-    fn contains_key(&self, id: &Uuid) -> bool {
-        self.get(id).is_some()
-    }
-
-    fn insert(&mut self, id: Uuid, seq: u64) {
-        self.shard_mut(&id).insert(id, seq);
-    }
-
-    fn remove(&mut self, id: &Uuid) {
-        self.shard_mut(id).remove(id);
-    }
-
-    /// Inserts `id` → `seq` unless `id` is there: one probe for both.
-    fn insert_new(&mut self, id: Uuid, seq: u64) -> bool {
-        match self.shard_mut(&id).entry(id) {
-            Entry::Vacant(slot) => {
-                slot.insert(seq);
-                true
-            }
-            Entry::Occupied(_) => false,
-        }
-    }
-}
-
-struct InFlight {
-    events: Arc<Vec<Event>>,
-    done: Arc<Done>,
-}
-
-struct Job {
-    events: Arc<Vec<Event>>,
-    /// Encoded here, on the writer thread, just before its commit.
-    checkpoint: Option<Snapshot>,
-    done: Arc<Done>,
-    /// Earlier batches to free, once this one's outcome is given.
-    spent: Vec<Arc<Vec<Event>>>,
-}
-
-struct WriterThread {
-    jobs: Sender<Job>,
-    thread: JoinHandle<()>,
-    /// Batches the writer emptied, back for the next staging: a fresh buffer of a thousand
-    /// events is fresh pages to fault in (a sixth of deciding an import, in `perf`).
-    recycled: mpsc::Receiver<Vec<Event>>,
-}
-
-/// Largest emptied batch (in events of capacity) the writer hands back for reuse; larger ones
-/// are freed, so what waits to be reused stays small.
-const RECYCLED_EVENTS_MAX: usize = 16_384;
-
-impl WriterThread {
-    fn start(store: &Arc<Store>) -> Result<WriterThread> {
-        let (jobs, queue) = mpsc::channel();
-        let (give_back, recycled) = mpsc::sync_channel(COMMITS_IN_FLIGHT_MAX);
-        let store = Arc::clone(store);
-        let thread = std::thread::Builder::new()
-            .name("planledger-writer".into())
-            .spawn(move || write_jobs(store, queue, give_back))
-            .map_err(|e| Error::io("starting the writer thread", e))?;
-        Ok(WriterThread { jobs, thread, recycled })
-    }
-}
-
-/// Where the writer leaves a commit's outcome.
-#[derive(Default)]
-struct Done {
-    outcome: Mutex<Outcome>,
-    finished: Condvar,
-}
-
-#[derive(Default)]
-struct Outcome {
-    finished: bool,
-    failed: bool,
-    /// The failure, for the first to wait on it (errors are not `Clone`)...
-    error: Option<Error>,
-    /// ...and its message, for any other (a request of only duplicates waits on the
-    /// commit of what it names).
-    message: String,
-}
-
-// A poisoned lock means a thread panicked while holding it, which only a bug can cause; an
-// outcome is written once, whole, under the lock.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Done {
-    fn finish(&self, result: Result<()>) {
-        let mut o = lock(&self.outcome);
-        o.finished = true;
-        if let Err(e) = result {
-            o.failed = true;
-            o.message = e.to_string();
-            o.error = Some(e);
-        }
-        self.finished.notify_all();
-    }
-
-    /// Blocks until the commit is durable or failed, leaving its error for its ticket.
-    fn wait_finished(&self) {
-        let mut o = lock(&self.outcome);
-        while !o.finished {
-            o = self.finished.wait(o).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    /// What the ticket reports: the error goes to the first to ask (the ledger's own waits
-    /// use `wait_finished`, so the submitter gets the cause, not a placeholder).
-    fn wait(&self) -> Result<()> {
-        self.wait_finished();
-        let mut o = lock(&self.outcome);
-        if !o.failed {
-            return Ok(());
-        }
-        let message = o.message.clone();
-        Err(o.error.take().unwrap_or_else(|| commit_failed(message)))
-    }
-
-    fn finished() -> Done {
-        let d = Done::default();
-        d.finish(Ok(()));
-        d
-    }
-
-    fn state(&self) -> (bool, bool) {
-        let o = lock(&self.outcome);
-        (o.finished, o.failed)
-    }
-}
-
-/// A commit handed to the writer thread; `wait` returns once it is durable, or its error.
-pub struct Ticket(Arc<Done>);
-
-impl Ticket {
-    pub fn wait(&self) -> Result<()> {
-        self.0.wait()
-    }
-}
-
-/// The writer thread's loop: commits jobs in order. What has queued while it wrote goes
-/// into its next commit, one log record and one fsync for all (a checkpoint ends a group:
-/// it covers exactly the log up to its job), so a writer that fell behind a slow fsync
-/// catches up instead of paying one fsync per job. A job that does not start at the
-/// store's head follows a failed one and fails too (its events were numbered after events
-/// that are not in the store).
-fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::SyncSender<Vec<Event>>) {
-    let mut next = None;
-    // After a panic nothing more is written: the store may hold half of that commit.
-    let mut panicked = false;
-    loop {
-        let Some(first) = next.take().or_else(|| jobs.recv().ok()) else { return };
-        let mut group = vec![first];
-        let mut events = group[0].events.len();
-        while group.last().is_some_and(|j| j.checkpoint.is_none()) {
-            let Ok(job) = jobs.try_recv() else { break };
-            let follows =
-                group.last().and_then(|j| j.events.last()).map(|e| e.seq + 1) == job.events.first().map(|e| e.seq);
-            if !follows || events + job.events.len() > BATCH_EVENTS_MAX {
-                next = Some(job);
-                break;
-            }
-            events += job.events.len();
-            group.push(job);
-        }
-        let first_seq = group[0].events.first().map_or(0, |e| e.seq);
-        let result = if panicked {
-            Err(commit_failed("the writer thread panicked earlier (a bug); reopen the store"))
-        } else if first_seq == store.next_seq() {
-            // A panic here is a bug (a broken invariant); caught so that every waiter gets an
-            // error instead of waiting forever for a thread that is gone.
-            let commit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let checkpoint = group.last_mut().and_then(|j| j.checkpoint.take()).map(Snapshot::encode);
-                let batches: Vec<&[Event]> = group.iter().map(|j| j.events.as_slice()).collect();
-                store.commit_batches(&batches, checkpoint)
-            }));
-            commit.unwrap_or_else(|_| {
-                panicked = true;
-                // Nor may a commit on another thread (a lone `submit`) follow it.
-                store.poison();
-                Err(commit_failed("the writer thread panicked (a bug); reopen the store"))
-            })
-        } else {
-            Err(commit_failed("an earlier commit in the pipeline failed"))
-        };
-        match result {
-            Ok(()) => group.iter().for_each(|j| j.done.finish(Ok(()))),
-            Err(e) => {
-                // The cause goes to the group's first job; the others fail with its message.
-                let message = e.to_string();
-                let mut e = Some(e);
-                for j in &group {
-                    j.done.finish(Err(e.take().unwrap_or_else(|| commit_failed(message.as_str()))));
-                }
-            }
-        }
-        // Only now, with every outcome given: the jobs' spent batches are freed here, and
-        // their buffers handed back (when the deciding thread holds no other reference).
-        for job in group {
-            for batch in job.spent {
-                if let Ok(mut events) = Arc::try_unwrap(batch) {
-                    events.clear();
-                    if events.capacity() <= RECYCLED_EVENTS_MAX {
-                        // Full: enough wait to be reused already; this one is freed.
-                        let _ = give_back.try_send(events);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A commit that did not happen, and why.
-fn commit_failed(why: impl Into<String>) -> Error {
-    Error::io("commit", std::io::Error::other(why.into()))
 }
 
 impl Ledger {
@@ -461,205 +214,6 @@ impl Ledger {
             on_durable(i, acks);
         }
         self.reap()
-    }
-
-    /// Decides `submissions` and applies them to the state, staged for the next commit.
-    /// All or nothing: on an error, nothing of this request stays staged.
-    pub fn stage(
-        &mut self,
-        actor: &str,
-        submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
-    ) -> Result<Vec<Ack>> {
-        self.stage_expecting(actor, submissions, origin, &[])
-    }
-
-    /// As `stage`, first checking optimistic concurrency: each named stream must be at the
-    /// given version (0: no event yet), else a conflict and nothing staged.
-    pub fn stage_expecting(
-        &mut self,
-        actor: &str,
-        submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
-        expected: &[(String, u64)],
-    ) -> Result<Vec<Ack>> {
-        self.id_index()?;
-        // A resend of what is already recorded is acknowledged as it was, whatever the
-        // stream has become since: the expectation held when it was first written.
-        let resend = !expected.is_empty()
-            && self
-                .ids
-                .as_ref()
-                .is_some_and(|ids| submissions.iter().all(|s| s.id.is_some_and(|id| ids.contains_key(&id))));
-        for (stream, version) in expected.iter().filter(|_| !resend) {
-            let at = self.state.version_of_stream(stream).ok_or_else(|| {
-                Error::invalid(format!(
-                    "--expect '{stream}' is not a stream (plan/P, dept/D, key/K, plan/P/project/X, plan/P/indicator/X)"
-                ))
-            })?;
-            if at != *version {
-                return Err(Error::Conflict(format!("stream {stream} is at version {at}, not the expected {version}")));
-            }
-        }
-        let mark = self.staged.len();
-        match self.stage_inner(actor, submissions, origin) {
-            Ok(acks) => Ok(acks),
-            Err(e) => {
-                self.unstage(mark)?;
-                Err(e)
-            }
-        }
-    }
-
-    /// Drops staged events from `mark` on. The state may hold some of them: when it does,
-    /// fold it again (from the latest checkpoint) and re-apply what stays staged. Refusals
-    /// are rare; copying the state before every request to roll back would tax every append.
-    fn unstage(&mut self, mark: usize) -> Result<()> {
-        if self.staged.len() == mark {
-            return Ok(());
-        }
-        // The fold below starts from the store: it must hold everything before `staged`.
-        self.settle()?;
-        if self.staged.len() < mark {
-            // A failed commit in flight discarded everything staged and folded the state again.
-            return Ok(());
-        }
-        if let Some(ids) = self.ids.as_mut() {
-            for e in &self.staged[mark..] {
-                ids.remove(&e.id);
-            }
-        }
-        self.staged.truncate(mark);
-        let mut state = checkpoint::state_at(&self.store, u64::MAX, None)?;
-        for e in &self.staged {
-            projection::apply(&mut state, e);
-        }
-        self.state = state;
-        Ok(())
-    }
-
-    fn stage_inner(
-        &mut self,
-        actor: &str,
-        submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
-    ) -> Result<Vec<Ack>> {
-        if self.staged.is_empty() {
-            // Only here, where it cannot discard what is staged (`commit_async` does then).
-            self.reap()?;
-        }
-        // Seq of the first staged event: after the store's log and the commits in flight.
-        let staged_from = self.state.last_seq + 1 - self.staged.len() as u64;
-        // Ledger time never goes back: not behind the log, nor behind what is in flight or
-        // staged (the state has seen all of it).
-        let now = self.clock.now().max(self.state.last_recorded_at);
-        let today = now.date();
-        let mut acks = Vec::new();
-        let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
-            HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
-        let mut ids = self.ids.take().unwrap_or_else(|| IdIndex::with_capacity(0));
-        let result = (|| {
-            for (i, sub) in submissions.iter().enumerate() {
-                let wrap = |e: Error| match origin(i) {
-                    Some(at) => e.at(at),
-                    None => e,
-                };
-                if let Some(note) = &sub.note {
-                    check_text("note", note, false).map_err(wrap)?;
-                }
-                crate::keys::check_submission(&self.state, &self.ledger_key, actor, sub).map_err(wrap)?;
-                let staged = &self.staged;
-                let in_flight = &self.in_flight;
-                let store = &self.store;
-                let lookup = |r: &EventRef| -> Result<Option<Event>> {
-                    let seq = match r {
-                        EventRef::Seq(s) => *s,
-                        EventRef::Id(id) => match ids.get(id) {
-                            Some(s) => *s,
-                            None => return Ok(None),
-                        },
-                    };
-                    if seq >= staged_from {
-                        return Ok(staged.get((seq - staged_from) as usize).cloned());
-                    }
-                    for f in in_flight {
-                        if let Some(first) = f.events.first().map(|e| e.seq).filter(|&first| seq >= first) {
-                            if let Some(e) = f.events.get((seq - first) as usize) {
-                                return Ok(Some(e.clone()));
-                            }
-                        }
-                    }
-                    store.get_event(seq)
-                };
-                if let Some(id) = sub.id {
-                    if !request_ids.insert(id) {
-                        return Err(wrap(Error::invalid(format!("id {id} is used twice in this batch"))));
-                    }
-                    if let Some(&seq) = ids.get(&id) {
-                        let stored = lookup(&EventRef::Seq(seq))?
-                            .ok_or_else(|| Error::Corrupt { seq, what: "indexed id has no event".into() })?;
-                        let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
-                        if decide::same_submission(sub, actor, &stored, &resolve) {
-                            acks.push(Ack { seq, id, kind: stored.payload.kind(), duplicate: true });
-                            continue;
-                        }
-                        return Err(wrap(Error::Conflict(format!(
-                            "id {id} is already recorded (seq {seq}, {} by '{}') with other content",
-                            stored.payload.kind(),
-                            stored.actor
-                        ))));
-                    }
-                }
-                let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup).map_err(wrap)?;
-                if self.staged.len() + payloads.len() > BATCH_EVENTS_MAX {
-                    return Err(wrap(Error::invalid(format!(
-                        "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
-                    ))));
-                }
-                for (k, payload) in payloads.into_iter().enumerate() {
-                    let id = match (k, sub.id) {
-                        (0, Some(id)) => id,
-                        _ => loop {
-                            let id = self.id_source.next_id();
-                            // Indexed with the seq it gets below.
-                            if ids.insert_new(id, staged_from + self.staged.len() as u64) {
-                                break id;
-                            }
-                        },
-                    };
-                    let event = Event {
-                        seq: staged_from + self.staged.len() as u64,
-                        id,
-                        stream_version: self.state.stream_version(&payload) + 1,
-                        recorded_at: now,
-                        actor: actor.into(),
-                        schema: SCHEMA_VERSION,
-                        note: sub.note.clone(),
-                        signature: sub.signature.clone(),
-                        payload,
-                    };
-                    let bytes = crate::codec::event_len(&event);
-                    if bytes > crate::codec::EVENT_BYTES_MAX {
-                        return Err(wrap(Error::invalid(format!(
-                            "this {} would be an event of {bytes} bytes; an event holds at most {} KiB: shorten its \
-                             text (names, notes, dimensions, the signed text)",
-                            event.payload.kind(),
-                            crate::codec::EVENT_BYTES_MAX / 1024
-                        ))));
-                    }
-                    projection::apply(&mut self.state, &event);
-                    self.checkpointer.touch(&self.state, &event.payload);
-                    if k == 0 && sub.id.is_some() {
-                        ids.insert(id, event.seq);
-                    }
-                    acks.push(Ack { seq: event.seq, id, kind: event.payload.kind(), duplicate: false });
-                    self.staged.push(event);
-                }
-            }
-            Ok(())
-        })();
-        self.ids = Some(ids);
-        result.map(|()| acks)
     }
 
     /// Writes every staged event as one atomic commit and fsyncs it; with a checkpoint when
@@ -830,9 +384,13 @@ pub use crate::projection::check_fold;
 
 #[cfg(test)]
 mod tests {
+    use super::writer::write_jobs;
     use super::*;
     use crate::clock::{CountingIds, SteppingClock};
+    use crate::projection;
     use crate::workload::{self, Workload};
+    use std::sync::mpsc;
+    use uuid::Uuid;
 
     /// Decides `batch` and takes its events out, as if handed to a writer (numbered after what
     /// came before).

@@ -1,0 +1,216 @@
+//! Staging: a request's submissions are checked (signature, text, size), decided against
+//! the state, given their envelopes and folded in, all or nothing.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use super::{Ack, IdIndex, Ledger};
+use crate::checkpoint;
+use crate::decide::{self, EventRef, Submission};
+use crate::error::{Error, Result};
+use crate::event::{Event, SCHEMA_VERSION};
+use crate::model::check_text;
+use crate::projection;
+use crate::store::BATCH_EVENTS_MAX;
+
+impl Ledger {
+    /// Decides `submissions` and applies them to the state, staged for the next commit.
+    /// All or nothing: on an error, nothing of this request stays staged.
+    pub fn stage(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<String>,
+    ) -> Result<Vec<Ack>> {
+        self.stage_expecting(actor, submissions, origin, &[])
+    }
+
+    /// As `stage`, first checking optimistic concurrency: each named stream must be at the
+    /// given version (0: no event yet), else a conflict and nothing staged.
+    pub fn stage_expecting(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<String>,
+        expected: &[(String, u64)],
+    ) -> Result<Vec<Ack>> {
+        self.id_index()?;
+        // A resend of what is already recorded is acknowledged as it was, whatever the
+        // stream has become since: the expectation held when it was first written.
+        let resend = !expected.is_empty()
+            && self
+                .ids
+                .as_ref()
+                .is_some_and(|ids| submissions.iter().all(|s| s.id.is_some_and(|id| ids.contains_key(&id))));
+        for (stream, version) in expected.iter().filter(|_| !resend) {
+            let at = self.state.version_of_stream(stream).ok_or_else(|| {
+                Error::invalid(format!(
+                    "--expect '{stream}' is not a stream (plan/P, dept/D, key/K, plan/P/project/X, plan/P/indicator/X)"
+                ))
+            })?;
+            if at != *version {
+                return Err(Error::Conflict(format!("stream {stream} is at version {at}, not the expected {version}")));
+            }
+        }
+        let mark = self.staged.len();
+        match self.stage_inner(actor, submissions, origin) {
+            Ok(acks) => Ok(acks),
+            Err(e) => {
+                self.unstage(mark)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops staged events from `mark` on. The state may hold some of them: when it does,
+    /// fold it again (from the latest checkpoint) and re-apply what stays staged. Refusals
+    /// are rare; copying the state before every request to roll back would tax every append.
+    fn unstage(&mut self, mark: usize) -> Result<()> {
+        if self.staged.len() == mark {
+            return Ok(());
+        }
+        // The fold below starts from the store: it must hold everything before `staged`.
+        self.settle()?;
+        if self.staged.len() < mark {
+            // A failed commit in flight discarded everything staged and folded the state again.
+            return Ok(());
+        }
+        if let Some(ids) = self.ids.as_mut() {
+            for e in &self.staged[mark..] {
+                ids.remove(&e.id);
+            }
+        }
+        self.staged.truncate(mark);
+        let mut state = checkpoint::state_at(&self.store, u64::MAX, None)?;
+        for e in &self.staged {
+            projection::apply(&mut state, e);
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    fn stage_inner(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<String>,
+    ) -> Result<Vec<Ack>> {
+        if self.staged.is_empty() {
+            // Only here, where it cannot discard what is staged (`commit_async` does then).
+            self.reap()?;
+        }
+        // Seq of the first staged event: after the store's log and the commits in flight.
+        let staged_from = self.state.last_seq + 1 - self.staged.len() as u64;
+        // Ledger time never goes back: not behind the log, nor behind what is in flight or
+        // staged (the state has seen all of it).
+        let now = self.clock.now().max(self.state.last_recorded_at);
+        let today = now.date();
+        let mut acks = Vec::new();
+        let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
+            HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
+        let mut ids = self.ids.take().unwrap_or_else(|| IdIndex::with_capacity(0));
+        let result = (|| {
+            for (i, sub) in submissions.iter().enumerate() {
+                let wrap = |e: Error| match origin(i) {
+                    Some(at) => e.at(at),
+                    None => e,
+                };
+                if let Some(note) = &sub.note {
+                    check_text("note", note, false).map_err(wrap)?;
+                }
+                crate::keys::check_submission(&self.state, &self.ledger_key, actor, sub).map_err(wrap)?;
+                let staged = &self.staged;
+                let in_flight = &self.in_flight;
+                let store = &self.store;
+                let lookup = |r: &EventRef| -> Result<Option<Event>> {
+                    let seq = match r {
+                        EventRef::Seq(s) => *s,
+                        EventRef::Id(id) => match ids.get(id) {
+                            Some(s) => *s,
+                            None => return Ok(None),
+                        },
+                    };
+                    if seq >= staged_from {
+                        return Ok(staged.get((seq - staged_from) as usize).cloned());
+                    }
+                    for f in in_flight {
+                        if let Some(first) = f.events.first().map(|e| e.seq).filter(|&first| seq >= first) {
+                            if let Some(e) = f.events.get((seq - first) as usize) {
+                                return Ok(Some(e.clone()));
+                            }
+                        }
+                    }
+                    store.get_event(seq)
+                };
+                if let Some(id) = sub.id {
+                    if !request_ids.insert(id) {
+                        return Err(wrap(Error::invalid(format!("id {id} is used twice in this batch"))));
+                    }
+                    if let Some(&seq) = ids.get(&id) {
+                        let stored = lookup(&EventRef::Seq(seq))?
+                            .ok_or_else(|| Error::Corrupt { seq, what: "indexed id has no event".into() })?;
+                        let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
+                        if decide::same_submission(sub, actor, &stored, &resolve) {
+                            acks.push(Ack { seq, id, kind: stored.payload.kind(), duplicate: true });
+                            continue;
+                        }
+                        return Err(wrap(Error::Conflict(format!(
+                            "id {id} is already recorded (seq {seq}, {} by '{}') with other content",
+                            stored.payload.kind(),
+                            stored.actor
+                        ))));
+                    }
+                }
+                let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup).map_err(wrap)?;
+                if self.staged.len() + payloads.len() > BATCH_EVENTS_MAX {
+                    return Err(wrap(Error::invalid(format!(
+                        "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
+                    ))));
+                }
+                for (k, payload) in payloads.into_iter().enumerate() {
+                    let id = match (k, sub.id) {
+                        (0, Some(id)) => id,
+                        _ => loop {
+                            let id = self.id_source.next_id();
+                            // Indexed with the seq it gets below.
+                            if ids.insert_new(id, staged_from + self.staged.len() as u64) {
+                                break id;
+                            }
+                        },
+                    };
+                    let event = Event {
+                        seq: staged_from + self.staged.len() as u64,
+                        id,
+                        stream_version: self.state.stream_version(&payload) + 1,
+                        recorded_at: now,
+                        actor: actor.into(),
+                        schema: SCHEMA_VERSION,
+                        note: sub.note.clone(),
+                        signature: sub.signature.clone(),
+                        payload,
+                    };
+                    let bytes = crate::codec::event_len(&event);
+                    if bytes > crate::codec::EVENT_BYTES_MAX {
+                        return Err(wrap(Error::invalid(format!(
+                            "this {} would be an event of {bytes} bytes; an event holds at most {} KiB: shorten its \
+                             text (names, notes, dimensions, the signed text)",
+                            event.payload.kind(),
+                            crate::codec::EVENT_BYTES_MAX / 1024
+                        ))));
+                    }
+                    projection::apply(&mut self.state, &event);
+                    self.checkpointer.touch(&self.state, &event.payload);
+                    if k == 0 && sub.id.is_some() {
+                        ids.insert(id, event.seq);
+                    }
+                    acks.push(Ack { seq: event.seq, id, kind: event.payload.kind(), duplicate: false });
+                    self.staged.push(event);
+                }
+            }
+            Ok(())
+        })();
+        self.ids = Some(ids);
+        result.map(|()| acks)
+    }
+}
