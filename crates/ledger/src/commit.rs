@@ -354,4 +354,39 @@ mod tests {
         assert_eq!(ledger.store().head().events(), before + 5 + 4);
         assert!(crate::verify::verify(ledger.store()).unwrap().ok());
     }
+
+    /// Readers take no lock a writer holds, so `verify` may run while groups commit: it
+    /// checks the log up to the head it found settled, and never reports a commit under way
+    /// as damage.
+    #[test]
+    fn verify_while_writers_append_finds_nothing_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(
+            dir.path(),
+            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+            Box::new(CountingIds(1 << 64)),
+        )
+        .unwrap();
+        let w = Workload { projects_per_year: 60, first_year: 2001, batch: 2_000 };
+        ledger.submit(workload::ACTOR, &w.batches(2_000).next().unwrap(), &|_| None).unwrap();
+        let targets = workload::investments(ledger.store(), 2).unwrap();
+        let group = GroupCommit::new(ledger);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                for k in 0..300 {
+                    let sub = workload::correction(targets[k % 2], 40_000 + k as i64, "r");
+                    group.submit(workload::ACTOR, vec![sub]).unwrap();
+                }
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            let mut passes = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || passes == 0 {
+                let v = crate::verify::verify(group.store()).unwrap();
+                assert!(v.ok(), "{:?}", v.problem);
+                passes += 1;
+            }
+            writer.join().unwrap();
+        });
+    }
 }

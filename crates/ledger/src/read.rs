@@ -22,6 +22,68 @@ use crate::store::Store;
 use crate::summary::{self, Lang};
 use crate::{audit, proof, report, snapshot};
 
+/// The nice value of a thread that only reads (see `lower_thread_priority`).
+pub const READER_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to `READER_NICE`, so that a long read —
+/// a full `verify` or `audit` — yields the cores to appends when both want them: an append
+/// waits for no lock a reader holds, and with this it hardly waits for a core either. Call
+/// it on a thread that only reads: an unprivileged process cannot raise it again. Linux
+/// only; elsewhere it does nothing.
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: a thread that keeps its priority still reads correctly.
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), READER_NICE);
+    }
+}
+
+/// Admission for long reads: at most `permits` run at once, the rest wait their turn, so
+/// appends always find a core (`Gate::for_this_machine`: one core is left to the writers).
+pub struct Gate {
+    running: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    permits: usize,
+}
+
+/// A read's place in the gate; leaving it lets the next read in.
+pub struct Pass<'g>(&'g Gate);
+
+impl Gate {
+    pub fn new(permits: usize) -> Gate {
+        Gate { running: std::sync::Mutex::new(0), freed: std::sync::Condvar::new(), permits: permits.max(1) }
+    }
+
+    /// As many reads at once as there are cores less one (at least one).
+    pub fn for_this_machine() -> Gate {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Gate::new(cores.saturating_sub(1))
+    }
+
+    pub fn permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Waits for a place, then holds it until the pass is dropped.
+    pub fn enter(&self) -> Pass<'_> {
+        // The count stays consistent across a panic elsewhere (it is changed in one step).
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        while *running >= self.permits {
+            running = self.freed.wait(running).unwrap_or_else(|p| p.into_inner());
+        }
+        *running += 1;
+        Pass(self)
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        let mut running = self.0.running.lock().unwrap_or_else(|p| p.into_inner());
+        *running -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
 /// A value serialized as the CLI's `--json` prints it: one line.
 fn json_line(v: &Value) -> String {
     // Values built from strings, numbers and maps always serialize.

@@ -65,9 +65,31 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
             m
         })
     };
-    let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?.into_iter().peekable();
+    // The log is checked up to its head as it stood with no commit under way; a server's
+    // writers may append meanwhile, and what lies beyond that head is theirs, unless the
+    // head has not reached it once they are done (below).
+    let head = store.settled_head();
+    let end = head.events();
+    let beyond_head = |seq: u64| store.settled_head().events() < seq;
+    let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?;
+    if let Some(cp_seq) = checkpoints.iter().map(|(s, _)| *s).find(|s| *s > end) {
+        if v.problem.is_none() && beyond_head(cp_seq) {
+            fail(&mut v, cp_seq, "checkpoint beyond the end of the log".into());
+        }
+    }
+    checkpoints.retain(|(s, _)| *s <= end);
+    let mut checkpoints = checkpoints.into_iter().peekable();
     'chunks: for chunk in store.raw_chunks() {
+        if v.problem.is_some() {
+            break;
+        }
         let (first, bytes) = chunk?;
+        if first > end {
+            if beyond_head(first) {
+                fail(&mut v, first, format!("the log holds events from seq {first} beyond its head ({end} events)"));
+            }
+            break;
+        }
         let expected = v.events + 1;
         if first != expected {
             fail(&mut v, expected, format!("event missing: the log jumps to seq {first}"));
@@ -155,7 +177,6 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
         fail(&mut v, at, "checkpoint beyond the end of the log".into());
     }
     if v.problem.is_none() {
-        let head = store.head();
         if head.events() != v.events {
             let at = v.events.min(head.events()) + 1;
             let what = format!("the log holds {} events but its head records {}", v.events, head.events());

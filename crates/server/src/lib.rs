@@ -129,6 +129,8 @@ struct Shared {
     shutdown: watch::Receiver<bool>,
     nonces: Mutex<NonceCache>,
     registry: Mutex<Arc<Registry>>,
+    /// Long reads run a few at a time, leaving a core to appends.
+    reads: read::Gate,
 }
 
 #[derive(Default)]
@@ -899,12 +901,20 @@ impl Service {
         .await??;
         let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
         let shared = self.shared.clone();
-        // Reads run on the store's durable prefix, on the blocking pool: no writer waits.
-        tokio::task::spawn_blocking(move || {
+        // Reads run on the store's durable prefix, on a thread of their own at a lower
+        // priority, as many at once as there are cores less one: they take no lock a writer
+        // holds, and leave a core to appends.
+        let failed = tx.clone();
+        let spawned = std::thread::Builder::new().name("planledger-read".into()).spawn(move || {
+            read::lower_thread_priority();
+            let _pass = shared.reads.enter();
             let mut sink = Sink { tx, buf: Vec::new() };
             let result = job(shared.group.store(), &mut sink);
             sink.finish(result);
         });
+        if let Err(e) = spawned {
+            let _ = failed.try_send(Err(Status::unavailable(format!("cannot start a reader thread: {e}"))));
+        }
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
@@ -933,6 +943,7 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             shutdown: stop_rx,
             nonces: Mutex::new(NonceCache::default()),
             registry: Mutex::new(Arc::new(Registry::default())),
+            reads: read::Gate::for_this_machine(),
         });
         let service = Service { shared: shared.clone() };
         let signal = async move {

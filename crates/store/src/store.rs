@@ -338,6 +338,14 @@ impl Store {
     }
 
     /// Seq the next event gets (cheaper than `head()`, which copies the Merkle frontier).
+    /// The head with no commit in progress: index and head agree up to it. It waits for a
+    /// commit under way (one fsync at most); reads that check the index against the head
+    /// (`verify`) start from it.
+    pub fn settled_head(&self) -> Head {
+        let _no_commit = locked(&self.writer);
+        self.head()
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.head.read().unwrap_or_else(|p| p.into_inner()).next_seq
     }
