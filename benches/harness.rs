@@ -20,7 +20,7 @@ use planledger::decide::Submission;
 use planledger::event::Event;
 use planledger::ledger::Ledger;
 use planledger::projection::{self, State};
-use planledger::store::Store;
+use planledger::store::{EmbeddedStore, Store};
 use planledger::workload::{self, Workload};
 
 #[derive(Clone, Debug)]
@@ -191,10 +191,10 @@ fn import(dir: &Path, events: u64, keep_batches: bool) -> (Duration, u64) {
 }
 
 /// Folds the whole log, ignoring checkpoints: what a full replay costs.
-pub fn fold_all(store: &Store) -> State {
+pub fn fold_all(store: &dyn Store) -> State {
     let mut s = State::default();
     store
-        .fold_events(1, |e| {
+        .fold_events(1, &mut |e| {
             projection::apply(&mut s, e);
             Ok(true)
         })
@@ -216,7 +216,7 @@ pub fn run(cfg: &Config) -> Report {
     eprintln!("bulk import of ~{} events ...", cfg.events);
     let (spent, n) = import(&ours_dir, cfg.events, true);
     let ours_import = rate(n, spent);
-    let store = Store::open(&ours_dir).unwrap();
+    let store = EmbeddedStore::open(&ours_dir).unwrap();
     let events: Vec<Event> = store.events(1).map(|e| e.unwrap()).collect();
     let mut encoded_total = 0u64;
     for e in &events {
@@ -374,7 +374,7 @@ pub fn run(cfg: &Config) -> Report {
     // 5. Point-in-time queries on a large ledger, and 7. replay memory.
     eprintln!("point-in-time ledger of ~{} events ...", cfg.pit_events);
     let pit_dir = cfg.dir.join("pit");
-    let reuse = Store::open(&pit_dir).map(|s| s.head().events() >= cfg.pit_events * 9 / 10).unwrap_or(false);
+    let reuse = EmbeddedStore::open(&pit_dir).map(|s| s.head().events() >= cfg.pit_events * 9 / 10).unwrap_or(false);
     if !reuse {
         let _ = std::fs::remove_dir_all(&pit_dir);
         let (spent, m) = import(&pit_dir, cfg.pit_events, false);
@@ -383,7 +383,7 @@ pub fn run(cfg: &Config) -> Report {
             fmt_rate(rate(m, spent))
         ));
     }
-    let store = Store::open(&pit_dir).unwrap();
+    let store = EmbeddedStore::open(&pit_dir).unwrap();
     let m = store.head().events();
     let pit_bytes = store.disk_bytes() as f64 / m as f64;
     report.notes.push(format!(
@@ -657,7 +657,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 /// so the peak belongs to the replay alone.
 pub fn replay_rss(dir: &Path) -> String {
     let before = rss_kib().0;
-    let store = Store::open(dir).unwrap();
+    let store = EmbeddedStore::open(dir).unwrap();
     let t = Instant::now();
     let s = fold_all(&store);
     let took = t.elapsed();
@@ -678,7 +678,7 @@ pub fn replay_rss(dir: &Path) -> String {
 /// with the chain, the Merkle tree, every checkpoint and idle plans evicted.
 pub fn verify_rss(dir: &Path) -> String {
     let before = rss_kib().0;
-    let store = Store::open(dir).unwrap();
+    let store = EmbeddedStore::open(dir).unwrap();
     let t = Instant::now();
     let v = planledger::verify::verify(&store).unwrap();
     let took = t.elapsed();

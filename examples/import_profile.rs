@@ -37,9 +37,9 @@ fn main() {
         planledger::projection::apply(&mut s, &ev.unwrap());
     }
     println!("replay {:.0} ev/s", e as f64 / t.elapsed().as_secs_f64());
-    sizes(ledger.store().raw_tree());
+    sizes(ledger.store().embedded().unwrap().raw_tree());
     drop(ledger);
-    let store = planledger::store::Store::open(&dir).unwrap();
+    let store = planledger::store::EmbeddedStore::open(&dir).unwrap();
     println!("after close: {} bytes on disk, {:.0} B/event", store.disk_bytes(), store.disk_bytes() as f64 / e as f64);
 }
 

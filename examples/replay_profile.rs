@@ -7,7 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     planledger_cli::memory::no_huge_pages();
     let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp/planledger-bench/planledger".into());
-    let store = planledger::store::Store::open(std::path::Path::new(&dir)).unwrap();
+    let store = planledger::store::EmbeddedStore::open(std::path::Path::new(&dir)).unwrap();
     for _ in 0..3 {
         let t = std::time::Instant::now();
         let mut s = planledger::projection::State::default();

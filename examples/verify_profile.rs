@@ -4,7 +4,7 @@
 fn main() {
     planledger_cli::memory::no_huge_pages();
     let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp/planledger-bench/pit".into());
-    let store = planledger::store::Store::open(std::path::Path::new(&dir)).unwrap();
+    let store = planledger::store::EmbeddedStore::open(std::path::Path::new(&dir)).unwrap();
     let t = std::time::Instant::now();
     let v = planledger::verify::verify(&store).unwrap();
     println!("{v:?} in {:.2} s", t.elapsed().as_secs_f64());

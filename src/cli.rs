@@ -16,7 +16,7 @@ use planledger::input;
 use planledger::ledger::{Ack, Ledger};
 use planledger::model::{Date, Timestamp};
 use planledger::query::AsOf;
-use planledger::store::{Store, BATCH_EVENTS_MAX};
+use planledger::store::{EmbeddedStore, BATCH_EVENTS_MAX};
 use planledger::{audit, proof, read, summary};
 
 /// Exit codes, documented in docs/cli.md.
@@ -489,11 +489,11 @@ pub(crate) fn read_file(path: &Path) -> Result<String> {
 }
 
 /// Opens an existing store for reading: a mistyped path is an error, not an empty ledger.
-fn open_existing(dir: &Path) -> Result<Store> {
+fn open_existing(dir: &Path) -> Result<EmbeddedStore> {
     if !dir.join("db").exists() {
         return Err(Error::NoStore(dir.to_path_buf()));
     }
-    Store::open(dir)
+    EmbeddedStore::open(dir)
 }
 
 pub(crate) type Out<'a> = dyn Write + 'a;

@@ -373,7 +373,7 @@ fn snapshot_diff_and_snapshot_verify() {
 
 /// Overwrites the stored bytes of event `seq`, as someone rewriting the store's files would.
 fn alter_event(env: &Env, seq: u64) {
-    let store = planledger::store::Store::open(&env.store()).unwrap();
+    let store = planledger::store::EmbeddedStore::open(&env.store()).unwrap();
     let (first, chunk) = store.raw_chunks().map(|c| c.unwrap()).filter(|(first, _)| *first <= seq).last().unwrap();
     // Walk the decompressed body to the record of `seq` ([len][bytes][hash prefix] per
     // event), alter its last byte and seal the chunk again.
@@ -439,7 +439,7 @@ fn a_truncated_log_fails_the_checkpoint_with_the_first_missing_seq() {
     // Truncate consistently to 19 events: drop the chunks of seqs 20..=23 and rewrite the head
     // so the chain alone still verifies. Only the signed checkpoint can tell.
     {
-        let store = planledger::store::Store::open(&env.store()).unwrap();
+        let store = planledger::store::EmbeddedStore::open(&env.store()).unwrap();
         let leaves = planledger::proof::leaves(&store, 19).unwrap();
         let last = store.get(19).unwrap().unwrap();
         let tree = store.raw_tree();

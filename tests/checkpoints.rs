@@ -187,13 +187,13 @@ fn the_log_rolls_over_segments_and_reopens_where_sled_stopped() {
             .unwrap()
     };
     let mut ledger = open();
-    ledger.store().set_segment_bytes_max(64 * 1024);
+    ledger.store().embedded().unwrap().set_segment_bytes_max(64 * 1024);
     let w = Workload { projects_per_year: 300, first_year: 2001, batch: 500 };
     let mut batches = w.batches(25_000);
     while ledger.store().head().events() < 20_000 {
         ledger.submit(workload::ACTOR, &batches.next().unwrap(), &|_| None).unwrap();
     }
-    let segment = ledger.store().log_position().segment;
+    let segment = ledger.store().embedded().unwrap().log_position().segment;
     assert!(segment >= 4, "20,000 events in 64 KiB segments: {segment}");
     let head = ledger.store().head().clone();
     let state = ledger.state().clone();
@@ -210,7 +210,7 @@ fn the_log_rolls_over_segments_and_reopens_where_sled_stopped() {
     let v = planledger::verify::verify(ledger.store()).unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!(v.events, head.events());
-    assert_eq!(ledger.store().log_position().segment, segment);
+    assert_eq!(ledger.store().embedded().unwrap().log_position().segment, segment);
     for batch in batches {
         ledger.submit(workload::ACTOR, &batch, &|_| None).unwrap();
     }
@@ -229,7 +229,7 @@ fn a_fold_sees_every_event_in_order_and_can_stop_early() {
     let head = store.head().events();
     let mut seen = Vec::new();
     store
-        .fold_events(1_234, |e| {
+        .fold_events(1_234, &mut |e| {
             seen.push(e.seq);
             Ok(true)
         })
@@ -237,13 +237,13 @@ fn a_fold_sees_every_event_in_order_and_can_stop_early() {
     assert_eq!(seen, (1_234..=head).collect::<Vec<_>>());
     let mut last = 0;
     store
-        .fold_events(1, |e| {
+        .fold_events(1, &mut |e| {
             last = e.seq;
             Ok(e.seq < 3_000)
         })
         .unwrap();
     assert_eq!(last, 3_000);
-    let err = store.fold_events(1, |e| {
+    let err = store.fold_events(1, &mut |e| {
         if e.seq == 2_500 {
             return Err(planledger::error::Error::invalid("stop here"));
         }
@@ -253,7 +253,7 @@ fn a_fold_sees_every_event_in_order_and_can_stop_early() {
     // The same events as the plain scan.
     let mut via_fold = Vec::new();
     store
-        .fold_events(1, |e| {
+        .fold_events(1, &mut |e| {
             via_fold.push(e.clone());
             Ok(true)
         })
@@ -268,7 +268,7 @@ fn a_fold_sees_every_event_in_order_and_can_stop_early() {
 fn a_fold_names_a_missing_chunk() {
     let tmp = tempfile::tempdir().unwrap();
     let ledger = build(tmp.path(), 5_000);
-    let store = ledger.store();
+    let store = ledger.store().embedded().unwrap();
     let chunks: Vec<u64> = store
         .raw_tree()
         .scan_prefix(b"L")

@@ -601,7 +601,7 @@ fn usage_errors_are_one_line_with_exit_2() {
 #[test]
 fn a_second_process_is_refused_while_the_store_is_open() {
     let env = setup();
-    let held = planledger::store::Store::open(&env.store()).unwrap();
+    let held = planledger::store::EmbeddedStore::open(&env.store()).unwrap();
     env.run(&["state"]).fails(UNAVAILABLE, &format!("store {} is in use by another process", env.store().display()));
     drop(held);
     env.run(&["state"]).ok();
@@ -636,7 +636,7 @@ fn verify_names_the_seq_of_an_altered_event() {
     // Flip one byte inside the encoded amount of seq 11 (the third investment) and store the
     // chunk again, as someone rewriting the store's files would.
     {
-        let store = planledger::store::Store::open(&env.store()).unwrap();
+        let store = planledger::store::EmbeddedStore::open(&env.store()).unwrap();
         let (first, chunk) = store.raw_chunks().map(|c| c.unwrap()).find(|(first, _)| *first == 11).unwrap();
         // Body layout: [u32 len][event bytes][hash prefix]; alter the event's last byte.
         let mut opened = planledger::codec::open_chunk(&chunk).unwrap();

@@ -84,7 +84,7 @@ fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
 }
 
 /// Audit rows for the events up to `until_seq` that pass `filter`, in log order.
-pub fn trail(store: &Store, until_seq: u64, filter: &Filter) -> Result<Vec<Value>> {
+pub fn trail(store: &dyn Store, until_seq: u64, filter: &Filter) -> Result<Vec<Value>> {
     // First pass: who corrected or retracted what.
     let mut amended_by: BTreeMap<u64, Vec<(u64, &'static str)>> = BTreeMap::new();
     for e in store.events(1) {

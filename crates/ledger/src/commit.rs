@@ -56,7 +56,7 @@ struct Queue {
 pub struct GroupCommit {
     ledger: Mutex<Ledger>,
     /// The ledger's store, for reads that need no lock (`store`).
-    store: Arc<crate::store::Store>,
+    store: Arc<dyn crate::store::Store>,
     queue: Mutex<Queue>,
 }
 
@@ -77,8 +77,8 @@ impl GroupCommit {
 
     /// The store, without waiting for the ledger: it holds what is durable (for the head
     /// after an append, say, which must not wait for the groups committing behind it).
-    pub fn store(&self) -> &crate::store::Store {
-        &self.store
+    pub fn store(&self) -> &dyn crate::store::Store {
+        &*self.store
     }
 
     /// Runs `f` with the ledger once every commit handed to the writer is durable (reads

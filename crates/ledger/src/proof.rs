@@ -63,7 +63,7 @@ impl TreeHead {
 }
 
 /// Signs the store's current tree head.
-pub fn tree_head(store: &Store) -> Result<TreeHead> {
+pub fn tree_head(store: &dyn Store) -> Result<TreeHead> {
     let key = keys::load(store.dir())?;
     let head = store.head();
     let root = head.merkle.root();
@@ -78,7 +78,7 @@ pub fn tree_head(store: &Store) -> Result<TreeHead> {
 }
 
 /// Leaf hashes of the first `n` events, recomputed from the stored bytes.
-pub fn leaves(store: &Store, n: u64) -> Result<Vec<Hash>> {
+pub fn leaves(store: &dyn Store, n: u64) -> Result<Vec<Hash>> {
     let mut out = Vec::with_capacity(n as usize);
     for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
@@ -95,7 +95,7 @@ pub fn leaves(store: &Store, n: u64) -> Result<Vec<Hash>> {
 }
 
 /// An inclusion proof of event `seq` in the tree of the first `size` events (default: all).
-pub fn inclusion(store: &Store, seq: u64, size: Option<u64>) -> Result<Value> {
+pub fn inclusion(store: &dyn Store, seq: u64, size: Option<u64>) -> Result<Value> {
     let n = store.head().events();
     let size = size.unwrap_or(n);
     if size > n {
@@ -168,7 +168,7 @@ pub fn verify_inclusion(doc: &str, head: Option<&TreeHead>) -> Result<std::resul
 
 /// Checks that today's log extends the one `head` signed: signature, size, and an RFC 6962
 /// consistency proof from its root to today's. `Ok(Err((seq, what)))` names the problem.
-pub fn check_tree_head(store: &Store, head: &TreeHead) -> Result<std::result::Result<String, (u64, String)>> {
+pub fn check_tree_head(store: &dyn Store, head: &TreeHead) -> Result<std::result::Result<String, (u64, String)>> {
     if !head.signature_ok() {
         return Ok(Err((0, "the tree head's signature is not valid".into())));
     }

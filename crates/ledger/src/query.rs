@@ -23,7 +23,7 @@ impl AsOf {
 }
 
 /// The last seq recorded at `as_of` (0 when nothing was).
-pub fn resolve(store: &Store, as_of: AsOf) -> Result<u64> {
+pub fn resolve(store: &dyn Store, as_of: AsOf) -> Result<u64> {
     let head = store.head();
     match as_of {
         AsOf::Seq(s) if s > head.events() => {
@@ -54,11 +54,11 @@ pub fn resolve(store: &Store, as_of: AsOf) -> Result<u64> {
 }
 
 /// The state as it was right after `seq` (from the nearest checkpoint, then the tail).
-pub fn state_at(store: &Store, seq: u64) -> Result<State> {
+pub fn state_at(store: &dyn Store, seq: u64) -> Result<State> {
     crate::checkpoint::state_at(store, seq, None)
 }
 
 /// As `state_at`, loading and folding only `plans`: what a question about them needs.
-pub fn plans_at(store: &Store, seq: u64, plans: &[String]) -> Result<State> {
+pub fn plans_at(store: &dyn Store, seq: u64, plans: &[String]) -> Result<State> {
     crate::checkpoint::state_at(store, seq, Some(plans))
 }

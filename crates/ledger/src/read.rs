@@ -4,7 +4,7 @@
 //! same bytes. Nothing here writes: a snapshot or a proof is returned as a document, and
 //! writing it to a file is the caller's business (the CLI's, never the server's).
 //!
-//! Every function takes a `&Store` and reads a consistent prefix of the log (up to the head
+//! Every function takes a `&dyn Store` and reads a consistent prefix of the log (up to the head
 //! it saw when it started, or an `--as-of` point before it), so readers need no lock that
 //! writers hold.
 
@@ -96,7 +96,7 @@ pub fn pretty(v: &Value) -> String {
 }
 
 /// The last seq of an `--as-of` point (the whole log when absent).
-pub fn as_of_seq(store: &Store, as_of: Option<AsOf>) -> Result<u64> {
+pub fn as_of_seq(store: &dyn Store, as_of: Option<AsOf>) -> Result<u64> {
     match as_of {
         Some(t) => query::resolve(store, t),
         None => Ok(store.head().events()),
@@ -104,13 +104,13 @@ pub fn as_of_seq(store: &Store, as_of: Option<AsOf>) -> Result<u64> {
 }
 
 /// The seq an event reference names, which must exist.
-pub fn resolve_event(store: &Store, r: &EventRef) -> Result<u64> {
+pub fn resolve_event(store: &dyn Store, r: &EventRef) -> Result<u64> {
     match *r {
         EventRef::Seq(s) if s >= 1 && s <= store.head().events() => Ok(s),
         EventRef::Seq(s) => Err(Error::invalid(format!("event seq {s} does not exist"))),
         EventRef::Id(id) => {
             let mut found = None;
-            store.for_each_id(|i, seq| {
+            store.for_each_id(&mut |i, seq| {
                 if i == id {
                     found = Some(seq);
                 }
@@ -137,7 +137,7 @@ pub struct StateAnswer {
     pub at: Option<Date>,
 }
 
-pub fn state(store: &Store, q: &StateQuery) -> Result<StateAnswer> {
+pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
     let seq = as_of_seq(store, q.as_of)?;
     let state = match &q.plan {
         Some(p) => query::plans_at(store, seq, std::slice::from_ref(p))?,
@@ -209,7 +209,7 @@ pub struct SummaryAnswer {
     today: Date,
 }
 
-pub fn summary(store: &Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
+pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
     if q.by.len() > summary::BY_MAX {
         return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
     }
@@ -298,7 +298,7 @@ pub struct AuditAnswer {
     pub rows: Vec<Value>,
 }
 
-pub fn audit(store: &Store, q: &AuditQuery) -> Result<AuditAnswer> {
+pub fn audit(store: &dyn Store, q: &AuditQuery) -> Result<AuditAnswer> {
     let seq = as_of_seq(store, q.as_of)?;
     let rows = audit::trail(store, seq, &q.filter)?;
     let recorded_at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
@@ -322,7 +322,7 @@ impl AuditAnswer {
 // ---- show ----------------------------------------------------------------------------
 
 /// One event, its hash, and its entity's state just before and after it.
-pub fn show(store: &Store, event: &EventRef) -> Result<Value> {
+pub fn show(store: &dyn Store, event: &EventRef) -> Result<Value> {
     let seq = resolve_event(store, event)?;
     let stored = store.get(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
     let e = &stored.event;
@@ -367,7 +367,7 @@ pub struct LogQuery {
 }
 
 /// Events `from..` up to the `as_of` point, each handed to `each` with its hash as read.
-pub fn log(store: &Store, q: &LogQuery, each: &mut dyn FnMut(&Event, &Hash) -> Result<()>) -> Result<()> {
+pub fn log(store: &dyn Store, q: &LogQuery, each: &mut dyn FnMut(&Event, &Hash) -> Result<()>) -> Result<()> {
     let until = as_of_seq(store, q.as_of)?;
     for stored in store.scan(q.from) {
         let stored = stored?;
@@ -391,7 +391,7 @@ pub fn log_line(e: &Event, hash: &Hash, json: bool) -> String {
 // ---- snapshots and diffs ---------------------------------------------------------------
 
 /// A snapshot document at an `as_of` point (the whole log when absent), and its seq.
-pub fn snapshot(store: &Store, as_of: Option<AsOf>) -> Result<(u64, Value)> {
+pub fn snapshot(store: &dyn Store, as_of: Option<AsOf>) -> Result<(u64, Value)> {
     let seq = as_of_seq(store, as_of)?;
     Ok((seq, snapshot::make(store, seq)?))
 }
@@ -404,7 +404,7 @@ pub struct SnapshotCheck {
     pub differs: Vec<String>,
 }
 
-pub fn snapshot_check(store: &Store, name: &str, text: &str) -> Result<SnapshotCheck> {
+pub fn snapshot_check(store: &dyn Store, name: &str, text: &str) -> Result<SnapshotCheck> {
     let snap = snapshot::parse(text).map_err(|e| e.at(name.to_string()))?;
     let differs = match snapshot::check(store, &snap)? {
         Ok(()) => Vec::new(),
@@ -442,7 +442,7 @@ pub struct DiffAnswer {
     pub changes: Vec<Value>,
 }
 
-fn diff_side(store: &Store, side: &DiffSide) -> Result<snapshot::Side> {
+fn diff_side(store: &dyn Store, side: &DiffSide) -> Result<snapshot::Side> {
     match side {
         DiffSide::Snapshot { name, text } => {
             let snap = snapshot::parse(text).map_err(|e| e.at(name.clone()))?;
@@ -455,7 +455,7 @@ fn diff_side(store: &Store, side: &DiffSide) -> Result<snapshot::Side> {
     }
 }
 
-pub fn diff(store: &Store, a: &DiffSide, b: &DiffSide) -> Result<DiffAnswer> {
+pub fn diff(store: &dyn Store, a: &DiffSide, b: &DiffSide) -> Result<DiffAnswer> {
     let (sa, sb) = (diff_side(store, a)?, diff_side(store, b)?);
     let changes = snapshot::diff(store, &sa, &sb)?;
     Ok(DiffAnswer { from: sa.seq, to: sb.seq, changes })
@@ -490,7 +490,7 @@ pub struct VerifyAnswer {
     pub checkpoint_ok: Option<String>,
 }
 
-pub fn verify(store: &Store, q: &VerifyQuery) -> Result<VerifyAnswer> {
+pub fn verify(store: &dyn Store, q: &VerifyQuery) -> Result<VerifyAnswer> {
     let mut v = crate::verify::verify_with(store, q.require_signatures)?;
     let mut checkpoint_ok = None;
     if let (Some(h), true) = (&q.checkpoint, v.ok()) {
@@ -543,12 +543,12 @@ impl VerifyAnswer {
 }
 
 /// The current Merkle tree head, signed with the ledger's key.
-pub fn checkpoint(store: &Store) -> Result<TreeHead> {
+pub fn checkpoint(store: &dyn Store) -> Result<TreeHead> {
     proof::tree_head(store)
 }
 
 /// The ledger's public key; reading it never makes one.
-pub fn ledger_key(store: &Store) -> Result<[u8; 32]> {
+pub fn ledger_key(store: &dyn Store) -> Result<[u8; 32]> {
     Ok(crate::keys::load(store.dir())?.public())
 }
 
@@ -561,7 +561,7 @@ pub fn render_key(key: &[u8; 32], json: bool) -> String {
 }
 
 /// An inclusion proof of one event in the tree of the first `size` events (default: all).
-pub fn proof(store: &Store, event: &EventRef, size: Option<u64>) -> Result<(u64, Value)> {
+pub fn proof(store: &dyn Store, event: &EventRef, size: Option<u64>) -> Result<(u64, Value)> {
     let seq = resolve_event(store, event)?;
     Ok((seq, proof::inclusion(store, seq, size)?))
 }

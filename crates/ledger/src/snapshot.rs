@@ -20,7 +20,7 @@ pub const FORMAT: &str = "planledger-snapshot/1";
 
 /// The snapshot document after `seq`. Summaries are taken at each year's end, so the same
 /// log gives the same snapshot whenever it is made.
-pub fn make(store: &Store, seq: u64) -> Result<Value> {
+pub fn make(store: &dyn Store, seq: u64) -> Result<Value> {
     let state = query::state_at(store, seq)?;
     let chain = if seq == 0 { [0u8; 32] } else { store.get(seq)?.map(|s| s.hash).unwrap_or([0; 32]) };
     let root = merkle::root(&proof::leaves(store, seq)?);
@@ -59,7 +59,7 @@ pub fn parse(text: &str) -> Result<Value> {
 
 /// Recomputes `snapshot` from the log: `Ok(())` if every part matches, else the parts that
 /// differ.
-pub fn check(store: &Store, snapshot: &Value) -> Result<std::result::Result<(), Vec<String>>> {
+pub fn check(store: &dyn Store, snapshot: &Value) -> Result<std::result::Result<(), Vec<String>>> {
     let seq = snapshot["as_of"]["seq"].as_u64().unwrap_or(0);
     if seq > store.head().events() {
         return Ok(Err(vec![format!(
@@ -109,7 +109,7 @@ fn entities(state: &Value, list: &str) -> BTreeMap<(String, String), Value> {
 
 /// Field-by-field changes from `a` to `b`, each with the events between them that touched
 /// the entity.
-pub fn diff(store: &Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
+pub fn diff(store: &dyn Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
     let (lo, hi) = (a.seq.min(b.seq), a.seq.max(b.seq));
     let mut touched: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
     for e in store.events(lo + 1) {

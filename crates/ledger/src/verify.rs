@@ -36,13 +36,13 @@ fn fail(v: &mut Verification, seq: u64, what: String) {
     v.problem = Some(Problem { seq, what });
 }
 
-pub fn verify(store: &Store) -> Result<Verification> {
+pub fn verify(store: &dyn Store) -> Result<Verification> {
     verify_with(store, false)
 }
 
 /// As `verify`; with `require_signatures`, every event after the first key registration must
 /// be signed (the events before it bootstrap the ledger: plans and departments come first).
-pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verification> {
+pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verification> {
     let mut v = Verification { events: 0, head: [0; 32], problem: None, plans_reloaded: 0 };
     // Checkpoints are recomputed from the events as the fold passes their seq.
     let mut state = State::default();
@@ -59,7 +59,7 @@ pub fn verify_with(store: &Store, require_signatures: bool) -> Result<Verificati
         ids.get_or_init(|| {
             let mut m = std::collections::HashMap::default();
             // A damaged chunk fails the scan below on its own; here it only leaves ids out.
-            let _ = store.for_each_id(|id, seq| {
+            let _ = store.for_each_id(&mut |id, seq| {
                 m.insert(id, seq);
             });
             m

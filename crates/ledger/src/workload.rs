@@ -45,7 +45,7 @@ pub fn correction(seq: u64, cents: i64, reason: &str) -> Submission {
 }
 
 /// The seqs of the first `n` investment reports in `store`: events a correction can name.
-pub fn investments(store: &crate::store::Store, n: usize) -> crate::Result<Vec<u64>> {
+pub fn investments(store: &dyn crate::store::Store, n: usize) -> crate::Result<Vec<u64>> {
     let mut seqs = Vec::with_capacity(n);
     for event in store.events(1) {
         if seqs.len() == n {

@@ -438,7 +438,7 @@ fn utf8(field: &str, bytes: Vec<u8>) -> Result<String> {
 }
 
 type Output = proto::Output;
-type Job = Box<dyn FnOnce(&Store, &mut Sink) -> Result<()> + Send>;
+type Job = Box<dyn FnOnce(&dyn Store, &mut Sink) -> Result<()> + Send>;
 
 // ---- the read questions, from typed requests to the typed read API ----------------------
 

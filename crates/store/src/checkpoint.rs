@@ -129,7 +129,7 @@ impl Snapshot {
 
 impl Checkpointer {
     /// Starts from the store's latest checkpoint (all plans count as dirty when none).
-    pub fn resume(store: &Store) -> Result<Checkpointer> {
+    pub fn resume(store: &dyn Store) -> Result<Checkpointer> {
         let mut c = Checkpointer { tail_unscanned: true, ..Checkpointer::default() };
         if let Some((seq, bytes)) = store.checkpoint_at_or_before(u64::MAX)? {
             let r: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
@@ -176,7 +176,7 @@ impl Checkpointer {
 
     /// The checkpoint to write with a commit that leaves `state` at its head, if one is due:
     /// a snapshot, to encode (`Snapshot::encode`) just before that commit.
-    pub fn due(&mut self, state: &State, store: &Store) -> Result<Option<Snapshot>> {
+    pub fn due(&mut self, state: &State, store: &dyn Store) -> Result<Option<Snapshot>> {
         if !self.is_due(state) {
             return Ok(None);
         }
@@ -207,7 +207,7 @@ impl Checkpointer {
     }
 
     /// After a failed commit the pending checkpoint was not written: forget it.
-    pub fn reset(&mut self, store: &Store) -> Result<()> {
+    pub fn reset(&mut self, store: &dyn Store) -> Result<()> {
         *self = Checkpointer::resume(store)?;
         // Everything may have changed relative to the last written checkpoint.
         self.taken.clear();
@@ -220,7 +220,7 @@ fn corrupt(seq: u64, e: codec::CodecError) -> Error {
     Error::Corrupt { seq, what: format!("checkpoint: {e}") }
 }
 
-fn load_partition<T: serde::de::DeserializeOwned>(store: &Store, seq: u64, hash: &Hash) -> Result<T> {
+fn load_partition<T: serde::de::DeserializeOwned>(store: &dyn Store, seq: u64, hash: &Hash) -> Result<T> {
     let bytes = store
         .partition(hash)?
         .ok_or_else(|| Error::Corrupt { seq, what: format!("checkpoint partition {} is missing", codec::hex(hash)) })?;
@@ -233,7 +233,7 @@ fn load_partition<T: serde::de::DeserializeOwned>(store: &Store, seq: u64, hash:
 /// The state right after `until_seq`: the latest checkpoint at or before it, then the log's
 /// tail. With `plans`, only those plans are loaded (and folded): a partial state that
 /// answers questions about them at a fraction of the cost.
-pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Result<State> {
+pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> Result<State> {
     let until_seq = until_seq.min(store.head().events());
     let mut state = State::default();
     if let Some((seq, bytes)) = store.checkpoint_at_or_before(until_seq)? {
@@ -260,7 +260,7 @@ pub fn state_at(store: &Store, until_seq: u64, plans: Option<&[String]>) -> Resu
     if state.last_seq >= until_seq {
         return Ok(state);
     }
-    store.fold_events(state.last_seq + 1, |event| {
+    store.fold_events(state.last_seq + 1, &mut |event| {
         if event.seq > until_seq {
             return Ok(false);
         }
@@ -332,7 +332,7 @@ impl Verifier {
     }
 
     /// Before `event` is folded: notes the plans it may change and loads those evicted.
-    pub fn before(&mut self, store: &Store, state: &mut State, event: &Event) -> Result<()> {
+    pub fn before(&mut self, store: &dyn Store, state: &mut State, event: &Event) -> Result<()> {
         // The common case, first and without allocating: an event of a plan already reached.
         let crossing =
             matches!(event.payload, Payload::MilestoneReached(_) | Payload::Corrected(_) | Payload::Retracted(_));
@@ -361,7 +361,13 @@ impl Verifier {
 
     /// Compares the checkpoint record at `seq` with `state` (folded to `seq`); `None` if they
     /// agree, else what differs. Then evicts the plans no event reached since the last one.
-    pub fn check(&mut self, store: &Store, seq: u64, record_bytes: &[u8], state: &mut State) -> Result<Option<String>> {
+    pub fn check(
+        &mut self,
+        store: &dyn Store,
+        seq: u64,
+        record_bytes: &[u8],
+        state: &mut State,
+    ) -> Result<Option<String>> {
         let record: Record = match codec::decode_record(record_bytes) {
             Ok(r) => r,
             Err(e) => return Ok(Some(format!("checkpoint record does not decode ({e})"))),

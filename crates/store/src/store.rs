@@ -111,7 +111,7 @@ pub struct Stored {
 /// thread (the ledger's writer): a commit holds `writer` throughout; its chunks become
 /// visible to scans when sled indexes them, after the fsync (only durable events are ever
 /// read), and its head is replaced last. Point reads stop at the head.
-pub struct Store {
+pub struct EmbeddedStore {
     dir: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
@@ -240,9 +240,9 @@ fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
     Ok(event)
 }
 
-impl Store {
+impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir`, taking an exclusive lock on it.
-    pub fn open(dir: &Path) -> Result<Store> {
+    pub fn open(dir: &Path) -> Result<EmbeddedStore> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating store {}", dir.display()), e))?;
         let lock_path = dir.join("LOCK");
         let lock = OpenOptions::new()
@@ -287,7 +287,7 @@ impl Store {
         };
         let (wal, journal) = Wal::open(dir, replay_from)?;
         let segments = Arc::clone(wal.segments());
-        let mut store = Store {
+        let mut store = EmbeddedStore {
             dir: dir.to_path_buf(),
             db,
             tree,
@@ -760,9 +760,9 @@ impl Store {
     }
 
     /// Raw chunks from the start of the log: `(first seq, chunk bytes)`. For verification,
-    /// so not bounded by the head (a chunk beyond it is damage to report): call it with no
-    /// commit under way, as `verify` and proofs are (the CLI holds the store alone, the
-    /// server reads through `GroupCommit::with_ledger`), since a commit's keys go in one by one.
+    /// so not bounded by the head (a chunk beyond it is damage to report, once no commit is
+    /// under way: `settled_head`); a commit's keys go in one by one, so a chunk beyond the
+    /// head may be a commit in progress.
     pub fn raw_chunks(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
         self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)).map(|r| {
             let (k, index) = r.map_err(sled_error)?;
@@ -869,6 +869,124 @@ impl Store {
     }
 }
 
+/// What the ledger and its readers need of a backend that keeps the log: one atomic,
+/// durable commit of a run of events (with a checkpoint when due), the head (next seq, last
+/// hash, Merkle frontier), reads by seq and from a seq, checkpoint records and partitions,
+/// and the ids. `EmbeddedStore` (log segments indexed by sled) is the one backend today;
+/// a second one implements the same contract without the ledger above it changing.
+///
+/// Reads take `&self` and may run while a commit is in progress on another thread; they
+/// see only durable events, up to the head they read.
+pub trait Store: Send + Sync {
+    /// The directory the ledger's key file (`ledger.key`) lives in.
+    fn dir(&self) -> &Path;
+    /// The head as of now (a commit on another thread may move it on).
+    fn head(&self) -> Head;
+    /// The head with no commit in progress (waits for one under way).
+    fn settled_head(&self) -> Head;
+    fn next_seq(&self) -> u64 {
+        self.head().next_seq
+    }
+    /// Commits runs of events that follow the head, in order, as one atomic, durable write.
+    fn commit_batches(&self, batches: &[&[Event]], checkpoint: Option<CheckpointWrite>) -> Result<()>;
+    fn commit(&self, events: &[Event], checkpoint: Option<CheckpointWrite>) -> Result<()> {
+        self.commit_batches(&[events], checkpoint)
+    }
+    /// Refuses every later commit until the store is opened again (after a failure that may
+    /// have left the log and its index apart).
+    fn poison(&self);
+    /// One event's encoded bytes and chain hash.
+    fn record(&self, seq: u64) -> Result<Option<(Vec<u8>, Hash)>>;
+    fn get(&self, seq: u64) -> Result<Option<Stored>>;
+    fn get_event(&self, seq: u64) -> Result<Option<Event>>;
+    /// Events from `from_seq` to the head, in order, with their chain hashes.
+    fn scan(&self, from_seq: u64) -> Box<dyn Iterator<Item = Result<Stored>> + '_>;
+    /// Events from `from_seq` to the head without their hashes.
+    fn events(&self, from_seq: u64) -> Box<dyn Iterator<Item = Result<Event>> + '_>;
+    /// Calls `f` with each event from `from_seq` to the head until it returns false.
+    fn fold_events(&self, from_seq: u64, f: &mut dyn FnMut(&Event) -> Result<bool>) -> Result<()>;
+    /// The stored chunks from the start of the log, for verification and proofs.
+    fn raw_chunks(&self) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>)>> + '_>;
+    /// The latest checkpoint record at or before `seq`: `(its seq, record bytes)`.
+    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>>;
+    /// Every checkpoint record, in seq order.
+    fn checkpoints(&self) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>)>> + '_>;
+    /// A checkpoint partition by its content hash.
+    fn partition(&self, hash: &Hash) -> Result<Option<Vec<u8>>>;
+    /// Every (id, seq) of the log, in log order.
+    fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()>;
+    /// Bytes the store occupies.
+    fn disk_bytes(&self) -> u64;
+    /// The embedded store under this one, when it is one (for tests and profiling aids
+    /// that look at its files).
+    fn embedded(&self) -> Option<&EmbeddedStore> {
+        None
+    }
+}
+
+impl Store for EmbeddedStore {
+    fn dir(&self) -> &Path {
+        EmbeddedStore::dir(self)
+    }
+    fn head(&self) -> Head {
+        EmbeddedStore::head(self)
+    }
+    fn settled_head(&self) -> Head {
+        EmbeddedStore::settled_head(self)
+    }
+    fn next_seq(&self) -> u64 {
+        EmbeddedStore::next_seq(self)
+    }
+    fn commit_batches(&self, batches: &[&[Event]], checkpoint: Option<CheckpointWrite>) -> Result<()> {
+        EmbeddedStore::commit_batches(self, batches, checkpoint)
+    }
+    fn commit(&self, events: &[Event], checkpoint: Option<CheckpointWrite>) -> Result<()> {
+        EmbeddedStore::commit(self, events, checkpoint)
+    }
+    fn poison(&self) {
+        EmbeddedStore::poison(self)
+    }
+    fn record(&self, seq: u64) -> Result<Option<(Vec<u8>, Hash)>> {
+        EmbeddedStore::record(self, seq)
+    }
+    fn get(&self, seq: u64) -> Result<Option<Stored>> {
+        EmbeddedStore::get(self, seq)
+    }
+    fn get_event(&self, seq: u64) -> Result<Option<Event>> {
+        EmbeddedStore::get_event(self, seq)
+    }
+    fn scan(&self, from_seq: u64) -> Box<dyn Iterator<Item = Result<Stored>> + '_> {
+        Box::new(EmbeddedStore::scan(self, from_seq))
+    }
+    fn events(&self, from_seq: u64) -> Box<dyn Iterator<Item = Result<Event>> + '_> {
+        Box::new(EmbeddedStore::events(self, from_seq))
+    }
+    fn fold_events(&self, from_seq: u64, f: &mut dyn FnMut(&Event) -> Result<bool>) -> Result<()> {
+        EmbeddedStore::fold_events(self, from_seq, f)
+    }
+    fn raw_chunks(&self) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>)>> + '_> {
+        Box::new(EmbeddedStore::raw_chunks(self))
+    }
+    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(EmbeddedStore::checkpoint_at_or_before(self, seq)?.map(|(s, v)| (s, v.to_vec())))
+    }
+    fn checkpoints(&self) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>)>> + '_> {
+        Box::new(EmbeddedStore::checkpoints(self).map(|r| r.map(|(s, v)| (s, v.to_vec()))))
+    }
+    fn partition(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        EmbeddedStore::partition(self, hash)
+    }
+    fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()> {
+        EmbeddedStore::for_each_id(self, f)
+    }
+    fn disk_bytes(&self) -> u64 {
+        EmbeddedStore::disk_bytes(self)
+    }
+    fn embedded(&self) -> Option<&EmbeddedStore> {
+        Some(self)
+    }
+}
+
 /// A sled failure as the library reports it: the engine's message, and whether sled found
 /// its own files damaged.
 pub(crate) fn sled_error(e: sled::Error) -> Error {
@@ -904,7 +1022,7 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
     }
 }
 
-impl Drop for Store {
+impl Drop for EmbeddedStore {
     /// A clean close leaves sled durable up to the end of the log, so other tools (and tests)
     /// reading sled directly see everything and the next open replays nothing. Best effort: a
     /// failure here loses nothing, the log is replayed at the next open.

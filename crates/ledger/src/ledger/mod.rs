@@ -30,7 +30,7 @@ use crate::decide::Submission;
 use crate::error::Result;
 use crate::event::Event;
 use crate::projection::State;
-use crate::store::{Store, BATCH_EVENTS_MAX};
+use crate::store::{EmbeddedStore, Store, BATCH_EVENTS_MAX};
 
 /// Most commits handed to the writer and not yet known durable; `commit_async` waits for the
 /// oldest beyond this (or beyond `EVENTS_IN_FLIGHT_MAX`). Deep enough that a caller deciding
@@ -57,7 +57,7 @@ pub struct Ack {
 pub struct Ledger {
     /// The ledger's public key, which format-2 signed texts must name.
     ledger_key: [u8; 32],
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     /// The state after the committed log, the commits in flight and the staged events.
     state: State,
     /// id → seq of every committed, in-flight and staged event; built on first need (reads
@@ -83,7 +83,7 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the store in `dir` and folds its log (from the latest checkpoint) into state.
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
-        let store = Store::open(dir)?;
+        let store = EmbeddedStore::open(dir)?;
         // A store made before ledger keys existed gets its key from its first writer.
         let ledger_key = crate::keys::LedgerKey::load_or_create(dir)?.public();
         let state = checkpoint::state_at(&store, u64::MAX, None)?;
@@ -104,8 +104,8 @@ impl Ledger {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
     }
 
     /// The ledger's public key: what signed submissions name as their ledger.
@@ -115,7 +115,7 @@ impl Ledger {
 
     /// The store, shared: for readers that need neither the ledger nor its lock (the store
     /// holds only durable events).
-    pub fn shared_store(&self) -> Arc<Store> {
+    pub fn shared_store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
     }
 
@@ -126,7 +126,7 @@ impl Ledger {
     fn id_index(&mut self) -> Result<&mut IdIndex> {
         if self.ids.is_none() {
             let mut m = IdIndex::with_capacity((self.store.head().events() as usize).max(self.staged.len()));
-            self.store.for_each_id(|id, seq| {
+            self.store.for_each_id(&mut |id, seq| {
                 m.insert(id, seq);
             })?;
             for e in self.in_flight.iter().flat_map(|f| f.events.iter()).chain(&self.staged) {
@@ -228,7 +228,7 @@ impl Ledger {
             }
             let result = self
                 .checkpointer
-                .due(&self.state, &self.store)
+                .due(&self.state, &*self.store)
                 .and_then(|cp| self.store.commit(&self.staged, cp.map(Snapshot::encode)));
             self.staged.clear();
             if let Err(e) = result {
@@ -266,7 +266,7 @@ impl Ledger {
         if self.checkpointer.reads_store_when_due(&self.state) {
             self.settle()?;
         }
-        let checkpoint = match self.checkpointer.due(&self.state, &self.store) {
+        let checkpoint = match self.checkpointer.due(&self.state, &*self.store) {
             Ok(cp) => cp,
             Err(e) => {
                 self.staged.clear();
@@ -359,8 +359,8 @@ impl Ledger {
         self.staged_lost |= !self.staged.is_empty();
         self.staged.clear();
         self.ids = None;
-        self.checkpointer.reset(&self.store)?;
-        self.state = checkpoint::state_at(&self.store, u64::MAX, None)?;
+        self.checkpointer.reset(&*self.store)?;
+        self.state = checkpoint::state_at(&*self.store, u64::MAX, None)?;
         Ok(())
     }
 }
@@ -376,7 +376,7 @@ impl Drop for Ledger {
 }
 
 /// Folds the store's log up to and including `until_seq` into a fresh state.
-pub fn replay_store(store: &Store, until_seq: u64) -> Result<State> {
+pub fn replay_store(store: &dyn Store, until_seq: u64) -> Result<State> {
     checkpoint::state_at(store, until_seq, None)
 }
 
@@ -457,16 +457,16 @@ mod tests {
         let queued: Vec<Event> = decided.iter().take(5).flat_map(|d| d.iter().cloned()).collect();
         assert_eq!(logged, queued);
         // The checkpoint the writer encoded is the state after batch 2, as a replay gives it.
-        let at_2 = checkpoint::state_at(&store, last_of(2), None).unwrap();
+        let at_2 = checkpoint::state_at(&*store, last_of(2), None).unwrap();
         let mut folded = State::default();
         queued.iter().take_while(|e| e.seq <= last_of(2)).for_each(|e| projection::apply(&mut folded, e));
         assert_eq!(at_2, folded);
-        let v = crate::verify::verify(&store).unwrap();
+        let v = crate::verify::verify(&*store).unwrap();
         assert!(v.ok(), "{v:?}");
         drop(store);
         drop(ledger);
         // Reopened (the log read back): the same events, hash chain and head.
-        let reopened = Store::open(tmp.path()).unwrap();
+        let reopened = EmbeddedStore::open(tmp.path()).unwrap();
         assert_eq!(reopened.head().events(), last_of(4));
         assert_eq!(reopened.events(1).map(|e| e.unwrap()).collect::<Vec<_>>(), queued);
     }
@@ -565,7 +565,7 @@ mod tests {
         assert_eq!(chunks.len(), 3, "one chunk per commit");
         drop(ledger);
         crate::store::test_hooks::forget_chunk_and_applied(tmp.path(), chunks[2]).unwrap();
-        let store = Store::open(tmp.path()).unwrap();
+        let store = EmbeddedStore::open(tmp.path()).unwrap();
         assert_eq!(store.raw_chunks().map(|c| c.unwrap().0).collect::<Vec<_>>(), chunks);
         assert_eq!(store.events(1).map(|e| e.unwrap()).collect::<Vec<_>>(), events);
         assert!(crate::verify::verify(&store).unwrap().ok());

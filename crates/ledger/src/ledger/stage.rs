@@ -82,7 +82,7 @@ impl Ledger {
             }
         }
         self.staged.truncate(mark);
-        let mut state = checkpoint::state_at(&self.store, u64::MAX, None)?;
+        let mut state = checkpoint::state_at(&*self.store, u64::MAX, None)?;
         for e in &self.staged {
             projection::apply(&mut state, e);
         }
@@ -122,7 +122,7 @@ impl Ledger {
                 crate::keys::check_submission(&self.state, &self.ledger_key, actor, sub).map_err(wrap)?;
                 let staged = &self.staged;
                 let in_flight = &self.in_flight;
-                let store = &self.store;
+                let store = &*self.store;
                 let lookup = |r: &EventRef| -> Result<Option<Event>> {
                     let seq = match r {
                         EventRef::Seq(s) => *s,

@@ -39,7 +39,7 @@ pub(super) struct WriterThread {
 pub(super) const RECYCLED_EVENTS_MAX: usize = 16_384;
 
 impl WriterThread {
-    pub(super) fn start(store: &Arc<Store>) -> Result<WriterThread> {
+    pub(super) fn start(store: &Arc<dyn Store>) -> Result<WriterThread> {
         let (jobs, queue) = mpsc::channel();
         let (give_back, recycled) = mpsc::sync_channel(COMMITS_IN_FLIGHT_MAX);
         let store = Arc::clone(store);
@@ -134,7 +134,7 @@ impl Ticket {
 /// catches up instead of paying one fsync per job. A job that does not start at the
 /// store's head follows a failed one and fails too (its events were numbered after events
 /// that are not in the store).
-pub(super) fn write_jobs(store: Arc<Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::SyncSender<Vec<Event>>) {
+pub(super) fn write_jobs(store: Arc<dyn Store>, jobs: mpsc::Receiver<Job>, give_back: mpsc::SyncSender<Vec<Event>>) {
     let mut next = None;
     // After a panic nothing more is written: the store may hold half of that commit.
     let mut panicked = false;
