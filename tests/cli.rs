@@ -950,3 +950,22 @@ fn huge_figures_are_refused_where_they_enter() {
     env.run(&["diff", "1"]).ok();
     env.assert_verifies();
 }
+
+/// A flipped bit in a log record's bytes (framing, not events) is found by `verify`, which
+/// names the segment and the byte; nothing is cut.
+#[test]
+fn verify_checks_the_log_records_framing() {
+    let env = setup();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-03", "--amount", "1"]).ok();
+    env.assert_verifies();
+    let segment = env.store().join("log").join("00000001");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+    let r = env.run(&["verify"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("fails its checksum") && r.stderr.contains("00000001"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1);
+    assert_eq!(std::fs::read(&segment).unwrap(), bytes, "the segment is as it was");
+}

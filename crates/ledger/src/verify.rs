@@ -189,6 +189,11 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             fail(&mut v, at, "the head's Merkle tree does not match the recomputed one".into());
         }
     }
+    if v.problem.is_none() {
+        if let Some(what) = store.check_framing()? {
+            fail(&mut v, 0, what);
+        }
+    }
     v.plans_reloaded = checker.reloaded;
     Ok(v)
 }

@@ -917,6 +917,9 @@ pub trait Store: Send + Sync {
     fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()>;
     /// Bytes the store occupies.
     fn disk_bytes(&self) -> u64;
+    /// Checks the backend's own framing of what it stored (for `verify`): `None` if it
+    /// holds, else what is wrong and where.
+    fn check_framing(&self) -> Result<Option<String>>;
     /// The embedded store under this one, when it is one (for tests and profiling aids
     /// that look at its files).
     fn embedded(&self) -> Option<&EmbeddedStore> {
@@ -981,6 +984,9 @@ impl Store for EmbeddedStore {
     }
     fn disk_bytes(&self) -> u64 {
         EmbeddedStore::disk_bytes(self)
+    }
+    fn check_framing(&self) -> Result<Option<String>> {
+        crate::wal::check_segments(&self.dir)
     }
     fn embedded(&self) -> Option<&EmbeddedStore> {
         Some(self)

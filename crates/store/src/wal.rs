@@ -11,8 +11,10 @@
 //!
 //! Segment `log/NNNNNNNN`: records `len:u32 LE | crc32(body):u32 LE | body`, where
 //! `body = format:u8 (1) | count:u32 LE | (klen:u32 LE | key | vlen:u32 LE | value){count}`.
-//! A torn record at the end of the last segment (a crash mid-append) was never acknowledged
-//! and is cut off.
+//! A torn record at the end of the last segment (a crash mid-append: a record running past
+//! the end of the file, or a zero-filled tail of any length) was never acknowledged and is
+//! cut off. A complete record whose checksum fails is damage, wherever it stands: the log is
+//! refused, untouched. A segment the index covers that is missing is reported, not made anew.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -178,7 +180,19 @@ impl Wal {
             let start = if segment == from.segment { from.offset } else { 0 };
             let bytes = match read_from(&path, start) {
                 Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_last => Vec::new(),
+                // Only a segment that holds nothing yet may be absent: the first of a new
+                // store, or the next one when a rotation was cut short.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_last && start == 0 => Vec::new(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::Corrupt {
+                        seq: 0,
+                        what: format!(
+                            "log segment {} is missing (the store's index covers {start} bytes of it): \
+                             restore it from a backup; nothing was changed",
+                            path.display()
+                        ),
+                    })
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return Err(Error::Corrupt { seq: 0, what: format!("log segment {} is {e}", path.display()) })
                 }
@@ -302,19 +316,35 @@ fn read_records(
 ) -> Result<usize> {
     let damaged = |at: usize, what: &str| Error::Corrupt {
         seq: 0,
-        what: format!("log segment {} {what} at byte {}", path.display(), base + at as u64),
+        what: format!("log segment {} {what} (at byte {})", path.display(), base + at as u64),
     };
     let mut at = 0usize;
     while bytes.len() - at >= 8 {
+        let rest = &bytes[at..];
+        if is_last && rest.iter().all(|&b| b == 0) {
+            // A zero-filled tail of any length: a torn append (the file grew, its data did
+            // not reach the disk). Never acknowledged.
+            break;
+        }
         let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
         let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        // A record running past the end of the last segment is a torn append.
         let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
         if crc32fast::hash(body) != crc {
-            if !is_last || at + 8 + len < bytes.len() {
-                // Damage before the end is not a torn append: acknowledged commits follow it.
-                return Err(damaged(at, "is damaged"));
-            }
-            break;
+            // A complete record whose checksum fails held an acknowledged commit: it is
+            // damage, never cut silently, wherever it stands. Which events it held, when its
+            // keys still read.
+            let held = decode_record(body, segment, base + (at + 8) as u64)
+                .and_then(|r| r.items.iter().filter_map(|(k, _)| chunk_first_seq(k)).min())
+                .map(|seq| format!(" (it held the events from seq {seq})"))
+                .unwrap_or_default();
+            return Err(damaged(
+                at,
+                &format!(
+                    "holds a complete record of {len} bytes whose checksum fails{held}: acknowledged events \
+                     are damaged; nothing was changed (docs/design.md, Recovery)"
+                ),
+            ));
         }
         let record = decode_record(body, segment, base + (at + 8) as u64)
             .ok_or_else(|| damaged(at, "has an undecodable record"))?;
@@ -325,6 +355,63 @@ fn read_records(
         return Err(damaged(at, "ends in a torn record before the last segment"));
     }
     Ok(at)
+}
+
+/// Checks the framing of every record of every segment in `store_dir/log`: lengths, checksums,
+/// segments in sequence with none missing, and nothing but a torn tail (possibly an append
+/// under way) after the last complete record. Reads only. `None` if all holds, else what is
+/// wrong and where (file and byte).
+pub fn check_segments(store_dir: &Path) -> Result<Option<String>> {
+    let dir = store_dir.join(SEGMENTS_DIR);
+    let mut numbers: Vec<u32> = Vec::new();
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        if let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+            numbers.push(n);
+        }
+    }
+    numbers.sort_unstable();
+    for (i, &n) in numbers.iter().enumerate() {
+        if n != i as u32 + 1 {
+            return Ok(Some(format!("log segment {} is missing", segment_path(&dir, i as u32 + 1).display())));
+        }
+    }
+    for (i, &n) in numbers.iter().enumerate() {
+        let path = segment_path(&dir, n);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let is_last = i + 1 == numbers.len();
+        let mut at = 0usize;
+        while bytes.len() - at >= 8 {
+            if is_last && bytes[at..].iter().all(|&b| b == 0) {
+                break;
+            }
+            let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+            let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+            let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+            if crc32fast::hash(body) != crc {
+                return Ok(Some(format!(
+                    "log segment {}: the record at byte {at} ({len} bytes) fails its checksum",
+                    path.display()
+                )));
+            }
+            at += 8 + len;
+        }
+        if at != bytes.len() && !is_last {
+            return Ok(Some(format!(
+                "log segment {}: a torn record at byte {at}, before the last segment",
+                path.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The first seq of a chunk's index key (`L` + big-endian seq), if `key` is one.
+fn chunk_first_seq(key: &[u8]) -> Option<u64> {
+    match key {
+        [b'L', seq @ ..] => <[u8; 8]>::try_from(seq).ok().map(u64::from_be_bytes),
+        _ => None,
+    }
 }
 
 fn u32_len(n: usize) -> Result<u32> {
@@ -440,21 +527,57 @@ mod tests {
         assert!(matches!(Wal::open(dir.path(), Position::START), Err(Error::Corrupt { .. })));
     }
 
+    /// A complete last record whose checksum fails held an acknowledged commit: the log is
+    /// refused, not cut, and the segment is left as it was.
     #[test]
-    fn a_flipped_byte_in_the_last_record_ends_the_log_there() {
+    fn a_flipped_byte_in_the_last_record_is_damage_not_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
         wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
-        let first = wal.segment_len();
         wal.append(&vec![(b"b".to_vec(), b"2".to_vec())]).unwrap();
         drop(wal);
         let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
-        std::fs::write(&path, bytes).unwrap();
-        let (wal, records) = Wal::open(dir.path(), Position::START).unwrap();
-        assert_eq!(records.len(), 1);
-        assert_eq!(wal.segment_len(), first);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Wal::open(dir.path(), Position::START).err().unwrap().to_string();
+        assert!(err.contains("checksum fails") && err.contains("nothing was changed"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged segment is untouched");
+    }
+
+    /// A zero-filled tail of any length (a torn append on most filesystems) is cut, and
+    /// every intact record comes back.
+    #[test]
+    fn a_zero_filled_tail_of_any_length_is_a_torn_append() {
+        for zeros in [1usize, 7, 8, 9, 16, 100, 4096] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
+            wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+            let end = wal.segment_len();
+            drop(wal);
+            let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
+            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(&vec![0u8; zeros]).unwrap();
+            drop(f);
+            let (wal, records) = Wal::open(dir.path(), Position::START).unwrap();
+            assert_eq!(records.len(), 1, "{zeros} zeros");
+            assert_eq!(wal.segment_len(), end, "{zeros} zeros");
+        }
+    }
+
+    /// A segment the index covers that is gone is reported as missing, never recreated.
+    #[test]
+    fn a_missing_segment_is_reported_not_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), Position::START).unwrap();
+        wal.append(&vec![(b"a".to_vec(), b"1".to_vec())]).unwrap();
+        let at = wal.position();
+        drop(wal);
+        let path = segment_path(&dir.path().join(SEGMENTS_DIR), 1);
+        std::fs::remove_file(&path).unwrap();
+        let err = Wal::open(dir.path(), at).err().unwrap().to_string();
+        assert!(err.contains("is missing"), "{err}");
+        assert!(!path.exists(), "no file was made in its place");
     }
 }
