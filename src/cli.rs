@@ -489,11 +489,30 @@ pub(crate) fn read_file(path: &Path) -> Result<String> {
 }
 
 /// Opens an existing store for reading: a mistyped path is an error, not an empty ledger.
-fn open_existing(dir: &Path) -> Result<EmbeddedStore> {
+fn open_existing(dir: &Path) -> Result<Reading> {
     if !dir.join("db").exists() {
         return Err(Error::NoStore(dir.to_path_buf()));
     }
-    EmbeddedStore::open(dir)
+    EmbeddedStore::open(dir).map(Reading)
+}
+
+/// A store a read command opened: what its reads noticed and passed over (a damaged
+/// checkpoint, say) is printed on stderr as a warning when the command is done with it.
+struct Reading(EmbeddedStore);
+
+impl std::ops::Deref for Reading {
+    type Target = EmbeddedStore;
+    fn deref(&self) -> &EmbeddedStore {
+        &self.0
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        for w in planledger::store::Store::warnings(&self.0) {
+            eprintln!("planledger: warning: {}", w.replace('\n', "\\n"));
+        }
+    }
 }
 
 pub(crate) type Out<'a> = dyn Write + 'a;
@@ -612,7 +631,7 @@ pub(crate) fn state_query(args: &StateArgs) -> Result<read::StateQuery> {
 fn cmd_state(ctx: &Ctx, args: &StateArgs, out: &mut Out) -> Result<()> {
     let q = state_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::state(&store, &q)?.render(ctx.json))
+    emit(out, &read::state(&*store, &q)?.render(ctx.json))
 }
 
 /// The typed query of `summary`'s flags, with how to print it.
@@ -636,7 +655,7 @@ pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, r
 fn cmd_summary(ctx: &Ctx, args: &SummaryArgs, out: &mut Out) -> Result<()> {
     let (q, format, lang) = summary_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::summary(&store, &q)?.render(ctx.json, format, lang))
+    emit(out, &read::summary(&*store, &q)?.render(ctx.json, format, lang))
 }
 
 pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::AuditFormat)> {
@@ -655,25 +674,25 @@ pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::A
 fn cmd_audit(ctx: &Ctx, args: &AuditArgs, out: &mut Out) -> Result<()> {
     let (q, format) = audit_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::audit(&store, &q)?.render(ctx.json, format))
+    emit(out, &read::audit(&*store, &q)?.render(ctx.json, format))
 }
 
 fn cmd_show(ctx: &Ctx, event: &str, out: &mut Out) -> Result<()> {
     let r = EventRef::parse("event", event)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::render_document(&read::show(&store, &r)?, ctx.json))
+    emit(out, &read::render_document(&read::show(&*store, &r)?, ctx.json))
 }
 
 fn cmd_snapshot(ctx: &Ctx, args: SnapshotArgs, out: &mut Out) -> Result<()> {
     let store = open_existing(&ctx.dir())?;
     match (args.verify, args.out) {
         (Some(SnapshotCmd::Verify { file }), _) => {
-            let check = read::snapshot_check(&store, &file.display().to_string(), &read_file(&file)?)?;
+            let check = read::snapshot_check(&*store, &file.display().to_string(), &read_file(&file)?)?;
             emit(out, &check.render(ctx.json))?;
             check.failure().map_or(Ok(()), Err)
         }
         (None, file) => {
-            let (seq, doc) = read::snapshot(&store, parse_as_of(&args.as_of)?)?;
+            let (seq, doc) = read::snapshot(&*store, parse_as_of(&args.as_of)?)?;
             write_or_print(ctx, file.as_deref(), &read::pretty(&doc), out, |f| wrote_seq(f, seq))
         }
     }
@@ -727,25 +746,25 @@ pub(crate) fn diff_side(arg: Option<&str>) -> Result<read::DiffSide> {
 fn cmd_diff(ctx: &Ctx, a: &str, b: Option<&str>, out: &mut Out) -> Result<()> {
     let (sa, sb) = (diff_side(Some(a))?, diff_side(b)?);
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::diff(&store, &sa, &sb)?.render(ctx.json))
+    emit(out, &read::diff(&*store, &sa, &sb)?.render(ctx.json))
 }
 
 fn cmd_checkpoint(ctx: &Ctx, file: Option<&Path>, out: &mut Out) -> Result<()> {
     let store = open_existing(&ctx.dir())?;
-    let head = read::checkpoint(&store)?;
+    let head = read::checkpoint(&*store)?;
     let root = hex(&head.root);
     write_or_print(ctx, file, &read::pretty(&head.json()), out, |f| wrote_head(f, head.size, &root))
 }
 
 fn cmd_key(ctx: &Ctx, out: &mut Out) -> Result<()> {
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::render_key(&read::ledger_key(&store)?, ctx.json))
+    emit(out, &read::render_key(&read::ledger_key(&*store)?, ctx.json))
 }
 
 fn cmd_proof(ctx: &Ctx, event: &str, size: Option<u64>, file: Option<&Path>, out: &mut Out) -> Result<()> {
     let r = EventRef::parse("event", event)?;
     let store = open_existing(&ctx.dir())?;
-    let (seq, doc) = read::proof(&store, &r, size)?;
+    let (seq, doc) = read::proof(&*store, &r, size)?;
     write_or_print(ctx, file, &read::pretty(&doc), out, |f| wrote_seq(f, seq))
 }
 
@@ -766,7 +785,7 @@ pub(crate) fn read_tree_head(path: &Path) -> Result<proof::TreeHead> {
 fn cmd_log(ctx: &Ctx, args: &LogArgs, out: &mut Out) -> Result<()> {
     let q = read::LogQuery { from: args.from, as_of: parse_as_of(&args.as_of)? };
     let store = open_existing(&ctx.dir())?;
-    read::log(&store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json)))
+    read::log(&*store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json)))
 }
 
 pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
@@ -779,7 +798,7 @@ pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
 fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
     let q = verify_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    let answer = read::verify(&store, &q)?;
+    let answer = read::verify(&*store, &q)?;
     emit(out, &answer.render(ctx.json))?;
     answer.failure().map_or(Ok(()), Err)
 }

@@ -129,8 +129,11 @@ fn an_altered_checkpoint_partition_is_caught() {
     std::fs::write(&path, bytes).unwrap();
     let v = planledger::verify::verify(ledger.store()).unwrap();
     assert_eq!(v.problem.as_ref().map(|p| p.seq), Some(cp_seq), "{v:?}");
-    let e = checkpoint::state_at(ledger.store(), cp_seq + 10, None).unwrap_err().to_string();
-    assert!(e.contains("was altered"), "{e}");
+    // Reads pass the damaged checkpoint over, with a warning, and fold the log instead.
+    let state = checkpoint::state_at(ledger.store(), cp_seq + 10, None).unwrap();
+    assert_eq!(state, fold_to(&ledger, cp_seq + 10));
+    let warnings = ledger.store().warnings();
+    assert!(warnings.iter().any(|w| w.contains("was altered")), "{warnings:?}");
 }
 
 #[test]
@@ -299,4 +302,50 @@ fn a_fold_names_a_missing_chunk() {
         })
         .unwrap();
     assert_eq!(n, store.head().events());
+}
+
+/// A checkpoint is derived data: with one of its partitions deleted or altered, reads and
+/// writes go on from an earlier point of the log (the CLI warns), `verify` names the damage,
+/// and the ledger's next checkpoint is written whole.
+#[test]
+fn a_damaged_checkpoint_partition_is_passed_over_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = build(tmp.path(), 40_000);
+    let whole = planledger::query::state_at(ledger.store(), u64::MAX).unwrap();
+    drop(ledger);
+    let partitions = tmp.path().join("partitions");
+    let mut files: Vec<_> = std::fs::read_dir(&partitions).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(!files.is_empty());
+    // One partition gone, one altered.
+    std::fs::remove_file(&files[0]).unwrap();
+    if let Some(f) = files.get(1) {
+        let mut bytes = std::fs::read(f).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(f, bytes).unwrap();
+    }
+    let store = planledger::store::EmbeddedStore::open(tmp.path()).unwrap();
+    assert_eq!(planledger::query::state_at(&store, u64::MAX).unwrap(), whole);
+    let warnings = planledger::store::Store::warnings(&store);
+    assert!(warnings.iter().any(|w| w.contains("folded the log from an earlier point")), "{warnings:?}");
+    let v = planledger::verify::verify(&store).unwrap();
+    assert!(v.problem.as_ref().is_some_and(|p| p.what.contains("partition")), "{:?}", v.problem);
+    drop(store);
+    // Through the binary: the read works and warns; the ledger still takes writes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))
+        .args(["--store", tmp.path().to_str().unwrap(), "state", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("planledger: warning: ") && stderr.contains("partition"), "{stderr}");
+    let mut ledger = Ledger::open(
+        tmp.path(),
+        Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+        Box::new(CountingIds(1 << 80)),
+    )
+    .unwrap();
+    let target = workload::investments(ledger.store(), 1).unwrap()[0];
+    ledger.submit(workload::ACTOR, &[workload::correction(target, 99_999, "复核")], &|_| None).unwrap();
 }

@@ -969,3 +969,12 @@ fn verify_checks_the_log_records_framing() {
     assert_eq!(r.stderr.lines().count(), 1);
     assert_eq!(std::fs::read(&segment).unwrap(), bytes, "the segment is as it was");
 }
+
+/// `verify --require-signatures` on a log where no key was ever registered fails: nothing in
+/// it is signed, so the requirement cannot hold.
+#[test]
+fn requiring_signatures_of_an_unsigned_log_fails() {
+    let env = setup();
+    env.run(&["verify"]).ok();
+    env.run(&["verify", "--require-signatures"]).fails(1, "no key is registered in this log");
+}

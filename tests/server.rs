@@ -875,3 +875,48 @@ fn replayed_signatures_write_nothing() {
     // The revoked key stays revoked.
     remote(&srv, Some(&keys.housing), &inv("1")).fails(4, "not registered");
 }
+
+/// Outputs of any size come through the server, streamed: `log --json` of a ledger whose log
+/// is over 4 MiB (a gRPC message's default ceiling) arrives whole, equal to the local output.
+#[test]
+fn outputs_over_four_mib_stream_through_the_server() {
+    let (env, keys) = bootstrap();
+    let first = env
+        .run(&[
+            "--key",
+            &keys.housing,
+            "--json",
+            "submit",
+            "--as",
+            "housing",
+            "investment",
+            "--project",
+            "park",
+            "--period",
+            "2022-01",
+            "--amount",
+            "1",
+        ])
+        .ok()
+        .json()["seq"]
+        .as_u64()
+        .unwrap();
+    // Corrections of one investment, each to another value: as many events as it takes.
+    let lines: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"correct\",\"event\":\"{first}\",\"value\":\"{}.{:04}\",\"reason\":\"第{i}次复核: streamed through the server in pieces\"}}\n",
+                i / 10_000 + 2,
+                i % 10_000
+            )
+        })
+        .collect();
+    let file = env.file("many.jsonl", &lines);
+    env.run(&["--key", &keys.drc, "submit", "--as", "drc", "--batch", "1000", "--file", path_str(&file)]).ok();
+    let local = env.run(&["log", "--json"]).ok().stdout;
+    assert!(local.len() > 4 * 1024 * 1024, "{} bytes is not over 4 MiB", local.len());
+    let srv = start(&env);
+    let remote_log = remote(&srv, Some(&keys.auditor), &["log", "--json"]).ok().stdout;
+    assert_eq!(remote_log.len(), local.len());
+    assert!(remote_log == local, "the streamed log differs from the local one");
+}

@@ -189,6 +189,13 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             fail(&mut v, at, "the head's Merkle tree does not match the recomputed one".into());
         }
     }
+    if v.problem.is_none() && require_signatures && state.principals.is_empty() && v.events > 0 {
+        fail(
+            &mut v,
+            0,
+            "signatures are required, but no key is registered in this log: nothing in it is signed".into(),
+        );
+    }
     if v.problem.is_none() {
         if let Some(what) = store.check_framing()? {
             fail(&mut v, 0, what);

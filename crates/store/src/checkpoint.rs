@@ -235,26 +235,22 @@ fn load_partition<T: serde::de::DeserializeOwned>(store: &dyn Store, seq: u64, h
 /// answers questions about them at a fraction of the cost.
 pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> Result<State> {
     let until_seq = until_seq.min(store.head().events());
+    // Checkpoints are derived data: one whose partitions are missing or altered is passed
+    // over (the store keeps a warning for the caller), and an earlier one, or the log from
+    // its start, gives the same state.
+    let mut before = until_seq;
     let mut state = State::default();
-    if let Some((seq, bytes)) = store.checkpoint_at_or_before(until_seq)? {
-        let record: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
-        let g: Global = load_partition(store, seq, &record.global)?;
-        state.last_seq = g.last_seq;
-        state.last_recorded_at = g.last_recorded_at;
-        state.departments = g.departments;
-        state.years = g.years;
-        state.principals = g.principals;
-        for (id, hash) in &record.plans {
-            if plans.is_none_or(|want| want.contains(id)) {
-                let plan: Plan = load_partition(store, seq, hash)?;
-                state.plans.insert(id.clone(), plan);
+    while let Some((seq, bytes)) = store.checkpoint_at_or_before(before)? {
+        match from_checkpoint(store, seq, &bytes, plans) {
+            Ok(s) => {
+                state = s;
+                break;
             }
-        }
-        if let Some(want) = plans {
-            state.retain_plans(want);
-        }
-        if state.last_seq != seq {
-            return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
+            Err(e @ Error::Corrupt { .. }) if seq > 0 => {
+                store.warn(format!("{e}; folded the log from an earlier point instead (verify names the damage)"));
+                before = seq - 1;
+            }
+            Err(e) => return Err(e),
         }
     }
     if state.last_seq >= until_seq {
@@ -273,6 +269,31 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
         }
         Ok(true)
     })?;
+    Ok(state)
+}
+
+/// The state a checkpoint record holds (for `plans`, or whole).
+fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[String]>) -> Result<State> {
+    let mut state = State::default();
+    let record: Record = codec::decode_record(bytes).map_err(|e| corrupt(seq, e))?;
+    let g: Global = load_partition(store, seq, &record.global)?;
+    state.last_seq = g.last_seq;
+    state.last_recorded_at = g.last_recorded_at;
+    state.departments = g.departments;
+    state.years = g.years;
+    state.principals = g.principals;
+    for (id, hash) in &record.plans {
+        if plans.is_none_or(|want| want.contains(id)) {
+            let plan: Plan = load_partition(store, seq, hash)?;
+            state.plans.insert(id.clone(), plan);
+        }
+    }
+    if let Some(want) = plans {
+        state.retain_plans(want);
+    }
+    if state.last_seq != seq {
+        return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
+    }
     Ok(state)
 }
 

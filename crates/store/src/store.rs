@@ -122,6 +122,8 @@ pub struct EmbeddedStore {
     segments: Arc<Segments>,
     /// Recently read chunks, decompressed, by first seq (most recent last).
     chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
+    /// What reads noticed and passed over (`Store::warn`).
+    warnings: Mutex<Vec<String>>,
     // Held for the store's lifetime: the OS lock that keeps a second process out.
     _lock: File,
 }
@@ -302,6 +304,7 @@ impl EmbeddedStore {
             }),
             segments,
             chunk_cache: Mutex::new(VecDeque::new()),
+            warnings: Mutex::new(Vec::new()),
             _lock: lock,
         };
         if created {
@@ -920,6 +923,11 @@ pub trait Store: Send + Sync {
     /// Checks the backend's own framing of what it stored (for `verify`): `None` if it
     /// holds, else what is wrong and where.
     fn check_framing(&self) -> Result<Option<String>>;
+    /// Notes something the caller should hear of that did not stop the read (a damaged
+    /// checkpoint passed over); `warnings` hands the notes out.
+    fn warn(&self, what: String);
+    /// The notes so far, taken (each is handed out once).
+    fn warnings(&self) -> Vec<String>;
     /// The embedded store under this one, when it is one (for tests and profiling aids
     /// that look at its files).
     fn embedded(&self) -> Option<&EmbeddedStore> {
@@ -987,6 +995,15 @@ impl Store for EmbeddedStore {
     }
     fn check_framing(&self) -> Result<Option<String>> {
         crate::wal::check_segments(&self.dir)
+    }
+    fn warn(&self, what: String) {
+        let mut notes = locked(&self.warnings);
+        if !notes.contains(&what) {
+            notes.push(what);
+        }
+    }
+    fn warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *locked(&self.warnings))
     }
     fn embedded(&self) -> Option<&EmbeddedStore> {
         Some(self)

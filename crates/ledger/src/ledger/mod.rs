@@ -87,7 +87,12 @@ impl Ledger {
         // A store made before ledger keys existed gets its key from its first writer.
         let ledger_key = crate::keys::LedgerKey::load_or_create(dir)?.public();
         let state = checkpoint::state_at(&store, u64::MAX, None)?;
-        let checkpointer = Checkpointer::resume(&store)?;
+        let mut checkpointer = Checkpointer::resume(&store)?;
+        if !store.warnings().is_empty() {
+            // The latest checkpoint could not be used: the next one is written whole, from
+            // the state folded instead, so the damaged partitions are named by none.
+            checkpointer.reset(&store)?;
+        }
         Ok(Ledger {
             ledger_key,
             store: Arc::new(store),
