@@ -151,6 +151,16 @@ pub(crate) enum Cmd {
     Dept(DeptCmd),
     /// Build a fresh store from the embedded Guancheng example and print its state
     Demo,
+    /// Rebuild a store's index from its log segments; cut a damaged tail only when told
+    Repair {
+        /// Say what would be done, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Cut a damaged record at the end of the last segment (and what follows it), saving
+        /// the bytes in the store's quarantine/ directory first; the seqs lost are printed
+        #[arg(long)]
+        cut_tail: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -576,6 +586,7 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
             cmd_revoke(&ctx, principal, &public_key, reason, &actor, out)
         }
         Cmd::Demo => cmd_demo(&ctx, out),
+        Cmd::Repair { dry_run, cut_tail } => cmd_repair(&ctx, dry_run, cut_tail, out),
     }
     .map(|()| exit::OK)
 }
@@ -874,6 +885,46 @@ fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result
     sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
     let acks = ledger.submit(actor, &subs, &|_| None)?;
     print_acks(out, ctx.json, &acks)
+}
+
+fn cmd_repair(ctx: &Ctx, dry_run: bool, cut_tail: bool, out: &mut Out) -> Result<()> {
+    use planledger::repair;
+    let dir = ctx.dir();
+    if !dir.join("log").exists() {
+        return Err(Error::NoStore(dir));
+    }
+    let r = if dry_run { repair::plan(&dir, cut_tail)? } else { repair::repair(&dir, cut_tail)? };
+    let verified =
+        if dry_run { None } else { Some(read::verify(&*open_existing(&dir)?, &read::VerifyQuery::default())?) };
+    let damage = r.damage.as_ref().map(|d| {
+        json!({"file": d.path.display().to_string(), "byte": d.offset, "bytes": d.bytes, "what": d.what,
+               "events_before": d.events_before, "events_after": d.events_after, "lost": repair::lost(d)})
+    });
+    if ctx.json {
+        let mut doc = json!({"dry_run": dry_run, "damage": damage, "actions": r.actions, "events": r.events,
+                             "quarantined": r.quarantined.as_ref().map(|p| p.display().to_string())});
+        if let (Some(v), Value::Object(m)) = (&verified, &mut doc) {
+            m.insert("verified".into(), json!(v.failure().is_none()));
+        }
+        emit_json(out, &doc)?;
+    } else {
+        if let Some(d) = &r.damage {
+            emit(out, &format!("found: {} at byte {} of {}\n", d.what, d.offset, d.path.display()))?;
+        }
+        let verb = if dry_run { "would" } else { "did" };
+        for a in &r.actions {
+            emit(out, &format!("{verb}: {a}\n"))?;
+        }
+        if let Some(q) = &r.quarantined {
+            emit(out, &format!("saved the cut bytes in {}\n", q.display()))?;
+        }
+        match (&verified, r.events) {
+            (Some(v), _) => emit(out, &v.render(false))?,
+            (None, Some(n)) => emit(out, &format!("the store would hold {n} events\n"))?,
+            (None, None) => {}
+        }
+    }
+    verified.and_then(|v| v.failure()).map_or(Ok(()), Err)
 }
 
 fn cmd_demo(ctx: &Ctx, out: &mut Out) -> Result<()> {

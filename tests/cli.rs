@@ -978,3 +978,38 @@ fn requiring_signatures_of_an_unsigned_log_fails() {
     env.run(&["verify"]).ok();
     env.run(&["verify", "--require-signatures"]).fails(1, "no key is registered in this log");
 }
+
+/// `repair`: a damaged last record is never cut unless the operator says so; a dry run says
+/// what would be lost; `--cut-tail` saves the bytes in quarantine, cuts, rebuilds the index,
+/// and the store verifies and takes writes again.
+#[test]
+fn repair_cuts_a_damaged_tail_only_when_told_and_saves_it() {
+    let env = setup();
+    for month in ["2022-03", "2022-04", "2022-05"] {
+        env.submit("housing", &["investment", "--project", "park", "--period", month, "--amount", "1"]).ok();
+    }
+    let events = env.log().lines().count();
+    let segment = env.store().join("log").join("00000001");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let at = bytes.len() - 20;
+    bytes[at] ^= 0x40;
+    std::fs::write(&segment, &bytes).unwrap();
+    env.run(&["verify"]).fails(1, "fails its checksum");
+    env.run(&["repair"]).fails(1, "repair --cut-tail");
+    assert_eq!(std::fs::read(&segment).unwrap(), bytes, "refused: nothing changed");
+    let dry = env.run(&["repair", "--dry-run", "--cut-tail"]).ok();
+    assert!(dry.stdout.contains("would: cut") && dry.stdout.contains("loses"), "{}", dry.stdout);
+    assert_eq!(std::fs::read(&segment).unwrap(), bytes, "a dry run changes nothing");
+    let done = env.run(&["repair", "--cut-tail"]).ok();
+    assert!(done.stdout.contains("did: cut") && done.stdout.contains("saved the cut bytes in"), "{}", done.stdout);
+    assert!(done.stdout.contains(&format!("ok: {} events", events - 1)), "{}", done.stdout);
+    let quarantine: Vec<_> =
+        std::fs::read_dir(env.store().join("quarantine")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(quarantine.len(), 1);
+    let cut = std::fs::read(&quarantine[0]).unwrap();
+    assert!(bytes.ends_with(&cut) && !cut.is_empty());
+    assert_eq!(env.log().lines().count(), events - 1);
+    env.assert_verifies();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-05", "--amount", "2"]).ok();
+    env.assert_verifies();
+}

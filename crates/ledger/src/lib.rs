@@ -20,4 +20,4 @@ pub mod workload;
 
 pub use planledger_core::{clock, decide, error, event, hash, input, model, projection, report, summary};
 pub use planledger_core::{Error, Result};
-pub use planledger_store::{checkpoint, codec, merkle, store, wal};
+pub use planledger_store::{checkpoint, codec, merkle, repair, store, wal};

@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod codec;
 pub mod merkle;
+pub mod repair;
 pub mod store;
 pub mod wal;
 

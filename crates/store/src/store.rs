@@ -246,20 +246,7 @@ impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir`, taking an exclusive lock on it.
     pub fn open(dir: &Path) -> Result<EmbeddedStore> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating store {}", dir.display()), e))?;
-        let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StoreInUse(dir.to_path_buf())),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(format!("locking {}", lock_path.display()), e))
-            }
-        }
+        let lock = lock_store(dir)?;
         let db = open_sled(dir)?;
         let tree = db.open_tree(TREE).map_err(sled_error)?;
         let db_path = dir.join("db");
@@ -1008,6 +995,28 @@ impl Store for EmbeddedStore {
     fn embedded(&self) -> Option<&EmbeddedStore> {
         Some(self)
     }
+}
+
+/// Takes the exclusive lock on the store in `dir` (its `LOCK` file): held while the file
+/// stays open, so no other process has the store meanwhile.
+pub(crate) fn lock_store(dir: &Path) -> Result<File> {
+    let lock_path = dir.join("LOCK");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::StoreInUse(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("locking {}", lock_path.display()), e)),
+    }
+}
+
+/// The head a log record sets, if `items` holds one.
+pub(crate) fn head_in(items: &[(Vec<u8>, Vec<u8>)]) -> Option<Head> {
+    items.iter().find(|(k, _)| k.as_slice() == KEY_HEAD).and_then(|(_, v)| codec::decode_record(v).ok())
 }
 
 /// A sled failure as the library reports it: the engine's message, and whether sled found

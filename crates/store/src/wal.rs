@@ -342,7 +342,7 @@ fn read_records(
                 at,
                 &format!(
                     "holds a complete record of {len} bytes whose checksum fails{held}: acknowledged events \
-                     are damaged; nothing was changed (docs/design.md, Recovery)"
+                     are damaged; nothing was changed (`planledger repair --dry-run` says what can be done)"
                 ),
             ));
         }
@@ -356,6 +356,125 @@ fn read_records(
     }
     Ok(at)
 }
+
+/// The segment numbers in `dir`, in order.
+fn segment_numbers(dir: &Path) -> Result<Vec<u32>> {
+    let mut numbers: Vec<u32> = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        if let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+            numbers.push(n);
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+/// What `repair` found in the log: where the first damaged record stands, and what the
+/// intact records before it and any after it say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    pub path: PathBuf,
+    pub segment: u32,
+    /// Byte of the segment where the damaged record starts.
+    pub offset: u64,
+    /// Bytes from it to the end of the segment.
+    pub bytes: u64,
+    /// Whether it is in the last segment (only a tail there can be cut).
+    pub last_segment: bool,
+    /// Events before it: what the last intact record's head says (0 when none does).
+    pub events_before: u64,
+    /// Events the log would hold with it and everything after it, when a record after the
+    /// last intact one still says (its head reads).
+    pub events_after: Option<u64>,
+    pub what: String,
+}
+
+/// Walks every record of every segment for `repair`: the first damaged one, if any. A torn
+/// tail of the last segment is not damage (an open cuts it). Reads only.
+pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
+    let dir = store_dir.join(SEGMENTS_DIR);
+    let numbers = segment_numbers(&dir)?;
+    let mut events_before = 0u64;
+    for (i, &n) in numbers.iter().enumerate() {
+        let path = segment_path(&dir, n);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let last_segment = i + 1 == numbers.len();
+        let mut at = 0usize;
+        let mut damage = None;
+        while bytes.len() - at >= 8 {
+            if last_segment && bytes[at..].iter().all(|&b| b == 0) {
+                break;
+            }
+            let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+            let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+            let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+            let decoded = decode_record(body, n, (at + 8) as u64);
+            if crc32fast::hash(body) != crc {
+                damage = Some((at, "a complete record that fails its checksum"));
+                break;
+            }
+            if decoded.is_none() {
+                damage = Some((at, "a record that does not decode"));
+                break;
+            }
+            if let Some(h) = decoded.as_ref().and_then(|r| crate::store::head_in(&r.items)) {
+                events_before = h.events();
+            }
+            at += 8 + len;
+        }
+        if damage.is_none() && at != bytes.len() && !last_segment {
+            damage = Some((at, "a torn record before the last segment"));
+        }
+        if let Some((at, what)) = damage {
+            // What the records after it say, where their heads still read.
+            let mut events_after = None;
+            let mut k = at;
+            while bytes.len() - k >= 8 {
+                let len = u32::from_le_bytes([bytes[k], bytes[k + 1], bytes[k + 2], bytes[k + 3]]) as usize;
+                let Some(body) = bytes.get(k + 8..k + 8 + len) else { break };
+                if let Some(h) = decode_record(body, n, (k + 8) as u64).and_then(|r| crate::store::head_in(&r.items)) {
+                    events_after = Some(h.events());
+                }
+                k += 8 + len;
+            }
+            return Ok(Some(Damage {
+                path,
+                segment: n,
+                offset: at as u64,
+                bytes: (bytes.len() - at) as u64,
+                last_segment,
+                events_before,
+                events_after: if last_segment { events_after } else { None },
+                what: what.to_string(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Cuts the last segment at `damage` for `repair --cut-tail`: the bytes from there on are
+/// first saved whole in `quarantine` (a new file, fsynced), then the segment is truncated
+/// and fsynced. Returns the quarantine file.
+pub fn cut_tail(store_dir: &Path, damage: &Damage) -> Result<PathBuf> {
+    assert!(damage.last_segment, "only the last segment's tail is cut");
+    let io = |what: &str, p: &Path, e| Error::io(format!("{what} {}", p.display()), e);
+    let bytes = std::fs::read(&damage.path).map_err(|e| io("reading", &damage.path, e))?;
+    let tail = bytes.get(damage.offset as usize..).unwrap_or_default();
+    let qdir = store_dir.join(QUARANTINE_DIR);
+    std::fs::create_dir_all(&qdir).map_err(|e| io("creating", &qdir, e))?;
+    let qpath = qdir.join(format!("{:08}-{}.bin", damage.segment, damage.offset));
+    let mut f = OpenOptions::new().write(true).create_new(true).open(&qpath).map_err(|e| io("creating", &qpath, e))?;
+    f.write_all(tail).and_then(|()| f.sync_all()).map_err(|e| io("writing", &qpath, e))?;
+    sync_dir(&qdir)?;
+    sync_dir(store_dir)?;
+    let seg = OpenOptions::new().write(true).open(&damage.path).map_err(|e| io("opening", &damage.path, e))?;
+    seg.set_len(damage.offset).and_then(|()| seg.sync_all()).map_err(|e| io("truncating", &damage.path, e))?;
+    Ok(qpath)
+}
+
+/// Where `repair --cut-tail` keeps the bytes it cut, inside the store's directory.
+pub const QUARANTINE_DIR: &str = "quarantine";
 
 /// Checks the framing of every record of every segment in `store_dir/log`: lengths, checksums,
 /// segments in sequence with none missing, and nothing but a torn tail (possibly an append

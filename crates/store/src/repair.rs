@@ -1,0 +1,114 @@
+//! `planledger repair`: what can be done, with the operator, for a store that does not open
+//! or does not verify. The log segments are the truth; the index (sled), the id index and
+//! the checkpoints are derived from them and are rebuilt here. The one destructive act,
+//! cutting a damaged tail off the last segment, happens only when asked (`cut_tail`), after
+//! the bytes are saved in the store's `quarantine/` directory, and names the seqs it loses.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::store::{lock_store, EmbeddedStore};
+use crate::wal::{self, Damage};
+
+/// The sled files of a store: its index, rebuilt from the log by an open.
+const INDEX_FILES: &[&str] = &["db", "conf", "blobs"];
+const INDEX_PREFIXES: &[&str] = &["snap."];
+
+/// What a repair found, and did or would do.
+#[derive(Debug)]
+pub struct Repair {
+    pub damage: Option<Damage>,
+    /// Where the cut bytes were saved, when a tail was cut.
+    pub quarantined: Option<PathBuf>,
+    /// Events the store holds after the repair (after a dry run: would hold).
+    pub events: Option<u64>,
+    pub actions: Vec<String>,
+}
+
+/// Looks at the store in `dir` and says what `repair` would do; changes nothing.
+pub fn plan(dir: &Path, cut_tail: bool) -> Result<Repair> {
+    let _lock = lock_store(dir)?;
+    let damage = wal::find_damage(dir)?;
+    let mut actions = Vec::new();
+    if let Some(d) = &damage {
+        check_cuttable(d, cut_tail)?;
+        actions.push(format!(
+            "cut {} bytes off {} at byte {} ({}), saving them in {}/",
+            d.bytes,
+            d.path.display(),
+            d.offset,
+            lost(d),
+            dir.join(wal::QUARANTINE_DIR).display()
+        ));
+    }
+    actions.push(
+        "rebuild the index (sled) from the log segments; the checkpoint records come back with it (a damaged \
+         partition is passed over, and the next checkpoint is written whole)"
+            .into(),
+    );
+    Ok(Repair { events: damage.as_ref().map(|d| d.events_before), damage, quarantined: None, actions })
+}
+
+/// Repairs the store in `dir`: cuts a damaged tail of the last segment when `cut_tail`
+/// says so (saving it first), then rebuilds the index from the log and opens the store.
+pub fn repair(dir: &Path, cut_tail: bool) -> Result<Repair> {
+    let mut r = plan(dir, cut_tail)?;
+    {
+        let _lock = lock_store(dir)?;
+        if let Some(d) = &r.damage {
+            r.quarantined = Some(wal::cut_tail(dir, d)?);
+        }
+        remove_index(dir)?;
+    }
+    let store = EmbeddedStore::open(dir)?;
+    r.events = Some(store.head().events());
+    Ok(r)
+}
+
+/// The seqs a cut loses, as a person reads them.
+pub fn lost(d: &Damage) -> String {
+    match d.events_after {
+        Some(after) if after > d.events_before => {
+            let n = after - d.events_before;
+            format!("loses seqs {}..={} ({n} event{})", d.events_before + 1, after, if n == 1 { "" } else { "s" })
+        }
+        _ => format!("loses whatever followed seq {} (the damaged record does not say)", d.events_before),
+    }
+}
+
+fn check_cuttable(d: &Damage, cut_tail: bool) -> Result<()> {
+    if !d.last_segment {
+        return Err(Error::Integrity(format!(
+            "{} at byte {} of {}: acknowledged events follow it in later segments, so it cannot be cut; \
+             restore the store from a backup",
+            d.what,
+            d.offset,
+            d.path.display()
+        )));
+    }
+    if !cut_tail {
+        return Err(Error::Integrity(format!(
+            "{} at byte {} of {}: `planledger repair --cut-tail` cuts it off, which {}, or restore the store \
+             from a backup",
+            d.what,
+            d.offset,
+            d.path.display(),
+            lost(d)
+        )));
+    }
+    Ok(())
+}
+
+fn remove_index(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(INDEX_FILES.contains(&name.as_str()) || INDEX_PREFIXES.iter().any(|p| name.starts_with(p))) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+    }
+    Ok(())
+}
