@@ -981,7 +981,9 @@ impl Store for EmbeddedStore {
         EmbeddedStore::disk_bytes(self)
     }
     fn check_framing(&self) -> Result<Option<String>> {
-        crate::wal::check_segments(&self.dir)
+        // Where the last complete commit ends: beyond it, an append may be under way.
+        let end = locked(&self.writer).wal.position();
+        crate::wal::check_segments(&self.dir, end)
     }
     fn warn(&self, what: String) {
         let mut notes = locked(&self.warnings);

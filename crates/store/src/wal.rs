@@ -328,8 +328,18 @@ fn read_records(
         }
         let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
         let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
-        // A record running past the end of the last segment is a torn append.
-        let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+        // A record running past the end of the last segment is a torn append, unless the
+        // rest carries its checksum: then it is complete and its length is damaged.
+        let Some(body) = bytes.get(at + 8..at + 8 + len) else {
+            if complete_with_damaged_len(bytes, at) {
+                return Err(damaged(
+                    at,
+                    "holds a complete record whose length field is damaged: acknowledged events are damaged; \
+                     nothing was changed (`planledger repair --dry-run` says what can be done)",
+                ));
+            }
+            break;
+        };
         if crc32fast::hash(body) != crc {
             // A complete record whose checksum fails held an acknowledged commit: it is
             // damage, never cut silently, wherever it stands. Which events it held, when its
@@ -408,7 +418,12 @@ pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
             }
             let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
             let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
-            let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+            let Some(body) = bytes.get(at + 8..at + 8 + len) else {
+                if complete_with_damaged_len(&bytes, at) {
+                    damage = Some((at, "a complete record whose length field is damaged"));
+                }
+                break;
+            };
             let decoded = decode_record(body, n, (at + 8) as u64);
             if crc32fast::hash(body) != crc {
                 damage = Some((at, "a complete record that fails its checksum"));
@@ -476,37 +491,52 @@ pub fn cut_tail(store_dir: &Path, damage: &Damage) -> Result<PathBuf> {
 /// Where `repair --cut-tail` keeps the bytes it cut, inside the store's directory.
 pub const QUARANTINE_DIR: &str = "quarantine";
 
-/// Checks the framing of every record of every segment in `store_dir/log`: lengths, checksums,
-/// segments in sequence with none missing, and nothing but a torn tail (possibly an append
-/// under way) after the last complete record. Reads only. `None` if all holds, else what is
-/// wrong and where (file and byte).
-pub fn check_segments(store_dir: &Path) -> Result<Option<String>> {
+/// Whether bytes that claim a record running past the end of the file are a complete record
+/// whose length field was damaged: the rest of the file carries the checksum the header
+/// names. A torn append's partial body does not (but with odds of 2^-32).
+fn complete_with_damaged_len(bytes: &[u8], at: usize) -> bool {
+    let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+    let rest = &bytes[at + 8..];
+    !rest.is_empty() && crc32fast::hash(rest) == crc
+}
+
+/// Checks the framing of every record of every segment in `store_dir/log` up to `end`, the
+/// position after the last complete commit (what lies beyond is an append under way):
+/// lengths, checksums, segments in sequence with none missing, no bytes between records.
+/// Reads only. `None` if all holds, else what is wrong and where (file and byte).
+pub fn check_segments(store_dir: &Path, end: Position) -> Result<Option<String>> {
     let dir = store_dir.join(SEGMENTS_DIR);
-    let mut numbers: Vec<u32> = Vec::new();
-    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-    for entry in entries.flatten() {
-        if let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
-            numbers.push(n);
-        }
-    }
-    numbers.sort_unstable();
+    let numbers = segment_numbers(&dir)?;
     for (i, &n) in numbers.iter().enumerate() {
         if n != i as u32 + 1 {
             return Ok(Some(format!("log segment {} is missing", segment_path(&dir, i as u32 + 1).display())));
         }
     }
-    for (i, &n) in numbers.iter().enumerate() {
+    for &n in numbers.iter().filter(|&&n| n <= end.segment) {
         let path = segment_path(&dir, n);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let is_last = i + 1 == numbers.len();
+        let mut bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if n == end.segment {
+            if (bytes.len() as u64) < end.offset {
+                return Ok(Some(format!(
+                    "log segment {} holds {} bytes; its records end at byte {}",
+                    path.display(),
+                    bytes.len(),
+                    end.offset
+                )));
+            }
+            bytes.truncate(end.offset as usize);
+        }
         let mut at = 0usize;
-        while bytes.len() - at >= 8 {
-            if is_last && bytes[at..].iter().all(|&b| b == 0) {
-                break;
+        while at < bytes.len() {
+            let problem = |what: &str| Some(format!("log segment {}: {what} at byte {at}", path.display()));
+            if bytes.len() - at < 8 {
+                return Ok(problem("a torn record header"));
             }
             let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
             let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
-            let Some(body) = bytes.get(at + 8..at + 8 + len) else { break };
+            let Some(body) = bytes.get(at + 8..at + 8 + len) else {
+                return Ok(problem(&format!("a record whose length ({len} bytes) runs past the end of the log")));
+            };
             if crc32fast::hash(body) != crc {
                 return Ok(Some(format!(
                     "log segment {}: the record at byte {at} ({len} bytes) fails its checksum",
@@ -514,12 +544,6 @@ pub fn check_segments(store_dir: &Path) -> Result<Option<String>> {
                 )));
             }
             at += 8 + len;
-        }
-        if at != bytes.len() && !is_last {
-            return Ok(Some(format!(
-                "log segment {}: a torn record at byte {at}, before the last segment",
-                path.display()
-            )));
         }
     }
     Ok(None)
