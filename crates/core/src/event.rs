@@ -245,6 +245,32 @@ pub const KINDS: &[&str] = &[
 ];
 
 impl Payload {
+    /// The figures this payload carries, named as its fields are.
+    pub fn figures(&self) -> Vec<(&'static str, rust_decimal::Decimal)> {
+        match self {
+            Payload::IndicatorDefined(i) => vec![("target", i.target)],
+            Payload::ProjectListed(p) => {
+                let mut v = vec![("planned_investment", p.planned_investment)];
+                v.extend(p.total_investment.map(|t| ("total_investment", t)));
+                v
+            }
+            Payload::InvestmentReported(i) => vec![("amount", i.amount)],
+            Payload::ActualReported(a) => vec![("value", a.value)],
+            Payload::TargetRevised(t) => vec![("previous", t.previous), ("value", t.value)],
+            Payload::Corrected(c) => vec![("previous", c.previous), ("value", c.value)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The first figure outside the bounds every figure entering the ledger is held to
+    /// (`model::check_magnitude`), if any: a log written before the bounds may hold one,
+    /// and folding it could overflow a sum.
+    pub fn out_of_bounds(&self) -> Option<String> {
+        self.figures().into_iter().find_map(|(field, d)| {
+            crate::model::check_magnitude(field, &crate::model::fmt_decimal(d), d).err().map(|e| e.to_string())
+        })
+    }
+
     /// The name of the event type, as printed in `log` and accepted by `audit --type`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -641,6 +641,12 @@ pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
     if event.recorded_at < state.last_recorded_at {
         return Err(crate::error::Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
     }
+    if let Some(what) = event.payload.out_of_bounds() {
+        return Err(crate::error::Error::Corrupt {
+            seq: event.seq,
+            what: format!("{what} (the log holds a figure outside the bounds; read --as-of an earlier seq)"),
+        });
+    }
     if event.seq != state.last_seq + 1 {
         return Err(crate::error::Error::Corrupt { seq: event.seq, what: format!("seq follows {}", state.last_seq) });
     }

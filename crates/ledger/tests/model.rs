@@ -70,11 +70,11 @@ fn recovery_never_loses_an_acknowledged_event_nor_shows_an_unacknowledged_one() 
     let (mut appends, mut reopens, mut torn, mut damaged) = (0, 0, 0, 0);
     for step in 0..STEPS {
         let at = format!("seed {seed:#x} step {step}");
-        match rng.below(100) {
-            // Append a request of 1..=3 corrections: acknowledged, so in the model.
-            0..=96 => {
+        match rng.below(1_000) {
+            // Append a request of 1 or 2 corrections: acknowledged, so in the model.
+            0..=981 => {
                 let l = ledger.as_mut().unwrap();
-                let subs: Vec<_> = (0..1 + rng.below(3))
+                let subs: Vec<_> = (0..1 + rng.below(8) / 7)
                     .map(|_| {
                         let target = targets[rng.below(targets.len() as u64) as usize];
                         workload::correction(target, 1 + rng.below(1_000_000) as i64, "模型")
@@ -93,13 +93,13 @@ fn recovery_never_loses_an_acknowledged_event_nor_shows_an_unacknowledged_one() 
                 }
             }
             // Close and open again.
-            97 => {
+            982..=987 => {
                 drop(ledger.take());
                 ledger = Some(open(dir, step as i64 * 1_000_000));
                 reopens += 1;
             }
             // A crash mid-append: the last segment ends in part of a record, or in zeros.
-            98 => {
+            988..=993 => {
                 drop(ledger.take());
                 let seg = last_segment(dir);
                 let mut tail = vec![0u8; 1 + rng.below(4096) as usize];
@@ -145,5 +145,5 @@ fn recovery_never_loses_an_acknowledged_event_nor_shows_an_unacknowledged_one() 
     }
     let l = ledger.take().unwrap();
     assert_matches(l.store(), &model, true, "end");
-    assert!(appends > 9_000 && reopens > 50 && torn > 50 && damaged > 50, "{appends} {reopens} {torn} {damaged}");
+    assert!(appends > 9_000 && reopens > 30 && torn > 30 && damaged > 30, "{appends} {reopens} {torn} {damaged}");
 }

@@ -265,7 +265,17 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
                 check_fold(&state, event)?;
                 projection::apply(&mut state, event);
             }
-            Some(want) => projection::apply_partial(&mut state, event, &|id| want.iter().any(|w| w == id)),
+            Some(want) => {
+                if let Some(what) = event.payload.out_of_bounds() {
+                    return Err(Error::Corrupt {
+                        seq: event.seq,
+                        what: format!(
+                            "{what} (the log holds a figure outside the bounds; read --as-of an earlier seq)"
+                        ),
+                    });
+                }
+                projection::apply_partial(&mut state, event, &|id| want.iter().any(|w| w == id))
+            }
         }
         Ok(true)
     })?;

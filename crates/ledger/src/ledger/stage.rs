@@ -163,6 +163,11 @@ impl Ledger {
                     }
                 }
                 let payloads = decide::decide(&self.state, actor, &sub.command, today, &lookup).map_err(wrap)?;
+                // The edges check every figure as it enters; a command built in code is held
+                // to the same bounds here.
+                if let Some(what) = payloads.iter().find_map(|p| p.out_of_bounds()) {
+                    return Err(wrap(Error::invalid(what)));
+                }
                 if self.staged.len() + payloads.len() > BATCH_EVENTS_MAX {
                     return Err(wrap(Error::invalid(format!(
                         "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
