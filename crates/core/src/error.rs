@@ -38,7 +38,7 @@ pub enum Error {
     Io { context: String, source: std::io::Error },
     /// The storage engine failed (sled, or another backend); `corrupt` when it found its
     /// own files damaged.
-    #[error("storage engine: {message}")]
+    #[error("{}", storage_message(message, *corrupt))]
     Storage { message: String, corrupt: bool },
     /// A check found the log, a snapshot or a proof not as claimed (exit 1).
     #[error("{0}")]
@@ -46,6 +46,17 @@ pub enum Error {
     /// An error a server reported, with the exit code it maps to.
     #[error("{message}")]
     Remote { code: i32, message: String },
+}
+
+fn storage_message(message: &str, corrupt: bool) -> String {
+    if corrupt {
+        format!(
+            "the store's index (sled) is damaged ({message}); the log segments hold every event: \
+             `planledger repair` rebuilds the index from them"
+        )
+    } else {
+        format!("the store's index (sled) failed: {message}")
+    }
 }
 
 impl Error {

@@ -247,6 +247,8 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<EmbeddedStore> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating store {}", dir.display()), e))?;
         let lock = lock_store(dir)?;
+        // sled writes as it opens: on a full disk it would leave its files half written.
+        check_room(dir, 0)?;
         let db = open_sled(dir)?;
         let tree = db.open_tree(TREE).map_err(sled_error)?;
         let db_path = dir.join("db");
@@ -425,6 +427,8 @@ impl EmbeddedStore {
     /// failure of either the store is poisoned: the record may be in the segment whole, in
     /// part or not at all, and only a reopen (which reads the segment back) knows.
     fn log_and_index(&self, w: &mut Writer, items: Items) -> Result<()> {
+        // Refused before anything is written: nothing to poison.
+        check_room(&self.dir, items.iter().map(|(k, v)| (k.len() + v.len() + 8) as u64).sum())?;
         let values = match w.wal.append(&items) {
             Ok(v) => v,
             Err(e) => {
@@ -996,6 +1000,46 @@ impl Store for EmbeddedStore {
     }
     fn embedded(&self) -> Option<&EmbeddedStore> {
         Some(self)
+    }
+}
+
+/// Free space the store keeps in reserve: no open and no commit goes ahead with less (plus
+/// the commit's own bytes) left on the disk, so that sled, which writes as it opens and
+/// flushes, never meets a full disk half way through a write (it left its files unreadable
+/// then, until the index was rebuilt).
+pub const FREE_BYTES_MIN: u64 = 16 << 20;
+
+/// Refuses to go on when the disk holding `dir` has less than `FREE_BYTES_MIN` + `need`
+/// bytes free for this process.
+fn check_room(dir: &Path, need: u64) -> Result<()> {
+    let Some(free) = free_bytes(dir) else { return Ok(()) };
+    if free < FREE_BYTES_MIN + need {
+        return Err(Error::io(
+            format!(
+                "the disk holding {} has {} KiB free; planledger keeps {} MiB in reserve and writes nothing \
+                 below it (free some space and try again; nothing was written)",
+                dir.display(),
+                free / 1024,
+                FREE_BYTES_MIN >> 20
+            ),
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes free on the filesystem holding `dir` for an unprivileged writer, where it can be
+/// known.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let s = rustix::fs::statvfs(dir).ok()?;
+        Some(s.f_bavail.saturating_mul(s.f_frsize))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        None
     }
 }
 
