@@ -500,10 +500,14 @@ pub(crate) fn read_file(path: &Path) -> Result<String> {
 
 /// Opens an existing store for reading: a mistyped path is an error, not an empty ledger.
 fn open_existing(dir: &Path) -> Result<Reading> {
-    if !dir.join("db").exists() {
-        return Err(Error::NoStore(dir.to_path_buf()));
+    match std::fs::metadata(dir.join("db")) {
+        Ok(_) => EmbeddedStore::open(dir).map(Reading),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoStore(dir.to_path_buf())),
+        Err(e) => Err(Error::io(
+            format!("cannot open the store at {} (run as the user that owns it, or ask for access)", dir.display()),
+            e,
+        )),
     }
-    EmbeddedStore::open(dir).map(Reading)
 }
 
 /// A store a read command opened: what its reads noticed and passed over (a damaged

@@ -1044,3 +1044,28 @@ fn an_out_of_range_figure_in_the_log_is_reported_not_crashed_on() {
     env.run(&["state", "--as-of", &before.to_string()]).ok();
     env.run(&["summary", "--year", "2022", "--as-of", &before.to_string()]).ok();
 }
+
+/// A store this user may not read is said to be that, not "no store".
+#[test]
+fn a_store_this_user_may_not_open_is_named_as_such() {
+    let env = setup();
+    if !std::path::Path::new("/usr/bin/setpriv").exists() || unsafe { geteuid() } != 0 {
+        println!("a_store_this_user_may_not_open_is_named_as_such: skipped (needs root and setpriv)");
+        return;
+    }
+    let private = env.tmp.path();
+    std::fs::set_permissions(private, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let out = std::process::Command::new("/usr/bin/setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "--store"])
+        .arg(env.store())
+        .arg("state")
+        .output()
+        .unwrap();
+    let r = common::output(out);
+    assert_eq!(r.code, 7, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot open the store at") && r.stderr.contains("ermission denied"), "{}", r.stderr);
+}
+
+extern "C" {
+    fn geteuid() -> u32;
+}

@@ -282,6 +282,13 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
     Ok(state)
 }
 
+/// Whether every partition a checkpoint record names is there and unaltered (for `repair`).
+pub fn partitions_whole(store: &dyn Store, seq: u64, bytes: &[u8]) -> bool {
+    let Ok(record) = codec::decode_record::<Record>(bytes) else { return false };
+    let whole = |hash: &Hash| store.partition(hash).ok().flatten().is_some_and(|b| hash_of(&b) == *hash);
+    record.seq == seq && whole(&record.global) && record.plans.iter().all(|(_, h)| whole(h))
+}
+
 /// The state a checkpoint record holds (for `plans`, or whole).
 fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[String]>) -> Result<State> {
     let mut state = State::default();

@@ -61,6 +61,18 @@ pub fn repair(dir: &Path, cut_tail: bool) -> Result<Repair> {
         remove_index(dir)?;
     }
     let store = EmbeddedStore::open(dir)?;
+    // Checkpoints whose partitions are missing or altered are dropped from the index: reads
+    // fold from an earlier one, and the next checkpoint is written whole.
+    let damaged: Vec<u64> = store
+        .checkpoints()
+        .filter_map(|c| c.ok())
+        .filter(|(seq, bytes)| !crate::checkpoint::partitions_whole(&store, *seq, bytes))
+        .map(|(seq, _)| seq)
+        .collect();
+    for seq in damaged {
+        store.forget_checkpoint(seq)?;
+        r.actions.push(format!("dropped the checkpoint at seq {seq}: a partition it names is missing or altered"));
+    }
     r.events = Some(store.head().events());
     Ok(r)
 }

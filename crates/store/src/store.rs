@@ -828,6 +828,14 @@ impl EmbeddedStore {
         Ok(Some(bytes))
     }
 
+    /// Drops the checkpoint record at `seq` from the index (for `repair`, when its partitions
+    /// are damaged): checkpoints are derived, reads fold from an earlier one or the log.
+    pub fn forget_checkpoint(&self, seq: u64) -> Result<()> {
+        let mut w = locked(&self.writer);
+        self.tree.remove(checkpoint_key(seq)).map_err(sled_error)?;
+        self.sync(w.deref_mut())
+    }
+
     /// Where the partition with this content hash is (or would be) stored.
     pub fn partition_path(&self, hash: &Hash) -> PathBuf {
         self.dir.join(PARTITIONS_DIR).join(codec::hex(hash))
