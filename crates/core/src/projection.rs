@@ -628,6 +628,18 @@ fn listing_mut<'a>(state: &'a mut State, plan: &str, project: &str) -> Option<&'
 fn indicator_mut<'a>(state: &'a mut State, plan: &str, indicator: &str) -> Option<&'a mut Indicator> {
     state.plans.get_mut(plan).and_then(|p| p.indicators.get_mut(indicator))
 }
+/// Refuses to fold an event holding a figure beyond the bounds (a log written before them):
+/// summing it could overflow. Reads `--as-of` an earlier seq still work.
+pub fn check_bounds(event: &Event) -> crate::error::Result<()> {
+    match event.payload.out_of_bounds() {
+        None => Ok(()),
+        Some(what) => Err(crate::error::Error::Corrupt {
+            seq: event.seq,
+            what: format!("{what} (the log holds a figure outside the bounds; read --as-of an earlier seq)"),
+        }),
+    }
+}
+
 /// Refuses to fold an event whose envelope breaks the log's invariants (a damaged or
 /// tampered store), so `apply` only ever sees well-formed sequences.
 pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
@@ -641,12 +653,7 @@ pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
     if event.recorded_at < state.last_recorded_at {
         return Err(crate::error::Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
     }
-    if let Some(what) = event.payload.out_of_bounds() {
-        return Err(crate::error::Error::Corrupt {
-            seq: event.seq,
-            what: format!("{what} (the log holds a figure outside the bounds; read --as-of an earlier seq)"),
-        });
-    }
+    check_bounds(event)?;
     if event.seq != state.last_seq + 1 {
         return Err(crate::error::Error::Corrupt { seq: event.seq, what: format!("seq follows {}", state.last_seq) });
     }

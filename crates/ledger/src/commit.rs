@@ -249,21 +249,27 @@ mod tests {
     use crate::clock::{CountingIds, SteppingClock};
     use crate::workload::{self, Workload};
 
+    /// A fresh ledger in `dir` holding the first batch of a workload with `projects` a year,
+    /// and the seqs of its first `targets` investments (what corrections name).
+    fn seeded(dir: &std::path::Path, projects: usize, batch: usize, targets: usize) -> (Ledger, Vec<u64>) {
+        let mut ledger = Ledger::open(
+            dir,
+            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+            Box::new(CountingIds(1 << 64)),
+        )
+        .unwrap();
+        let w = Workload { projects_per_year: projects, first_year: 2001, batch };
+        ledger.submit(workload::ACTOR, &w.batches(batch as u64).next().unwrap(), &|_| None).unwrap();
+        let targets = workload::investments(ledger.store(), targets).unwrap();
+        (ledger, targets)
+    }
+
     /// Many threads, each request atomic: every acknowledged correction is in the log once,
     /// a refused one (a value equal to the current one) is refused alone.
     #[test]
     fn concurrent_submitters_are_all_acknowledged_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(
-            dir.path(),
-            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-            Box::new(CountingIds(1 << 64)),
-        )
-        .unwrap();
-        let w = Workload { projects_per_year: 60, first_year: 2001, batch: 2_000 };
-        let seed = w.batches(500).next().unwrap();
-        ledger.submit(workload::ACTOR, &seed, &|_| None).unwrap();
-        let targets = workload::investments(ledger.store(), 8).unwrap();
+        let (ledger, targets) = seeded(dir.path(), 60, 500, 8);
         let before = ledger.store().head().events();
         let group = Arc::new(GroupCommit::new(ledger));
         let per = 25;
@@ -310,15 +316,7 @@ mod tests {
     #[test]
     fn a_panic_while_deciding_fails_its_group_and_later_appends_go_on() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(
-            dir.path(),
-            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-            Box::new(CountingIds(1 << 64)),
-        )
-        .unwrap();
-        let w = Workload { projects_per_year: 20, first_year: 2001, batch: 500 };
-        ledger.submit(workload::ACTOR, &w.batches(100).next().unwrap(), &|_| None).unwrap();
-        let targets = workload::investments(ledger.store(), 4).unwrap();
+        let (ledger, targets) = seeded(dir.path(), 20, 100, 4);
         drop(ledger);
         let ledger = Ledger::open(
             dir.path(),
@@ -361,15 +359,7 @@ mod tests {
     #[test]
     fn verify_while_writers_append_finds_nothing_wrong() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(
-            dir.path(),
-            Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-            Box::new(CountingIds(1 << 64)),
-        )
-        .unwrap();
-        let w = Workload { projects_per_year: 60, first_year: 2001, batch: 2_000 };
-        ledger.submit(workload::ACTOR, &w.batches(2_000).next().unwrap(), &|_| None).unwrap();
-        let targets = workload::investments(ledger.store(), 2).unwrap();
+        let (ledger, targets) = seeded(dir.path(), 60, 2_000, 2);
         let group = GroupCommit::new(ledger);
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {

@@ -266,14 +266,7 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
                 projection::apply(&mut state, event);
             }
             Some(want) => {
-                if let Some(what) = event.payload.out_of_bounds() {
-                    return Err(Error::Corrupt {
-                        seq: event.seq,
-                        what: format!(
-                            "{what} (the log holds a figure outside the bounds; read --as-of an earlier seq)"
-                        ),
-                    });
-                }
+                projection::check_bounds(event)?;
                 projection::apply_partial(&mut state, event, &|id| want.iter().any(|w| w == id))
             }
         }
