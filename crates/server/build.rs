@@ -3,6 +3,10 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../../proto");
     let fds = protox::compile(["planledger/v1/ledger.proto"], ["../../proto"])?;
-    tonic_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    tonic_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .codec_path("crate::codec::ProtoCodec")
+        .compile_fds(fds)?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 """A client in another language proves proto/ is the real contract: Python stubs are
 generated from proto/planledger/v1/ledger.proto during the test (grpcio-tools), then used to
 ask typed read questions (Key, State), append a signed submission (format 2: this ledger,
-this id), see an unsigned one and a replayed signature refused, and subscribe.
+this id), see an unsigned one, a replayed signature and a malformed message refused, and
+subscribe.
 
 Run: python3 tests/python/test_client.py [path/to/planledger]   (default target/debug/planledger)
 Needs: grpcio, grpcio-tools, cryptography (for ed25519).
@@ -165,7 +166,22 @@ def main():
                     failed += 1
                     print("unsigned append: unexpected", e.code(), e.details())
 
-            # 5. A subscription from seq 1 sees every event once, in order, ours last so far.
+            # 5. Bytes that are not the method's message are the client's error.
+            raw = grpc.insecure_channel(addr).unary_unary("/planledger.v1.Ledger/Append",
+                                                           request_serializer=lambda b: b,
+                                                           response_deserializer=lambda b: b)
+            try:
+                raw(b"\x0a\xff\xff\xff\xff\x0f")
+                failed += 1
+                print("a malformed message was accepted")
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                    passed += 1
+                else:
+                    failed += 1
+                    print("malformed message: unexpected", e.code(), e.details())
+
+            # 6. A subscription from seq 1 sees every event once, in order, ours last so far.
             stream = stub.Subscribe(signed_request(pb2, key, public, "Subscribe", pb2.SubscribeRequest(from_seq=1)))
             seqs = []
             for event in stream:

@@ -32,6 +32,8 @@ use planledger::query::AsOf;
 use planledger::read;
 use planledger::store::Store;
 
+pub mod codec;
+
 pub mod proto {
     tonic::include_proto!("planledger.v1");
 }
