@@ -498,10 +498,12 @@ pub(crate) fn read_file(path: &Path) -> Result<String> {
     })
 }
 
-/// Opens an existing store for reading: a mistyped path is an error, not an empty ledger.
+/// Opens an existing store for reading, read-only: a mistyped path is an error, not an empty
+/// ledger, and nothing in the store is changed (`EmbeddedStore::open_read_only`).
 fn open_existing(dir: &Path) -> Result<Reading> {
     match std::fs::metadata(dir.join("db")) {
-        Ok(_) => EmbeddedStore::open(dir).map(Reading),
+        // Readers never modify a store.
+        Ok(_) => EmbeddedStore::open_read_only(dir).map(Reading),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoStore(dir.to_path_buf())),
         Err(e) => Err(Error::io(
             format!("cannot open the store at {} (run as the user that owns it, or ask for access)", dir.display()),

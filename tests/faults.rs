@@ -43,8 +43,8 @@ fn fill_to(dir: &Path, free: u64) {
 }
 
 /// A disk that fills up while departments submit: the commit that would cut into the
-/// reserve is refused with a clear line and nothing written; every command on the still-full
-/// disk refuses cleanly (or reads); the store is never damaged, and once space is back it
+/// reserve is refused with a clear line and nothing written; on the still-full disk reads go
+/// on and writes refuse cleanly; the store is never damaged, and once space is back it
 /// opens and takes writes with no repair.
 #[test]
 fn a_full_disk_refuses_writes_cleanly_and_never_damages_the_store() {
@@ -112,17 +112,15 @@ fn a_full_disk_refuses_writes_cleanly_and_never_damages_the_store() {
     assert_eq!(refused.stderr.lines().count(), 1);
     let acknowledged = run(&["log"]).ok().stdout.lines().count();
     run(&["verify"]).ok();
-    // Fuller still, below the reserve: every command refuses cleanly, none damages.
+    // Fuller still, below the reserve: reads go on (they write nothing to the store), writes
+    // refuse cleanly, and nothing is damaged.
     fill_to(&mount.0, 8 << 20);
-    for args in [
-        &["state"][..],
-        &["verify"][..],
-        &["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-04", "--amount", "1"][..],
-    ] {
-        let r = run(args);
-        assert_ne!(r.code, 0, "{args:?}");
-        assert!(r.stderr.contains("in reserve"), "{args:?}: {}", r.stderr);
-    }
+    run(&["state"]).ok();
+    run(&["verify"]).ok();
+    let r =
+        run(&["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-04", "--amount", "1"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("in reserve"), "{}", r.stderr);
     // Space back: the store opens, holds exactly what was acknowledged, and takes writes.
     std::fs::remove_file(mount.0.join("filler")).unwrap();
     assert_eq!(run(&["log"]).ok().stdout.lines().count(), acknowledged);

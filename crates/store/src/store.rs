@@ -124,8 +124,16 @@ pub struct EmbeddedStore {
     chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
     /// What reads noticed and passed over (`Store::warn`).
     warnings: Mutex<Vec<String>>,
-    // Held for the store's lifetime: the OS lock that keeps a second process out.
-    _lock: File,
+    /// Where sled's files are: the store's directory, or for a read-only open a scratch
+    /// copy of them (so that a reader never writes to the store).
+    index_dir: PathBuf,
+    /// Opened by `open_read_only`: every commit is refused.
+    read_only: bool,
+    // Held for the store's lifetime: the OS lock that keeps a second process out (shared for
+    // a reader, where the store's medium allows one).
+    _lock: Option<File>,
+    // A read-only open's scratch copy of sled's files, removed with the store.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// The commit side of the store.
@@ -249,9 +257,45 @@ impl EmbeddedStore {
         let lock = lock_store(dir)?;
         // sled writes as it opens: on a full disk it would leave its files half written.
         check_room(dir, 0)?;
-        let db = open_sled(dir)?;
+        EmbeddedStore::open_at(dir, dir, Some(lock), None)
+    }
+
+    /// Opens the existing store in `dir` for reading, changing nothing in it: sled (which
+    /// writes as it opens) runs on a scratch copy of its files in the temporary directory,
+    /// the log segments are read where they are (a torn tail is left uncut), no file is made,
+    /// and every commit is refused. Where the store's `LOCK` can be opened, a shared lock
+    /// keeps a writer out meanwhile; on read-only media there is none to take.
+    pub fn open_read_only(dir: &Path) -> Result<EmbeddedStore> {
+        if !dir.join("db").exists() {
+            return Err(Error::NoStore(dir.to_path_buf()));
+        }
+        let lock = match File::open(dir.join("LOCK")) {
+            Ok(f) => match f.try_lock_shared() {
+                Ok(()) => Some(f),
+                Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StoreInUse(dir.to_path_buf())),
+                Err(std::fs::TryLockError::Error(_)) => None,
+            },
+            Err(_) => None,
+        };
+        let scratch = tempfile::Builder::new()
+            .prefix("planledger-read-")
+            .tempdir()
+            .map_err(|e| Error::io("making a scratch directory for a read-only open", e))?;
+        copy_index(dir, scratch.path())?;
+        let index_dir = scratch.path().to_path_buf();
+        EmbeddedStore::open_at(dir, &index_dir, lock, Some(scratch))
+    }
+
+    fn open_at(
+        dir: &Path,
+        index_dir: &Path,
+        lock: Option<File>,
+        scratch: Option<tempfile::TempDir>,
+    ) -> Result<EmbeddedStore> {
+        let read_only = scratch.is_some();
+        let db = open_sled(index_dir)?;
         let tree = db.open_tree(TREE).map_err(sled_error)?;
-        let db_path = dir.join("db");
+        let db_path = index_dir.join("db");
         let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
         let created = match tree.get(KEY_FORMAT).map_err(sled_error)? {
             None => {
@@ -276,7 +320,8 @@ impl EmbeddedStore {
             Some(v) => Position::decode(&v)
                 .ok_or_else(|| Error::Corrupt { seq: 0, what: "log position record is damaged".into() })?,
         };
-        let (wal, journal) = Wal::open(dir, replay_from)?;
+        let (wal, journal) =
+            if read_only { Wal::open_read_only(dir, replay_from)? } else { Wal::open(dir, replay_from)? };
         let segments = Arc::clone(wal.segments());
         let mut store = EmbeddedStore {
             dir: dir.to_path_buf(),
@@ -294,14 +339,20 @@ impl EmbeddedStore {
             segments,
             chunk_cache: Mutex::new(VecDeque::new()),
             warnings: Mutex::new(Vec::new()),
+            index_dir: index_dir.to_path_buf(),
+            read_only,
             _lock: lock,
+            _scratch: scratch,
         };
+        if created && read_only {
+            return Err(Error::NoStore(dir.to_path_buf()));
+        }
         if created {
             store.sync(locked(&store.writer).deref_mut())?;
             sync_dir(dir)?;
         }
         let partitions = dir.join(PARTITIONS_DIR);
-        if !partitions.exists() {
+        if !partitions.exists() && !read_only {
             std::fs::create_dir_all(&partitions)
                 .map_err(|e| Error::io(format!("creating {}", partitions.display()), e))?;
             sync_dir(dir)?;
@@ -427,6 +478,12 @@ impl EmbeddedStore {
     /// failure of either the store is poisoned: the record may be in the segment whole, in
     /// part or not at all, and only a reopen (which reads the segment back) knows.
     fn log_and_index(&self, w: &mut Writer, items: Items) -> Result<()> {
+        if self.read_only {
+            return Err(Error::invalid(format!(
+                "the store at {} is open read-only: nothing is written to it",
+                self.dir.display()
+            )));
+        }
         // Refused before anything is written: nothing to poison.
         check_room(&self.dir, items.iter().map(|(k, v)| (k.len() + v.len() + 8) as u64).sum())?;
         let values = match w.wal.append(&items) {
@@ -508,7 +565,7 @@ impl EmbeddedStore {
     fn sync(&self, w: &mut Writer) -> Result<()> {
         self.db.flush().map_err(sled_error)?;
         w.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
-        let blobs = self.dir.join("blobs");
+        let blobs = self.index_dir.join("blobs");
         let mut new_blobs = false;
         if let Ok(entries) = std::fs::read_dir(&blobs) {
             for entry in entries.flatten() {
@@ -1049,6 +1106,30 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         let _ = dir;
         None
     }
+}
+
+/// Copies sled's files of the store in `dir` into `to`, for a read-only open.
+fn copy_index(dir: &Path, to: &Path) -> Result<()> {
+    fn copy(from: &Path, to: &Path) -> Result<()> {
+        let meta = std::fs::metadata(from).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+        if meta.is_dir() {
+            std::fs::create_dir_all(to).map_err(|e| Error::io(format!("creating {}", to.display()), e))?;
+            let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("listing {}", from.display()), e))?;
+            for entry in entries.flatten() {
+                copy(&entry.path(), &to.join(entry.file_name()))?;
+            }
+            return Ok(());
+        }
+        std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io(format!("copying {}", from.display()), e))
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if matches!(name.as_str(), "db" | "conf" | "blobs") || name.starts_with("snap.") {
+            copy(&entry.path(), &to.join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 /// Takes the exclusive lock on the store in `dir` (its `LOCK` file): held while the file

@@ -157,7 +157,20 @@ impl Wal {
     /// Opens (creating) the log in `store_dir/log`; returns it with the intact records from
     /// `from` to the end, in order, after cutting off a torn tail of the last segment.
     pub fn open(store_dir: &Path, from: Position) -> Result<(Wal, Vec<Replayed>)> {
+        Wal::open_as(store_dir, from, false)
+    }
+
+    /// As `open`, for a reader: nothing is created, cut or synced; a torn tail is left
+    /// where it is (the records before it are all there is), and appending fails.
+    pub fn open_read_only(store_dir: &Path, from: Position) -> Result<(Wal, Vec<Replayed>)> {
+        Wal::open_as(store_dir, from, true)
+    }
+
+    fn open_as(store_dir: &Path, from: Position, read_only: bool) -> Result<(Wal, Vec<Replayed>)> {
         let dir = store_dir.join(SEGMENTS_DIR);
+        if !dir.exists() && read_only {
+            return Err(Error::Corrupt { seq: 0, what: format!("the log directory {} is missing", dir.display()) });
+        }
         if !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
             sync_dir(store_dir)?;
@@ -203,6 +216,11 @@ impl Wal {
         }
         let path = segment_path(&dir, last);
         let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
+        if read_only {
+            let file = File::open(&path).map_err(|e| io("opening", e))?;
+            let segments = Arc::new(Segments { dir: dir.clone(), files: Mutex::new(HashMap::new()) });
+            return Ok((Wal { dir, file, segment: last, len: end, segments, record: Vec::new() }, records));
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
