@@ -128,3 +128,39 @@ fn a_full_disk_refuses_writes_cleanly_and_never_damages_the_store() {
     run(&["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-04", "--amount", "1"]).ok();
     run(&["verify"]).ok();
 }
+
+/// An auditor reads a store on read-only media: a read-only bind mount of the store, where
+/// nothing can be created or locked. Every read works; a write is refused.
+#[test]
+fn a_store_on_read_only_media_is_read() {
+    let env = Env::new();
+    env.import(PLAN_2022).ok();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-03", "--amount", "1"]).ok();
+    let ro = env.tmp.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let bind = Command::new("mount").arg("--bind").arg(env.store()).arg(&ro).output().unwrap();
+    if !bind.status.success() {
+        println!(
+            "a_store_on_read_only_media_is_read: skipped, no bind mount here ({})",
+            String::from_utf8_lossy(&bind.stderr).trim()
+        );
+        return;
+    }
+    let _mount = Mount(ro.clone());
+    let remount = Command::new("mount").args(["-o", "remount,ro,bind"]).arg(&ro).status().unwrap();
+    assert!(remount.success());
+    assert!(std::fs::write(ro.join("probe"), b"x").is_err(), "the mount is read-only");
+    let run = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.arg("--store").arg(&ro).args(args).env_remove("PLANLEDGER_NOW").env_remove("PLANLEDGER_STORE");
+        output(c.output().unwrap())
+    };
+    let local = env.run(&["state", "--json"]).ok().stdout;
+    assert_eq!(run(&["state", "--json"]).ok().stdout, local);
+    run(&["verify"]).ok();
+    run(&["summary", "--year", "2022"]).ok();
+    run(&["audit"]).ok();
+    let w =
+        run(&["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-04", "--amount", "1"]);
+    assert_ne!(w.code, 0, "a write to read-only media is refused");
+}

@@ -293,8 +293,10 @@ impl EmbeddedStore {
         scratch: Option<tempfile::TempDir>,
     ) -> Result<EmbeddedStore> {
         let read_only = scratch.is_some();
-        let db = open_sled(index_dir)?;
-        let tree = db.open_tree(TREE).map_err(sled_error)?;
+        // An index that does not open is named by the store it belongs to.
+        let named = |e: Error| e.at(dir.display().to_string());
+        let db = open_sled(index_dir).map_err(named)?;
+        let tree = db.open_tree(TREE).map_err(sled_error).map_err(named)?;
         let db_path = index_dir.join("db");
         let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
         let created = match tree.get(KEY_FORMAT).map_err(sled_error)? {
