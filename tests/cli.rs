@@ -1121,3 +1121,35 @@ fn readers_never_modify_the_store() {
     assert!(env.log().starts_with(&log));
     env.assert_verifies();
 }
+
+/// `summary --format md` is CommonMark that renders as meant: rendered with a real CommonMark
+/// renderer, the `--by` table is a table and every bold lead-in is bold, with no literal
+/// asterisks or pipes left in the text.
+#[test]
+fn summary_markdown_renders_with_a_commonmark_renderer() {
+    use pulldown_cmark::{html, Options, Parser};
+    let env = setup();
+    env.submit("housing", &["investment", "--project", "park", "--period", "2022-03", "--amount", "2"]).ok();
+    for lang in ["zh", "en"] {
+        let md = env.run(&["summary", "--year", "2022", "--format", "md", "--lang", lang, "--by", "block"]).ok().stdout;
+        let mut out = String::new();
+        html::push_html(&mut out, Parser::new_ext(&md, Options::ENABLE_TABLES));
+        assert!(out.matches("<table>").count() >= 2, "{lang}: the --by and indicator tables are tables:\n{md}\n{out}");
+        let lead = if lang == "zh" { "<strong>重点项目</strong>。" } else { "<strong>Key projects</strong>." };
+        assert!(out.contains(lead), "{lang}: bold lead-in:\n{out}");
+        let text: String = {
+            let mut t = String::new();
+            let mut inside = false;
+            for c in out.chars() {
+                match c {
+                    '<' => inside = true,
+                    '>' => inside = false,
+                    c if !inside => t.push(c),
+                    _ => {}
+                }
+            }
+            t
+        };
+        assert!(!text.contains("**") && !text.contains("|"), "{lang}: markup left as text:\n{text}");
+    }
+}

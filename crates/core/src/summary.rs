@@ -295,7 +295,18 @@ on_schedule,behind_schedule\n";
         let mut out = String::new();
         let title = self.plans.first().map(|p| p.def.title.clone()).unwrap_or_else(|| format!("{}", self.year));
         let h = if markdown { "## " } else { "" };
-        let b = |s: &str| if markdown { format!("**{s}**") } else { s.to_string() };
+        // A lead-in in bold, its full stop outside the emphasis: CommonMark does not close
+        // `**` after punctuation that a letter or digit follows (`**重点项目。**246` shows the
+        // asterisks), but does after a letter (`**重点项目**。246`).
+        let b = |s: &str| {
+            if !markdown {
+                return s.to_string();
+            }
+            match s.strip_suffix('。').map(|w| (w, "。")).or_else(|| s.strip_suffix('.').map(|w| (w, "."))) {
+                Some((word, stop)) => format!("**{word}**{stop}"),
+                None => format!("**{s}**"),
+            }
+        };
         let d = |x: Decimal| fmt_decimal(x);
         let pct = |x: Option<Decimal>| x.map(fmt_pct).unwrap_or_else(|| "-".into());
         let pc = self.province_city();
@@ -499,7 +510,7 @@ impl Summary<'_> {
         walk(by, "", &mut rows);
         let mut out = String::new();
         if markdown {
-            let _ = writeln!(out, "| {} |\n|{}|", header.join(" | "), "---|".repeat(header.len()));
+            let _ = writeln!(out, "| {} |\n|{}", header.join(" | "), "---|".repeat(header.len()));
             for r in &rows {
                 let _ = writeln!(out, "| {} |", r.join(" | "));
             }
