@@ -1,8 +1,8 @@
-//! `cargo bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N] [--group-commit]`
+//! `cargo bench -p planledger-bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N] [--group-commit]`
 //! (`--group-commit`: only the concurrent-writers measure; `--reads`: only appends while
 //! full reads run)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
-//! `cargo bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
+//! `cargo bench -p planledger-bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
 
 mod harness;

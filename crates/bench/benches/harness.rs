@@ -2,7 +2,8 @@
 //! through planledger, an SQLite event table and a raw sled one-key-per-event layout, with
 //! the same durability (an fsync per committed batch), measured in one run and printed as
 //! one table of figures and ratios. `benches/ledger.rs` runs it at full size; the test
-//! `tests/bench_harness.rs` runs it at `--quick` size to check that it works.
+//! `tests/bench_harness.rs` (`cargo test -p planledger-bench`) runs it at `--quick` size to
+//! check that it works.
 
 #![allow(dead_code)]
 
@@ -449,7 +450,7 @@ pub fn run(cfg: &Config) -> Report {
     drop(store);
     report.notes.push(format!(
         "Peak RSS of the whole bench process: {} MiB (VmHWM). The replay-memory figure is measured in a separate \
-         process: `cargo bench --bench ledger -- --replay-rss <dir>`.",
+         process: `cargo bench -p planledger-bench --bench ledger -- --replay-rss <dir>`.",
         rss_kib().0 / 1024
     ));
     report
