@@ -246,28 +246,30 @@ pub const KINDS: &[&str] = &[
 
 impl Payload {
     /// The figures this payload carries, named as its fields are.
-    pub fn figures(&self) -> Vec<(&'static str, rust_decimal::Decimal)> {
+    pub fn figures(&self) -> [Option<(&'static str, rust_decimal::Decimal)>; 2] {
         match self {
-            Payload::IndicatorDefined(i) => vec![("target", i.target)],
-            Payload::ProjectListed(p) => {
-                let mut v = vec![("planned_investment", p.planned_investment)];
-                v.extend(p.total_investment.map(|t| ("total_investment", t)));
-                v
-            }
-            Payload::InvestmentReported(i) => vec![("amount", i.amount)],
-            Payload::ActualReported(a) => vec![("value", a.value)],
-            Payload::TargetRevised(t) => vec![("previous", t.previous), ("value", t.value)],
-            Payload::Corrected(c) => vec![("previous", c.previous), ("value", c.value)],
-            _ => Vec::new(),
+            Payload::IndicatorDefined(i) => [Some(("target", i.target)), None],
+            Payload::ProjectListed(p) => [
+                Some(("planned_investment", p.planned_investment)),
+                p.total_investment.map(|t| ("total_investment", t)),
+            ],
+            Payload::InvestmentReported(i) => [Some(("amount", i.amount)), None],
+            Payload::ActualReported(a) => [Some(("value", a.value)), None],
+            Payload::TargetRevised(t) => [Some(("previous", t.previous)), Some(("value", t.value))],
+            Payload::Corrected(c) => [Some(("previous", c.previous)), Some(("value", c.value))],
+            _ => [None, None],
         }
     }
 
     /// The first figure outside the bounds every figure entering the ledger is held to
     /// (`model::check_magnitude`), if any: a log written before the bounds may hold one,
-    /// and folding it could overflow a sum.
+    /// and folding it could overflow a sum. Runs on every event folded: it allocates only
+    /// for the message of a figure out of bounds.
     pub fn out_of_bounds(&self) -> Option<String> {
-        self.figures().into_iter().find_map(|(field, d)| {
-            crate::model::check_magnitude(field, &crate::model::fmt_decimal(d), d).err().map(|e| e.to_string())
+        self.figures().into_iter().flatten().find(|(_, d)| !crate::model::within_bounds(*d)).map(|(field, d)| {
+            crate::model::check_magnitude(field, &crate::model::fmt_decimal(d), d)
+                .err()
+                .map_or_else(|| format!("{field} is out of bounds"), |e| e.to_string())
         })
     }
 
