@@ -191,5 +191,5 @@ fn weak_keys_and_bad_principal_ids_are_refused() {
         "--as",
         "drc",
     ])
-    .fails(3, "principal id 'a b/c' is not valid");
+    .fails(3, "principal id 'a b/c' contains '/'");
 }

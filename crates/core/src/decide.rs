@@ -153,7 +153,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         if state.principals.get(actor).is_some_and(|p| p.role == Role::Auditor) {
             return Err(Error::Forbidden(format!("'{actor}' is an auditor; auditors only read")));
         }
-        return Err(Error::unknown("department", actor));
+        return Err(unknown_department(state, actor));
     }
     let payload = match command {
         Command::ImportPlan(_) => unreachable!("handled above"),
@@ -175,7 +175,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 (Some(d), _) if d.coordinator => Role::Coordinator,
                 (Some(_), _) => Role::Department,
                 (None, Some(Role::Auditor)) => Role::Auditor,
-                (None, _) => return Err(Error::unknown("department", principal.as_str())),
+                (None, _) => return Err(unknown_department(state, principal)),
             };
             if let Some((who, _)) =
                 state.principals.iter().find(|(_, p)| p.keys.iter().any(|k| &k.key == key && k.revoked.is_none()))
@@ -413,7 +413,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
     let actor_is_coordinator = state.is_coordinator(actor)
         || file_depts.get(actor).is_some_and(|d| d.coordinator && !state.departments.contains_key(actor));
     if !state.departments.contains_key(actor) && !file_depts.contains_key(actor) {
-        return Err(Error::unknown("department", actor));
+        return Err(unknown_department(state, actor));
     }
     if !actor_is_coordinator {
         return Err(Error::Forbidden(format!(
@@ -459,7 +459,11 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                 .at(at()))
             }
             Some(_) => {}
-            None => out.push(Payload::DepartmentRegistered(d.clone())),
+            None => {
+                let known = state.departments.keys().map(String::as_str).chain(seen.iter().copied());
+                refuse_look_alike("department", &d.dept, known).map_err(|e| e.at(at()))?;
+                out.push(Payload::DepartmentRegistered(d.clone()))
+            }
         }
     }
     let dept_known = |d: &str| state.departments.contains_key(d) || file_depts.contains_key(d);
@@ -471,7 +475,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             return Err(Error::invalid("defined twice in this file").at(at()));
         }
         if !dept_known(&ind.department) {
-            return Err(Error::unknown("department", &ind.department).at(at()));
+            return Err(unknown_department(state, &ind.department).at(at()));
         }
         match existing.and_then(|plan| plan.indicators.get(&ind.indicator)) {
             Some(known) if known.def != *ind => {
@@ -492,7 +496,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             return Err(Error::invalid("listed twice in this file").at(at()));
         }
         if !dept_known(&pr.department) {
-            return Err(Error::unknown("department", &pr.department).at(at()));
+            return Err(unknown_department(state, &pr.department).at(at()));
         }
         let earlier = state.latest_listing_before(&pr.project, p.year);
         let carried: Vec<CarriedMilestone> = earlier
@@ -547,6 +551,14 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                     ))
                     .at(at()));
                 }
+                if earlier.is_none() {
+                    let known = state
+                        .plans
+                        .values()
+                        .flat_map(|plan| plan.projects.keys().map(|k| k.as_str()))
+                        .chain(seen.iter().copied());
+                    refuse_look_alike("project", &pr.project, known).map_err(|e| e.at(at()))?;
+                }
                 out.push(Payload::ProjectListed(std::sync::Arc::new(ProjectListed { carried, ..pr.clone() })))
             }
         }
@@ -570,7 +582,7 @@ fn plan_listing<'s>(
     }
     let years: Vec<String> = state.listings_of(project).map(|p| p.def.year.to_string()).collect();
     if years.is_empty() {
-        return Err(Error::unknown("project", project));
+        return Err(unknown_project(state, project));
     }
     Err(Error::invalid(format!(
         "{field} '{value}' is outside the plan years that list project '{project}' ({})",
@@ -582,7 +594,7 @@ fn plan_listing<'s>(
 fn project_plan<'s>(state: &'s State, project: &'s str, plan: Option<&str>) -> Result<&'s Plan> {
     let listing: Vec<&Plan> = state.listings_of(project).collect();
     if listing.is_empty() {
-        return Err(Error::unknown("project", project));
+        return Err(unknown_project(state, project));
     }
     pick_plan(listing, plan, "project", project)
 }
@@ -599,7 +611,7 @@ fn indicator_plan<'s>(state: &'s State, indicator: &str, plan: Option<&str>, yea
     }
     let defining: Vec<&Plan> = state.plans_by_year().filter(|p| p.indicators.contains_key(indicator)).collect();
     if defining.is_empty() {
-        return Err(Error::unknown("indicator", indicator));
+        return Err(unknown_indicator(state, indicator));
     }
     let Some(year) = year else {
         return pick_plan(defining, plan, "indicator", indicator);
@@ -630,6 +642,31 @@ fn pick_plan<'s>(candidates: Vec<&'s Plan>, plan: Option<&str>, kind: &str, id: 
             )))
         }
     }
+}
+
+/// Refuses a new id that differs from a known one only by width (全角/半角) or spaces: two
+/// such ids would read as one project in every report and split its figures.
+fn refuse_look_alike<'k>(kind: &str, id: &str, known: impl IntoIterator<Item = &'k str>) -> Result<()> {
+    match crate::names::look_alike(id, known) {
+        None => Ok(()),
+        Some(other) => Err(Error::invalid(format!(
+            "{kind} id '{id}' differs from the existing '{other}' only in character width or spaces; did you mean '{other}'? Use it, or an id that differs in more than that"
+        ))),
+    }
+}
+
+/// "unknown department 'X'; did you mean ...?"
+fn unknown_department(state: &State, id: &str) -> Error {
+    Error::unknown_among("department", id, state.departments.keys().map(String::as_str))
+}
+
+/// "unknown project 'X'; did you mean ...?", among the projects of every loaded plan.
+fn unknown_project(state: &State, id: &str) -> Error {
+    Error::unknown_among("project", id, state.plans.values().flat_map(|p| p.projects.keys().map(|k| k.as_str())))
+}
+
+fn unknown_indicator(state: &State, id: &str) -> Error {
+    Error::unknown_among("indicator", id, state.plans.values().flat_map(|p| p.indicators.keys().map(String::as_str)))
 }
 
 fn require_coordinator(state: &State, actor: &str, what: &str) -> Result<()> {

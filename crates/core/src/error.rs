@@ -11,8 +11,9 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// A reference to something the ledger does not know.
-    #[error("unknown {kind} '{id}'")]
-    Unknown { kind: &'static str, id: String },
+    /// `hint` is empty or "; did you mean ...?" (`names::did_you_mean`).
+    #[error("unknown {kind} '{id}'{hint}")]
+    Unknown { kind: &'static str, id: String, hint: String },
     /// The acting department may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -65,7 +66,13 @@ impl Error {
     }
 
     pub fn unknown(kind: &'static str, id: impl Into<String>) -> Self {
-        Error::Unknown { kind, id: id.into() }
+        Error::Unknown { kind, id: id.into(), hint: String::new() }
+    }
+
+    /// An unknown id, with the nearest of the `known` ids suggested.
+    pub fn unknown_among<'k>(kind: &'static str, id: &str, known: impl IntoIterator<Item = &'k str>) -> Self {
+        let hint = crate::names::did_you_mean(&crate::names::nearest(id, known));
+        Error::Unknown { kind, id: id.to_string(), hint }
     }
 
     /// Wraps `self` with a location ("events.jsonl line 3"). Nested locations read outer-first.

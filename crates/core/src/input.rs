@@ -401,8 +401,8 @@ dimensions = { block = "B" }
         assert!(e.contains("projects[0] ('park')") && e.contains("TOML float"), "{e}");
         let e = parse_plan(&PLAN.replace("\"12.5\"", "\"-1\"")).unwrap_err().to_string();
         assert!(e.contains("negative"), "{e}");
-        let e = parse_plan(&PLAN.replace("level = \"district\"", "level = \"county\"")).unwrap_err().to_string();
-        assert!(e.contains("projects[0] ('park'): level 'county'"), "{e}");
+        let e = parse_plan(&PLAN.replace("level = \"district\"", "level = \"township\"")).unwrap_err().to_string();
+        assert!(e.contains("projects[0] ('park'): level 'township'"), "{e}");
         let e = parse_plan(&PLAN.replace("[plan]", "[plan\n")).unwrap_err().to_string();
         assert!(e.starts_with("line "), "{e}");
         assert!(!e.contains('\n'), "{e}");

@@ -12,6 +12,7 @@ pub mod event;
 pub mod hash;
 pub mod input;
 pub mod model;
+pub mod names;
 pub mod projection;
 pub mod report;
 pub mod serde_decimal;

@@ -46,6 +46,7 @@ pub struct PlanTotals {
     pub all: Totals,
     pub province: Totals,
     pub city: Totals,
+    pub county: Totals,
     pub district: Totals,
 }
 
@@ -62,6 +63,7 @@ impl PlanTotals {
         json!({
             "province": self.province.json(),
             "city": self.city.json(),
+            "county": self.county.json(),
             "district": self.district.json(),
             "province_city": self.province_city().json(),
         })
@@ -76,6 +78,7 @@ pub fn plan_totals(plan: &Plan, at: Option<Date>) -> PlanTotals {
         match listing.def.level {
             Level::Province => t.province.add(listing.planned_investment, completed),
             Level::City => t.city.add(listing.planned_investment, completed),
+            Level::County => t.county.add(listing.planned_investment, completed),
             Level::District => t.district.add(listing.planned_investment, completed),
         }
     }
@@ -238,6 +241,9 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
         totals_line(&mut out, "all", &t.all);
         totals_line(&mut out, "province", &t.province);
         totals_line(&mut out, "city", &t.city);
+        if t.county.projects > 0 {
+            totals_line(&mut out, "county", &t.county);
+        }
         totals_line(&mut out, "district", &t.district);
         totals_line(&mut out, "province+city", &t.province_city());
         if !p.indicators.is_empty() {

@@ -212,7 +212,7 @@ impl Summary<'_> {
     pub fn json(&self, as_of: Value) -> Value {
         let mut projects = self.all.json();
         let mut by_level = Map::new();
-        for (l, g) in &self.levels {
+        for (l, g) in Level::REPORT_ORDER.iter().filter_map(|l| self.levels.get(l).map(|g| (l, g))) {
             by_level.insert(l.as_str().into(), Value::Object(g.json()));
         }
         by_level.insert("province_city".into(), Value::Object(self.province_city().json()));
@@ -271,7 +271,7 @@ on_schedule,behind_schedule\n";
             let _ = writeln!(out, "{},{},{}", csv_field(dim), csv_field(value), cells.join(","));
         };
         row("all", "all", &self.all);
-        for (l, g) in &self.levels {
+        for (l, g) in Level::REPORT_ORDER.iter().filter_map(|l| self.levels.get(l).map(|g| (l, g))) {
             row("level", l.as_str(), g);
         }
         row("level", "province_city", &self.province_city());

@@ -145,7 +145,7 @@ pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
     };
     if let Some(p) = &q.plan {
         if !state.plans.contains_key(p) {
-            return Err(Error::unknown("plan", p));
+            return Err(Error::unknown_among("plan", p, state.years.values().flatten().map(String::as_str)));
         }
     }
     Ok(StateAnswer { state, plan: q.plan.clone(), at: q.at })
