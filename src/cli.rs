@@ -17,7 +17,7 @@ use planledger::ledger::{Ack, Ledger};
 use planledger::model::{Date, Timestamp};
 use planledger::query::AsOf;
 use planledger::store::{EmbeddedStore, BATCH_EVENTS_MAX};
-use planledger::{audit, proof, read, summary};
+use planledger::{audit, plan_sheet, proof, read, summary};
 
 /// Exit codes, documented in docs/cli.md.
 pub mod exit {
@@ -274,13 +274,29 @@ pub(crate) enum SnapshotCmd {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum PlanCmd {
-    /// Import a plan file (TOML); re-importing the same file writes nothing
-    Import {
-        file: PathBuf,
-        /// Acting department (must be a coordinator)
-        #[arg(long = "as", value_name = "DEPT")]
-        actor: String,
-    },
+    /// Import a plan: a plan file (TOML) or the plan office's spreadsheet (.xlsx, .xls,
+    /// .ods, .csv; docs/spreadsheets.md); re-importing the same file writes nothing
+    Import(PlanImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PlanImportArgs {
+    pub(crate) file: PathBuf,
+    /// Acting department (must be a coordinator)
+    #[arg(long = "as", value_name = "DEPT")]
+    pub(crate) actor: String,
+    /// Spreadsheets: the plan's id [default: a 计划 sheet's 计划编号, else JURISDICTION-YEAR]
+    #[arg(long, value_name = "ID")]
+    plan: Option<String>,
+    /// Spreadsheets: the plan year [default: a 计划 sheet's 年度, else the title row's 2021年]
+    #[arg(long)]
+    year: Option<i32>,
+    /// Spreadsheets: the plan's title [default: a 计划 sheet's 标题, else the title row]
+    #[arg(long)]
+    title: Option<String>,
+    /// Spreadsheets: the jurisdiction [default: a 计划 sheet's 行政区, else the title row's start]
+    #[arg(long)]
+    jurisdiction: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -568,7 +584,7 @@ impl Ctx {
 pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
     let ctx = Ctx { store: cli.store, key: cli.key, json: cli.json };
     match cli.command {
-        Cmd::Plan(PlanCmd::Import { file, actor }) => cmd_plan_import(&ctx, &file, &actor, out),
+        Cmd::Plan(PlanCmd::Import(args)) => cmd_plan_import(&ctx, &args, out),
         Cmd::Submit(args) => cmd_submit(&ctx, &args, out),
         Cmd::State(args) => cmd_state(&ctx, &args, out),
         Cmd::Summary(args) => cmd_summary(&ctx, &args, out),
@@ -597,9 +613,14 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
     .map(|()| exit::OK)
 }
 
-fn cmd_plan_import(ctx: &Ctx, file: &Path, actor: &str, out: &mut Out) -> Result<()> {
-    let text = read_file(file)?;
-    let import = input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?;
+fn cmd_plan_import(ctx: &Ctx, args: &PlanImportArgs, out: &mut Out) -> Result<()> {
+    let (file, actor) = (args.file.as_path(), args.actor.as_str());
+    let import = if planledger_sheets::is_spreadsheet(file) {
+        plan_of_spreadsheet(ctx, args)?
+    } else {
+        let text = read_file(file)?;
+        input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?
+    };
     let pair = key_pair(&ctx.key)?;
     let mut ledger = open_ledger(&ctx.dir())?;
     let plan_id = import.plan.plan.clone();
@@ -609,6 +630,44 @@ fn cmd_plan_import(ctx: &Ctx, file: &Path, actor: &str, out: &mut Out) -> Result
     let name = file.display().to_string();
     let acks = ledger.submit(actor, &subs, &|_| Some(name.clone()))?;
     print_import(out, ctx.json, &plan_id, &acks)
+}
+
+/// The plan in a spreadsheet, its 责任单位 matched to the store's departments.
+fn plan_of_spreadsheet(ctx: &Ctx, args: &PlanImportArgs) -> Result<planledger::decide::PlanImport> {
+    let name = args.file.display().to_string();
+    let workbook = planledger_sheets::read_workbook(&args.file).map_err(sheet_error)?;
+    let meta = plan_sheet::PlanMeta {
+        plan: args.plan.clone(),
+        year: args.year,
+        title: args.title.clone(),
+        jurisdiction: args.jurisdiction.clone(),
+    };
+    let known = known_departments(&ctx.dir())?;
+    plan_sheet::plan_from_workbook(&workbook, &meta, &known, &args.actor).map_err(|e| in_file(e, &name))
+}
+
+/// The store's departments (none when there is no store yet), read without writing.
+fn known_departments(dir: &Path) -> Result<Vec<plan_sheet::KnownDepartment>> {
+    let reading = match open_existing(dir) {
+        Ok(r) => r,
+        Err(Error::NoStore(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let store: &dyn planledger::store::Store = &*reading;
+    let state = planledger::query::plans_at(store, store.head().events(), &[])?;
+    Ok(state
+        .departments
+        .iter()
+        .map(|(id, d)| plan_sheet::KnownDepartment { id: id.clone(), name: d.name.clone() })
+        .collect())
+}
+
+/// A spreadsheet that cannot be read, as the error the command prints.
+pub(crate) fn sheet_error(e: planledger_sheets::SheetError) -> Error {
+    match e {
+        planledger_sheets::SheetError::Io { path, source } => Error::io(format!("cannot read {path}"), source),
+        other => Error::invalid(other.to_string()),
+    }
 }
 
 fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {

@@ -125,7 +125,14 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     let pair = cli::key_pair(&cli.key)?;
     let json = cli.json;
     match cli.command {
-        Cmd::Plan(PlanCmd::Import { file, actor }) => {
+        Cmd::Plan(PlanCmd::Import(args)) => {
+            let (file, actor) = (args.file, args.actor);
+            if planledger_sheets::is_spreadsheet(&file) {
+                return Err(Error::invalid(format!(
+                    "{}: a spreadsheet plan is imported into a local store (--store), not through --server",
+                    file.display()
+                )));
+            }
             let text = cli::read_file(&file)?;
             let name = file.display().to_string();
             let import = planledger::input::parse_plan(&text).map_err(|e| cli::in_file(e, &name))?;

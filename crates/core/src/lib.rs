@@ -13,9 +13,11 @@ pub mod hash;
 pub mod input;
 pub mod model;
 pub mod names;
+pub mod plan_sheet;
 pub mod projection;
 pub mod report;
 pub mod serde_decimal;
+pub mod sheet;
 pub mod summary;
 
 pub use error::{Error, Result};
