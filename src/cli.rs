@@ -277,6 +277,30 @@ pub(crate) enum PlanCmd {
     /// Import a plan: a plan file (TOML) or the plan office's spreadsheet (.xlsx, .xls,
     /// .ods, .csv; docs/spreadsheets.md); re-importing the same file writes nothing
     Import(PlanImportArgs),
+    /// Amend a plan mid-year: add projects (a plan file or spreadsheet of them) or take one
+    /// off the list (调出) from a date with the reason; the change is recorded, never erased
+    Amend(PlanAmendArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PlanAmendArgs {
+    /// Acting department (must be a coordinator)
+    #[arg(long = "as", value_name = "DEPT")]
+    pub(crate) actor: String,
+    /// The plan amended
+    #[arg(long, value_name = "ID")]
+    pub(crate) plan: String,
+    /// Add the projects of this file (TOML plan file, or a spreadsheet with a 项目 sheet)
+    #[arg(long, value_name = "FILE", conflicts_with = "withdraw", required_unless_present = "withdraw")]
+    pub(crate) add: Option<PathBuf>,
+    /// Take this project off the plan's list
+    #[arg(long, value_name = "PROJECT", requires_all = ["date", "reason"])]
+    pub(crate) withdraw: Option<String>,
+    /// YYYY-MM-DD: the project counts out from this date on
+    #[arg(long)]
+    pub(crate) date: Option<String>,
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -399,6 +423,21 @@ pub(crate) enum Kind {
         event: String,
         #[arg(long, allow_hyphen_values = true)]
         value: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Take a project off a plan's list (调出) from a date, with the reason (coordinators)
+    Withdraw {
+        #[arg(long)]
+        project: String,
+        /// The plan, when the project is in several plans
+        #[arg(long)]
+        plan: Option<String>,
+        /// YYYY-MM-DD: summaries count the project out from this date on
+        #[arg(long)]
+        date: String,
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -585,6 +624,7 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
     let ctx = Ctx { store: cli.store, key: cli.key, json: cli.json };
     match cli.command {
         Cmd::Plan(PlanCmd::Import(args)) => cmd_plan_import(&ctx, &args, out),
+        Cmd::Plan(PlanCmd::Amend(args)) => cmd_plan_amend(&ctx, &args, out),
         Cmd::Submit(args) => cmd_submit(&ctx, &args, out),
         Cmd::State(args) => cmd_state(&ctx, &args, out),
         Cmd::Summary(args) => cmd_summary(&ctx, &args, out),
@@ -621,15 +661,83 @@ fn cmd_plan_import(ctx: &Ctx, args: &PlanImportArgs, out: &mut Out) -> Result<()
         let text = read_file(file)?;
         input::parse_plan(&text).map_err(|e| in_file(e, &file.display().to_string()))?
     };
+    import_plan(ctx, actor, import, &file.display().to_string(), out)
+}
+
+/// Records a parsed plan (or the projects added to one) as one atomic batch.
+fn import_plan(
+    ctx: &Ctx,
+    actor: &str,
+    import: planledger::decide::PlanImport,
+    name: &str,
+    out: &mut Out,
+) -> Result<()> {
     let pair = key_pair(&ctx.key)?;
     let mut ledger = open_ledger(&ctx.dir())?;
     let plan_id = import.plan.plan.clone();
     let mut subs =
         vec![Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
     sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
-    let name = file.display().to_string();
-    let acks = ledger.submit(actor, &subs, &|_| Some(name.clone()))?;
+    let acks = ledger.submit(actor, &subs, &|_| Some(name.to_string()))?;
     print_import(out, ctx.json, &plan_id, &acks)
+}
+
+/// `plan amend`: projects added to a plan (an import of them into that plan), or one withdrawn.
+fn cmd_plan_amend(ctx: &Ctx, args: &PlanAmendArgs, out: &mut Out) -> Result<()> {
+    if let Some(sub) = withdrawal_of(args)? {
+        return submit_one(ctx, &args.actor, sub.command, out);
+    }
+    let Some(file) = &args.add else {
+        return Err(Error::invalid("plan amend needs --add FILE or --withdraw PROJECT --date D --reason R"));
+    };
+    let import = if planledger_sheets::is_spreadsheet(file) {
+        let def = plan_def(&ctx.dir(), &args.plan)?;
+        let import_args = PlanImportArgs {
+            file: file.clone(),
+            actor: args.actor.clone(),
+            plan: Some(def.plan),
+            year: Some(def.year),
+            title: Some(def.title),
+            jurisdiction: Some(def.jurisdiction),
+        };
+        plan_of_spreadsheet(ctx, &import_args)?
+    } else {
+        let import = input::parse_plan(&read_file(file)?).map_err(|e| in_file(e, &file.display().to_string()))?;
+        if import.plan.plan != args.plan {
+            return Err(Error::invalid(format!(
+                "{} is a file of plan '{}', not of '{}'",
+                file.display(),
+                import.plan.plan,
+                args.plan
+            )));
+        }
+        import
+    };
+    import_plan(ctx, &args.actor, import, &file.display().to_string(), out)
+}
+
+/// The withdrawal `plan amend --withdraw` asks for, if it does.
+pub(crate) fn withdrawal_of(args: &PlanAmendArgs) -> Result<Option<Submission>> {
+    let (Some(project), Some(date), Some(reason)) = (&args.withdraw, &args.date, &args.reason) else {
+        return Ok(None);
+    };
+    let f: BTreeMap<String, String> = [("project", project), ("plan", &args.plan), ("date", date), ("reason", reason)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    input::submission_from_fields("withdraw", &f).map(Some)
+}
+
+/// The definition of an existing plan, read without writing.
+fn plan_def(dir: &Path, plan: &str) -> Result<planledger::event::PlanDeclared> {
+    let reading = open_existing(dir)?;
+    let store: &dyn planledger::store::Store = &*reading;
+    let state = planledger::query::plans_at(store, store.head().events(), &[plan.to_string()])?;
+    state
+        .plans
+        .get(plan)
+        .map(|p| p.def.clone())
+        .ok_or_else(|| Error::unknown_among("plan", plan, state.years.values().flatten().map(String::as_str)))
 }
 
 /// The plan in a spreadsheet, its 责任单位 matched to the store's departments.
@@ -1150,6 +1258,13 @@ pub(crate) fn kind_submission(kind: Kind) -> Result<Submission> {
             put("event", Some(event));
             put("reason", Some(reason));
             ("retract", common)
+        }
+        Kind::Withdraw { project, plan, date, reason, common } => {
+            put("project", Some(project));
+            put("plan", plan);
+            put("date", Some(date));
+            put("reason", Some(reason));
+            ("withdraw", common)
         }
     };
     put("id", common.id);

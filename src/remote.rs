@@ -151,6 +151,25 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let acks = append(&mut client, req).await?;
             cli::print_import(out, json, &plan_id, &acks)?;
         }
+        Cmd::Plan(PlanCmd::Amend(args)) => {
+            let Some(sub) = cli::withdrawal_of(&args)? else {
+                return Err(Error::invalid(
+                    "plan amend --add records into a local store (--store); through --server, import the plan file with the projects added",
+                ));
+            };
+            let mut subs = [sub];
+            let mut client = connect(url).await?;
+            sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
+            let req = proto::AppendRequest {
+                actor: args.actor.clone(),
+                submissions: vec![wire(&subs[0], None)],
+                expected: Vec::new(),
+                plan_toml: String::new(),
+                auth: None,
+            };
+            let acks = append(&mut client, req).await?;
+            cli::print_acks(out, json, &acks)?;
+        }
         Cmd::Submit(args) => {
             let (mut subs, origins) = cli::submissions_of(&args)?;
             let expected = cli::parse_expected(&args.expect)?

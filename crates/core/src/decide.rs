@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::event::{
     ActualReported, CarriedMilestone, Corrected, DepartmentRegistered, Event, IndicatorDefined, InvestmentReported,
-    KeyRegistered, KeyRevoked, MilestoneReached, Payload, PlanDeclared, ProjectListed, Retracted, Subject, TargetRef,
-    TargetRevised,
+    KeyRegistered, KeyRevoked, MilestoneReached, Payload, PlanDeclared, ProjectListed, ProjectScheduled,
+    ProjectWithdrawn, Retracted, Subject, TargetRef, TargetRevised,
 };
 use crate::model::{check_text, Basis, Date, Milestone, Month, Period, Role};
 use crate::projection::{Listing, Plan, Progress, State};
@@ -25,6 +25,9 @@ pub struct PlanImport {
     pub departments: Vec<DepartmentRegistered>,
     pub indicators: Vec<IndicatorDefined>,
     pub projects: Vec<ProjectListed>,
+    /// What the plan says of its projects beyond the listing (建设性质, planned months),
+    /// for the projects that have it.
+    pub schedules: Vec<ProjectScheduled>,
 }
 
 /// Names an event by its seq or its id.
@@ -98,6 +101,13 @@ pub enum Command {
         event: EventRef,
         reason: String,
     },
+    /// A coordinator takes a project off a plan's list (调出) from `date`.
+    Withdraw {
+        project: String,
+        plan: Option<String>,
+        date: Date,
+        reason: String,
+    },
     /// A coordinator registers a principal's signing key (`dept register`).
     RegisterKey {
         principal: String,
@@ -125,6 +135,7 @@ impl Command {
             Command::Retract { .. } => "retract",
             Command::RegisterKey { .. } => "key-registered",
             Command::RevokeKey { .. } => "key-revoked",
+            Command::Withdraw { .. } => "withdraw",
         }
     }
 }
@@ -196,8 +207,45 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 reason: reason.clone(),
             }))
         }
+        Command::Withdraw { project, plan, date, reason } => {
+            require_coordinator(state, actor, "withdraw projects from a plan")?;
+            check_text("reason", reason, true)?;
+            let plan = project_plan(state, project, plan.as_deref())?;
+            not_future("date", *date, date, today)?;
+            if date.year() != plan.def.year {
+                return Err(Error::invalid(format!(
+                    "date '{date}' is outside the plan year {} of plan '{}'",
+                    plan.def.year, plan.def.plan
+                )));
+            }
+            let listing = &plan.projects[project.as_str()];
+            if let Some(w) = listing.withdrawn {
+                return Err(Error::Conflict(format!(
+                    "project '{project}' was already withdrawn from plan '{}' on {} (seq {})",
+                    plan.def.plan, w.date, w.seq
+                )));
+            }
+            if let Some((month, e)) = listing.progress.investments.iter().find(|(m, _)| m.first_day() > *date) {
+                return Err(Error::invalid(format!(
+                    "project '{project}' has investment recorded for {month} (seq {}), after '{date}'; retract it first or withdraw from a later date",
+                    e.seq
+                )));
+            }
+            Payload::ProjectWithdrawn(Box::new(ProjectWithdrawn {
+                plan: plan.def.plan.clone(),
+                project: project.clone(),
+                date: *date,
+                reason: reason.clone(),
+            }))
+        }
         Command::Investment { project, period, amount } => {
             let (plan, listing) = plan_listing(state, project, period.year, "period", period)?;
+            if let Some(w) = listing.withdrawn.filter(|w| period.first_day() > w.date) {
+                return Err(Error::invalid(format!(
+                    "project '{project}' was withdrawn from plan '{}' on {} (seq {}); {period} is after that",
+                    plan.def.plan, w.date, w.seq
+                )));
+            }
             authorize_listing(state, actor, plan, listing)?;
             not_future("period", period.first_day(), period, today)?;
             if amount.is_sign_negative() && !amount.is_zero() {
@@ -390,6 +438,12 @@ pub fn same_submission(
             };
             same_target && t.value == *value && &t.reason == reason
         }
+        (Command::Withdraw { project, plan, date, reason }, Payload::ProjectWithdrawn(w)) => {
+            &w.project == project
+                && plan.as_ref().is_none_or(|p| p == &w.plan)
+                && w.date == *date
+                && &w.reason == reason
+        }
         (Command::Correct { event, value, reason }, Payload::Corrected(c)) => {
             resolve(event) == Some(c.target_seq) && c.value == *value && &c.reason == reason
         }
@@ -534,11 +588,21 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                 }
             }
         }
+        let schedule = import.schedules.iter().find(|s| s.project == pr.project);
+        if let Some(s) = schedule {
+            check_schedule(s, pr, p.year).map_err(|e| e.at(at()))?;
+        }
         match existing.and_then(|plan| plan.projects.get(&pr.project)) {
             Some(known) if ProjectListed { carried: Vec::new(), ..(*known.def).clone() } != *pr => {
                 return Err(Error::Conflict(
                     "already listed differently in this plan; change planned investment with `submit revise-target`"
                         .into(),
+                )
+                .at(at()))
+            }
+            Some(known) if known.schedule.as_deref() != schedule => {
+                return Err(Error::Conflict(
+                    "already listed in this plan with another 建设性质 or other planned months".into(),
                 )
                 .at(at()))
             }
@@ -559,7 +623,10 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                         .chain(seen.iter().copied());
                     refuse_look_alike("project", &pr.project, known).map_err(|e| e.at(at()))?;
                 }
-                out.push(Payload::ProjectListed(std::sync::Arc::new(ProjectListed { carried, ..pr.clone() })))
+                out.push(Payload::ProjectListed(std::sync::Arc::new(ProjectListed { carried, ..pr.clone() })));
+                if let Some(s) = schedule {
+                    out.push(Payload::ProjectScheduled(Box::new(s.clone())));
+                }
             }
         }
     }
@@ -642,6 +709,30 @@ fn pick_plan<'s>(candidates: Vec<&'s Plan>, plan: Option<&str>, kind: &str, id: 
             )))
         }
     }
+}
+
+/// A schedule agrees with its listing: same plan and project, and a 续建 project has no
+/// planned start in the plan year (it started before).
+fn check_schedule(s: &ProjectScheduled, listing: &ProjectListed, year: i32) -> Result<()> {
+    debug_assert!(s.plan == listing.plan && s.project == listing.project, "schedule paired with another listing");
+    if s.construction == Some(crate::model::Construction::Continuing)
+        && s.planned_month(Milestone::Start).is_some_and(|m| m.year >= year)
+    {
+        return Err(Error::invalid(format!(
+            "is 续建 (under way before {year}) but plans its start in {}; a project starting this year is 新建",
+            s.planned_month(Milestone::Start).map(|m| m.to_string()).unwrap_or_default()
+        )));
+    }
+    if let (Some(prior), Some(total)) = (s.prior_investment, listing.total_investment) {
+        if prior > total {
+            return Err(Error::invalid(format!(
+                "至上年底累计完成投资 {} is more than its 总投资 {}",
+                crate::model::fmt_decimal(prior),
+                crate::model::fmt_decimal(total)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a new id that differs from a known one only by width (全角/半角) or spaces: two

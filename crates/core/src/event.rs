@@ -17,7 +17,9 @@ pub const BATCH_EVENTS_MAX: usize = 100_000;
 /// are damaged), so the ledger refuses to stage an event that would encode larger.
 pub const EVENT_BYTES_MAX: u64 = 64 * 1024;
 
-use crate::model::{Basis, Comparison, Date, Level, Measure, Milestone, Month, Nature, Period, Role, Timestamp};
+use crate::model::{
+    Basis, Comparison, Construction, Date, Level, Measure, Milestone, Month, Nature, Period, Role, Timestamp,
+};
 
 /// Version of the payload shapes in this file, stored in every envelope.
 pub const SCHEMA_VERSION: u16 = 1;
@@ -75,6 +77,41 @@ pub enum Payload {
     Retracted(Box<Retracted>),
     KeyRegistered(Box<KeyRegistered>),
     KeyRevoked(Box<KeyRevoked>),
+    ProjectScheduled(Box<ProjectScheduled>),
+    ProjectWithdrawn(Box<ProjectWithdrawn>),
+}
+
+/// What a plan's project table says of a listed project beyond its investment: whether it
+/// is new or under way (建设性质), its planned months, what it completed before the plan year.
+/// Recorded right after the listing, in the same import (the listing's shape is fixed by
+/// the logs already written).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectScheduled {
+    pub plan: String,
+    pub project: String,
+    pub construction: Option<Construction>,
+    /// Planned months of start, completion and operation (计划开工/竣工/投产时间), in the
+    /// order of `Milestone`.
+    pub planned: [Option<Month>; 3],
+    /// Investment completed before the plan year (至上年底累计完成投资), 亿元.
+    #[serde(with = "crate::serde_decimal::opt_decimal")]
+    pub prior_investment: Option<Decimal>,
+}
+
+impl ProjectScheduled {
+    pub fn planned_month(&self, m: Milestone) -> Option<Month> {
+        self.planned[m as usize]
+    }
+}
+
+/// A project taken off a plan's list (调出) from `date` (valid time): summaries of that plan
+/// count it out from that date on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectWithdrawn {
+    pub plan: String,
+    pub project: String,
+    pub date: Date,
+    pub reason: String,
 }
 
 /// A principal's signing key, registered by a coordinator. A principal is a department of
@@ -242,6 +279,8 @@ pub const KINDS: &[&str] = &[
     "retract",
     "key-registered",
     "key-revoked",
+    "project-scheduled",
+    "withdraw",
 ];
 
 impl Payload {
@@ -256,6 +295,7 @@ impl Payload {
             Payload::InvestmentReported(i) => [Some(("amount", i.amount)), None],
             Payload::ActualReported(a) => [Some(("value", a.value)), None],
             Payload::TargetRevised(t) => [Some(("previous", t.previous)), Some(("value", t.value))],
+            Payload::ProjectScheduled(p) => [p.prior_investment.map(|d| ("prior_investment", d)), None],
             Payload::Corrected(c) => [Some(("previous", c.previous)), Some(("value", c.value))],
             _ => [None, None],
         }
@@ -288,6 +328,8 @@ impl Payload {
             Payload::Retracted(_) => "retract",
             Payload::KeyRegistered(_) => "key-registered",
             Payload::KeyRevoked(_) => "key-revoked",
+            Payload::ProjectScheduled(_) => "project-scheduled",
+            Payload::ProjectWithdrawn(_) => "withdraw",
         }
     }
 
@@ -311,6 +353,8 @@ impl Payload {
             Payload::Retracted(r) => r.subject.stream(),
             Payload::KeyRegistered(k) => key_stream(&k.principal),
             Payload::KeyRevoked(k) => key_stream(&k.principal),
+            Payload::ProjectScheduled(p) => project_stream(&p.plan, &p.project),
+            Payload::ProjectWithdrawn(p) => project_stream(&p.plan, &p.project),
         }
     }
 
@@ -329,6 +373,8 @@ impl Payload {
             },
             Payload::Corrected(c) => c.subject.plan(),
             Payload::Retracted(r) => r.subject.plan(),
+            Payload::ProjectScheduled(p) => &p.plan,
+            Payload::ProjectWithdrawn(p) => &p.plan,
         })
     }
 
@@ -351,6 +397,8 @@ impl Payload {
             Payload::Retracted(r) => r.subject.entity(),
             Payload::KeyRegistered(k) => &k.principal,
             Payload::KeyRevoked(k) => &k.principal,
+            Payload::ProjectScheduled(p) => &p.project,
+            Payload::ProjectWithdrawn(p) => &p.project,
         }
     }
 }

@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use crate::decide::{Command, EventRef, PlanImport, Submission, TargetSpec};
 use crate::error::{Error, Result, ResultExt};
-use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed};
+use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed, ProjectScheduled};
 use crate::model::{
-    check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Date, Level, Measure, Milestone, Month,
-    Nature, Period, YEAR_MAX, YEAR_MIN,
+    check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Construction, Date, Level, Measure,
+    Milestone, Month, Nature, Period, YEAR_MAX, YEAR_MIN,
 };
 
 /// Most lines a submission file may hold (each line is at least one event of a batch).
@@ -81,6 +81,12 @@ struct RawProject {
     started: Option<String>,
     #[serde(default)]
     dimensions: BTreeMap<String, String>,
+    /// 建设性质: new, continuing or preparatory (新建, 续建, 前期).
+    construction: Option<String>,
+    planned_start: Option<String>,
+    planned_complete: Option<String>,
+    planned_operate: Option<String>,
+    prior_investment: Option<toml::Value>,
 }
 
 /// A decimal in TOML: a string ("12.5") or an integer. Floats are refused because TOML
@@ -163,7 +169,32 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
     }
 
     let mut projects = Vec::new();
+    let mut schedules = Vec::new();
     for (i, d) in raw.projects.iter().enumerate() {
+        let at = || format!("projects[{i}] ('{}')", d.id);
+        let schedule = (|| {
+            let month = |field: &str, v: &Option<String>| v.as_deref().map(|m| Month::parse(field, m)).transpose();
+            let s = ProjectScheduled {
+                plan: plan.plan.clone(),
+                project: d.id.clone(),
+                construction: d.construction.as_deref().map(|c| Construction::parse("construction", c)).transpose()?,
+                planned: [
+                    month("planned_start", &d.planned_start)?,
+                    month("planned_complete", &d.planned_complete)?,
+                    month("planned_operate", &d.planned_operate)?,
+                ],
+                prior_investment: d
+                    .prior_investment
+                    .as_ref()
+                    .map(|v| toml_decimal("prior_investment", v, true))
+                    .transpose()?,
+            };
+            let empty =
+                s.construction.is_none() && s.planned.iter().all(Option::is_none) && s.prior_investment.is_none();
+            Ok(if empty { None } else { Some(s) })
+        })()
+        .at_with(at)?;
+        schedules.extend(schedule);
         let at = || format!("projects[{i}] ('{}')", d.id);
         let pr = (|| {
             check_id("project", &d.id)?;
@@ -203,7 +234,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
         .at_with(at)?;
         projects.push(pr);
     }
-    Ok(PlanImport { plan, departments, indicators, projects })
+    Ok(PlanImport { plan, departments, indicators, projects, schedules })
 }
 
 /// Field names each submission kind takes, besides the common `id` and `note`.
@@ -215,12 +246,13 @@ fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
         "revise-target" => &["indicator", "project", "plan", "value", "reason"],
         "correct" => &["event", "value", "reason"],
         "retract" => &["event", "reason"],
+        "withdraw" => &["project", "plan", "date", "reason"],
         _ => return None,
     })
 }
 
 /// The submission kinds, as the CLI and JSONL `type` name them.
-pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target", "correct", "retract"];
+pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target", "correct", "retract", "withdraw"];
 
 /// Builds a submission of `kind` from named text fields (JSONL keys or CLI flags).
 pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<Submission> {
@@ -278,6 +310,12 @@ pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> 
             reason: reason()?,
         },
         "retract" => Command::Retract { event: EventRef::parse("event", get("event")?)?, reason: reason()? },
+        "withdraw" => Command::Withdraw {
+            project: id_of("project", get("project")?)?,
+            plan: opt("plan").map(|p| id_of("plan", p)).transpose()?,
+            date: Date::parse("date", get("date")?)?,
+            reason: reason()?,
+        },
         _ => unreachable!("kind checked by kind_fields"),
     };
     let id = opt("id")

@@ -379,6 +379,15 @@ vocabulary!(
     Role, "role" { Coordinator = "coordinator", Department = "department", Auditor = "auditor" }
 );
 vocabulary!(
+    /// 建设性质: a project new this year (新建), continuing from earlier years (续建), or in
+    /// preparation (前期, not yet to start).
+    Construction, "construction" {
+        New = "new" | "新建" | "新开工",
+        Continuing = "continuing" | "续建",
+        Preparatory = "preparatory" | "前期" | "预备",
+    }
+);
+vocabulary!(
     /// Project milestones, in the order they must be reached.
     Milestone, "milestone" { Start = "start", Complete = "complete", Operate = "operate" }
 );
@@ -396,6 +405,16 @@ impl Level {
 
     /// Levels in the order reports list them: province, city, county, district.
     pub const REPORT_ORDER: [Level; 4] = [Level::Province, Level::City, Level::County, Level::District];
+}
+
+impl Construction {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Construction::New => "新建",
+            Construction::Continuing => "续建",
+            Construction::Preparatory => "前期",
+        }
+    }
 }
 
 /// A project's status, derived from its milestones.

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::PlanImport;
 use crate::error::{Error, Result};
-use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed};
-use crate::model::{check_text, Comparison, Level, Measure, Milestone, Nature, YEAR_MAX, YEAR_MIN};
+use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed, ProjectScheduled};
+use crate::model::{check_text, Comparison, Construction, Level, Measure, Milestone, Nature, YEAR_MAX, YEAR_MIN};
 use crate::sheet::{
     cell_amount, cell_decimal, cell_month, find_header, is_total_row, normalize_header, year_in, Cell, Header,
     Problems, Sheet, Workbook,
@@ -51,19 +51,10 @@ pub const INDICATOR_COLUMNS: &[(&str, &[&str])] = &[
     ("责任单位", &["牵头单位", "责任部门", "牵头部门"]),
 ];
 
-/// Template columns kept on a listing as dimensions (they are descriptions and groupings,
-/// not figures the ledger computes with), under the template's name.
-const PROJECT_DIMENSIONS: &[&str] = &[
-    "建设性质",
-    "建设单位",
-    "建设地点",
-    "至上年底累计完成投资",
-    "计划开工时间",
-    "计划竣工时间",
-    "计划投产时间",
-    "年度建设目标",
-    "备注",
-];
+/// Template columns kept on a listing as dimensions (descriptions and groupings, not figures
+/// the ledger computes with), under the template's name. 建设性质, the planned months and
+/// 至上年底累计完成投资 are recorded typed, in the listing's schedule.
+const PROJECT_DIMENSIONS: &[&str] = &["建设单位", "建设地点", "年度建设目标", "备注"];
 
 /// What the command line says of the plan (flags win over the workbook).
 #[derive(Clone, Debug, Default)]
@@ -109,7 +100,9 @@ pub fn plan_from_workbook(
         None => Vec::new(),
     };
     problems.into_result("workbook")?;
-    Ok(PlanImport { plan, departments: depts.new, indicators, projects })
+    let (projects, schedules): (Vec<ProjectListed>, Vec<Option<ProjectScheduled>>) = projects.into_iter().unzip();
+    let schedules = schedules.into_iter().flatten().collect();
+    Ok(PlanImport { plan, departments: depts.new, indicators, projects, schedules })
 }
 
 /// The sheet named `name` (or the only sheet, or one whose header has the `key` columns),
@@ -277,7 +270,7 @@ fn read_projects(
     plan: &PlanDeclared,
     depts: &mut Departments<'_>,
     problems: &mut Problems,
-) -> Vec<ProjectListed> {
+) -> Vec<(ProjectListed, Option<ProjectScheduled>)> {
     for needed in ["项目名称", "年度计划投资"] {
         if header.index(needed).is_none() && !(needed == "项目名称" && header.index("项目编号").is_some()) {
             problems.add(format!("sheet {}: no column {needed} (or a synonym of it) in the header", sheet.name));
@@ -295,7 +288,7 @@ fn read_projects(
             continue;
         }
         if let Some(p) = read_project(&row, plan, section, depts, problems) {
-            if !ids.insert(p.project.clone()) {
+            if !ids.insert(p.0.project.clone()) {
                 row.problem(problems, "项目编号", "is listed twice in this sheet");
                 continue;
             }
@@ -312,7 +305,7 @@ fn read_project(
     section: Option<Level>,
     depts: &mut Departments<'_>,
     problems: &mut Problems,
-) -> Option<ProjectListed> {
+) -> Option<(ProjectListed, Option<ProjectScheduled>)> {
     let before = problems.len();
     let name = row.text("项目名称");
     let code = row.text("项目编号");
@@ -363,7 +356,7 @@ fn read_project(
     let total = amount(problems, "总投资");
     let prior = amount(problems, "至上年底累计完成投资");
     let mut planned_milestones = Vec::new();
-    let mut dimensions = BTreeMap::new();
+    let mut months = [None; 3];
     for (column, milestone) in [
         ("计划开工时间", Milestone::Start),
         ("计划竣工时间", Milestone::Complete),
@@ -375,26 +368,34 @@ fn read_project(
                 if m.year == plan.year {
                     planned_milestones.push(milestone);
                 }
-                dimensions.insert(column.to_string(), m.to_string());
+                months[milestone as usize] = Some(m);
             }
             Ok(None) => {}
             Err(why) => row.problem(problems, column, &why),
         }
     }
-    if let Some(nature) = row.get("建设性质").map(Cell::text) {
-        if !["新建", "续建", "前期", "新开工", "预备"].contains(&nature.as_str()) {
-            row.problem(problems, "建设性质", "is not 新建, 续建 or 前期");
+    let construction = row.get("建设性质").map(Cell::text).and_then(|t| {
+        Construction::parse("建设性质", &t)
+            .map_err(|_| row.problem(problems, "建设性质", "is not 新建, 续建 or 前期"))
+            .ok()
+    });
+    if construction == Some(Construction::Continuing)
+        && months[0].is_some_and(|m: crate::model::Month| m.year >= plan.year)
+    {
+        row.problem(
+            problems,
+            "计划开工时间",
+            "is in the plan year, but the project is 续建 (under way before it); make it 新建, or clear the start month",
+        );
+    }
+    if let (Some(p), Some(t)) = (prior, total) {
+        if p > t {
+            row.problem(problems, "至上年底累计完成投资", "is more than the project's 总投资");
         }
     }
+    let mut dimensions = BTreeMap::new();
     for column in PROJECT_DIMENSIONS {
-        if dimensions.contains_key(*column) {
-            continue;
-        }
-        let value = match *column {
-            "至上年底累计完成投资" => prior.map(crate::model::fmt_decimal),
-            _ => row.get(column).map(Cell::text),
-        };
-        if let Some(v) = value {
+        if let Some(v) = row.get(column).map(Cell::text) {
             dimensions.insert(column.to_string(), v);
         }
     }
@@ -415,7 +416,15 @@ fn read_project(
     if problems.len() > before {
         return None;
     }
-    Some(ProjectListed {
+    let schedule =
+        (construction.is_some() || months.iter().any(Option::is_some) || prior.is_some()).then(|| ProjectScheduled {
+            plan: plan.plan.clone(),
+            project: id.clone(),
+            construction,
+            planned: months,
+            prior_investment: prior,
+        });
+    let listing = ProjectListed {
         plan: plan.plan.clone(),
         project: id,
         name,
@@ -427,7 +436,8 @@ fn read_project(
         started: None,
         dimensions,
         carried: Vec::new(),
-    })
+    };
+    Some((listing, schedule))
 }
 
 fn header_unit(header: &Header, column: &str) -> crate::sheet::Unit {
@@ -626,7 +636,7 @@ mod tests {
         assert_eq!(a.total_investment.unwrap().to_string(), "12.5");
         assert_eq!(a.planned_milestones, vec![Milestone::Start]);
         assert_eq!(a.dimensions["片区"], "东片区");
-        assert_eq!(a.dimensions["计划开工时间"], "2021-03");
+        assert_eq!(p.schedules[0].planned_month(Milestone::Start).map(|m| m.to_string()), Some("2021-03".into()));
         let b = &p.projects[1];
         assert_eq!((b.level, b.department.as_str()), (Level::District, "区住建局"));
         assert_eq!(p.departments.len(), 1, "区住建局 is new: {:?}", p.departments);

@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, Subject, TargetRef};
+use crate::event::{
+    Event, IndicatorDefined, Payload, PlanDeclared, ProjectListed, ProjectScheduled, Subject, TargetRef,
+};
 use crate::model::{Basis, Date, Milestone, Month, Period, Role, Status, Timestamp};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -155,12 +157,38 @@ pub struct Listing {
     #[serde(with = "crate::serde_decimal::decimal")]
     pub planned_investment: Decimal,
     pub progress: Progress,
+    /// What the plan's table said beyond the listing (建设性质, planned months).
+    pub schedule: Option<Box<ProjectScheduled>>,
+    /// Taken off the plan's list (调出) from this date.
+    pub withdrawn: Option<MilestoneEntry>,
+}
+
+impl Listing {
+    /// Whether the plan still lists the project on `date` (it was not withdrawn by then).
+    pub fn listed_on(&self, date: Date) -> bool {
+        self.withdrawn.is_none_or(|w| w.date > date)
+    }
+
+    /// Whether the project aims at `m` this plan year: the plan file names it among its
+    /// planned milestones, or the plan's table gives a planned month in the year.
+    pub fn aims_at(&self, m: Milestone, year: i32) -> bool {
+        self.def.planned_milestones.contains(&m)
+            || self.schedule.as_ref().and_then(|s| s.planned_month(m)).is_some_and(|month| month.year == year)
+    }
+
+    /// The month the plan's table gives for `m`, if any.
+    pub fn planned_month(&self, m: Milestone) -> Option<Month> {
+        self.schedule.as_ref().and_then(|s| s.planned_month(m))
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Started before it was first listed (续建), with no start event.
     pub opening_started: Option<Date>,
+    /// Listed as 续建 (under way before the plan year) with no start date given: started,
+    /// on a day nobody recorded.
+    pub continuing: bool,
     /// Milestones reached, this plan's and earlier plans'.
     pub milestones: Milestones,
     /// Investment per month of this plan's year: one live report per month (a second is
@@ -298,10 +326,16 @@ impl Progress {
         self.milestones.get(&Milestone::Start).map(|m| m.date).or(self.opening_started)
     }
 
+    /// Whether the project had started by `at` (valid time; now when `None`): a start
+    /// milestone or opening date by then, or 续建 without a date (started before the year).
+    pub fn started_by(&self, at: Option<Date>) -> bool {
+        self.continuing || self.started_on().is_some_and(|s| at.is_none_or(|d| s <= d))
+    }
+
     /// Status on `at` (valid time), or now when `at` is `None`.
     pub fn status(&self, at: Option<Date>) -> Status {
         let reached = |m: Milestone| self.milestones.get(&m).is_some_and(|e| at.is_none_or(|d| e.date <= d));
-        let started = reached(Milestone::Start) || self.opening_started.is_some_and(|s| at.is_none_or(|d| s <= d));
+        let started = self.started_by(at);
         if reached(Milestone::Operate) {
             Status::Operating
         } else if reached(Milestone::Complete) {
@@ -399,6 +433,8 @@ impl State {
             Payload::Retracted(r) => subject_version(self, &r.subject),
             Payload::KeyRegistered(k) => self.principals.get(&k.principal).map_or(0, |p| p.version),
             Payload::KeyRevoked(k) => self.principals.get(&k.principal).map_or(0, |p| p.version),
+            Payload::ProjectScheduled(p) => project(&p.plan, &p.project),
+            Payload::ProjectWithdrawn(p) => project(&p.plan, &p.project),
         }
     }
 
@@ -501,6 +537,8 @@ pub fn apply(state: &mut State, event: &Event) {
                     version: 0,
                     planned_investment: p.planned_investment,
                     progress,
+                    schedule: None,
+                    withdrawn: None,
                 };
                 version_checked(&mut listing.version);
                 plan.projects.insert(p.project.clone(), Box::new(listing));
@@ -600,6 +638,19 @@ pub fn apply(state: &mut State, event: &Event) {
                 }
             }
         },
+        Payload::ProjectScheduled(p) => {
+            if let Some(l) = listing_mut(state, &p.plan, &p.project) {
+                version_checked(&mut l.version);
+                l.progress.continuing = p.construction == Some(crate::model::Construction::Continuing);
+                l.schedule = Some(p.clone());
+            }
+        }
+        Payload::ProjectWithdrawn(w) => {
+            if let Some(l) = listing_mut(state, &w.plan, &w.project) {
+                version_checked(&mut l.version);
+                l.withdrawn = Some(MilestoneEntry { seq, date: w.date });
+            }
+        }
         Payload::KeyRegistered(k) => {
             let p = state.principals.entry(k.principal.clone()).or_insert_with(|| Principal {
                 role: k.role,

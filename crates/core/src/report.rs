@@ -72,7 +72,9 @@ impl PlanTotals {
 
 pub fn plan_totals(plan: &Plan, at: Option<Date>) -> PlanTotals {
     let mut t = PlanTotals::default();
-    for listing in plan.projects.values() {
+    // A project withdrawn (调出) by `at` (or at all, for now) is off the list.
+    let listed = |l: &&Box<crate::projection::Listing>| l.withdrawn.is_none_or(|w| at.is_some_and(|d| w.date > d));
+    for listing in plan.projects.values().filter(listed) {
         let completed = listing.progress.completed(at);
         t.all.add(listing.planned_investment, completed);
         match listing.def.level {
@@ -156,6 +158,10 @@ pub fn project_json(id: &str, l: &crate::projection::Listing, at: Option<Date>) 
         "completion_pct": percent(completed, l.planned_investment).map(fmt_pct),
         "planned_milestones": l.def.planned_milestones.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "milestones": milestones,
+        "construction": l.schedule.as_ref().and_then(|s| s.construction).map(|c| c.as_str()),
+        "planned_months": Milestone::ALL.iter().filter_map(|m| l.planned_month(*m).map(|month| (m.as_str().to_string(), Value::String(month.to_string())))).collect::<Map<String, Value>>(),
+        "prior_investment": l.schedule.as_ref().and_then(|s| s.prior_investment).map(fmt_decimal),
+        "withdrawn": l.withdrawn.filter(|w| at.is_none_or(|d| w.date <= d)).map(|w| w.date.to_string()),
     })
 }
 
@@ -380,6 +386,17 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
             json!({"principal": k.principal, "role": k.role.as_str(), "key": crate::hash::hex(&k.key)})
         }
         P::KeyRevoked(k) => json!({"principal": k.principal, "key": crate::hash::hex(&k.key), "reason": k.reason}),
+        P::ProjectScheduled(p) => json!({
+            "plan": p.plan, "project": p.project,
+            "construction": p.construction.map(|c| c.as_str()),
+            "planned_start": p.planned[0].map(|m| m.to_string()),
+            "planned_complete": p.planned[1].map(|m| m.to_string()),
+            "planned_operate": p.planned[2].map(|m| m.to_string()),
+            "prior_investment": p.prior_investment.map(fmt_decimal),
+        }),
+        P::ProjectWithdrawn(w) => json!({
+            "plan": w.plan, "project": w.project, "date": w.date.to_string(), "reason": w.reason,
+        }),
     };
     match v {
         Value::Object(m) => m,
@@ -433,6 +450,13 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::hash::Hash) -> String {
         P::Retracted(r) => format!("seq {}: {}", r.target_seq, r.reason),
         P::KeyRegistered(k) => format!("{} key {}", k.role, &crate::hash::hex(&k.key)[..16]),
         P::KeyRevoked(k) => format!("revoked key {}: {}", &crate::hash::hex(&k.key)[..16], k.reason),
+        P::ProjectScheduled(p) => {
+            let months: Vec<String> =
+                Milestone::ALL.iter().filter_map(|m| p.planned_month(*m).map(|month| format!("{m} {month}"))).collect();
+            let construction = p.construction.map_or(String::new(), |c| format!("{c} "));
+            format!("{construction}planned {}", if months.is_empty() { "-".into() } else { months.join(", ") })
+        }
+        P::ProjectWithdrawn(w) => format!("withdrawn from {} on {}: {}", w.plan, w.date, w.reason),
     };
     format!(
         "{:>7}  {}  {:<10} {:<21} {:<28} {}  #{}\n",

@@ -32,11 +32,16 @@ pub struct Group {
     pub under_way: u64,
     pub on_schedule: u64,
     pub behind_schedule: u64,
+    /// Projects whose planned start month (计划开工时间) has ended by the date, and of those
+    /// the ones not started: starts that are late.
+    pub start_due: u64,
+    pub start_overdue: u64,
 }
 
 /// When the summary is taken, in valid time.
 #[derive(Clone, Copy, Debug)]
 pub struct On {
+    pub year: i32,
     pub date: Date,
     /// Months of the year that have ended by `date` (0..=12): the elapsed share is this / 12.
     pub months_elapsed: u8,
@@ -49,7 +54,7 @@ impl On {
         let end = Month { year, month: 12 }.last_day();
         let date = at.unwrap_or(today.min(end));
         let months_elapsed = (1..=12u8).filter(|&m| Month { year, month: m }.last_day() <= date).count() as u8;
-        On { date, months_elapsed }
+        On { year, date, months_elapsed }
     }
 
     pub fn elapsed_pct(&self) -> Decimal {
@@ -62,12 +67,16 @@ impl Group {
         let p = &l.progress;
         let at = Some(on.date);
         let reached = |m: Milestone| p.milestones.get(&m).is_some_and(|e| e.date <= on.date);
-        let started = p.started_on().is_some_and(|d| d <= on.date);
+        let started = p.started_by(at);
         let completed_investment = p.completed(at);
         self.count += 1;
         self.planned += l.planned_investment;
         self.completed += completed_investment;
-        let aims = |m: Milestone| l.def.planned_milestones.contains(&m);
+        let aims = |m: Milestone| l.aims_at(m, on.year);
+        if l.planned_month(Milestone::Start).is_some_and(|m| m.last_day() <= on.date) {
+            self.start_due += 1;
+            self.start_overdue += u64::from(!started);
+        }
         if aims(Milestone::Start) {
             self.planned_start += 1;
             self.started += u64::from(started);
@@ -119,6 +128,8 @@ impl Group {
             "under_way": self.under_way,
             "on_schedule": self.on_schedule,
             "behind_schedule": self.behind_schedule,
+            "start_due": self.start_due,
+            "start_overdue": self.start_overdue,
         });
         match v {
             Value::Object(m) => m,
@@ -179,7 +190,7 @@ pub fn summarize<'s>(state: &'s State, year: i32, on: On, by: &[String]) -> Summ
     let mut levels: BTreeMap<Level, Group> = Level::ALL.iter().map(|l| (*l, Group::default())).collect();
     let mut breakdown = (!by.is_empty()).then(Breakdown::default);
     for plan in &plans {
-        for l in plan.projects.values() {
+        for l in plan.projects.values().filter(|l| l.listed_on(on.date)) {
             all.add(l, on);
             levels.entry(l.def.level).or_default().add(l, on);
             if let Some(b) = breakdown.as_mut() {
@@ -206,6 +217,8 @@ impl Summary<'_> {
             under_way: p.under_way + c.under_way,
             on_schedule: p.on_schedule + c.on_schedule,
             behind_schedule: p.behind_schedule + c.behind_schedule,
+            start_due: p.start_due + c.start_due,
+            start_overdue: p.start_overdue + c.start_overdue,
         }
     }
 

@@ -76,6 +76,8 @@ fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
         Payload::Retracted(r) => subject_figure(state, &r.subject),
         Payload::ProjectListed(l) => project_figure(state, &l.plan, &l.project, "planned_investment"),
         Payload::IndicatorDefined(i) => indicator_figure(state, &i.plan, &i.indicator, "target"),
+        Payload::ProjectScheduled(p) => project_figure(state, &p.plan, &p.project, "status"),
+        Payload::ProjectWithdrawn(w) => project_figure(state, &w.plan, &w.project, "withdrawn"),
         Payload::PlanDeclared(_)
         | Payload::DepartmentRegistered(_)
         | Payload::KeyRegistered(_)
@@ -125,6 +127,7 @@ pub fn trail(store: &dyn Store, until_seq: u64, filter: &Filter) -> Result<Vec<V
             ),
             Payload::Retracted(r) => (Some(r.reason.clone()), None, Some(r.target_seq), None),
             Payload::KeyRevoked(k) => (Some(k.reason.clone()), None, None, None),
+            Payload::ProjectWithdrawn(w) => (Some(w.reason.clone()), None, None, None),
             Payload::TargetRevised(t) => {
                 (Some(t.reason.clone()), None, None, Some((fmt_decimal(t.previous), fmt_decimal(t.value))))
             }

@@ -297,6 +297,15 @@ pub fn command_form(sub: &Submission) -> (String, std::collections::BTreeMap<Str
             put("reason", reason.clone());
             "retract"
         }
+        Command::Withdraw { project, plan, date, reason } => {
+            put("project", project.clone());
+            if let Some(p) = plan {
+                put("plan", p.clone());
+            }
+            put("date", date.to_string());
+            put("reason", reason.clone());
+            "withdraw"
+        }
         Command::ImportPlan(import) => {
             put("plan", import.plan.plan.clone());
             put("sha256", hex(&sha2::Sha256::digest(crate::codec::encode_record(import.as_ref()))));

@@ -707,6 +707,24 @@ pub fn recorded(e: &Event, hash: &planledger::codec::Hash) -> proto::RecordedEve
             public_key: k.key.clone(),
             reason: k.reason.clone(),
         }),
+        Payload::ProjectScheduled(p) => {
+            let month = |m: planledger::model::Milestone| p.planned_month(m).map(|x| x.to_string()).unwrap_or_default();
+            W::ProjectScheduled(proto::ProjectScheduled {
+                plan: p.plan.clone(),
+                project: p.project.clone(),
+                construction: p.construction.map(|c| c.to_string()).unwrap_or_default(),
+                planned_start: month(planledger::model::Milestone::Start),
+                planned_complete: month(planledger::model::Milestone::Complete),
+                planned_operate: month(planledger::model::Milestone::Operate),
+                prior_investment: p.prior_investment.map(fmt_decimal).unwrap_or_default(),
+            })
+        }
+        Payload::ProjectWithdrawn(w) => W::Withdraw(proto::ProjectWithdrawn {
+            plan: w.plan.clone(),
+            project: w.project.clone(),
+            date: w.date.to_string(),
+            reason: w.reason.clone(),
+        }),
     };
     let mut canonical = Vec::new();
     planledger::codec::encode_event(e, &mut canonical);

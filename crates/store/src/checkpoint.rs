@@ -100,7 +100,7 @@ pub struct Snapshot {
 /// A partition's content hash (of its encoded bytes) and its stored bytes (compressed).
 fn encode_partition<T: Serialize>(scratch: &mut Vec<u8>, value: &T) -> (Hash, Vec<u8>) {
     scratch.clear();
-    codec::encode_record_into(value, scratch);
+    codec::encode_checkpoint_into(value, scratch);
     (hash_of(scratch), crate::store::pack_partition(scratch))
 }
 
@@ -123,7 +123,7 @@ impl Snapshot {
             global: global_hash,
             plans: encoded.hashes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
-        CheckpointWrite { seq: self.seq, record: codec::encode_record(&record), partitions }
+        CheckpointWrite { seq: self.seq, record: codec::encode_checkpoint(&record), partitions }
     }
 }
 
@@ -132,7 +132,11 @@ impl Checkpointer {
     pub fn resume(store: &dyn Store) -> Result<Checkpointer> {
         let mut c = Checkpointer { tail_unscanned: true, ..Checkpointer::default() };
         if let Some((seq, bytes)) = store.checkpoint_at_or_before(u64::MAX)? {
-            let r: Record = codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))?;
+            // A stale checkpoint (an older build's) counts as none: the next is taken whole.
+            let r: Record = match codec::decode_checkpoint(&bytes) {
+                Err(codec::CodecError::Stale(_)) => return Ok(c),
+                other => other.map_err(|e| corrupt(seq, e))?,
+            };
             c.last_seq = r.seq;
             c.taken = r.plans.iter().map(|(id, _)| id.clone()).collect();
             c.encoded = Arc::new(Mutex::new(Encoded { hashes: r.plans.into_iter().collect(), scratch: Vec::new() }));
@@ -227,7 +231,7 @@ fn load_partition<T: serde::de::DeserializeOwned>(store: &dyn Store, seq: u64, h
     if hash_of(&bytes) != *hash {
         return Err(Error::Corrupt { seq, what: format!("checkpoint partition {} was altered", codec::hex(hash)) });
     }
-    codec::decode_record(&bytes).map_err(|e| corrupt(seq, e))
+    codec::decode_checkpoint(&bytes).map_err(|e| corrupt(seq, e))
 }
 
 /// The state right after `until_seq`: the latest checkpoint at or before it, then the log's
@@ -242,10 +246,12 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
     let mut state = State::default();
     while let Some((seq, bytes)) = store.checkpoint_at_or_before(before)? {
         match from_checkpoint(store, seq, &bytes, plans) {
-            Ok(s) => {
+            Ok(Some(s)) => {
                 state = s;
                 break;
             }
+            // Written by an older build: so is every earlier one. Fold the log.
+            Ok(None) => break,
             Err(e @ Error::Corrupt { .. }) if seq > 0 => {
                 store.warn(format!("{e}; folded the log from an earlier point instead (verify names the damage)"));
                 before = seq - 1;
@@ -277,15 +283,23 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
 
 /// Whether every partition a checkpoint record names is there and unaltered (for `repair`).
 pub fn partitions_whole(store: &dyn Store, seq: u64, bytes: &[u8]) -> bool {
-    let Ok(record) = codec::decode_record::<Record>(bytes) else { return false };
+    let record = match codec::decode_checkpoint::<Record>(bytes) {
+        Ok(r) => r,
+        // Stale is not damaged: readers pass it over, and repair leaves it.
+        Err(codec::CodecError::Stale(_)) => return true,
+        Err(_) => return false,
+    };
     let whole = |hash: &Hash| store.partition(hash).ok().flatten().is_some_and(|b| hash_of(&b) == *hash);
     record.seq == seq && whole(&record.global) && record.plans.iter().all(|(_, h)| whole(h))
 }
 
-/// The state a checkpoint record holds (for `plans`, or whole).
-fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[String]>) -> Result<State> {
+/// The state a checkpoint record holds (for `plans`, or whole); `None` when it is stale.
+fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[String]>) -> Result<Option<State>> {
     let mut state = State::default();
-    let record: Record = codec::decode_record(bytes).map_err(|e| corrupt(seq, e))?;
+    let record: Record = match codec::decode_checkpoint(bytes) {
+        Err(codec::CodecError::Stale(_)) => return Ok(None),
+        other => other.map_err(|e| corrupt(seq, e))?,
+    };
     let g: Global = load_partition(store, seq, &record.global)?;
     state.last_seq = g.last_seq;
     state.last_recorded_at = g.last_recorded_at;
@@ -304,7 +318,7 @@ fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[St
     if state.last_seq != seq {
         return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
     }
-    Ok(state)
+    Ok(Some(state))
 }
 
 /// Checks checkpoint records against the fold as `verify` passes their seqs, in memory that
@@ -399,14 +413,16 @@ impl Verifier {
         record_bytes: &[u8],
         state: &mut State,
     ) -> Result<Option<String>> {
-        let record: Record = match codec::decode_record(record_bytes) {
+        let record: Record = match codec::decode_checkpoint(record_bytes) {
             Ok(r) => r,
+            // An older build's: nothing to compare (the state's shape changed since).
+            Err(codec::CodecError::Stale(_)) => return Ok(None),
             Err(e) => return Ok(Some(format!("checkpoint record does not decode ({e})"))),
         };
         if record.seq != seq {
             return Ok(Some(format!("checkpoint record says seq {}", record.seq)));
         }
-        if hash_of(&codec::encode_record(&global_of(state))) != record.global {
+        if hash_of(&codec::encode_checkpoint(&global_of(state))) != record.global {
             return Ok(Some("checkpoint's shared partition differs from the log".into()));
         }
         let listed: HashSet<&str> = record.plans.iter().map(|(id, _)| id.as_str()).collect();
@@ -429,7 +445,7 @@ impl Verifier {
             let Some(plan) = state.plans.get(id) else {
                 return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
             };
-            if hash_of(&codec::encode_record(plan)) != *hash {
+            if hash_of(&codec::encode_checkpoint(plan)) != *hash {
                 return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
             }
             if store.partition(hash)?.is_none_or(|b| hash_of(&b) != *hash) {

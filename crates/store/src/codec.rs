@@ -18,6 +18,11 @@ pub const EVENT_FORMAT: u8 = 1;
 pub const CHUNK_FORMAT: u8 = 2;
 /// Version byte of the other stored records (head, checkpoints).
 pub const RECORD_FORMAT: u8 = 1;
+/// Version byte of checkpoint records and partitions: the shape of the folded state
+/// (`projection::State`). Raised whenever that shape changes; a checkpoint of an older
+/// shape is stale, not damaged: readers pass it over and fold the log, and the next
+/// checkpoint is written in the current shape.
+pub const CHECKPOINT_FORMAT: u8 = 2;
 /// Largest encoded event accepted by the decoder: bounds allocation when bytes are damaged.
 pub use planledger_core::event::EVENT_BYTES_MAX;
 /// Largest encoded record (projection checkpoints can be large).
@@ -40,6 +45,8 @@ pub enum CodecError {
     Checksum,
     #[error("hash mismatch at record {0} of its chunk: the event's stored bytes or hash were altered")]
     HashMismatch(usize),
+    #[error("checkpoint format {0} is older than this build's ({CHECKPOINT_FORMAT}): the state's shape changed since")]
+    Stale(u8),
 }
 
 /// The stored format's options. Decoding adds a size limit (checked as bincode reads);
@@ -103,6 +110,26 @@ pub fn encode_record_into<T: Serialize>(value: &T, out: &mut Vec<u8>) {
 
 pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     decode_versioned(RECORD_FORMAT, bytes, RECORD_BYTES_MAX)
+}
+
+/// A checkpoint record or partition (see `CHECKPOINT_FORMAT`), into `out` (cleared first).
+pub fn encode_checkpoint_into<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    out.clear();
+    encode_versioned(CHECKPOINT_FORMAT, value, RECORD_BYTES_MAX, out);
+}
+
+pub fn encode_checkpoint<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_checkpoint_into(value, &mut out);
+    out
+}
+
+/// Decodes a checkpoint record or partition; `CodecError::Stale` when an older build wrote it.
+pub fn decode_checkpoint<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match bytes.first() {
+        Some(&v) if v < CHECKPOINT_FORMAT => Err(CodecError::Stale(v)),
+        _ => decode_versioned(CHECKPOINT_FORMAT, bytes, RECORD_BYTES_MAX),
+    }
 }
 
 /// Link of the hash chain: `SHA-256(previous hash ‖ event bytes)`.
