@@ -41,7 +41,7 @@ pub mod exit {
 /// The one place errors become exit codes.
 pub fn exit_code(e: &Error) -> i32 {
     match e.root() {
-        Error::Invalid(_) | Error::Unknown { .. } => exit::INVALID,
+        Error::Invalid(_) | Error::Unknown { .. } | Error::Problems { .. } => exit::INVALID,
         Error::Forbidden(_) => exit::FORBIDDEN,
         Error::Conflict(_) => exit::CONFLICT,
         Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
@@ -328,9 +328,21 @@ pub(crate) struct SubmitArgs {
     /// Acting department
     #[arg(long = "as", value_name = "DEPT")]
     pub(crate) actor: String,
-    /// A JSONL file of submissions, committed as one atomic batch
-    #[arg(long, value_name = "FILE.jsonl")]
+    /// A JSONL file of submissions, committed as one atomic batch; or a monthly report
+    /// spreadsheet (.xlsx, .xls, .ods, .csv; docs/spreadsheets.md), reconciled with what is
+    /// recorded (a running 累计 becomes the month's amount; rows already recorded write nothing)
+    #[arg(long, value_name = "FILE")]
     pub(crate) file: Option<PathBuf>,
+    /// Spreadsheets: the month the report is for, when it has no 月份 column (YYYY-MM)
+    #[arg(long, value_name = "YYYY-MM", requires = "file")]
+    pub(crate) period: Option<String>,
+    /// Spreadsheets: record a row that differs from what is recorded as a correction
+    /// (reason: the file's name) instead of refusing the report
+    #[arg(long, requires = "file")]
+    pub(crate) corrections: bool,
+    /// Spreadsheets: refuse the report when any figure is implausible (otherwise a warning)
+    #[arg(long, requires = "file")]
+    pub(crate) strict: bool,
     /// Commit the file in atomic batches of N lines, each durable on its own, deciding each
     /// batch while the one before is written: for imports larger than one batch may be.
     /// The file is parsed whole first; at a refused line, the batches before it stay
@@ -517,8 +529,20 @@ pub fn main() -> i32 {
                 }
             }
             let _ = out.flush();
-            // One line, whatever the offending value held.
-            eprintln!("planledger: {}", e.to_string().replace('\n', "\\n").replace('\r', "\\r"));
+            let one_line = |t: &str| t.replace('\n', "\\n").replace('\r', "\\r");
+            match e.root() {
+                // A file checked whole: where and how many, then one line per problem.
+                Error::Problems { lines, .. } => {
+                    let head = e.to_string();
+                    let head = head.split('\n').next().unwrap_or_default();
+                    eprintln!("planledger: {head}");
+                    for l in lines {
+                        eprintln!("  {}", one_line(l));
+                    }
+                }
+                // One line, whatever the offending value held.
+                _ => eprintln!("planledger: {}", one_line(&e.to_string())),
+            }
             exit_code(&e)
         }
     }
@@ -779,6 +803,14 @@ pub(crate) fn sheet_error(e: planledger_sheets::SheetError) -> Error {
 }
 
 fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
+    if let Some(file) = args.file.as_deref().filter(|f| planledger_sheets::is_spreadsheet(f)) {
+        return cmd_submit_report(ctx, args, file, out);
+    }
+    if args.period.is_some() || args.corrections || args.strict {
+        return Err(Error::invalid(
+            "--period, --corrections and --strict apply to a spreadsheet report (--file 月报.xlsx)",
+        ));
+    }
     let (mut subs, origins) = submissions_of(args)?;
     let pair = key_pair(&ctx.key)?;
     let expected = parse_expected(&args.expect)?;
@@ -800,6 +832,44 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
             print_acks(out, ctx.json, &acks)
         }
         Some(n) => submit_in_batches(out, ctx.json, &mut ledger, &args.actor, &subs, &origins, n),
+    }
+}
+
+/// `submit --file 月报.xlsx`: a department's monthly report, reconciled with what is recorded
+/// and recorded as one atomic batch.
+fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -> Result<()> {
+    use planledger::report_sheet;
+    if args.batch.is_some() || !args.expect.is_empty() {
+        return Err(Error::invalid("--batch and --expect apply to JSONL files, not to a spreadsheet report"));
+    }
+    let name = file.display().to_string();
+    let period = args.period.as_deref().map(|p| planledger::model::Month::parse("--period", p)).transpose()?;
+    let workbook = planledger_sheets::read_workbook(file).map_err(sheet_error)?;
+    let rows = report_sheet::report_rows(&workbook, period).map_err(|e| in_file(e, &name))?;
+    let pair = key_pair(&ctx.key)?;
+    let mut ledger = open_ledger(&ctx.dir())?;
+    let source = file.file_name().map_or_else(|| name.clone(), |f| f.to_string_lossy().into_owned());
+    let options = report_sheet::Options { corrections: args.corrections, strict: args.strict, source };
+    let report =
+        report_sheet::reconcile(ledger.state(), &args.actor, &rows, &options).map_err(|e| in_file(e, &name))?;
+    for w in &report.warnings {
+        eprintln!("planledger: warning: {name}: {w}");
+    }
+    let (mut subs, origins): (Vec<Submission>, Vec<String>) = report.submissions.into_iter().unzip();
+    sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
+    let acks = if subs.is_empty() {
+        Vec::new()
+    } else {
+        ledger.submit(&args.actor, &subs, &|i| origins.get(i).map(|o| format!("{name} {o}")))?
+    };
+    print_acks(out, ctx.json, &acks)?;
+    if ctx.json {
+        for w in &report.warnings {
+            emit_json(out, &json!({"warning": w}))?;
+        }
+        emit_json(out, &json!({"recorded": acks.len(), "unchanged": report.unchanged}))
+    } else {
+        emit(out, &format!("{name}: {} recorded, {} rows already recorded\n", acks.len(), report.unchanged))
     }
 }
 

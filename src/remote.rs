@@ -171,6 +171,12 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             cli::print_acks(out, json, &acks)?;
         }
         Cmd::Submit(args) => {
+            if let Some(f) = args.file.as_deref().filter(|f| planledger_sheets::is_spreadsheet(f)) {
+                return Err(Error::invalid(format!(
+                    "{}: a spreadsheet report is reconciled with a local store (--store); through --server, submit JSONL",
+                    f.display()
+                )));
+            }
             let (mut subs, origins) = cli::submissions_of(&args)?;
             let expected = cli::parse_expected(&args.expect)?
                 .into_iter()

@@ -10,6 +10,10 @@ pub enum Error {
     /// Input that can never be accepted as given: malformed value, rule violated.
     #[error("{0}")]
     Invalid(String),
+    /// Input checked whole and refused: every problem found, each naming where it is (the
+    /// rows of a spreadsheet). Printed as `summary`, then one line per problem.
+    #[error("{summary}{}", lines.iter().map(|l| format!("\n  {l}")).collect::<String>())]
+    Problems { summary: String, lines: Vec<String> },
     /// A reference to something the ledger does not know.
     /// `hint` is empty or "; did you mean ...?" (`names::did_you_mean`).
     #[error("unknown {kind} '{id}'{hint}")]

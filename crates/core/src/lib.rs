@@ -16,6 +16,7 @@ pub mod names;
 pub mod plan_sheet;
 pub mod projection;
 pub mod report;
+pub mod report_sheet;
 pub mod serde_decimal;
 pub mod sheet;
 pub mod summary;

@@ -253,18 +253,15 @@ impl Problems {
             return Ok(());
         }
         let n = self.lines.len() + self.more;
-        let mut msg = format!(
+        let summary = format!(
             "{n} problem{} in this {what}; nothing was written. Fix them and run it again:",
             if n == 1 { "" } else { "s" }
         );
-        for l in &self.lines {
-            msg.push_str("\n  ");
-            msg.push_str(l);
-        }
+        let mut lines = self.lines;
         if self.more > 0 {
-            msg.push_str(&format!("\n  ... and {} more", self.more));
+            lines.push(format!("... and {} more", self.more));
         }
-        Err(crate::Error::invalid(msg))
+        Err(crate::Error::Problems { summary, lines })
     }
 }
 

@@ -163,7 +163,7 @@ impl NonceCache {
 pub fn status_of(e: &Error) -> Status {
     let msg = e.to_string();
     match e.root() {
-        Error::Invalid(_) | Error::Unknown { .. } => Status::invalid_argument(msg),
+        Error::Invalid(_) | Error::Unknown { .. } | Error::Problems { .. } => Status::invalid_argument(msg),
         Error::Forbidden(_) => Status::permission_denied(msg),
         Error::Conflict(_) => Status::aborted(msg),
         Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
