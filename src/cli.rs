@@ -161,6 +161,49 @@ pub(crate) enum Cmd {
         #[arg(long)]
         cut_tail: bool,
     },
+    /// Write a year's tables as a spreadsheet (.xlsx) or CSV: projects (项目明细表),
+    /// indicators, summary, monthly (project × month), audit (the trail), or all
+    Export(ExportArgs),
+    /// Write the blank import template (.xlsx: sheets 计划, 项目, 指标, with drop-down lists),
+    /// or with --report the monthly report template (月报)
+    Template(TemplateArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExportArgs {
+    #[arg(long)]
+    pub(crate) year: i32,
+    /// Only this plan (when a year has several)
+    #[arg(long)]
+    pub(crate) plan: Option<String>,
+    /// projects | indicators | summary | monthly | audit | all; repeatable (default projects)
+    #[arg(long, value_name = "TABLE")]
+    pub(crate) what: Vec<String>,
+    /// xlsx | csv [default: from --out's extension]
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// The file to write
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Transaction time: a seq, or an RFC 3339 time
+    #[arg(long, value_name = "TIME|SEQ")]
+    pub(crate) as_of: Option<String>,
+    /// Valid time: figures as on this date (default: the year's end, or today)
+    #[arg(long, value_name = "DATE")]
+    pub(crate) at: Option<String>,
+    /// zh | en [default: PLANLEDGER_LANG, else zh under a zh_* locale, else en]
+    #[arg(long)]
+    pub(crate) lang: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TemplateArgs {
+    /// The .xlsx file to write
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// The monthly report template instead of the plan's
+    #[arg(long)]
+    pub(crate) report: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -673,6 +716,8 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         }
         Cmd::Demo => cmd_demo(&ctx, out),
         Cmd::Repair { dry_run, cut_tail } => cmd_repair(&ctx, dry_run, cut_tail, out),
+        Cmd::Export(args) => cmd_export(&ctx, &args, out),
+        Cmd::Template(args) => cmd_template(&ctx, &args, out),
     }
     .map(|()| exit::OK)
 }
@@ -871,6 +916,105 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
     } else {
         emit(out, &format!("{name}: {} recorded, {} rows already recorded\n", acks.len(), report.unchanged))
     }
+}
+
+/// The language of output for people: `--lang`, else `PLANLEDGER_LANG`, else the locale
+/// (zh_CN and any zh_* → zh), else English.
+pub(crate) fn user_lang(flag: Option<&str>) -> Result<summary::Lang> {
+    if let Some(l) = flag {
+        return read::parse_lang(l);
+    }
+    if let Ok(l) = std::env::var("PLANLEDGER_LANG") {
+        return read::parse_lang(&l).map_err(|e| e.at("PLANLEDGER_LANG"));
+    }
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    Ok(if locale.is_some_and(|l| l.starts_with("zh")) { summary::Lang::Zh } else { summary::Lang::En })
+}
+
+/// The bytes of tables in the format asked for, or named by the file's extension.
+fn sheet_bytes(
+    tables: &[planledger::sheet::Table],
+    format: Option<&str>,
+    out: &Path,
+    drop_downs: &[planledger_sheets::DropDown],
+) -> Result<Vec<u8>> {
+    let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match format.or(ext.as_deref()) {
+        Some("xlsx") => planledger_sheets::xlsx_bytes(tables, drop_downs).map_err(sheet_error),
+        Some("csv") => planledger_sheets::csv_bytes(tables).map_err(sheet_error),
+        Some(other) => Err(Error::invalid(format!("--format '{other}' is not xlsx or csv"))),
+        None => Err(Error::invalid(format!(
+            "{}: give --format xlsx or csv, or a file ending in .xlsx or .csv",
+            out.display()
+        ))),
+    }
+}
+
+/// Writes a file whole: to a temporary name beside it, synced, then renamed over it, so a
+/// reader never sees half a spreadsheet.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |e| Error::io(format!("cannot write {}", path.display()), e);
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.partial"));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
+    let mut what = Vec::new();
+    for w in if args.what.is_empty() { vec!["projects".to_string()] } else { args.what.clone() } {
+        for x in read::ExportWhat::parse(&w)? {
+            if !what.contains(&x) {
+                what.push(x);
+            }
+        }
+    }
+    let q = read::ExportQuery {
+        what,
+        year: args.year,
+        plan: args.plan.clone(),
+        as_of: parse_as_of(&args.as_of)?,
+        at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
+        today: clock()?.now().date(),
+        lang: user_lang(args.lang.as_deref())?,
+    };
+    // The format is checked before the store is read.
+    sheet_bytes(&[], args.format.as_deref(), &args.out, &[])?;
+    let store = open_existing(&ctx.dir())?;
+    let tables = read::export(&*store, &q)?;
+    let bytes = sheet_bytes(&tables, args.format.as_deref(), &args.out, &[])?;
+    write_whole(&args.out, &bytes)?;
+    let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+    if ctx.json {
+        emit_json(out, &json!({"wrote": args.out.display().to_string(), "tables": tables.len(), "rows": rows}))
+    } else {
+        emit(out, &format!("wrote {} ({} tables, {rows} rows)\n", args.out.display(), tables.len()))
+    }
+}
+
+fn cmd_template(ctx: &Ctx, args: &TemplateArgs, out: &mut Out) -> Result<()> {
+    let departments: Vec<String> = known_departments(&ctx.dir())?.into_iter().map(|d| d.name).collect();
+    let (tables, drop_downs) = if args.report {
+        (vec![planledger::export::report_template()], Vec::new())
+    } else {
+        planledger::export::plan_template(&departments)
+    };
+    let drop_downs: Vec<planledger_sheets::DropDown> = drop_downs
+        .into_iter()
+        .map(|(sheet, column, choices)| planledger_sheets::DropDown { sheet, column, choices })
+        .collect();
+    let bytes = sheet_bytes(&tables, Some("xlsx"), &args.out, &drop_downs)?;
+    write_whole(&args.out, &bytes)?;
+    emit(out, &format!("wrote {}\n", args.out.display()))
 }
 
 /// The typed query of `state`'s flags.

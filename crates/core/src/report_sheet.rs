@@ -95,17 +95,15 @@ pub fn report_rows(wb: &Workbook, period: Option<Month>) -> Result<Vec<ReportRow
         if header.index("项目名称").is_none() && header.index("项目编号").is_none() {
             continue;
         }
-        found = true;
+        // A sheet of projects without figures or dates (a plan's list beside the report)
+        // is not a report.
         if header.index("本月完成投资").is_none()
             && header.index("累计完成投资").is_none()
             && ["开工时间", "竣工时间", "投产时间"].iter().all(|c| header.index(c).is_none())
         {
-            problems.add(format!(
-                "sheet {}: no column 本月完成投资 or 累计完成投资 (or a milestone date); nothing to report",
-                sheet.name
-            ));
             continue;
         }
+        found = true;
         let range_end = sheet_range_end(sheet, &header);
         for (i, cells) in sheet.rows.iter().enumerate().skip(header.last_row + 1) {
             if cells.iter().all(Cell::is_empty) || is_total_row(cells) {

@@ -62,6 +62,16 @@ impl On {
     }
 }
 
+/// Whether a project is behind schedule (滞后) on `on`: the share of its year's plan completed
+/// is below the share of the year elapsed (序时进度). `None` when it plans no investment.
+pub fn behind_schedule(l: &Listing, on: On) -> Option<bool> {
+    if l.planned_investment.is_zero() {
+        return None;
+    }
+    let completed = l.progress.completed(Some(on.date));
+    Some(completed * Decimal::from(12) < l.planned_investment * Decimal::from(on.months_elapsed))
+}
+
 impl Group {
     pub fn add(&mut self, l: &Listing, on: On) {
         let p = &l.progress;
@@ -92,13 +102,10 @@ impl Group {
         if started && !reached(Milestone::Complete) {
             self.under_way += 1;
         }
-        // On schedule: completed share of the year's plan ≥ elapsed share of the year.
-        if !l.planned_investment.is_zero() {
-            if completed_investment * Decimal::from(12) >= l.planned_investment * Decimal::from(on.months_elapsed) {
-                self.on_schedule += 1;
-            } else {
-                self.behind_schedule += 1;
-            }
+        match behind_schedule(l, on) {
+            Some(false) => self.on_schedule += 1,
+            Some(true) => self.behind_schedule += 1,
+            None => {}
         }
     }
 

@@ -40,6 +40,7 @@ fn project_figure(state: &State, plan: &str, project: &str, field: &'static str)
     Some(match field {
         "planned_investment" => (field, json!(fmt_decimal(l.planned_investment))),
         "status" => (field, json!(l.progress.status(None).as_str())),
+        "withdrawn" => (field, json!(l.withdrawn.map(|w| w.date.to_string()))),
         _ => ("completed_investment", json!(fmt_decimal(l.progress.completed(None)))),
     })
 }
@@ -142,6 +143,8 @@ pub fn trail(store: &dyn Store, until_seq: u64, filter: &Filter) -> Result<Vec<V
             "signed_by": e.signature.as_ref().map(|s| hex(&s.key)),
             "plan": e.payload.plan(),
             "entity": e.payload.entity(),
+            "name": entity_name(&state, &e.payload),
+            "period": period_of(&e.payload),
             "type": e.payload.kind(),
             "field": field,
             "before": before.map(|(_, v)| v).unwrap_or(Value::Null),
@@ -158,6 +161,87 @@ pub fn trail(store: &dyn Store, until_seq: u64, filter: &Filter) -> Result<Vec<V
         }));
     }
     Ok(rows)
+}
+
+/// The audit trail as a table (`export --what audit`): one row per event, with the entity's
+/// name and the period it concerns.
+pub fn table(rows: &[Value], lang: crate::summary::Lang) -> crate::sheet::Table {
+    use crate::sheet::{ColumnKind as K, Table, Value as V};
+    let zh = lang == crate::summary::Lang::Zh;
+    let headers: [(&str, &str); 14] = [
+        ("序号", "seq"),
+        ("记录时间", "recorded at"),
+        ("提交单位", "actor"),
+        ("类型", "type"),
+        ("计划", "plan"),
+        ("项目或指标", "entity"),
+        ("名称", "name"),
+        ("期间", "period"),
+        ("字段", "field"),
+        ("变更前", "before"),
+        ("变更后", "after"),
+        ("原因", "reason"),
+        ("备注", "note"),
+        ("签名公钥", "signed by"),
+    ];
+    let columns: Vec<(&str, K)> = headers
+        .iter()
+        .map(|(z, e)| (if zh { *z } else { *e }, if *z == "序号" { K::Count } else { K::Text }))
+        .collect();
+    let mut t = Table::new(if zh { "审计轨迹" } else { "audit" }, &columns);
+    let cell = |v: &Value| match v {
+        Value::Null => V::Empty,
+        Value::String(s) if s.is_empty() => V::Empty,
+        Value::String(s) => V::Text(s.clone()),
+        other => V::Text(other.to_string()),
+    };
+    for r in rows {
+        let before = if r["value_before"].is_null() { &r["before"] } else { &r["value_before"] };
+        let after = if r["value_after"].is_null() { &r["after"] } else { &r["value_after"] };
+        t.rows.push(vec![
+            r["seq"].as_u64().map_or(V::Empty, V::Count),
+            cell(&r["recorded_at"]),
+            cell(&r["actor"]),
+            cell(&r["type"]),
+            cell(&r["plan"]),
+            cell(&r["entity"]),
+            cell(&r["name"]),
+            cell(&r["period"]),
+            cell(&r["field"]),
+            cell(before),
+            cell(after),
+            cell(&r["reason"]),
+            cell(&r["note"]),
+            cell(&r["signed_by"]),
+        ]);
+    }
+    t
+}
+
+/// The name of the project or indicator an event concerns, as the state has it.
+fn entity_name(state: &State, p: &Payload) -> Option<String> {
+    let plan = state.plans.get(p.plan()?)?;
+    let id = p.entity();
+    plan.projects.get(id).map(|l| l.def.name.clone()).or_else(|| plan.indicators.get(id).map(|i| i.def.name.clone()))
+}
+
+/// The period or date an event concerns: an investment's month, an actual's period, a
+/// milestone's or a withdrawal's date, a correction's subject.
+fn period_of(p: &Payload) -> Option<String> {
+    let subject = |s: &Subject| match s {
+        Subject::Investment { period, .. } => Some(period.to_string()),
+        Subject::Actual { period, .. } => Some(period.to_string()),
+        Subject::Milestone { .. } => None,
+    };
+    match p {
+        Payload::InvestmentReported(i) => Some(i.period.to_string()),
+        Payload::MilestoneReached(m) => Some(m.date.to_string()),
+        Payload::ActualReported(a) => Some(a.period.to_string()),
+        Payload::ProjectWithdrawn(w) => Some(w.date.to_string()),
+        Payload::Corrected(c) => subject(&c.subject),
+        Payload::Retracted(r) => subject(&r.subject),
+        _ => None,
+    }
 }
 
 pub const CSV_COLUMNS: &[&str] = &[

@@ -19,8 +19,8 @@ pub mod verify;
 pub mod workload;
 
 pub use planledger_core::{
-    clock, decide, error, event, hash, input, model, names, plan_sheet, projection, report, report_sheet, sheet,
-    summary,
+    clock, decide, error, event, export, hash, input, model, names, plan_sheet, projection, report, report_sheet,
+    sheet, summary,
 };
 pub use planledger_core::{Error, Result};
 pub use planledger_store::{checkpoint, codec, merkle, repair, store, wal};

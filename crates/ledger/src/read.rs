@@ -274,6 +274,73 @@ pub struct AuditQuery {
 }
 
 /// `--type KIND` checked against the event types.
+/// A table `export` writes: one of the core's, or the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportWhat {
+    Table(crate::export::What),
+    Audit,
+}
+
+impl ExportWhat {
+    /// `--what`: a table, `audit`, or `all` (every table and the audit trail).
+    pub fn parse(text: &str) -> Result<Vec<ExportWhat>> {
+        Ok(match text {
+            "all" | "全部" => {
+                let mut all: Vec<ExportWhat> = crate::export::What::ALL.iter().map(|w| ExportWhat::Table(*w)).collect();
+                all.push(ExportWhat::Audit);
+                all
+            }
+            "audit" | "审计" => vec![ExportWhat::Audit],
+            other => vec![ExportWhat::Table(crate::export::What::parse(other)?)],
+        })
+    }
+}
+
+/// `export`: tables of a year's plans (or one plan's) as on a date, as known at a point.
+#[derive(Clone, Debug)]
+pub struct ExportQuery {
+    pub what: Vec<ExportWhat>,
+    pub year: i32,
+    pub plan: Option<String>,
+    pub as_of: Option<AsOf>,
+    pub at: Option<Date>,
+    pub today: Date,
+    pub lang: Lang,
+}
+
+/// The tables `export` asks for, from the same state and date `summary` uses.
+pub fn export(store: &dyn Store, q: &ExportQuery) -> Result<Vec<crate::sheet::Table>> {
+    use crate::export::{self as x, What};
+    let answer = summary(
+        store,
+        &SummaryQuery { year: q.year, plan: q.plan.clone(), by: Vec::new(), as_of: q.as_of, at: q.at, today: q.today },
+    )?;
+    let on = summary::On::new(q.year, q.at, answer.today);
+    let state = &answer.state;
+    let plans: Vec<&crate::projection::Plan> = state.plans_by_year().filter(|p| p.def.year == q.year).collect();
+    let mut tables = Vec::new();
+    for what in &q.what {
+        tables.push(match what {
+            ExportWhat::Table(What::Projects) => x::projects(state, &plans, on, q.lang),
+            ExportWhat::Table(What::Indicators) => x::indicators(state, &plans, on, q.lang),
+            ExportWhat::Table(What::Summary) => x::summary(state, q.year, on, q.lang),
+            ExportWhat::Table(What::Monthly) => x::monthly(&plans, on, q.lang),
+            ExportWhat::Audit => {
+                let seq = as_of_seq(store, q.as_of)?;
+                let ids: Vec<String> = plans.iter().map(|p| p.def.plan.clone()).collect();
+                let mut rows = Vec::new();
+                for id in &ids {
+                    let filter = audit::Filter { entity: Some(id.clone()), ..audit::Filter::default() };
+                    rows.extend(audit::trail(store, seq, &filter)?);
+                }
+                rows.sort_by_key(|r| r["seq"].as_u64());
+                audit::table(&rows, q.lang)
+            }
+        });
+    }
+    Ok(tables)
+}
+
 pub fn audit_kind(kind: &str) -> Result<String> {
     if !crate::event::KINDS.contains(&kind) {
         return Err(Error::invalid(format!(

@@ -248,13 +248,60 @@ pub fn xlsx_bytes(tables: &[Table], drop_downs: &[DropDown]) -> Result<Vec<u8>> 
                 }
             }
         }
-        for d in drop_downs.iter().filter(|d| d.sheet == table.name) {
-            let v = DataValidation::new().allow_list_strings(&d.choices).map_err(err)?;
+        for (i, d) in drop_downs.iter().enumerate().filter(|(_, d)| d.sheet == table.name) {
+            // A list written into the rule holds at most 255 characters; a longer one (many
+            // departments) is written in a hidden sheet and referred to.
+            let inline: usize = d.choices.iter().map(|c| c.chars().count() + 1).sum();
+            let v = if inline <= LIST_CHARS_MAX {
+                DataValidation::new().allow_list_strings(&d.choices).map_err(err)?
+            } else {
+                let column = lists_column(i)?;
+                let n = d.choices.len();
+                DataValidation::new().allow_list_formula(rust_xlsxwriter::Formula::new(format!(
+                    "='{LISTS_SHEET}'!${column}$1:${column}${n}"
+                )))
+            };
             let c16 = column_index(d.column)?;
-            sheet.add_data_validation(1, c16, 10_000, c16, &v).map_err(err)?;
+            sheet.add_data_validation(1, c16, TEMPLATE_ROWS, c16, &v).map_err(err)?;
         }
     }
+    let long: Vec<(usize, &DropDown)> = drop_downs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.choices.iter().map(|c| c.chars().count() + 1).sum::<usize>() > LIST_CHARS_MAX)
+        .collect();
+    if !long.is_empty() {
+        let sheet = book.add_worksheet();
+        sheet.set_name(LISTS_SHEET).map_err(err)?;
+        for (i, d) in long {
+            let c16 = column_index(i)?;
+            for (r, choice) in d.choices.iter().enumerate() {
+                let r32 = u32::try_from(r).map_err(|_| SheetError::Write("too many choices".into()))?;
+                sheet.write_string(r32, c16, choice).map_err(err)?;
+            }
+        }
+        sheet.set_hidden(true);
+    }
     book.save_to_buffer().map_err(err)
+}
+
+/// Characters a drop-down list may hold in its rule (Excel's limit).
+const LIST_CHARS_MAX: usize = 255;
+/// The hidden sheet holding longer drop-down lists.
+const LISTS_SHEET: &str = "选项";
+/// Rows of a template that get its drop-down lists.
+const TEMPLATE_ROWS: u32 = 10_000;
+
+/// The spreadsheet column letters of column `i` (A, B, ..., Z, AA, ...).
+fn lists_column(i: usize) -> Result<String> {
+    let mut n = i + 1;
+    let mut letters = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(char::from(b'A' + u8::try_from(rem).map_err(|_| SheetError::Write("column".into()))?));
+        n = (n - 1) / 26;
+    }
+    Ok(letters.iter().rev().collect())
 }
 
 fn column_index(c: usize) -> Result<u16> {
