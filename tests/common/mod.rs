@@ -61,7 +61,7 @@ impl Env {
     pub fn run_at(&self, now: Option<&str>, args: &[&str]) -> Run {
         let mut c = Command::new(BIN);
         c.arg("--store").arg(self.store()).args(args);
-        c.env_remove("PLANLEDGER_STORE").env_remove("PLANLEDGER_NOW");
+        c.env_remove("PLANLEDGER_STORE").env_remove("PLANLEDGER_NOW").env_remove("PLANLEDGER_LANG");
         if let Some(n) = now {
             c.env("PLANLEDGER_NOW", n);
         }

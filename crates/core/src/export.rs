@@ -32,9 +32,11 @@ impl What {
             "indicators" | "指标" => What::Indicators,
             "summary" | "汇总" => What::Summary,
             "monthly" | "月度" => What::Monthly,
-            _ => return Err(crate::Error::invalid(format!(
+            _ => {
+                return Err(crate::Error::invalid(format!(
                 "--what '{text}' is not a table; expected one of: projects, indicators, summary, monthly, audit, all"
-            ))),
+            )))
+            }
         })
     }
 }

@@ -59,6 +59,10 @@ pub fn month_range(header: &str) -> (Option<u8>, String) {
         return (None, h);
     };
     let rest = &rest[sep.len_utf8()..];
+    // "1—N月累计" as a template writes it: a range, its end given per row by 月份.
+    if let Some(tail) = rest.strip_prefix("N月").or_else(|| rest.strip_prefix("n月")) {
+        return (None, tail.to_string());
+    }
     let b = digits(rest);
     match (rest[..b].parse::<u8>().ok(), rest[b..].strip_prefix('月')) {
         (Some(n), Some(tail)) if (1..=12).contains(&n) => (Some(n), tail.to_string()),
@@ -479,6 +483,7 @@ mod tests {
         assert_eq!(month_range("1—3月累计完成投资"), (Some(3), "累计完成投资".to_string()));
         assert_eq!(month_range("1-12月累计"), (Some(12), "累计".to_string()));
         assert_eq!(month_range("本月完成投资"), (None, "本月完成投资".to_string()));
+        assert_eq!(month_range("1—N月累计完成投资"), (None, "累计完成投资".to_string()));
         assert_eq!(month_range("2021年计划"), (None, "2021年计划".to_string()));
     }
 }
