@@ -325,7 +325,7 @@ fn the_seed_reports_2021_summary_is_reproduced() {
     let zh = env.run(&["summary", "--year", "2021", "--lang", "zh", "--format", "md"]).ok().stdout;
     assert!(zh.contains("246个重点项目完成投资694亿元，占年度目标的111.5%"), "{zh}");
     assert!(zh.contains("其中31个省市重点项目完成投资404.8亿元，占年度投资目标360.3亿元的112.4%"), "{zh}");
-    assert!(zh.contains("| 地区生产总值增长 | 7%左右 | 3%（2021，正式） | 低于目标4个百分点 |"), "{zh}");
+    assert!(zh.contains("| 地区生产总值增长 | 7%左右 | 3%（2021年，正式） | 低于目标4个百分点 |"), "{zh}");
     let s = env.run(&["summary", "--year", "2022", "--json"]).ok().json();
     assert_eq!(
         (s["projects"]["count"].as_u64(), s["projects"]["planned_investment"].as_str()),

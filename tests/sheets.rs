@@ -72,6 +72,7 @@ fn plan_workbook(path: &std::path::Path) {
     let inds = [
         ["地区生产总值增速", "%", "增速", "7.5左右", "预期性", "区发展和改革委员会"],
         ["城镇调查失业率", "%", "增速", "5.5以内", "预期性", "区人力资源和社会保障局"],
+        ["地区生产总值", "亿元", "总量", "", "预期性", "区统计局"],
     ];
     for (r, row) in inds.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
@@ -131,6 +132,40 @@ fn a_real_plan_table_imports_figure_by_figure() {
     assert_eq!((gdp["target"].as_str(), gdp["approximate"].as_bool()), (Some("7.5"), Some(true)));
     let jobs = inds.iter().find(|i| i["id"] == "城镇调查失业率").unwrap();
     assert_eq!(jobs["comparison"], "at-most");
+    // An indicator without a target (a level beside its growth rate): reported, never judged.
+    let level = inds.iter().find(|i| i["id"] == "地区生产总值").unwrap();
+    assert!(level["target"].is_null(), "{level}");
+    env.run(&[
+        "submit",
+        "--as",
+        "区统计局",
+        "actual",
+        "--indicator",
+        "地区生产总值",
+        "--period",
+        "2021-H1",
+        "--value",
+        "403.5",
+    ])
+    .ok();
+    let zh = env.run(&["summary", "--year", "2021", "--lang", "zh", "--format", "md"]).ok().stdout;
+    assert!(zh.contains("| 地区生产总值 | 不设目标 | 403.5亿元（2021年上半年，正式） | - |"), "{zh}");
+    let j = env.run(&["summary", "--year", "2021", "--json"]).ok().json();
+    let level = j["indicators"].as_array().unwrap().iter().find(|i| i["id"] == "地区生产总值").unwrap().clone();
+    assert_eq!((level["actual_period"].as_str(), level["met"].as_bool()), (Some("2021-H1"), None));
+    env.run(&[
+        "submit",
+        "--as",
+        "区统计局",
+        "revise-target",
+        "--indicator",
+        "地区生产总值",
+        "--value",
+        "800",
+        "--reason",
+        "x",
+    ])
+    .fails(3, "is reported without a target; there is none to revise");
     // The summary counts planned starts from the planned months.
     let sum = env.run(&["summary", "--year", "2021", "--json"]).ok().json();
     assert_eq!(sum["projects"]["planned_start"], 2);

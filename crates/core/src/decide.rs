@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{
-    ActualReported, CarriedMilestone, Corrected, DepartmentRegistered, Event, IndicatorDefined, InvestmentReported,
-    KeyRegistered, KeyRevoked, MilestoneReached, Payload, PlanDeclared, ProjectListed, ProjectScheduled,
-    ProjectWithdrawn, Retracted, Subject, TargetRef, TargetRevised,
+    ActualReported, CarriedMilestone, Corrected, DepartmentRegistered, Event, IndicatorDefined, IndicatorTracked,
+    InvestmentReported, KeyRegistered, KeyRevoked, MilestoneReached, Payload, PlanDeclared, ProjectListed,
+    ProjectScheduled, ProjectWithdrawn, Retracted, Subject, TargetRef, TargetRevised,
 };
 use crate::model::{check_text, Basis, Date, Milestone, Month, Period, Role};
 use crate::projection::{Listing, Plan, Progress, State};
@@ -28,6 +28,8 @@ pub struct PlanImport {
     /// What the plan says of its projects beyond the listing (建设性质, planned months),
     /// for the projects that have it.
     pub schedules: Vec<ProjectScheduled>,
+    /// Indicators reported without a target.
+    pub tracked: Vec<IndicatorTracked>,
 }
 
 /// Names an event by its seq or its id.
@@ -303,7 +305,11 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 TargetSpec::Indicator { indicator, plan } => {
                     let plan = indicator_plan(state, indicator, plan.as_deref(), None)?;
                     authorize_indicator(state, actor, plan, indicator)?;
-                    let previous = plan.indicators[indicator.as_str()].target;
+                    let previous = plan.indicators[indicator.as_str()].target.ok_or_else(|| {
+                        Error::invalid(format!(
+                            "indicator '{indicator}' is reported without a target; there is none to revise"
+                        ))
+                    })?;
                     (TargetRef::Indicator { plan: plan.def.plan.clone(), indicator: indicator.clone() }, previous)
                 }
                 TargetSpec::Project { project, plan } => {
@@ -540,6 +546,29 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             }
             Some(_) => {}
             None => out.push(Payload::IndicatorDefined(Box::new(ind.clone()))),
+        }
+    }
+
+    for (i, ind) in import.tracked.iter().enumerate() {
+        let at = || format!("indicators without a target[{i}] ('{}')", ind.indicator);
+        if !seen.insert(ind.indicator.as_str()) {
+            return Err(Error::invalid("defined twice in this file").at(at()));
+        }
+        if !dept_known(&ind.department) {
+            return Err(unknown_department(state, &ind.department).at(at()));
+        }
+        match existing.and_then(|plan| plan.indicators.get(&ind.indicator)) {
+            Some(known)
+                if known.target.is_some()
+                    || known.def.name != ind.name
+                    || known.def.unit != ind.unit
+                    || known.def.measure != ind.measure
+                    || known.def.department != ind.department =>
+            {
+                return Err(Error::Conflict("already defined differently in this plan".into()).at(at()))
+            }
+            Some(_) => {}
+            None => out.push(Payload::IndicatorTracked(Box::new(ind.clone()))),
         }
     }
 

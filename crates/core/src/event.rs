@@ -79,6 +79,19 @@ pub enum Payload {
     KeyRevoked(Box<KeyRevoked>),
     ProjectScheduled(Box<ProjectScheduled>),
     ProjectWithdrawn(Box<ProjectWithdrawn>),
+    IndicatorTracked(Box<IndicatorTracked>),
+}
+
+/// An indicator a plan reports without a target: a level such as GDP 806 亿元 printed beside
+/// its growth rate. Its actuals are recorded and shown; it is never judged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorTracked {
+    pub plan: String,
+    pub indicator: String,
+    pub name: String,
+    pub unit: String,
+    pub measure: Measure,
+    pub department: String,
 }
 
 /// What a plan's project table says of a listed project beyond its investment: whether it
@@ -281,6 +294,7 @@ pub const KINDS: &[&str] = &[
     "key-revoked",
     "project-scheduled",
     "withdraw",
+    "indicator-tracked",
 ];
 
 impl Payload {
@@ -330,6 +344,7 @@ impl Payload {
             Payload::KeyRevoked(_) => "key-revoked",
             Payload::ProjectScheduled(_) => "project-scheduled",
             Payload::ProjectWithdrawn(_) => "withdraw",
+            Payload::IndicatorTracked(_) => "indicator-tracked",
         }
     }
 
@@ -355,6 +370,7 @@ impl Payload {
             Payload::KeyRevoked(k) => key_stream(&k.principal),
             Payload::ProjectScheduled(p) => project_stream(&p.plan, &p.project),
             Payload::ProjectWithdrawn(p) => project_stream(&p.plan, &p.project),
+            Payload::IndicatorTracked(i) => indicator_stream(&i.plan, &i.indicator),
         }
     }
 
@@ -375,6 +391,7 @@ impl Payload {
             Payload::Retracted(r) => r.subject.plan(),
             Payload::ProjectScheduled(p) => &p.plan,
             Payload::ProjectWithdrawn(p) => &p.plan,
+            Payload::IndicatorTracked(i) => &i.plan,
         })
     }
 
@@ -399,6 +416,7 @@ impl Payload {
             Payload::KeyRevoked(k) => &k.principal,
             Payload::ProjectScheduled(p) => &p.project,
             Payload::ProjectWithdrawn(p) => &p.project,
+            Payload::IndicatorTracked(i) => &i.indicator,
         }
     }
 }

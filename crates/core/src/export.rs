@@ -17,6 +17,9 @@ use crate::summary::{behind_schedule, summarize, Group, Lang, On};
 /// What to export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum What {
+    /// The plan as the plan office keeps it: sheets 项目 and 指标 with the template's
+    /// columns only, ready to import (next year's draft, another store).
+    Plan,
     Projects,
     Indicators,
     Summary,
@@ -24,17 +27,19 @@ pub enum What {
 }
 
 impl What {
+    /// The tables `--what all` writes (the plan's own columns are in the project table).
     pub const ALL: [What; 4] = [What::Projects, What::Indicators, What::Summary, What::Monthly];
 
     pub fn parse(text: &str) -> crate::Result<What> {
         Ok(match text {
+            "plan" | "计划" => What::Plan,
             "projects" | "项目" => What::Projects,
             "indicators" | "指标" => What::Indicators,
             "summary" | "汇总" => What::Summary,
             "monthly" | "月度" => What::Monthly,
             _ => {
                 return Err(crate::Error::invalid(format!(
-                "--what '{text}' is not a table; expected one of: projects, indicators, summary, monthly, audit, all"
+                "--what '{text}' is not a table; expected one of: plan, projects, indicators, summary, monthly, audit, all"
             )))
             }
         })
@@ -123,6 +128,28 @@ pub const PROJECT_COMPUTED: &[Header] = &[
 /// Template columns kept as dimensions; any other dimension gets a column of its own.
 const TEMPLATE_DIMENSIONS: &[&str] = &["建设单位", "建设地点", "年度建设目标", "备注"];
 
+/// The plan's own tables (项目 and 指标, the template's columns): what `plan import` reads.
+pub fn plan(state: &State, plans: &[&Plan], on: On) -> Vec<Table> {
+    let mut projects = projects(state, plans, on, Lang::Zh);
+    let keep = projects.columns.len() - PROJECT_COMPUTED.len();
+    projects.columns.truncate(keep);
+    for r in &mut projects.rows {
+        r.truncate(keep);
+    }
+    projects.name = "项目".into();
+    let mut indicators = indicators(state, plans, on, Lang::Zh);
+    let keep = PLAN_INDICATOR_COLUMNS;
+    indicators.columns.truncate(keep);
+    for r in &mut indicators.rows {
+        r.truncate(keep);
+    }
+    indicators.name = "指标".into();
+    vec![projects, indicators]
+}
+
+/// The indicator table's columns that the import template has (the rest are judgements).
+const PLAN_INDICATOR_COLUMNS: usize = 8;
+
 /// 项目明细表: every project of `plans` as on `on`.
 pub fn projects(state: &State, plans: &[&Plan], on: On, lang: Lang) -> Table {
     let extra: Vec<String> = {
@@ -155,7 +182,12 @@ pub fn projects(state: &State, plans: &[&Plan], on: On, lang: Lang) -> Table {
 fn project_row(state: &State, id: &str, l: &Listing, extra: &[String], on: On, lang: Lang) -> Vec<Value> {
     let at = Some(on.date);
     let dim = |k: &str| text(l.def.dimensions.get(k).cloned().unwrap_or_default());
-    let month = |m: Milestone| text(l.planned_month(m).map(|x| x.to_string()).unwrap_or_default());
+    // A planned month, or the year alone when the plan names the milestone without a month.
+    let month = |m: Milestone| match l.planned_month(m) {
+        Some(x) => text(x.to_string()),
+        None if l.def.planned_milestones.contains(&m) => text(format!("{}年", on.year)),
+        None => Value::Empty,
+    };
     let reached = |m: Milestone| {
         text(
             l.progress.milestones.get(&m).filter(|e| e.date <= on.date).map(|e| e.date.to_string()).unwrap_or_default(),
@@ -268,12 +300,14 @@ fn indicator_row(state: &State, id: &str, ind: &Indicator, on: On, lang: Lang) -
         (true, false) => "met",
         (false, false) => "not met",
     });
+    // Without a target, no comparison nor nature either.
+    let (comparison, nature) = if ind.target.is_some() { (comparison, nature) } else { ("", "") };
     vec![
         text(id),
         text(d.name.clone()),
         text(d.unit.clone()),
         text(measure),
-        Value::Decimal(ind.target),
+        amount(ind.target),
         text(comparison),
         text(nature),
         text(department),
@@ -384,7 +418,7 @@ pub fn plan_template(departments: &[String]) -> (Vec<Table>, Vec<DropDown>) {
         plan.rows.push(vec![text(k), Value::Empty]);
     }
     let projects = table(("项目", "项目"), PROJECT_TEMPLATE, Lang::Zh);
-    let indicators = table(("指标", "指标"), &INDICATOR_HEADERS[..8], Lang::Zh);
+    let indicators = table(("指标", "指标"), &INDICATOR_HEADERS[..PLAN_INDICATOR_COLUMNS], Lang::Zh);
     let list = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let col = |t: &Table, name: &str| t.columns.iter().position(|c| c.header == name).unwrap_or(0);
     let mut drops = vec![

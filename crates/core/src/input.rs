@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use crate::decide::{Command, EventRef, PlanImport, Submission, TargetSpec};
 use crate::error::{Error, Result, ResultExt};
-use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed, ProjectScheduled};
+use crate::event::{
+    DepartmentRegistered, IndicatorDefined, IndicatorTracked, PlanDeclared, ProjectListed, ProjectScheduled,
+};
 use crate::model::{
     check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Construction, Date, Level, Measure,
     Milestone, Month, Nature, Period, YEAR_MAX, YEAR_MIN,
@@ -59,11 +61,12 @@ struct RawIndicator {
     name: String,
     unit: String,
     measure: String,
-    comparison: String,
+    /// With a target: required. Without one (an indicator only reported), absent.
+    comparison: Option<String>,
     #[serde(default)]
     approximate: bool,
-    nature: String,
-    target: toml::Value,
+    nature: Option<String>,
+    target: Option<toml::Value>,
     department: String,
 }
 
@@ -144,6 +147,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
     }
 
     let mut indicators = Vec::new();
+    let mut tracked = Vec::new();
     for (i, d) in raw.indicators.iter().enumerate() {
         let at = || format!("indicators[{i}] ('{}')", d.id);
         let ind = (|| {
@@ -151,21 +155,40 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
             check_text("name", &d.name, true)?;
             check_text("unit", &d.unit, true)?;
             check_id("department", &d.department)?;
-            Ok(IndicatorDefined {
+            let Some(target) = &d.target else {
+                if d.comparison.is_some() || d.nature.is_some() || d.approximate {
+                    return Err(Error::invalid(
+                        "comparison, nature and approximate describe a target; this indicator has none (add target, or remove them)",
+                    ));
+                }
+                tracked.push(IndicatorTracked {
+                    plan: plan.plan.clone(),
+                    indicator: d.id.clone(),
+                    name: d.name.clone(),
+                    unit: d.unit.clone(),
+                    measure: Measure::parse("measure", &d.measure)?,
+                    department: d.department.clone(),
+                });
+                return Ok(None);
+            };
+            let needed = |field: &str, v: &Option<String>| {
+                v.clone().ok_or_else(|| Error::invalid(format!("{field} is required with a target")))
+            };
+            Ok(Some(IndicatorDefined {
                 plan: plan.plan.clone(),
                 indicator: d.id.clone(),
                 name: d.name.clone(),
                 unit: d.unit.clone(),
                 measure: Measure::parse("measure", &d.measure)?,
-                comparison: Comparison::parse("comparison", &d.comparison)?,
+                comparison: Comparison::parse("comparison", &needed("comparison", &d.comparison)?)?,
                 approximate: d.approximate,
-                nature: Nature::parse("nature", &d.nature)?,
-                target: toml_decimal("target", &d.target, false)?,
+                nature: Nature::parse("nature", &needed("nature", &d.nature)?)?,
+                target: toml_decimal("target", target, false)?,
                 department: d.department.clone(),
-            })
+            }))
         })()
         .at_with(at)?;
-        indicators.push(ind);
+        indicators.extend(ind);
     }
 
     let mut projects = Vec::new();
@@ -234,7 +257,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
         .at_with(at)?;
         projects.push(pr);
     }
-    Ok(PlanImport { plan, departments, indicators, projects, schedules })
+    Ok(PlanImport { plan, departments, indicators, projects, schedules, tracked })
 }
 
 /// Field names each submission kind takes, besides the common `id` and `note`.

@@ -236,22 +236,31 @@ impl fmt::Display for Month {
     }
 }
 
-/// The period an indicator's actual refers to: a year, a quarter or a month.
+/// The period an indicator's actual refers to: a year, a half (上半年 = 1—6月), a quarter or
+/// a month. Variants are only appended (the stored form is the variant's index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Period {
     Year(i32),
     Quarter(i32, u8),
     Month(Month),
+    /// 1 (January to June) or 2 (July to December).
+    Half(i32, u8),
 }
 
 impl Period {
     pub fn parse(field: &str, text: &str) -> Result<Period> {
-        let bad = || Error::invalid(format!("{field} '{text}' is not a period (YYYY, YYYY-Qn or YYYY-MM)"));
+        let bad = || Error::invalid(format!("{field} '{text}' is not a period (YYYY, YYYY-Hn, YYYY-Qn or YYYY-MM)"));
         let (y, rest) = match text.split_once('-') {
             None => return Ok(Period::Year(parse_year(field, text, text)?)),
             Some(parts) => parts,
         };
         let year = parse_year(field, y, text)?;
+        if let Some(h) = rest.strip_prefix('H') {
+            return match h {
+                "1" | "2" => Ok(Period::Half(year, h.as_bytes()[0] - b'0')),
+                _ => Err(bad()),
+            };
+        }
         if let Some(q) = rest.strip_prefix('Q') {
             return match q {
                 "1" | "2" | "3" | "4" => Ok(Period::Quarter(year, q.as_bytes()[0] - b'0')),
@@ -270,7 +279,7 @@ impl Period {
 
     pub fn year(self) -> i32 {
         match self {
-            Period::Year(y) | Period::Quarter(y, _) => y,
+            Period::Year(y) | Period::Quarter(y, _) | Period::Half(y, _) => y,
             Period::Month(m) => m.year,
         }
     }
@@ -279,6 +288,7 @@ impl Period {
         match self {
             Period::Year(y) => Month { year: y, month: 1 }.first_day(),
             Period::Quarter(y, q) => Month { year: y, month: (q - 1) * 3 + 1 }.first_day(),
+            Period::Half(y, h) => Month { year: y, month: (h - 1) * 6 + 1 }.first_day(),
             Period::Month(m) => m.first_day(),
         }
     }
@@ -287,6 +297,7 @@ impl Period {
         match self {
             Period::Year(y) => Month { year: y, month: 12 }.last_day(),
             Period::Quarter(y, q) => Month { year: y, month: q * 3 }.last_day(),
+            Period::Half(y, h) => Month { year: y, month: h * 6 }.last_day(),
             Period::Month(m) => m.last_day(),
         }
     }
@@ -294,9 +305,22 @@ impl Period {
     /// Breadth rank, used to prefer the annual figure over a quarter or month ending the same day.
     pub fn breadth(self) -> u8 {
         match self {
-            Period::Year(_) => 2,
+            Period::Year(_) => 3,
+            Period::Half(..) => 2,
             Period::Quarter(..) => 1,
             Period::Month(_) => 0,
+        }
+    }
+
+    /// The period as a Chinese report writes it: 2021年, 2021年上半年, 2021年1—3月 (a
+    /// quarter is the months it ends the year's running total on), 2021年9月.
+    pub fn zh(self) -> String {
+        match self {
+            Period::Year(y) => format!("{y}年"),
+            Period::Half(y, 1) => format!("{y}年上半年"),
+            Period::Half(y, _) => format!("{y}年下半年"),
+            Period::Quarter(y, q) => format!("{y}年第{}季度", ["一", "二", "三", "四"][usize::from(q.clamp(1, 4) - 1)]),
+            Period::Month(m) => format!("{}年{}月", m.year, m.month),
         }
     }
 }
@@ -306,6 +330,7 @@ impl fmt::Display for Period {
         match self {
             Period::Year(y) => write!(f, "{y:04}"),
             Period::Quarter(y, q) => write!(f, "{y:04}-Q{q}"),
+            Period::Half(y, h) => write!(f, "{y:04}-H{h}"),
             Period::Month(m) => m.fmt(f),
         }
     }
@@ -504,15 +529,18 @@ mod tests {
 
     #[test]
     fn periods_parse_and_print_back() {
-        for t in ["2022", "2022-Q3", "2022-07"] {
+        for t in ["2022", "2022-Q3", "2022-07", "2022-H1", "2022-H2"] {
             assert_eq!(Period::parse("period", t).unwrap().to_string(), t);
         }
-        for bad in ["22", "2022-13", "2022-Q5", "2022-7", "2022/07", "20222", "2022-00"] {
+        for bad in ["22", "2022-13", "2022-Q5", "2022-7", "2022/07", "20222", "2022-00", "2022-H3", "2022-H0"] {
             assert!(Period::parse("period", bad).is_err(), "{bad:?} accepted");
         }
         let q = Period::parse("p", "2022-Q1").unwrap();
         assert_eq!(q.first_day().to_string(), "2022-01-01");
         assert_eq!(q.last_day().to_string(), "2022-03-31");
+        let h = Period::parse("p", "2022-H1").unwrap();
+        assert_eq!((h.first_day().to_string(), h.last_day().to_string()), ("2022-01-01".into(), "2022-06-30".into()));
+        assert_eq!(h.zh(), "2022年上半年");
         assert_eq!(Month::parse("p", "2024-02").unwrap().last_day().to_string(), "2024-02-29");
     }
 

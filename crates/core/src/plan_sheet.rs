@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::PlanImport;
 use crate::error::{Error, Result};
-use crate::event::{DepartmentRegistered, IndicatorDefined, PlanDeclared, ProjectListed, ProjectScheduled};
+use crate::event::{
+    DepartmentRegistered, IndicatorDefined, IndicatorTracked, PlanDeclared, ProjectListed, ProjectScheduled,
+};
 use crate::model::{check_text, Comparison, Construction, Level, Measure, Milestone, Nature, YEAR_MAX, YEAR_MIN};
 use crate::sheet::{
     cell_amount, cell_decimal, cell_month, find_header, is_total_row, normalize_header, year_in, Cell, Header,
@@ -120,12 +122,13 @@ pub fn plan_from_workbook(
     };
     let indicators = match indicators_sheet {
         Some((sheet, header)) => read_indicators(sheet, &header, &plan, &mut depts, &mut problems),
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
+    let (indicators, tracked) = indicators;
     problems.into_result("workbook")?;
     let (projects, schedules): (Vec<ProjectListed>, Vec<Option<ProjectScheduled>>) = projects.into_iter().unzip();
     let schedules = schedules.into_iter().flatten().collect();
-    Ok(PlanImport { plan, departments: depts.new, indicators, projects, schedules })
+    Ok(PlanImport { plan, departments: depts.new, indicators, projects, schedules, tracked })
 }
 
 /// The sheet named `name` (or the only sheet, or one whose header has the `key` columns),
@@ -386,6 +389,15 @@ fn read_project(
         ("计划投产时间", Milestone::Operate),
     ] {
         let Some(cell) = row.get(column) else { continue };
+        // A year alone ("2021年"): the milestone is planned that year, its month not set.
+        let written = cell.text();
+        let year_only = written.trim_end_matches('年');
+        if year_only.len() == 4 && year_only.bytes().all(|b| b.is_ascii_digit()) {
+            if year_only.parse() == Ok(plan.year) {
+                planned_milestones.push(milestone);
+            }
+            continue;
+        }
         match cell_month(cell) {
             Ok(Some(m)) => {
                 if m.year == plan.year {
@@ -473,27 +485,35 @@ fn read_indicators(
     plan: &PlanDeclared,
     depts: &mut Departments<'_>,
     problems: &mut Problems,
-) -> Vec<IndicatorDefined> {
-    for needed in ["指标名称", "目标值"] {
-        if header.index(needed).is_none() {
-            problems.add(format!("sheet {}: no column {needed} (or a synonym of it) in the header", sheet.name));
-        }
+) -> (Vec<IndicatorDefined>, Vec<IndicatorTracked>) {
+    let mut out = (Vec::new(), Vec::new());
+    if header.index("指标名称").is_none() {
+        problems.add(format!("sheet {}: no column 指标名称 (or a synonym of it) in the header", sheet.name));
+        return out;
     }
-    if header.index("指标名称").is_none() || header.index("目标值").is_none() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
     let mut ids = BTreeSet::new();
     for row in data_rows(sheet, header) {
-        if let Some(ind) = read_indicator(&row, plan, depts, problems) {
-            if !ids.insert(ind.indicator.clone()) {
-                row.problem(problems, "指标名称", "is listed twice in this sheet");
-                continue;
-            }
-            out.push(ind);
+        let Some(ind) = read_indicator(&row, plan, depts, problems) else { continue };
+        let id = match &ind {
+            SheetIndicator::Targeted(d) => d.indicator.clone(),
+            SheetIndicator::Tracked(t) => t.indicator.clone(),
+        };
+        if !ids.insert(id) {
+            row.problem(problems, "指标名称", "is listed twice in this sheet");
+            continue;
+        }
+        match ind {
+            SheetIndicator::Targeted(d) => out.0.push(d),
+            SheetIndicator::Tracked(t) => out.1.push(t),
         }
     }
     out
+}
+
+/// An indicator row: with a target, or reported without one (no 目标值).
+enum SheetIndicator {
+    Targeted(IndicatorDefined),
+    Tracked(IndicatorTracked),
 }
 
 /// A target as written: "7.5", "7.5%", "7.5左右", "5.5以内", "≥7.5": the figure, and the
@@ -528,7 +548,7 @@ fn read_indicator(
     plan: &PlanDeclared,
     depts: &mut Departments<'_>,
     problems: &mut Problems,
-) -> Option<IndicatorDefined> {
+) -> Option<SheetIndicator> {
     let before = problems.len();
     let name = row.text("指标名称");
     let code = row.text("指标编号");
@@ -553,15 +573,13 @@ fn read_indicator(
     };
     let unit = if unit.is_empty() && measure == Some(Measure::Rate) { "%".to_string() } else { unit };
     let (target_figure, written_comparison, written_approx) = target_text(&row.text("目标值"));
+    // No 目标值: an indicator reported without a target (a level beside its growth rate).
     let target = match row.get("目标值") {
-        None => {
-            row.problem(problems, "目标值", "is empty; write the year's target");
-            None
-        }
-        Some(_) => cell_decimal(&Cell::Text(target_figure)).unwrap_or_else(|why| {
+        None => None,
+        Some(_) => Some(cell_decimal(&Cell::Text(target_figure)).unwrap_or_else(|why| {
             row.problem(problems, "目标值", &why);
             None
-        }),
+        })),
     };
     let (comparison, approximate) = match row.text("比较").as_str() {
         "" => (written_comparison.unwrap_or(Comparison::AtLeast), written_approx),
@@ -596,7 +614,17 @@ fn read_indicator(
     if problems.len() > before {
         return None;
     }
-    Some(IndicatorDefined {
+    let Some(target) = target else {
+        return Some(SheetIndicator::Tracked(IndicatorTracked {
+            plan: plan.plan.clone(),
+            indicator: id,
+            name,
+            unit,
+            measure: measure?,
+            department: department?,
+        }));
+    };
+    Some(SheetIndicator::Targeted(IndicatorDefined {
         plan: plan.plan.clone(),
         indicator: id,
         name,
@@ -607,7 +635,7 @@ fn read_indicator(
         nature,
         target: target?,
         department: department?,
-    })
+    }))
 }
 
 /// The canonical names of a header's columns, for a test or a message.

@@ -279,9 +279,10 @@ impl Months {
 pub struct Indicator {
     pub def: IndicatorDefined,
     pub version: u64,
-    /// Target after revisions.
-    #[serde(with = "crate::serde_decimal::decimal")]
-    pub target: Decimal,
+    /// Target after revisions; `None` for an indicator reported without one
+    /// (`IndicatorTracked`, whose `def` then holds no target of meaning).
+    #[serde(with = "crate::serde_decimal::opt_decimal")]
+    pub target: Option<Decimal>,
     /// Live (not retracted) actuals, in the order recorded.
     pub actuals: Vec<ActualEntry>,
 }
@@ -435,6 +436,7 @@ impl State {
             Payload::KeyRevoked(k) => self.principals.get(&k.principal).map_or(0, |p| p.version),
             Payload::ProjectScheduled(p) => project(&p.plan, &p.project),
             Payload::ProjectWithdrawn(p) => project(&p.plan, &p.project),
+            Payload::IndicatorTracked(i) => indicator(&i.plan, &i.indicator),
         }
     }
 
@@ -513,7 +515,7 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         Payload::IndicatorDefined(i) => {
             if let Some(plan) = state.plans.get_mut(&i.plan) {
-                let mut ind = Indicator { def: (**i).clone(), version: 0, target: i.target, actuals: Vec::new() };
+                let mut ind = Indicator { def: (**i).clone(), version: 0, target: Some(i.target), actuals: Vec::new() };
                 version_checked(&mut ind.version);
                 plan.indicators.insert(i.indicator.clone(), ind);
             }
@@ -574,7 +576,7 @@ pub fn apply(state: &mut State, event: &Event) {
             TargetRef::Indicator { plan, indicator } => {
                 if let Some(ind) = indicator_mut(state, plan, indicator) {
                     version_checked(&mut ind.version);
-                    ind.target = t.value;
+                    ind.target = Some(t.value);
                 }
             }
             TargetRef::Project { plan, project } => {
@@ -643,6 +645,25 @@ pub fn apply(state: &mut State, event: &Event) {
                 version_checked(&mut l.version);
                 l.progress.continuing = p.construction == Some(crate::model::Construction::Continuing);
                 l.schedule = Some(p.clone());
+            }
+        }
+        Payload::IndicatorTracked(i) => {
+            if let Some(plan) = state.plans.get_mut(&i.plan) {
+                let def = IndicatorDefined {
+                    plan: i.plan.clone(),
+                    indicator: i.indicator.clone(),
+                    name: i.name.clone(),
+                    unit: i.unit.clone(),
+                    measure: i.measure,
+                    comparison: crate::model::Comparison::AtLeast,
+                    approximate: false,
+                    nature: crate::model::Nature::Expected,
+                    target: Decimal::ZERO,
+                    department: i.department.clone(),
+                };
+                let mut ind = Indicator { def, version: 0, target: None, actuals: Vec::new() };
+                version_checked(&mut ind.version);
+                plan.indicators.insert(i.indicator.clone(), ind);
             }
         }
         Payload::ProjectWithdrawn(w) => {

@@ -97,13 +97,15 @@ pub struct Judgement {
 
 pub fn judge(ind: &Indicator, at: Option<Date>) -> Judgement {
     let actual = ind.current_actual_until(at).cloned();
-    let met = actual.as_ref().map(|a| match ind.def.comparison {
-        Comparison::AtLeast => a.value >= ind.target,
-        Comparison::AtMost => a.value <= ind.target,
+    // Without a target there is nothing to judge.
+    let judged = actual.as_ref().zip(ind.target);
+    let met = judged.map(|(a, target)| match ind.def.comparison {
+        Comparison::AtLeast => a.value >= target,
+        Comparison::AtMost => a.value <= target,
     });
-    let gap = actual.as_ref().map(|a| a.value - ind.target);
+    let gap = judged.map(|(a, target)| a.value - target);
     let completion_pct = match ind.def.measure {
-        Measure::Amount => actual.as_ref().and_then(|a| percent(a.value, ind.target)),
+        Measure::Amount => judged.and_then(|(a, target)| percent(a.value, target)),
         Measure::Rate => None,
     };
     Judgement { actual, met, gap, completion_pct }
@@ -120,7 +122,7 @@ pub fn indicator_json(ind: &Indicator, at: Option<Date>) -> Value {
         "approximate": ind.def.approximate,
         "nature": ind.def.nature.as_str(),
         "department": ind.def.department,
-        "target": fmt_decimal(ind.target),
+        "target": ind.target.map(fmt_decimal),
         "actual": j.actual.as_ref().map(|a| fmt_decimal(a.value)),
         "actual_period": j.actual.as_ref().map(|a| a.period.to_string()),
         "actual_basis": j.actual.as_ref().map(|a| a.basis.as_str()),
@@ -280,7 +282,7 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
                 out,
                 "    {:<28} target {cmp} {} {}{about}  {actual}  {measure}  {verdict}  {}",
                 ind.def.indicator,
-                fmt_decimal(ind.target),
+                ind.target.map_or_else(|| "-".into(), fmt_decimal),
                 ind.def.unit,
                 ind.def.name
             );
@@ -397,6 +399,10 @@ pub fn payload_fields(payload: &crate::event::Payload) -> Map<String, Value> {
         P::ProjectWithdrawn(w) => json!({
             "plan": w.plan, "project": w.project, "date": w.date.to_string(), "reason": w.reason,
         }),
+        P::IndicatorTracked(i) => json!({
+            "plan": i.plan, "indicator": i.indicator, "name": i.name, "unit": i.unit,
+            "measure": i.measure.as_str(), "department": i.department,
+        }),
     };
     match v {
         Value::Object(m) => m,
@@ -457,6 +463,7 @@ pub fn event_line(e: &crate::event::Event, hash: &crate::hash::Hash) -> String {
             format!("{construction}planned {}", if months.is_empty() { "-".into() } else { months.join(", ") })
         }
         P::ProjectWithdrawn(w) => format!("withdrawn from {} on {}: {}", w.plan, w.date, w.reason),
+        P::IndicatorTracked(i) => format!("no target ({}) in {}", i.unit, i.plan),
     };
     format!(
         "{:>7}  {}  {:<10} {:<21} {:<28} {}  #{}\n",

@@ -427,13 +427,15 @@ on_schedule,behind_schedule\n";
             for ind in indicators {
                 let j = judge(ind, Some(self.on.date));
                 let unit = &ind.def.unit;
-                let target = match (lang, ind.def.comparison, ind.def.approximate) {
-                    (Lang::Zh, Comparison::AtMost, _) => format!("控制在{}{unit}以内", d(ind.target)),
-                    (Lang::Zh, _, true) => format!("{}{unit}左右", d(ind.target)),
-                    (Lang::Zh, _, false) => format!("{}{unit}", d(ind.target)),
-                    (Lang::En, Comparison::AtMost, _) => format!("at most {} {unit}", d(ind.target)),
-                    (Lang::En, _, true) => format!("about {} {unit}", d(ind.target)),
-                    (Lang::En, _, false) => format!("{} {unit}", d(ind.target)),
+                let target = match (lang, ind.target, ind.def.comparison, ind.def.approximate) {
+                    (Lang::Zh, None, ..) => "不设目标".to_string(),
+                    (Lang::En, None, ..) => "no target".to_string(),
+                    (Lang::Zh, Some(t), Comparison::AtMost, _) => format!("控制在{}{unit}以内", d(t)),
+                    (Lang::Zh, Some(t), _, true) => format!("{}{unit}左右", d(t)),
+                    (Lang::Zh, Some(t), _, false) => format!("{}{unit}", d(t)),
+                    (Lang::En, Some(t), Comparison::AtMost, _) => format!("at most {} {unit}", d(t)),
+                    (Lang::En, Some(t), _, true) => format!("about {} {unit}", d(t)),
+                    (Lang::En, Some(t), _, false) => format!("{} {unit}", d(t)),
                 };
                 let (actual, result) = match &j.actual {
                     None => (
@@ -451,11 +453,12 @@ on_schedule,behind_schedule\n";
                             (Lang::En, x) => x.as_str(),
                         };
                         let actual = match lang {
-                            Lang::Zh => format!("{}{unit}（{}，{basis}）", d(a.value), a.period),
+                            Lang::Zh => format!("{}{unit}（{}，{basis}）", d(a.value), a.period.zh()),
                             Lang::En => format!("{} {unit} ({}, {basis})", d(a.value), a.period),
                         };
                         let gap = j.gap.unwrap_or_default();
                         let result = match (lang, ind.def.measure, j.met) {
+                            _ if ind.target.is_none() => "-".to_string(),
                             (Lang::Zh, Measure::Rate, _) if gap.is_zero() => "与目标持平".to_string(),
                             (Lang::Zh, Measure::Rate, _) if gap > Decimal::ZERO => {
                                 format!("高于目标{}个百分点", d(gap))

@@ -49,7 +49,7 @@ fn project_figure(state: &State, plan: &str, project: &str, field: &'static str)
 fn indicator_figure(state: &State, plan: &str, indicator: &str, field: &'static str) -> Option<(&'static str, Value)> {
     let i = state.plans.get(plan)?.indicators.get(indicator)?;
     Some(match field {
-        "target" => (field, json!(fmt_decimal(i.target))),
+        "target" => (field, json!(i.target.map(fmt_decimal))),
         _ => ("actual", judge(i, None).actual.map(|a| json!(fmt_decimal(a.value))).unwrap_or(Value::Null)),
     })
 }
@@ -79,6 +79,7 @@ fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
         Payload::IndicatorDefined(i) => indicator_figure(state, &i.plan, &i.indicator, "target"),
         Payload::ProjectScheduled(p) => project_figure(state, &p.plan, &p.project, "status"),
         Payload::ProjectWithdrawn(w) => project_figure(state, &w.plan, &w.project, "withdrawn"),
+        Payload::IndicatorTracked(i) => indicator_figure(state, &i.plan, &i.indicator, "target"),
         Payload::PlanDeclared(_)
         | Payload::DepartmentRegistered(_)
         | Payload::KeyRegistered(_)

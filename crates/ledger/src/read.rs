@@ -320,7 +320,12 @@ pub fn export(store: &dyn Store, q: &ExportQuery) -> Result<Vec<crate::sheet::Ta
     let plans: Vec<&crate::projection::Plan> = state.plans_by_year().filter(|p| p.def.year == q.year).collect();
     let mut tables = Vec::new();
     for what in &q.what {
+        if *what == ExportWhat::Table(What::Plan) {
+            tables.extend(x::plan(state, &plans, on));
+            continue;
+        }
         tables.push(match what {
+            ExportWhat::Table(What::Plan) => unreachable!("the plan's two tables are added above"),
             ExportWhat::Table(What::Projects) => x::projects(state, &plans, on, q.lang),
             ExportWhat::Table(What::Indicators) => x::indicators(state, &plans, on, q.lang),
             ExportWhat::Table(What::Summary) => x::summary(state, q.year, on, q.lang),

@@ -210,6 +210,7 @@ impl Generator {
             indicators,
             projects,
             schedules: Vec::new(),
+            tracked: Vec::new(),
         };
         self.approx_events += p as u64 + INDICATORS as u64;
         out.push(Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) });

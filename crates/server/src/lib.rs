@@ -719,6 +719,14 @@ pub fn recorded(e: &Event, hash: &planledger::codec::Hash) -> proto::RecordedEve
                 prior_investment: p.prior_investment.map(fmt_decimal).unwrap_or_default(),
             })
         }
+        Payload::IndicatorTracked(i) => W::IndicatorTracked(proto::IndicatorTracked {
+            plan: i.plan.clone(),
+            indicator: i.indicator.clone(),
+            name: i.name.clone(),
+            unit: i.unit.clone(),
+            measure: i.measure.to_string(),
+            department: i.department.clone(),
+        }),
         Payload::ProjectWithdrawn(w) => W::Withdraw(proto::ProjectWithdrawn {
             plan: w.plan.clone(),
             project: w.project.clone(),
