@@ -433,3 +433,51 @@ fn the_template_has_drop_down_lists() {
     assert!(xml.contains("\"新建,续建,前期\"") && xml.contains("\"省,市,县,区,省市\""), "{xml}");
     assert!(xml.contains("区住房和城乡建设局"), "departments of the store: {xml}");
 }
+
+#[test]
+fn the_guancheng_plan_ships_as_a_spreadsheet_that_imports_as_the_toml_plan() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/guancheng");
+    let toml = Env::new();
+    toml.run(&["plan", "import", examples.join("plan-2021.toml").to_str().unwrap(), "--as", "drc"]).ok();
+    let from_toml = toml.tmp.path().join("a.xlsx");
+    toml.run(&["export", "--year", "2021", "--what", "plan", "--out", from_toml.to_str().unwrap()]).ok();
+    let grid = |p: &std::path::Path| planledger_sheets::read_workbook(p).unwrap();
+    // Compared row by row: a difference names its sheet and row, not two whole workbooks.
+    let same = |a: &std::path::Path, b: &std::path::Path, why: &str| {
+        let (a, b) = (grid(a), grid(b));
+        assert_eq!(a.sheets.len(), b.sheets.len(), "{why}");
+        for (x, y) in a.sheets.iter().zip(&b.sheets) {
+            assert_eq!((&x.name, x.rows.len()), (&y.name, y.rows.len()), "{why}");
+            for (i, (r, s)) in x.rows.iter().zip(&y.rows).enumerate() {
+                assert_eq!(r, s, "{why}: sheet {} row {}", x.name, i + 1);
+            }
+        }
+    };
+    let shipped = examples.join("plan-2021.xlsx");
+    same(&shipped, &from_toml, "docs/examples/guancheng/plan-2021.xlsx is stale: export it again");
+    let sheet = Env::new();
+    sheet
+        .run(&[
+            "plan",
+            "import",
+            shipped.to_str().unwrap(),
+            "--as",
+            "区发展和改革委员会",
+            "--plan",
+            "guancheng-2021",
+            "--year",
+            "2021",
+            "--title",
+            "管城回族区2021年国民经济和社会发展计划",
+            "--jurisdiction",
+            "郑州市管城回族区",
+        ])
+        .ok();
+    let again = sheet.tmp.path().join("b.xlsx");
+    sheet.run(&["export", "--year", "2021", "--what", "plan", "--out", again.to_str().unwrap()]).ok();
+    same(&again, &shipped, "the imported spreadsheet exports as the same plan");
+    let summary = |env: &Env| env.run(&["summary", "--year", "2021", "--json"]).ok().json();
+    let (a, b) = (summary(&toml), summary(&sheet));
+    assert_eq!(a["projects"], b["projects"], "same counts, amounts, milestones and statuses");
+    assert_eq!(a["projects"]["count"], 246);
+}

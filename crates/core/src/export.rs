@@ -166,9 +166,10 @@ pub fn projects(state: &State, plans: &[&Plan], on: On, lang: Lang) -> Table {
     };
     let mut t = table(("项目明细表", "projects"), PROJECT_TEMPLATE, lang);
     let template_len = t.columns.len();
-    for k in &extra {
-        t.columns.insert(template_len, crate::sheet::TableColumn { header: k.clone(), kind: K::Text });
-    }
+    t.columns.splice(
+        template_len..template_len,
+        extra.iter().map(|k| crate::sheet::TableColumn { header: k.clone(), kind: K::Text }),
+    );
     let computed = table(("", ""), PROJECT_COMPUTED, lang);
     t.columns.extend(computed.columns);
     for plan in plans {
@@ -184,6 +185,10 @@ fn project_row(state: &State, id: &str, l: &Listing, extra: &[String], on: On, l
     let dim = |k: &str| text(l.def.dimensions.get(k).cloned().unwrap_or_default());
     // A planned month, or the year alone when the plan names the milestone without a month.
     let month = |m: Milestone| match l.planned_month(m) {
+        // A 续建 project's opening state: the day it started, before the plan year.
+        None if m == Milestone::Start && l.def.started.is_some() => {
+            text(l.def.started.map(|d| d.to_string()).unwrap_or_default())
+        }
         Some(x) => text(x.to_string()),
         None if l.def.planned_milestones.contains(&m) => text(format!("{}年", on.year)),
         None => Value::Empty,
@@ -194,7 +199,12 @@ fn project_row(state: &State, id: &str, l: &Listing, extra: &[String], on: On, l
         )
     };
     let department = state.departments.get(&l.def.department).map_or(l.def.department.as_str(), |d| d.name.as_str());
-    let construction = l.schedule.as_ref().and_then(|s| s.construction);
+    // Listed with an opening start (a plan file's `started`) is 续建 by definition.
+    let construction = l
+        .schedule
+        .as_ref()
+        .and_then(|s| s.construction)
+        .or(l.def.started.map(|_| crate::model::Construction::Continuing));
     let level = if lang == Lang::Zh { l.def.level.zh() } else { l.def.level.as_str() };
     let completed = l.progress.completed(at);
     let mut row = vec![

@@ -381,6 +381,21 @@ fn read_project(
     }
     let total = amount(problems, "总投资");
     let prior = amount(problems, "至上年底累计完成投资");
+    let construction = row.get("建设性质").map(Cell::text).and_then(|t| {
+        Construction::parse("建设性质", &t)
+            .map_err(|_| row.problem(problems, "建设性质", "is not 新建, 续建 or 前期"))
+            .ok()
+    });
+    // A project under way before the plan year (续建) may give the day it started, in the
+    // start column: the listing's opening state.
+    let started = row
+        .get("计划开工时间")
+        .filter(|_| construction != Some(Construction::New))
+        .filter(|c| {
+            matches!(c, Cell::Date(_)) || c.text().matches(['-', '.', '/']).count() == 2 || c.text().ends_with('日')
+        })
+        .and_then(|c| crate::sheet::cell_date(c).ok().flatten())
+        .filter(|d| d.year() < plan.year);
     let mut planned_milestones = Vec::new();
     let mut months = [None; 3];
     for (column, milestone) in [
@@ -389,6 +404,9 @@ fn read_project(
         ("计划投产时间", Milestone::Operate),
     ] {
         let Some(cell) = row.get(column) else { continue };
+        if milestone == Milestone::Start && started.is_some() {
+            continue;
+        }
         // A year alone ("2021年"): the milestone is planned that year, its month not set.
         let written = cell.text();
         let year_only = written.trim_end_matches('年');
@@ -409,11 +427,6 @@ fn read_project(
             Err(why) => row.problem(problems, column, &why),
         }
     }
-    let construction = row.get("建设性质").map(Cell::text).and_then(|t| {
-        Construction::parse("建设性质", &t)
-            .map_err(|_| row.problem(problems, "建设性质", "is not 新建, 续建 or 前期"))
-            .ok()
-    });
     if construction == Some(Construction::Continuing)
         && months[0].is_some_and(|m: crate::model::Month| m.year >= plan.year)
     {
@@ -468,7 +481,7 @@ fn read_project(
         planned_investment: planned?,
         total_investment: total,
         planned_milestones,
-        started: None,
+        started,
         dimensions,
         carried: Vec::new(),
     };
