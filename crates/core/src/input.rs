@@ -138,12 +138,19 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
         jurisdiction: p.jurisdiction.clone(),
     };
 
+    // Every entry is checked; every bad one is reported (`Errors`).
+    let mut errors = Errors::default();
     let mut departments = Vec::new();
     for (i, d) in raw.departments.iter().enumerate() {
         let at = || format!("departments[{i}] ('{}')", d.id);
-        check_id("department", &d.id).at_with(at)?;
-        check_text("name", &d.name, true).at_with(at)?;
-        departments.push(DepartmentRegistered { dept: d.id.clone(), name: d.name.clone(), coordinator: d.coordinator });
+        match check_id("department", &d.id).and_then(|()| check_text("name", &d.name, true)).at_with(at) {
+            Ok(()) => departments.push(DepartmentRegistered {
+                dept: d.id.clone(),
+                name: d.name.clone(),
+                coordinator: d.coordinator,
+            }),
+            Err(e) => errors.push(e),
+        }
     }
 
     let mut indicators = Vec::new();
@@ -187,8 +194,11 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
                 department: d.department.clone(),
             }))
         })()
-        .at_with(at)?;
-        indicators.extend(ind);
+        .at_with(at);
+        match ind {
+            Ok(ind) => indicators.extend(ind),
+            Err(e) => errors.push(e),
+        }
     }
 
     let mut projects = Vec::new();
@@ -216,8 +226,11 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
                 s.construction.is_none() && s.planned.iter().all(Option::is_none) && s.prior_investment.is_none();
             Ok(if empty { None } else { Some(s) })
         })()
-        .at_with(at)?;
-        schedules.extend(schedule);
+        .at_with(at);
+        match schedule {
+            Ok(s) => schedules.extend(s),
+            Err(e) => errors.push(e),
+        }
         let at = || format!("projects[{i}] ('{}')", d.id);
         let pr = (|| {
             check_id("project", &d.id)?;
@@ -254,9 +267,13 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
                 carried: Vec::new(),
             })
         })()
-        .at_with(at)?;
-        projects.push(pr);
+        .at_with(at);
+        match pr {
+            Ok(pr) => projects.push(pr),
+            Err(e) => errors.push(e),
+        }
     }
+    errors.into_result("plan file")?;
     Ok(PlanImport { plan, departments, indicators, projects, schedules, tracked })
 }
 
@@ -358,22 +375,59 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<(usize, Submission)>> {
 }
 
 /// As `parse_jsonl`, refusing files of more than `max_lines` submissions.
+/// Every bad line is reported (up to `sheet::PROBLEMS_MAX`), so one run tells what to fix.
 pub fn parse_jsonl_max(text: &str, max_lines: usize) -> Result<Vec<(usize, Submission)>> {
     let mut out = Vec::new();
+    let mut bad = Errors::default();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() {
             continue;
         }
-        if out.len() >= max_lines {
+        if out.len() + bad.count >= max_lines {
             return Err(
                 Error::invalid(format!("more than {max_lines} submissions; split the file")).at(format!("line {n}"))
             );
         }
-        let sub = parse_jsonl_line(line).at_with(|| format!("line {n}"))?;
-        out.push((n, sub));
+        match parse_jsonl_line(line).at_with(|| format!("line {n}")) {
+            Ok(sub) => out.push((n, sub)),
+            Err(e) => bad.push(e),
+        }
     }
+    bad.into_result("file")?;
     Ok(out)
+}
+
+/// The errors found checking a file whole: the first kept as it is (a file with one bad
+/// line gets the usual one-line error), the others as lines of a `Problems`.
+#[derive(Default)]
+pub struct Errors {
+    first: Option<Error>,
+    rest: crate::sheet::Problems,
+    pub count: usize,
+}
+
+impl Errors {
+    pub fn push(&mut self, e: Error) {
+        self.count += 1;
+        match &self.first {
+            None => self.first = Some(e),
+            Some(_) => self.rest.add(e.to_string()),
+        }
+    }
+
+    pub fn into_result(self, what: &str) -> Result<()> {
+        match (self.first, self.count) {
+            (None, _) => Ok(()),
+            (Some(e), 1) => Err(e),
+            (Some(e), _) => {
+                let mut all = crate::sheet::Problems::default();
+                all.add(e.to_string());
+                all.append(self.rest);
+                all.into_result(what)
+            }
+        }
+    }
 }
 
 fn parse_jsonl_line(line: &str) -> Result<Submission> {
@@ -469,6 +523,17 @@ dimensions = { block = "B" }
         assert!(!e.contains('\n'), "{e}");
         let e = parse_plan(&PLAN.replace("jurisdiction =", "jurisdictoin =")).unwrap_err().to_string();
         assert!(e.contains("jurisdictoin"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_entry_and_line_is_reported() {
+        let two_bad = PLAN.replace("\"7.5\"", "\"x\"").replace("level = \"district\"", "level = \"township\"");
+        let e = parse_plan(&two_bad).unwrap_err();
+        assert!(matches!(e, Error::Problems { .. }), "{e}");
+        let e = e.to_string();
+        assert!(e.starts_with("2 problems in this plan file"), "{e}");
+        let e = parse_jsonl("{\"type\":\"retract\"}\n{\"type\":\"investment\"}\n").unwrap_err().to_string();
+        assert!(e.contains("\n  line 1: retract needs") && e.contains("\n  line 2: investment needs"), "{e}");
     }
 
     #[test]

@@ -243,6 +243,14 @@ impl Problems {
         self.lines.is_empty()
     }
 
+    /// Adds `other`'s problems after these.
+    pub fn append(&mut self, other: Problems) {
+        for l in other.lines {
+            self.add(l);
+        }
+        self.more += other.more;
+    }
+
     pub fn len(&self) -> usize {
         self.lines.len() + self.more
     }
