@@ -441,7 +441,7 @@ pub(crate) enum Kind {
     Actual {
         #[arg(long)]
         indicator: String,
-        /// YYYY, YYYY-Qn or YYYY-MM
+        /// YYYY, YYYY-Hn (half), YYYY-Qn or YYYY-MM
         #[arg(long)]
         period: String,
         #[arg(long, allow_hyphen_values = true)]

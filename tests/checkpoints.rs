@@ -358,3 +358,42 @@ fn a_damaged_checkpoint_partition_is_passed_over_with_a_warning() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("dropped the checkpoint at seq") && stdout.contains("chain intact"), "{stdout}");
 }
+
+#[test]
+fn checkpoints_of_an_older_state_shape_are_passed_over_as_stale_not_as_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = build(tmp.path(), 40_000);
+    let whole = planledger::query::state_at(ledger.store(), u64::MAX).unwrap();
+    drop(ledger);
+    let store = planledger::store::EmbeddedStore::open(tmp.path()).unwrap();
+    let records: Vec<(u64, Vec<u8>)> = store
+        .checkpoints()
+        .map(|c| {
+            let (seq, bytes) = c.unwrap();
+            (seq, bytes.to_vec())
+        })
+        .collect();
+    assert!(records.len() >= 2, "{} checkpoints", records.len());
+    // As an older build wrote them: the format byte before this state's shape.
+    for (seq, mut bytes) in records {
+        assert_eq!(bytes[0], planledger::codec::CHECKPOINT_FORMAT);
+        bytes[0] = planledger::codec::CHECKPOINT_FORMAT - 1;
+        store.replace_checkpoint_record(seq, &bytes).unwrap();
+    }
+    assert_eq!(planledger::query::state_at(&store, u64::MAX).unwrap(), whole, "folded from the log");
+    assert!(planledger::store::Store::warnings(&store).is_empty(), "stale is not damage");
+    let v = planledger::verify::verify(&store).unwrap();
+    assert!(v.problem.is_none(), "{:?}", v.problem);
+    drop(store);
+    // The next commit writes a checkpoint of the current shape.
+    let mut ledger = Ledger::open(
+        tmp.path(),
+        Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+        Box::new(CountingIds(1 << 80)),
+    )
+    .unwrap();
+    let target = workload::investments(ledger.store(), 1).unwrap()[0];
+    ledger.submit(workload::ACTOR, &[workload::correction(target, 99_999, "复核")], &|_| None).unwrap();
+    let (_, latest) = ledger.store().checkpoint_at_or_before(u64::MAX).unwrap().unwrap();
+    assert_eq!(latest[0], planledger::codec::CHECKPOINT_FORMAT);
+}

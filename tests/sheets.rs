@@ -10,6 +10,10 @@ use rust_decimal::Decimal;
 use rust_xlsxwriter::{Format, Workbook};
 use serde_json::Value;
 
+/// One project row: 编号, 名称, 建设性质, 级别, 牵头单位, 总投资, 本年计划投资 (万元),
+/// 计划开工, 计划竣工, 片区.
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, f64, f64, &'a str, &'a str, &'a str);
+
 /// A 项目 sheet as a county's 发改委 keeps it: a title row, a unit line (万元), a two-row
 /// header with a merged group "投资情况", a section row giving the level, a 合计 row, a
 /// column the template does not know (片区), Chinese ids, and the 建设性质 of each project.
@@ -31,7 +35,7 @@ fn plan_workbook(path: &std::path::Path) {
     s.merge_range(2, 9, 3, 9, "计划竣工时间", &bold).unwrap();
     s.merge_range(2, 10, 3, 10, "片区", &bold).unwrap();
     s.write_string(4, 0, "一、县级重点项目").unwrap();
-    let rows: [(&str, &str, &str, &str, &str, f64, f64, &str, &str, &str); 3] = [
+    let rows: [Row; 3] = [
         (
             "GC-001",
             "金岱智慧产业园",
@@ -226,10 +230,10 @@ fn thirty_projects_with_five_bad_rows_report_all_five_and_write_nothing() {
     assert_eq!(lines.len(), 6, "{}", r.stderr);
     for (line, needle) in lines[1..].iter().zip([
         "row 6, column 级别 '乡'",
-        "row 11, column 年度计划投资 '一百'",
-        "row 17, column 年度计划投资 '-5'",
+        "row 11, column 年度计划投资（万元） '一百'",
+        "row 17, column 年度计划投资（万元） '-5'",
         "row 24, column 计划开工时间 '2022-13'",
-        "row 29, column 年度计划投资 '100.123'",
+        "row 29, column 年度计划投资（万元） '100.123'",
     ]) {
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");
     }
@@ -480,4 +484,27 @@ fn the_guancheng_plan_ships_as_a_spreadsheet_that_imports_as_the_toml_plan() {
     let (a, b) = (summary(&toml), summary(&sheet));
     assert_eq!(a["projects"], b["projects"], "same counts, amounts, milestones and statuses");
     assert_eq!(a["projects"]["count"], 246);
+}
+
+#[test]
+fn the_documented_samples_import_and_report() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sheets");
+    let mut env = Env::new();
+    env.now = Some("2024-04-10T09:00:00+08:00".into());
+    let drc = "区发展和改革委员会";
+    env.run(&["plan", "import", samples.join("重点项目计划表.xlsx").to_str().unwrap(), "--as", drc]).ok();
+    let report = samples.join("3月月报.csv");
+    let out = env.run(&["submit", "--as", drc, "--file", report.to_str().unwrap(), "--period", "2024-03"]).ok();
+    assert!(out.stdout.contains("4 recorded, 0 rows already recorded"), "{}", out.stdout);
+    let sum = env.run(&["summary", "--year", "2024", "--at", "2024-03-31", "--json"]).ok().json();
+    let p = &sum["projects"];
+    assert_eq!((p["count"].as_u64(), p["completed_investment"].as_str()), (Some(5), Some("1.55")));
+    assert_eq!(
+        (p["planned_start"].as_u64(), p["started"].as_u64(), p["start_due"].as_u64()),
+        (Some(3), Some(1), Some(1))
+    );
+    assert_eq!(p["by_level"]["province_city"]["count"], 2);
+    let state = env.run(&["state", "--json"]).ok().json();
+    let hospital = project(&state, "第三人民医院门诊楼");
+    assert_eq!((hospital["status"].as_str(), hospital["construction"].as_str()), (Some("started"), Some("continuing")));
 }

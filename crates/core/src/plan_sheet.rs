@@ -255,8 +255,9 @@ impl Row<'_> {
         self.get(name).map(Cell::text).unwrap_or_default()
     }
 
+    /// A problem in `column`, named as the sheet's header writes it.
     fn problem(&self, problems: &mut Problems, column: &str, why: &str) {
-        problems.cell(self.sheet, self.number, column, &self.text(column), why);
+        problems.cell(self.sheet, self.number, self.header.written(column), &self.text(column), why);
     }
 
     fn is_blank(&self) -> bool {
@@ -587,13 +588,12 @@ fn read_indicator(
     let unit = if unit.is_empty() && measure == Some(Measure::Rate) { "%".to_string() } else { unit };
     let (target_figure, written_comparison, written_approx) = target_text(&row.text("目标值"));
     // No 目标值: an indicator reported without a target (a level beside its growth rate).
-    let target = match row.get("目标值") {
-        None => None,
-        Some(_) => Some(cell_decimal(&Cell::Text(target_figure)).unwrap_or_else(|why| {
+    let target = row.get("目标值").map(|_| {
+        cell_decimal(&Cell::Text(target_figure)).unwrap_or_else(|why| {
             row.problem(problems, "目标值", &why);
             None
-        })),
-    };
+        })
+    });
     let (comparison, approximate) = match row.text("比较").as_str() {
         "" => (written_comparison.unwrap_or(Comparison::AtLeast), written_approx),
         "不低于" | "以上" | "≥" | "at-least" => (Comparison::AtLeast, written_approx),

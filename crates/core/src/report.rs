@@ -73,8 +73,8 @@ impl PlanTotals {
 pub fn plan_totals(plan: &Plan, at: Option<Date>) -> PlanTotals {
     let mut t = PlanTotals::default();
     // A project withdrawn (调出) by `at` (or at all, for now) is off the list.
-    let listed = |l: &&Box<crate::projection::Listing>| l.withdrawn.is_none_or(|w| at.is_some_and(|d| w.date > d));
-    for listing in plan.projects.values().filter(listed) {
+    let listed = |l: &crate::projection::Listing| l.withdrawn.is_none_or(|w| at.is_some_and(|d| w.date > d));
+    for listing in plan.projects.values().filter(|l| listed(l)) {
         let completed = listing.progress.completed(at);
         t.all.add(listing.planned_investment, completed);
         match listing.def.level {
@@ -278,13 +278,14 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
                 (Measure::Amount, _, Some(p)) => format!("{} % of target", fmt_pct(p)),
                 _ => String::new(),
             };
+            let target = match ind.target {
+                Some(t) => format!("target {cmp} {} {}{about}", fmt_decimal(t), ind.def.unit),
+                None => format!("no target ({})", ind.def.unit),
+            };
             let _ = writeln!(
                 out,
-                "    {:<28} target {cmp} {} {}{about}  {actual}  {measure}  {verdict}  {}",
-                ind.def.indicator,
-                ind.target.map_or_else(|| "-".into(), fmt_decimal),
-                ind.def.unit,
-                ind.def.name
+                "    {:<28} {target}  {actual}  {measure}  {verdict}  {}",
+                ind.def.indicator, ind.def.name
             );
         }
         if !p.projects.is_empty() {

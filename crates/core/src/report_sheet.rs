@@ -170,7 +170,7 @@ fn read_row(
     let get = |name: &str| header.index(name).and_then(|i| cells.get(i)).filter(|c| !c.is_empty());
     let text = |name: &str| get(name).map(Cell::text).unwrap_or_default();
     let problem = |problems: &mut Problems, column: &str, why: &str| {
-        problems.cell(&sheet.name, number, column, &text(column), why);
+        problems.cell(&sheet.name, number, header.written(column), &text(column), why);
     };
     let (code, name) = (text("项目编号"), text("项目名称"));
     if code.is_empty() && name.is_empty() {
@@ -392,7 +392,7 @@ fn month_amount(
         .filter_map(|m| this_report.get(&m).copied().or_else(|| listing.progress.investments.get(&m).map(|e| e.amount)))
         .sum();
     let from_total = row.cumulative.map(|c| c - earlier);
-    if let Some(d) = from_total.filter(|d| d.is_sign_negative() && !d.is_zero()) {
+    if from_total.is_some_and(|d| d.is_sign_negative() && !d.is_zero()) {
         problems.add(format!(
             "{}: 1—{}月累计 {} 亿元 is less than the {} 亿元 already recorded for the months before {}; correct those \
              months first (planledger audit --entity ... shows their seqs)",
@@ -402,7 +402,6 @@ fn month_amount(
             fmt_decimal(earlier),
             row.month
         ));
-        let _ = d;
         return None;
     }
     match (row.monthly, from_total) {

@@ -145,6 +145,12 @@ impl Header {
         self.columns.iter().position(|c| c.canonical == Some(name))
     }
 
+    /// The header of the column with this canonical name as the sheet writes it ("牵头单位"
+    /// for 责任单位), or the canonical name when the sheet has no such column.
+    pub fn written<'a>(&'a self, name: &'a str) -> &'a str {
+        self.index(name).map(|i| self.columns[i].written.as_str()).filter(|w| !w.is_empty()).unwrap_or(name)
+    }
+
     /// The unit of an amount column: its own, else the sheet's, else 亿元.
     pub fn unit(&self, col: usize) -> Unit {
         self.columns.get(col).and_then(|c| c.unit).or(self.sheet_unit).unwrap_or(Unit::Yi)

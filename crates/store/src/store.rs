@@ -923,6 +923,15 @@ impl EmbeddedStore {
     }
 
     #[cfg(feature = "test-hooks")]
+    /// Replaces the checkpoint record at `seq` (a test writes one as an older build would).
+    #[doc(hidden)]
+    pub fn replace_checkpoint_record(&self, seq: u64, bytes: &[u8]) -> Result<()> {
+        let mut w = locked(&self.writer);
+        self.tree.insert(checkpoint_key(seq), bytes).map_err(sled_error)?;
+        self.sync(w.deref_mut())
+    }
+
+    #[cfg(feature = "test-hooks")]
     /// Direct access to the sled tree, for tests that tamper with stored bytes.
     #[doc(hidden)]
     pub fn raw_tree(&self) -> &sled::Tree {
