@@ -418,6 +418,19 @@ fn a_withdrawn_project_counts_out_from_its_date() {
     assert_eq!(count(&["--as-of", &seq_before]), 3, "as known before the amendment");
     env.run(&["submit", "--as", drc, "investment", "--project", "GC-003", "--period", "2021-08", "--amount", "0.1"])
         .fails(3, "was withdrawn from plan '管城区-2021' on 2021-07-01");
+    env.run(&[
+        "submit",
+        "--as",
+        drc,
+        "milestone",
+        "--project",
+        "GC-003",
+        "--milestone",
+        "start",
+        "--date",
+        "2021-08-02",
+    ])
+    .fails(3, "2021-08-02 is after that");
     let audit = env.run(&["audit", "--entity", "GC-003", "--json"]).ok().stdout;
     assert!(audit.contains("区政府常务会议决定调出"), "{audit}");
 }

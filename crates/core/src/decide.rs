@@ -268,6 +268,12 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         }
         Command::Milestone { project, milestone, date } => {
             let (plan, listing) = plan_listing(state, project, date.year(), "date", date)?;
+            if let Some(w) = listing.withdrawn.filter(|w| *date > w.date) {
+                return Err(Error::invalid(format!(
+                    "project '{project}' was withdrawn from plan '{}' on {} (seq {}); {date} is after that",
+                    plan.def.plan, w.date, w.seq
+                )));
+            }
             authorize_listing(state, actor, plan, listing)?;
             not_future("date", *date, date, today)?;
             check_milestone_order(&listing.progress, project, *milestone, *date)?;
