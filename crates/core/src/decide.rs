@@ -578,6 +578,8 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         }
     }
 
+    let mut look_alikes =
+        LookAlikes::of(state.plans.values().flat_map(|plan| plan.projects.keys().map(|k| k.as_str())));
     let mut seen = BTreeSet::new();
     for (i, pr) in import.projects.iter().enumerate() {
         let at = || format!("projects[{i}] ('{}')", pr.project);
@@ -651,12 +653,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                     .at(at()));
                 }
                 if earlier.is_none() {
-                    let known = state
-                        .plans
-                        .values()
-                        .flat_map(|plan| plan.projects.keys().map(|k| k.as_str()))
-                        .chain(seen.iter().copied());
-                    refuse_look_alike("project", &pr.project, known).map_err(|e| e.at(at()))?;
+                    look_alikes.refuse("project", &pr.project).map_err(|e| e.at(at()))?;
                 }
                 out.push(Payload::ProjectListed(std::sync::Arc::new(ProjectListed { carried, ..pr.clone() })));
                 if let Some(s) = schedule {
@@ -775,9 +772,35 @@ fn check_schedule(s: &ProjectScheduled, listing: &ProjectListed, year: i32) -> R
 fn refuse_look_alike<'k>(kind: &str, id: &str, known: impl IntoIterator<Item = &'k str>) -> Result<()> {
     match crate::names::look_alike(id, known) {
         None => Ok(()),
-        Some(other) => Err(Error::invalid(format!(
-            "{kind} id '{id}' differs from the existing '{other}' only in character width or spaces; did you mean '{other}'? Use it, or an id that differs in more than that"
-        ))),
+        Some(other) => Err(look_alike_error(kind, id, other)),
+    }
+}
+
+fn look_alike_error(kind: &str, id: &str, other: &str) -> Error {
+    Error::invalid(format!(
+        "{kind} id '{id}' differs from the existing '{other}' only in character width or spaces; did you mean '{other}'? Use it, or an id that differs in more than that"
+    ))
+}
+
+/// Known ids by their look-alike form (`names::look_alike_key`): an import of many new
+/// projects checks each against every known one in one lookup, not a scan.
+struct LookAlikes(std::collections::HashMap<String, String>);
+
+impl LookAlikes {
+    fn of<'k>(known: impl Iterator<Item = &'k str>) -> LookAlikes {
+        LookAlikes(known.map(|k| (crate::names::look_alike_key(k), k.to_string())).collect())
+    }
+
+    /// Refuses `id` when a known id looks like it; else knows it from now on.
+    fn refuse(&mut self, kind: &str, id: &str) -> Result<()> {
+        match self.0.entry(crate::names::look_alike_key(id)) {
+            std::collections::hash_map::Entry::Occupied(o) if o.get() != id => Err(look_alike_error(kind, id, o.get())),
+            std::collections::hash_map::Entry::Occupied(_) => Ok(()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id.to_string());
+                Ok(())
+            }
+        }
     }
 }
 
