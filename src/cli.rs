@@ -164,6 +164,13 @@ pub(crate) enum Cmd {
     /// Write a year's tables as a spreadsheet (.xlsx) or CSV: projects (项目明细表),
     /// indicators, summary, monthly (project × month), audit (the trail), or all
     Export(ExportArgs),
+    /// The ledger's time zone (which day "today" is; how an --as-of time without an offset
+    /// is read): Asia/Shanghai unless set
+    TimeZone {
+        /// Set it: Asia/Shanghai, Asia/Urumqi, UTC, or an offset such as +08:00
+        #[arg(long, value_name = "ZONE")]
+        set: Option<String>,
+    },
     /// Write the blank import template (.xlsx: sheets 计划, 项目, 指标, with drop-down lists),
     /// or with --report the monthly report template (月报)
     Template(TemplateArgs),
@@ -718,6 +725,7 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::Repair { dry_run, cut_tail } => cmd_repair(&ctx, dry_run, cut_tail, out),
         Cmd::Export(args) => cmd_export(&ctx, &args, out),
         Cmd::Template(args) => cmd_template(&ctx, &args, out),
+        Cmd::TimeZone { set } => cmd_time_zone(&ctx, set.as_deref(), out),
     }
     .map(|()| exit::OK)
 }
@@ -984,7 +992,7 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
         plan: args.plan.clone(),
         as_of: parse_as_of(&args.as_of)?,
         at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
-        today: clock()?.now().date(),
+        now: clock()?.now(),
         lang: user_lang(args.lang.as_deref())?,
     };
     // The format is checked before the store is read.
@@ -998,6 +1006,31 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
         emit_json(out, &json!({"wrote": args.out.display().to_string(), "tables": tables.len(), "rows": rows}))
     } else {
         emit(out, &format!("wrote {} ({} tables, {rows} rows)\n", args.out.display(), tables.len()))
+    }
+}
+
+fn cmd_time_zone(ctx: &Ctx, set: Option<&str>, out: &mut Out) -> Result<()> {
+    let dir = ctx.dir();
+    let zone = match set {
+        Some(text) => {
+            let zone = planledger::model::TimeZone::parse(text)?;
+            // Opened as its writer: no other process is deciding "today" meanwhile.
+            if !dir.join("db").exists() {
+                return Err(Error::NoStore(dir));
+            }
+            let _writer = open_ledger(&dir)?;
+            planledger::zone::save(&dir, zone)?;
+            zone
+        }
+        None => {
+            drop(open_existing(&dir)?);
+            planledger::zone::load(&dir)?
+        }
+    };
+    if ctx.json {
+        emit_json(out, &json!({"time_zone": zone.to_string(), "offset_seconds": zone.offset_seconds}))
+    } else {
+        emit(out, &format!("{zone}\n"))
     }
 }
 
@@ -1045,7 +1078,7 @@ pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, r
         by: args.by.clone(),
         as_of: parse_as_of(&args.as_of)?,
         at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
-        today: clock()?.now().date(),
+        now: clock()?.now(),
     };
     Ok((q, format, lang))
 }

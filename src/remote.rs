@@ -18,7 +18,15 @@ type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
 pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     // Commands that never need a server run here, as they would locally.
     match &cli.command {
-        Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } => return cli::run_local(cli, out),
+        Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } | Cmd::Template(_) => {
+            return cli::run_local(cli, out)
+        }
+        Cmd::Export(_) => {
+            return Err(Error::invalid("export reads a local store (--store); run it where the store is"))
+        }
+        Cmd::TimeZone { .. } => {
+            return Err(Error::invalid("time-zone is a local store's setting (--store); run it where the store is"))
+        }
         Cmd::Demo => return Err(Error::invalid("demo builds a local store; run it without --server")),
         Cmd::Serve { .. } => return Err(Error::invalid("serve runs a server; it takes no --server")),
         _ => {}

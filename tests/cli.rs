@@ -1153,3 +1153,37 @@ fn summary_markdown_renders_with_a_commonmark_renderer() {
         assert!(!text.contains("**") && !text.contains("|"), "{lang}: markup left as text:\n{text}");
     }
 }
+
+#[test]
+fn today_and_as_of_dates_are_the_ledger_s_time_zone() {
+    // 07:30 in Beijing is still the day before in UTC: a milestone dated today is accepted.
+    let mut env = Env::new();
+    env.now = Some("2022-03-15T07:30:00+08:00".into());
+    env.import(PLAN_2022).ok();
+    assert_eq!(env.run(&["time-zone"]).ok().stdout, "Asia/Shanghai (UTC+08:00)\n");
+    env.run(&[
+        "submit",
+        "--as",
+        "housing",
+        "milestone",
+        "--project",
+        "park",
+        "--milestone",
+        "start",
+        "--date",
+        "2022-03-15",
+    ])
+    .ok();
+    // 02:00 on the 16th in Beijing (18:00 on the 15th in UTC).
+    env.now = Some("2022-03-16T02:00:00+08:00".into());
+    env.run(&["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-03", "--amount", "1"])
+        .ok();
+    let events = |as_of: &str| env.run(&["state", "--json", "--as-of", as_of]).ok().json()["as_of"]["seq"].clone();
+    let all = env.log().lines().count();
+    assert_eq!(events("2022-03-15").as_u64(), Some(all as u64 - 1), "the end of the 15th in Beijing");
+    assert_eq!(events("2022-03-16T01:59:59").as_u64(), Some(all as u64 - 1));
+    assert_eq!(events("2022-03-16T02:00:00").as_u64(), Some(all as u64));
+    env.run(&["time-zone", "--set", "UTC"]).ok();
+    assert_eq!(events("2022-03-15").as_u64(), Some(all as u64), "the end of the 15th in UTC");
+    env.run(&["time-zone", "--set", "Beijing"]).fails(INVALID, "time zone 'Beijing' is not one planledger knows");
+}

@@ -481,9 +481,96 @@ impl Timestamp {
         Err(Error::invalid(format!("{field} '{text}' is not an RFC 3339 time (e.g. 2022-01-15T09:30:00Z)")))
     }
 
+    /// The UTC date of this instant.
     pub fn date(self) -> Date {
-        let dt = chrono::DateTime::from_timestamp_micros(self.0).unwrap_or_default();
+        self.date_in(TimeZone::UTC)
+    }
+
+    /// The date of this instant on the ledger's clock: 07:30 in Beijing is already the day
+    /// that in UTC is still the day before.
+    pub fn date_in(self, zone: TimeZone) -> Date {
+        let local = self.0.saturating_add(i64::from(zone.offset_seconds) * 1_000_000);
+        let dt = chrono::DateTime::from_timestamp_micros(local).unwrap_or_default();
         Date(dt.date_naive())
+    }
+
+    /// Parses a time as a person types it for the ledger in `zone`: RFC 3339 with an offset
+    /// is exact; "2022-01-15T09:30:00" without one, and a bare date (the end of that day),
+    /// are read in `zone`.
+    pub fn parse_in(field: &str, text: &str, zone: TimeZone) -> Result<Timestamp> {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Ok(Timestamp(t.timestamp_micros()));
+        }
+        let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+            .ok()
+            .or_else(|| Date::parse(field, text).ok().and_then(|d| d.0.and_hms_micro_opt(23, 59, 59, 999_999)));
+        match local {
+            Some(t) => Ok(Timestamp(t.and_utc().timestamp_micros() - i64::from(zone.offset_seconds) * 1_000_000)),
+            None => Err(Error::invalid(format!(
+                "{field} '{text}' is not a time (e.g. 2022-01-15, 2022-01-15T09:30:00, or 2022-01-15T09:30:00+08:00)"
+            ))),
+        }
+    }
+}
+
+/// A ledger's time zone: a fixed offset from UTC (China has kept one, +08:00, since 1991),
+/// named when it is one of the zones below. It says which day "today" is, and how a time
+/// typed without an offset is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeZone {
+    pub offset_seconds: i32,
+    pub name: Option<&'static str>,
+}
+
+impl TimeZone {
+    pub const UTC: TimeZone = TimeZone { offset_seconds: 0, name: Some("UTC") };
+    /// The default: 北京时间.
+    pub const SHANGHAI: TimeZone = TimeZone { offset_seconds: 8 * 3600, name: Some("Asia/Shanghai") };
+    const NAMED: &'static [(&'static str, i32)] = &[
+        ("Asia/Shanghai", 8 * 3600),
+        ("Asia/Chongqing", 8 * 3600),
+        ("Asia/Harbin", 8 * 3600),
+        ("Asia/Hong_Kong", 8 * 3600),
+        ("Asia/Macau", 8 * 3600),
+        ("Asia/Taipei", 8 * 3600),
+        ("Asia/Urumqi", 6 * 3600),
+        ("UTC", 0),
+    ];
+
+    /// "Asia/Shanghai" (and the other names above), or an offset such as "+08:00".
+    pub fn parse(text: &str) -> Result<TimeZone> {
+        let t = text.trim();
+        if let Some((name, offset)) = TimeZone::NAMED.iter().find(|(n, _)| *n == t) {
+            return Ok(TimeZone { offset_seconds: *offset, name: Some(name) });
+        }
+        let bad = || {
+            Error::invalid(format!(
+                "time zone '{t}' is not one planledger knows; give Asia/Shanghai, Asia/Urumqi, UTC or an offset such as +08:00"
+            ))
+        };
+        let (sign, rest) = match t.as_bytes().first() {
+            Some(b'+') => (1, &t[1..]),
+            Some(b'-') => (-1, &t[1..]),
+            _ => return Err(bad()),
+        };
+        let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+        let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h.abs() > 14 || !(0..60).contains(&m) || h < 0 {
+            return Err(bad());
+        }
+        Ok(TimeZone { offset_seconds: sign * (h * 3600 + m * 60), name: None })
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.offset_seconds.abs();
+        let offset = format!("{}{:02}:{:02}", if self.offset_seconds < 0 { '-' } else { '+' }, o / 3600, o % 3600 / 60);
+        match self.name {
+            Some(n) => write!(f, "{n} (UTC{offset})"),
+            None => write!(f, "UTC{offset}"),
+        }
     }
 }
 
@@ -563,6 +650,23 @@ mod tests {
         assert_eq!(Level::parse("级别", "省市").unwrap(), Level::Province);
         let e = Milestone::parse("milestone", "finish").unwrap_err().to_string();
         assert!(e.contains("start, complete, operate"), "{e}");
+    }
+
+    #[test]
+    fn the_ledger_day_is_its_time_zone_s() {
+        let sh = TimeZone::parse("Asia/Shanghai").unwrap();
+        let t = Timestamp::parse("now", "2022-03-15T07:30:00+08:00").unwrap();
+        assert_eq!((t.date().to_string(), t.date_in(sh).to_string()), ("2022-03-14".into(), "2022-03-15".into()));
+        assert_eq!(Timestamp::parse_in("as-of", "2022-03-15", sh).unwrap().to_string(), "2022-03-15T15:59:59.999999Z");
+        assert_eq!(
+            Timestamp::parse_in("as-of", "2022-03-15T08:00:00", sh).unwrap().to_string(),
+            "2022-03-15T00:00:00Z"
+        );
+        assert_eq!(TimeZone::parse("+05:30").unwrap().to_string(), "UTC+05:30");
+        assert_eq!(sh.to_string(), "Asia/Shanghai (UTC+08:00)");
+        for bad in ["Beijing", "+8", "+25:00", "08:00"] {
+            assert!(TimeZone::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -116,7 +116,10 @@ pub fn report_rows(wb: &Workbook, period: Option<Month>) -> Result<Vec<ReportRow
             // A row with no figure and no date (a section row "一、省级重点项目", a project
             // not reported this month) records nothing.
             let filled = |name: &str| header.index(name).and_then(|c| cells.get(c)).is_some_and(|c| !c.is_empty());
-            if !["本月完成投资", "累计完成投资", "开工时间", "竣工时间", "投产时间", "是否开工"].iter().any(|c| filled(c)) {
+            if !["本月完成投资", "累计完成投资", "开工时间", "竣工时间", "投产时间", "是否开工"]
+                .iter()
+                .any(|c| filled(c))
+            {
                 continue;
             }
             if let Some(r) = read_row(sheet, &header, i + 1, cells, period, range_end, &mut problems) {

@@ -17,6 +17,7 @@ pub mod read;
 pub mod snapshot;
 pub mod verify;
 pub mod workload;
+pub mod zone;
 
 pub use planledger_core::{
     clock, decide, error, event, export, hash, input, model, names, plan_sheet, projection, report, report_sheet,

@@ -10,7 +10,11 @@ use crate::store::Store;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AsOf {
     Seq(u64),
+    /// An instant (RFC 3339 with an offset).
     Time(Timestamp),
+    /// A time typed without an offset ("2022-01-15", "2022-01-15T09:30:00"), read in the
+    /// ledger's time zone when resolved: held as that wall-clock time taken as UTC.
+    Local(Timestamp),
 }
 
 impl AsOf {
@@ -18,14 +22,25 @@ impl AsOf {
         if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) {
             return text.parse().map(AsOf::Seq).map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
         }
-        Timestamp::parse("--as-of", text).map(AsOf::Time)
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Ok(AsOf::Time(Timestamp(t.timestamp_micros())));
+        }
+        Timestamp::parse_in("--as-of", text, crate::model::TimeZone::UTC).map(AsOf::Local)
     }
 }
 
 /// The last seq recorded at `as_of` (0 when nothing was).
 pub fn resolve(store: &dyn Store, as_of: AsOf) -> Result<u64> {
     let head = store.head();
+    let as_of = match as_of {
+        AsOf::Local(t) => {
+            let zone = crate::zone::load(store.dir())?;
+            AsOf::Time(Timestamp(t.0 - i64::from(zone.offset_seconds) * 1_000_000))
+        }
+        other => other,
+    };
     match as_of {
+        AsOf::Local(_) => unreachable!("converted just above"),
         AsOf::Seq(s) if s > head.events() => {
             Err(Error::invalid(format!("--as-of seq {s} is beyond the end of the log ({} events)", head.events())))
         }

@@ -198,9 +198,9 @@ pub struct SummaryQuery {
     pub by: Vec<String>,
     pub as_of: Option<AsOf>,
     pub at: Option<Date>,
-    /// The reader's today (its clock); a summary taken `as_of` a past point uses that
-    /// point's date instead.
-    pub today: Date,
+    /// The reader's clock; "today" is its date in the ledger's time zone (`zone`). A
+    /// summary taken `as_of` a past point uses that point's date instead.
+    pub now: Timestamp,
 }
 
 pub struct SummaryAnswer {
@@ -227,7 +227,8 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
         return Err(Error::invalid(format!("no plan for {} is recorded", q.year)));
     }
     let state = query::plans_at(store, seq, &ids)?;
-    let today = if q.as_of.is_some() { state.last_recorded_at.date() } else { q.today };
+    let zone = crate::zone::load(store.dir())?;
+    let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
     Ok(SummaryAnswer { state, query: q.clone(), today })
 }
 
@@ -304,7 +305,7 @@ pub struct ExportQuery {
     pub plan: Option<String>,
     pub as_of: Option<AsOf>,
     pub at: Option<Date>,
-    pub today: Date,
+    pub now: Timestamp,
     pub lang: Lang,
 }
 
@@ -313,7 +314,7 @@ pub fn export(store: &dyn Store, q: &ExportQuery) -> Result<Vec<crate::sheet::Ta
     use crate::export::{self as x, What};
     let answer = summary(
         store,
-        &SummaryQuery { year: q.year, plan: q.plan.clone(), by: Vec::new(), as_of: q.as_of, at: q.at, today: q.today },
+        &SummaryQuery { year: q.year, plan: q.plan.clone(), by: Vec::new(), as_of: q.as_of, at: q.at, now: q.now },
     )?;
     let on = summary::On::new(q.year, q.at, answer.today);
     let state = &answer.state;

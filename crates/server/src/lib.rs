@@ -458,7 +458,7 @@ fn summary_job(r: proto::SummaryRequest) -> Result<Job> {
         by: r.by.clone(),
         as_of: as_of_field(&r.as_of)?,
         at: at_field(&r.at)?,
-        today: planledger::clock::SystemClock.now().date(),
+        now: planledger::clock::SystemClock.now(),
     };
     Ok(Box::new(move |store, sink| sink.write(&read::summary(store, &q)?.render(r.json, format, lang))))
 }

@@ -57,6 +57,8 @@ pub struct Ack {
 pub struct Ledger {
     /// The ledger's public key, which format-2 signed texts must name.
     ledger_key: [u8; 32],
+    /// Which day "today" is (`zone`).
+    zone: crate::model::TimeZone,
     store: Arc<dyn Store>,
     /// The state after the committed log, the commits in flight and the staged events.
     state: State,
@@ -86,6 +88,7 @@ impl Ledger {
         let store = EmbeddedStore::open(dir)?;
         // A store made before ledger keys existed gets its key from its first writer.
         let ledger_key = crate::keys::LedgerKey::load_or_create(dir)?.public();
+        let zone = crate::zone::load(dir)?;
         let state = checkpoint::state_at(&store, u64::MAX, None)?;
         let mut checkpointer = Checkpointer::resume(&store)?;
         if !store.warnings().is_empty() {
@@ -95,6 +98,7 @@ impl Ledger {
         }
         Ok(Ledger {
             ledger_key,
+            zone,
             store: Arc::new(store),
             state,
             ids: None,

@@ -105,7 +105,7 @@ impl Ledger {
         // Ledger time never goes back: not behind the log, nor behind what is in flight or
         // staged (the state has seen all of it).
         let now = self.clock.now().max(self.state.last_recorded_at);
-        let today = now.date();
+        let today = now.date_in(self.zone);
         let mut acks = Vec::new();
         let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
             HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
