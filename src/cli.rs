@@ -528,6 +528,19 @@ pub(crate) struct StateArgs {
     /// Valid time: the state of the world on this date (milestones, months, periods up to it)
     #[arg(long, value_name = "DATE")]
     pub(crate) at: Option<String>,
+    /// List only this department's projects
+    #[arg(long, value_name = "DEPT")]
+    pub(crate) dept: Option<String>,
+    /// List only this project
+    #[arg(long, value_name = "ID")]
+    pub(crate) project: Option<String>,
+    /// List only projects of this level (province, city, county, district, or 省/市/县/区)
+    #[arg(long)]
+    pub(crate) level: Option<String>,
+    /// List only projects behind schedule (滞后: completed share below the year's elapsed
+    /// share) on --at, or today
+    #[arg(long)]
+    pub(crate) lagging: bool,
 }
 
 #[derive(Args, Debug)]
@@ -1056,6 +1069,14 @@ pub(crate) fn state_query(args: &StateArgs) -> Result<read::StateQuery> {
         plan: args.plan.clone(),
         as_of: parse_as_of(&args.as_of)?,
         at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
+        filter: planledger::report::ProjectFilter {
+            department: args.dept.clone(),
+            project: args.project.clone(),
+            level: args.level.as_deref().map(|l| planledger::model::Level::parse("--level", l)).transpose()?,
+            lagging_on: None,
+        },
+        lagging: args.lagging,
+        now: clock()?.now(),
     })
 }
 

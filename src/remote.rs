@@ -280,6 +280,10 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 plan: q.plan.unwrap_or_default(),
                 as_of: args.as_of.unwrap_or_default(),
                 at: args.at.unwrap_or_default(),
+                department: q.filter.department.unwrap_or_default(),
+                project: q.filter.project.unwrap_or_default(),
+                level: q.filter.level.map(|l| l.to_string()).unwrap_or_default(),
+                lagging: q.lagging,
             };
             client.state(signed(pair, Rpc::State, r)?).await
         }

@@ -211,7 +211,7 @@ fn as_of_a_seq_or_a_time_ignores_later_events() {
     let now = env.state();
     assert_eq!(project(&now, "park")["completed_investment"], "4");
     env.run(&["state", "--as-of", "99"]).fails(INVALID, "beyond the end of the log");
-    env.run(&["state", "--as-of", "last tuesday"]).fails(INVALID, "RFC 3339");
+    env.run(&["state", "--as-of", "last tuesday"]).fails(INVALID, "is not a time (e.g. 2022-01-15");
 }
 
 #[test]

@@ -125,6 +125,8 @@ fn the_cli_behaves_the_same_against_a_server() {
     remote(&srv, h, &["submit", "--as", "housing", "--file", path_str(&batch)])
         .fails(3, "b.jsonl line 2: unknown project 'nope'");
     let remote_state = remote(&srv, h, &["state", "--json"]).ok().stdout;
+    let filtered = ["state", "--json", "--dept", "housing", "--level", "区", "--at", "2022-06-30", "--lagging"];
+    let remote_filtered = remote(&srv, h, &filtered).ok().stdout;
     let remote_summary = remote(&srv, h, &["summary", "--year", "2022", "--format", "md", "--lang", "zh"]).ok().stdout;
     let remote_audit = remote(&srv, h, &["audit", "--json", "--entity", "park"]).ok().stdout;
     let cp = env.tmp.path().join("cp.json");
@@ -139,6 +141,7 @@ fn the_cli_behaves_the_same_against_a_server() {
     drop(srv);
     // Locally, on the same store, the same bytes.
     assert_eq!(env.run(&["state", "--json"]).ok().stdout, remote_state);
+    assert_eq!(env.run(&filtered).ok().stdout, remote_filtered);
     assert_eq!(env.run(&["summary", "--year", "2022", "--format", "md", "--lang", "zh"]).ok().stdout, remote_summary);
     assert_eq!(env.run(&["audit", "--json", "--entity", "park"]).ok().stdout, remote_audit);
     env.run(&["verify", "--checkpoint", path_str(&cp), "--require-signatures"]).ok();

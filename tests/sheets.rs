@@ -522,3 +522,42 @@ fn the_documented_samples_import_and_report() {
     let hospital = project(&state, "第三人民医院门诊楼");
     assert_eq!((hospital["status"].as_str(), hospital["construction"].as_str()), (Some("started"), Some("continuing")));
 }
+
+#[test]
+fn state_lists_a_department_a_level_or_the_lagging_and_summary_groups_by_them() {
+    let env = env_with_plan();
+    let sheet = report_csv(&env, "m.csv", "5000");
+    env.run(&["submit", "--as", "区发展和改革委员会", "--file", sheet.to_str().unwrap()]).ok();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["state", "--json"];
+        a.extend_from_slice(args);
+        let s = env.run(&a).ok().json();
+        s["plans"][0]["projects"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&["--dept", "区住房和城乡建设局"]), ["GC-003", "航海路综合改造"]);
+    assert_eq!(ids(&["--level", "县"]), ["GC-001", "GC-003"]);
+    assert_eq!(ids(&["--project", "GC-001"]), ["GC-001"]);
+    // On 2021-03-31 a quarter of the year is gone: GC-001 has 0.5 of 3.20005 亿元 (15.6 %), the
+    // road 0.15 of 0.8 (18.75 %), both behind; GC-003 plans nothing this year.
+    assert_eq!(ids(&["--lagging", "--at", "2021-03-31"]), ["GC-001", "航海路综合改造"]);
+    let text = env.run(&["state", "--dept", "区住房和城乡建设局"]).ok().stdout;
+    assert!(text.contains("航海路综合改造") && !text.contains("金岱智慧产业园"), "{text}");
+    env.run(&["state", "--project", "GC-01"]).fails(3, "unknown project 'GC-01'; did you mean 'GC-001'");
+    env.run(&["state", "--dept", "住建局"]).fails(3, "unknown department '住建局'");
+    env.run(&["state", "--level", "乡"]).fails(3, "--level '乡' is not a level");
+    let groups = |by: &str| {
+        let s = env.run(&["summary", "--year", "2021", "--json", "--by", by]).ok().json();
+        s["projects"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["value"].as_str().unwrap().to_string(), g["count"].as_u64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(groups("level"), [("county".to_string(), 2), ("district".to_string(), 1)]);
+    assert_eq!(groups("责任单位"), [("区住房和城乡建设局".to_string(), 2), ("区发展和改革委员会".to_string(), 1)]);
+    assert_eq!(groups("construction"), [("continuing".to_string(), 1), ("new".to_string(), 2)]);
+    assert_eq!(groups("片区").len(), 3);
+    env.run(&["summary", "--year", "2021", "--by", "nope"])
+        .fails(3, "--by 'nope' is not a grouping of the 2021 plans; use level, department, construction, status, or a dimension: 片区");
+}

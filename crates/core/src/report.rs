@@ -167,9 +167,37 @@ pub fn project_json(id: &str, l: &crate::projection::Listing, at: Option<Date>) 
     })
 }
 
-fn plan_json(plan: &Plan, at: Option<Date>) -> Value {
+/// Which projects `state` lists: all, or those of a department, one project, a level, or
+/// those behind schedule (滞后) on a date. Totals and indicators stay the whole plan's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectFilter {
+    pub department: Option<String>,
+    pub project: Option<String>,
+    pub level: Option<crate::model::Level>,
+    /// Only projects behind 序时进度 on this date.
+    pub lagging_on: Option<Date>,
+}
+
+impl ProjectFilter {
+    pub fn keeps(&self, id: &str, l: &crate::projection::Listing, year: i32) -> bool {
+        self.department.as_ref().is_none_or(|d| l.def.department == *d)
+            && self.project.as_ref().is_none_or(|p| id == p)
+            && self.level.is_none_or(|lv| l.def.level == lv)
+            && self.lagging_on.is_none_or(|d| {
+                crate::summary::behind_schedule(l, crate::summary::On::new(year, Some(d), d)) == Some(true)
+            })
+    }
+}
+
+fn plan_json(plan: &Plan, at: Option<Date>, filter: &ProjectFilter) -> Value {
     let year = plan.def.year;
-    let projects: Vec<Value> = plan.projects.sorted().into_iter().map(|(id, l)| project_json(id, l, at)).collect();
+    let projects: Vec<Value> = plan
+        .projects
+        .sorted()
+        .into_iter()
+        .filter(|(id, l)| filter.keeps(id, l, year))
+        .map(|(id, l)| project_json(id, l, at))
+        .collect();
     let indicators: Vec<Value> = plan.indicators.values().map(|i| indicator_json(i, at)).collect();
     let t = plan_totals(plan, at);
     let mut totals = t.all.json();
@@ -200,7 +228,12 @@ fn as_of_json(state: &State) -> Value {
 
 /// `state --json`.
 pub fn state_json(state: &State, plan: Option<&str>, at: Option<Date>) -> Value {
-    let plans: Vec<Value> = selected(state, plan).into_iter().map(|p| plan_json(p, at)).collect();
+    state_json_of(state, plan, at, &ProjectFilter::default())
+}
+
+/// As `state_json`, listing only the projects `filter` keeps.
+pub fn state_json_of(state: &State, plan: Option<&str>, at: Option<Date>, filter: &ProjectFilter) -> Value {
+    let plans: Vec<Value> = selected(state, plan).into_iter().map(|p| plan_json(p, at, filter)).collect();
     let mut doc = json!({ "as_of": as_of_json(state) });
     if let (Value::Object(m), Some(at)) = (&mut doc, at) {
         m.insert("at".into(), Value::String(at.to_string()));
@@ -228,6 +261,11 @@ fn totals_line(out: &mut String, label: &str, t: &Totals) {
 
 /// `state` as text.
 pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String {
+    state_text_of(state, plan, at, &ProjectFilter::default())
+}
+
+/// As `state_text`, listing only the projects `filter` keeps.
+pub fn state_text_of(state: &State, plan: Option<&str>, at: Option<Date>, filter: &ProjectFilter) -> String {
     let mut out = String::new();
     let _ = write!(out, "as of seq {}", state.last_seq);
     if state.last_seq > 0 {
@@ -295,7 +333,7 @@ pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String
                 "ID", "LEVEL", "STATUS", "PLANNED", "COMPLETED", "%"
             );
         }
-        for (id, l) in p.projects.sorted() {
+        for (id, l) in p.projects.sorted().into_iter().filter(|(id, l)| filter.keeps(id, l, p.def.year)) {
             let completed = l.progress.completed(at);
             let status = l.progress.status(at);
             let _ = writeln!(

@@ -152,11 +152,58 @@ pub struct Breakdown {
     pub groups: BTreeMap<String, (Group, Option<Breakdown>)>,
 }
 
+/// Groupings every listing has, besides its dimensions: `--by level`, `--by department`,
+/// `--by construction` (建设性质), `--by status`, also by their Chinese names. A dimension
+/// of the same name is shadowed by them.
+pub const GROUPINGS: &[(&str, &str)] =
+    &[("level", "级别"), ("department", "责任单位"), ("construction", "建设性质"), ("status", "状态")];
+
+/// A listing's value for grouping `by`: a built-in grouping, or the dimension of that name.
+fn group_value(by: &str, l: &Listing) -> Option<String> {
+    let builtin = GROUPINGS.iter().find(|(en, zh)| *en == by || *zh == by).map(|(en, _)| *en);
+    match builtin {
+        Some("level") => Some(l.def.level.as_str().to_string()),
+        Some("department") => Some(l.def.department.clone()),
+        Some("construction") => l.schedule.as_ref().and_then(|s| s.construction).map(|c| c.as_str().to_string()),
+        Some("status") => Some(l.progress.status(None).as_str().to_string()),
+        _ => l.def.dimensions.get(by).cloned(),
+    }
+}
+
+/// Checks `--by` against what the plans of `year` have: a built-in grouping, or a dimension
+/// some listing carries. An unknown one is an error naming the valid ones.
+pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result<()> {
+    for b in by {
+        if GROUPINGS.iter().any(|(en, zh)| en == b || zh == b) {
+            continue;
+        }
+        let mut dims: Vec<&String> = state
+            .plans_by_year()
+            .filter(|p| p.def.year == year)
+            .flat_map(|p| p.projects.values())
+            .flat_map(|l| l.def.dimensions.keys())
+            .collect();
+        dims.sort();
+        dims.dedup();
+        if dims.iter().any(|d| *d == b) {
+            continue;
+        }
+        let builtin: Vec<&str> = GROUPINGS.iter().map(|(en, _)| *en).collect();
+        let dims: Vec<&str> = dims.iter().map(|d| d.as_str()).collect();
+        return Err(crate::Error::invalid(format!(
+            "--by '{b}' is not a grouping of the {year} plans; use {}{}",
+            builtin.join(", "),
+            if dims.is_empty() { String::new() } else { format!(", or a dimension: {}", dims.join(", ")) }
+        )));
+    }
+    Ok(())
+}
+
 impl Breakdown {
     fn add(&mut self, by: &[String], l: &Listing, on: On) {
         let Some((dim, rest)) = by.split_first() else { return };
         self.dimension = dim.clone();
-        let value = l.def.dimensions.get(dim).cloned().unwrap_or_else(|| NONE_VALUE.to_string());
+        let value = group_value(dim, l).unwrap_or_else(|| NONE_VALUE.to_string());
         let entry = self.groups.entry(value).or_insert_with(|| (Group::default(), None));
         entry.0.add(l, on);
         if !rest.is_empty() {

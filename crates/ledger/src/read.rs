@@ -129,12 +129,19 @@ pub struct StateQuery {
     pub as_of: Option<AsOf>,
     /// Valid time: the world on this date.
     pub at: Option<Date>,
+    /// Which projects to list (`lagging_on` is filled in from `lagging`).
+    pub filter: report::ProjectFilter,
+    /// Only projects behind schedule on `at`, or today (the reader's `now` in the ledger's
+    /// time zone).
+    pub lagging: bool,
+    pub now: Timestamp,
 }
 
 pub struct StateAnswer {
     pub state: State,
     pub plan: Option<String>,
     pub at: Option<Date>,
+    pub filter: report::ProjectFilter,
 }
 
 pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
@@ -148,15 +155,32 @@ pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
             return Err(Error::unknown_among("plan", p, state.years.values().flatten().map(String::as_str)));
         }
     }
-    Ok(StateAnswer { state, plan: q.plan.clone(), at: q.at })
+    let mut filter = q.filter.clone();
+    if let Some(d) = &filter.department {
+        if !state.departments.contains_key(d) {
+            return Err(Error::unknown_among("department", d, state.departments.keys().map(String::as_str)));
+        }
+    }
+    if let Some(p) = &filter.project {
+        if !state.plans.values().any(|x| x.projects.contains_key(p)) {
+            let known = state.plans.values().flat_map(|x| x.projects.keys().map(|k| k.as_str()));
+            return Err(Error::unknown_among("project", p, known));
+        }
+    }
+    if q.lagging {
+        let zone = crate::zone::load(store.dir())?;
+        let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
+        filter.lagging_on = Some(q.at.unwrap_or(today));
+    }
+    Ok(StateAnswer { state, plan: q.plan.clone(), at: q.at, filter })
 }
 
 impl StateAnswer {
     pub fn render(&self, json: bool) -> String {
         if json {
-            json_line(&report::state_json(&self.state, self.plan.as_deref(), self.at))
+            json_line(&report::state_json_of(&self.state, self.plan.as_deref(), self.at, &self.filter))
         } else {
-            report::state_text(&self.state, self.plan.as_deref(), self.at)
+            report::state_text_of(&self.state, self.plan.as_deref(), self.at, &self.filter)
         }
     }
 }
@@ -227,6 +251,7 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
         return Err(Error::invalid(format!("no plan for {} is recorded", q.year)));
     }
     let state = query::plans_at(store, seq, &ids)?;
+    summary::check_groupings(&state, q.year, &q.by)?;
     let zone = crate::zone::load(store.dir())?;
     let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
     Ok(SummaryAnswer { state, query: q.clone(), today })

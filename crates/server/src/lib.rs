@@ -445,7 +445,20 @@ type Job = Box<dyn FnOnce(&dyn Store, &mut Sink) -> Result<()> + Send>;
 // ---- the read questions, from typed requests to the typed read API ----------------------
 
 fn state_job(r: proto::StateRequest) -> Result<Job> {
-    let q = read::StateQuery { plan: opt(&r.plan), as_of: as_of_field(&r.as_of)?, at: at_field(&r.at)? };
+    let filter = planledger::report::ProjectFilter {
+        department: opt(&r.department),
+        project: opt(&r.project),
+        level: opt(&r.level).map(|l| planledger::model::Level::parse("level", &l)).transpose()?,
+        lagging_on: None,
+    };
+    let q = read::StateQuery {
+        plan: opt(&r.plan),
+        as_of: as_of_field(&r.as_of)?,
+        at: at_field(&r.at)?,
+        filter,
+        lagging: r.lagging,
+        now: planledger::clock::SystemClock.now(),
+    };
     Ok(Box::new(move |store, sink| sink.write(&read::state(store, &q)?.render(r.json))))
 }
 
