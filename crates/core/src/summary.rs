@@ -185,7 +185,7 @@ pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result
             .collect();
         dims.sort();
         dims.dedup();
-        if dims.iter().any(|d| *d == b) {
+        if dims.contains(&b) {
             continue;
         }
         let builtin: Vec<&str> = GROUPINGS.iter().map(|(en, _)| *en).collect();
