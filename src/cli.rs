@@ -161,6 +161,12 @@ pub(crate) enum Cmd {
         #[arg(long)]
         cut_tail: bool,
     },
+    /// The official execution report (执行情况报告) of a year, in Chinese: Markdown, one
+    /// offline HTML file with its charts, or a .docx in 公文 layout
+    Report(ReportArgs),
+    /// Draw a chart of a year as SVG: cumulative (completed investment by month against the
+    /// plan and 序时进度), levels, departments (completion rates), indicators
+    Chart(ChartArgs),
     /// Write a year's tables as a spreadsheet (.xlsx) or CSV: projects (项目明细表),
     /// indicators, summary, monthly (project × month), audit (the trail), or all
     Export(ExportArgs),
@@ -201,6 +207,50 @@ pub(crate) struct ExportArgs {
     /// zh | en [default: PLANLEDGER_LANG, else zh under a zh_* locale, else en]
     #[arg(long)]
     pub(crate) lang: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReportArgs {
+    #[arg(long)]
+    pub(crate) year: i32,
+    /// Only this plan (when a year has several)
+    #[arg(long)]
+    pub(crate) plan: Option<String>,
+    /// md | html | docx [default: from --out's extension, else md]
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// The file to write [default: standard output, for md and html]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Transaction time: a seq, or a time
+    #[arg(long, value_name = "TIME|SEQ")]
+    pub(crate) as_of: Option<String>,
+    /// Valid time: the report as on this date (default: the year's end, or today)
+    #[arg(long, value_name = "DATE")]
+    pub(crate) at: Option<String>,
+    /// Percentage decimals (half away from zero)
+    #[arg(long, default_value_t = 1)]
+    pub(crate) decimals: u32,
+    /// zh (the report is written in Chinese)
+    #[arg(long, default_value = "zh")]
+    pub(crate) lang: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ChartArgs {
+    /// cumulative | levels | departments | indicators
+    pub(crate) kind: String,
+    #[arg(long)]
+    pub(crate) year: i32,
+    #[arg(long)]
+    pub(crate) plan: Option<String>,
+    /// The .svg file to write [default: standard output]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    #[arg(long, value_name = "TIME|SEQ")]
+    pub(crate) as_of: Option<String>,
+    #[arg(long, value_name = "DATE")]
+    pub(crate) at: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -737,6 +787,8 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::Demo => cmd_demo(&ctx, out),
         Cmd::Repair { dry_run, cut_tail } => cmd_repair(&ctx, dry_run, cut_tail, out),
         Cmd::Export(args) => cmd_export(&ctx, &args, out),
+        Cmd::Report(args) => cmd_report(&ctx, &args, out),
+        Cmd::Chart(args) => cmd_chart(&ctx, &args, out),
         Cmd::Template(args) => cmd_template(&ctx, &args, out),
         Cmd::TimeZone { set } => cmd_time_zone(&ctx, set.as_deref(), out),
     }
@@ -1019,6 +1071,100 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
         emit_json(out, &json!({"wrote": args.out.display().to_string(), "tables": tables.len(), "rows": rows}))
     } else {
         emit(out, &format!("wrote {} ({} tables, {rows} rows)\n", args.out.display(), tables.len()))
+    }
+}
+
+fn report_query(
+    year: i32,
+    plan: &Option<String>,
+    as_of: &Option<String>,
+    at: &Option<String>,
+    decimals: u32,
+) -> Result<read::ReportQuery> {
+    Ok(read::ReportQuery {
+        year,
+        plan: plan.clone(),
+        as_of: parse_as_of(as_of)?,
+        at: at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
+        now: clock()?.now(),
+        decimals,
+    })
+}
+
+/// The report's format: `--format`, else the file's extension, else Markdown.
+fn report_format(format: Option<&str>, out: Option<&Path>) -> Result<&'static str> {
+    let ext = out.and_then(|p| p.extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match format.or(ext.as_deref()) {
+        None | Some("md") => Ok("md"),
+        Some("html") | Some("htm") => Ok("html"),
+        Some("docx") => Ok("docx"),
+        Some(other) => Err(Error::invalid(format!("--format '{other}' is not md, html or docx"))),
+    }
+}
+
+fn cmd_report(ctx: &Ctx, args: &ReportArgs, out: &mut Out) -> Result<()> {
+    if args.lang != "zh" {
+        return Err(Error::invalid(format!(
+            "--lang '{}': the execution report is written in Chinese (zh); `summary --lang en` gives the figures in English",
+            args.lang
+        )));
+    }
+    let format = report_format(args.format.as_deref(), args.out.as_deref())?;
+    if format == "docx" && args.out.is_none() {
+        return Err(Error::invalid("a .docx report needs --out FILE.docx"));
+    }
+    let q = report_query(args.year, &args.plan, &args.as_of, &args.at, args.decimals)?;
+    let store = open_existing(&ctx.dir())?;
+    let answer = read::report(&*store, &q)?;
+    let bytes = match format {
+        "html" => {
+            let mut svgs = Vec::new();
+            for (k, data) in &answer.charts {
+                svgs.push((*k, planledger_render::chart_svg(data).map_err(|e| Error::invalid(e.to_string()))?));
+            }
+            let chart = |k| svgs.iter().find(|(x, _)| *x == k).map(|(_, s)| strip_xml_prolog(s));
+            planledger::execution::html(&answer.doc, &chart).into_bytes()
+        }
+        "docx" => planledger_render::docx_bytes(&answer.doc).map_err(|e| Error::invalid(e.to_string()))?,
+        _ => planledger::execution::markdown(&answer.doc).into_bytes(),
+    };
+    match &args.out {
+        Some(path) => {
+            write_whole(path, &bytes)?;
+            emit(out, &format!("wrote {}\n", path.display()))
+        }
+        None => out.write_all(&bytes).map_err(|e| Error::io("writing the report", e)),
+    }
+}
+
+/// An SVG document as an element to embed in HTML (no XML declaration).
+fn strip_xml_prolog(svg: &str) -> String {
+    match svg.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(svg, |(_, body)| body).trim_start().to_string(),
+        None => svg.to_string(),
+    }
+}
+
+fn cmd_chart(ctx: &Ctx, args: &ChartArgs, out: &mut Out) -> Result<()> {
+    let kind = planledger::execution::ChartKind::parse(&args.kind)?;
+    if let Some(ext) = args.out.as_deref().and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+        if !ext.eq_ignore_ascii_case("svg") {
+            return Err(Error::invalid(format!(
+                "{}: charts are written as .svg (open it in a browser or WPS, or embed it in HTML)",
+                args.out.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    let q = report_query(args.year, &args.plan, &args.as_of, &args.at, 1)?;
+    let store = open_existing(&ctx.dir())?;
+    let data = read::chart(&*store, &q, kind)?;
+    let svg = planledger_render::chart_svg(&data).map_err(|e| Error::invalid(e.to_string()))?;
+    match &args.out {
+        Some(path) => {
+            write_whole(path, svg.as_bytes())?;
+            emit(out, &format!("wrote {}\n", path.display()))
+        }
+        None => out.write_all(svg.as_bytes()).map_err(|e| Error::io("writing the chart", e)),
     }
 }
 

@@ -21,8 +21,10 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } | Cmd::Template(_) => {
             return cli::run_local(cli, out)
         }
-        Cmd::Export(_) => {
-            return Err(Error::invalid("export reads a local store (--store); run it where the store is"))
+        Cmd::Export(_) | Cmd::Report(_) | Cmd::Chart(_) => {
+            return Err(Error::invalid(
+                "export, report and chart read a local store (--store); run them where the store is",
+            ))
         }
         Cmd::TimeZone { .. } => {
             return Err(Error::invalid("time-zone is a local store's setting (--store); run it where the store is"))

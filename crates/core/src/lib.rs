@@ -9,6 +9,7 @@ pub mod clock;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod execution;
 pub mod export;
 pub mod hash;
 pub mod input;

@@ -285,6 +285,8 @@ pub struct Indicator {
     pub target: Option<Decimal>,
     /// Live (not retracted) actuals, in the order recorded.
     pub actuals: Vec<ActualEntry>,
+    /// The seq that defined it: the plan's order of indicators (reports lead with GDP).
+    pub defined: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -294,6 +296,8 @@ pub struct ActualEntry {
     pub basis: Basis,
     #[serde(with = "crate::serde_decimal::decimal")]
     pub value: Decimal,
+    /// The note it was reported with: a missed indicator's stated reason.
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -515,7 +519,13 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         Payload::IndicatorDefined(i) => {
             if let Some(plan) = state.plans.get_mut(&i.plan) {
-                let mut ind = Indicator { def: (**i).clone(), version: 0, target: Some(i.target), actuals: Vec::new() };
+                let mut ind = Indicator {
+                    def: (**i).clone(),
+                    version: 0,
+                    target: Some(i.target),
+                    actuals: Vec::new(),
+                    defined: seq,
+                };
                 version_checked(&mut ind.version);
                 plan.indicators.insert(i.indicator.clone(), ind);
             }
@@ -569,7 +579,13 @@ pub fn apply(state: &mut State, event: &Event) {
         Payload::ActualReported(a) => {
             if let Some(ind) = indicator_mut(state, &a.plan, &a.indicator) {
                 version_checked(&mut ind.version);
-                ind.actuals.push(ActualEntry { seq, period: a.period, basis: a.basis, value: a.value });
+                ind.actuals.push(ActualEntry {
+                    seq,
+                    period: a.period,
+                    basis: a.basis,
+                    value: a.value,
+                    note: event.note.clone(),
+                });
             }
         }
         Payload::TargetRevised(t) => match &t.target {
@@ -661,7 +677,7 @@ pub fn apply(state: &mut State, event: &Event) {
                     target: Decimal::ZERO,
                     department: i.department.clone(),
                 };
-                let mut ind = Indicator { def, version: 0, target: None, actuals: Vec::new() };
+                let mut ind = Indicator { def, version: 0, target: None, actuals: Vec::new(), defined: seq };
                 version_checked(&mut ind.version);
                 plan.indicators.insert(i.indicator.clone(), ind);
             }

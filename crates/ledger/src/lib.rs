@@ -20,8 +20,8 @@ pub mod workload;
 pub mod zone;
 
 pub use planledger_core::{
-    clock, decide, error, event, export, hash, input, model, names, plan_sheet, projection, report, report_sheet,
-    sheet, summary,
+    clock, decide, error, event, execution, export, hash, input, model, names, plan_sheet, projection, report,
+    report_sheet, sheet, summary,
 };
 pub use planledger_core::{Error, Result};
 pub use planledger_store::{checkpoint, codec, merkle, repair, store, wal};

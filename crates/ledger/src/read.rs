@@ -372,6 +372,61 @@ pub fn export(store: &dyn Store, q: &ExportQuery) -> Result<Vec<crate::sheet::Ta
     Ok(tables)
 }
 
+// ---- report and charts -----------------------------------------------------------------
+
+/// `report` and `chart`: a year's plans (or one plan) as on a date, as known at a point.
+#[derive(Clone, Debug)]
+pub struct ReportQuery {
+    pub year: i32,
+    pub plan: Option<String>,
+    pub as_of: Option<AsOf>,
+    pub at: Option<Date>,
+    pub now: Timestamp,
+    /// Percentage decimals (`execution::DECIMALS_MAX` at most).
+    pub decimals: u32,
+}
+
+/// The execution report, with the figures of each chart it shows.
+pub struct ReportAnswer {
+    pub doc: crate::execution::Doc,
+    pub charts: Vec<(crate::execution::ChartKind, crate::execution::ChartData)>,
+}
+
+fn report_state(store: &dyn Store, q: &ReportQuery) -> Result<(SummaryAnswer, summary::On)> {
+    if q.decimals > crate::execution::DECIMALS_MAX {
+        return Err(Error::invalid(format!(
+            "--decimals {} is more than {}",
+            q.decimals,
+            crate::execution::DECIMALS_MAX
+        )));
+    }
+    let answer = summary(
+        store,
+        &SummaryQuery { year: q.year, plan: q.plan.clone(), by: Vec::new(), as_of: q.as_of, at: q.at, now: q.now },
+    )?;
+    let on = summary::On::new(q.year, q.at, answer.today);
+    Ok((answer, on))
+}
+
+pub fn report(store: &dyn Store, q: &ReportQuery) -> Result<ReportAnswer> {
+    let (answer, on) = report_state(store, q)?;
+    let doc = crate::execution::execution_report(&answer.state, q.year, on, q.decimals);
+    let charts = crate::execution::ChartKind::ALL
+        .iter()
+        .map(|k| (*k, crate::execution::chart_data(&answer.state, q.year, on, *k)))
+        .collect();
+    Ok(ReportAnswer { doc, charts })
+}
+
+pub fn chart(
+    store: &dyn Store,
+    q: &ReportQuery,
+    kind: crate::execution::ChartKind,
+) -> Result<crate::execution::ChartData> {
+    let (answer, on) = report_state(store, q)?;
+    Ok(crate::execution::chart_data(&answer.state, q.year, on, kind))
+}
+
 pub fn audit_kind(kind: &str) -> Result<String> {
     if !crate::event::KINDS.contains(&kind) {
         return Err(Error::invalid(format!(

@@ -22,7 +22,7 @@ pub const RECORD_FORMAT: u8 = 1;
 /// (`projection::State`). Raised whenever that shape changes; a checkpoint of an older
 /// shape is stale, not damaged: readers pass it over and fold the log, and the next
 /// checkpoint is written in the current shape.
-pub const CHECKPOINT_FORMAT: u8 = 2;
+pub const CHECKPOINT_FORMAT: u8 = 3;
 /// Largest encoded event accepted by the decoder: bounds allocation when bytes are damaged.
 pub use planledger_core::event::EVENT_BYTES_MAX;
 /// Largest encoded record (projection checkpoints can be large).
