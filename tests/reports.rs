@@ -158,3 +158,37 @@ fn a_ceiling_met_reads_as_met_and_a_miss_gives_its_reason() {
     assert!(md.contains("据统计，地区生产总值增长（1—9月）6.1%；城镇调查失业率5.1%。"), "{md}");
     assert!(!md.contains("重点项目建设情况"), "no projects, no project section: {md}");
 }
+
+/// Headless Chromium opens the HTML report and takes a screenshot (kept in the test's temp
+/// directory, printed). Runs when a `chromium` is installed, and must run when
+/// `PLANLEDGER_TEST_BROWSER=1` asks for it (`.ci/run` installs Debian's chromium and a CJK
+/// font, and sets it).
+#[test]
+fn the_html_report_renders_in_a_real_browser() {
+    let required = std::env::var("PLANLEDGER_TEST_BROWSER").is_ok_and(|v| v == "1");
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let Some(browser) = browser else {
+        assert!(!required, "PLANLEDGER_TEST_BROWSER=1 but no chromium is installed");
+        eprintln!("browser test skipped: no chromium installed");
+        return;
+    };
+    let env = guancheng();
+    let html = env.tmp.path().join("report.html");
+    env.run(&["report", "--year", "2021", "--out", html.to_str().unwrap()]).ok();
+    let png = env.tmp.path().join("report.png");
+    let out = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,2600"])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    // A blank or failed page is a few kilobytes; the report with its charts is hundreds.
+    assert!(size > 100_000, "screenshot of {size} bytes");
+    let kept = std::env::temp_dir().join("planledger-report-screenshot.png");
+    std::fs::copy(&png, &kept).unwrap();
+    eprintln!("screenshot: {} ({size} bytes)", kept.display());
+}

@@ -624,11 +624,9 @@ pub fn html(doc: &Doc, chart: &dyn Fn(ChartKind) -> Option<String>) -> String {
                     for r in rows {
                         out.push_str("<tr>");
                         for (i, c) in r.iter().enumerate() {
-                            let class = if i > 0 && c.chars().next().is_some_and(|ch| ch.is_ascii_digit()) {
-                                " class=\"num\""
-                            } else {
-                                ""
-                            };
+                            let figure =
+                                c.strip_prefix('-').unwrap_or(c).chars().next().is_some_and(|ch| ch.is_ascii_digit());
+                            let class = if i > 0 && figure { " class=\"num\"" } else { "" };
                             let _ = write!(out, "<td{class}>{}</td>", esc(c));
                         }
                         out.push_str("</tr>\n");
@@ -674,8 +672,8 @@ p { text-indent: 2em; margin: 0.3em 0; text-align: justify; }
 strong { font-family: "KaiTi_GB2312", "KaiTi", "楷体", serif; font-weight: bold; }
 table { border-collapse: collapse; width: 100%; margin: 0.6em 0; font-size: 12pt; line-height: 1.4; page-break-inside: avoid; }
 th, td { border: 1px solid #000; padding: 0.25em 0.4em; }
-th { font-family: "SimHei", "黑体", "Noto Sans CJK SC", sans-serif; font-weight: normal; background: #f2f2f2; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { font-family: "SimHei", "黑体", "Noto Sans CJK SC", sans-serif; font-weight: normal; background: #f2f2f2; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure.chart { margin: 0.8em 0; text-align: center; page-break-inside: avoid; }
 figure.chart svg { max-width: 100%; height: auto; }
 figcaption { font-size: 12pt; }
