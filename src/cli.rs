@@ -17,7 +17,7 @@ use planledger::ledger::{Ack, Ledger};
 use planledger::model::{Date, Timestamp};
 use planledger::query::AsOf;
 use planledger::store::{EmbeddedStore, BATCH_EVENTS_MAX};
-use planledger::{audit, plan_sheet, proof, read, summary};
+use planledger::{audit, msg, plan_sheet, proof, read, summary, Lang};
 
 /// Exit codes, documented in docs/cli.md.
 pub mod exit {
@@ -74,6 +74,10 @@ pub struct Cli {
     /// Print JSON on stdout (one document; JSON Lines for `log` and `submit`)
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// zh | en: the language of messages, tables and reports [env: PLANLEDGER_LANG, else zh
+    /// under a zh_* locale, else en]
+    #[arg(long, global = true, value_name = "LANG")]
+    pub(crate) lang: Option<String>,
     #[command(subcommand)]
     pub(crate) command: Cmd,
 }
@@ -204,9 +208,6 @@ pub(crate) struct ExportArgs {
     /// Valid time: figures as on this date (default: the year's end, or today)
     #[arg(long, value_name = "DATE")]
     pub(crate) at: Option<String>,
-    /// zh | en [default: PLANLEDGER_LANG, else zh under a zh_* locale, else en]
-    #[arg(long)]
-    pub(crate) lang: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -231,9 +232,6 @@ pub(crate) struct ReportArgs {
     /// Percentage decimals (half away from zero)
     #[arg(long, default_value_t = 1)]
     pub(crate) decimals: u32,
-    /// zh (the report is written in Chinese)
-    #[arg(long, default_value = "zh")]
-    pub(crate) lang: String,
 }
 
 #[derive(Args, Debug)]
@@ -325,9 +323,6 @@ pub(crate) struct SummaryArgs {
     /// text | md | csv (default text; --json for JSON)
     #[arg(long, default_value = "text")]
     pub(crate) format: String,
-    /// zh | en
-    #[arg(long, default_value = "en")]
-    pub(crate) lang: String,
 }
 
 #[derive(Args, Debug)]
@@ -605,7 +600,9 @@ pub(crate) struct LogArgs {
 
 /// Runs the CLI with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let lang = early_lang(&args);
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -614,7 +611,7 @@ pub fn main() -> i32 {
                 return exit::OK;
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                eprintln!("planledger: a command is missing (see --help)");
+                eprintln!("planledger: {}", msg!("cli.command_missing").render(lang));
                 return exit::USAGE;
             }
             // clap explains over several lines; the contract is one line on stderr.
@@ -626,12 +623,13 @@ pub fn main() -> i32 {
                 .filter(|l| !l.is_empty())
                 .map(|l| l.trim_start_matches("error: "))
                 .collect();
-            eprintln!("planledger: {} (see --help)", lines.join(" "));
+            eprintln!("planledger: {}", msg!("cli.usage", what = lines.join(" ")).render(lang));
             return exit::USAGE;
         }
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let lang = user_lang(cli.lang.as_deref()).unwrap_or(lang);
     match run(cli, &mut out) {
         Ok(code) => code,
         Err(e) => {
@@ -646,15 +644,15 @@ pub fn main() -> i32 {
             match e.root() {
                 // A file checked whole: where and how many, then one line per problem.
                 Error::Problems { lines, .. } => {
-                    let head = e.to_string();
+                    let head = e.render(lang);
                     let head = head.split('\n').next().unwrap_or_default();
                     eprintln!("planledger: {head}");
                     for l in lines {
-                        eprintln!("  {}", one_line(l));
+                        eprintln!("  {}", one_line(&l.render(lang)));
                     }
                 }
                 // One line, whatever the offending value held.
-                _ => eprintln!("planledger: {}", one_line(&e.to_string())),
+                _ => eprintln!("planledger: {}", one_line(&e.render(lang))),
             }
             exit_code(&e)
         }
@@ -748,6 +746,10 @@ pub(crate) struct Ctx {
     pub(crate) store: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
     pub(crate) json: bool,
+    /// The language of what people read (`user_lang`).
+    pub(crate) lang: Lang,
+    /// Whether --lang was given (the report refuses an explicit `--lang en`).
+    pub(crate) lang_given: bool,
 }
 
 impl Ctx {
@@ -758,7 +760,13 @@ impl Ctx {
 
 /// Runs a parsed command against the local store: one function per command.
 pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
-    let ctx = Ctx { store: cli.store, key: cli.key, json: cli.json };
+    let ctx = Ctx {
+        store: cli.store,
+        key: cli.key,
+        json: cli.json,
+        lang: user_lang(cli.lang.as_deref())?,
+        lang_given: cli.lang.is_some(),
+    };
     match cli.command {
         Cmd::Plan(PlanCmd::Import(args)) => cmd_plan_import(&ctx, &args, out),
         Cmd::Plan(PlanCmd::Amend(args)) => cmd_plan_amend(&ctx, &args, out),
@@ -875,11 +883,9 @@ fn plan_def(dir: &Path, plan: &str) -> Result<planledger::event::PlanDeclared> {
     let reading = open_existing(dir)?;
     let store: &dyn planledger::store::Store = &*reading;
     let state = planledger::query::plans_at(store, store.head().events(), &[plan.to_string()])?;
-    state
-        .plans
-        .get(plan)
-        .map(|p| p.def.clone())
-        .ok_or_else(|| Error::unknown_among("plan", plan, state.years.values().flatten().map(String::as_str)))
+    state.plans.get(plan).map(|p| p.def.clone()).ok_or_else(|| {
+        Error::unknown_among(planledger::error::Kind::Plan, plan, state.years.values().flatten().map(String::as_str))
+    })
 }
 
 /// The plan in a spreadsheet, its 责任单位 matched to the store's departments.
@@ -993,15 +999,37 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
 
 /// The language of output for people: `--lang`, else `PLANLEDGER_LANG`, else the locale
 /// (zh_CN and any zh_* → zh), else English.
-pub(crate) fn user_lang(flag: Option<&str>) -> Result<summary::Lang> {
+pub(crate) fn user_lang(flag: Option<&str>) -> Result<Lang> {
     if let Some(l) = flag {
         return read::parse_lang(l);
     }
     if let Ok(l) = std::env::var("PLANLEDGER_LANG") {
         return read::parse_lang(&l).map_err(|e| e.at("PLANLEDGER_LANG"));
     }
+    Ok(locale_lang())
+}
+
+/// The locale's language: zh under any zh_* locale, else English.
+fn locale_lang() -> Lang {
     let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
-    Ok(if locale.is_some_and(|l| l.starts_with("zh")) { summary::Lang::Zh } else { summary::Lang::En })
+    if locale.is_some_and(|l| l.starts_with("zh")) {
+        Lang::Zh
+    } else {
+        Lang::En
+    }
+}
+
+/// The language for what is printed before the arguments are parsed (help, usage errors,
+/// a bad --lang itself): `--lang` as written in `args` when valid, else as `user_lang`.
+fn early_lang(args: &[std::ffi::OsString]) -> Lang {
+    let mut it = args.iter().filter_map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        let v = if a == "--lang" { it.next() } else { a.strip_prefix("--lang=") };
+        if let Some(l) = v.and_then(Lang::from_tag) {
+            return l;
+        }
+    }
+    std::env::var("PLANLEDGER_LANG").ok().and_then(|l| Lang::from_tag(&l)).unwrap_or_else(locale_lang)
 }
 
 /// The bytes of tables in the format asked for, or named by the file's extension.
@@ -1058,7 +1086,7 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
         as_of: parse_as_of(&args.as_of)?,
         at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
         now: clock()?.now(),
-        lang: user_lang(args.lang.as_deref())?,
+        lang: ctx.lang,
     };
     // The format is checked before the store is read.
     sheet_bytes(&[], args.format.as_deref(), &args.out, &[])?;
@@ -1103,11 +1131,8 @@ fn report_format(format: Option<&str>, out: Option<&Path>) -> Result<&'static st
 }
 
 fn cmd_report(ctx: &Ctx, args: &ReportArgs, out: &mut Out) -> Result<()> {
-    if args.lang != "zh" {
-        return Err(Error::invalid(format!(
-            "--lang '{}': the execution report is written in Chinese (zh); `summary --lang en` gives the figures in English",
-            args.lang
-        )));
+    if ctx.lang_given && ctx.lang != Lang::Zh {
+        return Err(Error::invalid(msg!("report.chinese_only")));
     }
     let format = report_format(args.format.as_deref(), args.out.as_deref())?;
     if format == "docx" && args.out.is_none() {
@@ -1233,11 +1258,10 @@ fn cmd_state(ctx: &Ctx, args: &StateArgs, out: &mut Out) -> Result<()> {
 }
 
 /// The typed query of `summary`'s flags, with how to print it.
-pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, read::SummaryFormat, summary::Lang)> {
+pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, read::SummaryFormat)> {
     if args.by.len() > summary::BY_MAX {
         return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
     }
-    let lang = read::parse_lang(&args.lang)?;
     let format = read::SummaryFormat::parse(&args.format)?;
     let q = read::SummaryQuery {
         year: args.year,
@@ -1247,13 +1271,13 @@ pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, r
         at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
         now: clock()?.now(),
     };
-    Ok((q, format, lang))
+    Ok((q, format))
 }
 
 fn cmd_summary(ctx: &Ctx, args: &SummaryArgs, out: &mut Out) -> Result<()> {
-    let (q, format, lang) = summary_query(args)?;
+    let (q, format) = summary_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::summary(&*store, &q)?.render(ctx.json, format, lang))
+    emit(out, &read::summary(&*store, &q)?.render(ctx.json, format, ctx.lang))
 }
 
 pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::AuditFormat)> {
@@ -1372,7 +1396,7 @@ pub(crate) fn cmd_verify_proof(ctx: &Ctx, file: &Path, checkpoint: Option<&Path>
     match proof::verify_inclusion(&read_file(file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
         Ok(what) if ctx.json => emit_json(out, &json!({"ok": true, "proof": what})),
         Ok(what) => emit(out, &format!("ok: {what}\n")),
-        Err(what) => Err(Error::Integrity(format!("proof {name} fails: {what}"))),
+        Err(what) => Err(Error::integrity(format!("proof {name} fails: {what}"))),
     }
 }
 
@@ -1397,7 +1421,7 @@ fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
     let q = verify_query(args)?;
     let store = open_existing(&ctx.dir())?;
     let answer = read::verify(&*store, &q)?;
-    emit(out, &answer.render(ctx.json))?;
+    emit(out, &answer.render(ctx.json, ctx.lang))?;
     answer.failure().map_or(Ok(()), Err)
 }
 
@@ -1506,7 +1530,7 @@ fn cmd_repair(ctx: &Ctx, dry_run: bool, cut_tail: bool, out: &mut Out) -> Result
             emit(out, &format!("saved the cut bytes in {}\n", q.display()))?;
         }
         match (&verified, r.events) {
-            (Some(v), _) => emit(out, &v.render(false))?,
+            (Some(v), _) => emit(out, &v.render(false, ctx.lang))?,
             (None, Some(n)) => emit(out, &format!("the store would hold {n} events\n"))?,
             (None, None) => {}
         }

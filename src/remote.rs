@@ -134,6 +134,7 @@ async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<pl
 async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     let pair = cli::key_pair(&cli.key)?;
     let json = cli.json;
+    let (lang, lang_given) = (cli::user_lang(cli.lang.as_deref())?, cli.lang.is_some());
     match cli.command {
         Cmd::Plan(PlanCmd::Import(args)) => {
             let (file, actor) = (args.file, args.actor);
@@ -222,8 +223,10 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let mut n = 0u64;
             while count.is_none_or(|c| n < c) {
                 let Some(e) = stream.message().await.map_err(remote_error)? else { break };
-                let event = planledger::codec::decode_event(&e.canonical)
-                    .map_err(|err| Error::Corrupt { seq: e.seq, what: format!("from the server: {err}") })?;
+                let event = planledger::codec::decode_event(&e.canonical).map_err(|err| Error::Corrupt {
+                    seq: e.seq,
+                    what: planledger::Msg::from(format!("from the server: {err}")),
+                })?;
                 let hash: planledger::codec::Hash =
                     e.hash.as_slice().try_into().map_err(|_| Error::invalid("server sent a bad hash"))?;
                 let line = if json {
@@ -238,7 +241,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             }
         }
         command => {
-            let ctx = Ctx { store: None, key: None, json };
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given };
             return question(url, pair.as_ref(), &ctx, command, out).await.map(|()| exit::OK);
         }
     }
@@ -300,7 +303,7 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 as_of: args.as_of.unwrap_or_default(),
                 at: args.at.unwrap_or_default(),
                 format: args.format,
-                lang: args.lang,
+                lang: ctx.lang.tag().to_string(),
             };
             client.summary(signed(pair, Rpc::Summary, r)?).await
         }

@@ -330,7 +330,7 @@ fn a_damaged_checkpoint_partition_is_passed_over_with_a_warning() {
     let warnings = planledger::store::Store::warnings(&store);
     assert!(warnings.iter().any(|w| w.contains("folded the log from an earlier point")), "{warnings:?}");
     let v = planledger::verify::verify(&store).unwrap();
-    assert!(v.problem.as_ref().is_some_and(|p| p.what.contains("partition")), "{:?}", v.problem);
+    assert!(v.problem.as_ref().is_some_and(|p| p.what.en().contains("partition")), "{:?}", v.problem);
     drop(store);
     // Through the binary: the read works and warns; the ledger still takes writes.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))

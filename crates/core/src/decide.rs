@@ -164,7 +164,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
     }
     if !state.departments.contains_key(actor) {
         if state.principals.get(actor).is_some_and(|p| p.role == Role::Auditor) {
-            return Err(Error::Forbidden(format!("'{actor}' is an auditor; auditors only read")));
+            return Err(Error::forbidden(format!("'{actor}' is an auditor; auditors only read")));
         }
         return Err(unknown_department(state, actor));
     }
@@ -193,7 +193,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             if let Some((who, _)) =
                 state.principals.iter().find(|(_, p)| p.keys.iter().any(|k| &k.key == key && k.revoked.is_none()))
             {
-                return Err(Error::Conflict(format!("this key is already registered to '{who}'")));
+                return Err(Error::conflict(format!("this key is already registered to '{who}'")));
             }
             Payload::KeyRegistered(Box::new(KeyRegistered { principal: principal.clone(), role, key: key.clone() }))
         }
@@ -222,7 +222,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             }
             let listing = &plan.projects[project.as_str()];
             if let Some(w) = listing.withdrawn {
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(format!(
                     "project '{project}' was already withdrawn from plan '{}' on {} (seq {})",
                     plan.def.plan, w.date, w.seq
                 )));
@@ -482,7 +482,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         return Err(unknown_department(state, actor));
     }
     if !actor_is_coordinator {
-        return Err(Error::Forbidden(format!(
+        return Err(Error::forbidden(format!(
             "department '{actor}' is not a coordinator; only a coordinator (coordinator = true) may import plans"
         )));
     }
@@ -491,7 +491,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
     let existing = state.plans.get(&p.plan);
     match existing {
         Some(plan) if plan.def != *p => {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "plan '{}' is already imported with a different definition (year {}, title '{}')",
                 p.plan, plan.def.year, plan.def.title
             )))
@@ -501,7 +501,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             if let Some(other) =
                 state.plans.values().find(|o| o.def.year == p.year && o.def.jurisdiction == p.jurisdiction)
             {
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(format!(
                     "{} already has a plan for {} ('{}'); one plan per jurisdiction and year",
                     p.jurisdiction, p.year, other.def.plan
                 )));
@@ -518,7 +518,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         }
         match state.departments.get(&d.dept) {
             Some(known) if known.name != d.name || known.coordinator != d.coordinator => {
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(format!(
                     "already defined differently (name '{}', coordinator = {})",
                     known.name, known.coordinator
                 ))
@@ -571,7 +571,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
                     || known.def.measure != ind.measure
                     || known.def.department != ind.department =>
             {
-                return Err(Error::Conflict("already defined differently in this plan".into()).at(at()))
+                return Err(Error::conflict(msg!("decide.defined_differently_in_plan")).at(at()))
             }
             Some(_) => {}
             None => out.push(Payload::IndicatorTracked(Box::new(ind.clone()))),
@@ -617,7 +617,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             }
             if let Some(known) = carried.iter().find(|c| c.milestone == Milestone::Start) {
                 if known.date != started {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(format!(
                         "started '{started}' contradicts the recorded start {}",
                         known.date
                     ))
@@ -646,7 +646,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             Some(_) => {}
             None => {
                 if let Some((other, _)) = state.listing_plan(&pr.project, p.year) {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(format!(
                         "already listed for {} by plan '{}'; a project is listed once per year",
                         p.year, other.def.plan
                     ))
@@ -806,23 +806,31 @@ impl LookAlikes {
 
 /// "unknown department 'X'; did you mean ...?"
 fn unknown_department(state: &State, id: &str) -> Error {
-    Error::unknown_among("department", id, state.departments.keys().map(String::as_str))
+    Error::unknown_among(crate::error::Kind::Department, id, state.departments.keys().map(String::as_str))
 }
 
 /// "unknown project 'X'; did you mean ...?", among the projects of every loaded plan.
 fn unknown_project(state: &State, id: &str) -> Error {
-    Error::unknown_among("project", id, state.plans.values().flat_map(|p| p.projects.keys().map(|k| k.as_str())))
+    Error::unknown_among(
+        crate::error::Kind::Project,
+        id,
+        state.plans.values().flat_map(|p| p.projects.keys().map(|k| k.as_str())),
+    )
 }
 
 fn unknown_indicator(state: &State, id: &str) -> Error {
-    Error::unknown_among("indicator", id, state.plans.values().flat_map(|p| p.indicators.keys().map(String::as_str)))
+    Error::unknown_among(
+        crate::error::Kind::Indicator,
+        id,
+        state.plans.values().flat_map(|p| p.indicators.keys().map(String::as_str)),
+    )
 }
 
 fn require_coordinator(state: &State, actor: &str, what: &str) -> Result<()> {
     if state.is_coordinator(actor) {
         return Ok(());
     }
-    Err(Error::Forbidden(format!("department '{actor}' is not a coordinator; only a coordinator may {what}")))
+    Err(Error::forbidden(format!("department '{actor}' is not a coordinator; only a coordinator may {what}")))
 }
 
 fn authorize_project(state: &State, actor: &str, plan: &Plan, project: &str) -> Result<()> {
@@ -834,7 +842,7 @@ fn authorize_listing(state: &State, actor: &str, plan: &Plan, listing: &Listing)
     if actor == responsible || state.is_coordinator(actor) {
         return Ok(());
     }
-    Err(Error::Forbidden(format!(
+    Err(Error::forbidden(format!(
         "department '{actor}' is not responsible for project '{}' in plan '{}' (responsible: '{responsible}')",
         listing.def.project, plan.def.plan
     )))
@@ -845,7 +853,7 @@ fn authorize_indicator(state: &State, actor: &str, plan: &Plan, indicator: &str)
     if actor == responsible || state.is_coordinator(actor) {
         return Ok(());
     }
-    Err(Error::Forbidden(format!(
+    Err(Error::forbidden(format!(
         "department '{actor}' is not responsible for indicator '{indicator}' in plan '{}' (responsible: '{responsible}')",
         plan.def.plan
     )))

@@ -3,88 +3,156 @@
 
 use std::path::PathBuf;
 
+use crate::msg::{Lang, Msg};
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+/// Every message a variant carries is a `Msg` (the catalogue, `msg`): `Display` is English,
+/// `render(lang)` is what a person reads.
+#[derive(Debug)]
 pub enum Error {
     /// Input that can never be accepted as given: malformed value, rule violated.
-    #[error("{0}")]
-    Invalid(String),
+    Invalid(Msg),
     /// Input checked whole and refused: every problem found, each naming where it is (the
     /// rows of a spreadsheet). Printed as `summary`, then one line per problem.
-    #[error("{summary}{}", lines.iter().map(|l| format!("\n  {l}")).collect::<String>())]
-    Problems { summary: String, lines: Vec<String> },
-    /// A reference to something the ledger does not know.
-    /// `hint` is empty or "; did you mean ...?" (`names::did_you_mean`).
-    #[error("unknown {kind} '{id}'{hint}")]
-    Unknown { kind: &'static str, id: String, hint: String },
+    Problems {
+        summary: Msg,
+        lines: Vec<Msg>,
+    },
+    /// A reference to something the ledger does not know; `nearest` are the known ids it
+    /// may have meant (`names::nearest`).
+    Unknown {
+        kind: Kind,
+        id: String,
+        nearest: Vec<String>,
+    },
     /// The acting department may not do this.
-    #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Msg),
     /// The request collides with what is already recorded (idempotency key reused with other
     /// content, a stream moved past the expected version).
-    #[error("{0}")]
-    Conflict(String),
+    Conflict(Msg),
     /// Context for an inner error: a file and line, a plan-file entry.
-    #[error("{location}: {source}")]
-    At { location: String, source: Box<Error> },
-    #[error("no store at {0} (import a plan first, or give --store)")]
+    At {
+        location: Msg,
+        source: Box<Error>,
+    },
     NoStore(PathBuf),
-    #[error("store {0} is in use by another process")]
     StoreInUse(PathBuf),
-    #[error("store {dir} was written by format version {found}; this planledger reads up to version {supported}")]
-    FormatTooNew { dir: PathBuf, found: u32, supported: u32 },
-    #[error("store {dir} was written by format version {found}, which this planledger no longer reads (it reads version {supported}); open it with the release that wrote it")]
-    FormatTooOld { dir: PathBuf, found: u32, supported: u32 },
+    FormatTooNew {
+        dir: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    FormatTooOld {
+        dir: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     /// Stored bytes that do not decode or do not chain: the log is damaged or was altered.
-    #[error("corrupt store at seq {seq}: {what}")]
-    Corrupt { seq: u64, what: String },
-    #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Corrupt {
+        seq: u64,
+        what: Msg,
+    },
+    Io {
+        context: Msg,
+        source: std::io::Error,
+    },
     /// The storage engine failed (sled, or another backend); `corrupt` when it found its
-    /// own files damaged.
-    #[error("{}", storage_message(message, *corrupt))]
-    Storage { message: String, corrupt: bool },
+    /// own files damaged. `message` is the engine's own words.
+    Storage {
+        message: String,
+        corrupt: bool,
+    },
     /// A check found the log, a snapshot or a proof not as claimed (exit 1).
-    #[error("{0}")]
-    Integrity(String),
-    /// An error a server reported, with the exit code it maps to.
-    #[error("{message}")]
-    Remote { code: i32, message: String },
+    Integrity(Msg),
+    /// An error a server reported, with the exit code it maps to, in the words it sent.
+    Remote {
+        code: i32,
+        message: String,
+    },
 }
 
-fn storage_message(message: &str, corrupt: bool) -> String {
-    if corrupt {
-        format!(
-            "the store's index (sled) is damaged ({message}); the log segments hold every event: \
-             `planledger repair` rebuilds the index from them"
-        )
-    } else {
-        format!("the store's index (sled) failed: {message}")
+/// What an unknown id was meant to name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Plan,
+    Project,
+    Indicator,
+    Department,
+    Event,
+    Key,
+}
+
+impl Kind {
+    fn msg(self) -> Msg {
+        match self {
+            Kind::Plan => msg!("kind.plan"),
+            Kind::Project => msg!("kind.project"),
+            Kind::Indicator => msg!("kind.indicator"),
+            Kind::Department => msg!("kind.department"),
+            Kind::Event => msg!("kind.event"),
+            Kind::Key => msg!("kind.key"),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::At { source, .. } => Some(source.as_ref()),
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
     }
 }
 
 impl Error {
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        Error::Invalid(msg.into())
+    pub fn invalid(m: impl Into<Msg>) -> Self {
+        Error::Invalid(m.into())
     }
 
-    pub fn unknown(kind: &'static str, id: impl Into<String>) -> Self {
-        Error::Unknown { kind, id: id.into(), hint: String::new() }
+    pub fn forbidden(m: impl Into<Msg>) -> Self {
+        Error::Forbidden(m.into())
+    }
+
+    pub fn conflict(m: impl Into<Msg>) -> Self {
+        Error::Conflict(m.into())
+    }
+
+    pub fn integrity(m: impl Into<Msg>) -> Self {
+        Error::Integrity(m.into())
+    }
+
+    pub fn corrupt(seq: u64, what: impl Into<Msg>) -> Self {
+        Error::Corrupt { seq, what: what.into() }
+    }
+
+    pub fn unknown(kind: Kind, id: impl Into<String>) -> Self {
+        Error::Unknown { kind, id: id.into(), nearest: Vec::new() }
     }
 
     /// An unknown id, with the nearest of the `known` ids suggested.
-    pub fn unknown_among<'k>(kind: &'static str, id: &str, known: impl IntoIterator<Item = &'k str>) -> Self {
-        let hint = crate::names::did_you_mean(&crate::names::nearest(id, known));
-        Error::Unknown { kind, id: id.to_string(), hint }
+    pub fn unknown_among<'k>(kind: Kind, id: &str, known: impl IntoIterator<Item = &'k str>) -> Self {
+        Error::Unknown { kind, id: id.to_string(), nearest: crate::names::nearest(id, known) }
     }
 
     /// Wraps `self` with a location ("events.jsonl line 3"). Nested locations read outer-first.
-    pub fn at(self, location: impl Into<String>) -> Self {
+    pub fn at(self, location: impl Into<Msg>) -> Self {
         Error::At { location: location.into(), source: Box::new(self) }
     }
 
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// Wraps `self` with "line N" of the file being read.
+    pub fn at_line(self, line: usize) -> Self {
+        self.at(msg!("at.line", line = line))
+    }
+
+    pub fn io(context: impl Into<Msg>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
 
@@ -92,10 +160,49 @@ impl Error {
     /// "FILE: ...".
     pub fn in_file(self, name: &str) -> Self {
         match self {
-            Error::At { location, source } if location.starts_with("line ") => {
-                Error::At { location: format!("{name} {location}"), source }
+            Error::At { location: Msg::Key { key: "at.line", args }, source } => {
+                let mut args = args;
+                args.push(("file", Msg::text(name)));
+                Error::At { location: Msg::key("at.file_line", args), source }
             }
             other => other.at(name),
+        }
+    }
+
+    /// The error as a person reads it, in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        self.to_msg().render(lang)
+    }
+
+    /// The error as a message: what `render` renders, and what a list of problems keeps.
+    pub fn to_msg(&self) -> Msg {
+        match self {
+            Error::Invalid(m) | Error::Forbidden(m) | Error::Conflict(m) | Error::Integrity(m) => m.clone(),
+            Error::Problems { summary, lines } => {
+                let mut all = vec![summary.clone()];
+                all.extend(lines.iter().cloned());
+                Msg::Lines(all)
+            }
+            Error::Unknown { kind, id, nearest } if nearest.is_empty() => {
+                msg!("error.unknown", kind = kind.msg(), id = id)
+            }
+            Error::Unknown { kind, id, nearest } => {
+                msg!("error.unknown_near", kind = kind.msg(), id = id, nearest = Msg::Choices(nearest.clone()))
+            }
+            Error::At { location, source } => msg!("error.at", location = location.clone(), message = source.to_msg()),
+            Error::NoStore(dir) => msg!("error.no_store", dir = dir.display()),
+            Error::StoreInUse(dir) => msg!("error.store_in_use", dir = dir.display()),
+            Error::FormatTooNew { dir, found, supported } => {
+                msg!("error.format_too_new", dir = dir.display(), found = found, supported = supported)
+            }
+            Error::FormatTooOld { dir, found, supported } => {
+                msg!("error.format_too_old", dir = dir.display(), found = found, supported = supported)
+            }
+            Error::Corrupt { seq, what } => msg!("error.corrupt", seq = seq, what = what.clone()),
+            Error::Io { context, source } => msg!("error.io", context = context.clone(), message = source),
+            Error::Storage { message, corrupt: true } => msg!("error.index_damaged", message = message),
+            Error::Storage { message, corrupt: false } => msg!("error.index_failed", message = message),
+            Error::Remote { message, .. } => Msg::text(message.clone()),
         }
     }
 
@@ -110,11 +217,11 @@ impl Error {
 
 /// Adds a location to the error of a `Result`, lazily.
 pub trait ResultExt<T> {
-    fn at_with(self, location: impl FnOnce() -> String) -> Result<T>;
+    fn at_with<M: Into<Msg>>(self, location: impl FnOnce() -> M) -> Result<T>;
 }
 
 impl<T> ResultExt<T> for Result<T> {
-    fn at_with(self, location: impl FnOnce() -> String) -> Result<T> {
+    fn at_with<M: Into<Msg>>(self, location: impl FnOnce() -> M) -> Result<T> {
         self.map_err(|e| e.at(location()))
     }
 }

@@ -119,17 +119,17 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let msg = e.message().trim().replace('\n', " ");
         match line {
-            Some(l) => Error::invalid(msg).at(format!("line {l}")),
+            Some(l) => Error::invalid(msg).at_line(l),
             None => Error::invalid(msg),
         }
     })?;
     let p = &raw.plan;
-    check_id("plan", &p.id).at_with(|| "plan".into())?;
+    check_id("plan", &p.id).map_err(|e| e.at(msg!("at.plan")))?;
     if !(i64::from(YEAR_MIN)..=i64::from(YEAR_MAX)).contains(&p.year) {
         return Err(Error::invalid(format!("year {} is outside {YEAR_MIN}..={YEAR_MAX}", p.year)).at("plan"));
     }
-    check_text("title", &p.title, true).at_with(|| "plan".into())?;
-    check_text("jurisdiction", &p.jurisdiction, true).at_with(|| "plan".into())?;
+    check_text("title", &p.title, true).at_with(|| msg!("at.plan"))?;
+    check_text("jurisdiction", &p.jurisdiction, true).at_with(|| msg!("at.plan"))?;
     let plan = PlanDeclared {
         plan: p.id.clone(),
         // Range-checked just above.
@@ -273,7 +273,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
             Err(e) => errors.push(e),
         }
     }
-    errors.into_result("plan file")?;
+    errors.into_result(msg!("input.plan_file"))?;
     Ok(PlanImport { plan, departments, indicators, projects, schedules, tracked })
 }
 
@@ -385,16 +385,14 @@ pub fn parse_jsonl_max(text: &str, max_lines: usize) -> Result<Vec<(usize, Submi
             continue;
         }
         if out.len() + bad.count >= max_lines {
-            return Err(
-                Error::invalid(format!("more than {max_lines} submissions; split the file")).at(format!("line {n}"))
-            );
+            return Err(Error::invalid(format!("more than {max_lines} submissions; split the file")).at_line(n));
         }
-        match parse_jsonl_line(line).at_with(|| format!("line {n}")) {
+        match parse_jsonl_line(line).at_with(|| msg!("at.line", line = n)) {
             Ok(sub) => out.push((n, sub)),
             Err(e) => bad.push(e),
         }
     }
-    bad.into_result("file")?;
+    bad.into_result(msg!("input.file"))?;
     Ok(out)
 }
 
@@ -412,17 +410,17 @@ impl Errors {
         self.count += 1;
         match &self.first {
             None => self.first = Some(e),
-            Some(_) => self.rest.add(e.to_string()),
+            Some(_) => self.rest.add(e.to_msg()),
         }
     }
 
-    pub fn into_result(self, what: &str) -> Result<()> {
+    pub fn into_result(self, what: crate::msg::Msg) -> Result<()> {
         match (self.first, self.count) {
             (None, _) => Ok(()),
             (Some(e), 1) => Err(e),
             (Some(e), _) => {
                 let mut all = crate::sheet::Problems::default();
-                all.add(e.to_string());
+                all.add(e.to_msg());
                 all.append(self.rest);
                 all.into_result(what)
             }

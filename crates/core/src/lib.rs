@@ -5,6 +5,8 @@
 //! sources (`clock`). It knows no storage engine, no byte format, no network and no command
 //! line: the crates above it do (docs/ARCHITECTURE.md).
 
+#[macro_use]
+pub mod msg;
 pub mod clock;
 pub mod decide;
 pub mod error;
@@ -24,3 +26,4 @@ pub mod sheet;
 pub mod summary;
 
 pub use error::{Error, Result};
+pub use msg::{Lang, Msg};

@@ -125,7 +125,7 @@ pub fn plan_from_workbook(
         None => (Vec::new(), Vec::new()),
     };
     let (indicators, tracked) = indicators;
-    problems.into_result("workbook")?;
+    problems.into_result(msg!("input.workbook"))?;
     let (projects, schedules): (Vec<ProjectListed>, Vec<Option<ProjectScheduled>>) = projects.into_iter().unzip();
     let schedules = schedules.into_iter().flatten().collect();
     Ok(PlanImport { plan, departments: depts.new, indicators, projects, schedules, tracked })

@@ -723,7 +723,7 @@ pub fn check_bounds(event: &Event) -> crate::error::Result<()> {
         None => Ok(()),
         Some(what) => Err(crate::error::Error::Corrupt {
             seq: event.seq,
-            what: format!("{what} (the log holds a figure outside the bounds; read --as-of an earlier seq)"),
+            what: msg!("corrupt.figure_out_of_bounds", what = what),
         }),
     }
 }
@@ -735,7 +735,7 @@ pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
     if event.stream_version != expected {
         return Err(crate::error::Error::Corrupt {
             seq: event.seq,
-            what: format!("stream version {} where {expected} was due", event.stream_version),
+            what: msg!("corrupt.stream_version", found = event.stream_version, expected = expected),
         });
     }
     if event.recorded_at < state.last_recorded_at {
@@ -743,7 +743,10 @@ pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
     }
     check_bounds(event)?;
     if event.seq != state.last_seq + 1 {
-        return Err(crate::error::Error::Corrupt { seq: event.seq, what: format!("seq follows {}", state.last_seq) });
+        return Err(crate::error::Error::Corrupt {
+            seq: event.seq,
+            what: msg!("corrupt.seq_order", last = state.last_seq),
+        });
     }
     Ok(())
 }

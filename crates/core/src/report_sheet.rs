@@ -128,12 +128,9 @@ pub fn report_rows(wb: &Workbook, period: Option<Month>) -> Result<Vec<ReportRow
         }
     }
     if !found {
-        problems.add(
-            "found no sheet with 项目名称 (or 项目编号) and 本月完成投资 or 累计完成投资 in its header; see docs/spreadsheets.md"
-                .into(),
-        );
+        problems.add(msg!("report_sheet.no_sheet"));
     }
-    problems.into_result("report")?;
+    problems.into_result(msg!("input.report"))?;
     Ok(rows)
 }
 
@@ -352,7 +349,7 @@ pub fn reconcile(state: &State, actor: &str, rows: &[ReportRow], options: &Optio
             problems.add(format!("{w} (refused: --strict)"));
         }
     }
-    problems.into_result("report")?;
+    problems.into_result(msg!("input.report"))?;
     Ok(out)
 }
 

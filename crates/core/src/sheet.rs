@@ -8,6 +8,7 @@
 //! through a table of synonyms, and gives each amount column its unit. Turning rows into a
 //! plan or a monthly report is `plan_sheet` and `report_sheet`.
 
+use crate::msg::Msg;
 use rust_decimal::Decimal;
 
 use crate::model::{parse_decimal, Date, Month, DECIMAL_PLACES_MAX};
@@ -227,12 +228,13 @@ pub fn is_total_row(row: &[Cell]) -> bool {
 /// unless it has none.
 #[derive(Debug, Default)]
 pub struct Problems {
-    lines: Vec<String>,
+    lines: Vec<Msg>,
     more: usize,
 }
 
 impl Problems {
-    pub fn add(&mut self, line: String) {
+    pub fn add(&mut self, line: impl Into<Msg>) {
+        let line = line.into();
         if self.lines.len() < PROBLEMS_MAX {
             self.lines.push(line);
         } else {
@@ -241,8 +243,15 @@ impl Problems {
     }
 
     /// A problem in one cell: "项目 row 7, 年度计划投资 'abc': why".
-    pub fn cell(&mut self, sheet: &str, row: usize, column: &str, value: &str, why: &str) {
-        self.add(format!("sheet {sheet} row {row}, column {column} '{value}': {why}"));
+    pub fn cell(&mut self, sheet: &str, row: usize, column: &str, value: &str, why: impl Into<Msg>) {
+        self.add(msg!(
+            "sheet.cell_problem",
+            sheet = sheet,
+            row = row,
+            column = column,
+            value = value,
+            why = why.into()
+        ));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -262,18 +271,17 @@ impl Problems {
     }
 
     /// `Ok(())` when there is none; else one error listing them all.
-    pub fn into_result(self, what: &str) -> crate::Result<()> {
+    /// `what` names the input: `msg!("input.file")`, `msg!("input.report")`.
+    pub fn into_result(self, what: Msg) -> crate::Result<()> {
         if self.lines.is_empty() {
             return Ok(());
         }
         let n = self.lines.len() + self.more;
-        let summary = format!(
-            "{n} problem{} in this {what}; nothing was written. Fix them and run it again:",
-            if n == 1 { "" } else { "s" }
-        );
+        let summary =
+            if n == 1 { msg!("problems.one", what = what) } else { msg!("problems.many", n = n, what = what) };
         let mut lines = self.lines;
         if self.more > 0 {
-            lines.push(format!("... and {} more", self.more));
+            lines.push(msg!("problems.more", n = self.more));
         }
         Err(crate::Error::Problems { summary, lines })
     }

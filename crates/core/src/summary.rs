@@ -595,11 +595,7 @@ impl Summary<'_> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
+pub use crate::msg::Lang;
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {

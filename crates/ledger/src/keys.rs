@@ -365,10 +365,10 @@ pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Sub
         return Err(Error::invalid(format!("the signature is {} bytes; an ed25519 signature is 64", sig.bytes.len())));
     }
     if !verify_signature(&key, sig.signed.as_bytes(), &sig.bytes) {
-        return Err(Error::Forbidden("the signature does not verify".into()));
+        return Err(Error::forbidden(msg!("keys.signature_does_not_verify")));
     }
     if state.active_key(actor, &sig.key).is_none() {
-        return Err(Error::Forbidden(format!(
+        return Err(Error::forbidden(format!(
             "key {} is not registered to '{actor}', or was revoked",
             &hex(&sig.key)[..16]
         )));
@@ -387,7 +387,7 @@ pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Sub
             Some(_) => "is not the canonical text of this submission".to_string(),
             None => "is not a submission's canonical text".to_string(),
         };
-        return Err(Error::Forbidden(format!("the signed text {why} (docs/server.md: signed submissions)")));
+        return Err(Error::forbidden(format!("the signed text {why} (docs/server.md: signed submissions)")));
     }
     Ok(())
 }

@@ -7,6 +7,9 @@
 //! The core's and the store's modules are re-exported, so `planledger::model` or
 //! `planledger::store` name the same modules as the crates below.
 
+#[macro_use]
+extern crate planledger_core;
+
 pub mod audit;
 pub mod commit;
 pub mod keys;
@@ -23,5 +26,5 @@ pub use planledger_core::{
     clock, decide, error, event, execution, export, hash, input, model, names, plan_sheet, projection, report,
     report_sheet, sheet, summary,
 };
-pub use planledger_core::{Error, Result};
+pub use planledger_core::{msg, tr, Error, Lang, Msg, Result};
 pub use planledger_store::{checkpoint, codec, merkle, repair, store, wal};

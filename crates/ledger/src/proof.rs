@@ -82,7 +82,7 @@ pub fn leaves(store: &dyn Store, n: u64) -> Result<Vec<Hash>> {
     let mut out = Vec::with_capacity(n as usize);
     for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
-        let corrupt = |e: codec::CodecError| Error::Corrupt { seq: first, what: e.to_string() };
+        let corrupt = |e: codec::CodecError| Error::Corrupt { seq: first, what: crate::Msg::from(e.to_string()) };
         let chunk = codec::open_chunk(&bytes).map_err(corrupt)?;
         for r in chunk.records().map_err(corrupt)? {
             if out.len() as u64 == n {

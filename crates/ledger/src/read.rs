@@ -152,19 +152,27 @@ pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
     };
     if let Some(p) = &q.plan {
         if !state.plans.contains_key(p) {
-            return Err(Error::unknown_among("plan", p, state.years.values().flatten().map(String::as_str)));
+            return Err(Error::unknown_among(
+                crate::error::Kind::Plan,
+                p,
+                state.years.values().flatten().map(String::as_str),
+            ));
         }
     }
     let mut filter = q.filter.clone();
     if let Some(d) = &filter.department {
         if !state.departments.contains_key(d) {
-            return Err(Error::unknown_among("department", d, state.departments.keys().map(String::as_str)));
+            return Err(Error::unknown_among(
+                crate::error::Kind::Department,
+                d,
+                state.departments.keys().map(String::as_str),
+            ));
         }
     }
     if let Some(p) = &filter.project {
         if !state.plans.values().any(|x| x.projects.contains_key(p)) {
             let known = state.plans.values().flat_map(|x| x.projects.keys().map(|k| k.as_str()));
-            return Err(Error::unknown_among("project", p, known));
+            return Err(Error::unknown_among(crate::error::Kind::Project, p, known));
         }
     }
     if q.lagging {
@@ -207,11 +215,7 @@ impl SummaryFormat {
 }
 
 pub fn parse_lang(text: &str) -> Result<Lang> {
-    match text {
-        "zh" => Ok(Lang::Zh),
-        "en" => Ok(Lang::En),
-        other => Err(Error::invalid(format!("--lang '{other}' is not zh or en"))),
-    }
+    Lang::from_tag(text).ok_or_else(|| Error::invalid(msg!("flag.lang", value = text)))
 }
 
 #[derive(Clone, Debug)]
@@ -578,7 +582,7 @@ impl SnapshotCheck {
 
     pub fn failure(&self) -> Option<Error> {
         (!self.differs.is_empty())
-            .then(|| Error::Integrity(format!("{} does not match the ledger: {}", self.name, self.differs.join("; "))))
+            .then(|| Error::integrity(format!("{} does not match the ledger: {}", self.name, self.differs.join("; "))))
     }
 }
 
@@ -649,21 +653,23 @@ pub fn verify(store: &dyn Store, q: &VerifyQuery) -> Result<VerifyAnswer> {
     if let (Some(h), true) = (&q.checkpoint, v.ok()) {
         match proof::check_tree_head(store, h)? {
             Ok(what) => checkpoint_ok = Some(what),
-            Err((seq, what)) => v.problem = Some(crate::verify::Problem { seq, what: format!("checkpoint: {what}") }),
+            Err((seq, what)) => {
+                v.problem = Some(crate::verify::Problem { seq, what: msg!("verify.checkpoint_problem", what = what) })
+            }
         }
     }
     Ok(VerifyAnswer { verification: v, checkpoint_ok })
 }
 
 impl VerifyAnswer {
-    pub fn render(&self, json: bool) -> String {
+    pub fn render(&self, json: bool, lang: Lang) -> String {
         let v = &self.verification;
         if json {
             let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
             if let Value::Object(m) = &mut doc {
                 if let Some(p) = &v.problem {
                     m.insert("first_bad_seq".into(), (p.seq > 0).then_some(p.seq).into());
-                    m.insert("problem".into(), json!(p.what));
+                    m.insert("problem".into(), json!(p.what.render(lang)));
                 }
                 if let Some(what) = &self.checkpoint_ok {
                     m.insert("checkpoint".into(), json!(what));
@@ -671,25 +677,23 @@ impl VerifyAnswer {
             }
             return json_line(&doc);
         }
-        let mut out = String::new();
+        let mut lines = Vec::new();
         if let Some(what) = &self.checkpoint_ok {
-            out.push_str(&format!("checkpoint: {what}\n"));
+            lines.push(msg!("verify.checkpoint_ok", what = what));
         }
-        match &v.problem {
-            Some(p) if p.seq == 0 => out.push_str(&format!("FAILED: {}\n", p.what)),
-            Some(p) => {
-                out.push_str(&format!("FAILED at seq {}: {}\n{} events verified before it\n", p.seq, p.what, v.events))
-            }
-            None => out.push_str(&format!("ok: {} events, chain intact, head {}\n", v.events, hex(&v.head))),
-        }
-        out
+        lines.push(match &v.problem {
+            Some(p) if p.seq == 0 => msg!("verify.text_failed", what = p.what.clone()),
+            Some(p) => msg!("verify.text_failed_at", seq = p.seq, what = p.what.clone(), events = v.events),
+            None => msg!("verify.text_ok", events = v.events, head = hex(&v.head)),
+        });
+        lines.iter().map(|l| l.render(lang) + "\n").collect()
     }
 
     pub fn failure(&self) -> Option<Error> {
         self.verification.problem.as_ref().map(|p| {
             Error::Integrity(match p.seq {
-                0 => format!("verification failed: {}", p.what),
-                seq => format!("verification failed at seq {seq}: {}", p.what),
+                0 => msg!("verify.failed", what = p.what.clone()),
+                seq => msg!("verify.failed_at", seq = seq, what = p.what.clone()),
             })
         })
     }

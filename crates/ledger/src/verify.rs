@@ -11,7 +11,7 @@ use crate::store::Store;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub seq: u64,
-    pub what: String,
+    pub what: crate::Msg,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,8 +32,8 @@ impl Verification {
     }
 }
 
-fn fail(v: &mut Verification, seq: u64, what: String) {
-    v.problem = Some(Problem { seq, what });
+fn fail(v: &mut Verification, seq: u64, what: impl Into<crate::Msg>) {
+    v.problem = Some(Problem { seq, what: what.into() });
 }
 
 pub fn verify(store: &dyn Store) -> Result<Verification> {
@@ -74,7 +74,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
     let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?;
     if let Some(cp_seq) = checkpoints.iter().map(|(s, _)| *s).find(|s| *s > end) {
         if v.problem.is_none() && beyond_head(cp_seq) {
-            fail(&mut v, cp_seq, "checkpoint beyond the end of the log".into());
+            fail(&mut v, cp_seq, "checkpoint beyond the end of the log");
         }
     }
     checkpoints.retain(|(s, _)| *s <= end);
@@ -110,11 +110,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             }
         };
         if chunk.header.prev_hash != v.head {
-            fail(
-                &mut v,
-                first,
-                "the chunk does not chain from the event before it (its stored hash was altered)".into(),
-            );
+            fail(&mut v, first, "the chunk does not chain from the event before it (its stored hash was altered)");
             break;
         }
         for (i, r) in records.iter().enumerate() {
@@ -122,7 +118,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             let hash = codec::chain_hash(&v.head, r.bytes);
             tree.push(crate::merkle::leaf_hash(r.bytes));
             if hash[..codec::HASH_PREFIX_LEN] != r.hash_prefix {
-                fail(&mut v, seq, "hash mismatch: the event's stored bytes or hash were altered".into());
+                fail(&mut v, seq, "hash mismatch: the event's stored bytes or hash were altered");
                 break 'chunks;
             }
             let event = match codec::decode_event(r.bytes) {
@@ -145,13 +141,13 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
                 break 'chunks;
             }
             if require_signatures && event.signature.is_none() && !state.principals.is_empty() {
-                fail(&mut v, seq, "unsigned event after the first key registration".into());
+                fail(&mut v, seq, "unsigned event after the first key registration");
                 break 'chunks;
             }
             if let Err(e) = check_fold(&state, &event) {
                 let what = match e {
                     crate::Error::Corrupt { what, .. } => what,
-                    other => other.to_string(),
+                    other => other.to_msg(),
                 };
                 fail(&mut v, seq, what);
                 break 'chunks;
@@ -174,7 +170,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
     }
     if let (None, Some((cp_seq, _))) = (&v.problem, checkpoints.peek()) {
         let at = *cp_seq;
-        fail(&mut v, at, "checkpoint beyond the end of the log".into());
+        fail(&mut v, at, "checkpoint beyond the end of the log");
     }
     if v.problem.is_none() {
         if head.events() != v.events {
@@ -183,18 +179,14 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             fail(&mut v, at, what);
         } else if head.last_hash != v.head {
             let at = v.events;
-            fail(&mut v, at, "the head's hash does not match the recomputed chain".into());
+            fail(&mut v, at, "the head's hash does not match the recomputed chain");
         } else if head.merkle != tree {
             let at = v.events;
-            fail(&mut v, at, "the head's Merkle tree does not match the recomputed one".into());
+            fail(&mut v, at, "the head's Merkle tree does not match the recomputed one");
         }
     }
     if v.problem.is_none() && require_signatures && state.principals.is_empty() && v.events > 0 {
-        fail(
-            &mut v,
-            0,
-            "signatures are required, but no key is registered in this log: nothing in it is signed".into(),
-        );
+        fail(&mut v, 0, "signatures are required, but no key is registered in this log: nothing in it is signed");
     }
     if v.problem.is_none() {
         if let Some(what) = store.check_framing()? {

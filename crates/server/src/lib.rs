@@ -543,7 +543,7 @@ fn verify_job(r: proto::VerifyRequest) -> Result<Job> {
     let q = read::VerifyQuery { require_signatures: r.require_signatures, checkpoint };
     Ok(Box::new(move |store, sink| {
         let answer = read::verify(store, &q)?;
-        sink.write(&answer.render(r.json))?;
+        sink.write(&answer.render(r.json, planledger::Lang::En))?;
         answer.failure().map_or(Ok(()), Err)
     }))
 }

@@ -221,15 +221,19 @@ impl Checkpointer {
 }
 
 fn corrupt(seq: u64, e: codec::CodecError) -> Error {
-    Error::Corrupt { seq, what: format!("checkpoint: {e}") }
+    Error::Corrupt { seq, what: crate::Msg::from(format!("checkpoint: {e}")) }
 }
 
 fn load_partition<T: serde::de::DeserializeOwned>(store: &dyn Store, seq: u64, hash: &Hash) -> Result<T> {
-    let bytes = store
-        .partition(hash)?
-        .ok_or_else(|| Error::Corrupt { seq, what: format!("checkpoint partition {} is missing", codec::hex(hash)) })?;
+    let bytes = store.partition(hash)?.ok_or_else(|| Error::Corrupt {
+        seq,
+        what: crate::Msg::from(format!("checkpoint partition {} is missing", codec::hex(hash))),
+    })?;
     if hash_of(&bytes) != *hash {
-        return Err(Error::Corrupt { seq, what: format!("checkpoint partition {} was altered", codec::hex(hash)) });
+        return Err(Error::Corrupt {
+            seq,
+            what: crate::Msg::from(format!("checkpoint partition {} was altered", codec::hex(hash))),
+        });
     }
     codec::decode_checkpoint(&bytes).map_err(|e| corrupt(seq, e))
 }
@@ -392,7 +396,10 @@ impl Verifier {
             if self.evicted.remove(&id) {
                 let hash = self.verified.get(&id).copied();
                 // An evicted plan always has a verified hash: it was compared before eviction.
-                let hash = hash.ok_or_else(|| Error::Corrupt { seq: event.seq, what: format!("plan '{id}' lost") })?;
+                let hash = hash.ok_or_else(|| Error::Corrupt {
+                    seq: event.seq,
+                    what: crate::Msg::from(format!("plan '{id}' lost")),
+                })?;
                 let plan: Plan = load_partition(store, event.seq, &hash)?;
                 state.plans.insert(id.clone(), plan);
                 self.reloaded += 1;

@@ -4,6 +4,9 @@
 //! checkpoints of the fold (`checkpoint`) and the Merkle tree (`merkle`). It depends on the
 //! core's types only; the ledger above it decides what to write.
 
+#[macro_use]
+extern crate planledger_core;
+
 pub mod checkpoint;
 pub mod codec;
 pub mod merkle;
@@ -13,4 +16,4 @@ pub mod wal;
 
 // The core's modules, so that paths inside this crate read as they do in the ledger's.
 pub use planledger_core::{clock, error, event, model, projection};
-pub use planledger_core::{Error, Result};
+pub use planledger_core::{Error, Msg, Result};

@@ -90,7 +90,7 @@ pub fn lost(d: &Damage) -> String {
 
 fn check_cuttable(d: &Damage, cut_tail: bool) -> Result<()> {
     if !d.last_segment {
-        return Err(Error::Integrity(format!(
+        return Err(Error::integrity(format!(
             "{} at byte {} of {}: acknowledged events follow it in later segments, so it cannot be cut; \
              restore the store from a backup",
             d.what,
@@ -99,7 +99,7 @@ fn check_cuttable(d: &Damage, cut_tail: bool) -> Result<()> {
         )));
     }
     if !cut_tail {
-        return Err(Error::Integrity(format!(
+        return Err(Error::integrity(format!(
             "{} at byte {} of {}: `planledger repair --cut-tail` cuts it off, which {}, or restore the store \
              from a backup",
             d.what,

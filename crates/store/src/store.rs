@@ -206,7 +206,7 @@ fn key_seq(key: &[u8]) -> u64 {
 }
 
 fn corrupt(seq: u64, e: CodecError) -> Error {
-    Error::Corrupt { seq, what: e.to_string() }
+    Error::Corrupt { seq, what: crate::Msg::from(e.to_string()) }
 }
 
 /// Reads a chunk from the log through its sled index entry (a [`Location`]).
@@ -214,7 +214,10 @@ fn read_chunk(segments: &Segments, first: u64, index: &[u8], out: &mut Vec<u8>) 
     let at = Location::decode(index)
         .ok_or_else(|| Error::Corrupt { seq: first, what: "chunk index entry is damaged".into() })?;
     if at.len as usize > codec::CHUNK_BODY_MAX + codec::CHUNK_HEADER_LEN {
-        return Err(Error::Corrupt { seq: first, what: format!("chunk index entry claims {} bytes", at.len) });
+        return Err(Error::Corrupt {
+            seq: first,
+            what: crate::Msg::from(format!("chunk index entry claims {} bytes", at.len)),
+        });
     }
     segments.read_into(at, out)
 }
@@ -235,17 +238,20 @@ fn open_indexed_chunk(
 /// The chunk walks' two checks of the index against the log: contiguous chunks, and chunks
 /// up to the head.
 fn log_jumps(expected: u64, first: u64) -> Error {
-    Error::Corrupt { seq: expected, what: format!("log jumps to a chunk at seq {first}") }
+    Error::Corrupt { seq: expected, what: crate::Msg::from(format!("log jumps to a chunk at seq {first}")) }
 }
 
 fn log_ends_early(expected: u64, end_seq: u64) -> Error {
-    Error::Corrupt { seq: expected, what: format!("log ends before the head ({} events)", end_seq - 1) }
+    Error::Corrupt {
+        seq: expected,
+        what: crate::Msg::from(format!("log ends before the head ({} events)", end_seq - 1)),
+    }
 }
 
 fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
     let event = codec::decode_event(bytes).map_err(|e| corrupt(seq, e))?;
     if event.seq != seq {
-        return Err(Error::Corrupt { seq, what: format!("event records seq {}", event.seq) });
+        return Err(Error::Corrupt { seq, what: crate::Msg::from(format!("event records seq {}", event.seq)) });
     }
     Ok(event)
 }
@@ -707,7 +713,7 @@ impl EmbeddedStore {
             if expect < end_seq {
                 return Err(Error::Corrupt {
                     seq: expect,
-                    what: format!("log ends before the head ({} events)", end_seq - 1),
+                    what: crate::Msg::from(format!("log ends before the head ({} events)", end_seq - 1)),
                 });
             }
             Ok(())

@@ -169,7 +169,10 @@ impl Wal {
     fn open_as(store_dir: &Path, from: Position, read_only: bool) -> Result<(Wal, Vec<Replayed>)> {
         let dir = store_dir.join(SEGMENTS_DIR);
         if !dir.exists() && read_only {
-            return Err(Error::Corrupt { seq: 0, what: format!("the log directory {} is missing", dir.display()) });
+            return Err(Error::Corrupt {
+                seq: 0,
+                what: crate::Msg::from(format!("the log directory {} is missing", dir.display())),
+            });
         }
         if !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -199,15 +202,18 @@ impl Wal {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(Error::Corrupt {
                         seq: 0,
-                        what: format!(
+                        what: crate::Msg::from(format!(
                             "log segment {} is missing (the store's index covers {start} bytes of it): \
                              restore it from a backup; nothing was changed",
                             path.display()
-                        ),
+                        )),
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Err(Error::Corrupt { seq: 0, what: format!("log segment {} is {e}", path.display()) })
+                    return Err(Error::Corrupt {
+                        seq: 0,
+                        what: crate::Msg::from(format!("log segment {} is {e}", path.display())),
+                    })
                 }
                 Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
             };
@@ -334,7 +340,7 @@ fn read_records(
 ) -> Result<usize> {
     let damaged = |at: usize, what: &str| Error::Corrupt {
         seq: 0,
-        what: format!("log segment {} {what} (at byte {})", path.display(), base + at as u64),
+        what: crate::Msg::from(format!("log segment {} {what} (at byte {})", path.display(), base + at as u64)),
     };
     let mut at = 0usize;
     while bytes.len() - at >= 8 {

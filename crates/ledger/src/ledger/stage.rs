@@ -50,7 +50,7 @@ impl Ledger {
                 ))
             })?;
             if at != *version {
-                return Err(Error::Conflict(format!("stream {stream} is at version {at}, not the expected {version}")));
+                return Err(Error::conflict(format!("stream {stream} is at version {at}, not the expected {version}")));
             }
         }
         let mark = self.staged.len();
@@ -155,7 +155,7 @@ impl Ledger {
                             acks.push(Ack { seq, id, kind: stored.payload.kind(), duplicate: true });
                             continue;
                         }
-                        return Err(wrap(Error::Conflict(format!(
+                        return Err(wrap(Error::conflict(format!(
                             "id {id} is already recorded (seq {seq}, {} by '{}') with other content",
                             stored.payload.kind(),
                             stored.actor
