@@ -1254,7 +1254,7 @@ pub(crate) fn state_query(args: &StateArgs) -> Result<read::StateQuery> {
 fn cmd_state(ctx: &Ctx, args: &StateArgs, out: &mut Out) -> Result<()> {
     let q = state_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::state(&*store, &q)?.render(ctx.json))
+    emit(out, &read::state(&*store, &q)?.render(ctx.json, ctx.lang))
 }
 
 /// The typed query of `summary`'s flags, with how to print it.
@@ -1296,7 +1296,7 @@ pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::A
 fn cmd_audit(ctx: &Ctx, args: &AuditArgs, out: &mut Out) -> Result<()> {
     let (q, format) = audit_query(args)?;
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::audit(&*store, &q)?.render(ctx.json, format))
+    emit(out, &read::audit(&*store, &q)?.render(ctx.json, format, ctx.lang))
 }
 
 fn cmd_show(ctx: &Ctx, event: &str, out: &mut Out) -> Result<()> {
@@ -1368,7 +1368,7 @@ pub(crate) fn diff_side(arg: Option<&str>) -> Result<read::DiffSide> {
 fn cmd_diff(ctx: &Ctx, a: &str, b: Option<&str>, out: &mut Out) -> Result<()> {
     let (sa, sb) = (diff_side(Some(a))?, diff_side(b)?);
     let store = open_existing(&ctx.dir())?;
-    emit(out, &read::diff(&*store, &sa, &sb)?.render(ctx.json))
+    emit(out, &read::diff(&*store, &sa, &sb)?.render(ctx.json, ctx.lang))
 }
 
 fn cmd_checkpoint(ctx: &Ctx, file: Option<&Path>, out: &mut Out) -> Result<()> {

@@ -289,6 +289,7 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 project: q.filter.project.unwrap_or_default(),
                 level: q.filter.level.map(|l| l.to_string()).unwrap_or_default(),
                 lagging: q.lagging,
+                lang: ctx.lang.tag().to_string(),
             };
             client.state(signed(pair, Rpc::State, r)?).await
         }
@@ -319,6 +320,7 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 until: args.until.unwrap_or_default(),
                 as_of: args.as_of.unwrap_or_default(),
                 format: args.format,
+                lang: ctx.lang.tag().to_string(),
             };
             client.audit(signed(pair, Rpc::Audit, r)?).await
         }
@@ -349,6 +351,7 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 json,
                 from: Some(diff_side(Some(&a))?),
                 to: Some(diff_side(b.as_deref())?),
+                lang: ctx.lang.tag().to_string(),
             };
             client.diff(signed(pair, Rpc::Diff, r)?).await
         }
@@ -360,7 +363,13 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 }
                 None => Vec::new(),
             };
-            let r = proto::VerifyRequest { auth: None, json, require_signatures: args.require_signatures, checkpoint };
+            let r = proto::VerifyRequest {
+                auth: None,
+                json,
+                require_signatures: args.require_signatures,
+                checkpoint,
+                lang: ctx.lang.tag().to_string(),
+            };
             client.verify(signed(pair, Rpc::Verify, r)?).await
         }
         Cmd::Checkpoint { out: file } => {

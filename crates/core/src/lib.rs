@@ -24,6 +24,7 @@ pub mod report_sheet;
 pub mod serde_decimal;
 pub mod sheet;
 pub mod summary;
+pub mod text;
 
 pub use error::{Error, Result};
 pub use msg::{Lang, Msg};

@@ -8,7 +8,9 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
 use crate::model::{fmt_decimal, fmt_pct, percent, Comparison, Date, Level, Measure, Milestone};
+use crate::msg::{Lang, Msg};
 use crate::projection::{Indicator, Plan, State};
+use crate::text::{self, Align};
 
 /// Investment totals of a group of projects.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -248,108 +250,167 @@ fn pct_text(p: Option<Decimal>) -> String {
     p.map(|p| format!("{} %", fmt_pct(p))).unwrap_or_else(|| "-".into())
 }
 
-fn totals_line(out: &mut String, label: &str, t: &Totals) {
-    let _ = writeln!(
-        out,
-        "    {label:<14}{:>5} projects  planned {:>10} 亿元  completed {:>10} 亿元  {:>9}",
-        t.projects,
-        fmt_decimal(t.planned),
-        fmt_decimal(t.completed),
-        pct_text(t.pct())
-    );
+fn totals_row(label: &str, t: &Totals) -> Vec<String> {
+    vec![label.to_string(), t.projects.to_string(), fmt_decimal(t.planned), fmt_decimal(t.completed), pct_text(t.pct())]
 }
 
-/// `state` as text.
+/// `state` as text, in English, times in UTC.
 pub fn state_text(state: &State, plan: Option<&str>, at: Option<Date>) -> String {
-    state_text_of(state, plan, at, &ProjectFilter::default())
+    state_text_of(state, plan, at, &ProjectFilter::default(), Lang::En, crate::model::TimeZone::UTC)
 }
 
-/// As `state_text`, listing only the projects `filter` keeps.
-pub fn state_text_of(state: &State, plan: Option<&str>, at: Option<Date>, filter: &ProjectFilter) -> String {
+/// As `state_text`, listing only the projects `filter` keeps, in `lang`, times in `zone`.
+pub fn state_text_of(
+    state: &State,
+    plan: Option<&str>,
+    at: Option<Date>,
+    filter: &ProjectFilter,
+    lang: Lang,
+    zone: crate::model::TimeZone,
+) -> String {
     let mut out = String::new();
-    let _ = write!(out, "as of seq {}", state.last_seq);
-    if state.last_seq > 0 {
-        let _ = write!(out, " (recorded {})", state.last_recorded_at);
-    }
+    let mut head = if state.last_seq > 0 {
+        msg!("state.as_of_recorded", seq = state.last_seq, recorded = text::time(state.last_recorded_at, zone))
+    } else {
+        msg!("state.as_of", seq = state.last_seq)
+    };
     if let Some(at) = at {
-        let _ = write!(out, ", the world on {at}");
+        head = msg!("state.head_at", head = head, at = at);
     }
+    out.push_str(&head.render(lang));
     out.push('\n');
     let plans = selected(state, plan);
     if plans.is_empty() {
-        out.push_str("no plans imported yet\n");
+        out.push_str(tr!(lang, "state.no_plans"));
+        out.push('\n');
     }
     for p in plans {
         let year = p.def.year;
-        let _ = writeln!(out, "\nplan {}  {}  {}  {}", p.def.plan, year, p.def.jurisdiction, p.def.title);
+        let _ = writeln!(
+            out,
+            "\n{}",
+            msg!(
+                "state.plan",
+                plan = &p.def.plan,
+                year = year,
+                jurisdiction = &p.def.jurisdiction,
+                title = &p.def.title
+            )
+            .render(lang)
+        );
         let t = plan_totals(p, at);
-        let _ = writeln!(out, "  key projects");
-        totals_line(&mut out, "all", &t.all);
-        totals_line(&mut out, "province", &t.province);
-        totals_line(&mut out, "city", &t.city);
+        let _ = writeln!(out, "  {}", tr!(lang, "state.key_projects"));
+        let mut rows = vec![totals_row(tr!(lang, "state.all"), &t.all)];
+        for (level, totals) in [(Level::Province, &t.province), (Level::City, &t.city)] {
+            rows.push(totals_row(text::level(lang, level), totals));
+        }
         if t.county.projects > 0 {
-            totals_line(&mut out, "county", &t.county);
+            rows.push(totals_row(text::level(lang, Level::County), &t.county));
         }
-        totals_line(&mut out, "district", &t.district);
-        totals_line(&mut out, "province+city", &t.province_city());
+        rows.push(totals_row(text::level(lang, Level::District), &t.district));
+        rows.push(totals_row(tr!(lang, "state.province_city"), &t.province_city()));
+        let header = [
+            tr!(lang, "state.col.group"),
+            tr!(lang, "state.col.projects"),
+            tr!(lang, "state.col.planned"),
+            tr!(lang, "state.col.completed"),
+            tr!(lang, "state.col.pct"),
+        ];
+        out.push_str(&text::grid(
+            "    ",
+            &header,
+            &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right],
+            &rows,
+        ));
         if !p.indicators.is_empty() {
-            let _ = writeln!(out, "  indicators");
+            let _ = writeln!(out, "  {}", tr!(lang, "state.indicators"));
+            let rows: Vec<Vec<String>> = p.indicators.values().map(|ind| indicator_row(ind, at, lang)).collect();
+            let header = [
+                tr!(lang, "state.col.indicator"),
+                tr!(lang, "state.col.name"),
+                tr!(lang, "state.col.target"),
+                tr!(lang, "state.col.actual"),
+                tr!(lang, "state.col.measure"),
+                tr!(lang, "state.col.verdict"),
+            ];
+            out.push_str(&text::grid("    ", &header, &[Align::Left; 6], &rows));
         }
-        for ind in p.indicators.values() {
-            let j = judge(ind, at);
-            let cmp = match ind.def.comparison {
-                Comparison::AtLeast => ">=",
-                Comparison::AtMost => "<=",
-            };
-            let about = if ind.def.approximate { " (about)" } else { "" };
-            let actual = match &j.actual {
-                Some(a) => format!("actual {} ({}, {})", fmt_decimal(a.value), a.period, a.basis),
-                None => "no actual yet".into(),
-            };
-            let verdict = match j.met {
-                Some(true) => "met",
-                Some(false) => "missed",
-                None => "-",
-            };
-            let measure = match (ind.def.measure, j.gap, j.completion_pct) {
-                (Measure::Rate, Some(g), _) => format!("gap {}", fmt_decimal(g)),
-                (Measure::Amount, _, Some(p)) => format!("{} % of target", fmt_pct(p)),
-                _ => String::new(),
-            };
-            let target = match ind.target {
-                Some(t) => format!("target {cmp} {} {}{about}", fmt_decimal(t), ind.def.unit),
-                None => format!("no target ({})", ind.def.unit),
-            };
-            let _ = writeln!(
-                out,
-                "    {:<28} {target}  {actual}  {measure}  {verdict}  {}",
-                ind.def.indicator, ind.def.name
-            );
-        }
-        if !p.projects.is_empty() {
-            let _ = writeln!(
-                out,
-                "  projects\n    {:<36} {:<9} {:<10} {:>9} {:>10} {:>7}  NAME",
-                "ID", "LEVEL", "STATUS", "PLANNED", "COMPLETED", "%"
-            );
-        }
-        for (id, l) in p.projects.sorted().into_iter().filter(|(id, l)| filter.keeps(id, l, p.def.year)) {
-            let completed = l.progress.completed(at);
-            let status = l.progress.status(at);
-            let _ = writeln!(
-                out,
-                "    {:<36} {:<9} {:<10} {:>9} {:>10} {:>7}  {}",
-                id,
-                l.def.level.as_str(),
-                status.as_str(),
-                fmt_decimal(l.planned_investment),
-                fmt_decimal(completed),
-                percent(completed, l.planned_investment).map(fmt_pct).unwrap_or_else(|| "-".into()),
-                l.def.name
-            );
+        let listed: Vec<Vec<String>> = p
+            .projects
+            .sorted()
+            .into_iter()
+            .filter(|(id, l)| filter.keeps(id, l, p.def.year))
+            .map(|(id, l)| {
+                let completed = l.progress.completed(at);
+                vec![
+                    id.to_string(),
+                    l.def.name.clone(),
+                    text::level(lang, l.def.level).to_string(),
+                    text::status(lang, l.progress.status(at)).to_string(),
+                    fmt_decimal(l.planned_investment),
+                    fmt_decimal(completed),
+                    percent(completed, l.planned_investment).map(fmt_pct).unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        if !listed.is_empty() {
+            let _ = writeln!(out, "  {}", tr!(lang, "state.projects"));
+            let header = [
+                tr!(lang, "state.col.project"),
+                tr!(lang, "state.col.name"),
+                tr!(lang, "state.col.level"),
+                tr!(lang, "state.col.status"),
+                tr!(lang, "state.col.planned"),
+                tr!(lang, "state.col.completed"),
+                "%",
+            ];
+            let align = [Align::Left, Align::Left, Align::Left, Align::Left, Align::Right, Align::Right, Align::Right];
+            out.push_str(&text::grid("    ", &header, &align, &listed));
         }
     }
     out
+}
+
+/// One indicator in `state`: id, name, target, actual, how far, verdict.
+fn indicator_row(ind: &Indicator, at: Option<Date>, lang: Lang) -> Vec<String> {
+    let j = judge(ind, at);
+    let unit = &ind.def.unit;
+    let target = match ind.target {
+        None => msg!("state.no_target", unit = unit),
+        Some(t) => match (ind.def.comparison, ind.def.approximate) {
+            (Comparison::AtMost, _) => msg!("state.target_at_most", value = fmt_decimal(t), unit = unit),
+            (Comparison::AtLeast, true) => msg!("state.target_about", value = fmt_decimal(t), unit = unit),
+            (Comparison::AtLeast, false) => msg!("state.target_at_least", value = fmt_decimal(t), unit = unit),
+        },
+    };
+    let actual = match &j.actual {
+        Some(a) => msg!(
+            "state.actual",
+            value = fmt_decimal(a.value),
+            unit = unit,
+            period = text::period(lang, a.period),
+            basis = text::basis(lang, a.basis)
+        ),
+        None => msg!("state.no_actual"),
+    };
+    let measure = match (ind.def.measure, j.gap, j.completion_pct) {
+        (Measure::Rate, Some(g), _) => msg!("state.gap", gap = fmt_decimal(g)),
+        (Measure::Amount, _, Some(p)) => msg!("state.of_target", pct = fmt_pct(p)),
+        _ => Msg::text(""),
+    };
+    let verdict = match j.met {
+        Some(true) => tr!(lang, "state.met"),
+        Some(false) => tr!(lang, "state.missed"),
+        None => "-",
+    };
+    vec![
+        ind.def.indicator.to_string(),
+        ind.def.name.clone(),
+        target.render(lang),
+        actual.render(lang),
+        measure.render(lang),
+        verdict.to_string(),
+    ]
 }
 
 /// The payload's fields as JSON, decimals as exact strings (the `log --json` contract).

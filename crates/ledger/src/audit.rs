@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::event::{Event, Payload, Subject, TargetRef};
 use crate::ledger::check_fold;
 use crate::model::{fmt_decimal, Timestamp};
+use crate::msg::Lang;
 use crate::projection::{self, State};
 use crate::report::judge;
 use crate::store::Store;
@@ -268,8 +269,35 @@ pub const CSV_COLUMNS: &[&str] = &[
     "hash",
 ];
 
-pub fn csv(rows: &[Value]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
+/// The CSV headers in Chinese, column for column with `CSV_COLUMNS`.
+const CSV_COLUMNS_ZH: &[&str] = &[
+    "序号",
+    "事件编号",
+    "记录时间",
+    "提交单位",
+    "计划",
+    "项目或指标",
+    "类型",
+    "字段",
+    "变更前",
+    "变更后",
+    "数值变更前",
+    "数值变更后",
+    "原因",
+    "备注",
+    "更正序号",
+    "被更正于",
+    "撤回序号",
+    "被撤回于",
+    "签名公钥",
+    "哈希",
+];
+
+pub fn csv(rows: &[Value], lang: Lang) -> String {
+    let mut out = match lang {
+        Lang::Zh => CSV_COLUMNS_ZH.join(","),
+        Lang::En => CSV_COLUMNS.join(","),
+    };
     out.push('\n');
     for r in rows {
         let cells: Vec<String> = CSV_COLUMNS
@@ -295,38 +323,140 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-/// One audit line as text.
-pub fn line(r: &Value) -> String {
-    let s = |k: &str| match &r[k] {
+/// A field an audit row or a diff names, as people call it.
+pub fn field_word(lang: Lang, field: &str) -> String {
+    let key = match field {
+        "completed_investment" => "word.field.completed_investment",
+        "planned_investment" => "word.field.planned_investment",
+        "completion_pct" => "word.field.completion_pct",
+        "status" => "word.field.status",
+        "milestones" => "word.field.milestones",
+        "level" => "word.field.level",
+        "department" => "word.field.department",
+        "target" => "word.field.target",
+        "actual" => "word.field.actual",
+        "actual_period" => "word.field.actual_period",
+        "actual_basis" => "word.field.actual_basis",
+        "met" => "word.field.met",
+        "gap" => "word.field.gap",
+        "withdrawn" => "word.field.withdrawn",
+        "(listed)" => "word.field.listed",
+        "projects" => "word.field.projects",
+        other => return other.to_string(),
+    };
+    crate::msg::text(lang, key).to_string()
+}
+
+/// A value of `field` as a person writes it: a status or a level in words, yes/no, a
+/// milestone list as "开工 2021-03-15", nothing as "-".
+pub fn value_words(lang: Lang, field: &str, v: &Value) -> String {
+    use planledger_core::model::{Level, Milestone, Status};
+    use planledger_core::text;
+    let yes_no = |b: bool| crate::msg::text(lang, if b { "word.yes" } else { "word.no" }).to_string();
+    match (field, v) {
+        (_, Value::Null) => "-".into(),
+        ("status", Value::String(s)) => {
+            let st = [Status::Planned, Status::Started, Status::Completed, Status::Operating]
+                .into_iter()
+                .find(|x| x.as_str() == s);
+            st.map_or_else(|| s.clone(), |x| text::status(lang, x).to_string())
+        }
+        ("level", Value::String(s)) => {
+            Level::parse("level", s).map_or_else(|_| s.clone(), |l| text::level(lang, l).into())
+        }
+        ("met", Value::Bool(b)) => crate::msg::text(lang, if *b { "state.met" } else { "state.missed" }).to_string(),
+        (_, Value::Bool(b)) => yes_no(*b),
+        ("milestones", Value::Object(m)) if m.is_empty() => "-".into(),
+        ("milestones", Value::Object(m)) => m
+            .iter()
+            .map(|(k, d)| {
+                let name =
+                    Milestone::parse("milestone", k).map_or_else(|_| k.clone(), |x| text::milestone(lang, x).into());
+                format!("{name} {}", d.as_str().unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        (_, Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// The audit trail as text: one row per change, aligned by display width, in `lang`.
+pub fn text(rows: &[Value], lang: Lang, zone: crate::model::TimeZone) -> String {
+    use planledger_core::text::{grid, Align};
+    let s = |r: &Value, k: &str| match &r[k] {
         Value::Null => "-".to_string(),
+        Value::String(x) if x.is_empty() => "-".to_string(),
         Value::String(x) => x.clone(),
         v => v.to_string(),
     };
-    let mut t = format!(
-        "{:>7}  {}  {:<10} {:<14} {:<28} {}: {} -> {}",
-        s("seq"),
-        s("recorded_at"),
-        s("actor"),
-        s("type"),
-        s("entity"),
-        s("field"),
-        s("before"),
-        s("after")
-    );
-    if r["reason"].is_string() {
-        t.push_str(&format!("  because: {}", s("reason")));
-    }
-    for (k, label) in [("corrects", "corrects"), ("retracts", "retracts")] {
-        if !r[k].is_null() {
-            t.push_str(&format!("  [{label} seq {}]", s(k)));
-        }
-    }
-    for (k, label) in [("corrected_by", "corrected by"), ("retracted_by", "retracted by")] {
-        if let Some(a) = r[k].as_array().filter(|a| !a.is_empty()) {
-            let seqs: Vec<String> = a.iter().map(|v| v.to_string()).collect();
-            t.push_str(&format!("  [{label} seq {}]", seqs.join(", ")));
-        }
-    }
-    t.push('\n');
-    t
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let field = r["field"].as_str().unwrap_or_default();
+            let (before, after) = if r["value_after"].is_null() {
+                (value_words(lang, field, &r["before"]), value_words(lang, field, &r["after"]))
+            } else {
+                (s(r, "value_before"), s(r, "value_after"))
+            };
+            let change = if field.is_empty() {
+                "-".to_string()
+            } else {
+                msg!("audit.change", field = field_word(lang, field), before = before, after = after).render(lang)
+            };
+            let mut why = Vec::new();
+            if r["reason"].is_string() {
+                why.push(s(r, "reason"));
+            }
+            if r["note"].as_str().is_some_and(|n| !n.is_empty()) {
+                why.push(s(r, "note"));
+            }
+            if !r["corrects"].is_null() {
+                why.push(msg!("audit.corrects", seq = s(r, "corrects")).render(lang));
+            }
+            if !r["retracts"].is_null() {
+                why.push(msg!("audit.retracts", seq = s(r, "retracts")).render(lang));
+            }
+            for (k, key) in [("corrected_by", "audit.corrected_by"), ("retracted_by", "audit.retracted_by")] {
+                if let Some(a) = r[k].as_array().filter(|a| !a.is_empty()) {
+                    let seqs: Vec<String> = a.iter().map(|v| v.to_string()).collect();
+                    why.push(
+                        crate::msg::Msg::key(key, vec![("seq", crate::msg::Msg::text(seqs.join(", ")))]).render(lang),
+                    );
+                }
+            }
+            let kind = planledger_core::text::event_kind(lang, r["type"].as_str().unwrap_or_default()).to_string();
+            vec![
+                s(r, "seq"),
+                planledger_core::text::time_text(&s(r, "recorded_at"), zone),
+                s(r, "actor"),
+                kind,
+                s(r, "entity"),
+                s(r, "name"),
+                r["period"].as_str().map_or_else(
+                    || "-".to_string(),
+                    |p| {
+                        planledger_core::model::Period::parse("period", p)
+                            .map_or_else(|_| p.to_string(), |p| planledger_core::text::period(lang, p))
+                    },
+                ),
+                change,
+                if why.is_empty() { "-".into() } else { why.join("; ") },
+            ]
+        })
+        .collect();
+    let header = [
+        tr!(lang, "audit.col.seq"),
+        tr!(lang, "audit.col.recorded_at"),
+        tr!(lang, "audit.col.actor"),
+        tr!(lang, "audit.col.type"),
+        tr!(lang, "audit.col.entity"),
+        tr!(lang, "audit.col.name"),
+        tr!(lang, "audit.col.period"),
+        tr!(lang, "audit.col.change"),
+        tr!(lang, "audit.col.why"),
+    ];
+    let mut align = [Align::Left; 9];
+    align[0] = Align::Right;
+    grid("", &header, &align, &lines)
 }

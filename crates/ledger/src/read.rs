@@ -142,6 +142,8 @@ pub struct StateAnswer {
     pub plan: Option<String>,
     pub at: Option<Date>,
     pub filter: report::ProjectFilter,
+    /// The ledger's time zone, for times in text.
+    pub zone: crate::model::TimeZone,
 }
 
 pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
@@ -175,20 +177,20 @@ pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
             return Err(Error::unknown_among(crate::error::Kind::Project, p, known));
         }
     }
+    let zone = crate::zone::load(store.dir())?;
     if q.lagging {
-        let zone = crate::zone::load(store.dir())?;
         let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
         filter.lagging_on = Some(q.at.unwrap_or(today));
     }
-    Ok(StateAnswer { state, plan: q.plan.clone(), at: q.at, filter })
+    Ok(StateAnswer { state, plan: q.plan.clone(), at: q.at, filter, zone })
 }
 
 impl StateAnswer {
-    pub fn render(&self, json: bool) -> String {
+    pub fn render(&self, json: bool, lang: Lang) -> String {
         if json {
             json_line(&report::state_json_of(&self.state, self.plan.as_deref(), self.at, &self.filter))
         } else {
-            report::state_text_of(&self.state, self.plan.as_deref(), self.at, &self.filter)
+            report::state_text_of(&self.state, self.plan.as_deref(), self.at, &self.filter, lang, self.zone)
         }
     }
 }
@@ -453,25 +455,28 @@ pub struct AuditAnswer {
     pub seq: u64,
     pub recorded_at: Option<String>,
     pub rows: Vec<Value>,
+    /// The ledger's time zone, for times in text.
+    pub zone: crate::model::TimeZone,
 }
 
 pub fn audit(store: &dyn Store, q: &AuditQuery) -> Result<AuditAnswer> {
     let seq = as_of_seq(store, q.as_of)?;
     let rows = audit::trail(store, seq, &q.filter)?;
     let recorded_at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
-    Ok(AuditAnswer { seq, recorded_at, rows })
+    let zone = crate::zone::load(store.dir())?;
+    Ok(AuditAnswer { seq, recorded_at, rows, zone })
 }
 
 impl AuditAnswer {
-    pub fn render(&self, json: bool, format: AuditFormat) -> String {
+    pub fn render(&self, json: bool, format: AuditFormat, lang: Lang) -> String {
         if json {
             return json_line(
                 &json!({"as_of": {"seq": self.seq, "recorded_at": self.recorded_at}, "entries": self.rows}),
             );
         }
         match format {
-            AuditFormat::Text => self.rows.iter().map(audit::line).collect(),
-            AuditFormat::Csv => audit::csv(&self.rows),
+            AuditFormat::Text => audit::text(&self.rows, lang, self.zone),
+            AuditFormat::Csv => audit::csv(&self.rows, lang),
         }
     }
 }
@@ -596,6 +601,8 @@ pub enum DiffSide {
 pub struct DiffAnswer {
     pub from: u64,
     pub to: u64,
+    /// Each plan's investment totals on both sides.
+    pub totals: Vec<Value>,
     pub changes: Vec<Value>,
 }
 
@@ -615,19 +622,18 @@ fn diff_side(store: &dyn Store, side: &DiffSide) -> Result<snapshot::Side> {
 pub fn diff(store: &dyn Store, a: &DiffSide, b: &DiffSide) -> Result<DiffAnswer> {
     let (sa, sb) = (diff_side(store, a)?, diff_side(store, b)?);
     let changes = snapshot::diff(store, &sa, &sb)?;
-    Ok(DiffAnswer { from: sa.seq, to: sb.seq, changes })
+    let totals = snapshot::diff_totals(&sa, &sb);
+    Ok(DiffAnswer { from: sa.seq, to: sb.seq, totals, changes })
 }
 
 impl DiffAnswer {
-    pub fn render(&self, json: bool) -> String {
+    pub fn render(&self, json: bool, lang: Lang) -> String {
         if json {
-            return json_line(&json!({"from_seq": self.from, "to_seq": self.to, "changes": self.changes}));
+            return json_line(&json!({
+                "from_seq": self.from, "to_seq": self.to, "totals": self.totals, "changes": self.changes,
+            }));
         }
-        let mut out = format!("from seq {} to seq {}: {} changes\n", self.from, self.to, self.changes.len());
-        for c in &self.changes {
-            out.push_str(&snapshot::diff_line(c));
-        }
-        out
+        snapshot::diff_text(self.from, self.to, &self.totals, &self.changes, lang)
     }
 }
 

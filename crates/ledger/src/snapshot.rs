@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 use crate::codec::hex;
 use crate::error::{Error, Result};
 use crate::merkle;
+use crate::msg::Lang;
+use crate::projection::{self, State};
 use crate::proof;
 use crate::query;
 use crate::report;
@@ -107,10 +109,55 @@ fn entities(state: &Value, list: &str) -> BTreeMap<(String, String), Value> {
     out
 }
 
-/// Field-by-field changes from `a` to `b`, each with the events between them that touched
-/// the entity.
+/// An entity's state JSON (as `state --json` lists it), or null when the plan does not
+/// list it.
+fn entity_json(state: &State, plan: &str, id: &str) -> Value {
+    let Some(p) = state.plans.get(plan) else { return Value::Null };
+    if let Some(l) = p.projects.get(id) {
+        return report::project_json(id, l, None);
+    }
+    p.indicators.get(id).map_or(Value::Null, |i| report::indicator_json(i, None))
+}
+
+/// For each (plan, entity, field) that changed between seq `lo` and `hi`, the last event
+/// that changed it: the log replayed from `lo`, each event's entity compared before and
+/// after it.
+fn causes(store: &dyn Store, lo: u64, hi: u64) -> Result<BTreeMap<(String, String, &'static str), u64>> {
+    let mut state = query::state_at(store, lo)?;
+    let mut out = BTreeMap::new();
+    for e in store.events(lo + 1) {
+        let e = e?;
+        if e.seq > hi {
+            break;
+        }
+        let Some(plan) = e.payload.plan().map(str::to_string) else {
+            projection::apply(&mut state, &e);
+            continue;
+        };
+        let id = e.payload.entity().to_string();
+        let before = entity_json(&state, &plan, &id);
+        projection::apply(&mut state, &e);
+        let after = entity_json(&state, &plan, &id);
+        if before.is_null() != after.is_null() {
+            out.insert((plan.clone(), id.clone(), LISTED), e.seq);
+        }
+        for f in PROJECT_FIELDS.iter().chain(INDICATOR_FIELDS) {
+            if before[*f] != after[*f] {
+                out.insert((plan.clone(), id.clone(), *f), e.seq);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The field a diff reports when an entity is listed on one side only.
+const LISTED: &str = "(listed)";
+
+/// Field-by-field changes from `a` to `b`, each naming the one event that made it (`event`,
+/// the last event between the two points that changed that field; null when the log does
+/// not reach it) and every event between them that touched the entity (`events`).
 pub fn diff(store: &dyn Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
-    let (lo, hi) = (a.seq.min(b.seq), a.seq.max(b.seq));
+    let (lo, hi) = (a.seq.min(b.seq), a.seq.max(b.seq).min(store.head().events()));
     let mut touched: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
     for e in store.events(lo + 1) {
         let e = e?;
@@ -121,6 +168,7 @@ pub fn diff(store: &dyn Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
             touched.entry((plan.to_string(), e.payload.entity().to_string())).or_default().push(e.seq);
         }
     }
+    let cause = if lo < hi { causes(store, lo, hi)? } else { BTreeMap::new() };
     let mut changes = Vec::new();
     for (list, kind, fields) in [("projects", "project", PROJECT_FIELDS), ("indicators", "indicator", INDICATOR_FIELDS)]
     {
@@ -128,20 +176,23 @@ pub fn diff(store: &dyn Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
         let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
         for key in keys {
             let events = touched.get(key).cloned().unwrap_or_default();
-            match (before.get(key), after.get(key)) {
+            let (x, y) = (before.get(key), after.get(key));
+            let name = y.or(x).map_or(Value::Null, |e| e["name"].clone());
+            let event = |f: &str| cause.get(&(key.0.clone(), key.1.clone(), f)).copied();
+            match (x, y) {
                 (Some(x), Some(y)) => {
                     for f in fields.iter() {
                         if x[*f] != y[*f] {
                             changes.push(json!({
-                                "plan": key.0, "kind": kind, "entity": key.1, "field": f,
-                                "before": x[*f], "after": y[*f], "events": events,
+                                "plan": key.0, "kind": kind, "entity": key.1, "name": name, "field": f,
+                                "before": x[*f], "after": y[*f], "event": event(f), "events": events,
                             }));
                         }
                     }
                 }
                 (x, y) => changes.push(json!({
-                    "plan": key.0, "kind": kind, "entity": key.1, "field": "(listed)",
-                    "before": x.is_some(), "after": y.is_some(), "events": events,
+                    "plan": key.0, "kind": kind, "entity": key.1, "name": name, "field": LISTED,
+                    "before": x.is_some(), "after": y.is_some(), "event": event(LISTED), "events": events,
                 })),
             }
         }
@@ -149,20 +200,92 @@ pub fn diff(store: &dyn Store, a: &Side, b: &Side) -> Result<Vec<Value>> {
     Ok(changes)
 }
 
-pub fn diff_line(c: &Value) -> String {
-    let v = |x: &Value| match x {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
+/// Each plan's completed and planned investment on both sides: the totals section of a
+/// diff, as (plan, field, before, after) for the figures that differ or matter.
+pub fn diff_totals(a: &Side, b: &Side) -> Vec<Value> {
+    let plans = |s: &Side| -> BTreeMap<String, Value> {
+        s.state["plans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| (p["id"].as_str().unwrap_or_default().to_string(), p["totals"].clone()))
+            .collect()
     };
-    let events: Vec<String> = c["events"].as_array().into_iter().flatten().map(|s| s.to_string()).collect();
-    format!(
-        "{} {} {}: {} -> {}{}\n",
-        v(&c["plan"]),
-        v(&c["entity"]),
-        v(&c["field"]),
-        v(&c["before"]),
-        v(&c["after"]),
-        if events.is_empty() { String::new() } else { format!("  (seq {})", events.join(", ")) }
-    )
+    let (pa, pb) = (plans(a), plans(b));
+    let ids: BTreeSet<&String> = pa.keys().chain(pb.keys()).collect();
+    let mut out = Vec::new();
+    for id in ids {
+        let (x, y) = (pa.get(id).unwrap_or(&Value::Null), pb.get(id).unwrap_or(&Value::Null));
+        for f in ["completed_investment", "planned_investment", "completion_pct", "projects"] {
+            if f == "completed_investment" || x[f] != y[f] {
+                out.push(json!({"plan": id, "field": f, "before": x[f], "after": y[f]}));
+            }
+        }
+    }
+    out
+}
+
+/// A diff as text in `lang`: the totals, then one row per change with the event that made it.
+pub fn diff_text(from: u64, to: u64, totals: &[Value], changes: &[Value], lang: Lang) -> String {
+    use planledger_core::text::{grid, Align};
+    let mut out = msg!("diff.head", from = from, to = to, n = changes.len()).render(lang);
+    out.push('\n');
+    if !totals.is_empty() {
+        out.push_str(tr!(lang, "diff.totals"));
+        out.push('\n');
+        let rows: Vec<Vec<String>> = totals
+            .iter()
+            .map(|t| {
+                let f = t["field"].as_str().unwrap_or_default();
+                vec![
+                    t["plan"].as_str().unwrap_or_default().to_string(),
+                    crate::audit::field_word(lang, f),
+                    crate::audit::value_words(lang, f, &t["before"]),
+                    crate::audit::value_words(lang, f, &t["after"]),
+                ]
+            })
+            .collect();
+        let header = [
+            tr!(lang, "diff.col.plan"),
+            tr!(lang, "diff.col.field"),
+            tr!(lang, "diff.col.before"),
+            tr!(lang, "diff.col.after"),
+        ];
+        out.push_str(&grid("  ", &header, &[Align::Left, Align::Left, Align::Right, Align::Right], &rows));
+    }
+    if !changes.is_empty() {
+        out.push_str(tr!(lang, "diff.changes"));
+        out.push('\n');
+        let rows: Vec<Vec<String>> = changes
+            .iter()
+            .map(|c| {
+                let f = c["field"].as_str().unwrap_or_default();
+                let event = match c["event"].as_u64() {
+                    Some(seq) => msg!("diff.by_event", seq = seq).render(lang),
+                    None => "-".into(),
+                };
+                vec![
+                    c["plan"].as_str().unwrap_or_default().to_string(),
+                    c["entity"].as_str().unwrap_or_default().to_string(),
+                    c["name"].as_str().unwrap_or("-").to_string(),
+                    crate::audit::field_word(lang, f),
+                    crate::audit::value_words(lang, f, &c["before"]),
+                    crate::audit::value_words(lang, f, &c["after"]),
+                    event,
+                ]
+            })
+            .collect();
+        let header = [
+            tr!(lang, "diff.col.plan"),
+            tr!(lang, "diff.col.entity"),
+            tr!(lang, "diff.col.name"),
+            tr!(lang, "diff.col.field"),
+            tr!(lang, "diff.col.before"),
+            tr!(lang, "diff.col.after"),
+            tr!(lang, "diff.col.event"),
+        ];
+        let align = [Align::Left, Align::Left, Align::Left, Align::Left, Align::Right, Align::Right, Align::Left];
+        out.push_str(&grid("  ", &header, &align, &rows));
+    }
+    out
 }

@@ -459,7 +459,8 @@ fn state_job(r: proto::StateRequest) -> Result<Job> {
         lagging: r.lagging,
         now: planledger::clock::SystemClock.now(),
     };
-    Ok(Box::new(move |store, sink| sink.write(&read::state(store, &q)?.render(r.json))))
+    let lang = read::parse_lang(or_default(&r.lang, "en"))?;
+    Ok(Box::new(move |store, sink| sink.write(&read::state(store, &q)?.render(r.json, lang))))
 }
 
 fn summary_job(r: proto::SummaryRequest) -> Result<Job> {
@@ -486,7 +487,8 @@ fn audit_job(r: proto::AuditRequest) -> Result<Job> {
     };
     let format = read::AuditFormat::parse(or_default(&r.format, "text"))?;
     let q = read::AuditQuery { filter, as_of: as_of_field(&r.as_of)? };
-    Ok(Box::new(move |store, sink| sink.write(&read::audit(store, &q)?.render(r.json, format))))
+    let lang = read::parse_lang(or_default(&r.lang, "en"))?;
+    Ok(Box::new(move |store, sink| sink.write(&read::audit(store, &q)?.render(r.json, format, lang))))
 }
 
 fn show_job(r: proto::ShowRequest) -> Result<Job> {
@@ -528,7 +530,8 @@ fn diff_side(side: Option<proto::DiffSide>) -> Result<read::DiffSide> {
 
 fn diff_job(r: proto::DiffRequest) -> Result<Job> {
     let (a, b) = (diff_side(r.from)?, diff_side(r.to)?);
-    Ok(Box::new(move |store, sink| sink.write(&read::diff(store, &a, &b)?.render(r.json))))
+    let lang = read::parse_lang(or_default(&r.lang, "en"))?;
+    Ok(Box::new(move |store, sink| sink.write(&read::diff(store, &a, &b)?.render(r.json, lang))))
 }
 
 fn verify_job(r: proto::VerifyRequest) -> Result<Job> {
@@ -541,9 +544,10 @@ fn verify_job(r: proto::VerifyRequest) -> Result<Job> {
         )
     };
     let q = read::VerifyQuery { require_signatures: r.require_signatures, checkpoint };
+    let lang = read::parse_lang(or_default(&r.lang, "en"))?;
     Ok(Box::new(move |store, sink| {
         let answer = read::verify(store, &q)?;
-        sink.write(&answer.render(r.json, planledger::Lang::En))?;
+        sink.write(&answer.render(r.json, lang))?;
         answer.failure().map_or(Ok(()), Err)
     }))
 }
