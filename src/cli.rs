@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use planledger::clock::{Clock, FixedClock, SystemClock, V7Ids};
@@ -602,13 +602,18 @@ pub(crate) struct LogArgs {
 pub fn main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let lang = early_lang(&args);
-    let cli = match Cli::try_parse_from(&args) {
+    let parsed = localized_command(lang).try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
                 return exit::OK;
+            }
+            if let Some(m) = usage_message(&e) {
+                eprintln!("planledger: {}", m.render(lang));
+                return exit::USAGE;
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 eprintln!("planledger: {}", msg!("cli.command_missing").render(lang));
@@ -994,6 +999,81 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
         emit_json(out, &json!({"recorded": acks.len(), "unchanged": report.unchanged}))
     } else {
         emit(out, &format!("{name}: {} recorded, {} rows already recorded\n", acks.len(), report.unchanged))
+    }
+}
+
+/// The command tree with its help in `lang`: each command's about-text from the catalogue
+/// (`help.<command path>`), the headings too. English is the `///` text as written.
+fn localized_command(lang: Lang) -> clap::Command {
+    let mut cmd = Cli::command();
+    if lang == Lang::En {
+        return cmd;
+    }
+    // Built first, so the generated help flags and `help` commands, and the global flags
+    // each command inherits, are there to be localized too.
+    cmd.build();
+    localize(cmd, "cmd", lang)
+}
+
+fn localize(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
+    let key = if path.ends_with(".help") { "cmd.help" } else { path };
+    let about = planledger::msg::text(lang, key).to_string();
+    let mut cmd = cmd
+        .about(about)
+        .help_template(planledger::msg::text(lang, "help.template").to_string())
+        .subcommand_help_heading(planledger::msg::text(lang, "help.commands"))
+        .mut_args(|a| {
+            let heading = if a.is_positional() { "help.arguments" } else { "help.options" };
+            let a = a.help_heading(planledger::msg::text(lang, heading));
+            match a.get_id().as_str() {
+                "help" => a.help(planledger::msg::text(lang, "help.help")),
+                "version" => a.help(planledger::msg::text(lang, "help.version")),
+                "store" => a.help(planledger::msg::text(lang, "opt.store")),
+                "server" => a.help(planledger::msg::text(lang, "opt.server")),
+                "key" => a.help(planledger::msg::text(lang, "opt.key")),
+                "json" => a.help(planledger::msg::text(lang, "opt.json")),
+                "lang" => a.help(planledger::msg::text(lang, "opt.lang")),
+                _ => a,
+            }
+        });
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    for name in names {
+        let sub_path = format!("{path}.{name}");
+        cmd = cmd.mut_subcommand(&name, |s| localize(s, &sub_path, lang));
+    }
+    cmd
+}
+
+/// A usage error in our words, for the kinds people make: an unknown flag or command, a
+/// missing or bad value. `None` for the rest (clap's own words).
+fn usage_message(e: &clap::Error) -> Option<planledger::Msg> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let ctx = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(vec![s.clone()]),
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.clone()),
+        _ => None,
+    };
+    let one = |k: ContextKind| ctx(k).map(|v| v.join(", ")).unwrap_or_default();
+    let arg = one(ContextKind::InvalidArg);
+    match e.kind() {
+        ErrorKind::UnknownArgument => Some(match ctx(ContextKind::SuggestedArg) {
+            Some(s) => msg!("cli.unknown_flag_near", flag = arg, near = planledger::Msg::Choices(s)),
+            None => msg!("cli.unknown_flag", flag = arg),
+        }),
+        ErrorKind::InvalidSubcommand => {
+            let command = one(ContextKind::InvalidSubcommand);
+            Some(match ctx(ContextKind::SuggestedSubcommand) {
+                Some(s) => msg!("cli.unknown_command_near", command = command, near = planledger::Msg::Choices(s)),
+                None => msg!("cli.unknown_command", command = command),
+            })
+        }
+        ErrorKind::MissingRequiredArgument => Some(msg!("cli.missing_argument", argument = arg)),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let value = one(ContextKind::InvalidValue);
+            Some(msg!("cli.bad_value", argument = arg, value = value))
+        }
+        ErrorKind::ArgumentConflict => Some(msg!("cli.conflict", argument = arg)),
+        _ => None,
     }
 }
 
@@ -1407,7 +1487,8 @@ pub(crate) fn read_tree_head(path: &Path) -> Result<proof::TreeHead> {
 fn cmd_log(ctx: &Ctx, args: &LogArgs, out: &mut Out) -> Result<()> {
     let q = read::LogQuery { from: args.from, as_of: parse_as_of(&args.as_of)? };
     let store = open_existing(&ctx.dir())?;
-    read::log(&*store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json)))
+    let zone = planledger::zone::load(store.dir())?;
+    read::log(&*store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json, ctx.lang, zone)))
 }
 
 pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
@@ -1437,12 +1518,13 @@ fn cmd_serve(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<()> {
 fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Result<()> {
     // Locally there is no "live": print what is there and stop.
     let store = open_existing(&ctx.dir())?;
+    let zone = planledger::zone::load(store.dir())?;
     for (n, stored) in store.scan(from).enumerate() {
         if count.is_some_and(|c| n as u64 >= c) {
             break;
         }
         let stored = stored?;
-        emit(out, &read::log_line(&stored.event, &stored.hash, ctx.json))?;
+        emit(out, &read::log_line(&stored.event, &stored.hash, ctx.json, ctx.lang, zone))?;
     }
     Ok(())
 }

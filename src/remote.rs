@@ -232,7 +232,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
                 let line = if json {
                     serde_json::to_string(&planledger::report::event_json(&event, &hash)).unwrap_or_default() + "\n"
                 } else {
-                    planledger::report::event_line(&event, &hash)
+                    planledger::report::event_line(&event, &hash, lang, planledger::model::TimeZone::UTC)
                 };
                 out.write_all(line.as_bytes())
                     .and_then(|()| out.flush())
@@ -329,7 +329,13 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
             client.show(signed(pair, Rpc::Show, r)?).await
         }
         Cmd::Log(args) => {
-            let r = proto::LogRequest { auth: None, json, from_seq: args.from, as_of: args.as_of.unwrap_or_default() };
+            let r = proto::LogRequest {
+                auth: None,
+                json,
+                from_seq: args.from,
+                as_of: args.as_of.unwrap_or_default(),
+                lang: ctx.lang.tag().to_string(),
+            };
             client.log(signed(pair, Rpc::Log, r)?).await
         }
         Cmd::Snapshot(args) => match (args.verify, args.out) {

@@ -536,43 +536,73 @@ pub fn event_json(e: &crate::event::Event, hash: &crate::hash::Hash) -> Value {
     Value::Object(m)
 }
 
-/// One `log` text line: seq, time, actor, type, entity, the essentials, short hash.
-pub fn event_line(e: &crate::event::Event, hash: &crate::hash::Hash) -> String {
+/// What an event says, in a few words (the `log` line's last column).
+fn event_what(e: &crate::event::Event, lang: Lang) -> Msg {
     use crate::event::Payload as P;
-    let what = match &e.payload {
-        P::PlanDeclared(p) => format!("{} {}", p.year, p.title),
-        P::DepartmentRegistered(d) => format!("{}{}", d.name, if d.coordinator { " (coordinator)" } else { "" }),
-        P::IndicatorDefined(i) => {
-            format!("target {} {} in {}", fmt_decimal(i.target), i.unit, i.plan)
-        }
-        P::ProjectListed(p) => format!("{} planned {} 亿元 in {}", p.level, fmt_decimal(p.planned_investment), p.plan),
-        P::InvestmentReported(i) => format!("{} {} 亿元", i.period, fmt_decimal(i.amount)),
-        P::MilestoneReached(m) => format!("{} {}", m.milestone, m.date),
-        P::ActualReported(a) => format!("{} {} ({})", a.period, fmt_decimal(a.value), a.basis),
-        P::TargetRevised(t) => format!("{} -> {}: {}", fmt_decimal(t.previous), fmt_decimal(t.value), t.reason),
-        P::Corrected(c) => {
-            format!("seq {}: {} -> {}: {}", c.target_seq, fmt_decimal(c.previous), fmt_decimal(c.value), c.reason)
-        }
-        P::Retracted(r) => format!("seq {}: {}", r.target_seq, r.reason),
-        P::KeyRegistered(k) => format!("{} key {}", k.role, &crate::hash::hex(&k.key)[..16]),
-        P::KeyRevoked(k) => format!("revoked key {}: {}", &crate::hash::hex(&k.key)[..16], k.reason),
-        P::ProjectScheduled(p) => {
-            let months: Vec<String> =
-                Milestone::ALL.iter().filter_map(|m| p.planned_month(*m).map(|month| format!("{m} {month}"))).collect();
-            let construction = p.construction.map_or(String::new(), |c| format!("{c} "));
-            format!("{construction}planned {}", if months.is_empty() { "-".into() } else { months.join(", ") })
-        }
-        P::ProjectWithdrawn(w) => format!("withdrawn from {} on {}: {}", w.plan, w.date, w.reason),
-        P::IndicatorTracked(i) => format!("no target ({}) in {}", i.unit, i.plan),
+    let d = fmt_decimal;
+    let key16 = |k: &[u8]| {
+        let h = crate::hash::hex(k);
+        h.get(..16).unwrap_or(&h).to_string()
     };
+    match &e.payload {
+        P::PlanDeclared(p) => msg!("log.plan", year = p.year, title = &p.title),
+        P::DepartmentRegistered(x) if x.coordinator => msg!("log.department_coordinator", name = &x.name),
+        P::DepartmentRegistered(x) => Msg::text(x.name.clone()),
+        P::IndicatorDefined(i) => msg!("log.indicator", value = d(i.target), unit = &i.unit, plan = &i.plan),
+        P::ProjectListed(p) => {
+            msg!("log.project", level = text::level(lang, p.level), amount = d(p.planned_investment), plan = &p.plan)
+        }
+        P::InvestmentReported(i) => msg!(
+            "log.investment",
+            period = text::period(lang, crate::model::Period::Month(i.period)),
+            amount = d(i.amount)
+        ),
+        P::MilestoneReached(m) => msg!("log.milestone", milestone = text::milestone(lang, m.milestone), date = m.date),
+        P::ActualReported(a) => msg!(
+            "log.actual",
+            period = text::period(lang, a.period),
+            value = d(a.value),
+            basis = text::basis(lang, a.basis)
+        ),
+        P::TargetRevised(t) => msg!("log.revise", before = d(t.previous), after = d(t.value), reason = &t.reason),
+        P::Corrected(c) => {
+            msg!("log.correct", seq = c.target_seq, before = d(c.previous), after = d(c.value), reason = &c.reason)
+        }
+        P::Retracted(r) => msg!("log.retract", seq = r.target_seq, reason = &r.reason),
+        P::KeyRegistered(k) => msg!("log.key", role = text::role(lang, k.role), key = key16(&k.key)),
+        P::KeyRevoked(k) => msg!("log.key_revoked", key = key16(&k.key), reason = &k.reason),
+        P::ProjectScheduled(p) => {
+            let months: Vec<String> = Milestone::ALL
+                .iter()
+                .filter_map(|m| p.planned_month(*m).map(|month| format!("{} {month}", text::milestone(lang, *m))))
+                .collect();
+            let months = if months.is_empty() { "-".to_string() } else { months.join(", ") };
+            match p.construction {
+                Some(c) => msg!("log.scheduled_as", construction = text::construction(lang, c), months = months),
+                None => msg!("log.scheduled", months = months),
+            }
+        }
+        P::ProjectWithdrawn(w) => msg!("log.withdrawn", plan = &w.plan, date = w.date, reason = &w.reason),
+        P::IndicatorTracked(i) => msg!("log.tracked", unit = &i.unit, plan = &i.plan),
+    }
+}
+
+/// One `log` text line: seq, time, actor, type, entity, the essentials, short hash; in
+/// `lang`, the time on the ledger's clock (`zone`), columns padded by display width.
+pub fn event_line(
+    e: &crate::event::Event,
+    hash: &crate::hash::Hash,
+    lang: Lang,
+    zone: crate::model::TimeZone,
+) -> String {
     format!(
-        "{:>7}  {}  {:<10} {:<21} {:<28} {}  #{}\n",
+        "{:>7}  {}  {} {} {} {}  #{}\n",
         e.seq,
-        e.recorded_at,
-        e.actor,
-        e.payload.kind(),
-        e.payload.entity(),
-        what,
+        text::time(e.recorded_at, zone),
+        text::pad(&e.actor, 10),
+        text::pad(text::event_kind(lang, e.payload.kind()), 21),
+        text::pad(e.payload.entity(), 28),
+        event_what(e, lang).render(lang),
         &crate::hash::hex(hash)[..12]
     )
 }

@@ -383,7 +383,7 @@ on_schedule,behind_schedule\n";
             |part: u64, whole: u64| Group::rate(part, whole).map(|r| format!("{r}%")).unwrap_or_else(|| "-".into());
         match lang {
             Lang::Zh => {
-                let _ = writeln!(out, "{h}{title}执行情况（截至{}）\n", self.on.date);
+                let _ = writeln!(out, "{h}{title}执行情况（截至{}）\n", crate::execution::date_zh(self.on.date));
                 let _ = writeln!(
                     out,
                     "{}{}个重点项目完成投资{}亿元，占年度目标的{}%；其中{}个省市重点项目完成投资{}亿元，占年度投资目标{}亿元的{}%。\n",
@@ -546,6 +546,47 @@ on_schedule,behind_schedule\n";
     }
 }
 
+/// A dimension as people name it: the groupings in words (级别, 责任单位, 建设性质, 状态 /
+/// level, department, ...), any other as the plan names it.
+fn dimension_label(dimension: &str, lang: Lang) -> String {
+    let key = match dimension {
+        "level" => "word.field.level",
+        "department" => "word.field.department",
+        "construction" => "word.field.construction",
+        "status" => "word.field.status",
+        other => return other.to_string(),
+    };
+    crate::msg::text(lang, key).to_string()
+}
+
+/// A group of a breakdown as people name it: a level, a status or a 建设性质 in words (in
+/// `lang`), any other value as recorded; empty as "(none)" / "（未填）".
+fn group_label(dimension: &str, value: &str, lang: Lang) -> String {
+    use crate::model::{Construction, Level};
+    if value.is_empty() || value == NONE_VALUE {
+        return crate::msg::text(lang, "summary.none").to_string();
+    }
+    match dimension {
+        "level" => {
+            Level::parse("level", value).map_or_else(|_| value.to_string(), |l| crate::text::level(lang, l).into())
+        }
+        "construction" => Construction::parse("construction", value).map_or_else(
+            |_| value.to_string(),
+            |c| if lang == Lang::Zh { c.zh().to_string() } else { c.as_str().to_string() },
+        ),
+        "status" => [
+            crate::model::Status::Planned,
+            crate::model::Status::Started,
+            crate::model::Status::Completed,
+            crate::model::Status::Operating,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+        .map_or_else(|| value.to_string(), |s| crate::text::status(lang, s).to_string()),
+        _ => value.to_string(),
+    }
+}
+
 impl Summary<'_> {
     /// The `--by` groups as a table (markdown) or aligned lines (text).
     fn breakdown_table(&self, by: &Breakdown, lang: Lang, markdown: bool) -> String {
@@ -555,14 +596,32 @@ impl Summary<'_> {
                 ["group", "projects", "planned (亿元)", "completed (亿元)", "completion", "start rate", "behind"]
             }
         };
+        // The first column is named by the dimensions: "级别 / 建设性质", "block".
+        let mut dims = Vec::new();
+        let mut level = Some(by);
+        while let Some(b) = level {
+            dims.push(dimension_label(&b.dimension, lang));
+            level = b.groups.values().find_map(|(_, sub)| sub.as_ref());
+        }
+        let first = dims.join(" / ");
+        let mut header = header;
+        header[0] = &first;
         let mut rows: Vec<[String; 7]> = Vec::new();
-        fn walk(b: &Breakdown, prefix: &str, rows: &mut Vec<[String; 7]>) {
-            for (value, (g, sub)) in &b.groups {
-                let name = if prefix.is_empty() {
-                    format!("{}={value}", b.dimension)
-                } else {
-                    format!("{prefix} / {}={value}", b.dimension)
+        fn walk(b: &Breakdown, prefix: &str, rows: &mut Vec<[String; 7]>, lang: Lang) {
+            let mut groups: Vec<_> = b.groups.iter().collect();
+            if b.dimension == "level" {
+                // Reports list levels top down: 省, 市, 县, 区.
+                let rank = |v: &str| {
+                    crate::model::Level::parse("level", v)
+                        .ok()
+                        .and_then(|l| crate::model::Level::REPORT_ORDER.iter().position(|x| *x == l))
+                        .unwrap_or(usize::MAX)
                 };
+                groups.sort_by_key(|(v, _)| rank(v));
+            }
+            for (value, (g, sub)) in groups {
+                let label = group_label(&b.dimension, value, lang);
+                let name = if prefix.is_empty() { label } else { format!("{prefix} / {label}") };
                 rows.push([
                     name.clone(),
                     g.count.to_string(),
@@ -573,11 +632,11 @@ impl Summary<'_> {
                     g.behind_schedule.to_string(),
                 ]);
                 if let Some(sub) = sub {
-                    walk(sub, &name, rows);
+                    walk(sub, &name, rows, lang);
                 }
             }
         }
-        walk(by, "", &mut rows);
+        walk(by, "", &mut rows, lang);
         let mut out = String::new();
         if markdown {
             let _ = writeln!(out, "| {} |\n|{}", header.join(" | "), "---|".repeat(header.len()));
@@ -585,10 +644,9 @@ impl Summary<'_> {
                 let _ = writeln!(out, "| {} |", r.join(" | "));
             }
         } else {
-            let _ = writeln!(out, "{}", header.join("\t"));
-            for r in &rows {
-                let _ = writeln!(out, "{}", r.join("\t"));
-            }
+            use crate::text::Align::{Left, Right};
+            let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+            out.push_str(&crate::text::grid("", &header, &[Left, Right, Right, Right, Right, Right, Right], &rows));
         }
         out.push('\n');
         out

@@ -99,6 +99,25 @@ pub fn basis(lang: Lang, b: Basis) -> &'static str {
     )
 }
 
+pub fn role(lang: Lang, r: crate::model::Role) -> &'static str {
+    use crate::model::Role;
+    text(
+        lang,
+        match r {
+            Role::Coordinator => "word.role.coordinator",
+            Role::Department => "word.role.department",
+            Role::Auditor => "word.role.auditor",
+        },
+    )
+}
+
+pub fn construction(lang: Lang, c: crate::model::Construction) -> &'static str {
+    match lang {
+        Lang::Zh => c.zh(),
+        Lang::En => c.as_str(),
+    }
+}
+
 /// The name of an event type (`Payload::kind`) as people call it.
 pub fn event_kind(lang: Lang, kind: &str) -> &str {
     let key = match kind {

@@ -542,11 +542,11 @@ pub fn log(store: &dyn Store, q: &LogQuery, each: &mut dyn FnMut(&Event, &Hash) 
 }
 
 /// One log line as `log` prints it.
-pub fn log_line(e: &Event, hash: &Hash, json: bool) -> String {
+pub fn log_line(e: &Event, hash: &Hash, json: bool, lang: Lang, zone: crate::model::TimeZone) -> String {
     if json {
         json_line(&report::event_json(e, hash))
     } else {
-        report::event_line(e, hash)
+        report::event_line(e, hash, lang, zone)
     }
 }
 

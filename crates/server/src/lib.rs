@@ -498,7 +498,11 @@ fn show_job(r: proto::ShowRequest) -> Result<Job> {
 
 fn log_job(r: proto::LogRequest) -> Result<Job> {
     let q = read::LogQuery { from: r.from_seq, as_of: as_of_field(&r.as_of)? };
-    Ok(Box::new(move |store, sink| read::log(store, &q, &mut |e, h| sink.write(&read::log_line(e, h, r.json)))))
+    let lang = read::parse_lang(or_default(&r.lang, "en"))?;
+    Ok(Box::new(move |store, sink| {
+        let zone = planledger::zone::load(store.dir())?;
+        read::log(store, &q, &mut |e, h| sink.write(&read::log_line(e, h, r.json, lang, zone)))
+    }))
 }
 
 fn snapshot_job(r: proto::SnapshotRequest) -> Result<Job> {
