@@ -16,6 +16,8 @@ use crate::event::{
     ProjectScheduled, ProjectWithdrawn, Retracted, Subject, TargetRef, TargetRevised,
 };
 use crate::model::{check_text, Basis, Date, Milestone, Month, Period, Role};
+use crate::msg::Msg;
+use crate::names::kind_word;
 use crate::projection::{Listing, Plan, Progress, State};
 
 /// A plan file, parsed: the events it would declare if everything in it were new.
@@ -45,11 +47,19 @@ impl EventRef {
             return text
                 .parse()
                 .map(EventRef::Seq)
-                .map_err(|_| Error::invalid(format!("{field} '{text}' is not a seq")));
+                .map_err(|_| Error::invalid(msg!("decide.not_a_seq", field = field, text = text)));
         }
         Uuid::parse_str(text)
             .map(EventRef::Id)
-            .map_err(|_| Error::invalid(format!("{field} '{text}' is neither a seq nor an event id (UUID)")))
+            .map_err(|_| Error::invalid(msg!("decide.not_seq_nor_id", field = field, text = text)))
+    }
+
+    /// The reference as a message names it: "seq 5" / "序号 5", "id …" / "编号 …".
+    pub fn msg(&self) -> Msg {
+        match self {
+            EventRef::Seq(s) => msg!("decide.event_seq", seq = s),
+            EventRef::Id(id) => msg!("decide.event_id", id = id),
+        }
     }
 }
 
@@ -164,14 +174,14 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
     }
     if !state.departments.contains_key(actor) {
         if state.principals.get(actor).is_some_and(|p| p.role == Role::Auditor) {
-            return Err(Error::forbidden(format!("'{actor}' is an auditor; auditors only read")));
+            return Err(Error::forbidden(msg!("decide.auditor_reads_only", actor = actor)));
         }
         return Err(unknown_department(state, actor));
     }
     let payload = match command {
         Command::ImportPlan(_) => unreachable!("handled above"),
         Command::RegisterKey { principal, role, key } => {
-            require_coordinator(state, actor, "register keys")?;
+            require_coordinator(state, actor, msg!("decide.to_register_keys"))?;
             crate::model::check_id("principal", principal)?;
             // A weak (small-order) key would let anyone forge its signatures.
             let valid = <[u8; 32]>::try_from(key.as_slice())
@@ -179,11 +189,11 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
                 .is_some_and(|k| !k.is_weak());
             if !valid {
-                return Err(Error::invalid("public key is not an ed25519 key"));
+                return Err(Error::invalid(msg!("decide.not_ed25519")));
             }
             let role = match (state.departments.get(principal), role) {
                 (Some(_), Some(Role::Auditor)) => {
-                    return Err(Error::invalid(format!("'{principal}' is a department; an auditor is not one")))
+                    return Err(Error::invalid(msg!("decide.department_not_auditor", principal = principal)))
                 }
                 (Some(d), _) if d.coordinator => Role::Coordinator,
                 (Some(_), _) => Role::Department,
@@ -193,15 +203,19 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             if let Some((who, _)) =
                 state.principals.iter().find(|(_, p)| p.keys.iter().any(|k| &k.key == key && k.revoked.is_none()))
             {
-                return Err(Error::conflict(format!("this key is already registered to '{who}'")));
+                return Err(Error::conflict(msg!("decide.key_registered_to", who = who)));
             }
             Payload::KeyRegistered(Box::new(KeyRegistered { principal: principal.clone(), role, key: key.clone() }))
         }
         Command::RevokeKey { principal, key, reason } => {
-            require_coordinator(state, actor, "revoke keys")?;
+            require_coordinator(state, actor, msg!("decide.to_revoke_keys"))?;
             check_text("reason", reason, true)?;
             if state.active_key(principal, key).is_none() {
-                return Err(Error::invalid(format!("'{principal}' has no active key {}", crate::hash::hex(key))));
+                return Err(Error::invalid(msg!(
+                    "decide.no_active_key",
+                    principal = principal,
+                    key = crate::hash::hex(key)
+                )));
             }
             Payload::KeyRevoked(Box::new(KeyRevoked {
                 principal: principal.clone(),
@@ -210,27 +224,35 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             }))
         }
         Command::Withdraw { project, plan, date, reason } => {
-            require_coordinator(state, actor, "withdraw projects from a plan")?;
+            require_coordinator(state, actor, msg!("decide.to_withdraw"))?;
             check_text("reason", reason, true)?;
             let plan = project_plan(state, project, plan.as_deref())?;
             not_future("date", *date, date, today)?;
             if date.year() != plan.def.year {
-                return Err(Error::invalid(format!(
-                    "date '{date}' is outside the plan year {} of plan '{}'",
-                    plan.def.year, plan.def.plan
+                return Err(Error::invalid(msg!(
+                    "decide.date_outside_plan_year",
+                    date = date,
+                    year = plan.def.year,
+                    plan = &plan.def.plan
                 )));
             }
             let listing = &plan.projects[project.as_str()];
             if let Some(w) = listing.withdrawn {
-                return Err(Error::conflict(format!(
-                    "project '{project}' was already withdrawn from plan '{}' on {} (seq {})",
-                    plan.def.plan, w.date, w.seq
+                return Err(Error::conflict(msg!(
+                    "decide.already_withdrawn",
+                    project = project,
+                    plan = &plan.def.plan,
+                    date = w.date,
+                    seq = w.seq
                 )));
             }
             if let Some((month, e)) = listing.progress.investments.iter().find(|(m, _)| m.first_day() > *date) {
-                return Err(Error::invalid(format!(
-                    "project '{project}' has investment recorded for {month} (seq {}), after '{date}'; retract it first or withdraw from a later date",
-                    e.seq
+                return Err(Error::invalid(msg!(
+                    "decide.investment_after_withdrawal",
+                    project = project,
+                    month = month,
+                    seq = e.seq,
+                    date = date
                 )));
             }
             Payload::ProjectWithdrawn(Box::new(ProjectWithdrawn {
@@ -243,20 +265,26 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         Command::Investment { project, period, amount } => {
             let (plan, listing) = plan_listing(state, project, period.year, "period", period)?;
             if let Some(w) = listing.withdrawn.filter(|w| period.first_day() > w.date) {
-                return Err(Error::invalid(format!(
-                    "project '{project}' was withdrawn from plan '{}' on {} (seq {}); {period} is after that",
-                    plan.def.plan, w.date, w.seq
+                return Err(Error::invalid(msg!(
+                    "decide.withdrawn_before",
+                    project = project,
+                    plan = &plan.def.plan,
+                    date = w.date,
+                    seq = w.seq,
+                    when = period
                 )));
             }
             authorize_listing(state, actor, plan, listing)?;
             not_future("period", period.first_day(), period, today)?;
             if amount.is_sign_negative() && !amount.is_zero() {
-                return Err(Error::invalid(format!("amount '{amount}' is negative")));
+                return Err(Error::invalid(msg!("model.negative", field = "amount", text = amount)));
             }
             if let Some(e) = listing.progress.investments.get(period) {
-                return Err(Error::invalid(format!(
-                    "investment for project '{project}' in {period} is already recorded (seq {}); use `correct --event {}` to change it",
-                    e.seq, e.seq
+                return Err(Error::invalid(msg!(
+                    "decide.investment_recorded",
+                    project = project,
+                    period = period,
+                    seq = e.seq
                 )));
             }
             Payload::InvestmentReported(InvestmentReported {
@@ -269,9 +297,13 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
         Command::Milestone { project, milestone, date } => {
             let (plan, listing) = plan_listing(state, project, date.year(), "date", date)?;
             if let Some(w) = listing.withdrawn.filter(|w| *date > w.date) {
-                return Err(Error::invalid(format!(
-                    "project '{project}' was withdrawn from plan '{}' on {} (seq {}); {date} is after that",
-                    plan.def.plan, w.date, w.seq
+                return Err(Error::invalid(msg!(
+                    "decide.withdrawn_before",
+                    project = project,
+                    plan = &plan.def.plan,
+                    date = w.date,
+                    seq = w.seq,
+                    when = date
                 )));
             }
             authorize_listing(state, actor, plan, listing)?;
@@ -292,9 +324,13 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
             if let Some(firm) =
                 ind.actuals.iter().filter(|a| a.period == *period && a.basis >= *basis).max_by_key(|a| a.basis)
             {
-                return Err(Error::invalid(format!(
-                    "indicator '{indicator}' already has {} {} actual for {period} (seq {}); {} {basis} figure cannot supersede it; use `correct --event {}`",
-                    article(firm.basis.as_str()), firm.basis, firm.seq, article(basis.as_str()), firm.seq
+                return Err(Error::invalid(msg!(
+                    "decide.actual_superseded",
+                    indicator = indicator,
+                    firm = basis_phrase(firm.basis),
+                    period = period,
+                    seq = firm.seq,
+                    basis = basis_phrase(*basis)
                 )));
             }
             Payload::ActualReported(ActualReported {
@@ -312,9 +348,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                     let plan = indicator_plan(state, indicator, plan.as_deref(), None)?;
                     authorize_indicator(state, actor, plan, indicator)?;
                     let previous = plan.indicators[indicator.as_str()].target.ok_or_else(|| {
-                        Error::invalid(format!(
-                            "indicator '{indicator}' is reported without a target; there is none to revise"
-                        ))
+                        Error::invalid(msg!("decide.no_target_to_revise", indicator = indicator))
                     })?;
                     (TargetRef::Indicator { plan: plan.def.plan.clone(), indicator: indicator.clone() }, previous)
                 }
@@ -322,16 +356,14 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                     let plan = project_plan(state, project, plan.as_deref())?;
                     authorize_project(state, actor, plan, project)?;
                     if value.is_sign_negative() && !value.is_zero() {
-                        return Err(Error::invalid(format!(
-                            "value '{value}' is negative; planned investment cannot be"
-                        )));
+                        return Err(Error::invalid(msg!("decide.planned_negative", value = value)));
                     }
                     let previous = plan.projects[project.as_str()].planned_investment;
                     (TargetRef::Project { plan: plan.def.plan.clone(), project: project.clone() }, previous)
                 }
             };
             if previous == *value {
-                return Err(Error::invalid(format!("the target is already {value}; nothing to revise")));
+                return Err(Error::invalid(msg!("decide.target_unchanged", value = value)));
             }
             Payload::TargetRevised(TargetRevised { target, previous, value: *value, reason: reason.clone() })
         }
@@ -343,7 +375,7 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 Subject::Investment { plan, project, .. } => {
                     authorize_project(state, actor, &state.plans[plan.as_str()], project)?;
                     if value.is_sign_negative() && !value.is_zero() {
-                        return Err(Error::invalid(format!("value '{value}' is negative; an investment amount cannot be")));
+                        return Err(Error::invalid(msg!("decide.investment_negative", value = value)));
                     }
                 }
                 Subject::Actual { plan, indicator, .. } => {
@@ -351,14 +383,12 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                     authorize_indicator(state, actor, plan, indicator)?;
                 }
                 Subject::Milestone { .. } => {
-                    return Err(Error::invalid(format!(
-                        "event {event} is a milestone; milestones have no value to correct (retract it and report it again)"
-                    )))
+                    return Err(Error::invalid(msg!("decide.milestone_no_value", event = event.msg())))
                 }
             }
             let previous = previous.unwrap_or_default();
             if previous == *value {
-                return Err(Error::invalid(format!("event {event} already has the value {value}; nothing to correct")));
+                return Err(Error::invalid(msg!("decide.value_unchanged", event = event.msg(), value = value)));
             }
             Payload::Corrected(Box::new(Corrected {
                 target_seq: target.seq,
@@ -391,9 +421,12 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                     };
                     if let Some(later) = later {
                         if let Some(e) = standing(later) {
-                            return Err(Error::invalid(format!(
-                                "cannot retract the {milestone} of project '{project}' while its {later} (seq {}) stands; retract that first",
-                                e.seq
+                            return Err(Error::invalid(msg!(
+                                "decide.retract_before_later",
+                                milestone = milestone.word(),
+                                project = project,
+                                later = later.word(),
+                                seq = e.seq
                             )));
                         }
                     }
@@ -482,18 +515,18 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         return Err(unknown_department(state, actor));
     }
     if !actor_is_coordinator {
-        return Err(Error::forbidden(format!(
-            "department '{actor}' is not a coordinator; only a coordinator (coordinator = true) may import plans"
-        )));
+        return Err(Error::forbidden(msg!("decide.import_not_coordinator", actor = actor)));
     }
 
     let p = &import.plan;
     let existing = state.plans.get(&p.plan);
     match existing {
         Some(plan) if plan.def != *p => {
-            return Err(Error::conflict(format!(
-                "plan '{}' is already imported with a different definition (year {}, title '{}')",
-                p.plan, plan.def.year, plan.def.title
+            return Err(Error::conflict(msg!(
+                "decide.plan_differs",
+                plan = &p.plan,
+                year = plan.def.year,
+                title = &plan.def.title
             )))
         }
         Some(_) => {}
@@ -501,9 +534,11 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             if let Some(other) =
                 state.plans.values().find(|o| o.def.year == p.year && o.def.jurisdiction == p.jurisdiction)
             {
-                return Err(Error::conflict(format!(
-                    "{} already has a plan for {} ('{}'); one plan per jurisdiction and year",
-                    p.jurisdiction, p.year, other.def.plan
+                return Err(Error::conflict(msg!(
+                    "decide.one_plan_a_year",
+                    jurisdiction = &p.jurisdiction,
+                    year = p.year,
+                    other = &other.def.plan
                 )));
             }
             out.push(Payload::PlanDeclared(p.clone()))
@@ -512,15 +547,16 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
 
     let mut seen = BTreeSet::new();
     for (i, d) in import.departments.iter().enumerate() {
-        let at = || format!("departments[{i}] ('{}')", d.dept);
+        let at = || msg!("input.at_department", i = i, id = &d.dept);
         if !seen.insert(d.dept.as_str()) {
-            return Err(Error::invalid("defined twice in this file").at(at()));
+            return Err(Error::invalid(msg!("decide.defined_twice")).at(at()));
         }
         match state.departments.get(&d.dept) {
             Some(known) if known.name != d.name || known.coordinator != d.coordinator => {
-                return Err(Error::conflict(format!(
-                    "already defined differently (name '{}', coordinator = {})",
-                    known.name, known.coordinator
+                return Err(Error::conflict(msg!(
+                    "decide.department_differs",
+                    name = &known.name,
+                    coordinator = known.coordinator
                 ))
                 .at(at()))
             }
@@ -536,19 +572,16 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
 
     let mut seen = BTreeSet::new();
     for (i, ind) in import.indicators.iter().enumerate() {
-        let at = || format!("indicators[{i}] ('{}')", ind.indicator);
+        let at = || msg!("input.at_indicator", i = i, id = &ind.indicator);
         if !seen.insert(ind.indicator.as_str()) {
-            return Err(Error::invalid("defined twice in this file").at(at()));
+            return Err(Error::invalid(msg!("decide.defined_twice")).at(at()));
         }
         if !dept_known(&ind.department) {
             return Err(unknown_department(state, &ind.department).at(at()));
         }
         match existing.and_then(|plan| plan.indicators.get(&ind.indicator)) {
             Some(known) if known.def != *ind => {
-                return Err(Error::Conflict(
-                    "already defined differently in this plan; change a target with `submit revise-target`".into(),
-                )
-                .at(at()))
+                return Err(Error::conflict(msg!("decide.indicator_differs")).at(at()))
             }
             Some(_) => {}
             None => out.push(Payload::IndicatorDefined(Box::new(ind.clone()))),
@@ -556,9 +589,9 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
     }
 
     for (i, ind) in import.tracked.iter().enumerate() {
-        let at = || format!("indicators without a target[{i}] ('{}')", ind.indicator);
+        let at = || msg!("decide.at_tracked", i = i, id = &ind.indicator);
         if !seen.insert(ind.indicator.as_str()) {
-            return Err(Error::invalid("defined twice in this file").at(at()));
+            return Err(Error::invalid(msg!("decide.defined_twice")).at(at()));
         }
         if !dept_known(&ind.department) {
             return Err(unknown_department(state, &ind.department).at(at()));
@@ -582,9 +615,9 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         LookAlikes::of(state.plans.values().flat_map(|plan| plan.projects.keys().map(|k| k.as_str())));
     let mut seen = BTreeSet::new();
     for (i, pr) in import.projects.iter().enumerate() {
-        let at = || format!("projects[{i}] ('{}')", pr.project);
+        let at = || msg!("input.at_project", i = i, id = &pr.project);
         if !seen.insert(pr.project.as_str()) {
-            return Err(Error::invalid("listed twice in this file").at(at()));
+            return Err(Error::invalid(msg!("decide.listed_twice")).at(at()));
         }
         if !dept_known(&pr.department) {
             return Err(unknown_department(state, &pr.department).at(at()));
@@ -609,17 +642,16 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             .unwrap_or_default();
         if let Some(started) = pr.started {
             if started.year() >= p.year {
-                return Err(Error::invalid(format!(
-                    "started '{started}' is not before the plan year {}; a project starting in the plan year reports a start milestone",
-                    p.year
-                ))
-                .at(at()));
+                return Err(
+                    Error::invalid(msg!("decide.started_not_before", started = started, year = p.year)).at(at())
+                );
             }
             if let Some(known) = carried.iter().find(|c| c.milestone == Milestone::Start) {
                 if known.date != started {
-                    return Err(Error::conflict(format!(
-                        "started '{started}' contradicts the recorded start {}",
-                        known.date
+                    return Err(Error::conflict(msg!(
+                        "decide.started_contradicts",
+                        started = started,
+                        recorded = known.date
                     ))
                     .at(at()));
                 }
@@ -631,24 +663,18 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
         }
         match existing.and_then(|plan| plan.projects.get(&pr.project)) {
             Some(known) if ProjectListed { carried: Vec::new(), ..(*known.def).clone() } != *pr => {
-                return Err(Error::Conflict(
-                    "already listed differently in this plan; change planned investment with `submit revise-target`"
-                        .into(),
-                )
-                .at(at()))
+                return Err(Error::conflict(msg!("decide.listed_differently")).at(at()))
             }
             Some(known) if known.schedule.as_deref() != schedule => {
-                return Err(Error::Conflict(
-                    "already listed in this plan with another 建设性质 or other planned months".into(),
-                )
-                .at(at()))
+                return Err(Error::conflict(msg!("decide.schedule_differs")).at(at()))
             }
             Some(_) => {}
             None => {
                 if let Some((other, _)) = state.listing_plan(&pr.project, p.year) {
-                    return Err(Error::conflict(format!(
-                        "already listed for {} by plan '{}'; a project is listed once per year",
-                        p.year, other.def.plan
+                    return Err(Error::conflict(msg!(
+                        "decide.listed_by_other_plan",
+                        year = p.year,
+                        plan = &other.def.plan
                     ))
                     .at(at()));
                 }
@@ -683,9 +709,12 @@ fn plan_listing<'s>(
     if years.is_empty() {
         return Err(unknown_project(state, project));
     }
-    Err(Error::invalid(format!(
-        "{field} '{value}' is outside the plan years that list project '{project}' ({})",
-        years.join(", ")
+    Err(Error::invalid(msg!(
+        "decide.outside_listing_years",
+        field = field,
+        value = value,
+        project = project,
+        years = years.join(", ")
     )))
 }
 
@@ -718,9 +747,11 @@ fn indicator_plan<'s>(state: &'s State, indicator: &str, plan: Option<&str>, yea
     let in_year: Vec<&Plan> = defining.iter().copied().filter(|p| p.def.year == year).collect();
     if in_year.is_empty() {
         let years: Vec<String> = defining.iter().map(|p| p.def.year.to_string()).collect();
-        return Err(Error::invalid(format!(
-            "period year {year} is outside the plan years that define indicator '{indicator}' ({})",
-            years.join(", ")
+        return Err(Error::invalid(msg!(
+            "decide.outside_indicator_years",
+            year = year,
+            indicator = indicator,
+            years = years.join(", ")
         )));
     }
     pick_plan(in_year, plan, "indicator", indicator)
@@ -731,13 +762,15 @@ fn pick_plan<'s>(candidates: Vec<&'s Plan>, plan: Option<&str>, kind: &str, id: 
         Some(name) => candidates
             .into_iter()
             .find(|p| p.def.plan == name)
-            .ok_or_else(|| Error::invalid(format!("plan '{name}' does not include {kind} '{id}'"))),
+            .ok_or_else(|| Error::invalid(msg!("decide.plan_lacks", plan = name, kind = kind_word(kind), id = id))),
         None if candidates.len() == 1 => Ok(candidates[0]),
         None => {
             let names: Vec<&str> = candidates.iter().map(|p| p.def.plan.as_str()).collect();
-            Err(Error::invalid(format!(
-                "{kind} '{id}' is in several plans ({}); name one with --plan",
-                names.join(", ")
+            Err(Error::invalid(msg!(
+                "decide.in_several_plans",
+                kind = kind_word(kind),
+                id = id,
+                plans = names.join(", ")
             )))
         }
     }
@@ -750,17 +783,18 @@ fn check_schedule(s: &ProjectScheduled, listing: &ProjectListed, year: i32) -> R
     if s.construction == Some(crate::model::Construction::Continuing)
         && s.planned_month(Milestone::Start).is_some_and(|m| m.year >= year)
     {
-        return Err(Error::invalid(format!(
-            "is 续建 (under way before {year}) but plans its start in {}; a project starting this year is 新建",
-            s.planned_month(Milestone::Start).map(|m| m.to_string()).unwrap_or_default()
+        return Err(Error::invalid(msg!(
+            "decide.continuing_starts_in_year",
+            year = year,
+            month = s.planned_month(Milestone::Start).map(|m| m.to_string()).unwrap_or_default()
         )));
     }
     if let (Some(prior), Some(total)) = (s.prior_investment, listing.total_investment) {
         if prior > total {
-            return Err(Error::invalid(format!(
-                "至上年底累计完成投资 {} is more than its 总投资 {}",
-                crate::model::fmt_decimal(prior),
-                crate::model::fmt_decimal(total)
+            return Err(Error::invalid(msg!(
+                "decide.prior_over_total",
+                prior = crate::model::fmt_decimal(prior),
+                total = crate::model::fmt_decimal(total)
             )));
         }
     }
@@ -777,9 +811,7 @@ fn refuse_look_alike<'k>(kind: &str, id: &str, known: impl IntoIterator<Item = &
 }
 
 fn look_alike_error(kind: &str, id: &str, other: &str) -> Error {
-    Error::invalid(format!(
-        "{kind} id '{id}' differs from the existing '{other}' only in character width or spaces; did you mean '{other}'? Use it, or an id that differs in more than that"
-    ))
+    Error::invalid(msg!("decide.look_alike", kind = kind_word(kind), id = id, other = other))
 }
 
 /// Known ids by their look-alike form (`names::look_alike_key`): an import of many new
@@ -826,11 +858,12 @@ fn unknown_indicator(state: &State, id: &str) -> Error {
     )
 }
 
-fn require_coordinator(state: &State, actor: &str, what: &str) -> Result<()> {
+/// `what` is what only a coordinator may do: `msg!("decide.to_register_keys")`.
+fn require_coordinator(state: &State, actor: &str, what: Msg) -> Result<()> {
     if state.is_coordinator(actor) {
         return Ok(());
     }
-    Err(Error::forbidden(format!("department '{actor}' is not a coordinator; only a coordinator may {what}")))
+    Err(Error::forbidden(msg!("decide.not_coordinator", actor = actor, what = what)))
 }
 
 fn authorize_project(state: &State, actor: &str, plan: &Plan, project: &str) -> Result<()> {
@@ -842,9 +875,12 @@ fn authorize_listing(state: &State, actor: &str, plan: &Plan, listing: &Listing)
     if actor == responsible || state.is_coordinator(actor) {
         return Ok(());
     }
-    Err(Error::forbidden(format!(
-        "department '{actor}' is not responsible for project '{}' in plan '{}' (responsible: '{responsible}')",
-        listing.def.project, plan.def.plan
+    Err(Error::forbidden(msg!(
+        "decide.not_responsible_project",
+        actor = actor,
+        project = &listing.def.project,
+        plan = &plan.def.plan,
+        responsible = responsible
     )))
 }
 
@@ -853,24 +889,30 @@ fn authorize_indicator(state: &State, actor: &str, plan: &Plan, indicator: &str)
     if actor == responsible || state.is_coordinator(actor) {
         return Ok(());
     }
-    Err(Error::forbidden(format!(
-        "department '{actor}' is not responsible for indicator '{indicator}' in plan '{}' (responsible: '{responsible}')",
-        plan.def.plan
+    Err(Error::forbidden(msg!(
+        "decide.not_responsible_indicator",
+        actor = actor,
+        indicator = indicator,
+        plan = &plan.def.plan,
+        responsible = responsible
     )))
 }
 
 fn not_future(field: &str, first_day: Date, value: &dyn std::fmt::Display, today: Date) -> Result<()> {
     if first_day > today {
-        return Err(Error::invalid(format!("{field} '{value}' is in the future (today is {today})")));
+        return Err(Error::invalid(msg!("decide.in_future", field = field, value = value, today = today)));
     }
     Ok(())
 }
 
 fn check_milestone_order(progress: &Progress, project: &str, milestone: Milestone, date: Date) -> Result<()> {
     if let Some(e) = progress.milestones.get(&milestone) {
-        return Err(Error::invalid(format!(
-            "project '{project}' already reached {milestone} on {} (seq {}); milestones are reached once",
-            e.date, e.seq
+        return Err(Error::invalid(msg!(
+            "decide.milestone_reached_once",
+            project = project,
+            milestone = milestone.word(),
+            date = e.date,
+            seq = e.seq
         )));
     }
     let (before, before_date) = match milestone {
@@ -879,12 +921,19 @@ fn check_milestone_order(progress: &Progress, project: &str, milestone: Mileston
         Milestone::Operate => (Milestone::Complete, progress.milestones.get(&Milestone::Complete).map(|e| e.date)),
     };
     match before_date {
-        None => Err(Error::invalid(format!(
-            "project '{project}' cannot reach {milestone} before {before}: no {before} is recorded"
+        None => Err(Error::invalid(msg!(
+            "decide.milestone_before_missing",
+            project = project,
+            milestone = milestone.word(),
+            before = before.word()
         ))),
-        Some(d) if date < d => {
-            Err(Error::invalid(format!("{milestone} date {date} is before the project's {before} on {d}")))
-        }
+        Some(d) if date < d => Err(Error::invalid(msg!(
+            "decide.milestone_date_before",
+            milestone = milestone.word(),
+            date = date,
+            before = before.word(),
+            earlier = d
+        ))),
         Some(_) => Ok(()),
     }
 }
@@ -898,19 +947,29 @@ fn article(word: &str) -> &'static str {
     }
 }
 
+/// A basis with its article, as the refusal of a superseding actual says it: "an estimate",
+/// "a final" (in Chinese, the word with its meaning).
+fn basis_phrase(basis: Basis) -> Msg {
+    match basis {
+        Basis::Estimate => msg!("decide.basis_estimate"),
+        Basis::Preliminary => msg!("decide.basis_preliminary"),
+        Basis::Final => msg!("decide.basis_final"),
+    }
+}
+
 fn listing<'s>(state: &'s State, plan: &str, project: &str) -> Option<&'s Listing> {
     state.plans.get(plan).and_then(|p| p.projects.get(project)).map(|l| &**l)
 }
 
 fn find_target(event: &EventRef, lookup: &Lookup) -> Result<Event> {
-    lookup(event)?.ok_or_else(|| Error::invalid(format!("event {event} does not exist")))
+    lookup(event)?.ok_or_else(|| Error::invalid(msg!("decide.event_missing", event = event.msg())))
 }
 
 /// The live fact `target` recorded, with its current value; an error when the event is of a
 /// kind that cannot be amended, or was already retracted.
 fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decimal>)> {
     let seq = target.seq;
-    let retracted = || Error::invalid(format!("event seq {seq} has been retracted"));
+    let retracted = || Error::invalid(msg!("decide.retracted", seq = seq));
     match &target.payload {
         Payload::InvestmentReported(i) => {
             let e = listing(state, &i.plan, &i.project).and_then(|l| l.progress.investments.get(&i.period));
@@ -946,14 +1005,17 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
                 None => Err(retracted()),
             }
         }
-        other => Err(Error::invalid(format!(
-            "event seq {seq} is {} {} event; only investment, milestone and actual events can be corrected or retracted{}",
-            article(other.kind()),
-            other.kind(),
-            match other {
-                Payload::Corrected(c) => format!(" (it corrects seq {}: amend that one)", c.target_seq),
-                _ => String::new(),
-            }
-        ))),
+        other => {
+            let hint = match other {
+                Payload::Corrected(c) => msg!("decide.corrects_hint", seq = c.target_seq),
+                _ => Msg::text(""),
+            };
+            let kind = other.kind();
+            Err(Error::invalid(if article(kind) == "an" {
+                msg!("decide.not_amendable_an", seq = seq, kind = kind, hint = hint)
+            } else {
+                msg!("decide.not_amendable_a", seq = seq, kind = kind, hint = hint)
+            }))
+        }
     }
 }

@@ -319,11 +319,11 @@ impl Payload {
     /// (`model::check_magnitude`), if any: a log written before the bounds may hold one,
     /// and folding it could overflow a sum. Runs on every event folded: it allocates only
     /// for the message of a figure out of bounds.
-    pub fn out_of_bounds(&self) -> Option<String> {
+    pub fn out_of_bounds(&self) -> Option<crate::msg::Msg> {
         self.figures().into_iter().flatten().find(|(_, d)| !crate::model::within_bounds(*d)).map(|(field, d)| {
             crate::model::check_magnitude(field, &crate::model::fmt_decimal(d), d)
                 .err()
-                .map_or_else(|| format!("{field} is out of bounds"), |e| e.to_string())
+                .map_or_else(|| msg!("event.figure_out_of_bounds", field = field), |e| e.to_msg())
         })
     }
 

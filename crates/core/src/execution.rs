@@ -78,11 +78,7 @@ impl ChartKind {
             "levels" => ChartKind::Levels,
             "departments" => ChartKind::Departments,
             "indicators" => ChartKind::Indicators,
-            _ => {
-                return Err(crate::Error::invalid(format!(
-                    "chart '{text}' is not a chart; expected one of: cumulative, levels, departments, indicators"
-                )))
-            }
+            _ => return Err(crate::Error::invalid(msg!("execution.not_a_chart", chart = text))),
         })
     }
 

@@ -37,11 +37,7 @@ impl What {
             "indicators" | "指标" => What::Indicators,
             "summary" | "汇总" => What::Summary,
             "monthly" | "月度" => What::Monthly,
-            _ => {
-                return Err(crate::Error::invalid(format!(
-                "--what '{text}' is not a table; expected one of: plan, projects, indicators, summary, monthly, audit, all"
-            )))
-            }
+            _ => return Err(crate::Error::invalid(msg!("export.not_a_table", what = text))),
         })
     }
 }

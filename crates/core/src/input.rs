@@ -17,6 +17,7 @@ use crate::model::{
     check_id, check_text, parse_amount, parse_decimal, Basis, Comparison, Construction, Date, Level, Measure,
     Milestone, Month, Nature, Period, YEAR_MAX, YEAR_MIN,
 };
+use crate::msg::Msg;
 
 /// Most lines a submission file may hold (each line is at least one event of a batch).
 pub const FILE_LINES_MAX: usize = crate::event::BATCH_EVENTS_MAX;
@@ -98,12 +99,10 @@ fn toml_decimal(field: &str, v: &toml::Value, non_negative: bool) -> Result<rust
     let text = match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => {
-            return Err(Error::invalid(format!(
-                "{field} = {f} is a TOML float; write decimals as strings, e.g. {field} = \"{f}\""
-            )))
+        toml::Value::Float(f) => return Err(Error::invalid(msg!("input.toml_float", field = field, value = f))),
+        other => {
+            return Err(Error::invalid(msg!("input.not_decimal_string", field = field, found = toml_type(other))))
         }
-        other => return Err(Error::invalid(format!("{field} must be a decimal string, not {}", other.type_str()))),
     };
     if non_negative {
         parse_amount(field, &text)
@@ -112,21 +111,33 @@ fn toml_decimal(field: &str, v: &toml::Value, non_negative: bool) -> Result<rust
     }
 }
 
+/// The kind of a TOML value as a message names it ("array" / 数组).
+fn toml_type(v: &toml::Value) -> Msg {
+    match v {
+        toml::Value::Boolean(_) => msg!("input.toml_boolean"),
+        toml::Value::Datetime(_) => msg!("input.toml_datetime"),
+        toml::Value::Array(_) => msg!("input.toml_array"),
+        toml::Value::Table(_) => msg!("input.toml_table"),
+        other => Msg::text(other.type_str()),
+    }
+}
+
 /// Parses and checks a plan file. Errors name the entry ("projects[3] ('kp-003'): ...") or,
 /// for TOML syntax, the line.
 pub fn parse_plan(text: &str) -> Result<PlanImport> {
     let raw: RawPlanFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        let msg = e.message().trim().replace('\n', " ");
+        let message = msg!("input.toml_syntax", message = e.message().trim().replace('\n', " "));
         match line {
-            Some(l) => Error::invalid(msg).at_line(l),
-            None => Error::invalid(msg),
+            Some(l) => Error::invalid(message).at_line(l),
+            None => Error::invalid(message),
         }
     })?;
     let p = &raw.plan;
     check_id("plan", &p.id).map_err(|e| e.at(msg!("at.plan")))?;
     if !(i64::from(YEAR_MIN)..=i64::from(YEAR_MAX)).contains(&p.year) {
-        return Err(Error::invalid(format!("year {} is outside {YEAR_MIN}..={YEAR_MAX}", p.year)).at("plan"));
+        return Err(Error::invalid(msg!("input.year_outside", year = p.year, min = YEAR_MIN, max = YEAR_MAX))
+            .at(msg!("at.plan")));
     }
     check_text("title", &p.title, true).at_with(|| msg!("at.plan"))?;
     check_text("jurisdiction", &p.jurisdiction, true).at_with(|| msg!("at.plan"))?;
@@ -142,7 +153,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
     let mut errors = Errors::default();
     let mut departments = Vec::new();
     for (i, d) in raw.departments.iter().enumerate() {
-        let at = || format!("departments[{i}] ('{}')", d.id);
+        let at = || msg!("input.at_department", i = i, id = &d.id);
         match check_id("department", &d.id).and_then(|()| check_text("name", &d.name, true)).at_with(at) {
             Ok(()) => departments.push(DepartmentRegistered {
                 dept: d.id.clone(),
@@ -156,7 +167,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
     let mut indicators = Vec::new();
     let mut tracked = Vec::new();
     for (i, d) in raw.indicators.iter().enumerate() {
-        let at = || format!("indicators[{i}] ('{}')", d.id);
+        let at = || msg!("input.at_indicator", i = i, id = &d.id);
         let ind = (|| {
             check_id("indicator", &d.id)?;
             check_text("name", &d.name, true)?;
@@ -164,9 +175,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
             check_id("department", &d.department)?;
             let Some(target) = &d.target else {
                 if d.comparison.is_some() || d.nature.is_some() || d.approximate {
-                    return Err(Error::invalid(
-                        "comparison, nature and approximate describe a target; this indicator has none (add target, or remove them)",
-                    ));
+                    return Err(Error::invalid(msg!("input.target_fields_without_target")));
                 }
                 tracked.push(IndicatorTracked {
                     plan: plan.plan.clone(),
@@ -179,7 +188,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
                 return Ok(None);
             };
             let needed = |field: &str, v: &Option<String>| {
-                v.clone().ok_or_else(|| Error::invalid(format!("{field} is required with a target")))
+                v.clone().ok_or_else(|| Error::invalid(msg!("input.required_with_target", field = field)))
             };
             Ok(Some(IndicatorDefined {
                 plan: plan.plan.clone(),
@@ -204,7 +213,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
     let mut projects = Vec::new();
     let mut schedules = Vec::new();
     for (i, d) in raw.projects.iter().enumerate() {
-        let at = || format!("projects[{i}] ('{}')", d.id);
+        let at = || msg!("input.at_project", i = i, id = &d.id);
         let schedule = (|| {
             let month = |field: &str, v: &Option<String>| v.as_deref().map(|m| Month::parse(field, m)).transpose();
             let s = ProjectScheduled {
@@ -231,7 +240,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
             Ok(s) => schedules.extend(s),
             Err(e) => errors.push(e),
         }
-        let at = || format!("projects[{i}] ('{}')", d.id);
+        let at = || msg!("input.at_project", i = i, id = &d.id);
         let pr = (|| {
             check_id("project", &d.id)?;
             check_text("name", &d.name, true)?;
@@ -240,7 +249,7 @@ pub fn parse_plan(text: &str) -> Result<PlanImport> {
             for m in &d.planned_milestones {
                 let m = Milestone::parse("planned_milestones", m)?;
                 if planned_milestones.contains(&m) {
-                    return Err(Error::invalid(format!("planned_milestones names '{m}' twice")));
+                    return Err(Error::invalid(msg!("input.milestone_twice", milestone = m)));
                 }
                 planned_milestones.push(m);
             }
@@ -297,15 +306,21 @@ pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target
 /// Builds a submission of `kind` from named text fields (JSONL keys or CLI flags).
 pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<Submission> {
     let allowed = kind_fields(kind).ok_or_else(|| {
-        Error::invalid(format!("type '{kind}' is not a submission kind; expected one of: {}", KINDS.join(", ")))
+        Error::invalid(msg!("input.not_a_kind", kind = kind, kinds = KINDS.join(", ")))
     })?;
     for k in fields.keys() {
         if k != "id" && k != "note" && !allowed.contains(&k.as_str()) {
-            return Err(Error::invalid(format!("unknown field '{k}' for {kind} (takes: {})", allowed.join(", "))));
+            return Err(Error::invalid(msg!(
+                "input.unknown_field",
+                field = k,
+                kind = kind,
+                fields = allowed.join(", ")
+            )));
         }
     }
     let get = |name: &str| -> Result<&str> {
-        fields.get(name).map(String::as_str).ok_or_else(|| Error::invalid(format!("{kind} needs '{name}'")))
+        let missing = || Error::invalid(msg!("input.needs", kind = kind, field = name));
+        fields.get(name).map(String::as_str).ok_or_else(missing)
     };
     let opt = |name: &str| fields.get(name).map(String::as_str);
     let id_of = |name: &str, v: &str| -> Result<String> {
@@ -340,7 +355,7 @@ pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> 
             let target = match (opt("indicator"), opt("project")) {
                 (Some(i), None) => TargetSpec::Indicator { indicator: id_of("indicator", i)?, plan },
                 (None, Some(p)) => TargetSpec::Project { project: id_of("project", p)?, plan },
-                _ => return Err(Error::invalid("revise-target needs exactly one of 'indicator' or 'project'")),
+                _ => return Err(Error::invalid(msg!("input.revise_needs_one"))),
             };
             Command::ReviseTarget { target, value: parse_decimal("value", get("value")?)?, reason: reason()? }
         }
@@ -359,7 +374,7 @@ pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> 
         _ => unreachable!("kind checked by kind_fields"),
     };
     let id = opt("id")
-        .map(|t| Uuid::parse_str(t).map_err(|_| Error::invalid(format!("id '{t}' is not a UUID"))))
+        .map(|t| Uuid::parse_str(t).map_err(|_| Error::invalid(msg!("input.not_uuid", id = t))))
         .transpose()?;
     let note = opt("note").map(str::to_string);
     if let Some(n) = &note {
@@ -385,7 +400,7 @@ pub fn parse_jsonl_max(text: &str, max_lines: usize) -> Result<Vec<(usize, Submi
             continue;
         }
         if out.len() + bad.count >= max_lines {
-            return Err(Error::invalid(format!("more than {max_lines} submissions; split the file")).at_line(n));
+            return Err(Error::invalid(msg!("input.too_many_lines", max = max_lines)).at_line(n));
         }
         match parse_jsonl_line(line).at_with(|| msg!("at.line", line = n)) {
             Ok(sub) => out.push((n, sub)),
@@ -430,9 +445,9 @@ impl Errors {
 
 fn parse_jsonl_line(line: &str) -> Result<Submission> {
     let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| Error::invalid(format!("not valid JSON ({e})")))?;
+        serde_json::from_str(line).map_err(|e| Error::invalid(msg!("input.not_json", reason = e)))?;
     let serde_json::Value::Object(map) = value else {
-        return Err(Error::invalid("expected a JSON object"));
+        return Err(Error::invalid(msg!("input.not_object")));
     };
     let mut fields = BTreeMap::new();
     let mut kind = None;
@@ -443,14 +458,12 @@ fn parse_jsonl_line(line: &str) -> Result<Submission> {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Null => continue,
             other => {
-                return Err(Error::invalid(format!(
-                    "field '{k}' must be a string or a number, not {}",
-                    match other {
-                        serde_json::Value::Bool(_) => "a boolean",
-                        serde_json::Value::Array(_) => "an array",
-                        _ => "an object",
-                    }
-                )))
+                let found = match other {
+                    serde_json::Value::Bool(_) => msg!("input.json_boolean"),
+                    serde_json::Value::Array(_) => msg!("input.json_array"),
+                    _ => msg!("input.json_object"),
+                };
+                return Err(Error::invalid(msg!("input.field_not_scalar", field = k, found = found)));
             }
         };
         if k == "type" {
@@ -459,7 +472,7 @@ fn parse_jsonl_line(line: &str) -> Result<Submission> {
             fields.insert(k, text);
         }
     }
-    let kind = kind.ok_or_else(|| Error::invalid("missing \"type\""))?;
+    let kind = kind.ok_or_else(|| Error::invalid(msg!("input.missing_type")))?;
     submission_from_fields(&kind, &fields)
 }
 

@@ -12,6 +12,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::msg::Msg;
 
 /// Longest free text accepted (names, titles, reasons, notes), in bytes.
 pub const TEXT_LEN_MAX: usize = 4096;
@@ -30,13 +31,13 @@ pub use crate::names::check_id;
 /// other than newline and tab.
 pub fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
     if required && text.trim().is_empty() {
-        return Err(Error::invalid(format!("{field} must not be empty")));
+        return Err(Error::invalid(msg!("model.text_empty", field = field)));
     }
     if text.len() > TEXT_LEN_MAX {
-        return Err(Error::invalid(format!("{field} is longer than {TEXT_LEN_MAX} bytes")));
+        return Err(Error::invalid(msg!("model.text_too_long", field = field, max = TEXT_LEN_MAX)));
     }
     if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid(format!("{field} contains a control character")));
+        return Err(Error::invalid(msg!("model.text_control", field = field)));
     }
     Ok(())
 }
@@ -52,16 +53,19 @@ pub fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
         && !body.starts_with('.')
         && !body.ends_with('.');
     if !plain {
-        return Err(Error::invalid(format!("{field} '{text}' is not a decimal number")));
+        return Err(Error::invalid(msg!("model.not_decimal", field = field, text = text)));
     }
     let significant = body.trim_start_matches(['0', '.']).chars().filter(char::is_ascii_digit).count();
     if significant > DECIMAL_DIGITS_MAX {
-        return Err(Error::invalid(format!(
-            "{field} '{text}' has more than {DECIMAL_DIGITS_MAX} significant digits, more than planledger keeps exactly"
+        return Err(Error::invalid(msg!(
+            "model.too_many_digits",
+            field = field,
+            text = text,
+            max = DECIMAL_DIGITS_MAX
         )));
     }
-    let d =
-        Decimal::from_str(t).map_err(|e| Error::invalid(format!("{field} '{text}' is not a decimal number ({e})")))?;
+    let d = Decimal::from_str(t)
+        .map_err(|e| Error::invalid(msg!("model.not_decimal_because", field = field, text = text, reason = e)))?;
     check_magnitude(field, text, d)?;
     Ok(d)
 }
@@ -87,13 +91,14 @@ pub fn check_magnitude(field: &str, text: &str, d: Decimal) -> Result<()> {
         return Ok(());
     }
     if d.abs() >= Decimal::from(MAGNITUDE_MAX) {
-        return Err(Error::invalid(format!(
-            "{field} '{text}' is too large: figures must be smaller than 10^15 in absolute value"
-        )));
+        return Err(Error::invalid(msg!("model.too_large", field = field, text = text)));
     }
     if d.normalize().scale() > DECIMAL_PLACES_MAX {
-        return Err(Error::invalid(format!(
-            "{field} '{text}' has more than {DECIMAL_PLACES_MAX} decimal places; round it to {DECIMAL_PLACES_MAX}"
+        return Err(Error::invalid(msg!(
+            "model.too_many_places",
+            field = field,
+            text = text,
+            places = DECIMAL_PLACES_MAX
         )));
     }
     Ok(())
@@ -103,7 +108,7 @@ pub fn check_magnitude(field: &str, text: &str, d: Decimal) -> Result<()> {
 pub fn parse_amount(field: &str, text: &str) -> Result<Decimal> {
     let d = parse_decimal(field, text)?;
     if d.is_sign_negative() && !d.is_zero() {
-        return Err(Error::invalid(format!("{field} '{text}' is negative")));
+        return Err(Error::invalid(msg!("model.negative", field = field, text = text)));
     }
     Ok(d)
 }
@@ -155,7 +160,7 @@ impl<'de> Deserialize<'de> for Date {
 
 impl Date {
     pub fn parse(field: &str, text: &str) -> Result<Date> {
-        let bad = || Error::invalid(format!("{field} '{text}' is not a date (YYYY-MM-DD)"));
+        let bad = || Error::invalid(msg!("model.not_date", field = field, text = text));
         let b = text.as_bytes();
         let shape = b.len() == 10
             && b[4] == b'-'
@@ -187,17 +192,23 @@ impl fmt::Display for Date {
 
 fn check_year(field: &str, year: i32) -> Result<()> {
     if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
-        return Err(Error::invalid(format!("{field}: year {year} is outside {YEAR_MIN}..={YEAR_MAX}")));
+        return Err(Error::invalid(msg!(
+            "model.year_outside",
+            field = field,
+            year = year,
+            min = YEAR_MIN,
+            max = YEAR_MAX
+        )));
     }
     Ok(())
 }
 
 fn parse_year(field: &str, text: &str, whole: &str) -> Result<i32> {
     if text.len() != 4 || !text.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(Error::invalid(format!("{field} '{whole}' is not a period (YYYY, YYYY-Qn or YYYY-MM)")));
+        return Err(Error::invalid(msg!("model.not_period_year", field = field, text = whole)));
     }
     // Four ASCII digits always parse.
-    let y: i32 = text.parse().map_err(|_| Error::invalid(format!("{field} '{whole}' has a bad year")))?;
+    let y: i32 = text.parse().map_err(|_| Error::invalid(msg!("model.bad_year", field = field, text = whole)))?;
     check_year(field, y)?;
     Ok(y)
 }
@@ -214,7 +225,7 @@ impl Month {
     pub fn parse(field: &str, text: &str) -> Result<Month> {
         match Period::parse(field, text)? {
             Period::Month(m) => Ok(m),
-            _ => Err(Error::invalid(format!("{field} '{text}' is not a month (YYYY-MM)"))),
+            _ => Err(Error::invalid(msg!("model.not_month", field = field, text = text))),
         }
     }
 
@@ -249,7 +260,7 @@ pub enum Period {
 
 impl Period {
     pub fn parse(field: &str, text: &str) -> Result<Period> {
-        let bad = || Error::invalid(format!("{field} '{text}' is not a period (YYYY, YYYY-Hn, YYYY-Qn or YYYY-MM)"));
+        let bad = || Error::invalid(msg!("model.not_period", field = field, text = text));
         let (y, rest) = match text.split_once('-') {
             None => return Ok(Period::Year(parse_year(field, text, text)?)),
             Some(parts) => parts,
@@ -272,7 +283,7 @@ impl Period {
         }
         let m: u8 = rest.parse().map_err(|_| bad())?;
         if !(1..=12).contains(&m) {
-            return Err(Error::invalid(format!("{field} '{text}': month {m} does not exist")));
+            return Err(Error::invalid(msg!("model.no_such_month", field = field, text = text, month = m)));
         }
         Ok(Period::Month(Month { year, month: m }))
     }
@@ -336,6 +347,21 @@ impl fmt::Display for Period {
     }
 }
 
+/// What a vocabulary is called in a message ("level" → 级别).
+fn vocabulary_word(what: &str) -> Msg {
+    match what {
+        "level" => msg!("model.word_level"),
+        "measure" => msg!("model.word_measure"),
+        "comparison" => msg!("model.word_comparison"),
+        "nature" => msg!("model.word_nature"),
+        "basis" => msg!("model.word_basis"),
+        "role" => msg!("model.word_role"),
+        "construction" => msg!("model.word_construction"),
+        "milestone" => msg!("model.word_milestone"),
+        other => Msg::text(other),
+    }
+}
+
 /// Declares a closed vocabulary: a Copy enum with its one text name per variant, parsed from
 /// and printed to that name (the names are the glossary's, fixed by the file formats).
 macro_rules! vocabulary {
@@ -354,10 +380,12 @@ macro_rules! vocabulary {
             pub fn parse(field: &str, text: &str) -> Result<$name> {
                 match text.trim() {
                     $($text $(| $alias)* => Ok($name::$variant),)+
-                    _ => Err(Error::invalid(format!(
-                        "{field} '{text}' is not a {}; expected one of: {}",
-                        $what,
-                        [$($text),+].join(", ")
+                    _ => Err(Error::invalid(msg!(
+                        "model.not_in_vocabulary",
+                        field = field,
+                        text = text,
+                        what = vocabulary_word($what),
+                        expected = [$($text),+].join(", ")
                     ))),
                 }
             }
@@ -432,6 +460,17 @@ impl Level {
     pub const REPORT_ORDER: [Level; 4] = [Level::Province, Level::City, Level::County, Level::District];
 }
 
+impl Milestone {
+    /// The milestone as a message names it: start / 开工, complete / 竣工, operate / 投产.
+    pub fn word(self) -> Msg {
+        match self {
+            Milestone::Start => msg!("model.milestone_start"),
+            Milestone::Complete => msg!("model.milestone_complete"),
+            Milestone::Operate => msg!("model.milestone_operate"),
+        }
+    }
+}
+
 impl Construction {
     pub fn zh(self) -> &'static str {
         match self {
@@ -478,7 +517,7 @@ impl Timestamp {
                 return Ok(Timestamp(us));
             }
         }
-        Err(Error::invalid(format!("{field} '{text}' is not an RFC 3339 time (e.g. 2022-01-15T09:30:00Z)")))
+        Err(Error::invalid(msg!("model.not_rfc3339", field = field, text = text)))
     }
 
     /// The UTC date of this instant.
@@ -507,9 +546,7 @@ impl Timestamp {
             .or_else(|| Date::parse(field, text).ok().and_then(|d| d.0.and_hms_micro_opt(23, 59, 59, 999_999)));
         match local {
             Some(t) => Ok(Timestamp(t.and_utc().timestamp_micros() - i64::from(zone.offset_seconds) * 1_000_000)),
-            None => Err(Error::invalid(format!(
-                "{field} '{text}' is not a time (e.g. 2022-01-15, 2022-01-15T09:30:00, or 2022-01-15T09:30:00+08:00)"
-            ))),
+            None => Err(Error::invalid(msg!("model.not_time", field = field, text = text))),
         }
     }
 }
@@ -544,11 +581,7 @@ impl TimeZone {
         if let Some((name, offset)) = TimeZone::NAMED.iter().find(|(n, _)| *n == t) {
             return Ok(TimeZone { offset_seconds: *offset, name: Some(name) });
         }
-        let bad = || {
-            Error::invalid(format!(
-                "time zone '{t}' is not one planledger knows; give Asia/Shanghai, Asia/Urumqi, UTC or an offset such as +08:00"
-            ))
-        };
+        let bad = || Error::invalid(msg!("model.bad_time_zone", zone = t));
         let (sign, rest) = match t.as_bytes().first() {
             Some(b'+') => (1, &t[1..]),
             Some(b'-') => (-1, &t[1..]),

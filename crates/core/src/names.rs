@@ -10,6 +10,7 @@
 //! spaces.
 
 use crate::error::{Error, Result};
+use crate::msg::Msg;
 
 /// Most characters in an id: a 项目名称 such as "郑州市管城回族区智慧城市运营管理中心建设项目"
 /// fits with room to spare.
@@ -27,22 +28,36 @@ fn invisible(c: char) -> bool {
 
 /// Checks an id of `kind` (plan, department, project, indicator, principal).
 pub fn check_id(kind: &str, id: &str) -> Result<()> {
-    let why = if id.is_empty() {
-        Some("is empty".to_string())
+    let (kind, shown) = (kind_word(kind), printable(id));
+    let problem = if id.is_empty() {
+        Some(msg!("names.id_empty", kind = kind, id = shown))
     } else if id.chars().count() > ID_CHARS_MAX || id.len() > ID_BYTES_MAX {
-        Some(format!("is longer than {ID_CHARS_MAX} characters; use the 项目编号 or a shorter name"))
+        Some(msg!("names.id_too_long", kind = kind, id = shown, max = ID_CHARS_MAX))
     } else if id.starts_with(char::is_whitespace) || id.ends_with(char::is_whitespace) {
-        Some("starts or ends with a space; remove it".to_string())
+        Some(msg!("names.id_space", kind = kind, id = shown))
     } else if let Some(c) = id.chars().find(|c| c.is_control() || invisible(*c)) {
-        Some(format!("contains the invisible character U+{:04X}; retype it", u32::from(c)))
+        Some(msg!("names.id_invisible", kind = kind, id = shown, code = format!("{:04X}", u32::from(c))))
     } else if id.contains(['/', '\\']) {
-        Some("contains '/' or '\\', which ids may not hold; use '-' instead".to_string())
+        Some(msg!("names.id_slash", kind = kind, id = shown))
     } else {
         None
     };
-    match why {
+    match problem {
         None => Ok(()),
-        Some(why) => Err(Error::invalid(format!("{kind} id '{}' {why}", printable(id)))),
+        Some(m) => Err(Error::invalid(m)),
+    }
+}
+
+/// The kind of an id as a message names it ("project" → 项目); a kind this table does not
+/// know is shown as written.
+pub fn kind_word(kind: &str) -> Msg {
+    match kind {
+        "plan" => msg!("kind.plan"),
+        "department" => msg!("kind.department"),
+        "project" => msg!("kind.project"),
+        "indicator" => msg!("kind.indicator"),
+        "principal" => msg!("names.principal"),
+        other => Msg::text(other),
     }
 }
 
@@ -93,18 +108,6 @@ pub fn nearest<'k>(id: &str, known: impl IntoIterator<Item = &'k str>) -> Vec<St
     scored.into_iter().take(SUGGESTIONS_MAX).map(|(_, k)| k.to_string()).collect()
 }
 
-/// "; did you mean 'a' or 'b'?", or nothing when there is no suggestion.
-pub fn did_you_mean(suggestions: &[String]) -> String {
-    match suggestions {
-        [] => String::new(),
-        [one] => format!("; did you mean '{one}'?"),
-        [init @ .., last] => {
-            let init: Vec<String> = init.iter().map(|s| format!("'{s}'")).collect();
-            format!("; did you mean {} or '{last}'?", init.join(", "))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +141,5 @@ mod tests {
         assert_eq!(nearest("金岱 智慧产业园", known)[0], "金岱智慧产业园");
         assert_eq!(nearest("prak", known), vec!["park"]);
         assert!(nearest("完全不同", known).is_empty());
-        assert_eq!(did_you_mean(&["a".into(), "b".into()]), "; did you mean 'a' or 'b'?");
     }
 }

@@ -15,6 +15,7 @@ use crate::event::{
     DepartmentRegistered, IndicatorDefined, IndicatorTracked, PlanDeclared, ProjectListed, ProjectScheduled,
 };
 use crate::model::{check_text, Comparison, Construction, Level, Measure, Milestone, Nature, YEAR_MAX, YEAR_MIN};
+use crate::msg::Msg;
 use crate::sheet::{
     cell_amount, cell_decimal, cell_month, find_header, is_total_row, normalize_header, year_in, Cell, Header,
     Problems, Sheet, Workbook,
@@ -108,10 +109,7 @@ pub fn plan_from_workbook(
     let projects_sheet = pick_sheet(wb, "项目", PROJECT_COLUMNS, &["项目名称", "项目编号"]);
     let indicators_sheet = pick_sheet(wb, "指标", INDICATOR_COLUMNS, &["指标名称"]);
     if projects_sheet.is_none() && indicators_sheet.is_none() {
-        return Err(Error::invalid(
-            "found no sheet of projects (a header with 项目名称 and 年度计划投资) nor of indicators (指标名称, 目标值); \
-             see docs/spreadsheets.md for the template, or `planledger template --out 模板.xlsx`",
-        ));
+        return Err(Error::invalid(msg!("plan_sheet.no_sheet")));
     }
     let plan = plan_declared(wb, meta, projects_sheet.as_ref().or(indicators_sheet.as_ref()))?;
     let mut problems = Problems::default();
@@ -163,25 +161,17 @@ fn plan_declared(wb: &Workbook, meta: &PlanMeta, main: Option<&(&Sheet, Header)>
     let from_title = title_row.as_deref().and_then(year_in);
     let year = match meta.year.or_else(|| info.get("年度").and_then(|y| y.trim_end_matches('年').parse().ok())) {
         Some(y) => y,
-        None => from_title.map(|(y, _)| y).ok_or_else(|| {
-            Error::invalid(
-                "the plan's year is not given: add --year 2021, or a title row such as 管城区2021年重点项目计划表",
-            )
-        })?,
+        None => from_title.map(|(y, _)| y).ok_or_else(|| Error::invalid(msg!("plan_sheet.no_year")))?,
     };
     if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
-        return Err(Error::invalid(format!("year {year} is outside {YEAR_MIN}..={YEAR_MAX}")));
+        return Err(Error::invalid(msg!("input.year_outside", year = year, min = YEAR_MIN, max = YEAR_MAX)));
     }
     let jurisdiction = meta
         .jurisdiction
         .clone()
         .or_else(|| info.get("行政区").or(info.get("地区")).cloned())
         .or_else(|| from_title.map(|(_, j)| j.trim().to_string()).filter(|j| !j.is_empty()))
-        .ok_or_else(|| {
-            Error::invalid(
-                "the plan's jurisdiction is not given: add --jurisdiction 管城区, or a title row that begins with it",
-            )
-        })?;
+        .ok_or_else(|| Error::invalid(msg!("plan_sheet.no_jurisdiction")))?;
     let title = meta
         .title
         .clone()
@@ -213,10 +203,10 @@ impl<'k> Departments<'k> {
     }
 
     /// The id of the department a 责任单位 cell names (its first, when it lists several).
-    fn resolve(&mut self, cell: &str) -> std::result::Result<String, String> {
+    fn resolve(&mut self, cell: &str) -> std::result::Result<String, Msg> {
         let lead = cell.split(['、', '，', ',', '；', ';', '/']).map(str::trim).find(|s| !s.is_empty()).unwrap_or("");
         if lead.is_empty() {
-            return Err("is empty; name the responsible department (责任单位)".into());
+            return Err(msg!("plan_sheet.department_empty"));
         }
         let key = crate::names::look_alike_key(lead);
         let same = |id: &str, name: &str| {
@@ -231,7 +221,7 @@ impl<'k> Departments<'k> {
         if let Some(n) = self.new.iter().find(|n| same(&n.dept, &n.name)) {
             return Ok(n.dept.clone());
         }
-        crate::model::check_id("department", lead).map_err(|e| e.to_string())?;
+        crate::model::check_id("department", lead).map_err(|e| e.to_msg())?;
         self.new.push(DepartmentRegistered { dept: lead.to_string(), name: lead.to_string(), coordinator: false });
         Ok(lead.to_string())
     }
@@ -256,7 +246,7 @@ impl Row<'_> {
     }
 
     /// A problem in `column`, named as the sheet's header writes it.
-    fn problem(&self, problems: &mut Problems, column: &str, why: &str) {
+    fn problem(&self, problems: &mut Problems, column: &str, why: impl Into<Msg>) {
         problems.cell(self.sheet, self.number, self.header.written(column), &self.text(column), why);
     }
 
@@ -300,7 +290,7 @@ fn read_projects(
 ) -> Vec<(ProjectListed, Option<ProjectScheduled>)> {
     for needed in ["项目名称", "年度计划投资"] {
         if header.index(needed).is_none() && !(needed == "项目名称" && header.index("项目编号").is_some()) {
-            problems.add(format!("sheet {}: no column {needed} (or a synonym of it) in the header", sheet.name));
+            problems.add(msg!("plan_sheet.no_column", sheet = &sheet.name, column = needed));
         }
     }
     if !problems.is_empty() {
@@ -316,7 +306,7 @@ fn read_projects(
         }
         if let Some(p) = read_project(&row, plan, section, depts, problems) {
             if !ids.insert(p.0.project.clone()) {
-                row.problem(problems, "项目编号", "is listed twice in this sheet");
+                row.problem(problems, "项目编号", msg!("plan_sheet.listed_twice"));
                 continue;
             }
             out.push(p);
@@ -339,32 +329,28 @@ fn read_project(
     let id = if code.is_empty() { name.clone() } else { code };
     let id_column = if row.get("项目编号").is_some() { "项目编号" } else { "项目名称" };
     if id.is_empty() {
-        row.problem(problems, "项目名称", "is empty; every project needs a name (or a 项目编号)");
+        row.problem(problems, "项目名称", msg!("plan_sheet.project_name_empty"));
     } else if let Err(e) = crate::model::check_id("project", &id) {
-        row.problem(problems, id_column, &e.to_string());
+        row.problem(problems, id_column, e.to_msg());
     }
     let name = if name.is_empty() { id.clone() } else { name };
     if let Err(e) = check_text("项目名称", &name, true) {
-        row.problem(problems, "项目名称", &e.to_string());
+        row.problem(problems, "项目名称", e.to_msg());
     }
     let level = match row.get("级别").map(Cell::text) {
         Some(t) => Level::parse("级别", &t).map_err(|_| ()).ok().or_else(|| {
-            row.problem(problems, "级别", "is not a level; write 省, 市, 县 or 区 (省市 counts as 省)");
+            row.problem(problems, "级别", msg!("plan_sheet.not_a_level"));
             None
         }),
         None => section.or_else(|| {
-            row.problem(
-                problems,
-                "级别",
-                "is empty; write 省, 市, 县 or 区, or put the row under a section such as 一、区级重点项目",
-            );
+            row.problem(problems, "级别", msg!("plan_sheet.level_empty"));
             None
         }),
     };
     let department = match depts.resolve(&row.text("责任单位")) {
         Ok(d) => Some(d),
         Err(why) => {
-            row.problem(problems, "责任单位", &why);
+            row.problem(problems, "责任单位", why);
             None
         }
     };
@@ -372,19 +358,19 @@ fn read_project(
         let cell = row.get(column)?;
         let unit = header_unit(row.header, column);
         cell_amount(cell, unit).unwrap_or_else(|why| {
-            row.problem(problems, column, &why);
+            row.problem(problems, column, why);
             None
         })
     };
     let planned = amount(problems, "年度计划投资");
     if row.get("年度计划投资").is_none() {
-        row.problem(problems, "年度计划投资", "is empty; write the year's planned investment (0 if none)");
+        row.problem(problems, "年度计划投资", msg!("plan_sheet.planned_empty"));
     }
     let total = amount(problems, "总投资");
     let prior = amount(problems, "至上年底累计完成投资");
     let construction = row.get("建设性质").map(Cell::text).and_then(|t| {
         Construction::parse("建设性质", &t)
-            .map_err(|_| row.problem(problems, "建设性质", "is not 新建, 续建 or 前期"))
+            .map_err(|_| row.problem(problems, "建设性质", msg!("plan_sheet.not_a_construction")))
             .ok()
     });
     // A project under way before the plan year (续建) may give the day it started, in the
@@ -425,21 +411,17 @@ fn read_project(
                 months[milestone as usize] = Some(m);
             }
             Ok(None) => {}
-            Err(why) => row.problem(problems, column, &why),
+            Err(why) => row.problem(problems, column, why),
         }
     }
     if construction == Some(Construction::Continuing)
         && months[0].is_some_and(|m: crate::model::Month| m.year >= plan.year)
     {
-        row.problem(
-            problems,
-            "计划开工时间",
-            "is in the plan year, but the project is 续建 (under way before it); make it 新建, or clear the start month",
-        );
+        row.problem(problems, "计划开工时间", msg!("plan_sheet.continuing_starts_in_year"));
     }
     if let (Some(p), Some(t)) = (prior, total) {
         if p > t {
-            row.problem(problems, "至上年底累计完成投资", "is more than the project's 总投资");
+            row.problem(problems, "至上年底累计完成投资", msg!("plan_sheet.prior_over_total"));
         }
     }
     let mut dimensions = BTreeMap::new();
@@ -459,7 +441,7 @@ fn read_project(
     }
     for (k, v) in &dimensions {
         if let Err(e) = check_text(k, v, true) {
-            row.problem(problems, k, &e.to_string());
+            row.problem(problems, k, e.to_msg());
         }
     }
     if problems.len() > before {
@@ -502,7 +484,7 @@ fn read_indicators(
 ) -> (Vec<IndicatorDefined>, Vec<IndicatorTracked>) {
     let mut out = (Vec::new(), Vec::new());
     if header.index("指标名称").is_none() {
-        problems.add(format!("sheet {}: no column 指标名称 (or a synonym of it) in the header", sheet.name));
+        problems.add(msg!("plan_sheet.no_column", sheet = &sheet.name, column = "指标名称"));
         return out;
     }
     let mut ids = BTreeSet::new();
@@ -513,7 +495,7 @@ fn read_indicators(
             SheetIndicator::Tracked(t) => t.indicator.clone(),
         };
         if !ids.insert(id) {
-            row.problem(problems, "指标名称", "is listed twice in this sheet");
+            row.problem(problems, "指标名称", msg!("plan_sheet.listed_twice"));
             continue;
         }
         match ind {
@@ -568,7 +550,7 @@ fn read_indicator(
     let code = row.text("指标编号");
     let id = if code.is_empty() { name.clone() } else { code };
     if let Err(e) = crate::model::check_id("indicator", &id) {
-        row.problem(problems, "指标名称", &e.to_string());
+        row.problem(problems, "指标名称", e.to_msg());
     }
     let unit = row.text("单位");
     let measure = match row.text("类型").as_str() {
@@ -577,11 +559,11 @@ fn read_indicator(
         "" if unit == "%" => Some(Measure::Rate),
         "" if !unit.is_empty() => Some(Measure::Amount),
         "" => {
-            row.problem(problems, "类型", "is empty and 单位 too; write 总量 or 增速");
+            row.problem(problems, "类型", msg!("plan_sheet.type_empty"));
             None
         }
         _ => {
-            row.problem(problems, "类型", "is not 总量 or 增速");
+            row.problem(problems, "类型", msg!("plan_sheet.not_a_type"));
             None
         }
     };
@@ -590,7 +572,7 @@ fn read_indicator(
     // No 目标值: an indicator reported without a target (a level beside its growth rate).
     let target = row.get("目标值").map(|_| {
         cell_decimal(&Cell::Text(target_figure)).unwrap_or_else(|why| {
-            row.problem(problems, "目标值", &why);
+            row.problem(problems, "目标值", why);
             None
         })
     });
@@ -600,7 +582,7 @@ fn read_indicator(
         "不高于" | "以内" | "以下" | "控制在" | "≤" | "at-most" => (Comparison::AtMost, written_approx),
         "左右" | "约" => (Comparison::AtLeast, true),
         _ => {
-            row.problem(problems, "比较", "is not 不低于, 不高于 or 左右");
+            row.problem(problems, "比较", msg!("plan_sheet.not_a_comparison"));
             (Comparison::AtLeast, false)
         }
     };
@@ -608,20 +590,20 @@ fn read_indicator(
         "" | "预期性" | "预期" => Nature::Expected,
         "约束性" | "约束" => Nature::Binding,
         _ => {
-            row.problem(problems, "属性", "is not 预期性 or 约束性");
+            row.problem(problems, "属性", msg!("plan_sheet.not_a_nature"));
             Nature::Expected
         }
     };
     let department = match depts.resolve(&row.text("责任单位")) {
         Ok(d) => Some(d),
         Err(why) => {
-            row.problem(problems, "责任单位", &why);
+            row.problem(problems, "责任单位", why);
             None
         }
     };
     for (field, value) in [("指标名称", &name), ("单位", &unit)] {
         if let Err(e) = check_text(field, value, true) {
-            row.problem(problems, field, &e.to_string());
+            row.problem(problems, field, e.to_msg());
         }
     }
     if problems.len() > before {

@@ -739,7 +739,7 @@ pub fn check_fold(state: &State, event: &Event) -> crate::error::Result<()> {
         });
     }
     if event.recorded_at < state.last_recorded_at {
-        return Err(crate::error::Error::Corrupt { seq: event.seq, what: "recorded_at goes back in time".into() });
+        return Err(crate::error::Error::Corrupt { seq: event.seq, what: msg!("projection.recorded_at_goes_back") });
     }
     check_bounds(event)?;
     if event.seq != state.last_seq + 1 {

@@ -20,6 +20,7 @@ use rust_decimal::Decimal;
 use crate::decide::{Command, EventRef, Submission};
 use crate::error::Result;
 use crate::model::{fmt_decimal, Date, Milestone, Month};
+use crate::msg::Msg;
 use crate::projection::{Listing, Plan, State};
 use crate::sheet::{
     cell_amount, cell_date, cell_month, find_header, is_total_row, normalize_header, Cell, Header, Problems, Sheet,
@@ -73,8 +74,11 @@ pub fn month_range(header: &str) -> (Option<u8>, String) {
 /// One row of a monthly report, read and checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportRow {
-    /// "sheet 月报 row 7", for messages.
+    /// "sheet 月报 row 7": where a submission came from, as the ledger names it.
     pub origin: String,
+    /// The sheet's name and the row's number (1-based), for messages (`at`).
+    pub sheet: String,
+    pub number: usize,
     /// 项目编号 and 项目名称 as written (either may be empty).
     pub code: String,
     pub name: String,
@@ -175,31 +179,27 @@ fn read_row(
     let before = problems.len();
     let get = |name: &str| header.index(name).and_then(|i| cells.get(i)).filter(|c| !c.is_empty());
     let text = |name: &str| get(name).map(Cell::text).unwrap_or_default();
-    let problem = |problems: &mut Problems, column: &str, why: &str| {
+    let problem = |problems: &mut Problems, column: &str, why: Msg| {
         problems.cell(&sheet.name, number, header.written(column), &text(column), why);
     };
     let (code, name) = (text("项目编号"), text("项目名称"));
     if code.is_empty() && name.is_empty() {
-        problem(problems, "项目名称", "is empty; name the project (项目名称 or 项目编号)");
+        problem(problems, "项目名称", msg!("report_sheet.name_empty"));
     }
     let month = match get("月份").map(cell_month) {
         Some(Ok(Some(m))) => Some(m),
         Some(Err(why)) => {
-            problem(problems, "月份", &why);
+            problem(problems, "月份", why);
             None
         }
         _ => match (period, range_end) {
             (Some(p), Some(n)) if n != p.month => {
-                problem(
-                    problems,
-                    "月份",
-                    &format!("the sheet's header says 1—{n}月 but --period says {p}; give the month the sheet reports"),
-                );
+                problem(problems, "月份", msg!("report_sheet.range_against_period", n = n, period = p));
                 None
             }
             (Some(p), _) => Some(p),
             (None, _) => {
-                problem(problems, "月份", "is not given; add a 月份 column or run with --period 2021-03");
+                problem(problems, "月份", msg!("report_sheet.no_month"));
                 None
             }
         },
@@ -208,7 +208,7 @@ fn read_row(
         let cell = get(column)?;
         let unit = header.index(column).map_or(Unit::Yi, |i| header.unit(i));
         cell_amount(cell, unit).unwrap_or_else(|why| {
-            problem(problems, column, &why);
+            problem(problems, column, why);
             None
         })
     };
@@ -221,13 +221,13 @@ fn read_row(
     {
         match get(column).map(cell_date) {
             Some(Ok(d)) => reached[m as usize] = d,
-            Some(Err(why)) => problem(problems, column, &why),
+            Some(Err(why)) => problem(problems, column, why),
             None => {}
         }
     }
     let said_started = matches!(normalize_header(&text("是否开工")).as_str(), "是" | "已开工" | "开工" | "Y" | "y");
     if said_started && reached[0].is_none() {
-        problem(problems, "开工时间", "is empty but 是否开工 says 是; give the date it started (开工时间)");
+        problem(problems, "开工时间", msg!("report_sheet.started_without_date"));
     }
     let words = |column: &str| Some(text(column)).filter(|t| !t.is_empty());
     if problems.len() > before {
@@ -235,6 +235,8 @@ fn read_row(
     }
     Some(ReportRow {
         origin: format!("sheet {} row {number}", sheet.name),
+        sheet: sheet.name.clone(),
+        number,
         code,
         name,
         month: month?,
@@ -245,6 +247,13 @@ fn read_row(
         issues: words("存在问题"),
         negative_zero,
     })
+}
+
+impl ReportRow {
+    /// Where the row is, as a message names it: "sheet 月报 row 7" / 工作表“月报”第7行.
+    pub fn at(&self) -> Msg {
+        msg!("report_sheet.row", sheet = &self.sheet, row = self.number)
+    }
 }
 
 /// How to reconcile.
@@ -265,7 +274,8 @@ pub struct Reconciled {
     pub submissions: Vec<(Submission, String)>,
     /// Rows that say exactly what is recorded already.
     pub unchanged: usize,
-    pub warnings: Vec<String>,
+    /// Implausible figures, each naming its row (`--strict` refuses them).
+    pub warnings: Vec<Msg>,
 }
 
 /// The submissions a report's rows make against `state`, as `actor`.
@@ -280,14 +290,23 @@ pub fn reconcile(state: &State, actor: &str, rows: &[ReportRow], options: &Optio
     let mut seen = BTreeMap::new();
     for row in order {
         let Some((plan, id, listing)) = find_listing(state, row, &mut problems) else { continue };
-        if let Some(other) = seen.insert((id.to_string(), row.month), row.origin.clone()) {
-            problems.add(format!("{}: project '{id}' {} is also reported in {other}", row.origin, row.month));
+        if let Some(other) = seen.insert((id.to_string(), row.month), row.at()) {
+            problems.add(msg!(
+                "report_sheet.reported_twice",
+                at = row.at(),
+                project = id,
+                month = row.month,
+                other = other
+            ));
             continue;
         }
         if listing.def.department != actor && !state.is_coordinator(actor) {
-            problems.add(format!(
-                "{}: project '{id}' is reported by {}, not by '{actor}'",
-                row.origin, listing.def.department
+            problems.add(msg!(
+                "report_sheet.not_reporter",
+                at = row.at(),
+                project = id,
+                responsible = &listing.def.department,
+                actor = actor
             ));
             continue;
         }
@@ -312,17 +331,15 @@ pub fn reconcile(state: &State, actor: &str, rows: &[ReportRow], options: &Optio
                     },
                     &mut out,
                 ),
-                Some(e) => problems.add(format!(
-                    "{}: project '{id}' {} is recorded as {} 亿元 (seq {}), this report says {} 亿元; to change it run \
-                     `planledger submit --as {actor} correct --event {} --value {} --reason \"...\"`, or submit the \
-                     report again with --corrections",
-                    row.origin,
-                    row.month,
-                    fmt_decimal(e.amount),
-                    e.seq,
-                    fmt_decimal(amount),
-                    e.seq,
-                    fmt_decimal(amount)
+                Some(e) => problems.add(msg!(
+                    "report_sheet.investment_differs",
+                    at = row.at(),
+                    project = id,
+                    month = row.month,
+                    recorded = fmt_decimal(e.amount),
+                    seq = e.seq,
+                    amount = fmt_decimal(amount),
+                    actor = actor
                 )),
                 None => push(Command::Investment { project: id.to_string(), period: row.month, amount }, &mut out),
             }
@@ -331,10 +348,15 @@ pub fn reconcile(state: &State, actor: &str, rows: &[ReportRow], options: &Optio
             let Some(date) = row.reached[*m as usize] else { continue };
             match listing.progress.milestones.get(m) {
                 Some(e) if e.date == date => {}
-                Some(e) => problems.add(format!(
-                    "{}: project '{id}' {m} is recorded as {} (seq {}), this report says {date}; retract it \
-                     (`planledger submit --as {actor} retract --event {} --reason \"...\"`) and report again",
-                    row.origin, e.date, e.seq, e.seq
+                Some(e) => problems.add(msg!(
+                    "report_sheet.milestone_differs",
+                    at = row.at(),
+                    project = id,
+                    milestone = m.word(),
+                    recorded = e.date,
+                    seq = e.seq,
+                    date = date,
+                    actor = actor
                 )),
                 None if *m == Milestone::Start && listing.progress.started_by(None) => {}
                 None => push(Command::Milestone { project: id.to_string(), milestone: *m, date }, &mut out),
@@ -346,7 +368,7 @@ pub fn reconcile(state: &State, actor: &str, rows: &[ReportRow], options: &Optio
     }
     if options.strict {
         for w in &out.warnings {
-            problems.add(format!("{w} (refused: --strict)"));
+            problems.add(msg!("report_sheet.refused_strict", warning = w.clone()));
         }
     }
     problems.into_result(msg!("input.report"))?;
@@ -379,8 +401,18 @@ fn find_listing<'s>(
     if found.is_none() {
         let asked = if row.code.is_empty() { &row.name } else { &row.code };
         let known = plans.iter().flat_map(|p| p.projects.iter().flat_map(|(k, l)| [k.as_str(), l.def.name.as_str()]));
-        let hint = crate::names::did_you_mean(&crate::names::nearest(asked, known));
-        problems.add(format!("{}: no project '{asked}' in a plan of {year}{hint}", row.origin));
+        let nearest = crate::names::nearest(asked, known);
+        problems.add(if nearest.is_empty() {
+            msg!("report_sheet.no_project", at = row.at(), project = asked, year = year)
+        } else {
+            msg!(
+                "report_sheet.no_project_near",
+                at = row.at(),
+                project = asked,
+                year = year,
+                nearest = Msg::Choices(nearest)
+            )
+        });
     }
     found
 }
@@ -399,26 +431,25 @@ fn month_amount(
         .sum();
     let from_total = row.cumulative.map(|c| c - earlier);
     if from_total.is_some_and(|d| d.is_sign_negative() && !d.is_zero()) {
-        problems.add(format!(
-            "{}: 1—{}月累计 {} 亿元 is less than the {} 亿元 already recorded for the months before {}; correct those \
-             months first (planledger audit --entity ... shows their seqs)",
-            row.origin,
-            row.month.month,
-            fmt_decimal(row.cumulative.unwrap_or_default()),
-            fmt_decimal(earlier),
-            row.month
+        problems.add(msg!(
+            "report_sheet.cumulative_below_recorded",
+            at = row.at(),
+            n = row.month.month,
+            cumulative = fmt_decimal(row.cumulative.unwrap_or_default()),
+            earlier = fmt_decimal(earlier),
+            month = row.month
         ));
         return None;
     }
     match (row.monthly, from_total) {
         (Some(m), Some(t)) if m != t => {
-            problems.add(format!(
-                "{}: 本月完成投资 {} and 累计 {} disagree: with {} recorded before, the month would be {}",
-                row.origin,
-                fmt_decimal(m),
-                fmt_decimal(row.cumulative.unwrap_or_default()),
-                fmt_decimal(earlier),
-                fmt_decimal(t)
+            problems.add(msg!(
+                "report_sheet.monthly_against_cumulative",
+                at = row.at(),
+                monthly = fmt_decimal(m),
+                cumulative = fmt_decimal(row.cumulative.unwrap_or_default()),
+                earlier = fmt_decimal(earlier),
+                derived = fmt_decimal(t)
             ));
             None
         }
@@ -432,16 +463,17 @@ fn warn_implausible(
     listing: &Listing,
     this_report: &BTreeMap<Month, Decimal>,
     amount: Decimal,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Msg>,
 ) {
     let id = &listing.def.project;
     if amount > listing.planned_investment && !listing.planned_investment.is_zero() {
-        warnings.push(format!(
-            "{}: project '{id}' {} reports {} 亿元 in one month, more than its whole annual plan of {} 亿元",
-            row.origin,
-            row.month,
-            fmt_decimal(amount),
-            fmt_decimal(listing.planned_investment)
+        warnings.push(msg!(
+            "report_sheet.month_over_annual_plan",
+            at = row.at(),
+            project = id,
+            month = row.month,
+            amount = fmt_decimal(amount),
+            planned = fmt_decimal(listing.planned_investment)
         ));
     }
     if let Some(total) = listing.def.total_investment {
@@ -456,17 +488,18 @@ fn warn_implausible(
             .sum::<Decimal>()
             + amount;
         if prior + year > total {
-            warnings.push(format!(
-                "{}: project '{id}' would have {} 亿元 completed in all ({} before the year), more than its total investment of {} 亿元",
-                row.origin,
-                fmt_decimal(prior + year),
-                fmt_decimal(prior),
-                fmt_decimal(total)
+            warnings.push(msg!(
+                "report_sheet.over_total_investment",
+                at = row.at(),
+                project = id,
+                completed = fmt_decimal(prior + year),
+                prior = fmt_decimal(prior),
+                total = fmt_decimal(total)
             ));
         }
     }
     if row.negative_zero && amount.is_zero() {
-        warnings.push(format!("{}: '-0' written; recorded as 0", row.origin));
+        warnings.push(msg!("report_sheet.negative_zero", at = row.at()));
     }
 }
 

@@ -289,10 +289,10 @@ impl Problems {
 
 /// A figure in a cell: a number, or text such as "1,234.5" or "12.5%" (separators and a
 /// trailing % dropped). `None` for an empty cell.
-pub fn cell_decimal(cell: &Cell) -> Result<Option<Decimal>, String> {
+pub fn cell_decimal(cell: &Cell) -> Result<Option<Decimal>, Msg> {
     let text = match cell {
         Cell::Empty => return Ok(None),
-        Cell::Date(d) => return Err(format!("is a date ({d}), not a number")),
+        Cell::Date(d) => return Err(msg!("sheet.date_not_number", date = d)),
         Cell::Text(t) | Cell::Number(t) => t.trim(),
     };
     if text.is_empty() || text == "-" || text == "—" || text == "/" {
@@ -302,25 +302,25 @@ pub fn cell_decimal(cell: &Cell) -> Result<Option<Decimal>, String> {
     let cleaned: String = folded.trim_end_matches('%').chars().filter(|c| *c != ',').collect();
     parse_decimal("value", &cleaned)
         .map(Some)
-        .map_err(|_| "is not a number; write a plain number such as 12.5".to_string())
+        .map_err(|_| msg!("sheet.not_a_number"))
 }
 
 /// An amount in a cell, in `unit`, as exact 亿元 within the ledger's decimal places.
-pub fn cell_amount(cell: &Cell, unit: Unit) -> Result<Option<Decimal>, String> {
+pub fn cell_amount(cell: &Cell, unit: Unit) -> Result<Option<Decimal>, Msg> {
     let Some(d) = cell_decimal(cell)? else { return Ok(None) };
     if d.is_sign_negative() && !d.is_zero() {
-        return Err("is negative; amounts are at least 0".into());
+        return Err(msg!("sheet.amount_negative"));
     }
     let yi = unit.to_yi(d).normalize();
     if yi.scale() > DECIMAL_PLACES_MAX {
-        return Err(format!("has more decimal places than the ledger keeps in 亿元 ({DECIMAL_PLACES_MAX}); round it"));
+        return Err(msg!("sheet.too_many_places", places = DECIMAL_PLACES_MAX));
     }
     Ok(Some(yi))
 }
 
 /// A month in a cell: a date cell, "2021-03", "2021.3", "2021/03", "2021年3月", or a date
 /// "2021-03-15" (its month). `None` for an empty cell.
-pub fn cell_month(cell: &Cell) -> Result<Option<Month>, String> {
+pub fn cell_month(cell: &Cell) -> Result<Option<Month>, Msg> {
     let text = match cell {
         Cell::Empty => return Ok(None),
         Cell::Date(d) => return Ok(Some(d.month())),
@@ -329,7 +329,7 @@ pub fn cell_month(cell: &Cell) -> Result<Option<Month>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let bad = || "is not a month; write it as 2021-03 or 2021年3月".to_string();
+    let bad = || msg!("sheet.not_a_month");
     let cleaned = text.trim_end_matches('日').trim_end_matches('份');
     let parts: Vec<&str> = cleaned.split(['-', '.', '/', '年', '月']).filter(|p| !p.is_empty()).collect();
     if parts.len() < 2 || parts.len() > 3 || parts[0].len() != 4 {
@@ -341,11 +341,11 @@ pub fn cell_month(cell: &Cell) -> Result<Option<Month>, String> {
         return Err(bad());
     }
     let text = format!("{year:04}-{month:02}");
-    Month::parse("month", &text).map(Some).map_err(|e| e.to_string())
+    Month::parse("month", &text).map(Some).map_err(|e| e.to_msg())
 }
 
 /// A date in a cell: a date cell, "2021-03-15", "2021.3.15", "2021/3/15", "2021年3月15日".
-pub fn cell_date(cell: &Cell) -> Result<Option<Date>, String> {
+pub fn cell_date(cell: &Cell) -> Result<Option<Date>, Msg> {
     let text = match cell {
         Cell::Empty => return Ok(None),
         Cell::Date(d) => return Ok(Some(*d)),
@@ -354,7 +354,7 @@ pub fn cell_date(cell: &Cell) -> Result<Option<Date>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let bad = || "is not a date; write it as 2021-03-15 or 2021年3月15日".to_string();
+    let bad = || msg!("sheet.not_a_date");
     let parts: Vec<&str> = text.split(['-', '.', '/', '年', '月', '日']).filter(|p| !p.is_empty()).collect();
     if parts.len() != 3 || parts[0].len() != 4 {
         return Err(bad());
@@ -478,7 +478,7 @@ mod tests {
     #[test]
     fn cells_parse_as_people_write_them() {
         assert_eq!(cell_amount(&t("1,234.5"), Unit::Wan).unwrap().unwrap().to_string(), "0.12345");
-        assert!(cell_amount(&t("1.23456"), Unit::Wan).unwrap_err().contains("decimal places"));
+        assert!(cell_amount(&t("1.23456"), Unit::Wan).unwrap_err().en().contains("decimal places"));
         assert!(cell_amount(&t("-1"), Unit::Yi).is_err());
         assert_eq!(cell_amount(&t("—"), Unit::Yi).unwrap(), None);
         assert_eq!(cell_month(&t("2021年3月")).unwrap().unwrap().to_string(), "2021-03");

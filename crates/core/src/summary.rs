@@ -190,10 +190,17 @@ pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result
         }
         let builtin: Vec<&str> = GROUPINGS.iter().map(|(en, _)| *en).collect();
         let dims: Vec<&str> = dims.iter().map(|d| d.as_str()).collect();
-        return Err(crate::Error::invalid(format!(
-            "--by '{b}' is not a grouping of the {year} plans; use {}{}",
-            builtin.join(", "),
-            if dims.is_empty() { String::new() } else { format!(", or a dimension: {}", dims.join(", ")) }
+        let dims = if dims.is_empty() {
+            crate::Msg::text("")
+        } else {
+            msg!("summary.or_a_dimension", dimensions = dims.join(", "))
+        };
+        return Err(crate::Error::invalid(msg!(
+            "summary.not_a_grouping",
+            by = b,
+            year = year,
+            groupings = builtin.join(", "),
+            dimensions = dims
         )));
     }
     Ok(())
