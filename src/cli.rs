@@ -982,7 +982,7 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
     let report =
         report_sheet::reconcile(ledger.state(), &args.actor, &rows, &options).map_err(|e| in_file(e, &name))?;
     for w in &report.warnings {
-        eprintln!("planledger: warning: {name}: {w}");
+        eprintln!("planledger: {}", msg!("cli.warning_in", file = &name, what = w.clone()).render(ctx.lang));
     }
     let (mut subs, origins): (Vec<Submission>, Vec<String>) = report.submissions.into_iter().unzip();
     sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
@@ -994,7 +994,7 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
     print_acks(out, ctx.json, &acks)?;
     if ctx.json {
         for w in &report.warnings {
-            emit_json(out, &json!({"warning": w}))?;
+            emit_json(out, &json!({"warning": w.render(ctx.lang)}))?;
         }
         emit_json(out, &json!({"recorded": acks.len(), "unchanged": report.unchanged}))
     } else {

@@ -347,9 +347,9 @@ pub fn decide(state: &State, actor: &str, command: &Command, today: Date, lookup
                 TargetSpec::Indicator { indicator, plan } => {
                     let plan = indicator_plan(state, indicator, plan.as_deref(), None)?;
                     authorize_indicator(state, actor, plan, indicator)?;
-                    let previous = plan.indicators[indicator.as_str()].target.ok_or_else(|| {
-                        Error::invalid(msg!("decide.no_target_to_revise", indicator = indicator))
-                    })?;
+                    let previous = plan.indicators[indicator.as_str()]
+                        .target
+                        .ok_or_else(|| Error::invalid(msg!("decide.no_target_to_revise", indicator = indicator)))?;
                     (TargetRef::Indicator { plan: plan.def.plan.clone(), indicator: indicator.clone() }, previous)
                 }
                 TargetSpec::Project { project, plan } => {
@@ -580,9 +580,7 @@ fn decide_import(state: &State, actor: &str, import: &PlanImport) -> Result<Vec<
             return Err(unknown_department(state, &ind.department).at(at()));
         }
         match existing.and_then(|plan| plan.indicators.get(&ind.indicator)) {
-            Some(known) if known.def != *ind => {
-                return Err(Error::conflict(msg!("decide.indicator_differs")).at(at()))
-            }
+            Some(known) if known.def != *ind => return Err(Error::conflict(msg!("decide.indicator_differs")).at(at())),
             Some(_) => {}
             None => out.push(Payload::IndicatorDefined(Box::new(ind.clone()))),
         }
@@ -985,7 +983,11 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
             let e = listing(state, &m.plan, &m.project).and_then(|l| l.progress.milestones.get(&m.milestone));
             match e {
                 Some(e) if e.seq == seq => Ok((
-                    Subject::Milestone { plan: m.plan.to_string(), project: m.project.to_string(), milestone: m.milestone },
+                    Subject::Milestone {
+                        plan: m.plan.to_string(),
+                        project: m.project.to_string(),
+                        milestone: m.milestone,
+                    },
                     None,
                 )),
                 _ => Err(retracted()),
@@ -999,7 +1001,12 @@ fn live_subject(state: &State, target: &Event) -> Result<(Subject, Option<Decima
                 .and_then(|i| i.actuals.iter().find(|x| x.seq == seq));
             match entry {
                 Some(e) => Ok((
-                    Subject::Actual { plan: a.plan.to_string(), indicator: a.indicator.to_string(), period: a.period, basis: a.basis },
+                    Subject::Actual {
+                        plan: a.plan.to_string(),
+                        indicator: a.indicator.to_string(),
+                        period: a.period,
+                        basis: a.basis,
+                    },
                     Some(e.value),
                 )),
                 None => Err(retracted()),

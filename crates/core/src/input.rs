@@ -100,9 +100,7 @@ fn toml_decimal(field: &str, v: &toml::Value, non_negative: bool) -> Result<rust
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) => return Err(Error::invalid(msg!("input.toml_float", field = field, value = f))),
-        other => {
-            return Err(Error::invalid(msg!("input.not_decimal_string", field = field, found = toml_type(other))))
-        }
+        other => return Err(Error::invalid(msg!("input.not_decimal_string", field = field, found = toml_type(other)))),
     };
     if non_negative {
         parse_amount(field, &text)
@@ -305,9 +303,8 @@ pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target
 
 /// Builds a submission of `kind` from named text fields (JSONL keys or CLI flags).
 pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<Submission> {
-    let allowed = kind_fields(kind).ok_or_else(|| {
-        Error::invalid(msg!("input.not_a_kind", kind = kind, kinds = KINDS.join(", ")))
-    })?;
+    let allowed = kind_fields(kind)
+        .ok_or_else(|| Error::invalid(msg!("input.not_a_kind", kind = kind, kinds = KINDS.join(", "))))?;
     for k in fields.keys() {
         if k != "id" && k != "note" && !allowed.contains(&k.as_str()) {
             return Err(Error::invalid(msg!(

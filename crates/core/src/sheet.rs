@@ -300,9 +300,7 @@ pub fn cell_decimal(cell: &Cell) -> Result<Option<Decimal>, Msg> {
     }
     let folded = crate::names::look_alike_key(text);
     let cleaned: String = folded.trim_end_matches('%').chars().filter(|c| *c != ',').collect();
-    parse_decimal("value", &cleaned)
-        .map(Some)
-        .map_err(|_| msg!("sheet.not_a_number"))
+    parse_decimal("value", &cleaned).map(Some).map_err(|_| msg!("sheet.not_a_number"))
 }
 
 /// An amount in a cell, in `unit`, as exact 亿元 within the ledger's decimal places.
