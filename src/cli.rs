@@ -323,6 +323,10 @@ pub(crate) struct SummaryArgs {
     /// text | md | csv (default text; --json for JSON)
     #[arg(long, default_value = "text")]
     pub(crate) format: String,
+    /// Month by month: completed investment per month against the plan and 序时进度; rows by
+    /// --by (project, department, level or any grouping), else by department
+    #[arg(long)]
+    pub(crate) monthly: bool,
 }
 
 #[derive(Args, Debug)]
@@ -1347,6 +1351,7 @@ pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, r
         year: args.year,
         plan: args.plan.clone(),
         by: args.by.clone(),
+        monthly: args.monthly,
         as_of: parse_as_of(&args.as_of)?,
         at: args.at.as_deref().map(|d| Date::parse("--at", d)).transpose()?,
         now: clock()?.now(),

@@ -305,6 +305,7 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 at: args.at.unwrap_or_default(),
                 format: args.format,
                 lang: ctx.lang.tag().to_string(),
+                monthly: args.monthly,
             };
             client.summary(signed(pair, Rpc::Summary, r)?).await
         }

@@ -16,6 +16,7 @@ pub mod export;
 pub mod hash;
 pub mod input;
 pub mod model;
+pub mod monthly;
 pub mod names;
 pub mod plan_sheet;
 pub mod projection;

@@ -159,7 +159,7 @@ pub const GROUPINGS: &[(&str, &str)] =
     &[("level", "级别"), ("department", "责任单位"), ("construction", "建设性质"), ("status", "状态")];
 
 /// A listing's value for grouping `by`: a built-in grouping, or the dimension of that name.
-fn group_value(by: &str, l: &Listing) -> Option<String> {
+pub(crate) fn group_value(by: &str, l: &Listing) -> Option<String> {
     let builtin = GROUPINGS.iter().find(|(en, zh)| *en == by || *zh == by).map(|(en, _)| *en);
     match builtin {
         Some("level") => Some(l.def.level.as_str().to_string()),
@@ -555,7 +555,7 @@ on_schedule,behind_schedule\n";
 
 /// A dimension as people name it: the groupings in words (级别, 责任单位, 建设性质, 状态 /
 /// level, department, ...), any other as the plan names it.
-fn dimension_label(dimension: &str, lang: Lang) -> String {
+pub(crate) fn dimension_label(dimension: &str, lang: Lang) -> String {
     let key = match dimension {
         "level" => "word.field.level",
         "department" => "word.field.department",
@@ -568,7 +568,7 @@ fn dimension_label(dimension: &str, lang: Lang) -> String {
 
 /// A group of a breakdown as people name it: a level, a status or a 建设性质 in words (in
 /// `lang`), any other value as recorded; empty as "(none)" / "（未填）".
-fn group_label(dimension: &str, value: &str, lang: Lang) -> String {
+pub(crate) fn group_label(dimension: &str, value: &str, lang: Lang) -> String {
     use crate::model::{Construction, Level};
     if value.is_empty() || value == NONE_VALUE {
         return crate::msg::text(lang, "summary.none").to_string();

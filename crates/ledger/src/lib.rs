@@ -23,8 +23,8 @@ pub mod workload;
 pub mod zone;
 
 pub use planledger_core::{
-    clock, decide, error, event, execution, export, hash, input, model, names, plan_sheet, projection, report,
-    report_sheet, sheet, summary,
+    clock, decide, error, event, execution, export, hash, input, model, monthly, names, plan_sheet, projection, report,
+    report_sheet, sheet, summary, text,
 };
 pub use planledger_core::{msg, tr, Error, Lang, Msg, Result};
 pub use planledger_store::{checkpoint, codec, merkle, repair, store, wal};

@@ -20,7 +20,7 @@ use crate::proof::TreeHead;
 use crate::query::{self, AsOf};
 use crate::store::Store;
 use crate::summary::{self, Lang};
-use crate::{audit, proof, report, snapshot};
+use crate::{audit, monthly, proof, report, snapshot};
 
 /// The nice value of a thread that only reads (see `lower_thread_priority`).
 pub const READER_NICE: i32 = 10;
@@ -226,6 +226,9 @@ pub struct SummaryQuery {
     pub plan: Option<String>,
     /// Dimensions to break totals down by (at most `summary::BY_MAX`).
     pub by: Vec<String>,
+    /// `--monthly`: the month-by-month view, its rows by `monthly::PROJECT` or the first
+    /// of `by` (a grouping or dimension), else by department.
+    pub monthly: bool,
     pub as_of: Option<AsOf>,
     pub at: Option<Date>,
     /// The reader's clock; "today" is its date in the ledger's time zone (`zone`). A
@@ -257,7 +260,9 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
         return Err(Error::invalid(format!("no plan for {} is recorded", q.year)));
     }
     let state = query::plans_at(store, seq, &ids)?;
-    summary::check_groupings(&state, q.year, &q.by)?;
+    let groupings: Vec<String> =
+        q.by.iter().filter(|b| !(q.monthly && b.as_str() == monthly::PROJECT)).cloned().collect();
+    summary::check_groupings(&state, q.year, &groupings)?;
     let zone = crate::zone::load(store.dir())?;
     let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
     Ok(SummaryAnswer { state, query: q.clone(), today })
@@ -266,6 +271,9 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
 impl SummaryAnswer {
     pub fn render(&self, json: bool, format: SummaryFormat, lang: Lang) -> String {
         let on = summary::On::new(self.query.year, self.query.at, self.today);
+        if self.query.monthly {
+            return self.render_monthly(json, format, lang, on);
+        }
         let s = summary::summarize(&self.state, self.query.year, on, &self.query.by);
         if json {
             let last = self.state.last_seq;
@@ -277,6 +285,24 @@ impl SummaryAnswer {
             SummaryFormat::Text => s.prose(lang, false),
             SummaryFormat::Markdown => s.prose(lang, true),
             SummaryFormat::Csv => s.csv(),
+        }
+    }
+}
+
+impl SummaryAnswer {
+    fn render_monthly(&self, json: bool, format: SummaryFormat, lang: Lang, on: summary::On) -> String {
+        let rows_by = self.query.by.first().map_or("department", String::as_str);
+        let m = monthly::monthly(&self.state, self.query.year, on, rows_by, lang);
+        if json {
+            let last = self.state.last_seq;
+            let as_of =
+                json!({"seq": last, "recorded_at": (last > 0).then(|| self.state.last_recorded_at.to_string())});
+            return json_line(&m.json(as_of));
+        }
+        match format {
+            SummaryFormat::Text => m.text(lang),
+            SummaryFormat::Markdown => m.markdown(lang),
+            SummaryFormat::Csv => m.csv(lang),
         }
     }
 }
@@ -345,7 +371,15 @@ pub fn export(store: &dyn Store, q: &ExportQuery) -> Result<Vec<crate::sheet::Ta
     use crate::export::{self as x, What};
     let answer = summary(
         store,
-        &SummaryQuery { year: q.year, plan: q.plan.clone(), by: Vec::new(), as_of: q.as_of, at: q.at, now: q.now },
+        &SummaryQuery {
+            year: q.year,
+            plan: q.plan.clone(),
+            by: Vec::new(),
+            monthly: false,
+            as_of: q.as_of,
+            at: q.at,
+            now: q.now,
+        },
     )?;
     let on = summary::On::new(q.year, q.at, answer.today);
     let state = &answer.state;
@@ -408,7 +442,15 @@ fn report_state(store: &dyn Store, q: &ReportQuery) -> Result<(SummaryAnswer, su
     }
     let answer = summary(
         store,
-        &SummaryQuery { year: q.year, plan: q.plan.clone(), by: Vec::new(), as_of: q.as_of, at: q.at, now: q.now },
+        &SummaryQuery {
+            year: q.year,
+            plan: q.plan.clone(),
+            by: Vec::new(),
+            monthly: false,
+            as_of: q.as_of,
+            at: q.at,
+            now: q.now,
+        },
     )?;
     let on = summary::On::new(q.year, q.at, answer.today);
     Ok((answer, on))

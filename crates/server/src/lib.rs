@@ -470,6 +470,7 @@ fn summary_job(r: proto::SummaryRequest) -> Result<Job> {
         year: r.year,
         plan: opt(&r.plan),
         by: r.by.clone(),
+        monthly: r.monthly,
         as_of: as_of_field(&r.as_of)?,
         at: at_field(&r.at)?,
         now: planledger::clock::SystemClock.now(),
