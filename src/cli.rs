@@ -17,7 +17,7 @@ use planledger::ledger::{Ack, Ledger};
 use planledger::model::{Date, Timestamp};
 use planledger::query::AsOf;
 use planledger::store::{EmbeddedStore, BATCH_EVENTS_MAX};
-use planledger::{audit, msg, plan_sheet, proof, read, summary, Lang};
+use planledger::{audit, msg, plan_sheet, proof, read, summary, Lang, Msg};
 
 /// Exit codes, documented in docs/cli.md.
 pub mod exit {
@@ -689,31 +689,29 @@ fn open_ledger(dir: &Path) -> Result<Ledger> {
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(msg!("io.cannot_read", path = path.display()), e))?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        Error::invalid("not UTF-8 text").at(format!("{} line {line}", path.display()))
+        Error::invalid(msg!("cli.not_utf8")).at(msg!("at.file_line", file = path.display(), line = line))
     })
 }
 
 /// Opens an existing store for reading, read-only: a mistyped path is an error, not an empty
-/// ledger, and nothing in the store is changed (`EmbeddedStore::open_read_only`).
-fn open_existing(dir: &Path) -> Result<Reading> {
+/// ledger, and nothing in the store is changed (`EmbeddedStore::open_read_only`). Its
+/// warnings are printed in `lang`.
+fn open_existing(dir: &Path, lang: Lang) -> Result<Reading> {
     match std::fs::metadata(dir.join("db")) {
         // Readers never modify a store.
-        Ok(_) => EmbeddedStore::open_read_only(dir).map(Reading),
+        Ok(_) => EmbeddedStore::open_read_only(dir).map(|s| Reading(s, lang)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoStore(dir.to_path_buf())),
-        Err(e) => Err(Error::io(
-            format!("cannot open the store at {} (run as the user that owns it, or ask for access)", dir.display()),
-            e,
-        )),
+        Err(e) => Err(Error::io(msg!("cli.cannot_open_store", dir = dir.display()), e)),
     }
 }
 
 /// A store a read command opened: what its reads noticed and passed over (a damaged
 /// checkpoint, say) is printed on stderr as a warning when the command is done with it.
-struct Reading(EmbeddedStore);
+struct Reading(EmbeddedStore, Lang);
 
 impl std::ops::Deref for Reading {
     type Target = EmbeddedStore;
@@ -725,7 +723,7 @@ impl std::ops::Deref for Reading {
 impl Drop for Reading {
     fn drop(&mut self) {
         for w in planledger::store::Store::warnings(&self.0) {
-            eprintln!("planledger: warning: {}", w.replace('\n', "\\n"));
+            eprintln!("planledger: {}", msg!("cli.warning", what = w).render(self.1).replace('\n', "\\n"));
         }
     }
 }
@@ -733,7 +731,7 @@ impl Drop for Reading {
 pub(crate) type Out<'a> = dyn Write + 'a;
 
 pub(crate) fn emit(out: &mut Out, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes()).map_err(|e| Error::io("writing to stdout", e))
+    out.write_all(text.as_bytes()).map_err(|e| Error::io(msg!("io.writing_stdout"), e))
 }
 
 pub(crate) fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
@@ -837,8 +835,8 @@ fn import_plan(
     let mut subs =
         vec![Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
     sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
-    let acks = ledger.submit(actor, &subs, &|_| Some(name.to_string()))?;
-    print_import(out, ctx.json, &plan_id, &acks)
+    let acks = ledger.submit(actor, &subs, &|_| Some(Msg::text(name)))?;
+    print_import(out, ctx.json, ctx.lang, &plan_id, &acks)
 }
 
 /// `plan amend`: projects added to a plan (an import of them into that plan), or one withdrawn.
@@ -847,10 +845,10 @@ fn cmd_plan_amend(ctx: &Ctx, args: &PlanAmendArgs, out: &mut Out) -> Result<()> 
         return submit_one(ctx, &args.actor, sub.command, out);
     }
     let Some(file) = &args.add else {
-        return Err(Error::invalid("plan amend needs --add FILE or --withdraw PROJECT --date D --reason R"));
+        return Err(Error::invalid(msg!("cli.amend_needs")));
     };
     let import = if planledger_sheets::is_spreadsheet(file) {
-        let def = plan_def(&ctx.dir(), &args.plan)?;
+        let def = plan_def(&ctx.dir(), &args.plan, ctx.lang)?;
         let import_args = PlanImportArgs {
             file: file.clone(),
             actor: args.actor.clone(),
@@ -863,11 +861,11 @@ fn cmd_plan_amend(ctx: &Ctx, args: &PlanAmendArgs, out: &mut Out) -> Result<()> 
     } else {
         let import = input::parse_plan(&read_file(file)?).map_err(|e| in_file(e, &file.display().to_string()))?;
         if import.plan.plan != args.plan {
-            return Err(Error::invalid(format!(
-                "{} is a file of plan '{}', not of '{}'",
-                file.display(),
-                import.plan.plan,
-                args.plan
+            return Err(Error::invalid(msg!(
+                "cli.file_of_other_plan",
+                file = file.display(),
+                found = &import.plan.plan,
+                plan = &args.plan
             )));
         }
         import
@@ -888,8 +886,8 @@ pub(crate) fn withdrawal_of(args: &PlanAmendArgs) -> Result<Option<Submission>> 
 }
 
 /// The definition of an existing plan, read without writing.
-fn plan_def(dir: &Path, plan: &str) -> Result<planledger::event::PlanDeclared> {
-    let reading = open_existing(dir)?;
+fn plan_def(dir: &Path, plan: &str, lang: Lang) -> Result<planledger::event::PlanDeclared> {
+    let reading = open_existing(dir, lang)?;
     let store: &dyn planledger::store::Store = &*reading;
     let state = planledger::query::plans_at(store, store.head().events(), &[plan.to_string()])?;
     state.plans.get(plan).map(|p| p.def.clone()).ok_or_else(|| {
@@ -907,13 +905,13 @@ fn plan_of_spreadsheet(ctx: &Ctx, args: &PlanImportArgs) -> Result<planledger::d
         title: args.title.clone(),
         jurisdiction: args.jurisdiction.clone(),
     };
-    let known = known_departments(&ctx.dir())?;
+    let known = known_departments(&ctx.dir(), ctx.lang)?;
     plan_sheet::plan_from_workbook(&workbook, &meta, &known, &args.actor).map_err(|e| in_file(e, &name))
 }
 
 /// The store's departments (none when there is no store yet), read without writing.
-fn known_departments(dir: &Path) -> Result<Vec<plan_sheet::KnownDepartment>> {
-    let reading = match open_existing(dir) {
+fn known_departments(dir: &Path, lang: Lang) -> Result<Vec<plan_sheet::KnownDepartment>> {
+    let reading = match open_existing(dir, lang) {
         Ok(r) => r,
         Err(Error::NoStore(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -930,8 +928,8 @@ fn known_departments(dir: &Path) -> Result<Vec<plan_sheet::KnownDepartment>> {
 /// A spreadsheet that cannot be read, as the error the command prints.
 pub(crate) fn sheet_error(e: planledger_sheets::SheetError) -> Error {
     match e {
-        planledger_sheets::SheetError::Io { path, source } => Error::io(format!("cannot read {path}"), source),
-        other => Error::invalid(other.to_string()),
+        planledger_sheets::SheetError::Io { path, source } => Error::io(msg!("io.cannot_read", path = path), source),
+        other => Error::invalid(other.to_msg()),
     }
 }
 
@@ -940,9 +938,7 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
         return cmd_submit_report(ctx, args, file, out);
     }
     if args.period.is_some() || args.corrections || args.strict {
-        return Err(Error::invalid(
-            "--period, --corrections and --strict apply to a spreadsheet report (--file 月报.xlsx)",
-        ));
+        return Err(Error::invalid(msg!("cli.report_flags_need_sheet")));
     }
     let (mut subs, origins) = submissions_of(args)?;
     let pair = key_pair(&ctx.key)?;
@@ -950,10 +946,10 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
     // Checked before the store is opened (or created).
     if let Some(n) = args.batch {
         if n == 0 || n > BATCH_EVENTS_MAX {
-            return Err(Error::invalid(format!("--batch {n} is not between 1 and {BATCH_EVENTS_MAX}")));
+            return Err(Error::invalid(msg!("cli.batch_out_of_range", n = n, max = BATCH_EVENTS_MAX)));
         }
         if !expected.is_empty() {
-            return Err(Error::invalid("--expect applies to one atomic batch; it cannot be combined with --batch"));
+            return Err(Error::invalid(msg!("cli.expect_with_batch")));
         }
     }
     let mut ledger = open_ledger(&ctx.dir())?;
@@ -962,9 +958,9 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
     match args.batch {
         None => {
             let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
-            print_acks(out, ctx.json, &acks)
+            print_acks(out, ctx.json, ctx.lang, &acks)
         }
-        Some(n) => submit_in_batches(out, ctx.json, &mut ledger, &args.actor, &subs, &origins, n),
+        Some(n) => submit_in_batches(out, ctx.json, ctx.lang, &mut ledger, &args.actor, &subs, &origins, n),
     }
 }
 
@@ -973,7 +969,7 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
 fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -> Result<()> {
     use planledger::report_sheet;
     if args.batch.is_some() || !args.expect.is_empty() {
-        return Err(Error::invalid("--batch and --expect apply to JSONL files, not to a spreadsheet report"));
+        return Err(Error::invalid(msg!("cli.batch_expect_not_for_sheet")));
     }
     let name = file.display().to_string();
     let period = args.period.as_deref().map(|p| planledger::model::Month::parse("--period", p)).transpose()?;
@@ -986,23 +982,25 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
     let report =
         report_sheet::reconcile(ledger.state(), &args.actor, &rows, &options).map_err(|e| in_file(e, &name))?;
     for w in &report.warnings {
-        eprintln!("planledger: {}", msg!("cli.warning_in", file = &name, what = w.clone()).render(ctx.lang));
+        let warning = msg!("cli.warning", what = msg!("error.at", location = &name, message = w.clone()));
+        eprintln!("planledger: {}", warning.render(ctx.lang));
     }
     let (mut subs, origins): (Vec<Submission>, Vec<String>) = report.submissions.into_iter().unzip();
     sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
     let acks = if subs.is_empty() {
         Vec::new()
     } else {
-        ledger.submit(&args.actor, &subs, &|i| origins.get(i).map(|o| format!("{name} {o}")))?
+        ledger.submit(&args.actor, &subs, &|i| origins.get(i).map(|o| Msg::text(format!("{name} {o}"))))?
     };
-    print_acks(out, ctx.json, &acks)?;
+    print_acks(out, ctx.json, ctx.lang, &acks)?;
     if ctx.json {
         for w in &report.warnings {
             emit_json(out, &json!({"warning": w.render(ctx.lang)}))?;
         }
         emit_json(out, &json!({"recorded": acks.len(), "unchanged": report.unchanged}))
     } else {
-        emit(out, &format!("{name}: {} recorded, {} rows already recorded\n", acks.len(), report.unchanged))
+        let done = msg!("cli.report_recorded", name = &name, recorded = acks.len(), unchanged = report.unchanged);
+        emit(out, &(done.render(ctx.lang) + "\n"))
     }
 }
 
@@ -1127,18 +1125,15 @@ fn sheet_bytes(
     match format.or(ext.as_deref()) {
         Some("xlsx") => planledger_sheets::xlsx_bytes(tables, drop_downs).map_err(sheet_error),
         Some("csv") => planledger_sheets::csv_bytes(tables).map_err(sheet_error),
-        Some(other) => Err(Error::invalid(format!("--format '{other}' is not xlsx or csv"))),
-        None => Err(Error::invalid(format!(
-            "{}: give --format xlsx or csv, or a file ending in .xlsx or .csv",
-            out.display()
-        ))),
+        Some(other) => Err(Error::invalid(msg!("cli.sheet_format", value = other))),
+        None => Err(Error::invalid(msg!("cli.sheet_format_needed", path = out.display()))),
     }
 }
 
 /// Writes a file whole: to a temporary name beside it, synced, then renamed over it, so a
 /// reader never sees half a spreadsheet.
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e| Error::io(format!("cannot write {}", path.display()), e);
+    let io = |e| Error::io(msg!("io.cannot_write", path = path.display()), e);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.partial"));
@@ -1174,7 +1169,7 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
     };
     // The format is checked before the store is read.
     sheet_bytes(&[], args.format.as_deref(), &args.out, &[])?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let tables = read::export(&*store, &q)?;
     let bytes = sheet_bytes(&tables, args.format.as_deref(), &args.out, &[])?;
     write_whole(&args.out, &bytes)?;
@@ -1182,7 +1177,8 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
     if ctx.json {
         emit_json(out, &json!({"wrote": args.out.display().to_string(), "tables": tables.len(), "rows": rows}))
     } else {
-        emit(out, &format!("wrote {} ({} tables, {rows} rows)\n", args.out.display(), tables.len()))
+        let wrote = msg!("cli.wrote_tables", path = args.out.display(), tables = tables.len(), rows = rows);
+        emit(out, &(wrote.render(ctx.lang) + "\n"))
     }
 }
 
@@ -1210,7 +1206,7 @@ fn report_format(format: Option<&str>, out: Option<&Path>) -> Result<&'static st
         None | Some("md") => Ok("md"),
         Some("html") | Some("htm") => Ok("html"),
         Some("docx") => Ok("docx"),
-        Some(other) => Err(Error::invalid(format!("--format '{other}' is not md, html or docx"))),
+        Some(other) => Err(Error::invalid(msg!("cli.report_format", value = other))),
     }
 }
 
@@ -1220,29 +1216,29 @@ fn cmd_report(ctx: &Ctx, args: &ReportArgs, out: &mut Out) -> Result<()> {
     }
     let format = report_format(args.format.as_deref(), args.out.as_deref())?;
     if format == "docx" && args.out.is_none() {
-        return Err(Error::invalid("a .docx report needs --out FILE.docx"));
+        return Err(Error::invalid(msg!("cli.docx_needs_out")));
     }
     let q = report_query(args.year, &args.plan, &args.as_of, &args.at, args.decimals)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let answer = read::report(&*store, &q)?;
     let bytes = match format {
         "html" => {
             let mut svgs = Vec::new();
             for (k, data) in &answer.charts {
-                svgs.push((*k, planledger_render::chart_svg(data).map_err(|e| Error::invalid(e.to_string()))?));
+                svgs.push((*k, planledger_render::chart_svg(data).map_err(|e| Error::invalid(e.to_msg()))?));
             }
             let chart = |k| svgs.iter().find(|(x, _)| *x == k).map(|(_, s)| strip_xml_prolog(s));
             planledger::execution::html(&answer.doc, &chart).into_bytes()
         }
-        "docx" => planledger_render::docx_bytes(&answer.doc).map_err(|e| Error::invalid(e.to_string()))?,
+        "docx" => planledger_render::docx_bytes(&answer.doc).map_err(|e| Error::invalid(e.to_msg()))?,
         _ => planledger::execution::markdown(&answer.doc).into_bytes(),
     };
     match &args.out {
         Some(path) => {
             write_whole(path, &bytes)?;
-            emit(out, &format!("wrote {}\n", path.display()))
+            emit(out, &(msg!("cli.wrote", path = path.display()).render(ctx.lang) + "\n"))
         }
-        None => out.write_all(&bytes).map_err(|e| Error::io("writing the report", e)),
+        None => out.write_all(&bytes).map_err(|e| Error::io(msg!("cli.writing_report"), e)),
     }
 }
 
@@ -1258,22 +1254,22 @@ fn cmd_chart(ctx: &Ctx, args: &ChartArgs, out: &mut Out) -> Result<()> {
     let kind = planledger::execution::ChartKind::parse(&args.kind)?;
     if let Some(ext) = args.out.as_deref().and_then(|p| p.extension()).and_then(|e| e.to_str()) {
         if !ext.eq_ignore_ascii_case("svg") {
-            return Err(Error::invalid(format!(
-                "{}: charts are written as .svg (open it in a browser or WPS, or embed it in HTML)",
-                args.out.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+            return Err(Error::invalid(msg!(
+                "cli.chart_svg_only",
+                path = args.out.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
             )));
         }
     }
     let q = report_query(args.year, &args.plan, &args.as_of, &args.at, 1)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let data = read::chart(&*store, &q, kind)?;
-    let svg = planledger_render::chart_svg(&data).map_err(|e| Error::invalid(e.to_string()))?;
+    let svg = planledger_render::chart_svg(&data).map_err(|e| Error::invalid(e.to_msg()))?;
     match &args.out {
         Some(path) => {
             write_whole(path, svg.as_bytes())?;
-            emit(out, &format!("wrote {}\n", path.display()))
+            emit(out, &(msg!("cli.wrote", path = path.display()).render(ctx.lang) + "\n"))
         }
-        None => out.write_all(svg.as_bytes()).map_err(|e| Error::io("writing the chart", e)),
+        None => out.write_all(svg.as_bytes()).map_err(|e| Error::io(msg!("cli.writing_chart"), e)),
     }
 }
 
@@ -1291,7 +1287,7 @@ fn cmd_time_zone(ctx: &Ctx, set: Option<&str>, out: &mut Out) -> Result<()> {
             zone
         }
         None => {
-            drop(open_existing(&dir)?);
+            drop(open_existing(&dir, ctx.lang)?);
             planledger::zone::load(&dir)?
         }
     };
@@ -1303,7 +1299,7 @@ fn cmd_time_zone(ctx: &Ctx, set: Option<&str>, out: &mut Out) -> Result<()> {
 }
 
 fn cmd_template(ctx: &Ctx, args: &TemplateArgs, out: &mut Out) -> Result<()> {
-    let departments: Vec<String> = known_departments(&ctx.dir())?.into_iter().map(|d| d.name).collect();
+    let departments: Vec<String> = known_departments(&ctx.dir(), ctx.lang)?.into_iter().map(|d| d.name).collect();
     let (tables, drop_downs) = if args.report {
         (vec![planledger::export::report_template()], Vec::new())
     } else {
@@ -1315,7 +1311,7 @@ fn cmd_template(ctx: &Ctx, args: &TemplateArgs, out: &mut Out) -> Result<()> {
         .collect();
     let bytes = sheet_bytes(&tables, Some("xlsx"), &args.out, &drop_downs)?;
     write_whole(&args.out, &bytes)?;
-    emit(out, &format!("wrote {}\n", args.out.display()))
+    emit(out, &(msg!("cli.wrote", path = args.out.display()).render(ctx.lang) + "\n"))
 }
 
 /// The typed query of `state`'s flags.
@@ -1337,14 +1333,14 @@ pub(crate) fn state_query(args: &StateArgs) -> Result<read::StateQuery> {
 
 fn cmd_state(ctx: &Ctx, args: &StateArgs, out: &mut Out) -> Result<()> {
     let q = state_query(args)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     emit(out, &read::state(&*store, &q)?.render(ctx.json, ctx.lang))
 }
 
 /// The typed query of `summary`'s flags, with how to print it.
 pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, read::SummaryFormat)> {
     if args.by.len() > summary::BY_MAX {
-        return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
+        return Err(Error::invalid(msg!("read.by_too_many", max = summary::BY_MAX)));
     }
     let format = read::SummaryFormat::parse(&args.format)?;
     let q = read::SummaryQuery {
@@ -1361,7 +1357,7 @@ pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, r
 
 fn cmd_summary(ctx: &Ctx, args: &SummaryArgs, out: &mut Out) -> Result<()> {
     let (q, format) = summary_query(args)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     emit(out, &read::summary(&*store, &q)?.render(ctx.json, format, ctx.lang))
 }
 
@@ -1380,40 +1376,43 @@ pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::A
 
 fn cmd_audit(ctx: &Ctx, args: &AuditArgs, out: &mut Out) -> Result<()> {
     let (q, format) = audit_query(args)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     emit(out, &read::audit(&*store, &q)?.render(ctx.json, format, ctx.lang))
 }
 
 fn cmd_show(ctx: &Ctx, event: &str, out: &mut Out) -> Result<()> {
     let r = EventRef::parse("event", event)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     emit(out, &read::render_document(&read::show(&*store, &r)?, ctx.json))
 }
 
 fn cmd_snapshot(ctx: &Ctx, args: SnapshotArgs, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     match (args.verify, args.out) {
         (Some(SnapshotCmd::Verify { file }), _) => {
             let check = read::snapshot_check(&*store, &file.display().to_string(), &read_file(&file)?)?;
-            emit(out, &check.render(ctx.json))?;
+            emit(out, &check.render(ctx.json, ctx.lang))?;
             check.failure().map_or(Ok(()), Err)
         }
         (None, file) => {
             let (seq, doc) = read::snapshot(&*store, parse_as_of(&args.as_of)?)?;
-            write_or_print(ctx, file.as_deref(), &read::pretty(&doc), out, |f| wrote_seq(f, seq))
+            write_or_print(ctx, file.as_deref(), &read::pretty(&doc), out, |f| wrote_seq(f, seq, ctx.lang))
         }
     }
 }
 
-/// The `wrote FILE (seq N)` acknowledgement, as text and as JSON.
-pub(crate) fn wrote_seq(file: &Path, seq: u64) -> (String, Value) {
-    (format!("wrote {} (seq {seq})\n", file.display()), json!({"wrote": file.display().to_string(), "seq": seq}))
+/// The `wrote FILE (seq N)` acknowledgement, as text (in `lang`) and as JSON.
+pub(crate) fn wrote_seq(file: &Path, seq: u64, lang: Lang) -> (String, Value) {
+    (
+        msg!("cli.wrote_seq", path = file.display(), seq = seq).render(lang) + "\n",
+        json!({"wrote": file.display().to_string(), "seq": seq}),
+    )
 }
 
 /// The `wrote FILE (size N, root R)` acknowledgement of a tree head.
-pub(crate) fn wrote_head(file: &Path, size: u64, root: &str) -> (String, Value) {
+pub(crate) fn wrote_head(file: &Path, size: u64, root: &str, lang: Lang) -> (String, Value) {
     (
-        format!("wrote {} (size {size}, root {root})\n", file.display()),
+        msg!("cli.wrote_head", path = file.display(), size = size, root = root).render(lang) + "\n",
         json!({"wrote": file.display().to_string(), "size": size, "root": root}),
     )
 }
@@ -1440,7 +1439,7 @@ pub(crate) fn write_or_print(
 pub(crate) fn diff_side(arg: Option<&str>) -> Result<read::DiffSide> {
     match arg {
         Some(p) if p.ends_with(".json") && !Path::new(p).is_file() => {
-            Err(Error::invalid(format!("no snapshot file {p}")))
+            Err(Error::invalid(msg!("cli.no_snapshot_file", path = p)))
         }
         Some(p) if Path::new(p).is_file() => {
             Ok(read::DiffSide::Snapshot { name: p.to_string(), text: read_file(Path::new(p))? })
@@ -1452,36 +1451,36 @@ pub(crate) fn diff_side(arg: Option<&str>) -> Result<read::DiffSide> {
 
 fn cmd_diff(ctx: &Ctx, a: &str, b: Option<&str>, out: &mut Out) -> Result<()> {
     let (sa, sb) = (diff_side(Some(a))?, diff_side(b)?);
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     emit(out, &read::diff(&*store, &sa, &sb)?.render(ctx.json, ctx.lang))
 }
 
 fn cmd_checkpoint(ctx: &Ctx, file: Option<&Path>, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let head = read::checkpoint(&*store)?;
     let root = hex(&head.root);
-    write_or_print(ctx, file, &read::pretty(&head.json()), out, |f| wrote_head(f, head.size, &root))
+    write_or_print(ctx, file, &read::pretty(&head.json()), out, |f| wrote_head(f, head.size, &root, ctx.lang))
 }
 
 fn cmd_key(ctx: &Ctx, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     emit(out, &read::render_key(&read::ledger_key(&*store)?, ctx.json))
 }
 
 fn cmd_proof(ctx: &Ctx, event: &str, size: Option<u64>, file: Option<&Path>, out: &mut Out) -> Result<()> {
     let r = EventRef::parse("event", event)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let (seq, doc) = read::proof(&*store, &r, size)?;
-    write_or_print(ctx, file, &read::pretty(&doc), out, |f| wrote_seq(f, seq))
+    write_or_print(ctx, file, &read::pretty(&doc), out, |f| wrote_seq(f, seq, ctx.lang))
 }
 
 pub(crate) fn cmd_verify_proof(ctx: &Ctx, file: &Path, checkpoint: Option<&Path>, out: &mut Out) -> Result<()> {
     let head = checkpoint.map(read_tree_head).transpose()?;
     let name = file.display().to_string();
     match proof::verify_inclusion(&read_file(file)?, head.as_ref()).map_err(|e| e.at(name.clone()))? {
-        Ok(what) if ctx.json => emit_json(out, &json!({"ok": true, "proof": what})),
-        Ok(what) => emit(out, &format!("ok: {what}\n")),
-        Err(what) => Err(Error::integrity(format!("proof {name} fails: {what}"))),
+        Ok(what) if ctx.json => emit_json(out, &json!({"ok": true, "proof": what.render(ctx.lang)})),
+        Ok(what) => emit(out, &(msg!("cli.proof_ok", what = what).render(ctx.lang) + "\n")),
+        Err(what) => Err(Error::integrity(msg!("cli.proof_fails", name = &name, what = what))),
     }
 }
 
@@ -1491,7 +1490,7 @@ pub(crate) fn read_tree_head(path: &Path) -> Result<proof::TreeHead> {
 
 fn cmd_log(ctx: &Ctx, args: &LogArgs, out: &mut Out) -> Result<()> {
     let q = read::LogQuery { from: args.from, as_of: parse_as_of(&args.as_of)? };
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let zone = planledger::zone::load(store.dir())?;
     read::log(&*store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json, ctx.lang, zone)))
 }
@@ -1505,7 +1504,7 @@ pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
 
 fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
     let q = verify_query(args)?;
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let answer = read::verify(&*store, &q)?;
     emit(out, &answer.render(ctx.json, ctx.lang))?;
     answer.failure().map_or(Ok(()), Err)
@@ -1522,7 +1521,7 @@ fn cmd_serve(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<()> {
 
 fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Result<()> {
     // Locally there is no "live": print what is there and stop.
-    let store = open_existing(&ctx.dir())?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
     let zone = planledger::zone::load(store.dir())?;
     for (n, stored) in store.scan(from).enumerate() {
         if count.is_some_and(|c| n as u64 >= c) {
@@ -1540,7 +1539,8 @@ pub(crate) fn cmd_keygen(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
     if ctx.json {
         emit_json(out, &json!({"wrote": file.display().to_string(), "public_key": hex(&pair.public())}))
     } else {
-        emit(out, &format!("wrote {} (public key {})\n", file.display(), hex(&pair.public())))
+        let wrote = msg!("cli.wrote_key", path = file.display(), key = hex(&pair.public()));
+        emit(out, &(wrote.render(ctx.lang) + "\n"))
     }
 }
 
@@ -1582,7 +1582,7 @@ fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result
     let mut ledger = open_ledger(&ctx.dir())?;
     sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
     let acks = ledger.submit(actor, &subs, &|_| None)?;
-    print_acks(out, ctx.json, &acks)
+    print_acks(out, ctx.json, ctx.lang, &acks)
 }
 
 fn cmd_repair(ctx: &Ctx, dry_run: bool, cut_tail: bool, out: &mut Out) -> Result<()> {
@@ -1592,33 +1592,42 @@ fn cmd_repair(ctx: &Ctx, dry_run: bool, cut_tail: bool, out: &mut Out) -> Result
         return Err(Error::NoStore(dir));
     }
     let r = if dry_run { repair::plan(&dir, cut_tail)? } else { repair::repair(&dir, cut_tail)? };
+    let lang = ctx.lang;
     let verified =
-        if dry_run { None } else { Some(read::verify(&*open_existing(&dir)?, &read::VerifyQuery::default())?) };
+        if dry_run { None } else { Some(read::verify(&*open_existing(&dir, lang)?, &read::VerifyQuery::default())?) };
     let damage = r.damage.as_ref().map(|d| {
-        json!({"file": d.path.display().to_string(), "byte": d.offset, "bytes": d.bytes, "what": d.what,
-               "events_before": d.events_before, "events_after": d.events_after, "lost": repair::lost(d)})
+        json!({"file": d.path.display().to_string(), "byte": d.offset, "bytes": d.bytes, "what": d.what.render(lang),
+               "events_before": d.events_before, "events_after": d.events_after,
+               "lost": repair::lost(d).render(lang)})
     });
     if ctx.json {
-        let mut doc = json!({"dry_run": dry_run, "damage": damage, "actions": r.actions, "events": r.events,
+        let actions: Vec<String> = r.actions.iter().map(|a| a.render(lang)).collect();
+        let mut doc = json!({"dry_run": dry_run, "damage": damage, "actions": actions, "events": r.events,
                              "quarantined": r.quarantined.as_ref().map(|p| p.display().to_string())});
         if let (Some(v), Value::Object(m)) = (&verified, &mut doc) {
             m.insert("verified".into(), json!(v.failure().is_none()));
         }
         emit_json(out, &doc)?;
     } else {
+        let line = |m: Msg| m.render(lang) + "\n";
         if let Some(d) = &r.damage {
-            emit(out, &format!("found: {} at byte {} of {}\n", d.what, d.offset, d.path.display()))?;
+            let found = msg!("cli.repair_found", what = d.what.clone(), offset = d.offset, path = d.path.display());
+            emit(out, &line(found))?;
         }
-        let verb = if dry_run { "would" } else { "did" };
         for a in &r.actions {
-            emit(out, &format!("{verb}: {a}\n"))?;
+            let done = if dry_run {
+                msg!("cli.repair_would", action = a.clone())
+            } else {
+                msg!("cli.repair_did", action = a.clone())
+            };
+            emit(out, &line(done))?;
         }
         if let Some(q) = &r.quarantined {
-            emit(out, &format!("saved the cut bytes in {}\n", q.display()))?;
+            emit(out, &line(msg!("cli.repair_saved", path = q.display())))?;
         }
         match (&verified, r.events) {
-            (Some(v), _) => emit(out, &v.render(false, ctx.lang))?,
-            (None, Some(n)) => emit(out, &format!("the store would hold {n} events\n"))?,
+            (Some(v), _) => emit(out, &v.render(false, lang))?,
+            (None, Some(n)) => emit(out, &line(msg!("cli.repair_would_hold", events = n)))?,
             (None, None) => {}
         }
     }
@@ -1630,7 +1639,7 @@ fn cmd_demo(ctx: &Ctx, out: &mut Out) -> Result<()> {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("planledger-demo-{}", std::process::id())),
     };
-    crate::demo::run(&demo_dir, ctx.json, out)
+    crate::demo::run(&demo_dir, ctx.json, ctx.lang, out)
 }
 
 /// `--as-of` as a typed point.
@@ -1644,7 +1653,7 @@ pub fn in_file(e: Error, name: &str) -> Error {
 }
 
 /// The submissions of a `submit`, each with where it came from ("FILE line N").
-pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<Option<String>>)> {
+pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<Option<Msg>>)> {
     match (&args.file, &args.kind) {
         (Some(file), None) => {
             let text = read_file(file)?;
@@ -1652,27 +1661,30 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
             let max_lines = if args.batch.is_some() { input::BATCHED_FILE_LINES_MAX } else { input::FILE_LINES_MAX };
             let parsed = input::parse_jsonl_max(&text, max_lines).map_err(|e| in_file(e, &name))?;
             if parsed.is_empty() {
-                return Err(Error::invalid("no submissions in the file").at(name));
+                return Err(Error::invalid(msg!("cli.no_submissions")).at(name));
             }
-            Ok(parsed.into_iter().map(|(line, sub)| (sub, Some(format!("{name} line {line}")))).unzip())
+            Ok(parsed
+                .into_iter()
+                .map(|(line, sub)| (sub, Some(msg!("at.file_line", file = &name, line = line))))
+                .unzip())
         }
         (None, Some(kind)) => Ok((vec![kind_submission(kind.clone())?], vec![None])),
-        (Some(_), Some(_)) => Err(Error::invalid("give either --file or a submission kind, not both")),
-        (None, None) => {
-            Err(Error::invalid(format!("submit needs --file <FILE.jsonl> or a kind ({})", input::KINDS.join(", "))))
-        }
+        (Some(_), Some(_)) => Err(Error::invalid(msg!("cli.file_and_kind"))),
+        (None, None) => Err(Error::invalid(msg!("cli.submit_needs", kinds = input::KINDS.join(", ")))),
     }
 }
 
 /// `submit --file F --batch N`: the file in pipelined atomic batches of `n` lines. Acks are
 /// printed as each batch becomes durable; a refusal names its line and what stays recorded.
+#[allow(clippy::too_many_arguments)]
 fn submit_in_batches(
     out: &mut Out,
     as_json: bool,
+    lang: Lang,
     ledger: &mut Ledger,
     actor: &str,
     subs: &[Submission],
-    origins: &[Option<String>],
+    origins: &[Option<Msg>],
     n: usize,
 ) -> Result<()> {
     let mut recorded = (0usize, 0usize); // (batches, submissions) durable so far
@@ -1684,7 +1696,7 @@ fn submit_in_batches(
         &mut |i, acks| {
             recorded = (i + 1, (i * n + n).min(subs.len()));
             if printed.is_ok() {
-                printed = print_acks(out, as_json, &acks);
+                printed = print_acks(out, as_json, lang, &acks);
             }
         },
     );
@@ -1692,8 +1704,8 @@ fn submit_in_batches(
     result.map_err(|e| match recorded {
         (0, _) => e,
         (batches, subs_recorded) => {
-            let through = origins.get(subs_recorded - 1).cloned().flatten().unwrap_or_default();
-            e.at(format!("recorded through {through} ({batches} batches), nothing after it"))
+            let through = origins.get(subs_recorded - 1).cloned().flatten().unwrap_or_else(|| Msg::text(""));
+            e.at(msg!("cli.recorded_through", through = through, batches = batches))
         }
     })
 }
@@ -1703,9 +1715,8 @@ pub fn parse_expected(flags: &[String]) -> Result<Vec<(String, u64)>> {
     flags
         .iter()
         .map(|f| {
-            let (s, v) =
-                f.rsplit_once('=').ok_or_else(|| Error::invalid(format!("--expect '{f}' is not STREAM=VERSION")))?;
-            let v = v.parse().map_err(|_| Error::invalid(format!("--expect '{f}': version is not a number")))?;
+            let (s, v) = f.rsplit_once('=').ok_or_else(|| Error::invalid(msg!("cli.expect_form", value = f)))?;
+            let v = v.parse().map_err(|_| Error::invalid(msg!("cli.expect_version", value = f)))?;
             Ok((s.to_string(), v))
         })
         .collect()
@@ -1734,7 +1745,7 @@ pub(crate) fn sign_all(
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    std::fs::write(path, text).map_err(|e| Error::io(msg!("io.cannot_write", path = path.display()), e))
 }
 
 pub(crate) fn kind_submission(kind: Kind) -> Result<Submission> {
@@ -1797,19 +1808,19 @@ pub(crate) fn kind_submission(kind: Kind) -> Result<Submission> {
     input::submission_from_fields(name, &f)
 }
 
-pub(crate) fn print_acks(out: &mut Out, as_json: bool, acks: &[Ack]) -> Result<()> {
+pub(crate) fn print_acks(out: &mut Out, as_json: bool, lang: Lang, acks: &[Ack]) -> Result<()> {
     for a in acks {
         if as_json {
             emit_json(out, &json!({"seq": a.seq, "id": a.id.to_string(), "type": a.kind, "duplicate": a.duplicate}))?;
         } else {
-            let dup = if a.duplicate { "  (already recorded; nothing written)" } else { "" };
+            let dup = if a.duplicate { format!("  {}", msg!("cli.ack_duplicate").render(lang)) } else { String::new() };
             emit(out, &format!("seq {}  {}  {}{dup}\n", a.seq, a.kind, a.id))?;
         }
     }
     Ok(())
 }
 
-pub(crate) fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack]) -> Result<()> {
+pub(crate) fn print_import(out: &mut Out, as_json: bool, lang: Lang, plan: &str, acks: &[Ack]) -> Result<()> {
     if as_json {
         return emit_json(
             out,
@@ -1821,17 +1832,12 @@ pub(crate) fn print_import(out: &mut Out, as_json: bool, plan: &str, acks: &[Ack
             }),
         );
     }
-    match (acks.first(), acks.last()) {
-        (Some(f), Some(l)) => emit(
-            out,
-            &format!(
-                "imported plan {plan}: {} event{}, seq {}..={}\n",
-                acks.len(),
-                if acks.len() == 1 { "" } else { "s" },
-                f.seq,
-                l.seq
-            ),
-        ),
-        _ => emit(out, &format!("plan {plan} is already imported as given; nothing written\n")),
-    }
+    let said = match (acks.first(), acks.last()) {
+        (Some(f), Some(l)) if acks.len() == 1 => msg!("cli.imported_one", plan = plan, first = f.seq, last = l.seq),
+        (Some(f), Some(l)) => {
+            msg!("cli.imported_many", plan = plan, events = acks.len(), first = f.seq, last = l.seq)
+        }
+        _ => msg!("cli.already_imported", plan = plan),
+    };
+    emit(out, &(said.render(lang) + "\n"))
 }

@@ -10,6 +10,7 @@ use planledger::error::{Error, Result};
 use planledger::input;
 use planledger::ledger::Ledger;
 use planledger::report;
+use planledger::{msg, Lang, Msg};
 
 pub const PLAN_2021: &str = include_str!("../docs/examples/guancheng/plan-2021.toml");
 pub const EVENTS_2021: &str = include_str!("../docs/examples/guancheng/events-2021.jsonl");
@@ -22,28 +23,27 @@ pub fn load(ledger: &mut Ledger) -> Result<()> {
     import(ledger, "plan-2021.toml", PLAN_2021)?;
     let subs = input::parse_jsonl(EVENTS_2021).map_err(|e| crate::cli::in_file(e, "events-2021.jsonl"))?;
     let (lines, subs): (Vec<usize>, Vec<Submission>) = subs.into_iter().unzip();
-    ledger.submit(COORDINATOR, &subs, &|i| Some(format!("events-2021.jsonl line {}", lines[i])))?;
+    ledger.submit(COORDINATOR, &subs, &|i| Some(msg!("at.file_line", file = "events-2021.jsonl", line = lines[i])))?;
     import(ledger, "plan-2022.toml", PLAN_2022)
 }
 
 fn import(ledger: &mut Ledger, name: &str, text: &str) -> Result<()> {
     let plan = input::parse_plan(text).map_err(|e| crate::cli::in_file(e, name))?;
     let sub = Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(plan)) };
-    ledger.submit(COORDINATOR, &[sub], &|_| Some(name.to_string()))?;
+    ledger.submit(COORDINATOR, &[sub], &|_| Some(Msg::text(name)))?;
     Ok(())
 }
 
-pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
+/// Builds the example in `dir` and prints it; what it says besides the tables is in `lang`.
+pub fn run(dir: &Path, as_json: bool, lang: Lang, out: &mut dyn Write) -> Result<()> {
     if dir.join("db").exists() {
-        return Err(Error::invalid(format!(
-            "{} already holds a store; the demo builds a fresh one (give --store a new directory)",
-            dir.display()
-        )));
+        return Err(Error::invalid(msg!("demo.store_exists", dir = dir.display())));
     }
     let mut ledger = Ledger::open(dir, Box::new(planledger::clock::SystemClock), Box::new(V7Ids))?;
     load(&mut ledger)?;
     let state = ledger.state();
-    let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(|e| Error::io("writing to stdout", e));
+    let w =
+        |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(|e| Error::io(msg!("io.writing_stdout"), e));
     if as_json {
         let doc = report::state_json(state, None, None);
         w(out, &serde_json::to_string(&doc).unwrap_or_default())?;
@@ -56,17 +56,13 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
         w(out, "\n")?;
         w(out, &summary.prose(planledger::summary::Lang::Zh, false))?;
         let head = ledger.store().head();
-        w(
-            out,
-            &format!(
-                "\nstore: {} ({} events, head {})\ntry:   planledger --store {} log | less\n       planledger --store {} verify\n",
-                dir.display(),
-                head.events(),
-                &planledger::codec::hex(&head.last_hash)[..16],
-                dir.display(),
-                dir.display()
-            ),
-        )?;
+        let hint = msg!(
+            "demo.store_hint",
+            dir = dir.display(),
+            events = head.events(),
+            head = &planledger::codec::hex(&head.last_hash)[..16]
+        );
+        w(out, &format!("\n{}\n", hint.render(lang)))?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::cli::{self, exit, Cli, Cmd, Ctx, DeptCmd, Out, PlanCmd, SnapshotCmd};
 use planledger::decide::{Command, Submission};
 use planledger::error::{Error, Result};
 use planledger::keys::{self, KeyPair};
+use planledger::{msg, Lang};
 use planledger_server::{self as server, proto, Rpc, Signed};
 
 type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
@@ -21,22 +22,16 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } | Cmd::Template(_) => {
             return cli::run_local(cli, out)
         }
-        Cmd::Export(_) | Cmd::Report(_) | Cmd::Chart(_) => {
-            return Err(Error::invalid(
-                "export, report and chart read a local store (--store); run them where the store is",
-            ))
-        }
-        Cmd::TimeZone { .. } => {
-            return Err(Error::invalid("time-zone is a local store's setting (--store); run it where the store is"))
-        }
-        Cmd::Demo => return Err(Error::invalid("demo builds a local store; run it without --server")),
-        Cmd::Serve { .. } => return Err(Error::invalid("serve runs a server; it takes no --server")),
+        Cmd::Export(_) | Cmd::Report(_) | Cmd::Chart(_) => return Err(Error::invalid(msg!("remote.local_only_reads"))),
+        Cmd::TimeZone { .. } => return Err(Error::invalid(msg!("remote.time_zone_local"))),
+        Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
+        Cmd::Serve { .. } => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting the client runtime", e))?;
+        .map_err(|e| Error::io(msg!("remote.starting_runtime"), e))?;
     runtime.block_on(run_async(cli, url, out))
 }
 
@@ -56,20 +51,22 @@ fn remote_error(s: tonic::Status) -> Error {
     Error::Remote { code: exit_of(&s), message: s.message().to_string() }
 }
 
-async fn connect(url: &str) -> Result<Client> {
+/// Connects to the server at `url`; a failure is said in `lang` (it is this client's error,
+/// not the server's).
+async fn connect(url: &str, lang: Lang) -> Result<Client> {
     let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
-    Client::connect(url.clone())
-        .await
-        .map_err(|e| Error::Remote { code: exit::UNAVAILABLE, message: format!("cannot reach server {url} ({e})") })
+    Client::connect(url.clone()).await.map_err(|e| Error::Remote {
+        code: exit::UNAVAILABLE,
+        message: msg!("remote.cannot_reach", url = &url, error = e).render(lang),
+    })
 }
 
 /// The server's ledger key, which a signed submission names (asked with a signed `Key`).
 async fn ledger_key(client: &mut Client, pair: &KeyPair) -> Result<[u8; 32]> {
     let r = signed(Some(pair), Rpc::Key, proto::KeyRequest { auth: None, json: true })?;
     let doc = collect(client.key(r).await).await?;
-    let v: serde_json::Value =
-        serde_json::from_str(&doc).map_err(|_| Error::invalid("the server sent a key that is not JSON"))?;
-    keys::unhex32("the server's ledger key", v["public_key"].as_str().unwrap_or_default())
+    let v: serde_json::Value = serde_json::from_str(&doc).map_err(|_| Error::invalid(msg!("remote.key_not_json")))?;
+    keys::unhex32(msg!("remote.server_ledger_key"), v["public_key"].as_str().unwrap_or_default())
 }
 
 /// Signs `subs` as `actor` for the server's ledger, when there is a key to sign with.
@@ -91,7 +88,8 @@ fn signed<R: Signed>(pair: Option<&KeyPair>, rpc: Rpc, mut r: R) -> Result<R> {
 fn auth(pair: Option<&KeyPair>, method: &str, body: &[u8]) -> Result<Option<proto::RequestAuth>> {
     let Some(pair) = pair else { return Ok(None) };
     let mut nonce = vec![0u8; server::NONCE_BYTES];
-    getrandom::fill(&mut nonce).map_err(|e| Error::io("making a nonce", std::io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut nonce)
+        .map_err(|e| Error::io(msg!("remote.making_nonce"), std::io::Error::other(e.to_string())))?;
     let ts = chrono::Utc::now().timestamp_micros();
     let msg = server::request_message(method, ts, &nonce, body);
     Ok(Some(proto::RequestAuth {
@@ -125,7 +123,7 @@ async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<pl
         .into_iter()
         .map(|a| {
             let kind = planledger::event::KINDS.iter().find(|k| **k == a.r#type).copied().unwrap_or("event");
-            let id = uuid::Uuid::parse_str(&a.id).map_err(|_| Error::invalid("server sent a bad event id"))?;
+            let id = uuid::Uuid::parse_str(&a.id).map_err(|_| Error::invalid(msg!("remote.bad_event_id")))?;
             Ok(planledger::ledger::Ack { seq: a.seq, id, kind, duplicate: a.duplicate })
         })
         .collect()
@@ -139,10 +137,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Plan(PlanCmd::Import(args)) => {
             let (file, actor) = (args.file, args.actor);
             if planledger_sheets::is_spreadsheet(&file) {
-                return Err(Error::invalid(format!(
-                    "{}: a spreadsheet plan is imported into a local store (--store), not through --server",
-                    file.display()
-                )));
+                return Err(Error::invalid(msg!("remote.sheet_plan_local", file = file.display())));
             }
             let text = cli::read_file(&file)?;
             let name = file.display().to_string();
@@ -150,7 +145,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let plan_id = import.plan.plan.clone();
             let mut subs =
                 [Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
-            let mut client = connect(url).await?;
+            let mut client = connect(url, lang).await?;
             sign_for(&mut client, pair.as_ref(), &actor, &mut subs).await?;
             let req = proto::AppendRequest {
                 actor,
@@ -160,16 +155,14 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
                 auth: None,
             };
             let acks = append(&mut client, req).await?;
-            cli::print_import(out, json, &plan_id, &acks)?;
+            cli::print_import(out, json, lang, &plan_id, &acks)?;
         }
         Cmd::Plan(PlanCmd::Amend(args)) => {
             let Some(sub) = cli::withdrawal_of(&args)? else {
-                return Err(Error::invalid(
-                    "plan amend --add records into a local store (--store); through --server, import the plan file with the projects added",
-                ));
+                return Err(Error::invalid(msg!("remote.amend_add_local")));
             };
             let mut subs = [sub];
-            let mut client = connect(url).await?;
+            let mut client = connect(url, lang).await?;
             sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
             let req = proto::AppendRequest {
                 actor: args.actor.clone(),
@@ -179,56 +172,52 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
                 auth: None,
             };
             let acks = append(&mut client, req).await?;
-            cli::print_acks(out, json, &acks)?;
+            cli::print_acks(out, json, lang, &acks)?;
         }
         Cmd::Submit(args) => {
             if let Some(f) = args.file.as_deref().filter(|f| planledger_sheets::is_spreadsheet(f)) {
-                return Err(Error::invalid(format!(
-                    "{}: a spreadsheet report is reconciled with a local store (--store); through --server, submit JSONL",
-                    f.display()
-                )));
+                return Err(Error::invalid(msg!("remote.sheet_report_local", file = f.display())));
             }
             let (mut subs, origins) = cli::submissions_of(&args)?;
             let expected = cli::parse_expected(&args.expect)?
                 .into_iter()
                 .map(|(stream, version)| proto::ExpectedVersion { stream, version })
                 .collect();
-            let mut client = connect(url).await?;
+            let mut client = connect(url, lang).await?;
             sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
+            // The server says its errors in English: the origins go as English too.
             let req = proto::AppendRequest {
                 actor: args.actor.clone(),
-                submissions: subs.iter().zip(origins).map(|(s, o)| wire(s, o)).collect(),
+                submissions: subs.iter().zip(origins).map(|(s, o)| wire(s, o.map(|m| m.en()))).collect(),
                 expected,
                 plan_toml: String::new(),
                 auth: None,
             };
             let acks = append(&mut client, req).await?;
-            cli::print_acks(out, json, &acks)?;
+            cli::print_acks(out, json, lang, &acks)?;
         }
         Cmd::Dept(DeptCmd::Register { principal, public_key, role, actor }) => {
             let key = keys::read_public(&public_key)?.to_vec();
             let role = role.as_deref().map(|r| planledger::model::Role::parse("--role", r)).transpose()?;
             let command = Command::RegisterKey { principal, role, key };
-            dept_change(url, pair.as_ref(), actor, command, json, out).await?;
+            dept_change(url, pair.as_ref(), actor, command, json, lang, out).await?;
         }
         Cmd::Dept(DeptCmd::Revoke { principal, public_key, reason, actor }) => {
             let key = keys::read_public(&public_key)?.to_vec();
             let command = Command::RevokeKey { principal, key, reason };
-            dept_change(url, pair.as_ref(), actor, command, json, out).await?;
+            dept_change(url, pair.as_ref(), actor, command, json, lang, out).await?;
         }
         Cmd::Subscribe { from, count } => {
-            let mut client = connect(url).await?;
+            let mut client = connect(url, lang).await?;
             let req = signed(pair.as_ref(), Rpc::Subscribe, proto::SubscribeRequest { from_seq: from, auth: None })?;
             let mut stream = client.subscribe(req).await.map_err(remote_error)?.into_inner();
             let mut n = 0u64;
             while count.is_none_or(|c| n < c) {
                 let Some(e) = stream.message().await.map_err(remote_error)? else { break };
-                let event = planledger::codec::decode_event(&e.canonical).map_err(|err| Error::Corrupt {
-                    seq: e.seq,
-                    what: planledger::Msg::from(format!("from the server: {err}")),
-                })?;
+                let event = planledger::codec::decode_event(&e.canonical)
+                    .map_err(|err| Error::corrupt(e.seq, msg!("remote.from_server", error = err.to_msg())))?;
                 let hash: planledger::codec::Hash =
-                    e.hash.as_slice().try_into().map_err(|_| Error::invalid("server sent a bad hash"))?;
+                    e.hash.as_slice().try_into().map_err(|_| Error::invalid(msg!("remote.bad_hash")))?;
                 let line = if json {
                     serde_json::to_string(&planledger::report::event_json(&event, &hash)).unwrap_or_default() + "\n"
                 } else {
@@ -236,7 +225,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
                 };
                 out.write_all(line.as_bytes())
                     .and_then(|()| out.flush())
-                    .map_err(|e| Error::io("writing to stdout", e))?;
+                    .map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
                 n += 1;
             }
         }
@@ -254,10 +243,11 @@ async fn dept_change(
     actor: String,
     command: Command,
     json: bool,
+    lang: Lang,
     out: &mut Out<'_>,
 ) -> Result<()> {
     let mut subs = [Submission { signature: None, id: None, note: None, command }];
-    let mut client = connect(url).await?;
+    let mut client = connect(url, lang).await?;
     sign_for(&mut client, pair, &actor, &mut subs).await?;
     let sub = &subs[0];
     let req = proto::AppendRequest {
@@ -268,14 +258,14 @@ async fn dept_change(
         auth: None,
     };
     let acks = append(&mut client, req).await?;
-    cli::print_acks(out, json, &acks)
+    cli::print_acks(out, json, lang, &acks)
 }
 
 /// A read command as a typed request, answered by the server; prints what the local command
 /// prints, and writes `--out` files here.
 async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, out: &mut Out<'_>) -> Result<()> {
     let json = ctx.json;
-    let mut client = connect(url).await?;
+    let mut client = connect(url, ctx.lang).await?;
     let stream = match command {
         Cmd::State(args) => {
             let q = cli::state_query(&args)?;
@@ -349,7 +339,9 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
                 let r = proto::SnapshotRequest { auth: None, as_of: args.as_of.unwrap_or_default() };
                 let doc = collect(client.snapshot(signed(pair, Rpc::Snapshot, r)?).await).await?;
                 let seq = serde_json::from_str::<serde_json::Value>(&doc).ok().and_then(|d| d["as_of"]["seq"].as_u64());
-                return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_seq(f, seq.unwrap_or(0)));
+                return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| {
+                    cli::wrote_seq(f, seq.unwrap_or(0), ctx.lang)
+                });
             }
         },
         Cmd::Diff { a, b } => {
@@ -386,7 +378,7 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
             let head: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
             let size = head["size"].as_u64().unwrap_or(0);
             let root = head["root"].as_str().unwrap_or_default().to_string();
-            return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_head(f, size, &root));
+            return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_head(f, size, &root, ctx.lang));
         }
         Cmd::Key => {
             let r = proto::KeyRequest { auth: None, json };
@@ -396,14 +388,16 @@ async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, ou
             let r = proto::ProofRequest { auth: None, event, size };
             let doc = collect(client.proof(signed(pair, Rpc::Proof, r)?).await).await?;
             let seq = serde_json::from_str::<serde_json::Value>(&doc).ok().and_then(|d| d["seq"].as_u64());
-            return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| cli::wrote_seq(f, seq.unwrap_or(0)));
+            return cli::write_or_print(ctx, file.as_deref(), &doc, out, |f| {
+                cli::wrote_seq(f, seq.unwrap_or(0), ctx.lang)
+            });
         }
-        other => return Err(Error::invalid(format!("{other:?} does not run against a server"))),
+        other => return Err(Error::invalid(msg!("remote.not_for_server", command = format!("{other:?}")))),
     };
     let mut stream = stream.map_err(remote_error)?.into_inner();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(remote_error)?;
-        out.write_all(&piece.data).map_err(|e| Error::io("writing to stdout", e))?;
+        out.write_all(&piece.data).map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
     }
     Ok(())
 }
@@ -417,7 +411,7 @@ async fn collect(answer: Answer) -> Result<String> {
     while let Some(piece) = stream.next().await {
         data.extend_from_slice(&piece.map_err(remote_error)?.data);
     }
-    String::from_utf8(data).map_err(|_| Error::invalid("the server sent a document that is not UTF-8"))
+    String::from_utf8(data).map_err(|_| Error::invalid(msg!("remote.document_not_utf8")))
 }
 
 /// A diff side on the wire: a snapshot file's document (read here), or a point of the ledger.

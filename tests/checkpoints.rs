@@ -133,7 +133,7 @@ fn an_altered_checkpoint_partition_is_caught() {
     let state = checkpoint::state_at(ledger.store(), cp_seq + 10, None).unwrap();
     assert_eq!(state, fold_to(&ledger, cp_seq + 10));
     let warnings = ledger.store().warnings();
-    assert!(warnings.iter().any(|w| w.contains("was altered")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.en().contains("was altered")), "{warnings:?}");
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn a_damaged_checkpoint_partition_is_passed_over_with_a_warning() {
     let store = planledger::store::EmbeddedStore::open(tmp.path()).unwrap();
     assert_eq!(planledger::query::state_at(&store, u64::MAX).unwrap(), whole);
     let warnings = planledger::store::Store::warnings(&store);
-    assert!(warnings.iter().any(|w| w.contains("folded the log from an earlier point")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.en().contains("folded the log from an earlier point")), "{warnings:?}");
     let v = planledger::verify::verify(&store).unwrap();
     assert!(v.problem.as_ref().is_some_and(|p| p.what.en().contains("partition")), "{:?}", v.problem);
     drop(store);

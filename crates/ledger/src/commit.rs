@@ -30,7 +30,7 @@ pub const GROUP_WAIT_MAX: Duration = Duration::from_micros(500);
 struct Request {
     actor: String,
     submissions: Vec<Submission>,
-    origins: Vec<Option<String>>,
+    origins: Vec<Option<crate::Msg>>,
     expected: Vec<(String, u64)>,
     result: Mutex<Option<Result<Vec<Ack>>>>,
     /// Set when this request's thread is to lead the next group.
@@ -102,7 +102,7 @@ impl GroupCommit {
         &self,
         actor: &str,
         submissions: Vec<Submission>,
-        origins: Vec<Option<String>>,
+        origins: Vec<Option<crate::Msg>>,
         expected: Vec<(String, u64)>,
     ) -> Result<Vec<Ack>> {
         let request = Arc::new(Request {
@@ -136,7 +136,7 @@ impl GroupCommit {
         let r = lock(&request.result).take();
         lock(&self.queue).active -= 1;
         // The leader's own request was in the group it committed.
-        r.unwrap_or_else(|| Err(Error::io("group commit", std::io::Error::other("request lost"))))
+        r.unwrap_or_else(|| Err(Error::io(msg!("commit.group_commit"), std::io::Error::other("request lost"))))
     }
 
     /// Runs one group as leader: decides it, hands it to the writer, passes leadership on,
@@ -151,13 +151,13 @@ impl GroupCommit {
                 let what = panic_text(&*panic);
                 let recovered = lock(&self.ledger).abandon_staged();
                 let e = Error::io(
-                    "group commit",
+                    msg!("commit.group_commit"),
                     std::io::Error::other(format!(
                         "the request failed on an internal error (a bug: {what}); nothing of its group was written"
                     )),
                 );
                 for (_, outcome) in group.iter_mut() {
-                    *outcome = Err(Error::io("group commit", std::io::Error::other(e.to_string())));
+                    *outcome = Err(Error::io(msg!("commit.group_commit"), std::io::Error::other(e.to_string())));
                 }
                 recovered.and(Err(e))
             });
@@ -168,7 +168,7 @@ impl GroupCommit {
             let outcome = match (&committed, outcome) {
                 (Ok(()), o) => o,
                 (Err(_), Err(e)) => Err(e),
-                (Err(e), Ok(_)) => Err(Error::io("group commit", std::io::Error::other(e.to_string()))),
+                (Err(e), Ok(_)) => Err(Error::io(msg!("commit.group_commit"), std::io::Error::other(e.to_string()))),
             };
             *lock(&r.result) = Some(outcome);
             requests.push(r);

@@ -17,20 +17,26 @@ pub struct LedgerKey {
     signing: SigningKey,
 }
 
-fn unhex(field: &str, text: &str) -> Result<Vec<u8>> {
+/// `field` names the value in the error: a field key ("public_key"), or a message.
+fn unhex(field: impl Into<crate::Msg>, text: &str) -> Result<Vec<u8>> {
+    let field: crate::Msg = field.into();
     let t = text.trim();
     if !t.len().is_multiple_of(2) || !t.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::invalid(format!("{field} is not hex")));
+        return Err(Error::invalid(msg!("keys.not_hex", field = field)));
     }
     (0..t.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).map_err(|_| Error::invalid(format!("{field} is not hex"))))
+        .map(|i| {
+            u8::from_str_radix(&t[i..i + 2], 16)
+                .map_err(|_| Error::invalid(msg!("keys.not_hex", field = field.clone())))
+        })
         .collect()
 }
 
-pub fn unhex32(field: &str, text: &str) -> Result<[u8; 32]> {
-    let v = unhex(field, text)?;
-    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| Error::invalid(format!("{field} is not 32 bytes of hex")))
+pub fn unhex32(field: impl Into<crate::Msg>, text: &str) -> Result<[u8; 32]> {
+    let field: crate::Msg = field.into();
+    let v = unhex(field.clone(), text)?;
+    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| Error::invalid(msg!("keys.not_32_bytes", field = field)))
 }
 
 impl LedgerKey {
@@ -45,22 +51,22 @@ impl LedgerKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed)
-                    .map_err(|e| Error::io("generating the ledger key", std::io::Error::other(e.to_string())))?;
+                    .map_err(|e| Error::io(msg!("keys.generating_ledger_key"), std::io::Error::other(e.to_string())))?;
                 let mut f = std::fs::OpenOptions::new();
                 f.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
-                let mut file = f.open(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+                let mut file = f.open(&path).map_err(|e| Error::io(msg!("io.creating", path = path.display()), e))?;
                 file.write_all(hex(&seed).as_bytes())
                     .and_then(|()| file.sync_all())
-                    .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+                    .map_err(|e| Error::io(msg!("io.writing", path = path.display()), e))?;
                 // The new file's directory entry is durable too.
                 std::fs::File::open(dir)
                     .and_then(|d| d.sync_all())
-                    .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
+                    .map_err(|e| Error::io(msg!("io.syncing", path = dir.display()), e))?;
                 Ok(LedgerKey { signing: SigningKey::from_bytes(&seed) })
             }
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => Err(Error::io(msg!("io.reading", path = path.display()), e)),
         }
     }
 
@@ -84,7 +90,7 @@ pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> 
 /// The store's key, which must exist: checking a signature must never make a new key.
 pub fn load(dir: &Path) -> Result<LedgerKey> {
     if !dir.join(KEY_FILE).exists() {
-        return Err(Error::invalid(format!("{} has no ledger key ({KEY_FILE})", dir.display())));
+        return Err(Error::invalid(msg!("keys.no_ledger_key", dir = dir.display(), file = KEY_FILE)));
     }
     LedgerKey::load_or_create(dir)
 }
@@ -102,7 +108,8 @@ pub struct KeyPair {
 impl KeyPair {
     pub fn generate() -> Result<KeyPair> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| Error::io("generating a key", std::io::Error::other(e.to_string())))?;
+        getrandom::fill(&mut seed)
+            .map_err(|e| Error::io(msg!("keys.generating_key"), std::io::Error::other(e.to_string())))?;
         Ok(KeyPair { signing: SigningKey::from_bytes(&seed) })
     }
 
@@ -127,20 +134,20 @@ impl KeyPair {
         f.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
-        let mut file = f.open(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let mut file = f.open(path).map_err(|e| Error::io(msg!("io.creating", path = path.display()), e))?;
         file.write_all(self.to_json().as_bytes())
             .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+            .map_err(|e| Error::io(msg!("io.writing", path = path.display()), e))
     }
 
     pub fn read(path: &Path) -> Result<KeyPair> {
         let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| Error::invalid("not a key file").at(path.display().to_string()))?;
+            std::fs::read_to_string(path).map_err(|e| Error::io(msg!("io.cannot_read", path = path.display()), e))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|_| Error::invalid(msg!("keys.not_key_file")).at(path.display().to_string()))?;
         let secret = v["secret_key"]
             .as_str()
-            .ok_or_else(|| Error::invalid("key file has no secret_key").at(path.display().to_string()))?;
+            .ok_or_else(|| Error::invalid(msg!("keys.no_secret_key")).at(path.display().to_string()))?;
         let seed = unhex32("secret_key", secret).map_err(|e| e.at(path.display().to_string()))?;
         Ok(KeyPair { signing: SigningKey::from_bytes(&seed) })
     }
@@ -148,14 +155,15 @@ impl KeyPair {
 
 /// Reads a public key from a key file (`public_key`) or a file holding just the hex.
 pub fn read_public(path: &Path) -> Result<[u8; 32]> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(msg!("io.cannot_read", path = path.display()), e))?;
     let hex_text = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(v) => v["public_key"].as_str().unwrap_or_default().to_string(),
         Err(_) => text.trim().to_string(),
     };
     let key = unhex32("public_key", &hex_text).map_err(|e| e.at(path.display().to_string()))?;
     if VerifyingKey::from_bytes(&key).map_or(true, |k| k.is_weak()) {
-        return Err(Error::invalid("public_key is not an ed25519 key").at(path.display().to_string()));
+        return Err(Error::invalid(msg!("keys.not_ed25519")).at(path.display().to_string()));
     }
     Ok(key)
 }
@@ -356,38 +364,30 @@ pub fn sign(pair: &KeyPair, ledger: &[u8; 32], actor: &str, sub: &mut Submission
 pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Submission) -> Result<()> {
     let Some(sig) = &sub.signature else { return Ok(()) };
     let Ok(key) = <[u8; 32]>::try_from(sig.key.as_slice()) else {
-        return Err(Error::invalid(format!(
-            "the signature's public key is {} bytes; an ed25519 key is 32",
-            sig.key.len()
-        )));
+        return Err(Error::invalid(msg!("keys.signature_key_length", bytes = sig.key.len())));
     };
     if sig.bytes.len() != 64 {
-        return Err(Error::invalid(format!("the signature is {} bytes; an ed25519 signature is 64", sig.bytes.len())));
+        return Err(Error::invalid(msg!("keys.signature_length", bytes = sig.bytes.len())));
     }
     if !verify_signature(&key, sig.signed.as_bytes(), &sig.bytes) {
         return Err(Error::forbidden(msg!("keys.signature_does_not_verify")));
     }
     if state.active_key(actor, &sig.key).is_none() {
-        return Err(Error::forbidden(format!(
-            "key {} is not registered to '{actor}', or was revoked",
-            &hex(&sig.key)[..16]
-        )));
+        return Err(Error::forbidden(msg!("keys.key_not_registered", key = &hex(&sig.key)[..16], actor = actor)));
     }
     if sub.id.is_none() {
-        return Err(Error::invalid(
-            "a signed submission must carry its event id (the CLI makes one): the id is part of what is signed",
-        ));
+        return Err(Error::invalid(msg!("keys.signed_needs_id")));
     }
     let (kind, fields) = command_form(sub);
     if sig.signed != canonical_text(ledger, actor, &kind, &fields) {
         let why = match parse_canonical(&sig.signed) {
-            Some(t) if t.version != 2 => format!("is in format {}; submissions are signed in format 2", t.version),
-            Some(t) if t.ledger != Some(*ledger) => "names another ledger".to_string(),
-            Some(t) if t.fields.get("id") != fields.get("id") => "was made for another event id".to_string(),
-            Some(_) => "is not the canonical text of this submission".to_string(),
-            None => "is not a submission's canonical text".to_string(),
+            Some(t) if t.version != 2 => msg!("keys.signed_text_format", version = t.version),
+            Some(t) if t.ledger != Some(*ledger) => msg!("keys.signed_text_other_ledger"),
+            Some(t) if t.fields.get("id") != fields.get("id") => msg!("keys.signed_text_other_id"),
+            Some(_) => msg!("keys.signed_text_not_canonical"),
+            None => msg!("keys.signed_text_not_submission"),
         };
-        return Err(Error::forbidden(format!("the signed text {why} (docs/server.md: signed submissions)")));
+        return Err(Error::forbidden(msg!("keys.signed_text_refused", why = why)));
     }
     Ok(())
 }
@@ -401,28 +401,24 @@ pub fn check_event(
     ledger: &[u8; 32],
     event: &Event,
     resolve: &dyn Fn(&EventRef) -> Option<u64>,
-) -> Option<String> {
+) -> Option<crate::Msg> {
     let sig = event.signature.as_ref()?;
     let key = <[u8; 32]>::try_from(sig.key.as_slice()).unwrap_or([0; 32]);
     if !verify_signature(&key, sig.signed.as_bytes(), &sig.bytes) {
-        return Some("signature does not verify".into());
+        return Some(msg!("keys.event_signature_bad"));
     }
     if state.active_key(&event.actor, &sig.key).is_none() {
-        return Some(format!(
-            "signed by key {} not registered to '{}' at that point",
-            &hex(&sig.key)[..16],
-            event.actor
-        ));
+        return Some(msg!("keys.event_key_not_registered", key = &hex(&sig.key)[..16], actor = &event.actor));
     }
     let Some(t) = parse_canonical(&sig.signed) else {
-        return Some("signed text is not a submission".into());
+        return Some(msg!("keys.event_text_not_submission"));
     };
     if t.version == 2 {
         if t.ledger != Some(*ledger) {
-            return Some("signed for another ledger".into());
+            return Some(msg!("keys.event_other_ledger"));
         }
         if t.fields.get("id") != Some(&event.id.to_string()) {
-            return Some("signed for another event id".into());
+            return Some(msg!("keys.event_other_id"));
         }
     }
     let fields = &t.fields;
@@ -450,7 +446,7 @@ pub fn check_event(
             },
             _ => false,
         };
-    (!same).then(|| "the signed text does not match the event".into())
+    (!same).then(|| msg!("keys.event_text_mismatch"))
 }
 
 #[cfg(test)]

@@ -42,13 +42,14 @@ impl TreeHead {
     }
 
     pub fn parse(text: &str) -> Result<TreeHead> {
-        let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(format!("not a tree head ({e})")))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| Error::invalid(msg!("proof.not_tree_head", error = e)))?;
         if v["format"] != TREE_HEAD_FORMAT {
-            return Err(Error::invalid(format!("format is not {TREE_HEAD_FORMAT}")));
+            return Err(Error::invalid(msg!("proof.format_is_not", format = TREE_HEAD_FORMAT)));
         }
-        let s = |k: &str| v[k].as_str().ok_or_else(|| Error::invalid(format!("missing '{k}'")));
+        let s = |k: &str| v[k].as_str().ok_or_else(|| Error::invalid(msg!("proof.missing_field", field = k)));
         Ok(TreeHead {
-            size: v["size"].as_u64().ok_or_else(|| Error::invalid("missing 'size'"))?,
+            size: v["size"].as_u64().ok_or_else(|| Error::invalid(msg!("proof.missing_field", field = "size")))?,
             root: keys::unhex32("root", s("root")?)?,
             recorded_at: Timestamp::parse("recorded_at", s("recorded_at")?)?,
             public_key: keys::unhex32("public_key", s("public_key")?)?,
@@ -82,7 +83,7 @@ pub fn leaves(store: &dyn Store, n: u64) -> Result<Vec<Hash>> {
     let mut out = Vec::with_capacity(n as usize);
     for chunk in store.raw_chunks() {
         let (first, bytes) = chunk?;
-        let corrupt = |e: codec::CodecError| Error::Corrupt { seq: first, what: crate::Msg::from(e.to_string()) };
+        let corrupt = |e: codec::CodecError| Error::corrupt(first, e.to_msg());
         let chunk = codec::open_chunk(&bytes).map_err(corrupt)?;
         for r in chunk.records().map_err(corrupt)? {
             if out.len() as u64 == n {
@@ -99,13 +100,13 @@ pub fn inclusion(store: &dyn Store, seq: u64, size: Option<u64>) -> Result<Value
     let n = store.head().events();
     let size = size.unwrap_or(n);
     if size > n {
-        return Err(Error::invalid(format!("--size {size} is beyond the end of the log ({n} events)")));
+        return Err(Error::invalid(msg!("proof.size_beyond_end", size = size, events = n)));
     }
     if seq == 0 || seq > size {
-        return Err(Error::invalid(format!("event seq {seq} is not in a tree of {size} events")));
+        return Err(Error::invalid(msg!("proof.seq_not_in_tree", seq = seq, size = size)));
     }
     let all = leaves(store, size)?;
-    let (bytes, _) = store.record(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
+    let (bytes, _) = store.record(seq)?.ok_or_else(|| Error::invalid(msg!("read.no_such_seq", seq = seq)))?;
     let index = (seq - 1) as usize;
     let path = merkle::inclusion_proof(index, &all);
     Ok(json!({
@@ -122,82 +123,77 @@ pub fn inclusion(store: &dyn Store, seq: u64, size: Option<u64>) -> Result<Value
 
 /// Checks an inclusion proof document on its own, and against a signed tree head if given.
 /// Returns what was checked, or the first thing that failed.
-pub fn verify_inclusion(doc: &str, head: Option<&TreeHead>) -> Result<std::result::Result<String, String>> {
-    let v: Value = serde_json::from_str(doc).map_err(|e| Error::invalid(format!("not a proof ({e})")))?;
+pub fn verify_inclusion(doc: &str, head: Option<&TreeHead>) -> Result<std::result::Result<crate::Msg, crate::Msg>> {
+    let v: Value = serde_json::from_str(doc).map_err(|e| Error::invalid(msg!("proof.not_proof", error = e)))?;
     if v["format"] != INCLUSION_FORMAT {
-        return Err(Error::invalid(format!("format is not {INCLUSION_FORMAT}")));
+        return Err(Error::invalid(msg!("proof.format_is_not", format = INCLUSION_FORMAT)));
     }
-    let num = |k: &str| v[k].as_u64().ok_or_else(|| Error::invalid(format!("missing '{k}'")));
-    let text = |k: &str| v[k].as_str().ok_or_else(|| Error::invalid(format!("missing '{k}'")));
+    let num = |k: &str| v[k].as_u64().ok_or_else(|| Error::invalid(msg!("proof.missing_field", field = k)));
+    let text = |k: &str| v[k].as_str().ok_or_else(|| Error::invalid(msg!("proof.missing_field", field = k)));
     let (index, size) = (num("leaf_index")? as usize, num("tree_size")? as usize);
     let event = keys::unhex_any("event", text("event")?)?;
     let root = keys::unhex32("root", text("root")?)?;
     let path = v["audit_path"]
         .as_array()
-        .ok_or_else(|| Error::invalid("missing 'audit_path'"))?
+        .ok_or_else(|| Error::invalid(msg!("proof.missing_field", field = "audit_path")))?
         .iter()
         .map(|h| keys::unhex32("audit_path", h.as_str().unwrap_or("")))
         .collect::<Result<Vec<_>>>()?;
     let leaf = merkle::leaf_hash(&event);
     if hex(&leaf) != text("leaf_hash")? {
-        return Ok(Err("the leaf hash is not SHA-256(0x00 ‖ event)".into()));
+        return Ok(Err(msg!("proof.leaf_hash_wrong")));
     }
     match codec::decode_event(&event) {
         Ok(e) if e.seq as usize == index + 1 => {}
-        Ok(e) => return Ok(Err(format!("the event's seq {} is not leaf index {index} + 1", e.seq))),
-        Err(e) => return Ok(Err(format!("the event bytes do not decode ({e})"))),
+        Ok(e) => return Ok(Err(msg!("proof.event_seq_not_leaf", seq = e.seq, index = index))),
+        Err(e) => return Ok(Err(msg!("proof.event_does_not_decode", error = e.to_msg()))),
     }
     if merkle::root_from_inclusion(index, size, &leaf, &path) != Some(root) {
-        return Ok(Err("the audit path does not lead to the root".into()));
+        return Ok(Err(msg!("proof.path_not_to_root")));
     }
     if let Some(h) = head {
         if !h.signature_ok() {
-            return Ok(Err("the tree head's signature is not valid".into()));
+            return Ok(Err(msg!("proof.tree_head_signature_invalid")));
         }
         if h.size as usize != size || h.root != root {
-            return Ok(Err(format!(
-                "the proof's tree (size {size}, root {}) is not the signed tree head's (size {}, root {})",
-                hex(&root),
-                h.size,
-                hex(&h.root)
+            return Ok(Err(msg!(
+                "proof.tree_not_signed_head",
+                size = size,
+                root = hex(&root),
+                head_size = h.size,
+                head_root = hex(&h.root)
             )));
         }
     }
-    Ok(Ok(format!("event seq {} is leaf {index} of the tree of {size} events with root {}", index + 1, hex(&root))))
+    Ok(Ok(msg!("proof.inclusion_ok", seq = index + 1, index = index, size = size, root = hex(&root))))
 }
 
 /// Checks that today's log extends the one `head` signed: signature, size, and an RFC 6962
 /// consistency proof from its root to today's. `Ok(Err((seq, what)))` names the problem.
-pub fn check_tree_head(store: &dyn Store, head: &TreeHead) -> Result<std::result::Result<String, (u64, String)>> {
+pub fn check_tree_head(
+    store: &dyn Store,
+    head: &TreeHead,
+) -> Result<std::result::Result<crate::Msg, (u64, crate::Msg)>> {
     if !head.signature_ok() {
-        return Ok(Err((0, "the tree head's signature is not valid".into())));
+        return Ok(Err((0, msg!("proof.tree_head_signature_invalid"))));
     }
     let key = keys::load(store.dir())?;
     if key.public() != head.public_key {
-        return Ok(Err((0, "the tree head was signed by another key than this ledger's".into())));
+        return Ok(Err((0, msg!("proof.tree_head_other_key"))));
     }
     let n = store.head().events();
     let m = head.size;
     if m > n {
-        return Ok(Err((
-            n + 1,
-            format!("the log holds {n} events, fewer than the {m} the tree head covers: truncated"),
-        )));
+        return Ok(Err((n + 1, msg!("proof.log_truncated", events = n, covered = m))));
     }
     if m == 0 {
-        return Ok(Ok("an empty tree head is consistent with any log".into()));
+        return Ok(Ok(msg!("proof.empty_tree_head")));
     }
     let all = leaves(store, n)?;
     let new_root = merkle::root(&all);
     let proof = merkle::consistency_proof(m as usize, &all);
     if !merkle::verify_consistency(m as usize, n as usize, &head.root, &new_root, &proof) {
-        return Ok(Err((
-            1,
-            format!("the first {m} events are not those the tree head covers: rewritten, reordered or dropped"),
-        )));
+        return Ok(Err((1, msg!("proof.log_rewritten", covered = m))));
     }
-    Ok(Ok(format!(
-        "the log of {n} events extends the signed tree of {m} events (consistency proof of {} hashes)",
-        proof.len()
-    )))
+    Ok(Ok(msg!("proof.log_extends", events = n, covered = m, hashes = proof.len())))
 }

@@ -20,7 +20,7 @@ pub enum AsOf {
 impl AsOf {
     pub fn parse(text: &str) -> Result<AsOf> {
         if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) {
-            return text.parse().map(AsOf::Seq).map_err(|_| Error::invalid(format!("--as-of '{text}' is not a seq")));
+            return text.parse().map(AsOf::Seq).map_err(|_| Error::invalid(msg!("query.as_of_not_seq", value = text)));
         }
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
             return Ok(AsOf::Time(Timestamp(t.timestamp_micros())));
@@ -42,7 +42,7 @@ pub fn resolve(store: &dyn Store, as_of: AsOf) -> Result<u64> {
     match as_of {
         AsOf::Local(_) => unreachable!("converted just above"),
         AsOf::Seq(s) if s > head.events() => {
-            Err(Error::invalid(format!("--as-of seq {s} is beyond the end of the log ({} events)", head.events())))
+            Err(Error::invalid(msg!("query.as_of_beyond_end", seq = s, events = head.events())))
         }
         AsOf::Seq(s) => Ok(s),
         AsOf::Time(t) if t >= head.last_recorded_at => Ok(head.events()),
@@ -54,7 +54,7 @@ pub fn resolve(store: &dyn Store, as_of: AsOf) -> Result<u64> {
                 let mid = lo + (hi - lo).div_ceil(2);
                 let at = store
                     .get(mid)?
-                    .ok_or_else(|| Error::Corrupt { seq: mid, what: "missing from the log".into() })?
+                    .ok_or_else(|| Error::corrupt(mid, msg!("query.missing_from_log")))?
                     .event
                     .recorded_at;
                 if at <= t {

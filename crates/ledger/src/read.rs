@@ -107,7 +107,7 @@ pub fn as_of_seq(store: &dyn Store, as_of: Option<AsOf>) -> Result<u64> {
 pub fn resolve_event(store: &dyn Store, r: &EventRef) -> Result<u64> {
     match *r {
         EventRef::Seq(s) if s >= 1 && s <= store.head().events() => Ok(s),
-        EventRef::Seq(s) => Err(Error::invalid(format!("event seq {s} does not exist"))),
+        EventRef::Seq(s) => Err(Error::invalid(msg!("read.no_such_seq", seq = s))),
         EventRef::Id(id) => {
             let mut found = None;
             store.for_each_id(&mut |i, seq| {
@@ -115,7 +115,7 @@ pub fn resolve_event(store: &dyn Store, r: &EventRef) -> Result<u64> {
                     found = Some(seq);
                 }
             })?;
-            found.ok_or_else(|| Error::invalid(format!("event id {id} does not exist")))
+            found.ok_or_else(|| Error::invalid(msg!("read.no_such_id", id = id)))
         }
     }
 }
@@ -211,7 +211,7 @@ impl SummaryFormat {
             "text" => Ok(SummaryFormat::Text),
             "md" => Ok(SummaryFormat::Markdown),
             "csv" => Ok(SummaryFormat::Csv),
-            other => Err(Error::invalid(format!("--format '{other}' is not text, md or csv"))),
+            other => Err(Error::invalid(msg!("read.summary_format", value = other))),
         }
     }
 }
@@ -244,7 +244,7 @@ pub struct SummaryAnswer {
 
 pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
     if q.by.len() > summary::BY_MAX {
-        return Err(Error::invalid(format!("--by may be given at most {} times", summary::BY_MAX)));
+        return Err(Error::invalid(msg!("read.by_too_many", max = summary::BY_MAX)));
     }
     let seq = as_of_seq(store, q.as_of)?;
     // Load only the plans of that year: the global part says which they are.
@@ -252,12 +252,12 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
     let mut ids: Vec<String> = index.years.get(&q.year).cloned().unwrap_or_default();
     if let Some(p) = &q.plan {
         if !ids.contains(p) {
-            return Err(Error::invalid(format!("plan '{p}' is not a plan of {}", q.year)));
+            return Err(Error::invalid(msg!("read.plan_not_of_year", plan = p, year = q.year)));
         }
         ids = vec![p.clone()];
     }
     if ids.is_empty() {
-        return Err(Error::invalid(format!("no plan for {} is recorded", q.year)));
+        return Err(Error::invalid(msg!("read.no_plan_for_year", year = q.year)));
     }
     let state = query::plans_at(store, seq, &ids)?;
     let groupings: Vec<String> =
@@ -320,7 +320,7 @@ impl AuditFormat {
         match text {
             "text" => Ok(AuditFormat::Text),
             "csv" => Ok(AuditFormat::Csv),
-            other => Err(Error::invalid(format!("--format '{other}' is not text or csv"))),
+            other => Err(Error::invalid(msg!("read.audit_format", value = other))),
         }
     }
 }
@@ -434,10 +434,10 @@ pub struct ReportAnswer {
 
 fn report_state(store: &dyn Store, q: &ReportQuery) -> Result<(SummaryAnswer, summary::On)> {
     if q.decimals > crate::execution::DECIMALS_MAX {
-        return Err(Error::invalid(format!(
-            "--decimals {} is more than {}",
-            q.decimals,
-            crate::execution::DECIMALS_MAX
+        return Err(Error::invalid(msg!(
+            "read.decimals_too_many",
+            decimals = q.decimals,
+            max = crate::execution::DECIMALS_MAX
         )));
     }
     let answer = summary(
@@ -477,10 +477,7 @@ pub fn chart(
 
 pub fn audit_kind(kind: &str) -> Result<String> {
     if !crate::event::KINDS.contains(&kind) {
-        return Err(Error::invalid(format!(
-            "--type '{kind}' is not an event type; expected one of: {}",
-            crate::event::KINDS.join(", ")
-        )));
+        return Err(Error::invalid(msg!("read.not_event_type", kind = kind, kinds = crate::event::KINDS.join(", "))));
     }
     Ok(kind.to_string())
 }
@@ -528,7 +525,7 @@ impl AuditAnswer {
 /// One event, its hash, and its entity's state just before and after it.
 pub fn show(store: &dyn Store, event: &EventRef) -> Result<Value> {
     let seq = resolve_event(store, event)?;
-    let stored = store.get(seq)?.ok_or_else(|| Error::invalid(format!("event seq {seq} does not exist")))?;
+    let stored = store.get(seq)?.ok_or_else(|| Error::invalid(msg!("read.no_such_seq", seq = seq)))?;
     let e = &stored.event;
     let plans: Vec<String> = e.payload.plan().map(str::to_string).into_iter().collect();
     let mut state = query::plans_at(store, seq - 1, &plans)?;
@@ -605,7 +602,7 @@ pub fn snapshot(store: &dyn Store, as_of: Option<AsOf>) -> Result<(u64, Value)> 
 pub struct SnapshotCheck {
     pub name: String,
     pub seq: Value,
-    pub differs: Vec<String>,
+    pub differs: Vec<crate::Msg>,
 }
 
 pub fn snapshot_check(store: &dyn Store, name: &str, text: &str) -> Result<SnapshotCheck> {
@@ -618,18 +615,22 @@ pub fn snapshot_check(store: &dyn Store, name: &str, text: &str) -> Result<Snaps
 }
 
 impl SnapshotCheck {
-    pub fn render(&self, json: bool) -> String {
+    pub fn render(&self, json: bool, lang: Lang) -> String {
         match (json, self.differs.is_empty()) {
             (true, true) => json_line(&json!({"ok": true, "seq": self.seq})),
-            (true, false) => json_line(&json!({"ok": false, "differs": self.differs})),
-            (false, true) => format!("ok: {} matches the ledger at seq {}\n", self.name, self.seq),
+            (true, false) => {
+                let differs: Vec<String> = self.differs.iter().map(|d| d.render(lang)).collect();
+                json_line(&json!({"ok": false, "differs": differs}))
+            }
+            (false, true) => msg!("read.snapshot_ok", name = &self.name, seq = &self.seq).render(lang) + "\n",
             (false, false) => String::new(),
         }
     }
 
     pub fn failure(&self) -> Option<Error> {
-        (!self.differs.is_empty())
-            .then(|| Error::integrity(format!("{} does not match the ledger: {}", self.name, self.differs.join("; "))))
+        // The parts that differ, joined by "; " in the language's way.
+        let differs = self.differs.iter().cloned().reduce(|a, b| msg!("read.joined", first = a, rest = b))?;
+        Some(Error::integrity(msg!("read.snapshot_mismatch", name = &self.name, differs = differs)))
     }
 }
 
@@ -692,7 +693,7 @@ pub struct VerifyQuery {
 pub struct VerifyAnswer {
     pub verification: crate::verify::Verification,
     /// What the checkpoint check found, when one was asked for and the log verified.
-    pub checkpoint_ok: Option<String>,
+    pub checkpoint_ok: Option<crate::Msg>,
 }
 
 pub fn verify(store: &dyn Store, q: &VerifyQuery) -> Result<VerifyAnswer> {
@@ -720,14 +721,14 @@ impl VerifyAnswer {
                     m.insert("problem".into(), json!(p.what.render(lang)));
                 }
                 if let Some(what) = &self.checkpoint_ok {
-                    m.insert("checkpoint".into(), json!(what));
+                    m.insert("checkpoint".into(), json!(what.render(lang)));
                 }
             }
             return json_line(&doc);
         }
         let mut lines = Vec::new();
         if let Some(what) = &self.checkpoint_ok {
-            lines.push(msg!("verify.checkpoint_ok", what = what));
+            lines.push(msg!("verify.checkpoint_ok", what = what.clone()));
         }
         lines.push(match &v.problem {
             Some(p) if p.seq == 0 => msg!("verify.text_failed", what = p.what.clone()),

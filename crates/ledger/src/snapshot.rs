@@ -49,39 +49,33 @@ pub fn make(store: &dyn Store, seq: u64) -> Result<Value> {
 }
 
 pub fn parse(text: &str) -> Result<Value> {
-    let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(format!("not a snapshot ({e})")))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(msg!("snapshot.not_snapshot", error = e)))?;
     if v["format"] != FORMAT {
-        return Err(Error::invalid(format!("format is not {FORMAT}")));
+        return Err(Error::invalid(msg!("proof.format_is_not", format = FORMAT)));
     }
     if !v["as_of"]["seq"].is_u64() {
-        return Err(Error::invalid("snapshot has no as_of.seq"));
+        return Err(Error::invalid(msg!("snapshot.no_as_of_seq")));
     }
     Ok(v)
 }
 
 /// Recomputes `snapshot` from the log: `Ok(())` if every part matches, else the parts that
 /// differ.
-pub fn check(store: &dyn Store, snapshot: &Value) -> Result<std::result::Result<(), Vec<String>>> {
+pub fn check(store: &dyn Store, snapshot: &Value) -> Result<std::result::Result<(), Vec<crate::Msg>>> {
     let seq = snapshot["as_of"]["seq"].as_u64().unwrap_or(0);
     if seq > store.head().events() {
-        return Ok(Err(vec![format!(
-            "the snapshot covers seq {seq} but the log holds {} events",
-            store.head().events()
-        )]));
+        return Ok(Err(vec![msg!("snapshot.beyond_log", seq = seq, events = store.head().events())]));
     }
     let fresh = make(store, seq)?;
     let mut differ = Vec::new();
-    for (part, label) in [
-        ("as_of", "the seq, time or chain hash"),
-        ("merkle", "the Merkle root"),
-        ("state", "the state"),
-        ("summaries", "the summaries"),
+    for (part, differs) in [
+        ("as_of", msg!("snapshot.as_of_differs")),
+        ("merkle", msg!("snapshot.merkle_differs")),
+        ("state", msg!("snapshot.state_differs")),
+        ("summaries", msg!("snapshot.summaries_differ")),
     ] {
         if fresh[part] != snapshot[part] {
-            differ.push(format!(
-                "{label} ({part}) {} from the log",
-                if part == "summaries" { "differ" } else { "differs" }
-            ));
+            differ.push(differs);
         }
     }
     Ok(if differ.is_empty() { Ok(()) } else { Err(differ) })

@@ -74,7 +74,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
     let mut checkpoints = store.checkpoints().collect::<Result<Vec<_>>>()?;
     if let Some(cp_seq) = checkpoints.iter().map(|(s, _)| *s).find(|s| *s > end) {
         if v.problem.is_none() && beyond_head(cp_seq) {
-            fail(&mut v, cp_seq, "checkpoint beyond the end of the log");
+            fail(&mut v, cp_seq, msg!("verify.checkpoint_beyond_end"));
         }
     }
     checkpoints.retain(|(s, _)| *s <= end);
@@ -86,31 +86,31 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
         let (first, bytes) = chunk?;
         if first > end {
             if beyond_head(first) {
-                fail(&mut v, first, format!("the log holds events from seq {first} beyond its head ({end} events)"));
+                fail(&mut v, first, msg!("verify.events_beyond_head", first = first, events = end));
             }
             break;
         }
         let expected = v.events + 1;
         if first != expected {
-            fail(&mut v, expected, format!("event missing: the log jumps to seq {first}"));
+            fail(&mut v, expected, msg!("verify.event_missing", first = first));
             break;
         }
         let chunk = match codec::open_chunk(&bytes) {
             Ok(c) => c,
             Err(e) => {
-                fail(&mut v, first, format!("chunk does not decode ({e})"));
+                fail(&mut v, first, msg!("verify.chunk_does_not_decode", error = e.to_msg()));
                 break;
             }
         };
         let records = match chunk.records() {
             Ok(r) => r,
             Err(e) => {
-                fail(&mut v, first, format!("chunk does not decode ({e})"));
+                fail(&mut v, first, msg!("verify.chunk_does_not_decode", error = e.to_msg()));
                 break;
             }
         };
         if chunk.header.prev_hash != v.head {
-            fail(&mut v, first, "the chunk does not chain from the event before it (its stored hash was altered)");
+            fail(&mut v, first, msg!("verify.chunk_does_not_chain"));
             break;
         }
         for (i, r) in records.iter().enumerate() {
@@ -118,18 +118,18 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             let hash = codec::chain_hash(&v.head, r.bytes);
             tree.push(crate::merkle::leaf_hash(r.bytes));
             if hash[..codec::HASH_PREFIX_LEN] != r.hash_prefix {
-                fail(&mut v, seq, "hash mismatch: the event's stored bytes or hash were altered");
+                fail(&mut v, seq, msg!("store.hash_mismatch"));
                 break 'chunks;
             }
             let event = match codec::decode_event(r.bytes) {
                 Ok(e) => e,
                 Err(e) => {
-                    fail(&mut v, seq, format!("event does not decode ({e})"));
+                    fail(&mut v, seq, msg!("verify.event_does_not_decode", error = e.to_msg()));
                     break 'chunks;
                 }
             };
             if event.seq != seq {
-                fail(&mut v, seq, format!("event at position {seq} says seq {}", event.seq));
+                fail(&mut v, seq, msg!("verify.event_says_seq", seq = seq, found = event.seq));
                 break 'chunks;
             }
             checker.before(store, &mut state, &event)?;
@@ -141,7 +141,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
                 break 'chunks;
             }
             if require_signatures && event.signature.is_none() && !state.principals.is_empty() {
-                fail(&mut v, seq, "unsigned event after the first key registration");
+                fail(&mut v, seq, msg!("verify.unsigned_event"));
                 break 'chunks;
             }
             if let Err(e) = check_fold(&state, &event) {
@@ -160,7 +160,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             let problem = if cp_seq == v.events {
                 checker.check(store, cp_seq, &record, &mut state)?
             } else {
-                Some("checkpoint does not fall at the end of a commit".into())
+                Some(msg!("verify.checkpoint_not_at_commit_end"))
             };
             if let Some(what) = problem {
                 fail(&mut v, cp_seq, what);
@@ -170,23 +170,23 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
     }
     if let (None, Some((cp_seq, _))) = (&v.problem, checkpoints.peek()) {
         let at = *cp_seq;
-        fail(&mut v, at, "checkpoint beyond the end of the log");
+        fail(&mut v, at, msg!("verify.checkpoint_beyond_end"));
     }
     if v.problem.is_none() {
         if head.events() != v.events {
             let at = v.events.min(head.events()) + 1;
-            let what = format!("the log holds {} events but its head records {}", v.events, head.events());
+            let what = msg!("verify.head_count_differs", events = v.events, head = head.events());
             fail(&mut v, at, what);
         } else if head.last_hash != v.head {
             let at = v.events;
-            fail(&mut v, at, "the head's hash does not match the recomputed chain");
+            fail(&mut v, at, msg!("verify.head_hash_differs"));
         } else if head.merkle != tree {
             let at = v.events;
-            fail(&mut v, at, "the head's Merkle tree does not match the recomputed one");
+            fail(&mut v, at, msg!("verify.head_merkle_differs"));
         }
     }
     if v.problem.is_none() && require_signatures && state.principals.is_empty() && v.events > 0 {
-        fail(&mut v, 0, "signatures are required, but no key is registered in this log: nothing in it is signed");
+        fail(&mut v, 0, msg!("verify.signatures_required_none_registered"));
     }
     if v.problem.is_none() {
         if let Some(what) = store.check_framing()? {

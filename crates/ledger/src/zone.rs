@@ -17,7 +17,7 @@ pub fn load(dir: &Path) -> Result<TimeZone> {
     match std::fs::read_to_string(&path) {
         Ok(text) => TimeZone::parse(text.trim()).map_err(|e| e.at(path.display().to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TimeZone::SHANGHAI),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        Err(e) => Err(Error::io(msg!("io.cannot_read", path = path.display()), e)),
     }
 }
 
@@ -29,7 +29,7 @@ pub fn save(dir: &Path, zone: TimeZone) -> Result<()> {
         Some(n) => format!("{n}\n"),
         None => format!("{}\n", zone.to_string().trim_start_matches("UTC")),
     };
-    let io = |e| Error::io(format!("cannot write {}", path.display()), e);
+    let io = |e| Error::io(msg!("io.cannot_write", path = path.display()), e);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)?;

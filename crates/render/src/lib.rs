@@ -20,6 +20,17 @@ pub enum RenderError {
     Docx(String),
 }
 
+impl RenderError {
+    /// The error as a message (the catalogue's words; `Display` is the English of it).
+    pub fn to_msg(&self) -> planledger_core::Msg {
+        use planledger_core::msg;
+        match self {
+            RenderError::Chart(why) => msg!("render.chart", error = why),
+            RenderError::Docx(why) => msg!("render.docx", error = why),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, RenderError>;
 
 /// Chart size in pixels (SVG user units).

@@ -31,6 +31,7 @@ use planledger::model::{fmt_decimal, Date, Role, Timestamp};
 use planledger::query::AsOf;
 use planledger::read;
 use planledger::store::Store;
+use planledger::{msg, Msg};
 
 pub mod codec;
 
@@ -319,14 +320,14 @@ impl Shared {
                 sub.id = first_id(first).map_err(|e| status_of(&e))?;
                 sub.signature = signature_of(first);
             }
-            origins.push(r.submissions.first().map(|s| s.origin.clone()).filter(|o| !o.is_empty()));
+            origins.push(r.submissions.first().map(|s| s.origin.clone()).filter(|o| !o.is_empty()).map(Msg::from));
             subs.push(sub);
         } else {
             for s in &r.submissions {
                 let at = |e: Error| if s.origin.is_empty() { e } else { e.at(s.origin.clone()) };
                 let mut sub = submission_of(s).map_err(|e| status_of(&at(e)))?;
                 sub.signature = signature_of(s);
-                origins.push(Some(s.origin.clone()).filter(|o| !o.is_empty()));
+                origins.push(Some(s.origin.clone()).filter(|o| !o.is_empty()).map(Msg::from));
                 subs.push(sub);
             }
         }
@@ -334,9 +335,7 @@ impl Shared {
             return Err(Status::invalid_argument("no submissions"));
         }
         if let Some(i) = subs.iter().position(|s| s.signature.is_none()) {
-            let e = Error::Forbidden(
-                "unsigned submission refused: the server takes only signed submissions (--key)".into(),
-            );
+            let e = Error::forbidden(msg!("server.unsigned_refused"));
             return Err(status_of(&match &origins[i] {
                 Some(o) => e.at(o.clone()),
                 None => e,
@@ -377,7 +376,7 @@ impl Shared {
 fn first_id(s: &proto::Submission) -> Result<Option<uuid::Uuid>> {
     s.fields
         .get("id")
-        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| Error::invalid(format!("id '{id}' is not a UUID"))))
+        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| Error::invalid(msg!("server.id_not_uuid", id = id))))
         .transpose()
 }
 
@@ -402,7 +401,7 @@ impl Sink {
     fn send(&mut self, data: Vec<u8>) -> Result<()> {
         self.tx
             .blocking_send(Ok(proto::Output { data }))
-            .map_err(|_| Error::io("answering", std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
+            .map_err(|_| Error::io(msg!("server.answering"), std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
     }
 
     fn finish(mut self, result: Result<()>) {
@@ -435,8 +434,8 @@ fn or_default<'a>(text: &'a str, default: &'a str) -> &'a str {
     }
 }
 
-fn utf8(field: &str, bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{field} is not UTF-8 text")))
+fn utf8(field: Msg, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| Error::invalid(msg!("server.not_utf8", field = field)))
 }
 
 type Output = proto::Output;
@@ -512,11 +511,11 @@ fn snapshot_job(r: proto::SnapshotRequest) -> Result<Job> {
 }
 
 fn snapshot_verify_job(r: proto::SnapshotVerifyRequest) -> Result<Job> {
-    let text = utf8("the snapshot", r.document)?;
+    let text = utf8(msg!("server.the_snapshot"), r.document)?;
     let name = or_default(&r.name, "snapshot").to_string();
     Ok(Box::new(move |store, sink| {
         let check = read::snapshot_check(store, &name, &text)?;
-        sink.write(&check.render(r.json))?;
+        sink.write(&check.render(r.json, planledger::Lang::En))?;
         check.failure().map_or(Ok(()), Err)
     }))
 }
@@ -526,7 +525,7 @@ fn diff_side(side: Option<proto::DiffSide>) -> Result<read::DiffSide> {
     match side.and_then(|s| s.side) {
         Some(Side::Snapshot(doc)) => Ok(read::DiffSide::Snapshot {
             name: or_default(&doc.name, "snapshot").to_string(),
-            text: utf8("the snapshot", doc.document)?,
+            text: utf8(msg!("server.the_snapshot"), doc.document)?,
         }),
         Some(Side::AsOf(t)) => Ok(read::DiffSide::Ledger(as_of_field(&t)?)),
         None => Ok(read::DiffSide::Ledger(None)),
@@ -544,8 +543,8 @@ fn verify_job(r: proto::VerifyRequest) -> Result<Job> {
         None
     } else {
         Some(
-            planledger::proof::TreeHead::parse(&utf8("the checkpoint", r.checkpoint)?)
-                .map_err(|e| e.at("checkpoint"))?,
+            planledger::proof::TreeHead::parse(&utf8(msg!("server.the_checkpoint"), r.checkpoint)?)
+                .map_err(|e| e.at(msg!("server.at_checkpoint")))?,
         )
     };
     let q = read::VerifyQuery { require_signatures: r.require_signatures, checkpoint };
@@ -580,10 +579,10 @@ fn signature_of(s: &proto::Submission) -> Option<Box<Signature>> {
 pub fn submission_of(s: &proto::Submission) -> Result<Submission> {
     let fields: BTreeMap<String, String> = s.fields.clone().into_iter().collect();
     let key = |f: &BTreeMap<String, String>| -> Result<Vec<u8>> {
-        let h = f.get("public_key").ok_or_else(|| Error::invalid("needs 'public_key'"))?;
+        let h = f.get("public_key").ok_or_else(|| Error::invalid(msg!("server.needs_field", field = "public_key")))?;
         Ok(planledger::keys::unhex32("public_key", h)?.to_vec())
     };
-    let get = |k: &str| fields.get(k).cloned().ok_or_else(|| Error::invalid(format!("needs '{k}'")));
+    let get = |k: &str| fields.get(k).cloned().ok_or_else(|| Error::invalid(msg!("server.needs_field", field = k)));
     let command = match s.r#type.as_str() {
         "register-key" => Command::RegisterKey {
             principal: get("principal")?,
@@ -595,7 +594,7 @@ pub fn submission_of(s: &proto::Submission) -> Result<Submission> {
     };
     let id = fields
         .get("id")
-        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| Error::invalid(format!("id '{id}' is not a UUID"))))
+        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| Error::invalid(msg!("server.id_not_uuid", id = id))))
         .transpose()?;
     Ok(Submission { signature: None, id, note: fields.get("note").cloned(), command })
 }
@@ -978,13 +977,18 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting the server runtime", e))?;
+        .map_err(|e| Error::io(msg!("server.starting_runtime"), e))?;
     runtime.block_on(async move {
-        let addr: SocketAddr = listen.parse().map_err(|_| Error::invalid(format!("--listen '{listen}' is not an address")))?;
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::io(format!("listening on {addr}"), e))?;
-        let bound = listener.local_addr().map_err(|e| Error::io("listening", e))?;
-        writeln!(out, "listening on {bound}").and_then(|()| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
+        let addr: SocketAddr =
+            listen.parse().map_err(|_| Error::invalid(msg!("server.listen_not_address", value = listen)))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
+        let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
+        // Not translated: scripts and tests read the address from this line.
+        writeln!(out, "listening on {bound}")
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (head_tx, _) = watch::channel(head);
         let shared = Arc::new(Shared {
@@ -1015,7 +1019,9 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
         tokio::select! {
-            served = serving => served.map_err(|e| Error::io("serving", std::io::Error::other(e.to_string())))?,
+            served = serving => {
+                served.map_err(|e| Error::io(msg!("server.serving"), std::io::Error::other(e.to_string())))?
+            }
             () = grace => {}
         }
         // Every request has finished; closing the ledger makes sled durable up to the end of the log.

@@ -40,6 +40,24 @@ pub enum SheetError {
     Write(String),
 }
 
+impl SheetError {
+    /// The error as a message (the catalogue's words; `Display` is the English of it). What
+    /// the spreadsheet libraries said stays in their words.
+    pub fn to_msg(&self) -> planledger_core::Msg {
+        use planledger_core::msg;
+        match self {
+            SheetError::Io { path, source } => msg!("sheets.cannot_read", path = path, error = source),
+            SheetError::TooLarge { path } => msg!("sheets.too_large", path = path, max = FILE_BYTES_MAX),
+            SheetError::Format { path, why } => msg!("sheets.not_spreadsheet", path = path, why = why),
+            SheetError::Encoding { path } => msg!("sheets.encoding", path = path),
+            SheetError::TooManyRows { path, sheet } => {
+                msg!("sheets.too_many_rows", path = path, sheet = sheet, max = SHEET_ROWS_MAX)
+            }
+            SheetError::Write(why) => msg!("sheets.cannot_write", error = why),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, SheetError>;
 
 /// The kinds of file `read_workbook` reads, by extension.

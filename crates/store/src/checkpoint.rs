@@ -221,19 +221,15 @@ impl Checkpointer {
 }
 
 fn corrupt(seq: u64, e: codec::CodecError) -> Error {
-    Error::Corrupt { seq, what: crate::Msg::from(format!("checkpoint: {e}")) }
+    Error::corrupt(seq, msg!("checkpoint.codec", error = e.to_msg()))
 }
 
 fn load_partition<T: serde::de::DeserializeOwned>(store: &dyn Store, seq: u64, hash: &Hash) -> Result<T> {
-    let bytes = store.partition(hash)?.ok_or_else(|| Error::Corrupt {
-        seq,
-        what: crate::Msg::from(format!("checkpoint partition {} is missing", codec::hex(hash))),
-    })?;
+    let bytes = store
+        .partition(hash)?
+        .ok_or_else(|| Error::corrupt(seq, msg!("checkpoint.partition_missing", hash = codec::hex(hash))))?;
     if hash_of(&bytes) != *hash {
-        return Err(Error::Corrupt {
-            seq,
-            what: crate::Msg::from(format!("checkpoint partition {} was altered", codec::hex(hash))),
-        });
+        return Err(Error::corrupt(seq, msg!("checkpoint.partition_altered", hash = codec::hex(hash))));
     }
     codec::decode_checkpoint(&bytes).map_err(|e| corrupt(seq, e))
 }
@@ -257,7 +253,7 @@ pub fn state_at(store: &dyn Store, until_seq: u64, plans: Option<&[String]>) -> 
             // Written by an older build: so is every earlier one. Fold the log.
             Ok(None) => break,
             Err(e @ Error::Corrupt { .. }) if seq > 0 => {
-                store.warn(format!("{e}; folded the log from an earlier point instead (verify names the damage)"));
+                store.warn(msg!("checkpoint.passed_over", error = e.to_msg()));
                 before = seq - 1;
             }
             Err(e) => return Err(e),
@@ -320,7 +316,7 @@ fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[St
         state.retain_plans(want);
     }
     if state.last_seq != seq {
-        return Err(Error::Corrupt { seq, what: "checkpoint record and state disagree on the seq".into() });
+        return Err(Error::corrupt(seq, msg!("checkpoint.seq_disagrees")));
     }
     Ok(Some(state))
 }
@@ -396,10 +392,7 @@ impl Verifier {
             if self.evicted.remove(&id) {
                 let hash = self.verified.get(&id).copied();
                 // An evicted plan always has a verified hash: it was compared before eviction.
-                let hash = hash.ok_or_else(|| Error::Corrupt {
-                    seq: event.seq,
-                    what: crate::Msg::from(format!("plan '{id}' lost")),
-                })?;
+                let hash = hash.ok_or_else(|| Error::corrupt(event.seq, msg!("checkpoint.plan_lost", plan = &id)))?;
                 let plan: Plan = load_partition(store, event.seq, &hash)?;
                 state.plans.insert(id.clone(), plan);
                 self.reloaded += 1;
@@ -419,18 +412,18 @@ impl Verifier {
         seq: u64,
         record_bytes: &[u8],
         state: &mut State,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<crate::Msg>> {
         let record: Record = match codec::decode_checkpoint(record_bytes) {
             Ok(r) => r,
             // An older build's: nothing to compare (the state's shape changed since).
             Err(codec::CodecError::Stale(_)) => return Ok(None),
-            Err(e) => return Ok(Some(format!("checkpoint record does not decode ({e})"))),
+            Err(e) => return Ok(Some(msg!("checkpoint.record_does_not_decode", error = e.to_msg()))),
         };
         if record.seq != seq {
-            return Ok(Some(format!("checkpoint record says seq {}", record.seq)));
+            return Ok(Some(msg!("checkpoint.record_says_seq", found = record.seq)));
         }
         if hash_of(&codec::encode_checkpoint(&global_of(state))) != record.global {
-            return Ok(Some("checkpoint's shared partition differs from the log".into()));
+            return Ok(Some(msg!("checkpoint.shared_differs")));
         }
         let listed: HashSet<&str> = record.plans.iter().map(|(id, _)| id.as_str()).collect();
         let known = state.plans.len() + self.evicted.len();
@@ -441,7 +434,7 @@ impl Verifier {
             .chain(self.evicted.iter().map(|k| k.as_str()))
             .all(|k| listed.contains(k));
         if listed.len() != record.plans.len() || listed.len() != known || !all_known {
-            return Ok(Some("checkpoint lists other plans than the log has".into()));
+            return Ok(Some(msg!("checkpoint.other_plans")));
         }
         for (id, hash) in &record.plans {
             let unchanged = !self.compare_all && !self.reached.contains(id) && self.verified.get(id) == Some(hash);
@@ -450,13 +443,13 @@ impl Verifier {
             }
             // Evicted plans are never reached (reaching loads them), so here they are loaded.
             let Some(plan) = state.plans.get(id) else {
-                return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
+                return Ok(Some(msg!("checkpoint.plan_differs", plan = id)));
             };
             if hash_of(&codec::encode_checkpoint(plan)) != *hash {
-                return Ok(Some(format!("checkpoint partition of plan '{id}' differs from the log")));
+                return Ok(Some(msg!("checkpoint.plan_differs", plan = id)));
             }
             if store.partition(hash)?.is_none_or(|b| hash_of(&b) != *hash) {
-                return Ok(Some(format!("checkpoint partition of plan '{id}' is missing or altered")));
+                return Ok(Some(msg!("checkpoint.plan_missing_or_altered", plan = id)));
             }
             self.verified.insert(id.clone(), *hash);
         }

@@ -49,6 +49,22 @@ pub enum CodecError {
     Stale(u8),
 }
 
+impl CodecError {
+    /// The error as a message (the catalogue's words; `Display` is the English of it). The
+    /// detail of undecodable bytes stays as the decoder said it.
+    pub fn to_msg(&self) -> crate::Msg {
+        match self {
+            CodecError::Empty => msg!("codec.empty"),
+            CodecError::TooNew(found, supported) => msg!("codec.too_new", found = found, supported = supported),
+            CodecError::Bincode(detail) => msg!("codec.undecodable", detail = detail),
+            CodecError::Truncated => msg!("codec.truncated"),
+            CodecError::Checksum => msg!("codec.checksum"),
+            CodecError::HashMismatch(index) => msg!("codec.hash_mismatch", index = index),
+            CodecError::Stale(found) => msg!("codec.stale", found = found, current = CHECKPOINT_FORMAT),
+        }
+    }
+}
+
 /// The stored format's options. Decoding adds a size limit (checked as bincode reads);
 /// encoding does not (see `encode_versioned`).
 fn options() -> impl Options {

@@ -22,7 +22,7 @@ pub struct Repair {
     pub quarantined: Option<PathBuf>,
     /// Events the store holds after the repair (after a dry run: would hold).
     pub events: Option<u64>,
-    pub actions: Vec<String>,
+    pub actions: Vec<crate::Msg>,
 }
 
 /// Looks at the store in `dir` and says what `repair` would do; changes nothing.
@@ -32,20 +32,16 @@ pub fn plan(dir: &Path, cut_tail: bool) -> Result<Repair> {
     let mut actions = Vec::new();
     if let Some(d) = &damage {
         check_cuttable(d, cut_tail)?;
-        actions.push(format!(
-            "cut {} bytes off {} at byte {} ({}), saving them in {}/",
-            d.bytes,
-            d.path.display(),
-            d.offset,
-            lost(d),
-            dir.join(wal::QUARANTINE_DIR).display()
+        actions.push(msg!(
+            "repair.cut",
+            bytes = d.bytes,
+            path = d.path.display(),
+            offset = d.offset,
+            lost = lost(d),
+            quarantine = dir.join(wal::QUARANTINE_DIR).display()
         ));
     }
-    actions.push(
-        "rebuild the index (sled) from the log segments; the checkpoint records come back with it (a damaged \
-         partition is passed over, and the next checkpoint is written whole)"
-            .into(),
-    );
+    actions.push(msg!("repair.rebuild_index"));
     Ok(Repair { events: damage.as_ref().map(|d| d.events_before), damage, quarantined: None, actions })
 }
 
@@ -71,48 +67,51 @@ pub fn repair(dir: &Path, cut_tail: bool) -> Result<Repair> {
         .collect();
     for seq in damaged {
         store.forget_checkpoint(seq)?;
-        r.actions.push(format!("dropped the checkpoint at seq {seq}: a partition it names is missing or altered"));
+        r.actions.push(msg!("repair.dropped_checkpoint", seq = seq));
     }
     r.events = Some(store.head().events());
     Ok(r)
 }
 
 /// The seqs a cut loses, as a person reads them.
-pub fn lost(d: &Damage) -> String {
+pub fn lost(d: &Damage) -> crate::Msg {
     match d.events_after {
         Some(after) if after > d.events_before => {
             let n = after - d.events_before;
-            format!("loses seqs {}..={} ({n} event{})", d.events_before + 1, after, if n == 1 { "" } else { "s" })
+            let from = d.events_before + 1;
+            if n == 1 {
+                msg!("repair.loses_one", from = from, to = after)
+            } else {
+                msg!("repair.loses_many", from = from, to = after, n = n)
+            }
         }
-        _ => format!("loses whatever followed seq {} (the damaged record does not say)", d.events_before),
+        _ => msg!("repair.loses_unknown", seq = d.events_before),
     }
 }
 
 fn check_cuttable(d: &Damage, cut_tail: bool) -> Result<()> {
     if !d.last_segment {
-        return Err(Error::integrity(format!(
-            "{} at byte {} of {}: acknowledged events follow it in later segments, so it cannot be cut; \
-             restore the store from a backup",
-            d.what,
-            d.offset,
-            d.path.display()
+        return Err(Error::integrity(msg!(
+            "repair.not_cuttable",
+            what = d.what.clone(),
+            offset = d.offset,
+            path = d.path.display()
         )));
     }
     if !cut_tail {
-        return Err(Error::integrity(format!(
-            "{} at byte {} of {}: `planledger repair --cut-tail` cuts it off, which {}, or restore the store \
-             from a backup",
-            d.what,
-            d.offset,
-            d.path.display(),
-            lost(d)
+        return Err(Error::integrity(msg!(
+            "repair.cut_tail_needed",
+            what = d.what.clone(),
+            offset = d.offset,
+            path = d.path.display(),
+            lost = lost(d)
         )));
     }
     Ok(())
 }
 
 fn remove_index(dir: &Path) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(msg!("io.listing", path = dir.display()), e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !(INDEX_FILES.contains(&name.as_str()) || INDEX_PREFIXES.iter().any(|p| name.starts_with(p))) {
@@ -120,7 +119,7 @@ fn remove_index(dir: &Path) -> Result<()> {
         }
         let path = entry.path();
         let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-        removed.map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+        removed.map_err(|e| Error::io(msg!("io.removing", path = path.display()), e))?;
     }
     Ok(())
 }

@@ -123,7 +123,7 @@ pub struct EmbeddedStore {
     /// Recently read chunks, decompressed, by first seq (most recent last).
     chunk_cache: Mutex<VecDeque<(u64, Arc<Chunk>)>>,
     /// What reads noticed and passed over (`Store::warn`).
-    warnings: Mutex<Vec<String>>,
+    warnings: Mutex<Vec<crate::Msg>>,
     /// Where sled's files are: the store's directory, or for a read-only open a scratch
     /// copy of them (so that a reader never writes to the store).
     index_dir: PathBuf,
@@ -206,18 +206,14 @@ fn key_seq(key: &[u8]) -> u64 {
 }
 
 fn corrupt(seq: u64, e: CodecError) -> Error {
-    Error::Corrupt { seq, what: crate::Msg::from(e.to_string()) }
+    Error::corrupt(seq, e.to_msg())
 }
 
 /// Reads a chunk from the log through its sled index entry (a [`Location`]).
 fn read_chunk(segments: &Segments, first: u64, index: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let at = Location::decode(index)
-        .ok_or_else(|| Error::Corrupt { seq: first, what: "chunk index entry is damaged".into() })?;
+    let at = Location::decode(index).ok_or_else(|| Error::corrupt(first, msg!("store.index_entry_damaged")))?;
     if at.len as usize > codec::CHUNK_BODY_MAX + codec::CHUNK_HEADER_LEN {
-        return Err(Error::Corrupt {
-            seq: first,
-            what: crate::Msg::from(format!("chunk index entry claims {} bytes", at.len)),
-        });
+        return Err(Error::corrupt(first, msg!("store.index_entry_claims", bytes = at.len)));
     }
     segments.read_into(at, out)
 }
@@ -238,20 +234,17 @@ fn open_indexed_chunk(
 /// The chunk walks' two checks of the index against the log: contiguous chunks, and chunks
 /// up to the head.
 fn log_jumps(expected: u64, first: u64) -> Error {
-    Error::Corrupt { seq: expected, what: crate::Msg::from(format!("log jumps to a chunk at seq {first}")) }
+    Error::corrupt(expected, msg!("store.log_jumps", first = first))
 }
 
 fn log_ends_early(expected: u64, end_seq: u64) -> Error {
-    Error::Corrupt {
-        seq: expected,
-        what: crate::Msg::from(format!("log ends before the head ({} events)", end_seq - 1)),
-    }
+    Error::corrupt(expected, msg!("store.log_ends_early", events = end_seq - 1))
 }
 
 fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
     let event = codec::decode_event(bytes).map_err(|e| corrupt(seq, e))?;
     if event.seq != seq {
-        return Err(Error::Corrupt { seq, what: crate::Msg::from(format!("event records seq {}", event.seq)) });
+        return Err(Error::corrupt(seq, msg!("store.event_records_seq", found = event.seq)));
     }
     Ok(event)
 }
@@ -259,7 +252,7 @@ fn decode_at(bytes: &[u8], seq: u64) -> Result<Event> {
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir`, taking an exclusive lock on it.
     pub fn open(dir: &Path) -> Result<EmbeddedStore> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating store {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(msg!("store.creating_store", dir = dir.display()), e))?;
         let lock = lock_store(dir)?;
         // sled writes as it opens: on a full disk it would leave its files half written.
         check_room(dir, 0)?;
@@ -286,7 +279,7 @@ impl EmbeddedStore {
         let scratch = tempfile::Builder::new()
             .prefix("planledger-read-")
             .tempdir()
-            .map_err(|e| Error::io("making a scratch directory for a read-only open", e))?;
+            .map_err(|e| Error::io(msg!("store.making_scratch"), e))?;
         copy_index(dir, scratch.path())?;
         let index_dir = scratch.path().to_path_buf();
         EmbeddedStore::open_at(dir, &index_dir, lock, Some(scratch))
@@ -304,7 +297,7 @@ impl EmbeddedStore {
         let db = open_sled(index_dir).map_err(named)?;
         let tree = db.open_tree(TREE).map_err(sled_error).map_err(named)?;
         let db_path = index_dir.join("db");
-        let db_file = File::open(&db_path).map_err(|e| Error::io(format!("opening {}", db_path.display()), e))?;
+        let db_file = File::open(&db_path).map_err(|e| Error::io(msg!("io.opening", path = db_path.display()), e))?;
         let created = match tree.get(KEY_FORMAT).map_err(sled_error)? {
             None => {
                 tree.insert(KEY_FORMAT, &STORE_FORMAT.to_le_bytes()).map_err(sled_error)?;
@@ -313,7 +306,7 @@ impl EmbeddedStore {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_le_bytes)
-                    .map_err(|_| Error::Corrupt { seq: 0, what: "store format record is damaged".into() })?;
+                    .map_err(|_| Error::corrupt(0, msg!("store.format_record_damaged")))?;
                 if found > STORE_FORMAT {
                     return Err(Error::FormatTooNew { dir: dir.to_path_buf(), found, supported: STORE_FORMAT });
                 }
@@ -325,8 +318,7 @@ impl EmbeddedStore {
         };
         let replay_from = match tree.get(KEY_LOG_APPLIED).map_err(sled_error)? {
             None => Position::START,
-            Some(v) => Position::decode(&v)
-                .ok_or_else(|| Error::Corrupt { seq: 0, what: "log position record is damaged".into() })?,
+            Some(v) => Position::decode(&v).ok_or_else(|| Error::corrupt(0, msg!("store.position_record_damaged")))?,
         };
         let (wal, journal) =
             if read_only { Wal::open_read_only(dir, replay_from)? } else { Wal::open(dir, replay_from)? };
@@ -362,7 +354,7 @@ impl EmbeddedStore {
         let partitions = dir.join(PARTITIONS_DIR);
         if !partitions.exists() && !read_only {
             std::fs::create_dir_all(&partitions)
-                .map_err(|e| Error::io(format!("creating {}", partitions.display()), e))?;
+                .map_err(|e| Error::io(msg!("io.creating", path = partitions.display()), e))?;
             sync_dir(dir)?;
         }
         store.load_head()?;
@@ -425,7 +417,7 @@ impl EmbeddedStore {
         let w = writer.deref_mut();
         if w.poisoned {
             return Err(Error::io(
-                "commit",
+                msg!("store.commit"),
                 std::io::Error::other("an earlier commit failed halfway; reopen the store to recover it"),
             ));
         }
@@ -487,10 +479,7 @@ impl EmbeddedStore {
     /// part or not at all, and only a reopen (which reads the segment back) knows.
     fn log_and_index(&self, w: &mut Writer, items: Items) -> Result<()> {
         if self.read_only {
-            return Err(Error::invalid(format!(
-                "the store at {} is open read-only: nothing is written to it",
-                self.dir.display()
-            )));
+            return Err(Error::invalid(msg!("store.read_only", dir = self.dir.display())));
         }
         // Refused before anything is written: nothing to poison.
         check_room(&self.dir, items.iter().map(|(k, v)| (k.len() + v.len() + 8) as u64).sum())?;
@@ -543,12 +532,9 @@ impl EmbeddedStore {
                 .map(|(_, v)| codec::decode_record(v))
                 .transpose()
                 .map_err(|e| corrupt(0, e))?
-                .ok_or_else(|| Error::Corrupt { seq: 0, what: "log record without a head".into() })?;
+                .ok_or_else(|| Error::corrupt(0, msg!("store.record_without_head")))?;
             if head.next_seq <= next_seq {
-                return Err(Error::Corrupt {
-                    seq: head.next_seq,
-                    what: "log record does not follow the one before it".into(),
-                });
+                return Err(Error::corrupt(head.next_seq, msg!("store.record_out_of_order")));
             }
             next_seq = head.next_seq;
             self.index(record.items, &record.values)?;
@@ -572,7 +558,7 @@ impl EmbeddedStore {
     /// since the last sync (sled writes large values to separate files and never syncs them).
     fn sync(&self, w: &mut Writer) -> Result<()> {
         self.db.flush().map_err(sled_error)?;
-        w.db_file.sync_data().map_err(|e| Error::io("fsync of the store's log file", e))?;
+        w.db_file.sync_data().map_err(|e| Error::io(msg!("store.fsync_index_log"), e))?;
         let blobs = self.index_dir.join("blobs");
         let mut new_blobs = false;
         if let Ok(entries) = std::fs::read_dir(&blobs) {
@@ -583,7 +569,7 @@ impl EmbeddedStore {
                 }
                 // A blob sled removed meanwhile needs no sync.
                 if let Ok(f) = File::open(entry.path()) {
-                    f.sync_all().map_err(|e| Error::io(format!("fsync of {}", entry.path().display()), e))?;
+                    f.sync_all().map_err(|e| Error::io(msg!("io.fsync", path = entry.path().display()), e))?;
                 }
                 w.synced_blobs.insert(name);
                 new_blobs = true;
@@ -637,7 +623,7 @@ impl EmbeddedStore {
         let index = (seq - first) as usize;
         match chunk.record_with_hash(index) {
             Ok(Some((r, hash))) => Ok(Some((r.bytes.to_vec(), hash))),
-            Ok(None) => Err(Error::Corrupt { seq, what: "missing from its chunk".into() }),
+            Ok(None) => Err(Error::corrupt(seq, msg!("store.missing_from_chunk"))),
             Err(CodecError::HashMismatch(i)) => Err(corrupt(first + i as u64, CodecError::HashMismatch(i))),
             Err(e) => Err(corrupt(first, e)),
         }
@@ -711,10 +697,7 @@ impl EmbeddedStore {
                 let _ = give_back.try_send(events);
             }
             if expect < end_seq {
-                return Err(Error::Corrupt {
-                    seq: expect,
-                    what: crate::Msg::from(format!("log ends before the head ({} events)", end_seq - 1)),
-                });
+                return Err(log_ends_early(expect, end_seq));
             }
             Ok(())
         })
@@ -882,7 +865,7 @@ impl EmbeddedStore {
         let stored = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(Error::io(msg!("io.reading", path = path.display()), e)),
         };
         let bytes = match stored.split_first() {
             Some((&PARTITION_LZ4, packed)) => {
@@ -995,12 +978,12 @@ pub trait Store: Send + Sync {
     fn disk_bytes(&self) -> u64;
     /// Checks the backend's own framing of what it stored (for `verify`): `None` if it
     /// holds, else what is wrong and where.
-    fn check_framing(&self) -> Result<Option<String>>;
+    fn check_framing(&self) -> Result<Option<crate::Msg>>;
     /// Notes something the caller should hear of that did not stop the read (a damaged
     /// checkpoint passed over); `warnings` hands the notes out.
-    fn warn(&self, what: String);
+    fn warn(&self, what: crate::Msg);
     /// The notes so far, taken (each is handed out once).
-    fn warnings(&self) -> Vec<String>;
+    fn warnings(&self) -> Vec<crate::Msg>;
     /// The embedded store under this one, when it is one (for tests and profiling aids
     /// that look at its files).
     fn embedded(&self) -> Option<&EmbeddedStore> {
@@ -1066,18 +1049,18 @@ impl Store for EmbeddedStore {
     fn disk_bytes(&self) -> u64 {
         EmbeddedStore::disk_bytes(self)
     }
-    fn check_framing(&self) -> Result<Option<String>> {
+    fn check_framing(&self) -> Result<Option<crate::Msg>> {
         // Where the last complete commit ends: beyond it, an append may be under way.
         let end = locked(&self.writer).wal.position();
         crate::wal::check_segments(&self.dir, end)
     }
-    fn warn(&self, what: String) {
+    fn warn(&self, what: crate::Msg) {
         let mut notes = locked(&self.warnings);
         if !notes.contains(&what) {
             notes.push(what);
         }
     }
-    fn warnings(&self) -> Vec<String> {
+    fn warnings(&self) -> Vec<crate::Msg> {
         std::mem::take(&mut *locked(&self.warnings))
     }
     fn embedded(&self) -> Option<&EmbeddedStore> {
@@ -1097,13 +1080,7 @@ fn check_room(dir: &Path, need: u64) -> Result<()> {
     let Some(free) = free_bytes(dir) else { return Ok(()) };
     if free < FREE_BYTES_MIN + need {
         return Err(Error::io(
-            format!(
-                "the disk holding {} has {} KiB free; planledger keeps {} MiB in reserve and writes nothing \
-                 below it (free some space and try again; nothing was written)",
-                dir.display(),
-                free / 1024,
-                FREE_BYTES_MIN >> 20
-            ),
+            msg!("store.disk_full", dir = dir.display(), free = free / 1024, reserve = FREE_BYTES_MIN >> 20),
             std::io::Error::from(std::io::ErrorKind::StorageFull),
         ));
     }
@@ -1128,18 +1105,19 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 /// Copies sled's files of the store in `dir` into `to`, for a read-only open.
 fn copy_index(dir: &Path, to: &Path) -> Result<()> {
     fn copy(from: &Path, to: &Path) -> Result<()> {
-        let meta = std::fs::metadata(from).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+        let meta = std::fs::metadata(from).map_err(|e| Error::io(msg!("io.reading", path = from.display()), e))?;
         if meta.is_dir() {
-            std::fs::create_dir_all(to).map_err(|e| Error::io(format!("creating {}", to.display()), e))?;
-            let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("listing {}", from.display()), e))?;
+            std::fs::create_dir_all(to).map_err(|e| Error::io(msg!("io.creating", path = to.display()), e))?;
+            let entries =
+                std::fs::read_dir(from).map_err(|e| Error::io(msg!("io.listing", path = from.display()), e))?;
             for entry in entries.flatten() {
                 copy(&entry.path(), &to.join(entry.file_name()))?;
             }
             return Ok(());
         }
-        std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io(format!("copying {}", from.display()), e))
+        std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io(msg!("io.copying", path = from.display()), e))
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(msg!("io.listing", path = dir.display()), e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if matches!(name.as_str(), "db" | "conf" | "blobs") || name.starts_with("snap.") {
@@ -1158,11 +1136,11 @@ pub(crate) fn lock_store(dir: &Path) -> Result<File> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        .map_err(|e| Error::io(msg!("io.opening", path = lock_path.display()), e))?;
     match lock.try_lock() {
         Ok(()) => Ok(lock),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::StoreInUse(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("locking {}", lock_path.display()), e)),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(msg!("io.locking", path = lock_path.display()), e)),
     }
 }
 
@@ -1238,16 +1216,14 @@ fn dir_size(dir: &Path) -> u64 {
 fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let io = |e| Error::io(format!("writing {}", path.display()), e);
+    let io = |e| Error::io(msg!("io.writing", path = path.display()), e);
     let mut f = File::create(&tmp).map_err(io)?;
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("fsync of directory {}", dir.display()), e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(msg!("io.fsync_dir", path = dir.display()), e))
 }
 
 /// Iterator over stored events; see [`Store::scan`]. Decompresses one chunk at a time into
@@ -1307,10 +1283,7 @@ impl Scan {
         if self.hashes {
             self.hash = codec::chain_hash(&self.hash, bytes);
             if self.hash[..codec::HASH_PREFIX_LEN] != prefix {
-                return Err(Error::Corrupt {
-                    seq: this,
-                    what: "hash mismatch: the event's stored bytes or hash were altered".into(),
-                });
+                return Err(Error::corrupt(this, msg!("store.hash_mismatch")));
             }
         }
         let event = if this < self.from_seq { None } else { Some(decode_at(bytes, this)?) };

@@ -118,7 +118,7 @@ impl Segments {
                 Some(f) => Arc::clone(f),
                 None => {
                     let path = self.path(at.segment);
-                    let f = File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                    let f = File::open(&path).map_err(|e| Error::io(msg!("io.opening", path = path.display()), e))?;
                     let f = Arc::new(f);
                     if files.len() >= READ_FILES_MAX {
                         // Bounded, not LRU: reads run mostly in log order, so starting over
@@ -133,7 +133,8 @@ impl Segments {
         buf.clear();
         buf.resize(at.len as usize, 0);
         file.read_exact_at(buf, at.offset).map_err(|e| {
-            Error::io(format!("reading {} bytes at {} of {}", at.len, at.offset, self.path(at.segment).display()), e)
+            let path = self.path(at.segment);
+            Error::io(msg!("wal.reading_at", bytes = at.len, offset = at.offset, path = path.display()), e)
         })
     }
 }
@@ -169,17 +170,14 @@ impl Wal {
     fn open_as(store_dir: &Path, from: Position, read_only: bool) -> Result<(Wal, Vec<Replayed>)> {
         let dir = store_dir.join(SEGMENTS_DIR);
         if !dir.exists() && read_only {
-            return Err(Error::Corrupt {
-                seq: 0,
-                what: crate::Msg::from(format!("the log directory {} is missing", dir.display())),
-            });
+            return Err(Error::corrupt(0, msg!("wal.log_dir_missing", dir = dir.display())));
         }
         if !dir.exists() {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(msg!("io.creating", path = dir.display()), e))?;
             sync_dir(store_dir)?;
         }
         let mut numbers: Vec<u32> = Vec::new();
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(msg!("io.listing", path = dir.display()), e))?;
         for entry in entries.flatten() {
             if let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
                 numbers.push(n);
@@ -200,30 +198,27 @@ impl Wal {
                 // store, or the next one when a rotation was cut short.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_last && start == 0 => Vec::new(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(Error::Corrupt {
-                        seq: 0,
-                        what: crate::Msg::from(format!(
-                            "log segment {} is missing (the store's index covers {start} bytes of it): \
-                             restore it from a backup; nothing was changed",
-                            path.display()
-                        )),
-                    })
+                    return Err(Error::corrupt(
+                        0,
+                        msg!("wal.segment_missing_covered", path = path.display(), bytes = start),
+                    ))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Err(Error::Corrupt {
-                        seq: 0,
-                        what: crate::Msg::from(format!("log segment {} is {e}", path.display())),
-                    })
+                    // `read_from` found the segment shorter than the index covers.
+                    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    return Err(Error::corrupt(
+                        0,
+                        msg!("wal.segment_short", path = path.display(), len = len, covered = start),
+                    ));
                 }
-                Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+                Err(e) => return Err(Error::io(msg!("io.reading", path = path.display()), e)),
             };
             let at = read_records(&bytes, start, segment, is_last, &path, &mut records)?;
             end = start + at as u64;
         }
         let path = segment_path(&dir, last);
-        let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
         if read_only {
-            let file = File::open(&path).map_err(|e| io("opening", e))?;
+            let file = File::open(&path).map_err(|e| Error::io(msg!("io.opening", path = path.display()), e))?;
             let segments = Arc::new(Segments { dir: dir.clone(), files: Mutex::new(HashMap::new()) });
             return Ok((Wal { dir, file, segment: last, len: end, segments, record: Vec::new() }, records));
         }
@@ -233,13 +228,15 @@ impl Wal {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| io("opening", e))?;
-        let on_disk = file.metadata().map_err(|e| io("reading", e))?.len();
+            .map_err(|e| Error::io(msg!("io.opening", path = path.display()), e))?;
+        let on_disk = file.metadata().map_err(|e| Error::io(msg!("io.reading", path = path.display()), e))?.len();
         if on_disk != end {
             // A torn tail: never acknowledged. Cut it so new records follow the intact ones.
-            file.set_len(end).and_then(|()| file.sync_data()).map_err(|e| io("truncating", e))?;
+            file.set_len(end)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| Error::io(msg!("io.truncating", path = path.display()), e))?;
         }
-        file.seek(SeekFrom::Start(end)).map_err(|e| io("seeking", e))?;
+        file.seek(SeekFrom::Start(end)).map_err(|e| Error::io(msg!("io.seeking", path = path.display()), e))?;
         sync_dir(&dir)?;
         let segments = Arc::new(Segments { dir: dir.clone(), files: Mutex::new(HashMap::new()) });
         Ok((Wal { dir, file, segment: last, len: end, segments, record: Vec::new() }, records))
@@ -285,7 +282,7 @@ impl Wal {
         self.file
             .write_all(&rec)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(format!("appending to {}", segment_path(&self.dir, self.segment).display()), e))?;
+            .map_err(|e| Error::io(msg!("io.appending", path = segment_path(&self.dir, self.segment).display()), e))?;
         self.len += rec.len() as u64;
         self.record = rec;
         Ok(values)
@@ -301,7 +298,7 @@ impl Wal {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+            .map_err(|e| Error::io(msg!("io.creating", path = path.display()), e))?;
         sync_dir(&self.dir)?;
         self.file = file;
         self.segment = next;
@@ -338,9 +335,8 @@ fn read_records(
     path: &Path,
     out: &mut Vec<Replayed>,
 ) -> Result<usize> {
-    let damaged = |at: usize, what: &str| Error::Corrupt {
-        seq: 0,
-        what: crate::Msg::from(format!("log segment {} {what} (at byte {})", path.display(), base + at as u64)),
+    let damaged = |at: usize, what: crate::Msg| {
+        Error::corrupt(0, msg!("wal.segment_damaged", path = path.display(), what = what, at = base + at as u64))
     };
     let mut at = 0usize;
     while bytes.len() - at >= 8 {
@@ -356,11 +352,7 @@ fn read_records(
         // rest carries its checksum: then it is complete and its length is damaged.
         let Some(body) = bytes.get(at + 8..at + 8 + len) else {
             if complete_with_damaged_len(bytes, at) {
-                return Err(damaged(
-                    at,
-                    "holds a complete record whose length field is damaged: acknowledged events are damaged; \
-                     nothing was changed (`planledger repair --dry-run` says what can be done)",
-                ));
+                return Err(damaged(at, msg!("wal.damaged_length")));
             }
             break;
         };
@@ -369,24 +361,22 @@ fn read_records(
             // damage, never cut silently, wherever it stands. Which events it held, when its
             // keys still read.
             let held = decode_record(body, segment, base + (at + 8) as u64)
-                .and_then(|r| r.items.iter().filter_map(|(k, _)| chunk_first_seq(k)).min())
-                .map(|seq| format!(" (it held the events from seq {seq})"))
-                .unwrap_or_default();
+                .and_then(|r| r.items.iter().filter_map(|(k, _)| chunk_first_seq(k)).min());
             return Err(damaged(
                 at,
-                &format!(
-                    "holds a complete record of {len} bytes whose checksum fails{held}: acknowledged events \
-                     are damaged; nothing was changed (`planledger repair --dry-run` says what can be done)"
-                ),
+                match held {
+                    Some(seq) => msg!("wal.damaged_checksum_held", len = len, seq = seq),
+                    None => msg!("wal.damaged_checksum", len = len),
+                },
             ));
         }
         let record = decode_record(body, segment, base + (at + 8) as u64)
-            .ok_or_else(|| damaged(at, "has an undecodable record"))?;
+            .ok_or_else(|| damaged(at, msg!("wal.damaged_undecodable")))?;
         out.push(record);
         at += 8 + len;
     }
     if at != bytes.len() && !is_last {
-        return Err(damaged(at, "ends in a torn record before the last segment"));
+        return Err(damaged(at, msg!("wal.damaged_torn")));
     }
     Ok(at)
 }
@@ -394,7 +384,7 @@ fn read_records(
 /// The segment numbers in `dir`, in order.
 fn segment_numbers(dir: &Path) -> Result<Vec<u32>> {
     let mut numbers: Vec<u32> = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(msg!("io.listing", path = dir.display()), e))?;
     for entry in entries.flatten() {
         if let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
             numbers.push(n);
@@ -421,7 +411,7 @@ pub struct Damage {
     /// Events the log would hold with it and everything after it, when a record after the
     /// last intact one still says (its head reads).
     pub events_after: Option<u64>,
-    pub what: String,
+    pub what: crate::Msg,
 }
 
 /// Walks every record of every segment for `repair`: the first damaged one, if any. A torn
@@ -432,7 +422,7 @@ pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
     let mut events_before = 0u64;
     for (i, &n) in numbers.iter().enumerate() {
         let path = segment_path(&dir, n);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(msg!("io.reading", path = path.display()), e))?;
         let last_segment = i + 1 == numbers.len();
         let mut at = 0usize;
         let mut damage = None;
@@ -444,17 +434,17 @@ pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
             let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
             let Some(body) = bytes.get(at + 8..at + 8 + len) else {
                 if complete_with_damaged_len(&bytes, at) {
-                    damage = Some((at, "a complete record whose length field is damaged"));
+                    damage = Some((at, msg!("wal.found_length")));
                 }
                 break;
             };
             let decoded = decode_record(body, n, (at + 8) as u64);
             if crc32fast::hash(body) != crc {
-                damage = Some((at, "a complete record that fails its checksum"));
+                damage = Some((at, msg!("wal.found_checksum")));
                 break;
             }
             if decoded.is_none() {
-                damage = Some((at, "a record that does not decode"));
+                damage = Some((at, msg!("wal.found_undecodable")));
                 break;
             }
             if let Some(h) = decoded.as_ref().and_then(|r| crate::store::head_in(&r.items)) {
@@ -463,7 +453,7 @@ pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
             at += 8 + len;
         }
         if damage.is_none() && at != bytes.len() && !last_segment {
-            damage = Some((at, "a torn record before the last segment"));
+            damage = Some((at, msg!("wal.found_torn")));
         }
         if let Some((at, what)) = damage {
             // What the records after it say, where their heads still read.
@@ -485,7 +475,7 @@ pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
                 last_segment,
                 events_before,
                 events_after: if last_segment { events_after } else { None },
-                what: what.to_string(),
+                what,
             }));
         }
     }
@@ -497,18 +487,29 @@ pub fn find_damage(store_dir: &Path) -> Result<Option<Damage>> {
 /// and fsynced. Returns the quarantine file.
 pub fn cut_tail(store_dir: &Path, damage: &Damage) -> Result<PathBuf> {
     assert!(damage.last_segment, "only the last segment's tail is cut");
-    let io = |what: &str, p: &Path, e| Error::io(format!("{what} {}", p.display()), e);
-    let bytes = std::fs::read(&damage.path).map_err(|e| io("reading", &damage.path, e))?;
+    let bytes =
+        std::fs::read(&damage.path).map_err(|e| Error::io(msg!("io.reading", path = damage.path.display()), e))?;
     let tail = bytes.get(damage.offset as usize..).unwrap_or_default();
     let qdir = store_dir.join(QUARANTINE_DIR);
-    std::fs::create_dir_all(&qdir).map_err(|e| io("creating", &qdir, e))?;
+    std::fs::create_dir_all(&qdir).map_err(|e| Error::io(msg!("io.creating", path = qdir.display()), e))?;
     let qpath = qdir.join(format!("{:08}-{}.bin", damage.segment, damage.offset));
-    let mut f = OpenOptions::new().write(true).create_new(true).open(&qpath).map_err(|e| io("creating", &qpath, e))?;
-    f.write_all(tail).and_then(|()| f.sync_all()).map_err(|e| io("writing", &qpath, e))?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&qpath)
+        .map_err(|e| Error::io(msg!("io.creating", path = qpath.display()), e))?;
+    f.write_all(tail)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(msg!("io.writing", path = qpath.display()), e))?;
     sync_dir(&qdir)?;
     sync_dir(store_dir)?;
-    let seg = OpenOptions::new().write(true).open(&damage.path).map_err(|e| io("opening", &damage.path, e))?;
-    seg.set_len(damage.offset).and_then(|()| seg.sync_all()).map_err(|e| io("truncating", &damage.path, e))?;
+    let seg = OpenOptions::new()
+        .write(true)
+        .open(&damage.path)
+        .map_err(|e| Error::io(msg!("io.opening", path = damage.path.display()), e))?;
+    seg.set_len(damage.offset)
+        .and_then(|()| seg.sync_all())
+        .map_err(|e| Error::io(msg!("io.truncating", path = damage.path.display()), e))?;
     Ok(qpath)
 }
 
@@ -528,44 +529,42 @@ fn complete_with_damaged_len(bytes: &[u8], at: usize) -> bool {
 /// position after the last complete commit (what lies beyond is an append under way):
 /// lengths, checksums, segments in sequence with none missing, no bytes between records.
 /// Reads only. `None` if all holds, else what is wrong and where (file and byte).
-pub fn check_segments(store_dir: &Path, end: Position) -> Result<Option<String>> {
+pub fn check_segments(store_dir: &Path, end: Position) -> Result<Option<crate::Msg>> {
     let dir = store_dir.join(SEGMENTS_DIR);
     let numbers = segment_numbers(&dir)?;
     for (i, &n) in numbers.iter().enumerate() {
         if n != i as u32 + 1 {
-            return Ok(Some(format!("log segment {} is missing", segment_path(&dir, i as u32 + 1).display())));
+            return Ok(Some(msg!("wal.segment_missing", path = segment_path(&dir, i as u32 + 1).display())));
         }
     }
     for &n in numbers.iter().filter(|&&n| n <= end.segment) {
         let path = segment_path(&dir, n);
-        let mut bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let mut bytes = std::fs::read(&path).map_err(|e| Error::io(msg!("io.reading", path = path.display()), e))?;
         if n == end.segment {
             if (bytes.len() as u64) < end.offset {
-                return Ok(Some(format!(
-                    "log segment {} holds {} bytes; its records end at byte {}",
-                    path.display(),
-                    bytes.len(),
-                    end.offset
+                return Ok(Some(msg!(
+                    "wal.segment_shorter_than_records",
+                    path = path.display(),
+                    len = bytes.len(),
+                    end = end.offset
                 )));
             }
             bytes.truncate(end.offset as usize);
         }
         let mut at = 0usize;
         while at < bytes.len() {
-            let problem = |what: &str| Some(format!("log segment {}: {what} at byte {at}", path.display()));
+            let problem =
+                |what: crate::Msg| Some(msg!("wal.segment_problem", path = path.display(), what = what, at = at));
             if bytes.len() - at < 8 {
-                return Ok(problem("a torn record header"));
+                return Ok(problem(msg!("wal.torn_header")));
             }
             let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
             let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
             let Some(body) = bytes.get(at + 8..at + 8 + len) else {
-                return Ok(problem(&format!("a record whose length ({len} bytes) runs past the end of the log")));
+                return Ok(problem(msg!("wal.length_past_end", len = len)));
             };
             if crc32fast::hash(body) != crc {
-                return Ok(Some(format!(
-                    "log segment {}: the record at byte {at} ({len} bytes) fails its checksum",
-                    path.display()
-                )));
+                return Ok(Some(msg!("wal.record_checksum_fails", path = path.display(), at = at, len = len)));
             }
             at += 8 + len;
         }
@@ -582,7 +581,7 @@ fn chunk_first_seq(key: &[u8]) -> Option<u64> {
 }
 
 fn u32_len(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::invalid("commit too large for the log"))
+    u32::try_from(n).map_err(|_| Error::invalid(msg!("wal.commit_too_large")))
 }
 
 /// Parses a record body starting at byte `base` of `segment`; `None` if it is not well formed.
@@ -614,9 +613,7 @@ fn decode_record(body: &[u8], segment: u32, base: u64) -> Option<Replayed> {
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("fsync of directory {}", dir.display()), e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(msg!("io.fsync_dir", path = dir.display()), e))
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ impl Ledger {
         &mut self,
         actor: &str,
         submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
     ) -> Result<Vec<Ack>> {
         self.submit_expecting(actor, submissions, origin, &[])
     }
@@ -164,7 +164,7 @@ impl Ledger {
         &mut self,
         actor: &str,
         submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
         expected: &[(String, u64)],
     ) -> Result<Vec<Ack>> {
         let acks = self.stage_expecting(actor, submissions, origin, expected)?;
@@ -181,7 +181,7 @@ impl Ledger {
         &mut self,
         actor: &str,
         batches: impl IntoIterator<Item = B>,
-        origin: &dyn Fn(usize, usize) -> Option<String>,
+        origin: &dyn Fn(usize, usize) -> Option<crate::Msg>,
         on_durable: &mut dyn FnMut(usize, Vec<Ack>),
     ) -> Result<()> {
         let mut pending: VecDeque<(usize, Ticket, Vec<Ack>)> = VecDeque::new();

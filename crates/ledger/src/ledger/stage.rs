@@ -21,7 +21,7 @@ impl Ledger {
         &mut self,
         actor: &str,
         submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
     ) -> Result<Vec<Ack>> {
         self.stage_expecting(actor, submissions, origin, &[])
     }
@@ -32,7 +32,7 @@ impl Ledger {
         &mut self,
         actor: &str,
         submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
         expected: &[(String, u64)],
     ) -> Result<Vec<Ack>> {
         self.id_index()?;
@@ -44,13 +44,17 @@ impl Ledger {
                 .as_ref()
                 .is_some_and(|ids| submissions.iter().all(|s| s.id.is_some_and(|id| ids.contains_key(&id))));
         for (stream, version) in expected.iter().filter(|_| !resend) {
-            let at = self.state.version_of_stream(stream).ok_or_else(|| {
-                Error::invalid(format!(
-                    "--expect '{stream}' is not a stream (plan/P, dept/D, key/K, plan/P/project/X, plan/P/indicator/X)"
-                ))
-            })?;
+            let at = self
+                .state
+                .version_of_stream(stream)
+                .ok_or_else(|| Error::invalid(msg!("stage.not_a_stream", stream = stream)))?;
             if at != *version {
-                return Err(Error::conflict(format!("stream {stream} is at version {at}, not the expected {version}")));
+                return Err(Error::conflict(msg!(
+                    "stage.stream_version",
+                    stream = stream,
+                    at = at,
+                    expected = version
+                )));
             }
         }
         let mark = self.staged.len();
@@ -94,7 +98,7 @@ impl Ledger {
         &mut self,
         actor: &str,
         submissions: &[Submission],
-        origin: &dyn Fn(usize) -> Option<String>,
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
     ) -> Result<Vec<Ack>> {
         if self.staged.is_empty() {
             // Only here, where it cannot discard what is staged (`commit_async` does then).
@@ -145,20 +149,22 @@ impl Ledger {
                 };
                 if let Some(id) = sub.id {
                     if !request_ids.insert(id) {
-                        return Err(wrap(Error::invalid(format!("id {id} is used twice in this batch"))));
+                        return Err(wrap(Error::invalid(msg!("stage.id_twice", id = id))));
                     }
                     if let Some(&seq) = ids.get(&id) {
                         let stored = lookup(&EventRef::Seq(seq))?
-                            .ok_or_else(|| Error::Corrupt { seq, what: "indexed id has no event".into() })?;
+                            .ok_or_else(|| Error::corrupt(seq, msg!("stage.indexed_id_no_event")))?;
                         let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
                         if decide::same_submission(sub, actor, &stored, &resolve) {
                             acks.push(Ack { seq, id, kind: stored.payload.kind(), duplicate: true });
                             continue;
                         }
-                        return Err(wrap(Error::conflict(format!(
-                            "id {id} is already recorded (seq {seq}, {} by '{}') with other content",
-                            stored.payload.kind(),
-                            stored.actor
+                        return Err(wrap(Error::conflict(msg!(
+                            "stage.id_recorded_otherwise",
+                            id = id,
+                            seq = seq,
+                            kind = stored.payload.kind(),
+                            actor = &stored.actor
                         ))));
                     }
                 }
@@ -169,9 +175,7 @@ impl Ledger {
                     return Err(wrap(Error::invalid(what)));
                 }
                 if self.staged.len() + payloads.len() > BATCH_EVENTS_MAX {
-                    return Err(wrap(Error::invalid(format!(
-                        "batch is larger than {BATCH_EVENTS_MAX} events; split the file"
-                    ))));
+                    return Err(wrap(Error::invalid(msg!("stage.batch_too_large", max = BATCH_EVENTS_MAX))));
                 }
                 for (k, payload) in payloads.into_iter().enumerate() {
                     let id = match (k, sub.id) {
@@ -197,11 +201,11 @@ impl Ledger {
                     };
                     let bytes = crate::codec::event_len(&event);
                     if bytes > crate::codec::EVENT_BYTES_MAX {
-                        return Err(wrap(Error::invalid(format!(
-                            "this {} would be an event of {bytes} bytes; an event holds at most {} KiB: shorten its \
-                             text (names, notes, dimensions, the signed text)",
-                            event.payload.kind(),
-                            crate::codec::EVENT_BYTES_MAX / 1024
+                        return Err(wrap(Error::invalid(msg!(
+                            "stage.event_too_large",
+                            kind = event.payload.kind(),
+                            bytes = bytes,
+                            max = crate::codec::EVENT_BYTES_MAX / 1024
                         ))));
                     }
                     projection::apply(&mut self.state, &event);

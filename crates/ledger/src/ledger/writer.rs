@@ -46,7 +46,7 @@ impl WriterThread {
         let thread = std::thread::Builder::new()
             .name("planledger-writer".into())
             .spawn(move || write_jobs(store, queue, give_back))
-            .map_err(|e| Error::io("starting the writer thread", e))?;
+            .map_err(|e| Error::io(msg!("writer.starting_thread"), e))?;
         Ok(WriterThread { jobs, thread, recycled })
     }
 }
@@ -202,5 +202,5 @@ pub(super) fn write_jobs(store: Arc<dyn Store>, jobs: mpsc::Receiver<Job>, give_
 
 /// A commit that did not happen, and why.
 pub(super) fn commit_failed(why: impl Into<String>) -> Error {
-    Error::io("commit", std::io::Error::other(why.into()))
+    Error::io(msg!("store.commit"), std::io::Error::other(why.into()))
 }
