@@ -188,7 +188,6 @@ pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result
         if dims.contains(&b) {
             continue;
         }
-        let builtin: Vec<&str> = GROUPINGS.iter().map(|(en, _)| *en).collect();
         let dims: Vec<&str> = dims.iter().map(|d| d.as_str()).collect();
         let dims = if dims.is_empty() {
             crate::Msg::text("")
@@ -199,7 +198,7 @@ pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result
             "summary.not_a_grouping",
             by = b,
             year = year,
-            groupings = builtin.join(", "),
+            groupings = msg!("summary.groupings"),
             dimensions = dims
         )));
     }

@@ -300,13 +300,19 @@ pub fn csv(rows: &[Value], lang: Lang) -> String {
     };
     out.push('\n');
     for r in rows {
+        // In Chinese, the words are Chinese too: the type, the field and its values.
+        let field = r["field"].as_str().unwrap_or_default();
         let cells: Vec<String> = CSV_COLUMNS
             .iter()
-            .map(|c| match &r[*c] {
-                Value::Null => String::new(),
-                Value::String(s) => csv_cell(s),
-                Value::Array(a) => a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
-                v => v.to_string(),
+            .map(|c| match (&r[*c], *c, lang) {
+                (Value::String(s), "type", Lang::Zh) => planledger_core::text::event_kind(lang, s).to_string(),
+                (Value::String(s), "field", Lang::Zh) => field_word(lang, s),
+                (v @ Value::String(_), "before" | "after", Lang::Zh) => csv_cell(&value_words(lang, field, v)),
+                (v @ Value::Bool(_), "before" | "after", Lang::Zh) => value_words(lang, field, v),
+                (Value::Null, ..) => String::new(),
+                (Value::String(s), ..) => csv_cell(s),
+                (Value::Array(a), ..) => a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
+                (v, ..) => v.to_string(),
             })
             .collect();
         out.push_str(&cells.join(","));
@@ -361,6 +367,8 @@ pub fn value_words(lang: Lang, field: &str, v: &Value) -> String {
                 .find(|x| x.as_str() == s);
             st.map_or_else(|| s.clone(), |x| text::status(lang, x).to_string())
         }
+        ("actual_basis", Value::String(s)) => planledger_core::model::Basis::parse("basis", s)
+            .map_or_else(|_| s.clone(), |b| text::basis(lang, b).to_string()),
         ("level", Value::String(s)) => {
             Level::parse("level", s).map_or_else(|_| s.clone(), |l| text::level(lang, l).into())
         }
