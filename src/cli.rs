@@ -242,9 +242,12 @@ pub(crate) struct ChartArgs {
     pub(crate) year: i32,
     #[arg(long)]
     pub(crate) plan: Option<String>,
-    /// The .svg file to write [default: standard output]
+    /// The .svg or .png file to write [default: standard output]
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// svg | png [default: from --out's extension, else svg]
+    #[arg(long)]
+    pub(crate) format: Option<String>,
     #[arg(long, value_name = "TIME|SEQ")]
     pub(crate) as_of: Option<String>,
     #[arg(long, value_name = "DATE")]
@@ -1252,25 +1255,44 @@ fn strip_xml_prolog(svg: &str) -> String {
 
 fn cmd_chart(ctx: &Ctx, args: &ChartArgs, out: &mut Out) -> Result<()> {
     let kind = planledger::execution::ChartKind::parse(&args.kind)?;
-    if let Some(ext) = args.out.as_deref().and_then(|p| p.extension()).and_then(|e| e.to_str()) {
-        if !ext.eq_ignore_ascii_case("svg") {
-            return Err(Error::invalid(msg!(
-                "cli.chart_svg_only",
-                path = args.out.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
-            )));
-        }
-    }
+    let png = chart_format(args)?;
     let q = report_query(args.year, &args.plan, &args.as_of, &args.at, 1)?;
     let store = open_existing(&ctx.dir(), ctx.lang)?;
     let data = read::chart(&*store, &q, kind)?;
-    let svg = planledger_render::chart_svg(&data).map_err(|e| Error::invalid(e.to_msg()))?;
+    let bytes = if png {
+        planledger_render::chart_png(&data)
+    } else {
+        planledger_render::chart_svg(&data).map(String::into_bytes)
+    }
+    .map_err(|e| Error::invalid(e.to_msg()))?;
     match &args.out {
         Some(path) => {
-            write_whole(path, svg.as_bytes())?;
+            write_whole(path, &bytes)?;
             emit(out, &(msg!("cli.wrote", path = path.display()).render(ctx.lang) + "\n"))
         }
-        None => out.write_all(svg.as_bytes()).map_err(|e| Error::io(msg!("cli.writing_chart"), e)),
+        None => out.write_all(&bytes).map_err(|e| Error::io(msg!("cli.writing_chart"), e)),
     }
+}
+
+/// Whether the chart is a PNG: `--format png`, or an `--out` file named .png; SVG otherwise.
+/// A PNG is not written to a terminal's standard output.
+fn chart_format(args: &ChartArgs) -> Result<bool> {
+    let by_ext = args.out.as_deref().and_then(|p| p.extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let format = args.format.clone().map(|f| f.to_ascii_lowercase()).or(by_ext.clone());
+    let png = match format.as_deref() {
+        None | Some("svg") => false,
+        Some("png") => true,
+        Some(other) => return Err(Error::invalid(msg!("cli.chart_format", format = other))),
+    };
+    if let (Some(ext), Some(path)) = (&by_ext, &args.out) {
+        if ext != if png { "png" } else { "svg" } {
+            return Err(Error::invalid(msg!("cli.chart_extension", path = path.display())));
+        }
+    }
+    if png && args.out.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(Error::invalid(msg!("cli.chart_png_terminal")));
+    }
+    Ok(png)
 }
 
 fn cmd_time_zone(ctx: &Ctx, set: Option<&str>, out: &mut Out) -> Result<()> {
@@ -1505,7 +1527,16 @@ pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
 fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
     let q = verify_query(args)?;
     let store = open_existing(&ctx.dir(), ctx.lang)?;
-    let answer = read::verify(&*store, &q)?;
+    let bar = crate::progress::bar(store.head().events(), planledger::msg::text(ctx.lang, "progress.verify"), ctx.lang);
+    let answer = read::verify_observed(&*store, &q, &mut |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let answer = answer?;
     emit(out, &answer.render(ctx.json, ctx.lang))?;
     answer.failure().map_or(Ok(()), Err)
 }
@@ -1689,17 +1720,24 @@ fn submit_in_batches(
 ) -> Result<()> {
     let mut recorded = (0usize, 0usize); // (batches, submissions) durable so far
     let mut printed = Ok(());
+    let bar = crate::progress::bar(subs.len() as u64, planledger::msg::text(lang, "progress.import"), lang);
     let result = ledger.submit_batches(
         actor,
         subs.chunks(n),
         &|i, j| origins.get(i * n + j).cloned().flatten(),
         &mut |i, acks| {
             recorded = (i + 1, (i * n + n).min(subs.len()));
+            if let Some(b) = &bar {
+                b.set_position(recorded.1 as u64);
+            }
             if printed.is_ok() {
                 printed = print_acks(out, as_json, lang, &acks);
             }
         },
     );
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     printed?;
     result.map_err(|e| match recorded {
         (0, _) => e,

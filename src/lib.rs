@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod demo;
 pub mod memory;
+pub mod progress;
 pub mod remote;

@@ -111,7 +111,31 @@ fn charts_are_svg_with_their_chinese_labels() {
         assert!(svg.contains(needle), "{kind} lacks {needle}");
     }
     env.run(&["chart", "pie", "--year", "2021"]).fails(3, "chart 'pie' is not a chart");
-    env.run(&["chart", "levels", "--year", "2021", "--out", "x.png"]).fails(3, "charts are written as .svg");
+    env.run(&["chart", "levels", "--year", "2021", "--out", "x.jpg"]).fails(3, "--format 'jpg' is not svg or png");
+    env.run(&["chart", "levels", "--year", "2021", "--format", "png", "--out", "x.svg"])
+        .fails(3, "does not match the chart's format");
+}
+
+/// A PNG chart: a real PNG at twice the SVG's size, drawn from the embedded fonts only, so
+/// the same on every machine (the file and the piped bytes are identical). The glyphs were
+/// checked by eye (docs/images/chart-departments.png).
+#[test]
+fn png_charts_are_drawn_with_the_embedded_fonts() {
+    let env = guancheng();
+    let path = env.tmp.path().join("分单位.png");
+    env.run(&["chart", "departments", "--year", "2021", "--out", path.to_str().unwrap()]).ok();
+    let png = std::fs::read(&path).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24: twice the SVG's 880 × 480.
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    assert_eq!((be(&png[16..20]), be(&png[20..24])), (1760, 960));
+    assert!(png.len() > 50_000, "a chart of 13 named bars: {} bytes", png.len());
+    // The same chart on standard output (not a terminal) is the same picture.
+    let piped = std::process::Command::new(common::BIN)
+        .args(["--store", env.store().to_str().unwrap(), "chart", "departments", "--year", "2021", "--format", "png"])
+        .output()
+        .unwrap();
+    assert_eq!(piped.stdout, png);
 }
 
 #[test]

@@ -697,7 +697,12 @@ pub struct VerifyAnswer {
 }
 
 pub fn verify(store: &dyn Store, q: &VerifyQuery) -> Result<VerifyAnswer> {
-    let mut v = crate::verify::verify_with(store, q.require_signatures)?;
+    verify_observed(store, q, &mut |_| {})
+}
+
+/// As `verify`, feeding `progress` the number of events verified so far.
+pub fn verify_observed(store: &dyn Store, q: &VerifyQuery, progress: &mut dyn FnMut(u64)) -> Result<VerifyAnswer> {
+    let mut v = crate::verify::verify_observed(store, q.require_signatures, progress)?;
     let mut checkpoint_ok = None;
     if let (Some(h), true) = (&q.checkpoint, v.ok()) {
         match proof::check_tree_head(store, h)? {

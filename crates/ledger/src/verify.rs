@@ -43,6 +43,16 @@ pub fn verify(store: &dyn Store) -> Result<Verification> {
 /// As `verify`; with `require_signatures`, every event after the first key registration must
 /// be signed (the events before it bootstrap the ledger: plans and departments come first).
 pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verification> {
+    verify_observed(store, require_signatures, &mut |_| {})
+}
+
+/// As `verify_with`, telling `progress` how many events are verified after each chunk (a
+/// progress bar's feed; it cannot change the outcome).
+pub fn verify_observed(
+    store: &dyn Store,
+    require_signatures: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verification> {
     let mut v = Verification { events: 0, head: [0; 32], problem: None, plans_reloaded: 0 };
     // Checkpoints are recomputed from the events as the fold passes their seq.
     let mut state = State::default();
@@ -156,6 +166,7 @@ pub fn verify_with(store: &dyn Store, require_signatures: bool) -> Result<Verifi
             v.head = hash;
             v.events = seq;
         }
+        progress(v.events);
         while let Some((cp_seq, record)) = checkpoints.next_if(|(s, _)| *s <= v.events) {
             let problem = if cp_seq == v.events {
                 checker.check(store, cp_seq, &record, &mut state)?

@@ -41,6 +41,40 @@ const HORIZONTAL_FROM: usize = 6;
 const CHART_FONT: &str =
     "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, SimHei, WenQuanYi Micro Hei, PingFang SC, sans-serif";
 
+/// The fonts PNG charts are drawn with, embedded so that a machine with no font installed
+/// still draws every digit and every name (fonts/README.md): DejaVu Sans for Latin letters
+/// and digits, Droid Sans Fallback (Apache-2.0) for Chinese.
+const LATIN_FONT_DATA: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+const CJK_FONT_DATA: &[u8] = include_bytes!("../fonts/DroidSansFallback.ttf");
+/// PNG pixels per SVG unit: twice, for a picture that stays sharp in a printed document.
+const PNG_SCALE: f32 = 2.0;
+
+/// The chart as a PNG image: the SVG, rasterized with the embedded CJK font only (so the
+/// picture is the same on every machine).
+pub fn chart_png(data: &ChartData) -> Result<Vec<u8>> {
+    use resvg::{tiny_skia, usvg};
+    let svg = chart_svg(data)?;
+    let mut opt = usvg::Options::default();
+    let db = opt.fontdb_mut();
+    db.load_font_data(LATIN_FONT_DATA.to_vec());
+    let family = db.faces().next().and_then(|f| f.families.first()).map(|(name, _)| name.clone());
+    let family = family.ok_or_else(|| RenderError::Chart("the embedded chart font has no family name".into()))?;
+    // Characters the Latin font lacks (every 汉字) fall back to the CJK font.
+    db.load_font_data(CJK_FONT_DATA.to_vec());
+    db.set_sans_serif_family(family);
+    let tree = usvg::Tree::from_str(&svg, &opt).map_err(|e| RenderError::Chart(e.to_string()))?;
+    let size = tree
+        .size()
+        .to_int_size()
+        .scale_by(PNG_SCALE)
+        .ok_or_else(|| RenderError::Chart("the chart has no size".into()))?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| RenderError::Chart("the chart has no size".into()))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| RenderError::Chart(e.to_string()))
+}
+
 /// A decimal as a drawing coordinate.
 fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
@@ -61,6 +95,8 @@ pub fn chart_svg(data: &ChartData) -> Result<String> {
                 let mut chart = ChartBuilder::on(&root)
                     .caption(title, font(22))
                     .margin(16)
+                    // Room for the last month's figure, written right of the line's end.
+                    .margin_right(56)
                     .x_label_area_size(36)
                     .y_label_area_size(64)
                     .build_cartesian_2d(1u32..12u32, 0.0..(top * 1.1).max(1.0))
