@@ -129,6 +129,17 @@ fn the_cli_behaves_the_same_against_a_server() {
     let remote_filtered = remote(&srv, h, &filtered).ok().stdout;
     let remote_summary = remote(&srv, h, &["summary", "--year", "2022", "--format", "md", "--lang", "zh"]).ok().stdout;
     let remote_audit = remote(&srv, h, &["audit", "--json", "--entity", "park"]).ok().stdout;
+    // The language travels with the request: the server answers in Chinese what the CLI
+    // prints in Chinese locally.
+    let in_chinese: [&[&str]; 5] = [
+        &["--lang", "zh", "state"],
+        &["--lang", "zh", "audit", "--entity", "park"],
+        &["--lang", "zh", "diff", "5"],
+        &["--lang", "zh", "log"],
+        &["--lang", "zh", "summary", "--year", "2022", "--monthly", "--by", "level"],
+    ];
+    let remote_zh: Vec<String> = in_chinese.iter().map(|a| remote(&srv, h, a).ok().stdout).collect();
+    assert!(remote_zh[1].contains("报送投资") && remote_zh[2].starts_with("从序号 5 到序号"), "{remote_zh:?}");
     let cp = env.tmp.path().join("cp.json");
     remote(&srv, h, &["checkpoint", "--out", path_str(&cp)]).ok();
     remote(&srv, h, &["verify", "--checkpoint", path_str(&cp)]).ok();
@@ -144,6 +155,9 @@ fn the_cli_behaves_the_same_against_a_server() {
     assert_eq!(env.run(&filtered).ok().stdout, remote_filtered);
     assert_eq!(env.run(&["summary", "--year", "2022", "--format", "md", "--lang", "zh"]).ok().stdout, remote_summary);
     assert_eq!(env.run(&["audit", "--json", "--entity", "park"]).ok().stdout, remote_audit);
+    for (args, remote) in in_chinese.iter().zip(&remote_zh) {
+        assert_eq!(&env.run(args).ok().stdout, remote, "{args:?}");
+    }
     env.run(&["verify", "--checkpoint", path_str(&cp), "--require-signatures"]).ok();
 }
 
