@@ -1089,7 +1089,7 @@ pub(crate) fn user_lang(flag: Option<&str>) -> Result<Lang> {
         return read::parse_lang(l);
     }
     if let Ok(l) = std::env::var("PLANLEDGER_LANG") {
-        return read::parse_lang(&l).map_err(|e| e.at("PLANLEDGER_LANG"));
+        return read::parse_lang(&l).map_err(|e| e.at(Msg::text("PLANLEDGER_LANG")));
     }
     Ok(locale_lang())
 }

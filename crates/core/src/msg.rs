@@ -332,6 +332,42 @@ mod tests {
         assert!(bad.is_empty(), "keys not in the catalogue: {bad:#?}");
     }
 
+    /// No sentence a person reads is a format string handed to an error: each goes through
+    /// the catalogue (`msg!`). Verbatim texts (`Msg::text`) are for ids, paths and other
+    /// programs' words.
+    #[test]
+    fn errors_are_not_built_from_format_strings() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        for dir in ["crates", "src"] {
+            collect_rs(&root.join(dir), &mut files);
+        }
+        let patterns = [
+            "invalid(format!",
+            "invalid(\"",
+            "forbidden(format!",
+            "conflict(format!",
+            "integrity(format!",
+            "Msg::from(format!",
+            ".at(format!",
+            ".at(\"",
+            "Error::io(format!",
+            "Error::io(\"",
+        ];
+        let mut bad = Vec::new();
+        for f in files.iter().filter(|f| !f.to_string_lossy().contains("/tests/") && !f.ends_with("msg.rs")) {
+            let Ok(src) = std::fs::read_to_string(f) else { continue };
+            // Unit tests at the end of a file may build errors however they like.
+            let src = src.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in src.lines().enumerate() {
+                if patterns.iter().any(|p| line.contains(p)) {
+                    bad.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{bad:#?}");
+    }
+
     fn collect_rs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for e in entries.flatten() {

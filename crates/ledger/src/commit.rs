@@ -201,7 +201,7 @@ impl GroupCommit {
             let idle = arrived.is_empty();
             let first = group.len();
             for r in arrived {
-                group.push((r, Err(Error::invalid("not decided"))));
+                group.push((r, Err(Error::invalid(msg!("commit.not_decided")))));
             }
             for (r, outcome) in group[first..].iter_mut() {
                 let origin = |i: usize| r.origins.get(i).cloned().flatten();
