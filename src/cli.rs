@@ -136,12 +136,19 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
     },
-    /// Serve this store over gRPC (proto/planledger/v1/ledger.proto) until SIGINT/SIGTERM
+    /// Serve this store over gRPC (proto/planledger/v1/ledger.proto, --listen) and/or as the read-only web view (--http) until SIGINT/SIGTERM
     Serve {
-        /// Address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
+        /// gRPC address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
         #[arg(long, value_name = "ADDR")]
-        listen: String,
+        listen: Option<String>,
+        /// Also serve the read-only web view on this address (docs/web.md); tokens from
+        /// `planledger web-token issue`
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
     },
+    /// Tokens for the web view: issue one (printed once, stored hashed), revoke one, list them
+    #[command(name = "web-token", subcommand)]
+    WebToken(WebTokenCmd),
     /// Events from a seq: catch-up, then live from a server (JSON Lines with --json)
     Subscribe {
         #[arg(long, default_value_t = 1)]
@@ -262,6 +269,26 @@ pub(crate) struct TemplateArgs {
     /// The monthly report template instead of the plan's
     #[arg(long)]
     pub(crate) report: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum WebTokenCmd {
+    /// Issue a token for a principal: a department sees its own projects' details and every
+    /// aggregate; a coordinator or an auditor sees everything
+    Issue {
+        #[arg(long)]
+        principal: String,
+        /// auditor | department | coordinator
+        #[arg(long)]
+        role: String,
+        /// The last day the token is valid (YYYY-MM-DD, the ledger's time zone)
+        #[arg(long, value_name = "DATE")]
+        expires: String,
+    },
+    /// Revoke a token by its id (as `web-token list` shows it)
+    Revoke { id: String },
+    /// The tokens issued: id, principal, role, expiry, revoked
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -793,7 +820,8 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::VerifyProof { file, checkpoint } => cmd_verify_proof(&ctx, &file, checkpoint.as_deref(), out),
         Cmd::Log(args) => cmd_log(&ctx, &args, out),
         Cmd::Verify(args) => cmd_verify(&ctx, &args, out),
-        Cmd::Serve { listen } => cmd_serve(&ctx, &listen, out),
+        Cmd::Serve { listen, http } => cmd_serve(&ctx, listen.as_deref(), http.as_deref(), out),
+        Cmd::WebToken(c) => cmd_web_token(&ctx, c, out),
         Cmd::Subscribe { from, count } => cmd_subscribe(&ctx, from, count, out),
         Cmd::Dept(DeptCmd::Keygen { out: file }) => cmd_keygen(&ctx, &file, out),
         Cmd::Dept(DeptCmd::Register { principal, public_key, role, actor }) => {
@@ -1541,13 +1569,83 @@ fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
     answer.failure().map_or(Ok(()), Err)
 }
 
-fn cmd_serve(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<()> {
+fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out) -> Result<()> {
     let dir = ctx.dir();
     // A mistyped path would serve a new, empty store no one could set up remotely.
     if !dir.join("db").exists() {
         return Err(Error::NoStore(dir));
     }
-    planledger_server::serve(&dir, listen, out)
+    if listen.is_none() && http.is_none() {
+        return Err(Error::invalid(msg!("cli.serve_needs_listener")));
+    }
+    let front = match http {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
+            let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
+            // Not translated: scripts and tests read the address from this line.
+            emit(out, &format!("web view on http://{bound}\n"))?;
+            out.flush().map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
+            let web_dir = dir.clone();
+            let front: planledger_server::FrontEnd =
+                Box::new(move |reader, stop| Box::pin(planledger_web::serve(listener, web_dir, reader, stop)));
+            Some(front)
+        }
+        None => None,
+    };
+    planledger_server::serve_with(&dir, listen, front, out)
+}
+
+fn cmd_web_token(ctx: &Ctx, c: WebTokenCmd, out: &mut Out) -> Result<()> {
+    let dir = ctx.dir();
+    match c {
+        WebTokenCmd::Issue { principal, role, expires } => {
+            let role = planledger::model::Role::parse("--role", &role)?;
+            let expires = Date::parse("--expires", &expires)?;
+            let (token, grant) = planledger_web::tokens::issue(&dir, &principal, role, expires, clock()?.now())?;
+            if ctx.json {
+                emit_json(
+                    out,
+                    &json!({"id": grant.id, "token": token, "principal": grant.principal, "role": grant.role.as_str(), "expires": grant.expires.to_string()}),
+                )
+            } else {
+                let m = msg!("cli.web_token_issued", token = &token, id = &grant.id, expires = grant.expires);
+                emit(out, &(m.render(ctx.lang) + "\n"))
+            }
+        }
+        WebTokenCmd::Revoke { id } => {
+            let g = planledger_web::tokens::revoke(&dir, &id)?;
+            emit(out, &(msg!("cli.web_token_revoked", id = &g.id, principal = &g.principal).render(ctx.lang) + "\n"))
+        }
+        WebTokenCmd::List => {
+            let grants = planledger_web::tokens::load(&dir)?;
+            if ctx.json {
+                return emit_json(out, &serde_json::to_value(&grants).unwrap_or_default());
+            }
+            let rows: Vec<Vec<String>> = grants
+                .iter()
+                .map(|g| {
+                    let revoked = planledger::msg::text(ctx.lang, if g.revoked { "word.yes" } else { "word.no" });
+                    vec![
+                        g.id.clone(),
+                        g.principal.clone(),
+                        planledger::text::role(ctx.lang, g.role).to_string(),
+                        g.expires.to_string(),
+                        revoked.to_string(),
+                    ]
+                })
+                .collect();
+            let l = ctx.lang;
+            let header = [
+                planledger::msg::text(l, "web.col.token"),
+                planledger::msg::text(l, "web.col.principal"),
+                planledger::msg::text(l, "web.col.role"),
+                planledger::msg::text(l, "web.col.expires"),
+                planledger::msg::text(l, "web.col.revoked"),
+            ];
+            emit(out, &planledger::text::grid("", &header, &[planledger::text::Align::Left; 5], &rows))
+        }
+    }
 }
 
 fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Result<()> {

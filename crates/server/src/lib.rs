@@ -971,7 +971,37 @@ impl Service {
 /// Serves the store at `dir` on `listen` until SIGINT or SIGTERM; prints the bound address
 /// (`listening on ADDR`) first. On a signal it stops taking requests, lets those in flight
 /// finish (each acknowledged only once durable), ends subscriptions and closes the store.
+/// What a second front end served beside (or instead of) gRPC gets: the ledger's store, read
+/// through the same gate as gRPC's reads, never its writers' lock.
+#[derive(Clone)]
+pub struct Reader(Arc<Shared>);
+
+impl Reader {
+    /// Runs `f` on the store (a blocking call: run it off the async threads).
+    pub fn read<T>(&self, f: impl FnOnce(&dyn Store) -> T) -> T {
+        let _pass = self.0.reads.enter();
+        f(self.0.group.store())
+    }
+}
+
+/// A front end to run in the server's runtime: given the reader and the shutdown signal
+/// (true once SIGINT/SIGTERM arrived), it serves until that signal.
+pub type FrontEnd = Box<
+    dyn FnOnce(Reader, watch::Receiver<bool>) -> Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send,
+>;
+
+/// Serves the store at `dir` over gRPC on `listen`, and `front` beside it (the web view);
+/// either may be absent, not both.
 pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<()> {
+    serve_with(dir, Some(listen), None, out)
+}
+
+pub fn serve_with(
+    dir: &Path,
+    listen: Option<&str>,
+    front: Option<FrontEnd>,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     let ledger = Ledger::open(dir, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
     let head = ledger.store().head().events();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -979,16 +1009,22 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
         .build()
         .map_err(|e| Error::io(msg!("server.starting_runtime"), e))?;
     runtime.block_on(async move {
-        let addr: SocketAddr =
-            listen.parse().map_err(|_| Error::invalid(msg!("server.listen_not_address", value = listen)))?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
-        let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
-        // Not translated: scripts and tests read the address from this line.
-        writeln!(out, "listening on {bound}")
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
+        let listener = match listen {
+            Some(listen) => {
+                let addr: SocketAddr =
+                    listen.parse().map_err(|_| Error::invalid(msg!("server.listen_not_address", value = listen)))?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
+                let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
+                // Not translated: scripts and tests read the address from this line.
+                writeln!(out, "listening on {bound}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
+                Some(listener)
+            }
+            None => None,
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let (head_tx, _) = watch::channel(head);
         let shared = Arc::new(Shared {
@@ -1009,6 +1045,16 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
             let _ = stop_tx.send(true);
         };
         let mut stopped = shared.shutdown.clone();
+        let front = front.map(|f| tokio::spawn(f(Reader(shared.clone()), shared.shutdown.clone())));
+        let Some(listener) = listener else {
+            // The front end alone: it serves until the signal.
+            signal.await;
+            if let Some(front) = front {
+                front.await.map_err(|e| Error::io(msg!("server.serving"), std::io::Error::other(e.to_string())))??;
+            }
+            drop(shared);
+            return Ok(());
+        };
         let serving = tonic::transport::Server::builder()
             .add_service(LedgerServer::new(service).max_decoding_message_size(REQUEST_BYTES_MAX))
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal);
@@ -1023,6 +1069,9 @@ pub fn serve(dir: &Path, listen: &str, out: &mut dyn std::io::Write) -> Result<(
                 served.map_err(|e| Error::io(msg!("server.serving"), std::io::Error::other(e.to_string())))?
             }
             () = grace => {}
+        }
+        if let Some(front) = front {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, front).await;
         }
         // Every request has finished; closing the ledger makes sled durable up to the end of the log.
         drop(shared);
