@@ -175,8 +175,8 @@ pub(crate) enum Cmd {
     /// The official execution report (执行情况报告) of a year, in Chinese: Markdown, one
     /// offline HTML file with its charts, or a .docx in 公文 layout
     Report(ReportArgs),
-    /// Draw a chart of a year as SVG: cumulative (completed investment by month against the
-    /// plan and 序时进度), levels, departments (completion rates), indicators
+    /// Draw a chart of a year as SVG or PNG: cumulative (completed investment by month against
+    /// the plan and 序时进度), levels, departments (completion rates), indicators
     Chart(ChartArgs),
     /// Write a year's tables as a spreadsheet (.xlsx) or CSV: projects (项目明细表),
     /// indicators, summary, monthly (project × month), audit (the trail), or all
@@ -649,7 +649,7 @@ pub fn main() -> i32 {
                 eprintln!("planledger: {}", m.render(lang));
                 return exit::USAGE;
             }
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            if matches!(e.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand) {
                 eprintln!("planledger: {}", msg!("cli.command_missing").render(lang));
                 return exit::USAGE;
             }

@@ -49,7 +49,9 @@ pub fn run(dir: &Path, as_json: bool, lang: Lang, out: &mut dyn Write) -> Result
         w(out, &serde_json::to_string(&doc).unwrap_or_default())?;
         w(out, "\n")?;
     } else {
-        w(out, &report::state_text(state, None, None))?;
+        let zone = planledger::zone::load(dir)?;
+        let all = report::ProjectFilter::default();
+        w(out, &report::state_text_of(state, None, None, &all, lang, zone))?;
         // The year's report as the plan office would paste it (计划执行情况).
         let end = planledger::model::Month { year: 2021, month: 12 }.last_day();
         let summary = planledger::summary::summarize(state, 2021, planledger::summary::On::new(2021, None, end), &[]);

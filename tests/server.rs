@@ -24,17 +24,30 @@ impl Drop for Server {
 }
 
 fn start(env: &Env) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["--store", path_str(&env.store()), "serve", "--listen", "127.0.0.1:0"])
-        .env_remove("PLANLEDGER_SERVER")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_string();
-    Server { child, addr }
+    start_with(env, false).0
+}
+
+/// The server, with the web view beside gRPC when `http`: (server, the web view's address).
+fn start_with(env: &Env, http: bool) -> (Server, Option<String>) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--store", path_str(&env.store()), "serve", "--listen", "127.0.0.1:0"]);
+    if http {
+        cmd.args(["--http", "127.0.0.1:0"]);
+    }
+    let mut child = cmd.env_remove("PLANLEDGER_SERVER").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut web = None;
+    loop {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        if let Some(w) = line.trim().strip_prefix("web view on http://") {
+            web = Some(w.to_string());
+            continue;
+        }
+        let addr =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_string();
+        return (Server { child, addr }, web);
+    }
 }
 
 /// A store with the test plan, keys for drc (coordinator), housing and stats, and an auditor.
@@ -340,9 +353,56 @@ fn a_subscription_sees_every_event_exactly_once_across_catch_up_and_live() {
 /// only what is durable, and after a restart every acknowledged event is there.
 #[test]
 fn graceful_shutdown_under_load_keeps_every_acknowledged_event() {
+    shutdown_under_load(false);
+}
+
+/// The same load, with the web view served beside gRPC and a reader on it all along.
+#[test]
+fn graceful_shutdown_under_load_with_the_web_view_keeps_every_acknowledged_event() {
+    shutdown_under_load(true);
+}
+
+fn shutdown_under_load(http: bool) {
     let (env, keys) = bootstrap();
-    let mut srv = start(&env);
+    let web_token = http.then(|| {
+        let v = env
+            .run(&[
+                "--json",
+                "web-token",
+                "issue",
+                "--principal",
+                "audit",
+                "--role",
+                "auditor",
+                "--expires",
+                "2099-12-31",
+            ])
+            .ok()
+            .json();
+        v["token"].as_str().unwrap().to_string()
+    });
+    let (mut srv, web) = start_with(&env, http);
     let deadline = Instant::now() + Duration::from_secs(30);
+    // A leader keeps reloading the overview while clerks append.
+    let pages = web.zip(web_token).map(|(addr, token)| {
+        std::thread::spawn(move || {
+            let mut served = 0;
+            while Instant::now() < deadline {
+                let Ok(mut s) = std::net::TcpStream::connect(&addr) else { break };
+                let req = format!("GET /overview?year=2022 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+                if std::io::Write::write_all(&mut s, req.as_bytes()).is_err() {
+                    break;
+                }
+                let mut reply = String::new();
+                if std::io::Read::read_to_string(&mut s, &mut reply).is_err() || reply.is_empty() {
+                    break; // the server is gone
+                }
+                assert!(reply.starts_with("HTTP/1.1 200"), "{}", &reply[..reply.len().min(200)]);
+                served += 1;
+            }
+            served
+        })
+    });
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let addr = srv.addr.clone();
@@ -379,6 +439,9 @@ fn graceful_shutdown_under_load_keeps_every_acknowledged_event() {
     assert!(status.success(), "server exit {status:?}");
     let acked: Vec<(u64, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     assert!(acked.len() >= 4, "too little load to test: {}", acked.len());
+    if let Some(pages) = pages {
+        assert!(pages.join().unwrap() >= 1, "the web view served no page under load");
+    }
     // Restart on the same store: every acknowledged event, by seq and id.
     let by_seq = env.ids_by_seq();
     for (seq, id) in &acked {

@@ -694,3 +694,123 @@ pub fn verify_rss(dir: &Path) -> String {
         v.plans_reloaded
     )
 }
+
+/// The web view's pages (the web-view issue): server time of each page of one 300-project
+/// plan year, on a ledger of `cfg.events` events in plans of 300 projects (≥ 100 plans at
+/// 1 M), served in process by `serve_with` and the web front end exactly as `serve --http`
+/// runs them, timed over loopback HTTP (request written → response read whole). Baseline:
+/// `summary --year` through the typed read API for the same year, in process: the fold every
+/// page stands on. Goal: each plan page ≤ 200 ms (median).
+pub fn run_web(cfg: &Config) -> Report {
+    const PAGE_ROUNDS: usize = 15;
+    let mut report = Report::default();
+    let dir = cfg.dir.join("web");
+    let _ = std::fs::remove_dir_all(&dir);
+    let shape = Workload { projects_per_year: 300, first_year: 1800, batch: 1_000 };
+    let mut ledger = open_ledger(&dir);
+    ledger.submit_batches(workload::ACTOR, shape.batches(cfg.events), &|_, _| None, &mut |_, _| {}).unwrap();
+    let events = ledger.store().head().events();
+    let state = planledger::read::state(
+        ledger.store(),
+        &planledger::read::StateQuery {
+            plan: None,
+            as_of: None,
+            at: None,
+            filter: Default::default(),
+            lagging: false,
+            now: workload::clock_start(),
+        },
+    )
+    .unwrap()
+    .state;
+    let plans = state.plans.len();
+    let years = (events / shape.events_per_year()).max(1) as i32;
+    let year = shape.first_year + years / 2;
+    let plan_id = format!("w-{year}");
+    let project_id =
+        state.plans.get(plan_id.as_str()).and_then(|p| p.projects.keys().next()).map(|k| k.to_string()).unwrap();
+    drop(state);
+    let summary_q = planledger::read::SummaryQuery {
+        year,
+        plan: None,
+        by: Vec::new(),
+        monthly: false,
+        as_of: None,
+        at: None,
+        now: workload::clock_start(),
+    };
+    let baseline = median(
+        (0..PAGE_ROUNDS)
+            .map(|_| {
+                let t = Instant::now();
+                let s = planledger::read::summary(ledger.store(), &summary_q).unwrap();
+                std::hint::black_box(s.render(true, planledger::read::SummaryFormat::Text, planledger::Lang::Zh));
+                t.elapsed()
+            })
+            .collect(),
+    );
+    drop(ledger);
+    let expires = planledger::model::Date::parse("d", "2999-12-31").unwrap();
+    let (token, _) = planledger_web::tokens::issue(
+        &dir,
+        "bench",
+        planledger::model::Role::Auditor,
+        expires,
+        workload::clock_start(),
+    )
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let web_dir = dir.clone();
+    let serve_dir = dir.clone();
+    // The server runs until the process exits, as under systemd until SIGTERM.
+    std::thread::spawn(move || {
+        let front: planledger_server::FrontEnd =
+            Box::new(move |reader, stop| Box::pin(planledger_web::serve(listener, web_dir, reader, stop)));
+        planledger_server::serve_with(&serve_dir, None, Some(front), &mut std::io::sink())
+    });
+    let get = |path: &str| -> (Duration, usize) {
+        let t = Instant::now();
+        let mut s = loop {
+            match std::net::TcpStream::connect(addr) {
+                Ok(s) => break s,
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        let req =
+            format!("GET {path} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+        std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut s, &mut body).unwrap();
+        assert!(body.starts_with(b"HTTP/1.1 200"), "{path}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+        (t.elapsed(), body.len())
+    };
+    // The first request waits for the store to open; it is not a page view.
+    get(&format!("/indicators?year={year}"));
+    let project = format!("/project/{plan_id}/{project_id}");
+    let pages = [
+        ("总览 /overview", format!("/overview?year={year}")),
+        ("项目 /projects (300 rows)", format!("/projects?year={year}")),
+        ("项目 /projects?lagging=1&sort=pct", format!("/projects?year={year}&lagging=1&sort=pct")),
+        ("a project's page", project),
+        ("指标 /indicators", format!("/indicators?year={year}")),
+        ("总览 as of half the log", format!("/overview?year={year}&as_of={}", events / 2)),
+    ];
+    for (what, path) in pages {
+        let mut times: Vec<Duration> = (0..PAGE_ROUNDS).map(|_| get(&path).0).collect();
+        times.sort();
+        let m = pct(&times, 0.5);
+        report.row(
+            &format!("web {what}, median (p95 {})", us(pct(&times, 0.95))),
+            us(m),
+            us(baseline),
+            Some(m.as_secs_f64() / baseline.as_secs_f64()),
+            "≤ 200 ms",
+        );
+    }
+    report.notes.push(format!(
+        "Web view: {events} events in {plans} plans of 300 projects; pages of the plan year {year} (plan {plan_id}), \
+         {PAGE_ROUNDS} requests each over loopback HTTP; baseline: `summary --year {year}` through the read API in process."
+    ));
+    report
+}

@@ -173,8 +173,14 @@ pub(crate) fn group_value(by: &str, l: &Listing) -> Option<String> {
 /// Checks `--by` against what the plans of `year` have: a built-in grouping, or a dimension
 /// some listing carries. An unknown one is an error naming the valid ones.
 pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result<()> {
+    check_rows(state, year, by, false)
+}
+
+/// As `check_groupings`; `monthly` also accepts `project` (the monthly view's rows), and
+/// says so when it refuses.
+pub fn check_rows(state: &State, year: i32, by: &[String], monthly: bool) -> crate::Result<()> {
     for b in by {
-        if GROUPINGS.iter().any(|(en, zh)| en == b || zh == b) {
+        if GROUPINGS.iter().any(|(en, zh)| en == b || zh == b) || (monthly && b == crate::monthly::PROJECT) {
             continue;
         }
         let mut dims: Vec<&String> = state
@@ -198,7 +204,7 @@ pub fn check_groupings(state: &State, year: i32, by: &[String]) -> crate::Result
             "summary.not_a_grouping",
             by = b,
             year = year,
-            groupings = msg!("summary.groupings"),
+            groupings = if monthly { msg!("summary.groupings_monthly") } else { msg!("summary.groupings") },
             dimensions = dims
         )));
     }

@@ -146,6 +146,14 @@ pub struct StateAnswer {
     pub zone: crate::model::TimeZone,
 }
 
+/// The ids of the plans of `year` as of a point, read from the index alone (no plan is
+/// folded): what a one-year page asks `state` for, plan by plan.
+pub fn plans_of_year(store: &dyn Store, year: i32, as_of: Option<AsOf>) -> Result<Vec<String>> {
+    let seq = as_of_seq(store, as_of)?;
+    let index = crate::checkpoint::state_at(store, seq, Some(&[]))?;
+    Ok(index.years.get(&year).cloned().unwrap_or_default())
+}
+
 pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
     let seq = as_of_seq(store, q.as_of)?;
     let state = match &q.plan {
@@ -260,9 +268,7 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
         return Err(Error::invalid(msg!("read.no_plan_for_year", year = q.year)));
     }
     let state = query::plans_at(store, seq, &ids)?;
-    let groupings: Vec<String> =
-        q.by.iter().filter(|b| !(q.monthly && b.as_str() == monthly::PROJECT)).cloned().collect();
-    summary::check_groupings(&state, q.year, &groupings)?;
+    summary::check_rows(&state, q.year, &q.by, q.monthly)?;
     let zone = crate::zone::load(store.dir())?;
     let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
     Ok(SummaryAnswer { state, query: q.clone(), today })

@@ -15,7 +15,6 @@
 pub mod page;
 pub mod tokens;
 
-
 use std::path::PathBuf;
 
 use axum::extract::{Form, Path, Query, State};
@@ -427,11 +426,19 @@ async fn projects(State(app): State<App>, headers: HeaderMap, Query(p): Query<Pa
             lagging_on: None,
         };
         let q = state_query(&p, filter)?;
-        let state = read_store(&app, move |store| read_json(&read::state(store, &q)?.render(true, Lang::Zh))).await?;
+        // The year's plans only: a page of one year does not fold every other year.
+        let plans = read_store(&app, move |store| {
+            let mut plans = Vec::new();
+            for id in read::plans_of_year(store, year, q.as_of)? {
+                let q = read::StateQuery { plan: Some(id), ..q.clone() };
+                let state = read_json(&read::state(store, &q)?.render(true, Lang::Zh))?;
+                plans.extend(state["plans"].as_array().cloned().unwrap_or_default());
+            }
+            Ok(plans)
+        })
+        .await?;
         let mut rows: Vec<(Value, String)> = Vec::new();
-        for plan in
-            state["plans"].as_array().into_iter().flatten().filter(|pl| pl["year"].as_i64() == Some(i64::from(year)))
-        {
+        for plan in &plans {
             let pid = s(&plan["id"]);
             for pr in plan["projects"].as_array().into_iter().flatten() {
                 if let Some((k, v)) = p.dim.as_deref().and_then(|d| d.split_once(':')) {
@@ -582,7 +589,7 @@ async fn project(
             level: None,
             lagging_on: None,
         };
-        let q = state_query(&p, filter)?;
+        let q = read::StateQuery { plan: Some(plan.clone()), ..state_query(&p, filter)? };
         let audit_q = read::AuditQuery {
             filter: planledger::audit::Filter {
                 entity: Some(id.clone()),
@@ -672,7 +679,10 @@ async fn project(
             .collect();
         body.push_str(&page::table(&[tr!(lang, "web.col.milestone"), tr!(lang, "web.col.date")], &ms, &[]));
         body.push_str(&format!("<h2>{}</h2>", esc(tr!(lang, "web.trail"))));
-        body.push_str(&trail_table(&trail.rows, lang, trail.zone));
+        // The project's trail in this plan (an id may be listed again in a later year's plan).
+        let rows: Vec<Value> =
+            trail.rows.iter().filter(|r| r["plan"].as_str() == Some(plan.as_str())).cloned().collect();
+        body.push_str(&trail_table(&rows, lang, trail.zone));
         let title = format!("{} · {}", s(&pr["name"]), id);
         let who = who_text(&grant, lang);
         Ok(frame(&p, &title, Some(year), &who).render(&body))
@@ -698,7 +708,8 @@ fn trail_table(rows: &[Value], lang: Lang, zone: planledger::model::TimeZone) ->
             let change = if field.is_empty() {
                 "-".to_string()
             } else {
-                format!("{}: {before} → {after}", planledger::audit::field_word(lang, field))
+                msg!("audit.change", field = planledger::audit::field_word(lang, field), before = before, after = after)
+                    .render(lang)
             };
             let why = [s(&r["reason"]), s(&r["note"])].into_iter().filter(|x| x != "-").collect::<Vec<_>>().join("；");
             let signed = r["signed_by"].as_str().map_or("-".to_string(), |k| k.get(..16).unwrap_or(k).to_string());
