@@ -14,7 +14,21 @@ use planledger::keys::{self, KeyPair};
 use planledger::{msg, Lang};
 use planledger_server::{self as server, proto, Rpc, Signed};
 
-type Client = proto::ledger_client::LedgerClient<tonic::transport::Channel>;
+type Client = proto::ledger_client::LedgerClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, LangHeader>,
+>;
+
+/// Names the user's language on every request (`server::LANG_HEADER`), so the server's
+/// refusals come back in it.
+#[derive(Clone)]
+struct LangHeader(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for LangHeader {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert(server::LANG_HEADER, self.0.clone());
+        Ok(req)
+    }
+}
 
 pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     // Commands that never need a server run here, as they would locally.
@@ -56,10 +70,17 @@ fn remote_error(s: tonic::Status) -> Error {
 /// not the server's).
 async fn connect(url: &str, lang: Lang) -> Result<Client> {
     let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
-    Client::connect(url.clone()).await.map_err(|e| Error::Remote {
+    let unreachable = |e: &dyn std::fmt::Display| Error::Remote {
         code: exit::UNAVAILABLE,
-        message: msg!("remote.cannot_reach", url = &url, error = e).render(lang),
-    })
+        message: msg!("remote.cannot_reach", url = &url, error = e.to_string()).render(lang),
+    };
+    let channel = tonic::transport::Endpoint::from_shared(url.clone())
+        .map_err(|e| unreachable(&e))?
+        .connect()
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let header = tonic::metadata::MetadataValue::from_static(lang.tag());
+    Ok(proto::ledger_client::LedgerClient::with_interceptor(channel, LangHeader(header)))
 }
 
 /// The server's ledger key, which a signed submission names (asked with a signed `Key`).

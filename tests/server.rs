@@ -157,6 +157,10 @@ fn the_cli_behaves_the_same_against_a_server() {
     remote(&srv, h, &["checkpoint", "--out", path_str(&cp)]).ok();
     remote(&srv, h, &["verify", "--checkpoint", path_str(&cp)]).ok();
     remote(&srv, h, &["state", "--plan", "nope"]).fails(3, "unknown plan 'nope'");
+    // A refusal comes back in the client's language.
+    remote(&srv, h, &["--lang", "zh", "state", "--plan", "nope"]).fails(3, "未知的计划“nope”");
+    remote(&srv, h, &["--lang", "zh", "submit", "--file", path_str(&batch), "--as", "housing"])
+        .fails(3, "未知的项目“nope”");
     // Files go up with the request and keep their names in what comes back.
     let snap = env.tmp.path().join("snap.json");
     remote(&srv, h, &["snapshot", "--out", path_str(&snap)]).ok();

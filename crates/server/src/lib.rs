@@ -31,7 +31,7 @@ use planledger::model::{fmt_decimal, Date, Role, Timestamp};
 use planledger::query::AsOf;
 use planledger::read;
 use planledger::store::Store;
-use planledger::{msg, Msg};
+use planledger::{msg, Lang, Msg};
 
 pub mod codec;
 
@@ -160,9 +160,24 @@ impl NonceCache {
     }
 }
 
-/// The gRPC status for an error, by its kind; the message is the CLI's one line.
+/// The gRPC status for an error, by its kind; the message is the CLI's one line, in English.
 pub fn status_of(e: &Error) -> Status {
-    let msg = e.to_string();
+    status_in(e, Lang::En)
+}
+
+/// The header a client names its language in (`zh` or `en`); refusals of the domain (a
+/// rule, an unknown id, a conflict) are said in it, answers are rendered in their request's
+/// `lang` field.
+pub const LANG_HEADER: &str = "planledger-lang";
+
+/// The language a request asked for in `LANG_HEADER`, English when none.
+fn lang_of<T>(req: &Request<T>) -> Lang {
+    req.metadata().get(LANG_HEADER).and_then(|v| v.to_str().ok()).and_then(Lang::from_tag).unwrap_or(Lang::En)
+}
+
+/// As `status_of`, the message in `lang`.
+pub fn status_in(e: &Error, lang: Lang) -> Status {
+    let msg = e.render(lang);
     match e.root() {
         Error::Invalid(_) | Error::Unknown { .. } | Error::Problems { .. } => Status::invalid_argument(msg),
         Error::Forbidden(_) => Status::permission_denied(msg),
@@ -301,7 +316,8 @@ impl Shared {
         Ok(())
     }
 
-    fn append(&self, r: proto::AppendRequest) -> Result<proto::AppendResponse, Status> {
+    fn append(&self, r: proto::AppendRequest, lang: Lang) -> Result<proto::AppendResponse, Status> {
+        let status_of = |e: &Error| status_in(e, lang);
         if r.submissions.len() > APPEND_SUBMISSIONS_MAX {
             return Err(Status::invalid_argument(format!(
                 "{} submissions in one request; at most {APPEND_SUBMISSIONS_MAX}: split it",
@@ -385,6 +401,8 @@ fn first_id(s: &proto::Submission) -> Result<Option<uuid::Uuid>> {
 struct Sink {
     tx: mpsc::Sender<Result<proto::Output, Status>>,
     buf: Vec<u8>,
+    /// The language of the request, for an error met while answering.
+    lang: Lang,
 }
 
 impl Sink {
@@ -408,7 +426,7 @@ impl Sink {
         let rest = std::mem::take(&mut self.buf);
         let sent = if rest.is_empty() { Ok(()) } else { self.send(rest) };
         if let (Ok(()), Err(e)) = (sent, result) {
-            let _ = self.tx.blocking_send(Err(status_of(&e)));
+            let _ = self.tx.blocking_send(Err(status_in(&e, self.lang)));
         }
     }
 }
@@ -793,8 +811,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 impl LedgerRpc for Service {
     async fn append(&self, req: Request<proto::AppendRequest>) -> Result<Response<proto::AppendResponse>, Status> {
         let shared = self.shared.clone();
+        let lang = lang_of(&req);
         let r = req.into_inner();
-        blocking(move || shared.append(r)).await?.map(Response::new)
+        blocking(move || shared.append(r, lang)).await?.map(Response::new)
     }
 
     type ReadStream = EventStream;
@@ -893,43 +912,43 @@ impl LedgerRpc for Service {
     type ProofStream = OutputStream;
 
     async fn state(&self, req: Request<proto::StateRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::State, req.into_inner(), state_job).await
+        self.answer(Rpc::State, req, state_job).await
     }
     async fn summary(&self, req: Request<proto::SummaryRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Summary, req.into_inner(), summary_job).await
+        self.answer(Rpc::Summary, req, summary_job).await
     }
     async fn audit(&self, req: Request<proto::AuditRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Audit, req.into_inner(), audit_job).await
+        self.answer(Rpc::Audit, req, audit_job).await
     }
     async fn show(&self, req: Request<proto::ShowRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Show, req.into_inner(), show_job).await
+        self.answer(Rpc::Show, req, show_job).await
     }
     async fn log(&self, req: Request<proto::LogRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Log, req.into_inner(), log_job).await
+        self.answer(Rpc::Log, req, log_job).await
     }
     async fn snapshot(&self, req: Request<proto::SnapshotRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Snapshot, req.into_inner(), snapshot_job).await
+        self.answer(Rpc::Snapshot, req, snapshot_job).await
     }
     async fn snapshot_verify(
         &self,
         req: Request<proto::SnapshotVerifyRequest>,
     ) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::SnapshotVerify, req.into_inner(), snapshot_verify_job).await
+        self.answer(Rpc::SnapshotVerify, req, snapshot_verify_job).await
     }
     async fn diff(&self, req: Request<proto::DiffRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Diff, req.into_inner(), diff_job).await
+        self.answer(Rpc::Diff, req, diff_job).await
     }
     async fn verify(&self, req: Request<proto::VerifyRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Verify, req.into_inner(), verify_job).await
+        self.answer(Rpc::Verify, req, verify_job).await
     }
     async fn checkpoint(&self, req: Request<proto::CheckpointRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Checkpoint, req.into_inner(), checkpoint_job).await
+        self.answer(Rpc::Checkpoint, req, checkpoint_job).await
     }
     async fn key(&self, req: Request<proto::KeyRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Key, req.into_inner(), key_job).await
+        self.answer(Rpc::Key, req, key_job).await
     }
     async fn proof(&self, req: Request<proto::ProofRequest>) -> Result<Response<OutputStream>, Status> {
-        self.answer(Rpc::Proof, req.into_inner(), proof_job).await
+        self.answer(Rpc::Proof, req, proof_job).await
     }
 }
 
@@ -939,13 +958,15 @@ impl Service {
     async fn answer<R: Signed + Send + 'static>(
         &self,
         rpc: Rpc,
-        r: R,
+        req: Request<R>,
         job: fn(R) -> Result<Job>,
     ) -> Result<Response<OutputStream>, Status> {
+        let lang = lang_of(&req);
+        let r = req.into_inner();
         let shared = self.shared.clone();
         let job = blocking(move || -> Result<Job, Status> {
             shared.authenticate(rpc, &r)?;
-            job(r).map_err(|e| status_of(&e))
+            job(r).map_err(|e| status_in(&e, lang))
         })
         .await??;
         let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
@@ -957,7 +978,7 @@ impl Service {
         let spawned = std::thread::Builder::new().name("planledger-read".into()).spawn(move || {
             read::lower_thread_priority();
             let _pass = shared.reads.enter();
-            let mut sink = Sink { tx, buf: Vec::new() };
+            let mut sink = Sink { tx, buf: Vec::new(), lang };
             let result = job(shared.group.store(), &mut sink);
             sink.finish(result);
         });
