@@ -484,6 +484,15 @@ fn subject_version(state: &State, s: &Subject) -> u64 {
     }
 }
 
+/// Folds an event of a partial replay: a state that holds only some streams (a plan's
+/// declaration and one project's events, for that project's audit trail) passes over the
+/// seqs of the others. Seqs still only grow, and each stream's versions are still checked.
+pub fn apply_skipping(state: &mut State, event: &Event) {
+    assert!(event.seq > state.last_seq, "a partial replay goes forward");
+    state.last_seq = event.seq - 1;
+    apply(state, event);
+}
+
 /// Folds one event into the state. Events arrive in seq order, each exactly once; the
 /// asserts catch a caller that breaks that (a bug), not bad input, which `decide` refuses.
 /// An event of a plan the state does not hold (a partial state) changes nothing but the seq.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::codec::hex;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::{Event, Payload, Subject, TargetRef};
 use crate::ledger::check_fold;
 use crate::model::{fmt_decimal, Timestamp};
@@ -88,81 +88,122 @@ fn measure(state: &State, p: &Payload) -> Option<(&'static str, Value)> {
     }
 }
 
+/// Which events amend which: a correction or a retraction names its target's seq.
+type Amended = BTreeMap<u64, Vec<(u64, &'static str)>>;
+
+fn note_amendment(amended_by: &mut Amended, e: &Event) {
+    match &e.payload {
+        Payload::Corrected(c) => amended_by.entry(c.target_seq).or_default().push((e.seq, "correct")),
+        Payload::Retracted(r) => amended_by.entry(r.target_seq).or_default().push((e.seq, "retract")),
+        _ => {}
+    }
+}
+
 /// Audit rows for the events up to `until_seq` that pass `filter`, in log order.
 pub fn trail(store: &dyn Store, until_seq: u64, filter: &Filter) -> Result<Vec<Value>> {
     // First pass: who corrected or retracted what.
-    let mut amended_by: BTreeMap<u64, Vec<(u64, &'static str)>> = BTreeMap::new();
+    let mut amended_by = Amended::new();
     for e in store.events(1) {
         let e = e?;
         if e.seq > until_seq {
             break;
         }
-        match &e.payload {
-            Payload::Corrected(c) => amended_by.entry(c.target_seq).or_default().push((e.seq, "correct")),
-            Payload::Retracted(r) => amended_by.entry(r.target_seq).or_default().push((e.seq, "retract")),
-            _ => {}
-        }
+        note_amendment(&mut amended_by, &e);
     }
     let mut state = State::default();
     let mut rows = Vec::new();
     for stored in store.scan(1) {
         let stored = stored?;
-        let e = &stored.event;
-        if e.seq > until_seq {
+        if stored.event.seq > until_seq {
             break;
         }
-        check_fold(&state, e)?;
-        let wanted = filter.matches(e);
-        let before = if wanted { measure(&state, &e.payload) } else { None };
-        projection::apply(&mut state, e);
-        if !wanted {
-            continue;
-        }
-        let after = measure(&state, &e.payload);
-        let links = amended_by.get(&e.seq).cloned().unwrap_or_default();
-        let by = |kind: &str| links.iter().filter(|(_, k)| *k == kind).map(|(s, _)| *s).collect::<Vec<u64>>();
-        let (reason, corrects, retracts, value) = match &e.payload {
-            Payload::Corrected(c) => (
-                Some(c.reason.clone()),
-                Some(c.target_seq),
-                None,
-                Some((fmt_decimal(c.previous), fmt_decimal(c.value))),
-            ),
-            Payload::Retracted(r) => (Some(r.reason.clone()), None, Some(r.target_seq), None),
-            Payload::KeyRevoked(k) => (Some(k.reason.clone()), None, None, None),
-            Payload::ProjectWithdrawn(w) => (Some(w.reason.clone()), None, None, None),
-            Payload::TargetRevised(t) => {
-                (Some(t.reason.clone()), None, None, Some((fmt_decimal(t.previous), fmt_decimal(t.value))))
-            }
-            _ => (None, None, None, None),
-        };
-        let field = after.as_ref().or(before.as_ref()).map(|(f, _)| *f);
-        rows.push(json!({
-            "seq": e.seq,
-            "id": e.id.to_string(),
-            "recorded_at": e.recorded_at.to_string(),
-            "actor": e.actor,
-            "signed_by": e.signature.as_ref().map(|s| hex(&s.key)),
-            "plan": e.payload.plan(),
-            "entity": e.payload.entity(),
-            "name": entity_name(&state, &e.payload),
-            "period": period_of(&e.payload),
-            "type": e.payload.kind(),
-            "field": field,
-            "before": before.map(|(_, v)| v).unwrap_or(Value::Null),
-            "after": after.map(|(_, v)| v).unwrap_or(Value::Null),
-            "value_before": value.as_ref().map(|v| v.0.clone()),
-            "value_after": value.as_ref().map(|v| v.1.clone()),
-            "reason": reason,
-            "note": e.note,
-            "corrects": corrects,
-            "corrected_by": by("correct"),
-            "retracts": retracts,
-            "retracted_by": by("retract"),
-            "hash": hex(&stored.hash),
-        }));
+        check_fold(&state, &stored.event)?;
+        let wanted = filter.matches(&stored.event);
+        rows.extend(fold_row(&mut state, &stored, wanted, &amended_by, projection::apply));
     }
     Ok(rows)
+}
+
+/// The trail of one stream — a project's or an indicator's events in one plan, `seqs` in log
+/// order — without reading the rest of the log: the same rows `trail` gives for those events.
+/// An event's before and after depend only on its own stream (corrections, retractions,
+/// revisions and withdrawals of an entity are in its stream), so folding the plan's
+/// declaration (`plan_seq`) and then the stream gives the same figures as folding the whole
+/// log. It checks nothing `verify` checks; it reads only what it shows.
+pub fn stream_trail(store: &dyn Store, plan_seq: u64, seqs: &[u64]) -> Result<Vec<Value>> {
+    let mut events = Vec::with_capacity(seqs.len() + 1);
+    for seq in std::iter::once(plan_seq).chain(seqs.iter().copied()) {
+        let stored = store.get(seq)?.ok_or_else(|| Error::invalid(msg!("read.no_such_seq", seq = seq)))?;
+        events.push(stored);
+    }
+    let mut amended_by = Amended::new();
+    for s in &events[1..] {
+        note_amendment(&mut amended_by, &s.event);
+    }
+    let mut state = State::default();
+    let mut rows = Vec::new();
+    for (i, stored) in events.iter().enumerate() {
+        // Only this stream is folded: the seqs of the others are passed over.
+        rows.extend(fold_row(&mut state, stored, i > 0, &amended_by, projection::apply_skipping));
+    }
+    Ok(rows)
+}
+
+/// Folds one event into `state` and, when it is `wanted`, returns its audit row: the figure
+/// it changed before and after, its reason, its links.
+fn fold_row(
+    state: &mut State,
+    stored: &crate::store::Stored,
+    wanted: bool,
+    amended_by: &Amended,
+    fold: fn(&mut State, &Event),
+) -> Option<Value> {
+    let e = &stored.event;
+    let before = if wanted { measure(state, &e.payload) } else { None };
+    fold(state, e);
+    if !wanted {
+        return None;
+    }
+    let after = measure(state, &e.payload);
+    let links = amended_by.get(&e.seq).cloned().unwrap_or_default();
+    let by = |kind: &str| links.iter().filter(|(_, k)| *k == kind).map(|(s, _)| *s).collect::<Vec<u64>>();
+    let (reason, corrects, retracts, value) = match &e.payload {
+        Payload::Corrected(c) => {
+            (Some(c.reason.clone()), Some(c.target_seq), None, Some((fmt_decimal(c.previous), fmt_decimal(c.value))))
+        }
+        Payload::Retracted(r) => (Some(r.reason.clone()), None, Some(r.target_seq), None),
+        Payload::KeyRevoked(k) => (Some(k.reason.clone()), None, None, None),
+        Payload::ProjectWithdrawn(w) => (Some(w.reason.clone()), None, None, None),
+        Payload::TargetRevised(t) => {
+            (Some(t.reason.clone()), None, None, Some((fmt_decimal(t.previous), fmt_decimal(t.value))))
+        }
+        _ => (None, None, None, None),
+    };
+    let field = after.as_ref().or(before.as_ref()).map(|(f, _)| *f);
+    Some(json!({
+        "seq": e.seq,
+        "id": e.id.to_string(),
+        "recorded_at": e.recorded_at.to_string(),
+        "actor": e.actor,
+        "signed_by": e.signature.as_ref().map(|s| hex(&s.key)),
+        "plan": e.payload.plan(),
+        "entity": e.payload.entity(),
+        "name": entity_name(state, &e.payload),
+        "period": period_of(&e.payload),
+        "type": e.payload.kind(),
+        "field": field,
+        "before": before.map(|(_, v)| v).unwrap_or(Value::Null),
+        "after": after.map(|(_, v)| v).unwrap_or(Value::Null),
+        "value_before": value.as_ref().map(|v| v.0.clone()),
+        "value_after": value.as_ref().map(|v| v.1.clone()),
+        "reason": reason,
+        "note": e.note,
+        "corrects": corrects,
+        "corrected_by": by("correct"),
+        "retracts": retracts,
+        "retracted_by": by("retract"),
+        "hash": hex(&stored.hash),
+    }))
 }
 
 /// The audit trail as a table (`export --what audit`): one row per event, with the entity's

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod page;
+pub mod streams;
 pub mod tokens;
 
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ const TOKEN_TEXT_MAX: usize = 128;
 struct App {
     reader: Reader,
     dir: PathBuf,
+    streams: std::sync::Arc<streams::Streams>,
 }
 
 /// Serves the web view on `listener` until `stop` turns true.
@@ -57,7 +59,10 @@ pub async fn serve(
     let io = |e: std::io::Error| Error::io(msg!("web.serving"), e);
     listener.set_nonblocking(true).map_err(io)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
-    let app = App { reader, dir };
+    let app = App { reader, dir, streams: Default::default() };
+    // The index of streams is read from the log once, now, then kept up with the head.
+    let warm = app.clone();
+    tokio::task::spawn_blocking(move || warm.reader.read(|store| warm.streams.catch_up(store)));
     let router = Router::new()
         .route("/", get(home))
         .route("/login", get(login_link).post(login_form))
@@ -590,20 +595,14 @@ async fn project(
             lagging_on: None,
         };
         let q = read::StateQuery { plan: Some(plan.clone()), ..state_query(&p, filter)? };
-        let audit_q = read::AuditQuery {
-            filter: planledger::audit::Filter {
-                entity: Some(id.clone()),
-                actor: None,
-                kind: None,
-                since: None,
-                until: None,
-            },
-            as_of: p.as_of()?,
-        };
-        let (state, trail) = read_store(&app, move |store| {
+        let as_of = p.as_of()?;
+        let streams = app.streams.clone();
+        let (plan2, id2) = (plan.clone(), id.clone());
+        let (state, trail, zone) = read_store(&app, move |store| {
             let state = read_json(&read::state(store, &q)?.render(true, Lang::Zh))?;
-            let trail = read::audit(store, &audit_q)?;
-            Ok((state, trail))
+            let until = read::as_of_seq(store, as_of)?;
+            let trail = streams.trail(store, &plan2, &id2, until)?;
+            Ok((state, trail, planledger::zone::load(store.dir())?))
         })
         .await?;
         let plan_json = state["plans"]
@@ -680,9 +679,7 @@ async fn project(
         body.push_str(&page::table(&[tr!(lang, "web.col.milestone"), tr!(lang, "web.col.date")], &ms, &[]));
         body.push_str(&format!("<h2>{}</h2>", esc(tr!(lang, "web.trail"))));
         // The project's trail in this plan (an id may be listed again in a later year's plan).
-        let rows: Vec<Value> =
-            trail.rows.iter().filter(|r| r["plan"].as_str() == Some(plan.as_str())).cloned().collect();
-        body.push_str(&trail_table(&rows, lang, trail.zone));
+        body.push_str(&trail_table(&trail, lang, zone));
         let title = format!("{} · {}", s(&pr["name"]), id);
         let who = who_text(&grant, lang);
         Ok(frame(&p, &title, Some(year), &who).render(&body))
