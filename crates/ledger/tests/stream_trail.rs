@@ -7,7 +7,6 @@ use planledger::audit::{self, Filter};
 use planledger::clock::{CountingIds, SteppingClock};
 use planledger::event::{plan_stream, project_stream};
 use planledger::ledger::Ledger;
-use planledger::store::Store;
 use planledger::workload::{self, Workload};
 
 #[test]
