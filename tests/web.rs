@@ -183,6 +183,10 @@ fn the_web_view_shows_what_the_cli_shows_and_only_to_token_holders() {
     // 指标, 校验, a proof the CLI verifies, and a download.
     let ind = get(&web, "/indicators?year=2021", &a).text();
     assert!(ind.contains("地区生产总值增长") && ind.contains("未完成"));
+    assert!(ind.contains("正式 3（2021年）"), "every figure reported, with its basis");
+    let form = get(&web, "/proof?seq=5", &a);
+    assert_eq!((form.status, form.header("location")), (303, Some("/proof/5")));
+    assert_eq!(get(&web, "/proof?seq=five", &a).status, 400);
     let verify = get(&web, "/verify", &a).text();
     assert!(verify.contains("通过") && verify.contains("默克尔根"), "{verify}");
     let proof = get(&web, "/proof/5", &a);

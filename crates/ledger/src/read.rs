@@ -154,6 +154,33 @@ pub fn plans_of_year(store: &dyn Store, year: i32, as_of: Option<AsOf>) -> Resul
     Ok(index.years.get(&year).cloned().unwrap_or_default())
 }
 
+/// Every live actual of each indicator of `plan` as of a point (not only the one that
+/// stands): `{indicator: [{period, basis, value, seq}]}`, in the order recorded, so a reader
+/// sees the 预计, 初步 and 正式 figures side by side.
+pub fn indicator_actuals(store: &dyn Store, plan: &str, as_of: Option<AsOf>) -> Result<Value> {
+    let seq = as_of_seq(store, as_of)?;
+    let state = query::plans_at(store, seq, &[plan.to_string()])?;
+    let mut out = serde_json::Map::new();
+    if let Some(p) = state.plans.get(plan) {
+        for (id, ind) in &p.indicators {
+            let actuals: Vec<Value> = ind
+                .actuals
+                .iter()
+                .map(|a| {
+                    json!({
+                        "period": a.period.to_string(),
+                        "basis": a.basis.as_str(),
+                        "value": crate::model::fmt_decimal(a.value),
+                        "seq": a.seq,
+                    })
+                })
+                .collect();
+            out.insert(id.to_string(), Value::Array(actuals));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
 pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
     let seq = as_of_seq(store, q.as_of)?;
     let state = match &q.plan {

@@ -73,6 +73,7 @@ pub async fn serve(
         .route("/indicators", get(indicators))
         .route("/verify", get(verify))
         .route("/proof/:seq", get(proof))
+        .route("/proof", get(proof_form))
         .route("/exports", get(exports))
         .route("/download/:year/:file", get(download))
         .with_state(app);
@@ -748,8 +749,17 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
     let page = async {
         let year = year_of(&app, &p).await?;
         let q = summary_query(&p, year, false, Vec::new())?;
-        let summary = read_store(&app, move |store| {
-            read_json(&read::summary(store, &q)?.render(true, read::SummaryFormat::Text, Lang::Zh))
+        let as_of = p.as_of()?;
+        let (summary, actuals) = read_store(&app, move |store| {
+            let summary = read_json(&read::summary(store, &q)?.render(true, read::SummaryFormat::Text, Lang::Zh))?;
+            // Every figure reported, by basis, for each plan of the year.
+            let mut actuals = serde_json::Map::new();
+            for plan in read::plans_of_year(store, q.year, as_of)? {
+                if let Value::Object(m) = read::indicator_actuals(store, &plan, as_of)? {
+                    actuals.extend(m);
+                }
+            }
+            Ok((summary, actuals))
         })
         .await?;
         let rows: Vec<Vec<String>> = summary["indicators"]
@@ -762,8 +772,27 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
                     Some(false) => format!("<span class=\"bad\">{}</span>", esc(tr!(lang, "state.missed"))),
                     None => "-".into(),
                 };
-                let basis = planledger::model::Basis::parse("basis", &s(&i["actual_basis"]))
-                    .map_or("-".to_string(), |b| planledger::text::basis(lang, b).to_string());
+                let basis_word = |b: &str| {
+                    planledger::model::Basis::parse("basis", b)
+                        .map_or("-".to_string(), |b| planledger::text::basis(lang, b).to_string())
+                };
+                let basis = basis_word(&s(&i["actual_basis"]));
+                // Every figure reported: 预计 7.2（2021年） · 初步 7.0 · 正式 7.1.
+                let reported: Vec<String> = actuals
+                    .get(i["id"].as_str().unwrap_or_default())
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|a| {
+                        let period = planledger::model::Period::parse("period", &s(&a["period"]))
+                            .map_or_else(|_| s(&a["period"]), |p| planledger::text::period(lang, p));
+                        let (b, v) = (basis_word(&s(&a["basis"])), s(&a["value"]));
+                        match lang {
+                            Lang::Zh => format!("{b} {v}（{period}）"),
+                            Lang::En => format!("{b} {v} ({period})"),
+                        }
+                    })
+                    .collect();
                 vec![
                     esc(&s(&i["name"])),
                     esc(&s(&i["unit"])),
@@ -774,6 +803,7 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
                     esc(&s(&i["gap"])),
                     esc(&s(&i["completion_pct"])),
                     verdict,
+                    esc(&if reported.is_empty() { "-".to_string() } else { reported.join(" · ") }),
                 ]
             })
             .collect();
@@ -787,6 +817,7 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
             tr!(lang, "word.field.gap"),
             tr!(lang, "state.col.pct"),
             tr!(lang, "state.col.verdict"),
+            tr!(lang, "web.col.reported"),
         ];
         let body = page::table(&header, &rows, &[2, 3, 6, 7]);
         let title = msg!("web.indicators_title", year = year).render(lang);
@@ -828,9 +859,12 @@ async fn verify(State(app): State<App>, headers: HeaderMap, Query(p): Query<Para
         .collect();
         body.push_str(&page::table(&[tr!(lang, "web.col.field"), tr!(lang, "web.col.value")], &rows, &[]));
         body.push_str(&format!(
-            "<h2>{}</h2><p>{}</p><p><a href=\"/proof/1\">/proof/1</a></p>",
+            "<h2>{}</h2><p>{}</p><form method=\"get\" action=\"/proof\"><label>{} <input name=\"seq\" size=\"10\"></label> \
+             <button type=\"submit\">{}</button></form>",
             esc(tr!(lang, "web.proofs")),
             esc(tr!(lang, "web.proofs_hint")),
+            esc(tr!(lang, "audit.col.seq")),
+            esc(tr!(lang, "web.proof_download")),
         ));
         let title = tr!(lang, "web.nav.verify").to_string();
         let who = who_text(&grant, lang);
@@ -838,6 +872,28 @@ async fn verify(State(app): State<App>, headers: HeaderMap, Query(p): Query<Para
     }
     .await;
     respond(&grant, "/verify", lang, page)
+}
+
+#[derive(Deserialize)]
+struct ProofParams {
+    seq: Option<String>,
+}
+
+/// The proof form's answer: the proof of the seq typed in.
+async fn proof_form(State(app): State<App>, headers: HeaderMap, Query(q): Query<ProofParams>) -> Response {
+    let grant = match who(&app, &headers, "/proof") {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    match q.seq.as_deref().map(str::trim).and_then(|s| s.parse::<u64>().ok()) {
+        Some(seq) => Redirect::to(&format!("/proof/{seq}")).into_response(),
+        None => respond(
+            &grant,
+            "/proof",
+            Lang::Zh,
+            Err(Error::invalid(msg!("web.proof_seq", value = q.seq.unwrap_or_default()))),
+        ),
+    }
 }
 
 /// An inclusion proof of one event, as the JSON document `planledger proof` writes.
