@@ -181,6 +181,16 @@ pub(crate) enum Cmd {
     /// Write a year's tables as a spreadsheet (.xlsx) or CSV: projects (项目明细表),
     /// indicators, summary, monthly (project × month), audit (the trail), or all
     Export(ExportArgs),
+    /// Print the shell completion script for bash, zsh or fish (packages install it)
+    Completions {
+        /// bash | zsh | fish
+        shell: String,
+    },
+    /// Write the manual pages (roff): planledger.1 and one per command, into DIR
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// The ledger's time zone (which day "today" is; how an --as-of time without an offset
     /// is read): Asia/Shanghai unless set
     TimeZone {
@@ -837,6 +847,8 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::Chart(args) => cmd_chart(&ctx, &args, out),
         Cmd::Template(args) => cmd_template(&ctx, &args, out),
         Cmd::TimeZone { set } => cmd_time_zone(&ctx, set.as_deref(), out),
+        Cmd::Completions { shell } => cmd_completions(&shell, out),
+        Cmd::Man { out: dir } => cmd_man(&ctx, &dir, out),
     }
     .map(|()| exit::OK)
 }
@@ -1594,6 +1606,45 @@ fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out)
         None => None,
     };
     planledger_server::serve_with(&dir, listen, front, out)
+}
+
+fn cmd_completions(shell: &str, out: &mut Out) -> Result<()> {
+    use clap_complete::Shell;
+    let sh = match shell {
+        "bash" => Shell::Bash,
+        "zsh" => Shell::Zsh,
+        "fish" => Shell::Fish,
+        other => return Err(Error::invalid(msg!("cli.completions_shell", shell = other))),
+    };
+    let mut buf = Vec::new();
+    clap_complete::generate(sh, &mut Cli::command(), "planledger", &mut buf);
+    out.write_all(&buf).map_err(|e| Error::io(msg!("io.writing_stdout"), e))
+}
+
+/// The manual: `planledger.1` and `planledger-COMMAND.1` for each command (and each
+/// subcommand: `planledger-plan-import.1`), in English, from the same definitions as
+/// `--help`.
+fn cmd_man(ctx: &Ctx, dir: &Path, out: &mut Out) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(msg!("io.cannot_write", path = dir.display()), e))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut written = 0usize;
+    write_man(&cmd, "planledger", dir, &mut written)?;
+    emit(out, &(msg!("cli.man_written", dir = dir.display(), pages = written).render(ctx.lang) + "\n"))
+}
+
+fn write_man(cmd: &clap::Command, name: &str, dir: &Path, written: &mut usize) -> Result<()> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .title(name.to_uppercase())
+        .render(&mut buf)
+        .map_err(|e| Error::io(msg!("cli.writing_man"), e))?;
+    write_whole(&dir.join(format!("{name}.1")), &buf)?;
+    *written += 1;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        write_man(sub, &format!("{name}-{}", sub.get_name()), dir, written)?;
+    }
+    Ok(())
 }
 
 fn cmd_web_token(ctx: &Ctx, c: WebTokenCmd, out: &mut Out) -> Result<()> {

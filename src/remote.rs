@@ -33,9 +33,11 @@ impl tonic::service::Interceptor for LangHeader {
 pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     // Commands that never need a server run here, as they would locally.
     match &cli.command {
-        Cmd::Dept(DeptCmd::Keygen { .. }) | Cmd::VerifyProof { .. } | Cmd::Template(_) => {
-            return cli::run_local(cli, out)
-        }
+        Cmd::Dept(DeptCmd::Keygen { .. })
+        | Cmd::VerifyProof { .. }
+        | Cmd::Template(_)
+        | Cmd::Completions { .. }
+        | Cmd::Man { .. } => return cli::run_local(cli, out),
         Cmd::Export(_) | Cmd::Report(_) | Cmd::Chart(_) => return Err(Error::invalid(msg!("remote.local_only_reads"))),
         Cmd::TimeZone { .. } => return Err(Error::invalid(msg!("remote.time_zone_local"))),
         Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
