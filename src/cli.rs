@@ -181,6 +181,18 @@ pub(crate) enum Cmd {
     /// Write a year's tables as a spreadsheet (.xlsx) or CSV: projects (项目明细表),
     /// indicators, summary, monthly (project × month), audit (the trail), or all
     Export(ExportArgs),
+    /// Back up the whole log (and the ledger's key and time zone) to FILE; the backup is
+    /// restored into a scratch store and checked before this reports success
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into --store DIR (which must be new or empty): the same events, the
+    /// same chain and Merkle root, verified before the store is put in place
+    Restore {
+        /// The backup file
+        file: PathBuf,
+    },
     /// Print the shell completion script for bash, zsh or fish (packages install it)
     Completions {
         /// bash | zsh | fish
@@ -848,6 +860,8 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::Template(args) => cmd_template(&ctx, &args, out),
         Cmd::TimeZone { set } => cmd_time_zone(&ctx, set.as_deref(), out),
         Cmd::Completions { shell } => cmd_completions(&shell, out),
+        Cmd::Backup { out: file } => cmd_backup(&ctx, &file, out),
+        Cmd::Restore { file } => cmd_restore(&ctx, &file, out),
         Cmd::Man { out: dir } => cmd_man(&ctx, &dir, out),
     }
     .map(|()| exit::OK)
@@ -1606,6 +1620,75 @@ fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out)
         None => None,
     };
     planledger_server::serve_with(&dir, listen, front, out)
+}
+
+fn cmd_backup(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = file.with_file_name(format!(".{name}.partial"));
+    let io = |e| Error::io(msg!("io.cannot_write", path = file.display()), e);
+    let summary = {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .map_err(io)?;
+        let mut w = std::io::BufWriter::new(f);
+        let summary = planledger::backup::write(&*store, &mut w)?;
+        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        f.sync_all().map_err(io)?;
+        summary
+    };
+    // Checked by restoring it into a scratch store beside it, then removed.
+    let scratch = file.with_file_name(format!(".{name}.check"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let checked = std::fs::File::open(&partial)
+        .map_err(io)
+        .and_then(|f| planledger::backup::restore(&mut std::io::BufReader::new(f), &scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let checked = checked.inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })?;
+    if checked != summary {
+        let _ = std::fs::remove_file(&partial);
+        return Err(Error::integrity(msg!("backup.check_differs")));
+    }
+    std::fs::rename(&partial, file).map_err(io)?;
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
+    }
+    if ctx.json {
+        return emit_json(out, &json!({"events": summary.events, "head": summary.head, "root": summary.root}));
+    }
+    let m = msg!(
+        "cli.backup_done",
+        file = file.display(),
+        events = summary.events,
+        head = &summary.head,
+        root = &summary.root
+    );
+    emit(out, &(m.render(ctx.lang) + "\n"))
+}
+
+fn cmd_restore(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    let f = std::fs::File::open(file).map_err(|e| Error::io(msg!("io.cannot_read", path = file.display()), e))?;
+    let dir = ctx.dir();
+    let summary = planledger::backup::restore(&mut std::io::BufReader::new(f), &dir)
+        .map_err(|e| e.in_file(&file.display().to_string()))?;
+    if ctx.json {
+        return emit_json(out, &json!({"events": summary.events, "head": summary.head, "root": summary.root}));
+    }
+    let m = msg!(
+        "cli.restore_done",
+        dir = dir.display(),
+        events = summary.events,
+        head = &summary.head,
+        root = &summary.root
+    );
+    emit(out, &(m.render(ctx.lang) + "\n"))
 }
 
 fn cmd_completions(shell: &str, out: &mut Out) -> Result<()> {

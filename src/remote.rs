@@ -43,6 +43,7 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
         Cmd::Serve { .. } => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         Cmd::WebToken(_) => return Err(Error::invalid(msg!("remote.web_token_local"))),
+        Cmd::Backup { .. } | Cmd::Restore { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

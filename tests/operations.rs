@@ -5,7 +5,12 @@ mod common;
 
 use std::process::Command;
 
-use common::{Env, BIN};
+use common::{output, Env, Run, BIN};
+
+/// The CLI on the store at `dir` (not the test's own).
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    output(Command::new(BIN).arg("--store").arg(dir).args(args).env_remove("PLANLEDGER_LANG").output().unwrap())
+}
 
 #[test]
 fn completions_for_each_shell_name_every_command() {
@@ -82,4 +87,51 @@ fn the_systemd_unit_verifies() {
     let out = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && !said.contains("planledger.service:"), "{said}");
+}
+
+/// backup → restore gives the same log byte for byte (events, chain, Merkle root, the
+/// ledger's key); an altered backup restores nothing; a non-empty target is refused.
+#[test]
+fn a_backup_restores_to_the_same_ledger_and_an_altered_one_to_nothing() {
+    let env = Env::new();
+    env.run_at(None, &["demo"]).ok();
+    env.run(&["checkpoint"]).ok(); // makes the ledger's key, which the backup carries
+    let file = env.tmp.path().join("备份.jsonl");
+    let said = env.run(&["--json", "backup", "--out", file.to_str().unwrap()]).ok().json();
+    let events = said["events"].as_u64().unwrap();
+    assert!(events > 2_000);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "it holds the ledger's key");
+    let restored = env.tmp.path().join("restored");
+    let back = run_in(&restored, &["--json", "restore", file.to_str().unwrap()]).ok().json();
+    assert_eq!((back["head"].clone(), back["root"].clone()), (said["head"].clone(), said["root"].clone()));
+    let log = |dir: &std::path::Path| {
+        let out = Command::new(BIN).args(["--store", dir.to_str().unwrap(), "log", "--json"]).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    assert!(log(&env.store()) == log(&restored), "the same events, byte for byte");
+    let key = |dir: &std::path::Path| {
+        Command::new(BIN).args(["--store", dir.to_str().unwrap(), "key"]).output().unwrap().stdout
+    };
+    assert_eq!(key(&env.store()), key(&restored), "the same ledger key");
+    // Into a store that exists: refused.
+    run_in(&restored, &["restore", file.to_str().unwrap()]).fails(3, "is not empty");
+    // One event altered: refused, and nothing left behind.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let line = &mut lines[100];
+    let at = line.rfind('"').unwrap() - 2;
+    let flipped = if &line[at..at + 1] == "0" { "1" } else { "0" };
+    line.replace_range(at..at + 1, flipped);
+    let altered = env.file("altered.jsonl", &(lines.join("\n") + "\n"));
+    let target = env.tmp.path().join("never");
+    let r = run_in(&target, &["restore", altered.to_str().unwrap()]);
+    assert!(r.code == 1 || r.code == 3, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was restored") || r.stderr.contains("altered.jsonl line"), "{}", r.stderr);
+    assert!(!target.exists(), "nothing written");
+    // A cut backup: refused the same way.
+    let cut = env.file("cut.jsonl", &(lines[..50].join("\n") + "\n"));
+    run_in(&target, &["restore", cut.to_str().unwrap()]).fails(1, "the backup is incomplete or altered");
+    assert!(!target.exists());
 }

@@ -11,6 +11,7 @@
 extern crate planledger_core;
 
 pub mod audit;
+pub mod backup;
 pub mod commit;
 pub mod keys;
 pub mod ledger;
