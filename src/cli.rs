@@ -1623,40 +1623,54 @@ fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out)
 }
 
 fn cmd_backup(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let (partial, f) = create_partial_backup(file)?;
+    let written = {
+        let mut w = std::io::BufWriter::new(f);
+        planledger::backup::write(&*store, &mut w).and_then(|_| {
+            let f = w.into_inner().map_err(|e| Error::io(msg!("backup.writing"), e.into_error()))?;
+            f.sync_all().map_err(|e| Error::io(msg!("backup.writing"), e))
+        })
+    };
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    finish_backup(ctx, &partial, file, out)
+}
+
+/// The file a backup is written to before it is checked: beside `file`, hidden, 0600 (it
+/// holds the ledger's key).
+pub(crate) fn create_partial_backup(file: &Path) -> Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = file.with_file_name(format!(".{name}.partial"));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| Error::io(msg!("io.cannot_write", path = file.display()), e))?;
+    Ok((partial, f))
+}
+
+/// Checks the backup written to `partial` by restoring it into a scratch store beside it
+/// (every hash, the head and the Merkle root its header states, and `verify`), then puts it
+/// in place as `file` and says what it holds. A backup that does not check is removed.
+pub(crate) fn finish_backup(ctx: &Ctx, partial: &Path, file: &Path, out: &mut Out) -> Result<()> {
     let io = |e| Error::io(msg!("io.cannot_write", path = file.display()), e);
-    let summary = {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)
-            .map_err(io)?;
-        let mut w = std::io::BufWriter::new(f);
-        let summary = planledger::backup::write(&*store, &mut w)?;
-        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-        f.sync_all().map_err(io)?;
-        summary
-    };
-    // Checked by restoring it into a scratch store beside it, then removed.
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let scratch = file.with_file_name(format!(".{name}.check"));
     let _ = std::fs::remove_dir_all(&scratch);
-    let checked = std::fs::File::open(&partial)
+    let checked = std::fs::File::open(partial)
         .map_err(io)
         .and_then(|f| planledger::backup::restore(&mut std::io::BufReader::new(f), &scratch));
     let _ = std::fs::remove_dir_all(&scratch);
-    let checked = checked.inspect_err(|_| {
-        let _ = std::fs::remove_file(&partial);
+    let summary = checked.inspect_err(|_| {
+        let _ = std::fs::remove_file(partial);
     })?;
-    if checked != summary {
-        let _ = std::fs::remove_file(&partial);
-        return Err(Error::integrity(msg!("backup.check_differs")));
-    }
-    std::fs::rename(&partial, file).map_err(io)?;
+    std::fs::rename(partial, file).map_err(io)?;
     if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
         let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
     }

@@ -43,7 +43,7 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
         Cmd::Serve { .. } => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         Cmd::WebToken(_) => return Err(Error::invalid(msg!("remote.web_token_local"))),
-        Cmd::Backup { .. } | Cmd::Restore { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
+        Cmd::Restore { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -231,6 +231,30 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let key = keys::read_public(&public_key)?.to_vec();
             let command = Command::RevokeKey { principal, key, reason };
             dept_change(url, pair.as_ref(), actor, command, json, lang, out).await?;
+        }
+        Cmd::Backup { out: file } => {
+            // Taken by the server while its writers go on, streamed into the file here, then
+            // checked here by restoring it, as a local backup is.
+            let mut client = connect(url, lang).await?;
+            let req = signed(pair.as_ref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
+            let mut stream = client.backup(req).await.map_err(remote_error)?.into_inner();
+            let (partial, f) = cli::create_partial_backup(&file)?;
+            let mut w = std::io::BufWriter::new(f);
+            let received: Result<()> = async {
+                while let Some(piece) = stream.next().await {
+                    std::io::Write::write_all(&mut w, &piece.map_err(remote_error)?.data)
+                        .map_err(|e| Error::io(msg!("backup.writing"), e))?;
+                }
+                let f = w.into_inner().map_err(|e| Error::io(msg!("backup.writing"), e.into_error()))?;
+                f.sync_all().map_err(|e| Error::io(msg!("backup.writing"), e))
+            }
+            .await;
+            if let Err(e) = received {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given };
+            cli::finish_backup(&ctx, &partial, &file, out)?;
         }
         Cmd::Subscribe { from, count } => {
             let mut client = connect(url, lang).await?;

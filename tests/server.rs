@@ -1004,3 +1004,74 @@ fn outputs_over_four_mib_stream_through_the_server() {
     assert_eq!(remote_log.len(), local.len());
     assert!(remote_log == local, "the streamed log differs from the local one");
 }
+
+/// A backup through the server, taken while four writers append: it restores into a store
+/// that verifies and holds, byte for byte, every event acknowledged before the backup's
+/// seq. Only a coordinator may take one (it holds the ledger's key).
+#[test]
+fn a_backup_through_the_server_while_writers_append_restores_every_acknowledged_event() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (addr, key, stop) = (srv.addr.clone(), keys.drc.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut acked: Vec<(u64, String)> = Vec::new();
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) || Instant::now() > deadline {
+                        break;
+                    }
+                    let value = format!("{}.{:03}", w + 1, i);
+                    let r = output(
+                        Command::new(BIN)
+                            .args(["--server", &addr, "--key", &key, "--json", "submit", "--as", "drc"])
+                            .args(["revise-target", "--project", "park", "--value", &value, "--reason", "备份时写入"])
+                            .output()
+                            .unwrap(),
+                    );
+                    assert_eq!(r.code, 0, "{}", r.stderr);
+                    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+                    acked.push((v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string()));
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(800));
+    let file = env.tmp.path().join("backup.jsonl");
+    remote(&srv, Some(&keys.auditor), &["backup", "--out", path_str(&file)])
+        .fails(4, "Backup is not open to that role");
+    assert!(!file.exists());
+    let taken = remote(&srv, Some(&keys.drc), &["--json", "backup", "--out", path_str(&file)]).ok().json();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<(u64, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let events = taken["events"].as_u64().unwrap();
+    assert!(
+        acked.iter().any(|(s, _)| *s <= events) && acked.iter().any(|(s, _)| *s > events),
+        "writers ran on both sides of the backup"
+    );
+    drop(srv);
+    let restored = env.tmp.path().join("restored");
+    let r =
+        output(Command::new(BIN).arg("--store").arg(&restored).args(["restore", path_str(&file)]).output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ids = |dir: &std::path::Path| -> std::collections::HashMap<u64, String> {
+        let out = Command::new(BIN).arg("--store").arg(dir).args(["log", "--json"]).output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| (v["seq"].as_u64().unwrap(), v["id"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let in_backup = ids(&restored);
+    assert_eq!(in_backup.len() as u64, events);
+    for (seq, id) in acked.iter().filter(|(s, _)| *s <= events) {
+        assert_eq!(in_backup.get(seq), Some(id), "acknowledged seq {seq} not in the backup");
+    }
+    let v = output(Command::new(BIN).arg("--store").arg(&restored).args(["--json", "verify"]).output().unwrap());
+    assert_eq!(v.code, 0, "{}", v.stderr);
+}

@@ -8,9 +8,8 @@
 //! - then one line per event in seq order: `{"seq":N,"hash":HEX,"event":HEX}`, `event` being
 //!   its canonical bytes (what its hash covers).
 //!
-//! A backup is taken from a store's durable prefix through a read-only open, and is
-//! consistent at its `events`. (A store a running server holds cannot be opened by another
-//! process: a backup through the server is not built yet.) It holds the ledger's signing key (the key a restored server
+//! A backup is taken from a store's durable prefix (a read-only open, or the server's own
+//! store through the `Backup` RPC while writers go on), and is consistent at its `events`. It holds the ledger's signing key (the key a restored server
 //! signs tree heads with), so it is written readable by its owner only, and is as secret as
 //! the store. Restore writes into a new directory beside the target and renames it into
 //! place only once the chain, the head and the Merkle root match the header: a bad or

@@ -78,6 +78,7 @@ pub enum Rpc {
     Checkpoint,
     Key,
     Proof,
+    Backup,
 }
 
 impl Rpc {
@@ -99,14 +100,17 @@ impl Rpc {
             Rpc::Checkpoint => "Checkpoint",
             Rpc::Key => "Key",
             Rpc::Proof => "Proof",
+            Rpc::Backup => "Backup",
         }
     }
 
     /// Whether a principal of `role` may make this call (docs/server.md's table). Every
-    /// read is open to every registered principal; appending is not an auditor's.
+    /// read is open to every registered principal; appending is not an auditor's; a backup
+    /// (it holds the ledger's signing key) is a coordinator's only.
     pub fn allows(self, role: Role) -> bool {
         match self {
             Rpc::Append => role != Role::Auditor,
+            Rpc::Backup => role == Role::Coordinator,
             _ => true,
         }
     }
@@ -231,7 +235,8 @@ signed!(
     VerifyRequest,
     CheckpointRequest,
     KeyRequest,
-    ProofRequest
+    ProofRequest,
+    BackupRequest
 );
 
 impl Shared {
@@ -405,9 +410,25 @@ struct Sink {
     lang: Lang,
 }
 
+/// A sink is where a backup is written: bytes go out in pieces as they come.
+impl std::io::Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_bytes(bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Sink {
     fn write(&mut self, text: &str) -> Result<()> {
-        self.buf.extend_from_slice(text.as_bytes());
+        self.write_bytes(text.as_bytes())
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(bytes);
         while self.buf.len() >= OUTPUT_CHUNK_BYTES {
             let rest = self.buf.split_off(OUTPUT_CHUNK_BYTES);
             let piece = std::mem::replace(&mut self.buf, rest);
@@ -580,6 +601,13 @@ fn checkpoint_job(_: proto::CheckpointRequest) -> Result<Job> {
 
 fn key_job(r: proto::KeyRequest) -> Result<Job> {
     Ok(Box::new(move |store, sink| sink.write(&read::render_key(&read::ledger_key(store)?, r.json))))
+}
+
+fn backup_job(_: proto::BackupRequest) -> Result<Job> {
+    Ok(Box::new(move |store, sink| {
+        planledger::backup::write(store, sink)?;
+        Ok(())
+    }))
 }
 
 fn proof_job(r: proto::ProofRequest) -> Result<Job> {
@@ -910,6 +938,7 @@ impl LedgerRpc for Service {
     type CheckpointStream = OutputStream;
     type KeyStream = OutputStream;
     type ProofStream = OutputStream;
+    type BackupStream = OutputStream;
 
     async fn state(&self, req: Request<proto::StateRequest>) -> Result<Response<OutputStream>, Status> {
         self.answer(Rpc::State, req, state_job).await
@@ -949,6 +978,9 @@ impl LedgerRpc for Service {
     }
     async fn proof(&self, req: Request<proto::ProofRequest>) -> Result<Response<OutputStream>, Status> {
         self.answer(Rpc::Proof, req, proof_job).await
+    }
+    async fn backup(&self, req: Request<proto::BackupRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Backup, req, backup_job).await
     }
 }
 
