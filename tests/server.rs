@@ -1043,6 +1043,9 @@ fn a_backup_through_the_server_while_writers_append_restores_every_acknowledged_
     let file = env.tmp.path().join("backup.jsonl");
     remote(&srv, Some(&keys.auditor), &["backup", "--out", path_str(&file)])
         .fails(4, "Backup is not open to that role");
+    remote(&srv, Some(&keys.housing), &["backup", "--out", path_str(&file)])
+        .fails(4, "Backup is not open to that role");
+    remote(&srv, None, &["backup", "--out", path_str(&file)]).fails(4, "must be signed");
     assert!(!file.exists());
     let taken = remote(&srv, Some(&keys.drc), &["--json", "backup", "--out", path_str(&file)]).ok().json();
     std::thread::sleep(Duration::from_millis(500));
