@@ -170,18 +170,9 @@ fn help_is_chinese_for_every_command() {
     let top = zh(&env, &["--help"]);
     assert!(top.starts_with("事件溯源的政府发展计划执行台账"), "{top}");
     assert!(top.contains("用法：") && top.contains("命令") && top.contains("选项"), "{top}");
-    let commands: Vec<String> = top
-        .split("命令:")
-        .nth(1)
-        .unwrap()
-        .split("\n\n")
-        .next()
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(String::from))
-        .collect();
+    let commands = common::help_commands(&top, "命令:");
     assert!(commands.len() > 20, "{commands:?}");
-    for c in commands.iter().filter(|c| *c != "help") {
+    for c in &commands {
         let h = zh(&env, &[c, "--help"]);
         let first = h.lines().next().unwrap_or_default();
         assert!(first.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)), "{c}: {first}");

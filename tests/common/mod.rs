@@ -185,3 +185,18 @@ dimensions = { block = "B", type = "续建" }
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// The commands a `--help` lists under `heading` ("Commands:" or "命令:"), `help` left out.
+pub fn help_commands(help: &str, heading: &str) -> Vec<String> {
+    help.split(heading)
+        .nth(1)
+        .unwrap_or_default()
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(String::from)
+        .collect()
+}

@@ -223,13 +223,7 @@ impl Monthly {
 
     /// CSV: one row per group, the months' amounts in columns (numbers only).
     pub fn csv(&self, lang: Lang) -> String {
-        let field = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
+        let field = text::csv_field;
         let mut header = vec![crate::msg::text(lang, "monthly.key").to_string()];
         header.extend(self.header(lang));
         let mut out = header.iter().map(|h| field(h)).collect::<Vec<_>>().join(",");

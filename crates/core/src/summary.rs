@@ -324,7 +324,7 @@ on_schedule,behind_schedule\n";
         let mut row = |dim: &str, value: &str, g: &Group| {
             let j = g.json();
             let cell = |k: &str| match &j[k] {
-                Value::String(s) => csv_field(s),
+                Value::String(s) => crate::text::csv_field(s),
                 Value::Null => String::new(),
                 v => v.to_string(),
             };
@@ -347,7 +347,8 @@ on_schedule,behind_schedule\n";
                 "behind_schedule",
             ];
             let cells: Vec<String> = keys.iter().map(|k| cell(k)).collect();
-            let _ = writeln!(out, "{},{},{}", csv_field(dim), csv_field(value), cells.join(","));
+            let _ =
+                writeln!(out, "{},{},{}", crate::text::csv_field(dim), crate::text::csv_field(value), cells.join(","));
         };
         row("all", "all", &self.all);
         for (l, g) in Level::REPORT_ORDER.iter().filter_map(|l| self.levels.get(l).map(|g| (l, g))) {
@@ -574,27 +575,17 @@ pub(crate) fn dimension_label(dimension: &str, lang: Lang) -> String {
 /// A group of a breakdown as people name it: a level, a status or a 建设性质 in words (in
 /// `lang`), any other value as recorded; empty as "(none)" / "（未填）".
 pub(crate) fn group_label(dimension: &str, value: &str, lang: Lang) -> String {
-    use crate::model::{Construction, Level};
+    use crate::model::Construction;
     if value.is_empty() || value == NONE_VALUE {
         return crate::msg::text(lang, "summary.none").to_string();
     }
     match dimension {
-        "level" => {
-            Level::parse("level", value).map_or_else(|_| value.to_string(), |l| crate::text::level(lang, l).into())
-        }
+        "level" => crate::text::level_named(lang, value),
         "construction" => Construction::parse("construction", value).map_or_else(
             |_| value.to_string(),
             |c| if lang == Lang::Zh { c.zh().to_string() } else { c.as_str().to_string() },
         ),
-        "status" => [
-            crate::model::Status::Planned,
-            crate::model::Status::Started,
-            crate::model::Status::Completed,
-            crate::model::Status::Operating,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-        .map_or_else(|| value.to_string(), |s| crate::text::status(lang, s).to_string()),
+        "status" => crate::text::status_named(lang, value),
         _ => value.to_string(),
     }
 }
@@ -666,11 +657,3 @@ impl Summary<'_> {
 }
 
 pub use crate::msg::Lang;
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}

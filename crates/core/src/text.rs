@@ -141,6 +141,38 @@ pub fn event_kind(lang: Lang, kind: &str) -> &str {
     text(lang, key)
 }
 
+/// A status as the JSON records it (`started`) in words; any other text as it is.
+pub fn status_named(lang: Lang, s: &str) -> String {
+    [Status::Planned, Status::Started, Status::Completed, Status::Operating]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+        .map_or_else(|| s.to_string(), |x| status(lang, x).to_string())
+}
+
+/// A level as recorded (`city`, or 市) in words; any other text as it is.
+pub fn level_named(lang: Lang, s: &str) -> String {
+    Level::parse("level", s).map_or_else(|_| s.to_string(), |l| level(lang, l).to_string())
+}
+
+/// A basis as recorded (`final`) in words; any other text as it is.
+pub fn basis_named(lang: Lang, s: &str) -> String {
+    Basis::parse("basis", s).map_or_else(|_| s.to_string(), |b| basis(lang, b).to_string())
+}
+
+/// A period as recorded (`2021-03`) as people write it (2021年3月); any other text as it is.
+pub fn period_named(lang: Lang, s: &str) -> String {
+    crate::model::Period::parse("period", s).map_or_else(|_| s.to_string(), |p| period(lang, p))
+}
+
+/// A CSV field: quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 /// An instant as people read it on the ledger's clock: "2022-01-20 10:00:00 +08:00".
 pub fn time(t: crate::model::Timestamp, zone: crate::model::TimeZone) -> String {
     let local = t.0.saturating_add(i64::from(zone.offset_seconds) * 1_000_000);

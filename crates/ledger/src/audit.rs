@@ -348,10 +348,12 @@ pub fn csv(rows: &[Value], lang: Lang) -> String {
             .map(|c| match (&r[*c], *c, lang) {
                 (Value::String(s), "type", Lang::Zh) => planledger_core::text::event_kind(lang, s).to_string(),
                 (Value::String(s), "field", Lang::Zh) => field_word(lang, s),
-                (v @ Value::String(_), "before" | "after", Lang::Zh) => csv_cell(&value_words(lang, field, v)),
+                (v @ Value::String(_), "before" | "after", Lang::Zh) => {
+                    planledger_core::text::csv_field(&value_words(lang, field, v))
+                }
                 (v @ Value::Bool(_), "before" | "after", Lang::Zh) => value_words(lang, field, v),
                 (Value::Null, ..) => String::new(),
-                (Value::String(s), ..) => csv_cell(s),
+                (Value::String(s), ..) => planledger_core::text::csv_field(s),
                 (Value::Array(a), ..) => a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
                 (v, ..) => v.to_string(),
             })
@@ -360,14 +362,6 @@ pub fn csv(rows: &[Value], lang: Lang) -> String {
         out.push('\n');
     }
     out
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// A field an audit row or a diff names, as people call it.
@@ -397,22 +391,14 @@ pub fn field_word(lang: Lang, field: &str) -> String {
 /// A value of `field` as a person writes it: a status or a level in words, yes/no, a
 /// milestone list as "开工 2021-03-15", nothing as "-".
 pub fn value_words(lang: Lang, field: &str, v: &Value) -> String {
-    use planledger_core::model::{Level, Milestone, Status};
+    use planledger_core::model::Milestone;
     use planledger_core::text;
     let yes_no = |b: bool| crate::msg::text(lang, if b { "word.yes" } else { "word.no" }).to_string();
     match (field, v) {
         (_, Value::Null) => "-".into(),
-        ("status", Value::String(s)) => {
-            let st = [Status::Planned, Status::Started, Status::Completed, Status::Operating]
-                .into_iter()
-                .find(|x| x.as_str() == s);
-            st.map_or_else(|| s.clone(), |x| text::status(lang, x).to_string())
-        }
-        ("actual_basis", Value::String(s)) => planledger_core::model::Basis::parse("basis", s)
-            .map_or_else(|_| s.clone(), |b| text::basis(lang, b).to_string()),
-        ("level", Value::String(s)) => {
-            Level::parse("level", s).map_or_else(|_| s.clone(), |l| text::level(lang, l).into())
-        }
+        ("status", Value::String(s)) => text::status_named(lang, s),
+        ("actual_basis", Value::String(s)) => text::basis_named(lang, s),
+        ("level", Value::String(s)) => text::level_named(lang, s),
         ("met", Value::Bool(b)) => crate::msg::text(lang, if *b { "state.met" } else { "state.missed" }).to_string(),
         (_, Value::Bool(b)) => yes_no(*b),
         ("milestones", Value::Object(m)) if m.is_empty() => "-".into(),
@@ -431,66 +417,74 @@ pub fn value_words(lang: Lang, field: &str, v: &Value) -> String {
 }
 
 /// The audit trail as text: one row per change, aligned by display width, in `lang`.
-pub fn text(rows: &[Value], lang: Lang, zone: crate::model::TimeZone) -> String {
-    use planledger_core::text::{grid, Align};
-    let s = |r: &Value, k: &str| match &r[k] {
+/// A field of an audit row as text: "-" for nothing.
+fn cell(r: &Value, k: &str) -> String {
+    match &r[k] {
         Value::Null => "-".to_string(),
         Value::String(x) if x.is_empty() => "-".to_string(),
         Value::String(x) => x.clone(),
         v => v.to_string(),
+    }
+}
+
+/// What an audit row changed, as people say it: "完成投资：0.21 → 0.45"; "-" for nothing.
+pub fn change_text(r: &Value, lang: Lang) -> String {
+    let field = r["field"].as_str().unwrap_or_default();
+    if field.is_empty() {
+        return "-".to_string();
+    }
+    let (before, after) = if r["value_after"].is_null() {
+        (value_words(lang, field, &r["before"]), value_words(lang, field, &r["after"]))
+    } else {
+        (cell(r, "value_before"), cell(r, "value_after"))
     };
+    msg!("audit.change", field = field_word(lang, field), before = before, after = after).render(lang)
+}
+
+/// Why an audit row's event was made, and what amends it: its reason and note, the event it
+/// corrects or retracts, the events that corrected or retracted it; "-" for nothing.
+pub fn why_text(r: &Value, lang: Lang) -> String {
+    let mut why = Vec::new();
+    if r["reason"].is_string() {
+        why.push(cell(r, "reason"));
+    }
+    if r["note"].as_str().is_some_and(|n| !n.is_empty()) {
+        why.push(cell(r, "note"));
+    }
+    if !r["corrects"].is_null() {
+        why.push(msg!("audit.corrects", seq = cell(r, "corrects")).render(lang));
+    }
+    if !r["retracts"].is_null() {
+        why.push(msg!("audit.retracts", seq = cell(r, "retracts")).render(lang));
+    }
+    for (k, key) in [("corrected_by", "audit.corrected_by"), ("retracted_by", "audit.retracted_by")] {
+        if let Some(a) = r[k].as_array().filter(|a| !a.is_empty()) {
+            let seqs: Vec<String> = a.iter().map(|v| v.to_string()).collect();
+            why.push(crate::msg::Msg::key(key, vec![("seq", crate::msg::Msg::text(seqs.join(", ")))]).render(lang));
+        }
+    }
+    if why.is_empty() {
+        "-".into()
+    } else {
+        why.join("; ")
+    }
+}
+
+pub fn text(rows: &[Value], lang: Lang, zone: crate::model::TimeZone) -> String {
+    use planledger_core::text::{grid, Align};
     let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let field = r["field"].as_str().unwrap_or_default();
-            let (before, after) = if r["value_after"].is_null() {
-                (value_words(lang, field, &r["before"]), value_words(lang, field, &r["after"]))
-            } else {
-                (s(r, "value_before"), s(r, "value_after"))
-            };
-            let change = if field.is_empty() {
-                "-".to_string()
-            } else {
-                msg!("audit.change", field = field_word(lang, field), before = before, after = after).render(lang)
-            };
-            let mut why = Vec::new();
-            if r["reason"].is_string() {
-                why.push(s(r, "reason"));
-            }
-            if r["note"].as_str().is_some_and(|n| !n.is_empty()) {
-                why.push(s(r, "note"));
-            }
-            if !r["corrects"].is_null() {
-                why.push(msg!("audit.corrects", seq = s(r, "corrects")).render(lang));
-            }
-            if !r["retracts"].is_null() {
-                why.push(msg!("audit.retracts", seq = s(r, "retracts")).render(lang));
-            }
-            for (k, key) in [("corrected_by", "audit.corrected_by"), ("retracted_by", "audit.retracted_by")] {
-                if let Some(a) = r[k].as_array().filter(|a| !a.is_empty()) {
-                    let seqs: Vec<String> = a.iter().map(|v| v.to_string()).collect();
-                    why.push(
-                        crate::msg::Msg::key(key, vec![("seq", crate::msg::Msg::text(seqs.join(", ")))]).render(lang),
-                    );
-                }
-            }
-            let kind = planledger_core::text::event_kind(lang, r["type"].as_str().unwrap_or_default()).to_string();
             vec![
-                s(r, "seq"),
-                planledger_core::text::time_text(&s(r, "recorded_at"), zone),
-                s(r, "actor"),
-                kind,
-                s(r, "entity"),
-                s(r, "name"),
-                r["period"].as_str().map_or_else(
-                    || "-".to_string(),
-                    |p| {
-                        planledger_core::model::Period::parse("period", p)
-                            .map_or_else(|_| p.to_string(), |p| planledger_core::text::period(lang, p))
-                    },
-                ),
-                change,
-                if why.is_empty() { "-".into() } else { why.join("; ") },
+                cell(r, "seq"),
+                planledger_core::text::time_text(&cell(r, "recorded_at"), zone),
+                cell(r, "actor"),
+                planledger_core::text::event_kind(lang, r["type"].as_str().unwrap_or_default()).to_string(),
+                cell(r, "entity"),
+                cell(r, "name"),
+                r["period"].as_str().map_or_else(|| "-".to_string(), |p| planledger_core::text::period_named(lang, p)),
+                change_text(r, lang),
+                why_text(r, lang),
             ]
         })
         .collect();

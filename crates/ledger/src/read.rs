@@ -221,9 +221,14 @@ pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
 }
 
 impl StateAnswer {
+    /// The document `state --json` prints.
+    pub fn json(&self) -> Value {
+        report::state_json_of(&self.state, self.plan.as_deref(), self.at, &self.filter)
+    }
+
     pub fn render(&self, json: bool, lang: Lang) -> String {
         if json {
-            json_line(&report::state_json_of(&self.state, self.plan.as_deref(), self.at, &self.filter))
+            json_line(&self.json())
         } else {
             report::state_text_of(&self.state, self.plan.as_deref(), self.at, &self.filter, lang, self.zone)
         }
@@ -271,6 +276,13 @@ pub struct SummaryQuery {
     pub now: Timestamp,
 }
 
+impl SummaryQuery {
+    /// A year's summary with no grouping: what `export` and `report` stand on.
+    pub fn of_year(year: i32, plan: Option<String>, as_of: Option<AsOf>, at: Option<Date>, now: Timestamp) -> Self {
+        SummaryQuery { year, plan, by: Vec::new(), monthly: false, as_of, at, now }
+    }
+}
+
 pub struct SummaryAnswer {
     state: State,
     query: SummaryQuery,
@@ -302,18 +314,33 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
 }
 
 impl SummaryAnswer {
-    pub fn render(&self, json: bool, format: SummaryFormat, lang: Lang) -> String {
-        let on = summary::On::new(self.query.year, self.query.at, self.today);
+    fn on(&self) -> summary::On {
+        summary::On::new(self.query.year, self.query.at, self.today)
+    }
+
+    fn as_of_json(&self) -> Value {
+        let last = self.state.last_seq;
+        json!({"seq": last, "recorded_at": (last > 0).then(|| self.state.last_recorded_at.to_string())})
+    }
+
+    /// The document `summary --json` prints (`--monthly`'s when asked; `lang` names its rows).
+    pub fn json(&self, lang: Lang) -> Value {
         if self.query.monthly {
-            return self.render_monthly(json, format, lang, on);
+            let rows_by = self.query.by.first().map_or("department", String::as_str);
+            monthly::monthly(&self.state, self.query.year, self.on(), rows_by, lang).json(self.as_of_json())
+        } else {
+            summary::summarize(&self.state, self.query.year, self.on(), &self.query.by).json(self.as_of_json())
         }
-        let s = summary::summarize(&self.state, self.query.year, on, &self.query.by);
+    }
+
+    pub fn render(&self, json: bool, format: SummaryFormat, lang: Lang) -> String {
         if json {
-            let last = self.state.last_seq;
-            let as_of =
-                json!({"seq": last, "recorded_at": (last > 0).then(|| self.state.last_recorded_at.to_string())});
-            return json_line(&s.json(as_of));
+            return json_line(&self.json(lang));
         }
+        if self.query.monthly {
+            return self.render_monthly(format, lang);
+        }
+        let s = summary::summarize(&self.state, self.query.year, self.on(), &self.query.by);
         match format {
             SummaryFormat::Text => s.prose(lang, false),
             SummaryFormat::Markdown => s.prose(lang, true),
@@ -323,15 +350,9 @@ impl SummaryAnswer {
 }
 
 impl SummaryAnswer {
-    fn render_monthly(&self, json: bool, format: SummaryFormat, lang: Lang, on: summary::On) -> String {
+    fn render_monthly(&self, format: SummaryFormat, lang: Lang) -> String {
         let rows_by = self.query.by.first().map_or("department", String::as_str);
-        let m = monthly::monthly(&self.state, self.query.year, on, rows_by, lang);
-        if json {
-            let last = self.state.last_seq;
-            let as_of =
-                json!({"seq": last, "recorded_at": (last > 0).then(|| self.state.last_recorded_at.to_string())});
-            return json_line(&m.json(as_of));
-        }
+        let m = monthly::monthly(&self.state, self.query.year, self.on(), rows_by, lang);
         match format {
             SummaryFormat::Text => m.text(lang),
             SummaryFormat::Markdown => m.markdown(lang),
@@ -402,18 +423,7 @@ pub struct ExportQuery {
 /// The tables `export` asks for, from the same state and date `summary` uses.
 pub fn export(store: &dyn Store, q: &ExportQuery) -> Result<Vec<crate::sheet::Table>> {
     use crate::export::{self as x, What};
-    let answer = summary(
-        store,
-        &SummaryQuery {
-            year: q.year,
-            plan: q.plan.clone(),
-            by: Vec::new(),
-            monthly: false,
-            as_of: q.as_of,
-            at: q.at,
-            now: q.now,
-        },
-    )?;
+    let answer = summary(store, &SummaryQuery::of_year(q.year, q.plan.clone(), q.as_of, q.at, q.now))?;
     let on = summary::On::new(q.year, q.at, answer.today);
     let state = &answer.state;
     let plans: Vec<&crate::projection::Plan> = state.plans_by_year().filter(|p| p.def.year == q.year).collect();
@@ -473,18 +483,7 @@ fn report_state(store: &dyn Store, q: &ReportQuery) -> Result<(SummaryAnswer, su
             max = crate::execution::DECIMALS_MAX
         )));
     }
-    let answer = summary(
-        store,
-        &SummaryQuery {
-            year: q.year,
-            plan: q.plan.clone(),
-            by: Vec::new(),
-            monthly: false,
-            as_of: q.as_of,
-            at: q.at,
-            now: q.now,
-        },
-    )?;
+    let answer = summary(store, &SummaryQuery::of_year(q.year, q.plan.clone(), q.as_of, q.at, q.now))?;
     let on = summary::On::new(q.year, q.at, answer.today);
     Ok((answer, on))
 }
@@ -749,20 +748,26 @@ pub fn verify_observed(store: &dyn Store, q: &VerifyQuery, progress: &mut dyn Fn
 }
 
 impl VerifyAnswer {
+    /// The document `verify --json` prints; its sentences in `lang`.
+    pub fn json(&self, lang: Lang) -> Value {
+        let v = &self.verification;
+        let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
+        if let Value::Object(m) = &mut doc {
+            if let Some(p) = &v.problem {
+                m.insert("first_bad_seq".into(), (p.seq > 0).then_some(p.seq).into());
+                m.insert("problem".into(), json!(p.what.render(lang)));
+            }
+            if let Some(what) = &self.checkpoint_ok {
+                m.insert("checkpoint".into(), json!(what.render(lang)));
+            }
+        }
+        doc
+    }
+
     pub fn render(&self, json: bool, lang: Lang) -> String {
         let v = &self.verification;
         if json {
-            let mut doc = json!({"ok": v.ok(), "events": v.events, "head": hex(&v.head)});
-            if let Value::Object(m) = &mut doc {
-                if let Some(p) = &v.problem {
-                    m.insert("first_bad_seq".into(), (p.seq > 0).then_some(p.seq).into());
-                    m.insert("problem".into(), json!(p.what.render(lang)));
-                }
-                if let Some(what) = &self.checkpoint_ok {
-                    m.insert("checkpoint".into(), json!(what.render(lang)));
-                }
-            }
-            return json_line(&doc);
+            return json_line(&self.json(lang));
         }
         let mut lines = Vec::new();
         if let Some(what) = &self.checkpoint_ok {

@@ -284,12 +284,8 @@ async fn logout() -> Response {
 /// The newest plan year the ledger holds.
 fn latest_year(store: &dyn Store) -> Result<Option<i32>> {
     let q = state_query(&Params::default(), planledger::report::ProjectFilter::default())?;
-    let state = read_json(&read::state(store, &q)?.render(true, Lang::Zh))?;
+    let state = read::state(store, &q)?.json();
     Ok(state["plans"].as_array().into_iter().flatten().filter_map(|p| p["year"].as_i64()).max().map(|y| y as i32))
-}
-
-fn read_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| Error::invalid(msg!("web.answer_not_json", error = e)))
 }
 
 fn state_query(p: &Params, filter: planledger::report::ProjectFilter) -> Result<read::StateQuery> {
@@ -357,7 +353,7 @@ async fn overview(State(app): State<App>, headers: HeaderMap, Query(p): Query<Pa
             read::ReportQuery { year, plan: None, as_of: p.as_of()?, at: p.at()?, now: SystemClock.now(), decimals: 1 },
         );
         let (summary, charts) = read_store(&app, move |store| {
-            let summary = read_json(&read::summary(store, &q)?.render(true, read::SummaryFormat::Text, Lang::Zh))?;
+            let summary = read::summary(store, &q)?.json(Lang::Zh);
             let report = read::report(store, &rq)?;
             let mut svgs = Vec::new();
             for (_, data) in &report.charts {
@@ -437,7 +433,7 @@ async fn projects(State(app): State<App>, headers: HeaderMap, Query(p): Query<Pa
             let mut plans = Vec::new();
             for id in read::plans_of_year(store, year, q.as_of)? {
                 let q = read::StateQuery { plan: Some(id), ..q.clone() };
-                let state = read_json(&read::state(store, &q)?.render(true, Lang::Zh))?;
+                let state = read::state(store, &q)?.json();
                 plans.extend(state["plans"].as_array().cloned().unwrap_or_default());
             }
             Ok(plans)
@@ -463,9 +459,9 @@ async fn projects(State(app): State<App>, headers: HeaderMap, Query(p): Query<Pa
                 vec![
                     format!("<a href=\"{}\">{}</a>", esc(&href), esc(&s(&pr["name"]))),
                     esc(&s(&pr["id"])),
-                    esc(&level_word(lang, &s(&pr["level"]))),
+                    esc(&planledger::text::level_named(lang, &s(&pr["level"]))),
                     esc(&s(&pr["department"])),
-                    esc(&status_word(lang, &s(&pr["status"]))),
+                    esc(&planledger::text::status_named(lang, &s(&pr["status"]))),
                     esc(&s(&pr["planned_investment"])),
                     esc(&s(&pr["completed_investment"])),
                     esc(&s(&pr["completion_pct"])),
@@ -495,7 +491,8 @@ async fn projects(State(app): State<App>, headers: HeaderMap, Query(p): Query<Pa
 
 /// Orders rows by a column the page names (the order only: the figures are the ledger's).
 fn sort_rows(rows: &mut [(Value, String)], sort: Option<&str>) {
-    let num = |v: &Value| s(v).parse::<rust_decimal_like::Key>().ok();
+    // Exact decimals: the figures' own text, never a float.
+    let num = |v: &Value| s(v).parse::<rust_decimal::Decimal>().ok();
     match sort {
         Some("pct") => rows.sort_by(|a, b| num(&a.0["completion_pct"]).cmp(&num(&b.0["completion_pct"]))),
         Some("completed") => {
@@ -505,40 +502,6 @@ fn sort_rows(rows: &mut [(Value, String)], sort: Option<&str>) {
         Some("name") => rows.sort_by(|a, b| s(&a.0["name"]).cmp(&s(&b.0["name"]))),
         _ => {}
     }
-}
-
-/// A decimal text as a sort key, exactly (no float): sign, integer digits, fraction digits.
-mod rust_decimal_like {
-    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-    pub struct Key(bool, usize, String, String);
-
-    impl std::str::FromStr for Key {
-        type Err = ();
-        fn from_str(t: &str) -> Result<Key, ()> {
-            let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
-            let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-            if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(());
-            }
-            let int = int.trim_start_matches('0');
-            let frac = frac.trim_end_matches('0');
-            // Negative numbers are not listed here (amounts and rates of projects).
-            Ok(Key(!neg, int.len(), int.to_string(), frac.to_string()))
-        }
-    }
-}
-
-fn level_word(lang: Lang, l: &str) -> String {
-    planledger::model::Level::parse("level", l)
-        .map_or_else(|_| l.to_string(), |l| planledger::text::level(lang, l).into())
-}
-
-fn status_word(lang: Lang, st: &str) -> String {
-    use planledger::model::Status;
-    [Status::Planned, Status::Started, Status::Completed, Status::Operating]
-        .into_iter()
-        .find(|x| x.as_str() == st)
-        .map_or_else(|| st.to_string(), |x| planledger::text::status(lang, x).to_string())
 }
 
 fn filters_form(p: &Params, year: i32, lang: Lang) -> String {
@@ -600,7 +563,7 @@ async fn project(
         let streams = app.streams.clone();
         let (plan2, id2) = (plan.clone(), id.clone());
         let (state, trail, zone) = read_store(&app, move |store| {
-            let state = read_json(&read::state(store, &q)?.render(true, Lang::Zh))?;
+            let state = read::state(store, &q)?.json();
             let until = read::as_of_seq(store, as_of)?;
             let trail = streams.trail(store, &plan2, &id2, until)?;
             Ok((state, trail, planledger::zone::load(store.dir())?))
@@ -626,18 +589,15 @@ async fn project(
         }
         let year = plan_json["year"].as_i64().and_then(|y| i32::try_from(y).ok()).unwrap_or_default();
         let mq = summary_query(&p, year, true, vec![planledger::monthly::PROJECT.to_string()])?;
-        let months = read_store(&app, move |store| {
-            read_json(&read::summary(store, &mq)?.render(true, read::SummaryFormat::Text, Lang::Zh))
-        })
-        .await?;
+        let months = read_store(&app, move |store| Ok(read::summary(store, &mq)?.json(Lang::Zh))).await?;
         let row =
             months["rows"].as_array().into_iter().flatten().find(|r| r["key"].as_str() == Some(id.as_str())).cloned();
         let mut body = String::from("<div class=\"cards\">");
         body.push_str(&card(&s(&pr["planned_investment"]), tr!(lang, "state.col.planned")));
         body.push_str(&card(&s(&pr["completed_investment"]), tr!(lang, "state.col.completed")));
         body.push_str(&card(&format!("{}%", s(&pr["completion_pct"])), tr!(lang, "state.col.pct")));
-        body.push_str(&card(&status_word(lang, &s(&pr["status"])), tr!(lang, "state.col.status")));
-        body.push_str(&card(&level_word(lang, &s(&pr["level"])), tr!(lang, "state.col.level")));
+        body.push_str(&card(&planledger::text::status_named(lang, &s(&pr["status"])), tr!(lang, "state.col.status")));
+        body.push_str(&card(&planledger::text::level_named(lang, &s(&pr["level"])), tr!(lang, "state.col.level")));
         body.push_str(&card(&s(&pr["department"]), tr!(lang, "word.field.department")));
         body.push_str("</div>");
         body.push_str(&format!("<h2>{}</h2>", esc(tr!(lang, "web.months"))));
@@ -694,34 +654,15 @@ fn trail_table(rows: &[Value], lang: Lang, zone: planledger::model::TimeZone) ->
     let out: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let field = r["field"].as_str().unwrap_or_default();
-            let (before, after) = if r["value_after"].is_null() {
-                (
-                    planledger::audit::value_words(lang, field, &r["before"]),
-                    planledger::audit::value_words(lang, field, &r["after"]),
-                )
-            } else {
-                (s(&r["value_before"]), s(&r["value_after"]))
-            };
-            let change = if field.is_empty() {
-                "-".to_string()
-            } else {
-                msg!("audit.change", field = planledger::audit::field_word(lang, field), before = before, after = after)
-                    .render(lang)
-            };
-            let why = [s(&r["reason"]), s(&r["note"])].into_iter().filter(|x| x != "-").collect::<Vec<_>>().join("；");
             let signed = r["signed_by"].as_str().map_or("-".to_string(), |k| k.get(..16).unwrap_or(k).to_string());
             vec![
                 esc(&s(&r["seq"])),
                 esc(&planledger::text::time_text(&s(&r["recorded_at"]), zone)),
                 esc(&s(&r["actor"])),
                 esc(planledger::text::event_kind(lang, r["type"].as_str().unwrap_or_default())),
-                esc(&r["period"].as_str().map_or("-".to_string(), |p| {
-                    planledger::model::Period::parse("period", p)
-                        .map_or_else(|_| p.to_string(), |p| planledger::text::period(lang, p))
-                })),
-                esc(&change),
-                esc(if why.is_empty() { "-" } else { &why }),
+                esc(&r["period"].as_str().map_or("-".to_string(), |p| planledger::text::period_named(lang, p))),
+                esc(&planledger::audit::change_text(r, lang)),
+                esc(&planledger::audit::why_text(r, lang)),
                 format!("<code>{}</code>", esc(&signed)),
             ]
         })
@@ -751,7 +692,7 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
         let q = summary_query(&p, year, false, Vec::new())?;
         let as_of = p.as_of()?;
         let (summary, actuals) = read_store(&app, move |store| {
-            let summary = read_json(&read::summary(store, &q)?.render(true, read::SummaryFormat::Text, Lang::Zh))?;
+            let summary = read::summary(store, &q)?.json(Lang::Zh);
             // Every figure reported, by basis, for each plan of the year.
             let mut actuals = serde_json::Map::new();
             for plan in read::plans_of_year(store, q.year, as_of)? {
@@ -772,11 +713,7 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
                     Some(false) => format!("<span class=\"bad\">{}</span>", esc(tr!(lang, "state.missed"))),
                     None => "-".into(),
                 };
-                let basis_word = |b: &str| {
-                    planledger::model::Basis::parse("basis", b)
-                        .map_or("-".to_string(), |b| planledger::text::basis(lang, b).to_string())
-                };
-                let basis = basis_word(&s(&i["actual_basis"]));
+                let basis = planledger::text::basis_named(lang, &s(&i["actual_basis"]));
                 // Every figure reported: 预计 7.2（2021年） · 初步 7.0 · 正式 7.1.
                 let reported: Vec<String> = actuals
                     .get(i["id"].as_str().unwrap_or_default())
@@ -784,9 +721,8 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
                     .into_iter()
                     .flatten()
                     .map(|a| {
-                        let period = planledger::model::Period::parse("period", &s(&a["period"]))
-                            .map_or_else(|_| s(&a["period"]), |p| planledger::text::period(lang, p));
-                        let (b, v) = (basis_word(&s(&a["basis"])), s(&a["value"]));
+                        let period = planledger::text::period_named(lang, &s(&a["period"]));
+                        let (b, v) = (planledger::text::basis_named(lang, &s(&a["basis"])), s(&a["value"]));
                         match lang {
                             Lang::Zh => format!("{b} {v}（{period}）"),
                             Lang::En => format!("{b} {v} ({period})"),
@@ -839,7 +775,7 @@ async fn verify(State(app): State<App>, headers: HeaderMap, Query(p): Query<Para
         let (answer, head) = read_store(&app, move |store| {
             let v = read::verify(store, &read::VerifyQuery::default())?;
             let text = v.render(false, lang);
-            let doc = read_json(&v.render(true, lang))?;
+            let doc = v.json(lang);
             let head = read::checkpoint(store)?;
             Ok(((text, doc), head.json()))
         })
