@@ -170,6 +170,19 @@ fn who(app: &App, headers: &HeaderMap, path: &str) -> std::result::Result<tokens
     }
 }
 
+/// Who is looking: the grant of the request's token. A handler that takes it answers only a
+/// token holder; anyone else gets `who`'s refusal.
+struct Viewer(tokens::Grant);
+
+#[axum::async_trait]
+impl axum::extract::FromRequestParts<App> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &App) -> Result<Viewer, Response> {
+        who(app, &parts.headers, parts.uri.path()).map(Viewer)
+    }
+}
+
 /// One line per page view on stderr: time, principal, role, path (never a query: a login
 /// link holds a token), status.
 fn access_log(grant: Option<&tokens::Grant>, path: &str, status: u16) {
@@ -303,11 +316,7 @@ fn summary_query(p: &Params, year: i32, monthly: bool, by: Vec<String>) -> Resul
     Ok(read::SummaryQuery { year, plan: None, by, monthly, as_of: p.as_of()?, at: p.at()?, now: SystemClock.now() })
 }
 
-async fn home(State(app): State<App>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    let grant = match who(&app, &headers, "/") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn home(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
     match read_store(&app, latest_year).await {
         Ok(Some(y)) => Redirect::to(&format!("/overview?year={y}&{}", p.keep())).into_response(),
         Ok(None) => respond(&grant, "/", p.lang(), Err(Error::invalid(msg!("state.no_plans")))),
@@ -340,11 +349,7 @@ fn s(v: &Value) -> String {
 }
 
 /// 总览: the year's headline figures as the official report states them, and its charts.
-async fn overview(State(app): State<App>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    let grant = match who(&app, &headers, "/overview") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn overview(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
     let lang = p.lang();
     let page = async {
         let year = year_of(&app, &p).await?;
@@ -408,11 +413,7 @@ async fn overview(State(app): State<App>, headers: HeaderMap, Query(p): Query<Pa
 }
 
 /// 项目: the year's projects, filtered and sorted; names link to each project's page.
-async fn projects(State(app): State<App>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    let grant = match who(&app, &headers, "/projects") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn projects(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
     let lang = p.lang();
     let page = async {
         let year = year_of(&app, &p).await?;
@@ -542,14 +543,10 @@ fn filters_form(p: &Params, year: i32, lang: Lang) -> String {
 /// One project: its figures, its months, its milestones, and its whole audit trail.
 async fn project(
     State(app): State<App>,
-    headers: HeaderMap,
+    Viewer(grant): Viewer,
     Path((plan, id)): Path<(String, String)>,
     Query(p): Query<Params>,
 ) -> Response {
-    let grant = match who(&app, &headers, "/project") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
     let lang = p.lang();
     let page = async {
         let filter = planledger::report::ProjectFilter {
@@ -681,11 +678,7 @@ fn trail_table(rows: &[Value], lang: Lang, zone: planledger::model::TimeZone) ->
 }
 
 /// 指标: targets as published, the actual with its basis, the verdict.
-async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    let grant = match who(&app, &headers, "/indicators") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn indicators(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
     let lang = p.lang();
     let page = async {
         let year = year_of(&app, &p).await?;
@@ -765,11 +758,7 @@ async fn indicators(State(app): State<App>, headers: HeaderMap, Query(p): Query<
 }
 
 /// 校验: the chain verified now, the head, the signed tree head, proofs to download.
-async fn verify(State(app): State<App>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    let grant = match who(&app, &headers, "/verify") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn verify(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
     let lang = p.lang();
     let page = async {
         let (answer, head) = read_store(&app, move |store| {
@@ -816,11 +805,7 @@ struct ProofParams {
 }
 
 /// The proof form's answer: the proof of the seq typed in.
-async fn proof_form(State(app): State<App>, headers: HeaderMap, Query(q): Query<ProofParams>) -> Response {
-    let grant = match who(&app, &headers, "/proof") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn proof_form(Viewer(grant): Viewer, Query(q): Query<ProofParams>) -> Response {
     match q.seq.as_deref().map(str::trim).and_then(|s| s.parse::<u64>().ok()) {
         Some(seq) => Redirect::to(&format!("/proof/{seq}")).into_response(),
         None => respond(
@@ -833,11 +818,7 @@ async fn proof_form(State(app): State<App>, headers: HeaderMap, Query(q): Query<
 }
 
 /// An inclusion proof of one event, as the JSON document `planledger proof` writes.
-async fn proof(State(app): State<App>, headers: HeaderMap, Path(seq): Path<u64>) -> Response {
-    let grant = match who(&app, &headers, "/proof") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn proof(State(app): State<App>, Viewer(grant): Viewer, Path(seq): Path<u64>) -> Response {
     let doc = read_store(&app, move |store| read::proof(store, &planledger::decide::EventRef::Seq(seq), None)).await;
     match doc {
         Ok((_, v)) => {
@@ -855,11 +836,7 @@ async fn proof(State(app): State<App>, headers: HeaderMap, Path(seq): Path<u64>)
 }
 
 /// 导出: the spreadsheets and the report of the year, as the CLI writes them.
-async fn exports(State(app): State<App>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    let grant = match who(&app, &headers, "/exports") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+async fn exports(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
     let lang = p.lang();
     let page = async {
         let year = year_of(&app, &p).await?;
@@ -891,14 +868,10 @@ async fn exports(State(app): State<App>, headers: HeaderMap, Query(p): Query<Par
 
 async fn download(
     State(app): State<App>,
-    headers: HeaderMap,
+    Viewer(grant): Viewer,
     Path((year, file)): Path<(i32, String)>,
     Query(p): Query<Params>,
 ) -> Response {
-    let grant = match who(&app, &headers, "/download") {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
     let lang = p.lang();
     let bytes = async {
         let (as_of, at) = (p.as_of()?, p.at()?);
