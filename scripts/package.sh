@@ -9,6 +9,8 @@
 #   ... --out DIR                       # into DIR instead of target/dist/
 #   ... --fast                          # faster, larger compression (the package test)
 #
+# Ends by writing DIR/SHA256SUMS over the binaries and packages there.
+#
 # The binary makes the manual pages (`planledger man`, gzipped) and the shell completions
 # (`planledger completions bash|zsh|fish`) into target/dist/pkg/; cargo-deb and
 # cargo-generate-rpm then package them with the binary, the systemd units and the settings
@@ -110,3 +112,5 @@ done
 for f in "${made[@]}"; do
     printf '%s  %d bytes\n' "$f" "$(stat -c %s "$f")"
 done
+# One SHA256SUMS over the binaries (scripts/release.sh) and the packages in the directory.
+(cd "$out" && sha256sum $(ls planledger-*-linux-gnu planledger_*.deb planledger-*.rpm 2>/dev/null) >SHA256SUMS)
