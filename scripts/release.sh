@@ -10,7 +10,7 @@
 # (cargo install --locked), the Rust targets (rustup), and from Debian's apt qemu-user (to run
 # the aarch64 binary), libc6-arm64-cross (the aarch64 loader and libc qemu runs it with) and
 # binutils (objdump). Each binary is then checked: the highest GLIBC_ symbol version it needs
-# (objdump -T) must be at most 2.17, and `planledger --store TMP demo` then `verify` must
+# (objdump -T) must be at most 2.17 (the target's suffix), and `planledger --store TMP demo` then `verify` must
 # succeed (natively, or under qemu-aarch64). It fails on the first check that does not hold and
 # ends with a summary: target, size, highest GLIBC. docs/operations.md: Release builds.
 #
@@ -20,8 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 
+# A target's suffix (.2.17) is the glibc version it is linked against and the highest GLIBC_
+# symbol version its binary may need.
 TARGETS=${TARGETS:-"x86_64-unknown-linux-gnu.2.17 aarch64-unknown-linux-gnu.2.17"}
-GLIBC_MAX=2.17
 # The versions these figures were measured with (docs/operations.md).
 ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.17.1}
 CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.1}
@@ -37,6 +38,11 @@ apt_install() {
     as_root apt-get install -y -q "$@" >/dev/null 2>&1 ||
         { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "$@" >/dev/null; }
 }
+
+for t in $TARGETS; do
+    [[ "$t" =~ ^[a-z0-9_]+-unknown-linux-gnu[a-z0-9]*\.2\.[0-9]+$ ]] ||
+        die "target $t names no glibc version (as in x86_64-unknown-linux-gnu.2.17)"
+done
 
 # ---- tools -------------------------------------------------------------------------------
 if ! command -v zig >/dev/null && ! python3 -m ziglang version >/dev/null 2>&1; then
@@ -109,9 +115,10 @@ for t in $TARGETS; do
     cp "$bin" "$out"
     glibc=$(highest_glibc "$out") || die "objdump -T $out"
     [ -n "$glibc" ] || die "$out: no GLIBC_ symbol versions found (is it dynamically linked?)"
-    if [ "$(printf '%s\n%s\n' "$glibc" "$GLIBC_MAX" | sort -V | tail -1)" != "$GLIBC_MAX" ]; then
+    glibc_max=${t#"$triple".}
+    if [ "$(printf '%s\n%s\n' "$glibc" "$glibc_max" | sort -V | tail -1)" != "$glibc_max" ]; then
         objdump -T "$out" | grep "GLIBC_$glibc" >&2
-        die "$out needs GLIBC_$glibc, more than $GLIBC_MAX"
+        die "$out needs GLIBC_$glibc, more than $glibc_max"
     fi
     say "running $arch: demo, verify"
     ran=$(run_check "$out" "$triple") || die "$out: demo or verify failed"
@@ -121,6 +128,6 @@ done
 (cd "$dist" && sha256sum planledger-"$version"-*-linux-gnu >SHA256SUMS)
 
 echo
-echo "release: planledger $version, in $dist"
+echo "release: planledger $version, in ${dist#"$PWD"/}"
 printf '%s\n' "${summary[@]}"
 echo "release: done in $(($(date +%s) - started)) s"
