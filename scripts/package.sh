@@ -34,6 +34,9 @@ bins=()
 rpm=1
 out=$dist
 fast=()
+# xz, not cargo-generate-rpm's default zstd: rpm reads zstd payloads from 4.14 on only, and
+# CentOS 7 (glibc 2.17, the portable build's floor) has rpm 4.11.
+rpm_payload=xz
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) bins+=("$(realpath "$2")"); shift 2 ;;
@@ -43,7 +46,7 @@ while [ $# -gt 0 ]; do
             shift ;;
         --no-rpm) rpm=0; shift ;;
         --out) out=$(realpath -m "$2"); shift 2 ;;
-        --fast) fast=(--fast); shift ;;
+        --fast) fast=(--fast); rpm_payload=gzip; shift ;;
         *) die "unknown argument $1 (--bin FILE, --dist, --no-rpm, --out DIR, --fast)" ;;
     esac
 done
@@ -103,7 +106,8 @@ for bin in "${bins[@]}"; do
         --target "$triple" -p planledger-cli --output "$out/")
     made+=("$deb")
     if [ $rpm = 1 ]; then
-        CARGO_TARGET_DIR=$stage cargo generate-rpm --target "$triple" -p . --output "$out/" >/dev/null
+        CARGO_TARGET_DIR=$stage cargo generate-rpm --target "$triple" -p . --payload-compress "$rpm_payload" \
+            --output "$out/" >/dev/null
         made+=("$(ls -t "$out"/planledger-"$version"*."${triple%%-*}".rpm | head -1)")
     fi
     rm -rf "$stage"

@@ -2,6 +2,7 @@
 # The .deb and the .rpm, checked as the tools that install and use them would (run by .ci/run).
 #
 #   tests/package/test_packages.sh [BINARY]     # default target/debug/planledger
+#   PLANLEDGER_TEST_RPM=0 tests/package/…       # the .deb only (no cargo-generate-rpm, no rpm)
 #
 # Packages BINARY with scripts/package.sh (cargo-deb, cargo-generate-rpm; no rebuild: CI
 # packages the debug binary `cargo test` built), then: the .deb's control, conffiles and
@@ -16,6 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 bin=$(realpath "${1:-target/debug/planledger}")
+with_rpm=${PLANLEDGER_TEST_RPM:-1}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -43,7 +45,7 @@ finish() {
 
 # ---- tools -------------------------------------------------------------------------------
 missing=()
-for tool in dpkg-deb systemd-analyze man col bash rpm readelf strip gzip; do
+for tool in dpkg-deb systemd-analyze man col bash readelf strip gzip $([ "$with_rpm" = 1 ] && echo rpm); do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -57,12 +59,13 @@ echo "ok     the tools are installed"
 # ---- build -------------------------------------------------------------------------------
 # Packaged without its symbols: half the bytes to compress (a debug binary is ~75 MB).
 strip -o "$work/planledger" "$bin"
-check "scripts/package.sh packages $bin (stripped)" scripts/package.sh --bin "$work/planledger" --out "$work/out-pkg" --fast
+check "scripts/package.sh packages $bin (stripped)" \
+    scripts/package.sh --bin "$work/planledger" --out "$work/out-pkg" --fast $([ "$with_rpm" = 1 ] || echo --no-rpm)
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 deb=$work/out-pkg/planledger_${version}-1_${arch}.deb
 rpmfile=$(ls "$work"/out-pkg/planledger-"$version"-1.*.rpm 2>/dev/null | head -1)
 check "the .deb is made" test -s "$deb"
-check "the .rpm is made" test -s "$rpmfile"
+[ "$with_rpm" = 1 ] && check "the .rpm is made" test -s "$rpmfile"
 [ -s "$deb" ] || finish
 
 # ---- .deb: control and maintainer scripts ------------------------------------------------
@@ -148,7 +151,7 @@ check "bash completion: \`planledger su\` → submit, subscribe, summary" \
     "$root/usr/share/bash-completion/completions/planledger"
 
 # ---- .rpm --------------------------------------------------------------------------------
-if [ -s "$rpmfile" ]; then
+if [ "$with_rpm" = 1 ] && [ -s "$rpmfile" ]; then
     rpm -qlp "$rpmfile" >"$work/rpm-files" 2>&1
     check "rpm -qlp: the binary, the units, the settings, the manual, the completions" \
         bash -c 'for f in /usr/bin/planledger /usr/lib/systemd/system/planledger.service \
