@@ -78,6 +78,10 @@ pub struct Cli {
     /// under a zh_* locale, else en]
     #[arg(long, global = true, value_name = "LANG")]
     pub(crate) lang: Option<String>,
+    /// Read an audit bundle (`planledger bundle`) instead of a store: read commands only;
+    /// the bundle is checked in full before anything is read from it
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) bundle: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Cmd,
 }
@@ -192,6 +196,29 @@ pub(crate) enum Cmd {
     Restore {
         /// The backup file
         file: PathBuf,
+    },
+    /// Export the whole log as JSON Lines (each event with its envelope, canonical bytes and
+    /// hash; zstd-compressed when FILE ends in .zst), read back and checked before success
+    #[command(name = "export-log")]
+    ExportLog {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Import an exported log into --store DIR (new or empty): the same events, chain and
+    /// Merkle root; the store can be read and verified but not continued (it cannot sign)
+    #[command(name = "import-log")]
+    ImportLog {
+        /// The exported log (.jsonl or .jsonl.zst)
+        file: PathBuf,
+    },
+    /// Make an audit bundle: the log up to a point, the tree head the ledger signs for it,
+    /// the key registry and the snapshot, for `verify --bundle` on a machine with no store
+    Bundle {
+        /// The point: a seq, a time (RFC 3339) or a date; the whole log when absent
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Print the shell completion script for bash, zsh or fish (packages install it)
     Completions {
@@ -794,7 +821,8 @@ pub(crate) fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
 }
 
 pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
-    if let Some(url) = cli.server.clone().or_else(|| std::env::var("PLANLEDGER_SERVER").ok()) {
+    let server = cli.server.clone().or_else(|| std::env::var("PLANLEDGER_SERVER").ok());
+    if let Some(url) = server.filter(|_| cli.bundle.is_none()) {
         return crate::remote::run(cli, &url, out);
     }
     run_local(cli, out)
@@ -809,6 +837,8 @@ pub(crate) struct Ctx {
     pub(crate) lang: Lang,
     /// Whether --lang was given (the report refuses an explicit `--lang en`).
     pub(crate) lang_given: bool,
+    /// The audit bundle the store was read from (`--bundle`), and what it holds.
+    pub(crate) bundle: Option<(PathBuf, planledger::bundle::Bundle)>,
 }
 
 impl Ctx {
@@ -819,12 +849,18 @@ impl Ctx {
 
 /// Runs a parsed command against the local store: one function per command.
 pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         store: cli.store,
         key: cli.key,
         json: cli.json,
         lang: user_lang(cli.lang.as_deref())?,
         lang_given: cli.lang.is_some(),
+        bundle: None,
+    };
+    // A bundle is read into a scratch store that lives as long as the command.
+    let _scratch = match &cli.bundle {
+        Some(file) => Some(open_bundle(&mut ctx, file, &cli.command)?),
+        None => None,
     };
     match cli.command {
         Cmd::Plan(PlanCmd::Import(args)) => cmd_plan_import(&ctx, &args, out),
@@ -862,6 +898,9 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::Completions { shell } => cmd_completions(&shell, out),
         Cmd::Backup { out: file } => cmd_backup(&ctx, &file, out),
         Cmd::Restore { file } => cmd_restore(&ctx, &file, out),
+        Cmd::ExportLog { out: file } => cmd_export_log(&ctx, &file, out),
+        Cmd::ImportLog { file } => cmd_import_log(&ctx, &file, out),
+        Cmd::Bundle { as_of, out: file } => cmd_bundle(&ctx, as_of.as_deref(), &file, out),
         Cmd::Man { out: dir } => cmd_man(&ctx, &dir, out),
     }
     .map(|()| exit::OK)
@@ -1092,6 +1131,7 @@ fn localize(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
                 "key" => a.help(planledger::msg::text(lang, "opt.key")),
                 "json" => a.help(planledger::msg::text(lang, "opt.json")),
                 "lang" => a.help(planledger::msg::text(lang, "opt.lang")),
+                "bundle" => a.help(planledger::msg::text(lang, "opt.bundle")),
                 _ => a,
             }
         });
@@ -1591,8 +1631,81 @@ fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
         b.finish_and_clear();
     }
     let answer = answer?;
-    emit(out, &answer.render(ctx.json, ctx.lang))?;
+    match &ctx.bundle {
+        Some(b) if ctx.json => {
+            let mut v = answer.json(ctx.lang);
+            v["bundle"] = bundle_json(b);
+            emit_json(out, &v)?;
+        }
+        Some(b) => {
+            emit(out, &(bundle_line(b).render(ctx.lang) + "\n"))?;
+            emit(out, &answer.render(false, ctx.lang))?;
+        }
+        None => emit(out, &answer.render(ctx.json, ctx.lang))?,
+    }
     answer.failure().map_or(Ok(()), Err)
+}
+
+/// What `verify --bundle` says of the bundle itself, before the log's own verification.
+fn bundle_line((file, b): &(PathBuf, planledger::bundle::Bundle)) -> Msg {
+    msg!(
+        "cli.bundle_ok",
+        file = file.display(),
+        events = b.summary.events,
+        recorded_at = b.tree_head.recorded_at,
+        root = &b.summary.root,
+        key = planledger::codec::hex(&b.tree_head.public_key)
+    )
+}
+
+fn bundle_json((file, b): &(PathBuf, planledger::bundle::Bundle)) -> Value {
+    json!({
+        "file": file.display().to_string(),
+        "events": b.summary.events,
+        "head": b.summary.head,
+        "root": b.summary.root,
+        "tree_head": b.tree_head.json(),
+        "ok": true,
+    })
+}
+
+/// Whether a command only reads, and so may run on a bundle.
+fn reads_only(cmd: &Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::State(_)
+            | Cmd::Summary(_)
+            | Cmd::Audit(_)
+            | Cmd::Show { .. }
+            | Cmd::Snapshot(_)
+            | Cmd::Diff { .. }
+            | Cmd::Key
+            | Cmd::Proof { .. }
+            | Cmd::VerifyProof { .. }
+            | Cmd::Log(_)
+            | Cmd::Verify(_)
+            | Cmd::Export(_)
+            | Cmd::Report(_)
+            | Cmd::Chart(_)
+            | Cmd::TimeZone { set: None }
+    )
+}
+
+/// Reads the bundle `file` into a scratch store, checked in full, and points `ctx` at it.
+fn open_bundle(ctx: &mut Ctx, file: &Path, cmd: &Cmd) -> Result<tempfile::TempDir> {
+    if !reads_only(cmd) {
+        return Err(Error::invalid(msg!("cli.bundle_read_only")));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("planledger-bundle-")
+        .tempdir()
+        .map_err(|e| Error::io(msg!("io.cannot_write", path = std::env::temp_dir().display()), e))?;
+    let dir = scratch.path().join("store");
+    let bundle = planledger::bundle::open(&mut *planledger::backup::open_file(file)?, &dir)
+        .map_err(|e| e.in_file(&file.display().to_string()))?;
+    ctx.store = Some(dir);
+    ctx.bundle = Some((file.to_path_buf(), bundle));
+    Ok(scratch)
 }
 
 fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out) -> Result<()> {
@@ -1624,24 +1737,67 @@ fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out)
 
 fn cmd_backup(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
     let store = open_existing(&ctx.dir(), ctx.lang)?;
-    let (partial, f) = create_partial_backup(file)?;
-    let written = {
-        let mut w = std::io::BufWriter::new(f);
-        planledger::backup::write(&*store, &mut w).and_then(|_| {
-            let f = w.into_inner().map_err(|e| Error::io(msg!("backup.writing"), e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(msg!("backup.writing"), e))
-        })
-    };
+    write_archive(ctx, file, Archive::Backup, out, &mut |w| planledger::backup::write(&*store, w).map(|_| ()))
+}
+
+fn cmd_export_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    write_archive(ctx, file, Archive::Log, out, &mut |w| planledger::backup::write_log(&*store, w).map(|_| ()))
+}
+
+fn cmd_bundle(ctx: &Ctx, as_of: Option<&str>, file: &Path, out: &mut Out) -> Result<()> {
+    let as_of = as_of.map(AsOf::parse).transpose()?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    write_archive(ctx, file, Archive::Bundle, out, &mut |w| planledger::bundle::write(&*store, as_of, w).map(|_| ()))
+}
+
+/// The files `backup`, `export-log` and `bundle` write; each is read back into a scratch
+/// store and checked before it is put in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Archive {
+    Backup,
+    Log,
+    Bundle,
+}
+
+impl Archive {
+    /// A backup holds the ledger's signing key: readable by its owner only.
+    fn mode(self) -> u32 {
+        if self == Archive::Backup {
+            0o600
+        } else {
+            0o644
+        }
+    }
+
+    /// A backup and a bundle are always compressed; a log when its name asks for it.
+    fn compressed(self, file: &Path) -> bool {
+        self != Archive::Log || file.extension().is_some_and(|e| e == "zst")
+    }
+}
+
+/// Writes `file` through `write`, then checks it (`finish_archive`).
+pub(crate) fn write_archive(
+    ctx: &Ctx,
+    file: &Path,
+    kind: Archive,
+    out: &mut Out,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<()> {
+    let (partial, f) = create_partial(file, kind)?;
+    let written = planledger::backup::FileWriter::new(f, kind.compressed(file)).and_then(|mut w| {
+        write(&mut w)?;
+        w.finish()
+    });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    finish_backup(ctx, &partial, file, out)
+    finish_archive(ctx, &partial, file, kind, out)
 }
 
-/// The file a backup is written to before it is checked: beside `file`, hidden, 0600 (it
-/// holds the ledger's key).
-pub(crate) fn create_partial_backup(file: &Path) -> Result<(PathBuf, std::fs::File)> {
+/// The file an archive is written to before it is checked: beside `file`, hidden.
+pub(crate) fn create_partial(file: &Path, kind: Archive) -> Result<(PathBuf, std::fs::File)> {
     use std::os::unix::fs::OpenOptionsExt;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = file.with_file_name(format!(".{name}.partial"));
@@ -1649,23 +1805,26 @@ pub(crate) fn create_partial_backup(file: &Path) -> Result<(PathBuf, std::fs::Fi
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(kind.mode())
         .open(&partial)
         .map_err(|e| Error::io(msg!("io.cannot_write", path = file.display()), e))?;
     Ok((partial, f))
 }
 
-/// Checks the backup written to `partial` by restoring it into a scratch store beside it
-/// (every hash, the head and the Merkle root its header states, and `verify`), then puts it
-/// in place as `file` and says what it holds. A backup that does not check is removed.
-pub(crate) fn finish_backup(ctx: &Ctx, partial: &Path, file: &Path, out: &mut Out) -> Result<()> {
+/// Checks the archive written to `partial` by reading it back into a scratch store beside
+/// it (every hash, the head and the Merkle root its header states, `verify`, and for a
+/// bundle its signed tree head and contents), then puts it in place as `file` and says
+/// what it holds. An archive that does not check is removed.
+pub(crate) fn finish_archive(ctx: &Ctx, partial: &Path, file: &Path, kind: Archive, out: &mut Out) -> Result<()> {
     let io = |e| Error::io(msg!("io.cannot_write", path = file.display()), e);
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let scratch = file.with_file_name(format!(".{name}.check"));
     let _ = std::fs::remove_dir_all(&scratch);
-    let checked = std::fs::File::open(partial)
-        .map_err(io)
-        .and_then(|f| planledger::backup::restore(&mut std::io::BufReader::new(f), &scratch));
+    let checked = planledger::backup::open_file(partial).and_then(|mut input| match kind {
+        Archive::Backup => planledger::backup::restore(&mut *input, &scratch),
+        Archive::Log => planledger::backup::import_log(&mut *input, &scratch),
+        Archive::Bundle => planledger::bundle::open(&mut *input, &scratch).map(|b| b.summary),
+    });
     let _ = std::fs::remove_dir_all(&scratch);
     let summary = checked.inspect_err(|_| {
         let _ = std::fs::remove_file(partial);
@@ -1677,32 +1836,41 @@ pub(crate) fn finish_backup(ctx: &Ctx, partial: &Path, file: &Path, out: &mut Ou
     if ctx.json {
         return emit_json(out, &json!({"events": summary.events, "head": summary.head, "root": summary.root}));
     }
-    let m = msg!(
-        "cli.backup_done",
-        file = file.display(),
-        events = summary.events,
-        head = &summary.head,
-        root = &summary.root
-    );
+    let (file, events, head, root) = (file.display(), summary.events, &summary.head, &summary.root);
+    let m = match kind {
+        Archive::Backup => msg!("cli.backup_done", file = file, events = events, head = head, root = root),
+        Archive::Log => msg!("cli.export_log_done", file = file, events = events, head = head, root = root),
+        Archive::Bundle => msg!("cli.bundle_done", file = file, events = events, head = head, root = root),
+    };
     emit(out, &(m.render(ctx.lang) + "\n"))
 }
 
 fn cmd_restore(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let f = std::fs::File::open(file).map_err(|e| Error::io(msg!("io.cannot_read", path = file.display()), e))?;
     let dir = ctx.dir();
-    let summary = planledger::backup::restore(&mut std::io::BufReader::new(f), &dir)
+    let summary = planledger::backup::open_file(file)
+        .and_then(|mut input| planledger::backup::restore(&mut *input, &dir))
         .map_err(|e| e.in_file(&file.display().to_string()))?;
+    let (d, events, head, root) = (dir.display(), summary.events, &summary.head, &summary.root);
+    let done = msg!("cli.restore_done", dir = d, events = events, head = head, root = root);
+    read_back_done(ctx, &summary, done, out)
+}
+
+fn cmd_import_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    let dir = ctx.dir();
+    let summary = planledger::backup::open_file(file)
+        .and_then(|mut input| planledger::backup::import_log(&mut *input, &dir))
+        .map_err(|e| e.in_file(&file.display().to_string()))?;
+    let (d, events, head, root) = (dir.display(), summary.events, &summary.head, &summary.root);
+    let done = msg!("cli.import_log_done", dir = d, events = events, head = head, root = root);
+    read_back_done(ctx, &summary, done, out)
+}
+
+/// What `restore` and `import-log` print once the store is in place.
+fn read_back_done(ctx: &Ctx, summary: &planledger::backup::Summary, done: Msg, out: &mut Out) -> Result<()> {
     if ctx.json {
         return emit_json(out, &json!({"events": summary.events, "head": summary.head, "root": summary.root}));
     }
-    let m = msg!(
-        "cli.restore_done",
-        dir = dir.display(),
-        events = summary.events,
-        head = &summary.head,
-        root = &summary.root
-    );
-    emit(out, &(m.render(ctx.lang) + "\n"))
+    emit(out, &(done.render(ctx.lang) + "\n"))
 }
 
 fn cmd_completions(shell: &str, out: &mut Out) -> Result<()> {

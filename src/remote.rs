@@ -43,7 +43,9 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
         Cmd::Serve { .. } => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         Cmd::WebToken(_) => return Err(Error::invalid(msg!("remote.web_token_local"))),
-        Cmd::Restore { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
+        Cmd::Restore { .. } | Cmd::ImportLog { .. } | Cmd::ExportLog { .. } | Cmd::Bundle { .. } => {
+            return Err(Error::invalid(msg!("remote.backup_local")))
+        }
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -238,23 +240,22 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             let mut client = connect(url, lang).await?;
             let req = signed(pair.as_ref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
             let mut stream = client.backup(req).await.map_err(remote_error)?.into_inner();
-            let (partial, f) = cli::create_partial_backup(&file)?;
-            let mut w = std::io::BufWriter::new(f);
+            let (partial, f) = cli::create_partial(&file, cli::Archive::Backup)?;
             let received: Result<()> = async {
+                let mut w = planledger::backup::FileWriter::new(f, true)?;
                 while let Some(piece) = stream.next().await {
                     std::io::Write::write_all(&mut w, &piece.map_err(remote_error)?.data)
                         .map_err(|e| Error::io(msg!("backup.writing"), e))?;
                 }
-                let f = w.into_inner().map_err(|e| Error::io(msg!("backup.writing"), e.into_error()))?;
-                f.sync_all().map_err(|e| Error::io(msg!("backup.writing"), e))
+                w.finish()
             }
             .await;
             if let Err(e) = received {
                 let _ = std::fs::remove_file(&partial);
                 return Err(e);
             }
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given };
-            cli::finish_backup(&ctx, &partial, &file, out)?;
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            cli::finish_archive(&ctx, &partial, &file, cli::Archive::Backup, out)?;
         }
         Cmd::Subscribe { from, count } => {
             let mut client = connect(url, lang).await?;
@@ -279,7 +280,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             }
         }
         command => {
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given };
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
             return question(url, pair.as_ref(), &ctx, command, out).await.map(|()| exit::OK);
         }
     }
