@@ -1771,7 +1771,7 @@ impl Archive {
     }
 
     /// A backup and a bundle are always compressed; a log when its name asks for it.
-    fn compressed(self, file: &Path) -> bool {
+    pub(crate) fn compressed(self, file: &Path) -> bool {
         self != Archive::Log || file.extension().is_some_and(|e| e == "zst")
     }
 }

@@ -43,9 +43,7 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
         Cmd::Serve { .. } => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         Cmd::WebToken(_) => return Err(Error::invalid(msg!("remote.web_token_local"))),
-        Cmd::Restore { .. } | Cmd::ImportLog { .. } | Cmd::ExportLog { .. } | Cmd::Bundle { .. } => {
-            return Err(Error::invalid(msg!("remote.backup_local")))
-        }
+        Cmd::Restore { .. } | Cmd::ImportLog { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -239,23 +237,24 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             // checked here by restoring it, as a local backup is.
             let mut client = connect(url, lang).await?;
             let req = signed(pair.as_ref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
-            let mut stream = client.backup(req).await.map_err(remote_error)?.into_inner();
-            let (partial, f) = cli::create_partial(&file, cli::Archive::Backup)?;
-            let received: Result<()> = async {
-                let mut w = planledger::backup::FileWriter::new(f, true)?;
-                while let Some(piece) = stream.next().await {
-                    std::io::Write::write_all(&mut w, &piece.map_err(remote_error)?.data)
-                        .map_err(|e| Error::io(msg!("backup.writing"), e))?;
-                }
-                w.finish()
-            }
-            .await;
-            if let Err(e) = received {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
+            let stream = client.backup(req).await.map_err(remote_error)?.into_inner();
             let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
-            cli::finish_archive(&ctx, &partial, &file, cli::Archive::Backup, out)?;
+            receive_archive(stream, &ctx, &file, cli::Archive::Backup, out).await?;
+        }
+        Cmd::ExportLog { out: file } => {
+            let mut client = connect(url, lang).await?;
+            let req = signed(pair.as_ref(), Rpc::ExportLog, proto::ExportLogRequest { auth: None })?;
+            let stream = client.export_log(req).await.map_err(remote_error)?.into_inner();
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            receive_archive(stream, &ctx, &file, cli::Archive::Log, out).await?;
+        }
+        Cmd::Bundle { as_of, out: file } => {
+            let mut client = connect(url, lang).await?;
+            let req = proto::BundleRequest { auth: None, as_of: as_of.unwrap_or_default() };
+            let req = signed(pair.as_ref(), Rpc::Bundle, req)?;
+            let stream = client.bundle(req).await.map_err(remote_error)?.into_inner();
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            receive_archive(stream, &ctx, &file, cli::Archive::Bundle, out).await?;
         }
         Cmd::Subscribe { from, count } => {
             let mut client = connect(url, lang).await?;
@@ -474,4 +473,30 @@ fn diff_side(arg: Option<&str>) -> Result<proto::DiffSide> {
         planledger::read::DiffSide::Ledger(_) => Side::AsOf(arg.unwrap_or_default().to_string()),
     };
     Ok(proto::DiffSide { side: Some(side) })
+}
+
+/// Writes a backup, exported log or bundle streamed by the server into `file` (compressed
+/// here as a local one would be), then checks it by reading it back, as a local one is.
+async fn receive_archive(
+    mut stream: tonic::Streaming<proto::Output>,
+    ctx: &Ctx,
+    file: &std::path::Path,
+    kind: cli::Archive,
+    out: &mut Out<'_>,
+) -> Result<()> {
+    let (partial, f) = cli::create_partial(file, kind)?;
+    let received: Result<()> = async {
+        let mut w = planledger::backup::FileWriter::new(f, kind.compressed(file))?;
+        while let Some(piece) = stream.next().await {
+            std::io::Write::write_all(&mut w, &piece.map_err(remote_error)?.data)
+                .map_err(|e| Error::io(msg!("backup.writing"), e))?;
+        }
+        w.finish()
+    }
+    .await;
+    if let Err(e) = received {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    cli::finish_archive(ctx, &partial, file, kind, out)
 }

@@ -79,6 +79,8 @@ pub enum Rpc {
     Key,
     Proof,
     Backup,
+    ExportLog,
+    Bundle,
 }
 
 impl Rpc {
@@ -101,16 +103,20 @@ impl Rpc {
             Rpc::Key => "Key",
             Rpc::Proof => "Proof",
             Rpc::Backup => "Backup",
+            Rpc::ExportLog => "ExportLog",
+            Rpc::Bundle => "Bundle",
         }
     }
 
     /// Whether a principal of `role` may make this call (docs/server.md's table). Every
     /// read is open to every registered principal; appending is not an auditor's; a backup
-    /// (it holds the ledger's signing key) is a coordinator's only.
+    /// (it holds the ledger's signing key) is a coordinator's only; the whole log, exported
+    /// or as an audit bundle, is a coordinator's or an auditor's.
     pub fn allows(self, role: Role) -> bool {
         match self {
             Rpc::Append => role != Role::Auditor,
             Rpc::Backup => role == Role::Coordinator,
+            Rpc::ExportLog | Rpc::Bundle => matches!(role, Role::Coordinator | Role::Auditor),
             _ => true,
         }
     }
@@ -236,7 +242,9 @@ signed!(
     CheckpointRequest,
     KeyRequest,
     ProofRequest,
-    BackupRequest
+    BackupRequest,
+    ExportLogRequest,
+    BundleRequest
 );
 
 impl Shared {
@@ -610,6 +618,21 @@ fn backup_job(_: proto::BackupRequest) -> Result<Job> {
     }))
 }
 
+fn export_log_job(_: proto::ExportLogRequest) -> Result<Job> {
+    Ok(Box::new(move |store, sink| {
+        planledger::backup::write_log(store, sink)?;
+        Ok(())
+    }))
+}
+
+fn bundle_job(r: proto::BundleRequest) -> Result<Job> {
+    let as_of = (!r.as_of.is_empty()).then(|| AsOf::parse(&r.as_of)).transpose()?;
+    Ok(Box::new(move |store, sink| {
+        planledger::bundle::write(store, as_of, sink)?;
+        Ok(())
+    }))
+}
+
 fn proof_job(r: proto::ProofRequest) -> Result<Job> {
     let event = EventRef::parse("event", &r.event)?;
     Ok(Box::new(move |store, sink| sink.write(&read::pretty(&read::proof(store, &event, r.size)?.1))))
@@ -939,6 +962,8 @@ impl LedgerRpc for Service {
     type KeyStream = OutputStream;
     type ProofStream = OutputStream;
     type BackupStream = OutputStream;
+    type ExportLogStream = OutputStream;
+    type BundleStream = OutputStream;
 
     async fn state(&self, req: Request<proto::StateRequest>) -> Result<Response<OutputStream>, Status> {
         self.answer(Rpc::State, req, state_job).await
@@ -981,6 +1006,12 @@ impl LedgerRpc for Service {
     }
     async fn backup(&self, req: Request<proto::BackupRequest>) -> Result<Response<OutputStream>, Status> {
         self.answer(Rpc::Backup, req, backup_job).await
+    }
+    async fn export_log(&self, req: Request<proto::ExportLogRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::ExportLog, req, export_log_job).await
+    }
+    async fn bundle(&self, req: Request<proto::BundleRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Bundle, req, bundle_job).await
     }
 }
 
