@@ -68,6 +68,15 @@ pub struct Cli {
     /// Talk to a planledger server instead of a local store [env: PLANLEDGER_SERVER]
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) server: Option<String>,
+    /// With --server https://…: the CA certificate (PEM) the server's certificate must chain to [env: PLANLEDGER_CA]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// With --server https://…: this client's certificate (PEM), for a server that asks for one (mutual TLS) [env: PLANLEDGER_CLIENT_CERT]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert [env: PLANLEDGER_CLIENT_KEY]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) client_key: Option<PathBuf>,
     /// Sign what you submit with this key file (`dept keygen`) [env: PLANLEDGER_KEY]
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) key: Option<PathBuf>,
@@ -141,15 +150,7 @@ pub(crate) enum Cmd {
         checkpoint: Option<PathBuf>,
     },
     /// Serve this store over gRPC (proto/planledger/v1/ledger.proto, --listen) and/or as the read-only web view (--http) until SIGINT/SIGTERM
-    Serve {
-        /// gRPC address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<String>,
-        /// Also serve the read-only web view on this address (docs/web.md); tokens from
-        /// `planledger web-token issue`
-        #[arg(long, value_name = "ADDR")]
-        http: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Tokens for the web view: issue one (printed once, stored hashed), revoke one, list them
     #[command(name = "web-token", subcommand)]
     WebToken(WebTokenCmd),
@@ -240,6 +241,36 @@ pub(crate) enum Cmd {
     /// Write the blank import template (.xlsx: sheets 计划, 项目, 指标, with drop-down lists),
     /// or with --report the monthly report template (月报)
     Template(TemplateArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML; dist/planledger.toml, docs/operations.md); flags given
+    /// here override it [env: PLANLEDGER_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// gRPC address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Also serve the read-only web view on this address (docs/web.md); tokens from
+    /// `planledger web-token issue`
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Serve Prometheus metrics on http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// gRPC over TLS: the server's certificate chain (PEM)
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: refuse clients without a certificate signed by this CA (PEM)
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// The access log: a file (rotated daily), `stderr` (the default) or `off`
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -878,7 +909,7 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::VerifyProof { file, checkpoint } => cmd_verify_proof(&ctx, &file, checkpoint.as_deref(), out),
         Cmd::Log(args) => cmd_log(&ctx, &args, out),
         Cmd::Verify(args) => cmd_verify(&ctx, &args, out),
-        Cmd::Serve { listen, http } => cmd_serve(&ctx, listen.as_deref(), http.as_deref(), out),
+        Cmd::Serve(args) => cmd_serve(&ctx, args, out),
         Cmd::WebToken(c) => cmd_web_token(&ctx, c, out),
         Cmd::Subscribe { from, count } => cmd_subscribe(&ctx, from, count, out),
         Cmd::Dept(DeptCmd::Keygen { out: file }) => cmd_keygen(&ctx, &file, out),
@@ -1128,6 +1159,9 @@ fn localize(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
                 "version" => a.help(planledger::msg::text(lang, "help.version")),
                 "store" => a.help(planledger::msg::text(lang, "opt.store")),
                 "server" => a.help(planledger::msg::text(lang, "opt.server")),
+                "ca" => a.help(planledger::msg::text(lang, "opt.ca")),
+                "client_cert" => a.help(planledger::msg::text(lang, "opt.client_cert")),
+                "client_key" => a.help(planledger::msg::text(lang, "opt.client_key")),
                 "key" => a.help(planledger::msg::text(lang, "opt.key")),
                 "json" => a.help(planledger::msg::text(lang, "opt.json")),
                 "lang" => a.help(planledger::msg::text(lang, "opt.lang")),
@@ -1708,19 +1742,64 @@ fn open_bundle(ctx: &mut Ctx, file: &Path, cmd: &Cmd) -> Result<tempfile::TempDi
     Ok(scratch)
 }
 
-fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir();
+fn cmd_serve(ctx: &Ctx, args: ServeArgs, out: &mut Out) -> Result<()> {
+    use planledger_server::{access, config::Config, tls};
+    let file =
+        args.config.or_else(|| std::env::var_os("PLANLEDGER_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+    let config = file.as_deref().map(Config::load).transpose()?.unwrap_or_default();
+    // Flags, then the file, then the environment (PLANLEDGER_STORE) and the default.
+    let dir = match (&ctx.store, &config.store) {
+        (None, Some(d)) => d.clone(),
+        _ => ctx.dir(),
+    };
     // A mistyped path would serve a new, empty store no one could set up remotely.
     if !dir.join("db").exists() {
         return Err(Error::NoStore(dir));
     }
+    if let (Some(zone), Some(file)) = (&config.time_zone, &file) {
+        let wanted = planledger::model::TimeZone::parse(zone).map_err(|e| e.at(file.display().to_string()))?;
+        let kept = planledger::zone::load(&dir)?;
+        if wanted.offset_seconds != kept.offset_seconds {
+            return Err(Error::invalid(msg!(
+                "cli.serve_zone_differs",
+                file = file.display(),
+                zone = wanted,
+                dir = dir.display(),
+                kept = kept
+            )));
+        }
+    }
+    let listen = args.listen.or(config.listen);
+    let http = args.http.or(config.http);
     if listen.is_none() && http.is_none() {
         return Err(Error::invalid(msg!("cli.serve_needs_listener")));
     }
+    let tls_file = config.tls.unwrap_or_default();
+    let tls =
+        match (args.tls_cert.or(tls_file.cert), args.tls_key.or(tls_file.key), args.client_ca.or(tls_file.client_ca)) {
+            (Some(cert), Some(key), client_ca) => Some(tls::ServerFiles { cert, key, client_ca }),
+            (None, None, None) => None,
+            _ => return Err(Error::invalid(msg!("cli.serve_tls_files"))),
+        };
+    let log_file = config.access_log.unwrap_or_default();
+    let access_log = match args.access_log.or(log_file.path).as_deref() {
+        None | Some("stderr") => access::Destination::Stderr,
+        Some("off") => access::Destination::Off,
+        Some(path) => access::Destination::File {
+            path: PathBuf::from(path),
+            retention_days: log_file.retention_days.unwrap_or(access::RETENTION_DAYS_DEFAULT),
+        },
+    };
+    // Checked before anything listens: a bad certificate or an unwritable log starts nothing.
+    if let Some(t) = &tls {
+        t.config()?;
+    }
+    drop(access::AccessLog::open(&access_log, &dir)?);
+    let options = planledger_server::Options { listen, tls, metrics: args.metrics.or(config.metrics), access_log };
     let front = match http {
         Some(addr) => {
-            let listener = std::net::TcpListener::bind(addr)
-                .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
+            let listener = std::net::TcpListener::bind(&addr)
+                .map_err(|e| Error::io(msg!("server.listening_on", addr = &addr), e))?;
             let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
             // Not translated: scripts and tests read the address from this line.
             emit(out, &format!("web view on http://{bound}\n"))?;
@@ -1732,7 +1811,7 @@ fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out)
         }
         None => None,
     };
-    planledger_server::serve_with(&dir, listen, front, out)
+    planledger_server::serve_options(&dir, &options, front, out)
 }
 
 fn cmd_backup(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
