@@ -471,6 +471,7 @@ impl Shared {
             return Err(Status::invalid_argument("no submissions"));
         }
         if let Some(i) = subs.iter().position(|s| s.signature.is_none()) {
+            call.end(Outcome::Unauthenticated);
             let e = Error::forbidden(msg!("server.unsigned_refused"));
             return Err(status_of(&match &origins[i] {
                 Some(o) => e.at(o.clone()),
