@@ -206,6 +206,7 @@ fn the_access_log_names_the_verified_caller_and_the_outcome_and_holds_no_secret(
     remote(&srv.addr, &["--key", &keys.housing], &investment("1.5")).ok();
     remote(&srv.addr, &["--key", &keys.auditor], &investment("2")).fails(4, "auditor");
     remote(&srv.addr, &[], &["state"]).fails(4, "signed");
+    remote(&srv.addr, &[], &investment_in("2022-06", "1")).fails(4, "unsigned");
     let web = srv.web.as_deref().unwrap();
     assert_eq!(get(web, "/overview?lang=en", Some(web_token)).0, 200);
     assert_eq!(get(web, "/overview", None).0, 401);
@@ -216,7 +217,7 @@ fn the_access_log_names_the_verified_caller_and_the_outcome_and_holds_no_secret(
     let (text, lines) = log_lines(&log, |l| l.iter().filter(|v| v["rpc"] == "Log").count() == 2);
 
     let appends: Vec<_> = lines.iter().filter(|v| v["rpc"] == "Append").collect();
-    assert_eq!(appends.len(), 2, "{text}");
+    assert_eq!(appends.len(), 3, "{text}");
     let ok = appends[0];
     assert_eq!(ok["outcome"], "ok", "{text}");
     assert_eq!(ok["principal"], "housing");
@@ -229,6 +230,10 @@ fn the_access_log_names_the_verified_caller_and_the_outcome_and_holds_no_secret(
     assert_eq!(ok["store"], path_str(&env.store()));
     assert_eq!(appends[1]["outcome"], "permission_denied", "{text}");
     assert!(appends[1]["seqs"].is_null());
+    assert_eq!(
+        (&appends[2]["outcome"], &appends[2]["principal"]),
+        (&"unauthenticated".into(), &serde_json::Value::Null)
+    );
     let unsigned = lines.iter().find(|v| v["rpc"] == "State").unwrap();
     assert_eq!(unsigned["outcome"], "unauthenticated");
     assert!(unsigned["principal"].is_null());
@@ -399,4 +404,16 @@ fn unreadable_or_invalid_pem_files_are_named_and_start_nothing() {
     env.run(&["serve", "--listen", "127.0.0.1:0", "--tls-cert", &cert]).fails(3, "--tls-key");
     remote("https://127.0.0.1:1", &["--ca", path_str(&junk), "--key", &keys.housing], &["state"])
         .fails(3, "junk.pem holds no certificate");
+}
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/planledger.toml");
+    let c = planledger_server::config::Config::load(&file).unwrap();
+    assert_eq!(c.store, Some(PathBuf::from("/var/lib/planledger")));
+    assert_eq!(c.listen.as_deref(), Some("127.0.0.1:7420"));
+    let log = c.access_log.unwrap();
+    assert_eq!(log.path.as_deref(), Some("/var/log/planledger/access.log"));
+    assert_eq!(log.retention_days, Some(180));
+    planledger::model::TimeZone::parse(&c.time_zone.unwrap()).unwrap();
 }
