@@ -286,6 +286,29 @@ fn metrics_count_appends_refusals_and_the_head() {
     assert!(value("planledger_fsync_seconds_count") >= 3.0, "{text}");
     assert_eq!(value("planledger_subscribers"), 0.0);
     assert!(text.contains("# TYPE planledger_commit_seconds histogram"), "{text}");
+
+    // A subscription counts while it is open, and no longer once its client has gone.
+    let mut sub = Command::new(BIN)
+        .args(["--server", &srv.addr, "--key", &keys.housing, "subscribe", "--count", "1000000"])
+        .env("PLANLEDGER_STORE", "/nonexistent")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let subscribers = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let text = get(&metrics, "/metrics", None).1;
+            if text.lines().any(|l| l == format!("planledger_subscribers {want}")) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert!(subscribers("1").contains("planledger_subscribers 1\n"), "an open subscription is counted");
+    sub.kill().unwrap();
+    sub.wait().unwrap();
+    assert!(subscribers("0").contains("planledger_subscribers 0\n"), "a closed subscription is not");
 }
 
 /// Certificates made with rcgen: a CA, and leaves it signs.
