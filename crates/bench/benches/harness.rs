@@ -825,14 +825,33 @@ fn cli_binary() -> PathBuf {
 }
 
 /// Runs the CLI once, as a clerk would: a new process, timed whole (spawn to exit), with its
-/// peak resident memory (wait4's ru_maxrss, KiB).
+/// peak resident memory. Started from a small process of its own (`--cli-once`, this bench
+/// again): a child's ru_maxrss counts the memory of the process it was forked from, and this
+/// one holds a ledger's state.
 fn cli_once(bin: &Path, args: &[&str], now: &str) -> (Duration, u64) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--cli-once")
+        .arg(bin)
+        .args(args)
+        .env("PLANLEDGER_NOW", now)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut words = text.split_whitespace().map(|w| w.parse::<u64>().unwrap());
+    (Duration::from_nanos(words.next().unwrap()), words.next().unwrap())
+}
+
+/// `--cli-once BIN ARGS…`: runs BIN once and prints its wall time (ns) and peak RSS (KiB,
+/// wait4's ru_maxrss).
+// wait4 reaps the child (std's `Child::wait` cannot give its rusage).
+#[allow(clippy::zombie_processes)]
+pub fn cli_once_here(bin: &str, args: &[String]) -> String {
     let t = Instant::now();
     let child = std::process::Command::new(bin)
         .args(args)
-        .env("PLANLEDGER_NOW", now)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap();
     let mut status = 0;
@@ -843,7 +862,7 @@ fn cli_once(bin: &Path, args: &[&str], now: &str) -> (Duration, u64) {
     let spent = t.elapsed();
     assert_eq!(pid, child.id() as i32);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{args:?} failed");
-    (spent, usage.ru_maxrss as u64)
+    format!("{} {}", spent.as_nanos(), usage.ru_maxrss)
 }
 
 /// What a clerk's command costs as the ledger grows: one CLI `submit` (open, decide,
@@ -857,12 +876,17 @@ pub fn run_cli(cfg: &Config) -> Report {
     let bin = cli_binary();
     let shape = Workload { projects_per_year: 370, first_year: 1000, batch: 1_000 };
     let mut report = Report::default();
-    let mut measured: Vec<(u64, usize, [(Duration, u64); 3])> = Vec::new();
+    // (events, plans, [(median wall, peak RSS KiB)] of submit, state --plan, summary --year)
+    type Measured = (u64, usize, [(Duration, u64); 3]);
+    let mut measured: Vec<Measured> = Vec::new();
     for events in [cfg.events, cfg.pit_events] {
+        // Kept between runs (`rm -r DIR/cli-*` to make them again): the 10 M ledger takes
+        // minutes to write.
         let dir = cfg.dir.join(format!("cli-{events}"));
-        let _ = std::fs::remove_dir_all(&dir);
         let mut ledger = open_ledger(&dir);
-        ledger.submit_batches(workload::ACTOR, shape.batches(events), &|_, _| None, &mut |_, _| {}).unwrap();
+        if ledger.store().head().events() == 0 {
+            ledger.submit_batches(workload::ACTOR, shape.batches(events), &|_, _| None, &mut |_, _| {}).unwrap();
+        }
         let store = ledger.store();
         let n = store.head().events();
         let global = checkpoint::state_at(store, n, Some(&[])).unwrap();
@@ -879,8 +903,20 @@ pub fn run_cli(cfg: &Config) -> Report {
         for i in 0..CLI_ROUNDS {
             let value = format!("{}.{i}", 100 + i);
             let submit = [
-                "--store", d, "submit", "--as", "drc", "revise-target", "--project", &project, "--plan", &plan,
-                "--value", &value, "--reason", "bench",
+                "--store",
+                d,
+                "submit",
+                "--as",
+                "drc",
+                "revise-target",
+                "--project",
+                &project,
+                "--plan",
+                &plan,
+                "--value",
+                &value,
+                "--reason",
+                "bench",
             ];
             runs[0].push(cli_once(&bin, &submit, &now));
             runs[1].push(cli_once(&bin, &["--store", d, "state", "--plan", &plan, "--json"], &now));
@@ -888,7 +924,6 @@ pub fn run_cli(cfg: &Config) -> Report {
         }
         let figures = runs.map(|r| (median(r.iter().map(|x| x.0).collect()), r.iter().map(|x| x.1).max().unwrap()));
         measured.push((n, plans, figures));
-        let _ = std::fs::remove_dir_all(&dir);
     }
     let [(small, small_plans, a), (large, large_plans, b)] = [measured[0], measured[1]];
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);

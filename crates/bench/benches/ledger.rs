@@ -17,6 +17,10 @@ fn main() {
     planledger_cli::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    if let Some(i) = args.iter().position(|a| a == "--cli-once") {
+        println!("{}", harness::cli_once_here(&args[i + 1], &args[i + 2..]));
+        return;
+    }
     if let Some(dir) = value("--replay-rss") {
         println!("{}", harness::replay_rss(std::path::Path::new(&dir)));
         return;
