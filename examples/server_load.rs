@@ -2,6 +2,7 @@
 //! single-event submissions over gRPC to one server on loopback. Prints throughput and
 //! latency percentiles.
 //! `cargo run --release --example server_load -- [SUBMITTERS] [PER_SUBMITTER]`
+//! (`PLANLEDGER_ACCESS_LOG=FILE` to write the access log meanwhile; off by default)
 
 use std::time::{Duration, Instant};
 
@@ -51,7 +52,16 @@ fn main() {
     let store = dir.path().to_path_buf();
     let ledger_key = planledger::keys::load(&store).unwrap().public();
     let listen = addr.clone();
-    std::thread::spawn(move || planledger_server::serve(&store, &listen, &mut std::io::sink()).unwrap());
+    // The access log: PLANLEDGER_ACCESS_LOG=FILE | stderr | off (the default: as before it existed).
+    let access_log = match std::env::var("PLANLEDGER_ACCESS_LOG").as_deref() {
+        Ok("stderr") => planledger_server::access::Destination::Stderr,
+        Ok(path) if !path.is_empty() && path != "off" => {
+            planledger_server::access::Destination::File { path: path.into(), retention_days: 180 }
+        }
+        _ => planledger_server::access::Destination::Off,
+    };
+    let options = planledger_server::Options { listen: Some(listen), access_log, ..Default::default() };
+    std::thread::spawn(move || planledger_server::serve_options(&store, &options, None, &mut std::io::sink()).unwrap());
     std::thread::sleep(Duration::from_millis(500));
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

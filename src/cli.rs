@@ -68,6 +68,15 @@ pub struct Cli {
     /// Talk to a planledger server instead of a local store [env: PLANLEDGER_SERVER]
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) server: Option<String>,
+    /// With --server https://…: the CA certificate (PEM) the server's certificate must chain to [env: PLANLEDGER_CA]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// With --server https://…: this client's certificate (PEM), for a server that asks for one (mutual TLS) [env: PLANLEDGER_CLIENT_CERT]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert [env: PLANLEDGER_CLIENT_KEY]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) client_key: Option<PathBuf>,
     /// Sign what you submit with this key file (`dept keygen`) [env: PLANLEDGER_KEY]
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) key: Option<PathBuf>,
@@ -78,6 +87,10 @@ pub struct Cli {
     /// under a zh_* locale, else en]
     #[arg(long, global = true, value_name = "LANG")]
     pub(crate) lang: Option<String>,
+    /// Read an audit bundle (`planledger bundle`) instead of a store: read commands only;
+    /// the bundle is checked in full before anything is read from it
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) bundle: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Cmd,
 }
@@ -137,15 +150,7 @@ pub(crate) enum Cmd {
         checkpoint: Option<PathBuf>,
     },
     /// Serve this store over gRPC (proto/planledger/v1/ledger.proto, --listen) and/or as the read-only web view (--http) until SIGINT/SIGTERM
-    Serve {
-        /// gRPC address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<String>,
-        /// Also serve the read-only web view on this address (docs/web.md); tokens from
-        /// `planledger web-token issue`
-        #[arg(long, value_name = "ADDR")]
-        http: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Tokens for the web view: issue one (printed once, stored hashed), revoke one, list them
     #[command(name = "web-token", subcommand)]
     WebToken(WebTokenCmd),
@@ -193,6 +198,29 @@ pub(crate) enum Cmd {
         /// The backup file
         file: PathBuf,
     },
+    /// Export the whole log as JSON Lines (each event with its envelope, canonical bytes and
+    /// hash; zstd-compressed when FILE ends in .zst), read back and checked before success
+    #[command(name = "export-log")]
+    ExportLog {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Import an exported log into --store DIR (new or empty): the same events, chain and
+    /// Merkle root; the store can be read and verified but not continued (it cannot sign)
+    #[command(name = "import-log")]
+    ImportLog {
+        /// The exported log (.jsonl or .jsonl.zst)
+        file: PathBuf,
+    },
+    /// Make an audit bundle: the log up to a point, the tree head the ledger signs for it,
+    /// the key registry and the snapshot, for `verify --bundle` on a machine with no store
+    Bundle {
+        /// The point: a seq, a time (RFC 3339) or a date; the whole log when absent
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Print the shell completion script for bash, zsh or fish (packages install it)
     Completions {
         /// bash | zsh | fish
@@ -213,6 +241,36 @@ pub(crate) enum Cmd {
     /// Write the blank import template (.xlsx: sheets 计划, 项目, 指标, with drop-down lists),
     /// or with --report the monthly report template (月报)
     Template(TemplateArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML; dist/planledger.toml, docs/operations.md); flags given
+    /// here override it [env: PLANLEDGER_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// gRPC address to listen on, e.g. 127.0.0.1:7420 (port 0: any free port)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Also serve the read-only web view on this address (docs/web.md); tokens from
+    /// `planledger web-token issue`
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Serve Prometheus metrics on http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// gRPC over TLS: the server's certificate chain (PEM)
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: refuse clients without a certificate signed by this CA (PEM)
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// The access log: a file (rotated daily), `stderr` (the default) or `off`
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -794,7 +852,8 @@ pub(crate) fn emit_json(out: &mut Out, v: &Value) -> Result<()> {
 }
 
 pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
-    if let Some(url) = cli.server.clone().or_else(|| std::env::var("PLANLEDGER_SERVER").ok()) {
+    let server = cli.server.clone().or_else(|| std::env::var("PLANLEDGER_SERVER").ok());
+    if let Some(url) = server.filter(|_| cli.bundle.is_none()) {
         return crate::remote::run(cli, &url, out);
     }
     run_local(cli, out)
@@ -809,6 +868,8 @@ pub(crate) struct Ctx {
     pub(crate) lang: Lang,
     /// Whether --lang was given (the report refuses an explicit `--lang en`).
     pub(crate) lang_given: bool,
+    /// The audit bundle the store was read from (`--bundle`), and what it holds.
+    pub(crate) bundle: Option<(PathBuf, planledger::bundle::Bundle)>,
 }
 
 impl Ctx {
@@ -819,12 +880,18 @@ impl Ctx {
 
 /// Runs a parsed command against the local store: one function per command.
 pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         store: cli.store,
         key: cli.key,
         json: cli.json,
         lang: user_lang(cli.lang.as_deref())?,
         lang_given: cli.lang.is_some(),
+        bundle: None,
+    };
+    // A bundle is read into a scratch store that lives as long as the command.
+    let _scratch = match &cli.bundle {
+        Some(file) => Some(open_bundle(&mut ctx, file, &cli.command)?),
+        None => None,
     };
     match cli.command {
         Cmd::Plan(PlanCmd::Import(args)) => cmd_plan_import(&ctx, &args, out),
@@ -842,7 +909,7 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::VerifyProof { file, checkpoint } => cmd_verify_proof(&ctx, &file, checkpoint.as_deref(), out),
         Cmd::Log(args) => cmd_log(&ctx, &args, out),
         Cmd::Verify(args) => cmd_verify(&ctx, &args, out),
-        Cmd::Serve { listen, http } => cmd_serve(&ctx, listen.as_deref(), http.as_deref(), out),
+        Cmd::Serve(args) => cmd_serve(&ctx, args, out),
         Cmd::WebToken(c) => cmd_web_token(&ctx, c, out),
         Cmd::Subscribe { from, count } => cmd_subscribe(&ctx, from, count, out),
         Cmd::Dept(DeptCmd::Keygen { out: file }) => cmd_keygen(&ctx, &file, out),
@@ -862,6 +929,9 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
         Cmd::Completions { shell } => cmd_completions(&shell, out),
         Cmd::Backup { out: file } => cmd_backup(&ctx, &file, out),
         Cmd::Restore { file } => cmd_restore(&ctx, &file, out),
+        Cmd::ExportLog { out: file } => cmd_export_log(&ctx, &file, out),
+        Cmd::ImportLog { file } => cmd_import_log(&ctx, &file, out),
+        Cmd::Bundle { as_of, out: file } => cmd_bundle(&ctx, as_of.as_deref(), &file, out),
         Cmd::Man { out: dir } => cmd_man(&ctx, &dir, out),
     }
     .map(|()| exit::OK)
@@ -1089,9 +1159,13 @@ fn localize(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
                 "version" => a.help(planledger::msg::text(lang, "help.version")),
                 "store" => a.help(planledger::msg::text(lang, "opt.store")),
                 "server" => a.help(planledger::msg::text(lang, "opt.server")),
+                "ca" => a.help(planledger::msg::text(lang, "opt.ca")),
+                "client_cert" => a.help(planledger::msg::text(lang, "opt.client_cert")),
+                "client_key" => a.help(planledger::msg::text(lang, "opt.client_key")),
                 "key" => a.help(planledger::msg::text(lang, "opt.key")),
                 "json" => a.help(planledger::msg::text(lang, "opt.json")),
                 "lang" => a.help(planledger::msg::text(lang, "opt.lang")),
+                "bundle" => a.help(planledger::msg::text(lang, "opt.bundle")),
                 _ => a,
             }
         });
@@ -1591,23 +1665,141 @@ fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
         b.finish_and_clear();
     }
     let answer = answer?;
-    emit(out, &answer.render(ctx.json, ctx.lang))?;
+    match &ctx.bundle {
+        Some(b) if ctx.json => {
+            let mut v = answer.json(ctx.lang);
+            v["bundle"] = bundle_json(b);
+            emit_json(out, &v)?;
+        }
+        Some(b) => {
+            emit(out, &(bundle_line(b).render(ctx.lang) + "\n"))?;
+            emit(out, &answer.render(false, ctx.lang))?;
+        }
+        None => emit(out, &answer.render(ctx.json, ctx.lang))?,
+    }
     answer.failure().map_or(Ok(()), Err)
 }
 
-fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir();
+/// What `verify --bundle` says of the bundle itself, before the log's own verification.
+fn bundle_line((file, b): &(PathBuf, planledger::bundle::Bundle)) -> Msg {
+    msg!(
+        "cli.bundle_ok",
+        file = file.display(),
+        events = b.summary.events,
+        recorded_at = b.tree_head.recorded_at,
+        root = &b.summary.root,
+        key = planledger::codec::hex(&b.tree_head.public_key)
+    )
+}
+
+fn bundle_json((file, b): &(PathBuf, planledger::bundle::Bundle)) -> Value {
+    json!({
+        "file": file.display().to_string(),
+        "events": b.summary.events,
+        "head": b.summary.head,
+        "root": b.summary.root,
+        "tree_head": b.tree_head.json(),
+        "ok": true,
+    })
+}
+
+/// Whether a command only reads, and so may run on a bundle.
+fn reads_only(cmd: &Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::State(_)
+            | Cmd::Summary(_)
+            | Cmd::Audit(_)
+            | Cmd::Show { .. }
+            | Cmd::Snapshot(_)
+            | Cmd::Diff { .. }
+            | Cmd::Key
+            | Cmd::Proof { .. }
+            | Cmd::VerifyProof { .. }
+            | Cmd::Log(_)
+            | Cmd::Verify(_)
+            | Cmd::Export(_)
+            | Cmd::Report(_)
+            | Cmd::Chart(_)
+            | Cmd::TimeZone { set: None }
+    )
+}
+
+/// Reads the bundle `file` into a scratch store, checked in full, and points `ctx` at it.
+fn open_bundle(ctx: &mut Ctx, file: &Path, cmd: &Cmd) -> Result<tempfile::TempDir> {
+    if !reads_only(cmd) {
+        return Err(Error::invalid(msg!("cli.bundle_read_only")));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("planledger-bundle-")
+        .tempdir()
+        .map_err(|e| Error::io(msg!("io.cannot_write", path = std::env::temp_dir().display()), e))?;
+    let dir = scratch.path().join("store");
+    let bundle = planledger::bundle::open(&mut *planledger::backup::open_file(file)?, &dir)
+        .map_err(|e| e.in_file(&file.display().to_string()))?;
+    ctx.store = Some(dir);
+    ctx.bundle = Some((file.to_path_buf(), bundle));
+    Ok(scratch)
+}
+
+fn cmd_serve(ctx: &Ctx, args: ServeArgs, out: &mut Out) -> Result<()> {
+    use planledger_server::{access, config::Config, tls};
+    let file =
+        args.config.or_else(|| std::env::var_os("PLANLEDGER_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+    let config = file.as_deref().map(Config::load).transpose()?.unwrap_or_default();
+    // Flags, then the file, then the environment (PLANLEDGER_STORE) and the default.
+    let dir = match (&ctx.store, &config.store) {
+        (None, Some(d)) => d.clone(),
+        _ => ctx.dir(),
+    };
     // A mistyped path would serve a new, empty store no one could set up remotely.
     if !dir.join("db").exists() {
         return Err(Error::NoStore(dir));
     }
+    if let (Some(zone), Some(file)) = (&config.time_zone, &file) {
+        let wanted = planledger::model::TimeZone::parse(zone).map_err(|e| e.at(file.display().to_string()))?;
+        let kept = planledger::zone::load(&dir)?;
+        if wanted.offset_seconds != kept.offset_seconds {
+            return Err(Error::invalid(msg!(
+                "cli.serve_zone_differs",
+                file = file.display(),
+                zone = wanted,
+                dir = dir.display(),
+                kept = kept
+            )));
+        }
+    }
+    let listen = args.listen.or(config.listen);
+    let http = args.http.or(config.http);
     if listen.is_none() && http.is_none() {
         return Err(Error::invalid(msg!("cli.serve_needs_listener")));
     }
+    let tls_file = config.tls.unwrap_or_default();
+    let tls =
+        match (args.tls_cert.or(tls_file.cert), args.tls_key.or(tls_file.key), args.client_ca.or(tls_file.client_ca)) {
+            (Some(cert), Some(key), client_ca) => Some(tls::ServerFiles { cert, key, client_ca }),
+            (None, None, None) => None,
+            _ => return Err(Error::invalid(msg!("cli.serve_tls_files"))),
+        };
+    let log_file = config.access_log.unwrap_or_default();
+    let access_log = match args.access_log.or(log_file.path).as_deref() {
+        None | Some("stderr") => access::Destination::Stderr,
+        Some("off") => access::Destination::Off,
+        Some(path) => access::Destination::File {
+            path: PathBuf::from(path),
+            retention_days: log_file.retention_days.unwrap_or(access::RETENTION_DAYS_DEFAULT),
+        },
+    };
+    // Checked before anything listens: a bad certificate or an unwritable log starts nothing.
+    if let Some(t) = &tls {
+        t.config()?;
+    }
+    drop(access::AccessLog::open(&access_log, &dir)?);
+    let options = planledger_server::Options { listen, tls, metrics: args.metrics.or(config.metrics), access_log };
     let front = match http {
         Some(addr) => {
-            let listener = std::net::TcpListener::bind(addr)
-                .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
+            let listener = std::net::TcpListener::bind(&addr)
+                .map_err(|e| Error::io(msg!("server.listening_on", addr = &addr), e))?;
             let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
             // Not translated: scripts and tests read the address from this line.
             emit(out, &format!("web view on http://{bound}\n"))?;
@@ -1619,29 +1811,72 @@ fn cmd_serve(ctx: &Ctx, listen: Option<&str>, http: Option<&str>, out: &mut Out)
         }
         None => None,
     };
-    planledger_server::serve_with(&dir, listen, front, out)
+    planledger_server::serve_options(&dir, &options, front, out)
 }
 
 fn cmd_backup(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
     let store = open_existing(&ctx.dir(), ctx.lang)?;
-    let (partial, f) = create_partial_backup(file)?;
-    let written = {
-        let mut w = std::io::BufWriter::new(f);
-        planledger::backup::write(&*store, &mut w).and_then(|_| {
-            let f = w.into_inner().map_err(|e| Error::io(msg!("backup.writing"), e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(msg!("backup.writing"), e))
-        })
-    };
+    write_archive(ctx, file, Archive::Backup, out, &mut |w| planledger::backup::write(&*store, w).map(|_| ()))
+}
+
+fn cmd_export_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    write_archive(ctx, file, Archive::Log, out, &mut |w| planledger::backup::write_log(&*store, w).map(|_| ()))
+}
+
+fn cmd_bundle(ctx: &Ctx, as_of: Option<&str>, file: &Path, out: &mut Out) -> Result<()> {
+    let as_of = as_of.map(AsOf::parse).transpose()?;
+    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    write_archive(ctx, file, Archive::Bundle, out, &mut |w| planledger::bundle::write(&*store, as_of, w).map(|_| ()))
+}
+
+/// The files `backup`, `export-log` and `bundle` write; each is read back into a scratch
+/// store and checked before it is put in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Archive {
+    Backup,
+    Log,
+    Bundle,
+}
+
+impl Archive {
+    /// A backup holds the ledger's signing key: readable by its owner only.
+    fn mode(self) -> u32 {
+        if self == Archive::Backup {
+            0o600
+        } else {
+            0o644
+        }
+    }
+
+    /// A backup and a bundle are always compressed; a log when its name asks for it.
+    pub(crate) fn compressed(self, file: &Path) -> bool {
+        self != Archive::Log || file.extension().is_some_and(|e| e == "zst")
+    }
+}
+
+/// Writes `file` through `write`, then checks it (`finish_archive`).
+pub(crate) fn write_archive(
+    ctx: &Ctx,
+    file: &Path,
+    kind: Archive,
+    out: &mut Out,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<()> {
+    let (partial, f) = create_partial(file, kind)?;
+    let written = planledger::backup::FileWriter::new(f, kind.compressed(file)).and_then(|mut w| {
+        write(&mut w)?;
+        w.finish()
+    });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    finish_backup(ctx, &partial, file, out)
+    finish_archive(ctx, &partial, file, kind, out)
 }
 
-/// The file a backup is written to before it is checked: beside `file`, hidden, 0600 (it
-/// holds the ledger's key).
-pub(crate) fn create_partial_backup(file: &Path) -> Result<(PathBuf, std::fs::File)> {
+/// The file an archive is written to before it is checked: beside `file`, hidden.
+pub(crate) fn create_partial(file: &Path, kind: Archive) -> Result<(PathBuf, std::fs::File)> {
     use std::os::unix::fs::OpenOptionsExt;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = file.with_file_name(format!(".{name}.partial"));
@@ -1649,23 +1884,26 @@ pub(crate) fn create_partial_backup(file: &Path) -> Result<(PathBuf, std::fs::Fi
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(kind.mode())
         .open(&partial)
         .map_err(|e| Error::io(msg!("io.cannot_write", path = file.display()), e))?;
     Ok((partial, f))
 }
 
-/// Checks the backup written to `partial` by restoring it into a scratch store beside it
-/// (every hash, the head and the Merkle root its header states, and `verify`), then puts it
-/// in place as `file` and says what it holds. A backup that does not check is removed.
-pub(crate) fn finish_backup(ctx: &Ctx, partial: &Path, file: &Path, out: &mut Out) -> Result<()> {
+/// Checks the archive written to `partial` by reading it back into a scratch store beside
+/// it (every hash, the head and the Merkle root its header states, `verify`, and for a
+/// bundle its signed tree head and contents), then puts it in place as `file` and says
+/// what it holds. An archive that does not check is removed.
+pub(crate) fn finish_archive(ctx: &Ctx, partial: &Path, file: &Path, kind: Archive, out: &mut Out) -> Result<()> {
     let io = |e| Error::io(msg!("io.cannot_write", path = file.display()), e);
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let scratch = file.with_file_name(format!(".{name}.check"));
     let _ = std::fs::remove_dir_all(&scratch);
-    let checked = std::fs::File::open(partial)
-        .map_err(io)
-        .and_then(|f| planledger::backup::restore(&mut std::io::BufReader::new(f), &scratch));
+    let checked = planledger::backup::open_file(partial).and_then(|mut input| match kind {
+        Archive::Backup => planledger::backup::restore(&mut *input, &scratch),
+        Archive::Log => planledger::backup::import_log(&mut *input, &scratch),
+        Archive::Bundle => planledger::bundle::open(&mut *input, &scratch).map(|b| b.summary),
+    });
     let _ = std::fs::remove_dir_all(&scratch);
     let summary = checked.inspect_err(|_| {
         let _ = std::fs::remove_file(partial);
@@ -1677,32 +1915,41 @@ pub(crate) fn finish_backup(ctx: &Ctx, partial: &Path, file: &Path, out: &mut Ou
     if ctx.json {
         return emit_json(out, &json!({"events": summary.events, "head": summary.head, "root": summary.root}));
     }
-    let m = msg!(
-        "cli.backup_done",
-        file = file.display(),
-        events = summary.events,
-        head = &summary.head,
-        root = &summary.root
-    );
+    let (file, events, head, root) = (file.display(), summary.events, &summary.head, &summary.root);
+    let m = match kind {
+        Archive::Backup => msg!("cli.backup_done", file = file, events = events, head = head, root = root),
+        Archive::Log => msg!("cli.export_log_done", file = file, events = events, head = head, root = root),
+        Archive::Bundle => msg!("cli.bundle_done", file = file, events = events, head = head, root = root),
+    };
     emit(out, &(m.render(ctx.lang) + "\n"))
 }
 
 fn cmd_restore(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let f = std::fs::File::open(file).map_err(|e| Error::io(msg!("io.cannot_read", path = file.display()), e))?;
     let dir = ctx.dir();
-    let summary = planledger::backup::restore(&mut std::io::BufReader::new(f), &dir)
+    let summary = planledger::backup::open_file(file)
+        .and_then(|mut input| planledger::backup::restore(&mut *input, &dir))
         .map_err(|e| e.in_file(&file.display().to_string()))?;
+    let (d, events, head, root) = (dir.display(), summary.events, &summary.head, &summary.root);
+    let done = msg!("cli.restore_done", dir = d, events = events, head = head, root = root);
+    read_back_done(ctx, &summary, done, out)
+}
+
+fn cmd_import_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
+    let dir = ctx.dir();
+    let summary = planledger::backup::open_file(file)
+        .and_then(|mut input| planledger::backup::import_log(&mut *input, &dir))
+        .map_err(|e| e.in_file(&file.display().to_string()))?;
+    let (d, events, head, root) = (dir.display(), summary.events, &summary.head, &summary.root);
+    let done = msg!("cli.import_log_done", dir = d, events = events, head = head, root = root);
+    read_back_done(ctx, &summary, done, out)
+}
+
+/// What `restore` and `import-log` print once the store is in place.
+fn read_back_done(ctx: &Ctx, summary: &planledger::backup::Summary, done: Msg, out: &mut Out) -> Result<()> {
     if ctx.json {
         return emit_json(out, &json!({"events": summary.events, "head": summary.head, "root": summary.root}));
     }
-    let m = msg!(
-        "cli.restore_done",
-        dir = dir.display(),
-        events = summary.events,
-        head = &summary.head,
-        root = &summary.root
-    );
-    emit(out, &(m.render(ctx.lang) + "\n"))
+    emit(out, &(done.render(ctx.lang) + "\n"))
 }
 
 fn cmd_completions(shell: &str, out: &mut Out) -> Result<()> {

@@ -30,6 +30,13 @@ impl tonic::service::Interceptor for LangHeader {
     }
 }
 
+/// Where the server is, and the TLS files to reach it with (`--ca`, `--client-cert`,
+/// `--client-key`).
+pub struct Target {
+    pub url: String,
+    pub tls: server::tls::ClientFiles,
+}
+
 pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
     // Commands that never need a server run here, as they would locally.
     match &cli.command {
@@ -41,16 +48,24 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Export(_) | Cmd::Report(_) | Cmd::Chart(_) => return Err(Error::invalid(msg!("remote.local_only_reads"))),
         Cmd::TimeZone { .. } => return Err(Error::invalid(msg!("remote.time_zone_local"))),
         Cmd::Demo => return Err(Error::invalid(msg!("remote.demo_local"))),
-        Cmd::Serve { .. } => return Err(Error::invalid(msg!("remote.serve_no_server"))),
+        Cmd::Serve(_) => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         Cmd::WebToken(_) => return Err(Error::invalid(msg!("remote.web_token_local"))),
-        Cmd::Restore { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
+        Cmd::Restore { .. } | Cmd::ImportLog { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io(msg!("remote.starting_runtime"), e))?;
-    runtime.block_on(run_async(cli, url, out))
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let tls = server::tls::ClientFiles {
+        ca: cli.ca.clone().or_else(|| env("PLANLEDGER_CA")),
+        cert: cli.client_cert.clone().or_else(|| env("PLANLEDGER_CLIENT_CERT")),
+        key: cli.client_key.clone().or_else(|| env("PLANLEDGER_CLIENT_KEY")),
+    };
+    let target = Target { url: url.to_string(), tls };
+    let _ = LANG.set(cli::user_lang(cli.lang.as_deref())?);
+    runtime.block_on(run_async(cli, &target, out))
 }
 
 /// The exit code for a status a server sent: the same the local command exits with.
@@ -66,22 +81,68 @@ pub fn exit_of(s: &tonic::Status) -> i32 {
 }
 
 fn remote_error(s: tonic::Status) -> Error {
+    // A status with a cause was made here, from a failed connection, not sent by the server.
+    if std::error::Error::source(&s).is_some() {
+        let lang = LANG.get().copied().unwrap_or(Lang::En);
+        return Error::Remote {
+            code: exit::UNAVAILABLE,
+            message: msg!(
+                "remote.connection_failed",
+                error = with_causes(s.message().to_string(), std::error::Error::source(&s))
+            )
+            .render(lang),
+        };
+    }
     Error::Remote { code: exit_of(&s), message: s.message().to_string() }
 }
 
-/// Connects to the server at `url`; a failure is said in `lang` (it is this client's error,
-/// not the server's).
-async fn connect(url: &str, lang: Lang) -> Result<Client> {
-    let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
-    let unreachable = |e: &dyn std::fmt::Display| Error::Remote {
-        code: exit::UNAVAILABLE,
-        message: msg!("remote.cannot_reach", url = &url, error = e.to_string()).render(lang),
+/// The language of this run's own errors (one run per process).
+static LANG: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+
+/// An error and its causes on one line (a TLS failure is in the causes of tonic's
+/// "transport error").
+fn causes(e: &dyn std::error::Error) -> String {
+    with_causes(e.to_string(), e.source())
+}
+
+fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text.replace('\n', " ")
+}
+
+/// Connects to the server at `url` (https:// with the TLS files, which a URL without a
+/// scheme then implies); a failure is said in `lang` (it is this client's error, not the
+/// server's).
+async fn connect(target: &Target, lang: Lang) -> Result<Client> {
+    let tls = target.tls.config()?;
+    let url = match (target.url.contains("://"), &tls) {
+        (true, _) => target.url.clone(),
+        (false, Some(_)) => format!("https://{}", target.url),
+        (false, None) => format!("http://{}", target.url),
     };
-    let channel = tonic::transport::Endpoint::from_shared(url.clone())
-        .map_err(|e| unreachable(&e))?
-        .connect()
-        .await
-        .map_err(|e| unreachable(&e))?;
+    let https = url.starts_with("https://");
+    if https && target.tls.ca.is_none() {
+        return Err(Error::invalid(msg!("remote.https_needs_ca", url = &url)));
+    }
+    if !https && tls.is_some() {
+        return Err(Error::invalid(msg!("remote.tls_needs_https", url = &url)));
+    }
+    let unreachable = |e: &dyn std::error::Error| Error::Remote {
+        code: exit::UNAVAILABLE,
+        message: msg!("remote.cannot_reach", url = &url, error = causes(e)).render(lang),
+    };
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone()).map_err(|e| unreachable(&e))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls).map_err(|e| unreachable(&e))?;
+    }
+    let channel = endpoint.connect().await.map_err(|e| unreachable(&e))?;
     let header = tonic::metadata::MetadataValue::from_static(lang.tag());
     Ok(proto::ledger_client::LedgerClient::with_interceptor(channel, LangHeader(header)))
 }
@@ -154,7 +215,7 @@ async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<pl
         .collect()
 }
 
-async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
+async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
     let pair = cli::key_pair(&cli.key)?;
     let json = cli.json;
     let (lang, lang_given) = (cli::user_lang(cli.lang.as_deref())?, cli.lang.is_some());
@@ -237,24 +298,24 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             // checked here by restoring it, as a local backup is.
             let mut client = connect(url, lang).await?;
             let req = signed(pair.as_ref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
-            let mut stream = client.backup(req).await.map_err(remote_error)?.into_inner();
-            let (partial, f) = cli::create_partial_backup(&file)?;
-            let mut w = std::io::BufWriter::new(f);
-            let received: Result<()> = async {
-                while let Some(piece) = stream.next().await {
-                    std::io::Write::write_all(&mut w, &piece.map_err(remote_error)?.data)
-                        .map_err(|e| Error::io(msg!("backup.writing"), e))?;
-                }
-                let f = w.into_inner().map_err(|e| Error::io(msg!("backup.writing"), e.into_error()))?;
-                f.sync_all().map_err(|e| Error::io(msg!("backup.writing"), e))
-            }
-            .await;
-            if let Err(e) = received {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given };
-            cli::finish_backup(&ctx, &partial, &file, out)?;
+            let stream = client.backup(req).await.map_err(remote_error)?.into_inner();
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            receive_archive(stream, &ctx, &file, cli::Archive::Backup, out).await?;
+        }
+        Cmd::ExportLog { out: file } => {
+            let mut client = connect(url, lang).await?;
+            let req = signed(pair.as_ref(), Rpc::ExportLog, proto::ExportLogRequest { auth: None })?;
+            let stream = client.export_log(req).await.map_err(remote_error)?.into_inner();
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            receive_archive(stream, &ctx, &file, cli::Archive::Log, out).await?;
+        }
+        Cmd::Bundle { as_of, out: file } => {
+            let mut client = connect(url, lang).await?;
+            let req = proto::BundleRequest { auth: None, as_of: as_of.unwrap_or_default() };
+            let req = signed(pair.as_ref(), Rpc::Bundle, req)?;
+            let stream = client.bundle(req).await.map_err(remote_error)?.into_inner();
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            receive_archive(stream, &ctx, &file, cli::Archive::Bundle, out).await?;
         }
         Cmd::Subscribe { from, count } => {
             let mut client = connect(url, lang).await?;
@@ -279,7 +340,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
             }
         }
         command => {
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given };
+            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
             return question(url, pair.as_ref(), &ctx, command, out).await.map(|()| exit::OK);
         }
     }
@@ -287,7 +348,7 @@ async fn run_async(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
 }
 
 async fn dept_change(
-    url: &str,
+    url: &Target,
     pair: Option<&KeyPair>,
     actor: String,
     command: Command,
@@ -312,7 +373,7 @@ async fn dept_change(
 
 /// A read command as a typed request, answered by the server; prints what the local command
 /// prints, and writes `--out` files here.
-async fn question(url: &str, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, out: &mut Out<'_>) -> Result<()> {
+async fn question(url: &Target, pair: Option<&KeyPair>, ctx: &Ctx, command: Cmd, out: &mut Out<'_>) -> Result<()> {
     let json = ctx.json;
     let mut client = connect(url, ctx.lang).await?;
     let stream = match command {
@@ -473,4 +534,30 @@ fn diff_side(arg: Option<&str>) -> Result<proto::DiffSide> {
         planledger::read::DiffSide::Ledger(_) => Side::AsOf(arg.unwrap_or_default().to_string()),
     };
     Ok(proto::DiffSide { side: Some(side) })
+}
+
+/// Writes a backup, exported log or bundle streamed by the server into `file` (compressed
+/// here as a local one would be), then checks it by reading it back, as a local one is.
+async fn receive_archive(
+    mut stream: tonic::Streaming<proto::Output>,
+    ctx: &Ctx,
+    file: &std::path::Path,
+    kind: cli::Archive,
+    out: &mut Out<'_>,
+) -> Result<()> {
+    let (partial, f) = cli::create_partial(file, kind)?;
+    let received: Result<()> = async {
+        let mut w = planledger::backup::FileWriter::new(f, kind.compressed(file))?;
+        while let Some(piece) = stream.next().await {
+            std::io::Write::write_all(&mut w, &piece.map_err(remote_error)?.data)
+                .map_err(|e| Error::io(msg!("backup.writing"), e))?;
+        }
+        w.finish()
+    }
+    .await;
+    if let Err(e) = received {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    cli::finish_archive(ctx, &partial, file, kind, out)
 }

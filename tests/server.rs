@@ -722,10 +722,21 @@ fn the_role_by_rpc_table_holds_against_a_real_server() {
                         .await
                         .map(|_| ()),
                 ),
+                ("Backup", c.backup(wire::sign(key, "Backup", proto::BackupRequest::default())).await.map(|_| ())),
+                (
+                    "ExportLog",
+                    c.export_log(wire::sign(key, "ExportLog", proto::ExportLogRequest::default())).await.map(|_| ()),
+                ),
+                ("Bundle", c.bundle(wire::sign(key, "Bundle", proto::BundleRequest::default())).await.map(|_| ())),
             ];
-            assert_eq!(outcomes.len(), 15, "every RPC of the service is in the table");
+            assert_eq!(outcomes.len(), 18, "every RPC of the service is in the table");
             for (rpc, outcome) in outcomes {
-                let allowed = if rpc == "Append" { may_append } else { may_read };
+                let allowed = match rpc {
+                    "Append" => may_append,
+                    "Backup" => who == "coordinator",
+                    "ExportLog" | "Bundle" => who == "coordinator" || who == "auditor",
+                    _ => may_read,
+                };
                 match (&outcome, allowed) {
                     (Ok(()), true) => {}
                     (Err(s), false) if s.code() == tonic::Code::PermissionDenied => {}
@@ -734,7 +745,7 @@ fn the_role_by_rpc_table_holds_against_a_real_server() {
                 rows += 1;
             }
         }
-        assert_eq!(rows, 75);
+        assert_eq!(rows, 90);
     });
     drop(srv);
     env.assert_verifies();
@@ -1077,4 +1088,63 @@ fn a_backup_through_the_server_while_writers_append_restores_every_acknowledged_
     }
     let v = output(Command::new(BIN).arg("--store").arg(&restored).args(["--json", "verify"]).output().unwrap());
     assert_eq!(v.code, 0, "{}", v.stderr);
+}
+
+/// An auditor takes the whole log and an audit bundle through the server, without access
+/// to its machine: the exported log imports to the server's log byte for byte; the bundle,
+/// signed by the server's ledger key, verifies on a machine with no store and answers as
+/// the ledger did at that point. A department may take neither; an unsigned request neither.
+#[test]
+fn an_auditor_takes_the_exported_log_and_a_bundle_through_the_server() {
+    let (env, keys) = bootstrap();
+    let key = env.run(&["key"]).ok().stdout;
+    let local_log = env.run(&["log", "--json"]).ok().stdout;
+    // The point: the first key registered, after the plan's import.
+    let point = local_log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["type"] == "key-registered")
+        .map(|v| v["seq"].as_u64().unwrap().to_string())
+        .unwrap();
+    let then = env.run(&["summary", "--year", "2022", "--json", "--as-of", &point]).ok().stdout;
+    let srv = start(&env);
+    let log = env.tmp.path().join("台账日志.jsonl.zst");
+    let bundle = env.tmp.path().join("审计包.plbundle");
+    for (who, code, says) in [(Some(keys.housing.as_str()), 4, "is not open to that role"), (None, 4, "must be signed")]
+    {
+        remote(&srv, who, &["export-log", "--out", path_str(&log)]).fails(code, says);
+        remote(&srv, who, &["bundle", "--out", path_str(&bundle)]).fails(code, says);
+    }
+    assert!(!log.exists() && !bundle.exists(), "nothing written");
+    let said = remote(&srv, Some(&keys.auditor), &["--json", "export-log", "--out", path_str(&log)]).ok().json();
+    remote(&srv, Some(&keys.auditor), &["bundle", "--as-of", &point, "--out", path_str(&bundle)]).ok();
+    drop(srv);
+    let imported = env.tmp.path().join("imported");
+    let r =
+        output(Command::new(BIN).arg("--store").arg(&imported).args(["import-log", path_str(&log)]).output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let imported_log =
+        output(Command::new(BIN).arg("--store").arg(&imported).args(["log", "--json"]).output().unwrap());
+    assert!(imported_log.stdout == local_log, "the same events, byte for byte");
+    assert!(said["events"].as_u64().unwrap() > point.parse::<u64>().unwrap());
+    // The auditor's machine: no store, only the bundle.
+    let nowhere = env.tmp.path().join("no-store");
+    let on_bundle = |args: &[&str]| {
+        output(Command::new(BIN).arg("--store").arg(&nowhere).arg("--bundle").arg(&bundle).args(args).output().unwrap())
+    };
+    let v = on_bundle(&["--json", "verify"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let v = v.json();
+    assert_eq!(v["bundle"]["tree_head"]["size"].to_string(), point);
+    assert_eq!(
+        v["bundle"]["tree_head"]["public_key"].as_str().unwrap(),
+        key.trim(),
+        "signed by the server's ledger key"
+    );
+    let s = on_bundle(&["summary", "--year", "2022", "--json"]);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert_eq!(s.stdout, then, "the summary as the ledger had it then");
+    let audit = on_bundle(&["audit", "--json"]);
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    assert!(!nowhere.exists());
 }

@@ -814,3 +814,141 @@ pub fn run_web(cfg: &Config) -> Report {
     ));
     report
 }
+
+/// The planledger binary of this build (`cargo build --release` first): beside the bench's
+/// own directory, `target/release/planledger`.
+fn cli_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).map(|d| d.join("planledger")).unwrap();
+    assert!(bin.exists(), "{} is missing: run `cargo build --release` first", bin.display());
+    bin
+}
+
+/// Runs the CLI once, as a clerk would: a new process, timed whole (spawn to exit), with its
+/// peak resident memory. Started from a small process of its own (`--cli-once`, this bench
+/// again): a child's ru_maxrss counts the memory of the process it was forked from, and this
+/// one holds a ledger's state.
+fn cli_once(bin: &Path, args: &[&str], now: &str) -> (Duration, u64) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--cli-once")
+        .arg(bin)
+        .args(args)
+        .env("PLANLEDGER_NOW", now)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut words = text.split_whitespace().map(|w| w.parse::<u64>().unwrap());
+    (Duration::from_nanos(words.next().unwrap()), words.next().unwrap())
+}
+
+/// `--cli-once BIN ARGS…`: runs BIN once and prints its wall time (ns) and peak RSS (KiB,
+/// wait4's ru_maxrss).
+// wait4 reaps the child (std's `Child::wait` cannot give its rusage).
+#[allow(clippy::zombie_processes)]
+pub fn cli_once_here(bin: &str, args: &[String]) -> String {
+    let t = Instant::now();
+    let child = std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our child's, not yet waited for; both pointers are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let spent = t.elapsed();
+    assert_eq!(pid, child.id() as i32);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{args:?} failed");
+    format!("{} {}", spent.as_nanos(), usage.ru_maxrss)
+}
+
+/// What a clerk's command costs as the ledger grows: one CLI `submit` (open, decide,
+/// commit, fsync, exit) and two one-plan reads, each a new process of the release binary,
+/// on ledgers of `cfg.events` and `cfg.pit_events` events shaped as many small plans (370
+/// projects a year: ≥ 100 plans at 1 M). Figures: median wall time and the largest peak RSS
+/// of `CLI_ROUNDS` runs; the ratio compares the large ledger with the small one. Goal
+/// (#19): submit ≤ 50 ms and ≤ 64 MB at both sizes, within 1.5x of each other.
+pub fn run_cli(cfg: &Config) -> Report {
+    const CLI_ROUNDS: usize = 7;
+    let bin = cli_binary();
+    let shape = Workload { projects_per_year: 370, first_year: 1000, batch: 1_000 };
+    let mut report = Report::default();
+    // (events, plans, [(median wall, peak RSS KiB)] of submit, state --plan, summary --year)
+    type Measured = (u64, usize, [(Duration, u64); 3]);
+    let mut measured: Vec<Measured> = Vec::new();
+    for events in [cfg.events, cfg.pit_events] {
+        // Kept between runs (`rm -r DIR/cli-*` to make them again): the 10 M ledger takes
+        // minutes to write.
+        let dir = cfg.dir.join(format!("cli-{events}"));
+        let mut ledger = open_ledger(&dir);
+        if ledger.store().head().events() == 0 {
+            ledger.submit_batches(workload::ACTOR, shape.batches(events), &|_, _| None, &mut |_, _| {}).unwrap();
+        }
+        let store = ledger.store();
+        let n = store.head().events();
+        let global = checkpoint::state_at(store, n, Some(&[])).unwrap();
+        let plans: usize = global.years.values().map(Vec::len).sum();
+        let year = *global.years.keys().nth(global.years.len() / 2).unwrap();
+        let plan = format!("w-{year}");
+        let state = planledger::query::plans_at(store, n, std::slice::from_ref(&plan)).unwrap();
+        let project = state.plans.get(plan.as_str()).and_then(|p| p.projects.keys().next()).unwrap().to_string();
+        let now = planledger::model::Timestamp(store.head().last_recorded_at.0 + 86_400_000_000).to_string();
+        drop(ledger);
+        let d = dir.to_str().unwrap();
+        let year = year.to_string();
+        let mut runs: [Vec<(Duration, u64)>; 3] = Default::default();
+        for i in 0..CLI_ROUNDS {
+            let value = format!("{}.{i}", 100 + i);
+            let submit = [
+                "--store",
+                d,
+                "submit",
+                "--as",
+                "drc",
+                "revise-target",
+                "--project",
+                &project,
+                "--plan",
+                &plan,
+                "--value",
+                &value,
+                "--reason",
+                "bench",
+            ];
+            runs[0].push(cli_once(&bin, &submit, &now));
+            runs[1].push(cli_once(&bin, &["--store", d, "state", "--plan", &plan, "--json"], &now));
+            runs[2].push(cli_once(&bin, &["--store", d, "summary", "--year", &year, "--json"], &now));
+        }
+        let figures = runs.map(|r| (median(r.iter().map(|x| x.0).collect()), r.iter().map(|x| x.1).max().unwrap()));
+        measured.push((n, plans, figures));
+    }
+    let [(small, small_plans, a), (large, large_plans, b)] = [measured[0], measured[1]];
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let mib = |k: u64| format!("{:.0} MiB", k as f64 / 1024.0);
+    for (i, what) in ["CLI submit", "CLI state --plan", "CLI summary --year"].iter().enumerate() {
+        let goal_t = if i == 0 { "≤ 50 ms, ≤ 1.5x" } else { "-" };
+        let goal_m = if i == 0 { "≤ 64 MiB, ≤ 1.5x" } else { "-" };
+        report.row(
+            &format!("{what}: wall (at {} / {} events)", large, small),
+            ms(b[i].0),
+            ms(a[i].0),
+            Some(b[i].0.as_secs_f64() / a[i].0.as_secs_f64()),
+            goal_t,
+        );
+        report.row(
+            &format!("{what}: peak RSS (at {} / {} events)", large, small),
+            mib(b[i].1),
+            mib(a[i].1),
+            Some(b[i].1 as f64 / a[i].1 as f64),
+            goal_m,
+        );
+    }
+    report.notes.push(format!(
+        "Ledgers of {small} events ({small_plans} plans) and {large} events ({large_plans} plans), 370 projects a \
+         year; each figure the median (time) or the largest (RSS) of {CLI_ROUNDS} runs of the release binary."
+    ));
+    report
+}

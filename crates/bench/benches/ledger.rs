@@ -1,6 +1,8 @@
 //! `cargo bench -p planledger-bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N] [--group-commit]`
 //! (`--group-commit`: only the concurrent-writers measure; `--reads`: only appends while
-//! full reads run; `--web`: only the web view's pages, on `--events` events)
+//! full reads run; `--web`: only the web view's pages, on `--events` events; `--cli`: one CLI
+//! command's time and memory on ledgers of `--events` and `--pit-events` events, after
+//! `cargo build --release`)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench -p planledger-bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
@@ -15,6 +17,10 @@ fn main() {
     planledger_cli::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    if let Some(i) = args.iter().position(|a| a == "--cli-once") {
+        println!("{}", harness::cli_once_here(&args[i + 1], &args[i + 2..]));
+        return;
+    }
     if let Some(dir) = value("--replay-rss") {
         println!("{}", harness::replay_rss(std::path::Path::new(&dir)));
         return;
@@ -33,7 +39,9 @@ fn main() {
     if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
         cfg.pit_events = n;
     }
-    let report = if args.iter().any(|a| a == "--web") {
+    let report = if args.iter().any(|a| a == "--cli") {
+        harness::run_cli(&cfg)
+    } else if args.iter().any(|a| a == "--web") {
         harness::run_web(&cfg)
     } else if args.iter().any(|a| a == "--group-commit") {
         harness::run_group_commit(&cfg)

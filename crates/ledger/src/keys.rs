@@ -12,6 +12,9 @@ use crate::codec::hex;
 use crate::error::{Error, Result};
 
 pub const KEY_FILE: &str = "ledger.key";
+/// The ledger's public key alone, in a store read back from an exported log or a bundle:
+/// such a store can be read and verified, but cannot sign, so it is never given a new key.
+pub const PUBLIC_FILE: &str = "ledger.pub";
 
 pub struct LedgerKey {
     signing: SigningKey,
@@ -47,6 +50,9 @@ impl LedgerKey {
             Ok(text) => {
                 let seed = unhex32("ledger.key", &text).map_err(|e| e.at(path.display().to_string()))?;
                 Ok(LedgerKey { signing: SigningKey::from_bytes(&seed) })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.join(PUBLIC_FILE).exists() => {
+                Err(Error::invalid(msg!("keys.public_only", dir = dir.display())))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut seed = [0u8; 32];
@@ -87,8 +93,33 @@ pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> 
     key.verify_strict(message, &sig).is_ok()
 }
 
+/// The ledger's public key: from its signing key, or, in a store that holds only the public
+/// key (read back from an exported log or a bundle), from that. `None` if it has neither.
+pub fn public_of(dir: &Path) -> Result<Option<[u8; 32]>> {
+    if dir.join(KEY_FILE).exists() {
+        return load(dir).map(|k| Some(k.public()));
+    }
+    let path = dir.join(PUBLIC_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => unhex32("ledger.pub", text.trim()).map(Some).map_err(|e| e.at(path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(msg!("io.reading", path = path.display()), e)),
+    }
+}
+
+/// Writes the ledger's public key alone into a store being read back (`PUBLIC_FILE`).
+pub fn save_public(dir: &Path, public: &[u8; 32]) -> Result<()> {
+    let path = dir.join(PUBLIC_FILE);
+    let io = |e| Error::io(msg!("io.writing", path = path.display()), e);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(io)?;
+    f.write_all(hex(public).as_bytes()).and_then(|()| f.sync_all()).map_err(io)
+}
+
 /// The store's key, which must exist: checking a signature must never make a new key.
 pub fn load(dir: &Path) -> Result<LedgerKey> {
+    if !dir.join(KEY_FILE).exists() && dir.join(PUBLIC_FILE).exists() {
+        return Err(Error::invalid(msg!("keys.public_only", dir = dir.display())));
+    }
     if !dir.join(KEY_FILE).exists() {
         return Err(Error::invalid(msg!("keys.no_ledger_key", dir = dir.display(), file = KEY_FILE)));
     }

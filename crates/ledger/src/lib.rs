@@ -12,6 +12,7 @@ extern crate planledger_core;
 
 pub mod audit;
 pub mod backup;
+pub mod bundle;
 pub mod commit;
 pub mod keys;
 pub mod ledger;

@@ -65,17 +65,22 @@ impl TreeHead {
 
 /// Signs the store's current tree head.
 pub fn tree_head(store: &dyn Store) -> Result<TreeHead> {
+    tree_head_at(store, store.head().events())
+}
+
+/// Signs the tree head of the log's first `size` events (a point the log has passed: what
+/// an audit bundle up to that point carries).
+pub fn tree_head_at(store: &dyn Store, size: u64) -> Result<TreeHead> {
     let key = keys::load(store.dir())?;
     let head = store.head();
-    let root = head.merkle.root();
-    let message = TreeHead::message(head.events(), &root, head.last_recorded_at);
-    Ok(TreeHead {
-        size: head.events(),
-        root,
-        recorded_at: head.last_recorded_at,
-        public_key: key.public(),
-        signature: key.sign(message.as_bytes()).to_vec(),
-    })
+    let (root, recorded_at) = if size == head.events() {
+        (head.merkle.root(), head.last_recorded_at)
+    } else {
+        let last = store.get(size)?.ok_or_else(|| Error::invalid(msg!("read.no_such_seq", seq = size)))?;
+        (merkle::root(&leaves(store, size)?), last.event.recorded_at)
+    };
+    let message = TreeHead::message(size, &root, recorded_at);
+    Ok(TreeHead { size, root, recorded_at, public_key: key.public(), signature: key.sign(message.as_bytes()).to_vec() })
 }
 
 /// Leaf hashes of the first `n` events, recomputed from the stored bytes.
@@ -177,8 +182,7 @@ pub fn check_tree_head(
     if !head.signature_ok() {
         return Ok(Err((0, msg!("proof.tree_head_signature_invalid"))));
     }
-    let key = keys::load(store.dir())?;
-    if key.public() != head.public_key {
+    if crate::read::ledger_key(store)? != head.public_key {
         return Ok(Err((0, msg!("proof.tree_head_other_key"))));
     }
     let n = store.head().events();

@@ -33,7 +33,14 @@ use planledger::read;
 use planledger::store::Store;
 use planledger::{msg, Lang, Msg};
 
+pub mod access;
 pub mod codec;
+pub mod config;
+pub mod metrics;
+pub mod tls;
+
+use access::{AccessLog, Entry, Outcome};
+use metrics::METRICS;
 
 pub mod proto {
     tonic::include_proto!("planledger.v1");
@@ -79,9 +86,32 @@ pub enum Rpc {
     Key,
     Proof,
     Backup,
+    ExportLog,
+    Bundle,
 }
 
 impl Rpc {
+    pub const ALL: [Rpc; 18] = [
+        Rpc::Append,
+        Rpc::Read,
+        Rpc::Subscribe,
+        Rpc::State,
+        Rpc::Summary,
+        Rpc::Audit,
+        Rpc::Show,
+        Rpc::Log,
+        Rpc::Snapshot,
+        Rpc::SnapshotVerify,
+        Rpc::Diff,
+        Rpc::Verify,
+        Rpc::Checkpoint,
+        Rpc::Key,
+        Rpc::Proof,
+        Rpc::Backup,
+        Rpc::ExportLog,
+        Rpc::Bundle,
+    ];
+
     /// The method name a request's signature covers.
     pub fn method(self) -> &'static str {
         match self {
@@ -101,16 +131,20 @@ impl Rpc {
             Rpc::Key => "Key",
             Rpc::Proof => "Proof",
             Rpc::Backup => "Backup",
+            Rpc::ExportLog => "ExportLog",
+            Rpc::Bundle => "Bundle",
         }
     }
 
     /// Whether a principal of `role` may make this call (docs/server.md's table). Every
     /// read is open to every registered principal; appending is not an auditor's; a backup
-    /// (it holds the ledger's signing key) is a coordinator's only.
+    /// (it holds the ledger's signing key) is a coordinator's only; the whole log, exported
+    /// or as an audit bundle, is a coordinator's or an auditor's.
     pub fn allows(self, role: Role) -> bool {
         match self {
             Rpc::Append => role != Role::Auditor,
             Rpc::Backup => role == Role::Coordinator,
+            Rpc::ExportLog | Rpc::Bundle => matches!(role, Role::Coordinator | Role::Auditor),
             _ => true,
         }
     }
@@ -138,6 +172,71 @@ struct Shared {
     registry: Mutex<Arc<Registry>>,
     /// Long reads run a few at a time, leaving a core to appends.
     reads: read::Gate,
+    /// Where each call is recorded.
+    log: AccessLog,
+}
+
+/// One gRPC call's record: counted and written to the access log when dropped, on whatever
+/// path the call ended (a panic on the way is `internal`).
+struct Call {
+    rpc: Rpc,
+    entry: Entry,
+    /// Set once, by what first knew how the call ended.
+    outcome: Option<Outcome>,
+    shared: Arc<Shared>,
+}
+
+impl Call {
+    fn new<T>(shared: &Arc<Shared>, rpc: Rpc, req: &Request<T>) -> Call {
+        Call { rpc, entry: Entry::new("grpc", rpc.method(), req.remote_addr()), outcome: None, shared: shared.clone() }
+    }
+
+    fn end(&mut self, outcome: Outcome) {
+        self.outcome.get_or_insert(outcome);
+    }
+
+    fn refused(&mut self, s: &Status) {
+        self.end(Outcome::of_code(s.code()));
+    }
+
+    /// Ends the call as `result` did.
+    fn ended<T>(&mut self, result: &Result<T, Status>) {
+        match result {
+            Ok(_) => self.end(Outcome::Ok),
+            Err(s) => self.refused(s),
+        }
+    }
+
+    /// The caller, once its signature verified against this registered key.
+    fn verified(&mut self, key: &[u8], p: &Principal) {
+        self.entry.principal = Some(p.name.clone());
+        self.entry.role = Some(p.role.as_str());
+        self.entry.key_id = Some(access::key_id(key));
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.entry.outcome = self.outcome.unwrap_or(Outcome::Internal);
+        METRICS.rpc(self.rpc, self.entry.outcome);
+        self.shared.log.write(&self.entry);
+    }
+}
+
+/// Counts an open subscription while it lives.
+struct Subscriber;
+
+impl Subscriber {
+    fn new() -> Subscriber {
+        METRICS.subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Subscriber
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        METRICS.subscribers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -236,7 +335,9 @@ signed!(
     CheckpointRequest,
     KeyRequest,
     ProofRequest,
-    BackupRequest
+    BackupRequest,
+    ExportLogRequest,
+    BundleRequest
 );
 
 impl Shared {
@@ -264,11 +365,22 @@ impl Shared {
 
     /// Checks a read request's signature, freshness and nonce, and that the principal's role
     /// may make the call; returns the principal.
-    fn authenticate<R: Signed>(&self, rpc: Rpc, r: &R) -> Result<String, Status> {
+    fn authenticate<R: Signed>(&self, rpc: Rpc, r: &R, call: &mut Call) -> Result<String, Status> {
+        // Until the signature verifies, a refusal is `unauthenticated` in the access log (the
+        // status stays PERMISSION_DENIED, as docs/server.md's table says).
+        let checked = self.check_request(rpc, r, call);
+        if checked.is_err() && call.entry.principal.is_none() {
+            call.end(Outcome::Unauthenticated);
+        }
+        checked
+    }
+
+    fn check_request<R: Signed>(&self, rpc: Rpc, r: &R, call: &mut Call) -> Result<String, Status> {
         let a = r.auth().ok_or_else(|| Status::permission_denied("requests to the server must be signed (--key)"))?;
         let key = <[u8; 32]>::try_from(a.public_key.as_slice())
             .map_err(|_| Status::permission_denied("the request's key is not 32 bytes (an ed25519 public key)"))?;
         let nonce = <[u8; NONCE_BYTES]>::try_from(a.nonce.as_slice()).map_err(|_| {
+            call.end(Outcome::Invalid);
             Status::invalid_argument(format!(
                 "the request's nonce is {} bytes; it must be exactly {NONCE_BYTES} random bytes",
                 a.nonce.len()
@@ -289,7 +401,14 @@ impl Shared {
         if !planledger::keys::verify_signature(&key, msg.as_bytes(), &a.signature) {
             return Err(Status::permission_denied("the request's signature does not verify"));
         }
+        let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        if !nonces.fresh(a.timestamp_micros, now.0, nonce) {
+            return Err(Status::permission_denied("replayed request refused (nonce already used)"));
+        }
+        drop(nonces);
+        call.verified(&key, &principal);
         if !rpc.allows(principal.role) {
+            call.end(Outcome::PermissionDenied);
             return Err(Status::permission_denied(format!(
                 "'{}' is {}; {} is not open to that role",
                 principal.name,
@@ -297,15 +416,11 @@ impl Shared {
                 rpc.method()
             )));
         }
-        let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
-        if !nonces.fresh(a.timestamp_micros, now.0, nonce) {
-            return Err(Status::permission_denied("replayed request refused (nonce already used)"));
-        }
         Ok(principal.name)
     }
 
     /// The role of the principal a submission's key is registered to, for `Append`.
-    fn check_append_role(&self, r: &proto::AppendRequest) -> Result<(), Status> {
+    fn check_append_role(&self, r: &proto::AppendRequest) -> Result<Arc<Registry>, Status> {
         let registry = self.registry();
         for s in &r.submissions {
             let Ok(key) = <[u8; 32]>::try_from(s.public_key.as_slice()) else { continue };
@@ -318,10 +433,10 @@ impl Shared {
                 }
             }
         }
-        Ok(())
+        Ok(registry)
     }
 
-    fn append(&self, r: proto::AppendRequest, lang: Lang) -> Result<proto::AppendResponse, Status> {
+    fn append(&self, r: proto::AppendRequest, lang: Lang, call: &mut Call) -> Result<proto::AppendResponse, Status> {
         let status_of = |e: &Error| status_in(e, lang);
         if r.submissions.len() > APPEND_SUBMISSIONS_MAX {
             return Err(Status::invalid_argument(format!(
@@ -329,7 +444,7 @@ impl Shared {
                 r.submissions.len()
             )));
         }
-        self.check_append_role(&r)?;
+        let registry = self.check_append_role(&r)?;
         let mut subs = Vec::new();
         let mut origins = Vec::new();
         if !r.plan_toml.is_empty() {
@@ -356,6 +471,7 @@ impl Shared {
             return Err(Status::invalid_argument("no submissions"));
         }
         if let Some(i) = subs.iter().position(|s| s.signature.is_none()) {
+            call.end(Outcome::Unauthenticated);
             let e = Error::forbidden(msg!("server.unsigned_refused"));
             return Err(status_of(&match &origins[i] {
                 Some(o) => e.at(o.clone()),
@@ -363,7 +479,21 @@ impl Shared {
             }));
         }
         let expected = r.expected.iter().map(|x| (x.stream.clone(), x.version)).collect();
+        let started = std::time::Instant::now();
         let acks = self.group.submit_with(&r.actor, subs, origins, expected).map_err(|e| status_of(&e))?;
+        METRICS.commit.observe(started.elapsed());
+        // Acknowledged: the ledger verified every signature against its principal's key.
+        if let Some(first) = r.submissions.first() {
+            if let Some(p) = <[u8; 32]>::try_from(first.public_key.as_slice()).ok().and_then(|k| registry.keys.get(&k))
+            {
+                call.verified(&first.public_key, p);
+            }
+        }
+        let written: Vec<u64> = acks.iter().filter(|a| !a.duplicate).map(|a| a.seq).collect();
+        if let (Some(first), Some(last)) = (written.iter().min(), written.iter().max()) {
+            call.entry.seqs = Some((*first, *last));
+        }
+        METRICS.appends.fetch_add(written.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // The store's own head: no wait for the ledger, nor for the groups committing after ours.
         let head = self.group.store().next_seq() - 1;
         self.head.send_replace(head);
@@ -408,6 +538,8 @@ struct Sink {
     buf: Vec<u8>,
     /// The language of the request, for an error met while answering.
     lang: Lang,
+    /// The client went away before the answer was whole.
+    gone: bool,
 }
 
 /// A sink is where a backup is written: bytes go out in pieces as they come.
@@ -438,16 +570,28 @@ impl Sink {
     }
 
     fn send(&mut self, data: Vec<u8>) -> Result<()> {
-        self.tx
-            .blocking_send(Ok(proto::Output { data }))
-            .map_err(|_| Error::io(msg!("server.answering"), std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
+        self.tx.blocking_send(Ok(proto::Output { data })).map_err(|_| {
+            self.gone = true;
+            Error::io(msg!("server.answering"), std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+        })
     }
 
-    fn finish(mut self, result: Result<()>) {
+    /// Sends what is left, or the error the answer ended in; says how the call ended.
+    fn finish(mut self, result: Result<()>) -> Outcome {
         let rest = std::mem::take(&mut self.buf);
         let sent = if rest.is_empty() { Ok(()) } else { self.send(rest) };
-        if let (Ok(()), Err(e)) = (sent, result) {
-            let _ = self.tx.blocking_send(Err(status_in(&e, self.lang)));
+        if self.gone {
+            return Outcome::Cancelled;
+        }
+        match (sent, result) {
+            (Ok(()), Err(e)) => {
+                let status = status_in(&e, self.lang);
+                let outcome = Outcome::of_code(status.code());
+                let _ = self.tx.blocking_send(Err(status));
+                outcome
+            }
+            (Ok(()), Ok(())) => Outcome::Ok,
+            (Err(_), _) => Outcome::Cancelled,
         }
     }
 }
@@ -606,6 +750,21 @@ fn key_job(r: proto::KeyRequest) -> Result<Job> {
 fn backup_job(_: proto::BackupRequest) -> Result<Job> {
     Ok(Box::new(move |store, sink| {
         planledger::backup::write(store, sink)?;
+        Ok(())
+    }))
+}
+
+fn export_log_job(_: proto::ExportLogRequest) -> Result<Job> {
+    Ok(Box::new(move |store, sink| {
+        planledger::backup::write_log(store, sink)?;
+        Ok(())
+    }))
+}
+
+fn bundle_job(r: proto::BundleRequest) -> Result<Job> {
+    let as_of = (!r.as_of.is_empty()).then(|| AsOf::parse(&r.as_of)).transpose()?;
+    Ok(Box::new(move |store, sink| {
+        planledger::bundle::write(store, as_of, sink)?;
         Ok(())
     }))
 }
@@ -835,50 +994,115 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| Status::internal(format!("request failed: {e}")))
 }
 
+/// Sends the events `Read` asked for; says how it ended.
+async fn read_events(
+    shared: &Arc<Shared>,
+    r: &proto::ReadRequest,
+    tx: &mpsc::Sender<Result<proto::RecordedEvent, Status>>,
+) -> Outcome {
+    let head = *shared.head.borrow();
+    let mut next = r.from_seq.max(1);
+    let mut sent = 0u64;
+    while next <= head {
+        let to = (next + READ_BATCH - 1).min(head);
+        let s = shared.clone();
+        let stream = r.stream.clone();
+        let batch = match blocking(move || s.read_batch(next, to, &stream)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) | Err(e) => {
+                let outcome = Outcome::of_code(e.code());
+                let _ = tx.send(Err(e)).await;
+                return outcome;
+            }
+        };
+        for e in batch {
+            if r.max_count > 0 && sent >= r.max_count {
+                return Outcome::Ok;
+            }
+            if tx.send(Ok(e)).await.is_err() {
+                return Outcome::Cancelled;
+            }
+            sent += 1;
+        }
+        next = to + 1;
+    }
+    Outcome::Ok
+}
+
+/// Sends every event from `r.from_seq`, then each as it is written, until the client goes
+/// or the server stops; says how it ended.
+async fn subscribe_events(
+    shared: &Arc<Shared>,
+    r: &proto::SubscribeRequest,
+    tx: &mpsc::Sender<Result<proto::RecordedEvent, Status>>,
+) -> Outcome {
+    let mut heads = shared.head.subscribe();
+    let mut shutdown = shared.shutdown.clone();
+    // The next seq to send: catch-up and live read the same log, so the switch from
+    // one to the other can neither skip nor repeat an event.
+    let mut next = r.from_seq.max(1);
+    loop {
+        let head = *heads.borrow_and_update();
+        while next <= head {
+            let to = (next + READ_BATCH - 1).min(head);
+            let s = shared.clone();
+            let batch = match blocking(move || s.read_batch(next, to, "")).await {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) | Err(e) => {
+                    let outcome = Outcome::of_code(e.code());
+                    let _ = tx.send(Err(e)).await;
+                    return outcome;
+                }
+            };
+            for e in batch {
+                if tx.send(Ok(e)).await.is_err() {
+                    return Outcome::Cancelled;
+                }
+            }
+            next = to + 1;
+        }
+        tokio::select! {
+            changed = heads.changed() => if changed.is_err() { return Outcome::Ok },
+            _ = shutdown.changed() => return Outcome::Ok,
+            () = tx.closed() => return Outcome::Cancelled,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl LedgerRpc for Service {
     async fn append(&self, req: Request<proto::AppendRequest>) -> Result<Response<proto::AppendResponse>, Status> {
         let shared = self.shared.clone();
+        let mut call = Call::new(&shared, Rpc::Append, &req);
         let lang = lang_of(&req);
         let r = req.into_inner();
-        blocking(move || shared.append(r, lang)).await?.map(Response::new)
+        blocking(move || {
+            let answer = shared.append(r, lang, &mut call);
+            call.ended(&answer);
+            answer
+        })
+        .await?
+        .map(Response::new)
     }
 
     type ReadStream = EventStream;
 
     async fn read(&self, req: Request<proto::ReadRequest>) -> Result<Response<EventStream>, Status> {
+        let call = Call::new(&self.shared, Rpc::Read, &req);
         let r = req.into_inner();
         let shared = self.shared.clone();
         let checked = r.clone();
-        blocking(move || shared.authenticate(Rpc::Read, &checked).map(|_| ())).await??;
+        let mut call = blocking(move || {
+            let mut call = call;
+            shared.authenticate(Rpc::Read, &checked, &mut call).map(|_| call)
+        })
+        .await??;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let head = *shared.head.borrow();
-            let mut next = r.from_seq.max(1);
-            let mut sent = 0u64;
-            while next <= head {
-                let to = (next + READ_BATCH - 1).min(head);
-                let s = shared.clone();
-                let stream = r.stream.clone();
-                let batch = match blocking(move || s.read_batch(next, to, &stream)).await {
-                    Ok(Ok(b)) => b,
-                    Ok(Err(e)) | Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                for e in batch {
-                    if r.max_count > 0 && sent >= r.max_count {
-                        return;
-                    }
-                    if tx.send(Ok(e)).await.is_err() {
-                        return;
-                    }
-                    sent += 1;
-                }
-                next = to + 1;
-            }
+            // Every way out of the loop says how the call ended; running past it is success.
+            let ended = read_events(&shared, &r, &tx).await;
+            call.end(ended);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -886,42 +1110,21 @@ impl LedgerRpc for Service {
     type SubscribeStream = EventStream;
 
     async fn subscribe(&self, req: Request<proto::SubscribeRequest>) -> Result<Response<EventStream>, Status> {
+        let call = Call::new(&self.shared, Rpc::Subscribe, &req);
         let r = req.into_inner();
         let shared = self.shared.clone();
         let checked = r.clone();
-        blocking(move || shared.authenticate(Rpc::Subscribe, &checked).map(|_| ())).await??;
+        let mut call = blocking(move || {
+            let mut call = call;
+            shared.authenticate(Rpc::Subscribe, &checked, &mut call).map(|_| call)
+        })
+        .await??;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let mut heads = shared.head.subscribe();
-            let mut shutdown = shared.shutdown.clone();
-            // The next seq to send: catch-up and live read the same log, so the switch from
-            // one to the other can neither skip nor repeat an event.
-            let mut next = r.from_seq.max(1);
-            loop {
-                let head = *heads.borrow_and_update();
-                while next <= head {
-                    let to = (next + READ_BATCH - 1).min(head);
-                    let s = shared.clone();
-                    let batch = match blocking(move || s.read_batch(next, to, "")).await {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) | Err(e) => {
-                            let _ = tx.send(Err(e)).await;
-                            return;
-                        }
-                    };
-                    for e in batch {
-                        if tx.send(Ok(e)).await.is_err() {
-                            return;
-                        }
-                    }
-                    next = to + 1;
-                }
-                tokio::select! {
-                    changed = heads.changed() => if changed.is_err() { return },
-                    _ = shutdown.changed() => return,
-                }
-            }
+            let _counted = Subscriber::new();
+            let ended = subscribe_events(&shared, &r, &tx).await;
+            call.end(ended);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -939,6 +1142,8 @@ impl LedgerRpc for Service {
     type KeyStream = OutputStream;
     type ProofStream = OutputStream;
     type BackupStream = OutputStream;
+    type ExportLogStream = OutputStream;
+    type BundleStream = OutputStream;
 
     async fn state(&self, req: Request<proto::StateRequest>) -> Result<Response<OutputStream>, Status> {
         self.answer(Rpc::State, req, state_job).await
@@ -982,6 +1187,12 @@ impl LedgerRpc for Service {
     async fn backup(&self, req: Request<proto::BackupRequest>) -> Result<Response<OutputStream>, Status> {
         self.answer(Rpc::Backup, req, backup_job).await
     }
+    async fn export_log(&self, req: Request<proto::ExportLogRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::ExportLog, req, export_log_job).await
+    }
+    async fn bundle(&self, req: Request<proto::BundleRequest>) -> Result<Response<OutputStream>, Status> {
+        self.answer(Rpc::Bundle, req, bundle_job).await
+    }
 }
 
 impl Service {
@@ -994,11 +1205,17 @@ impl Service {
         job: fn(R) -> Result<Job>,
     ) -> Result<Response<OutputStream>, Status> {
         let lang = lang_of(&req);
+        let call = Call::new(&self.shared, rpc, &req);
         let r = req.into_inner();
         let shared = self.shared.clone();
-        let job = blocking(move || -> Result<Job, Status> {
-            shared.authenticate(rpc, &r)?;
-            job(r).map_err(|e| status_in(&e, lang))
+        let (job, mut call) = blocking(move || -> Result<(Job, Call), Status> {
+            let mut call = call;
+            shared.authenticate(rpc, &r, &mut call)?;
+            let job = job(r).map_err(|e| status_in(&e, lang));
+            if let Err(s) = &job {
+                call.refused(s);
+            }
+            Ok((job?, call))
         })
         .await??;
         let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
@@ -1010,9 +1227,9 @@ impl Service {
         let spawned = std::thread::Builder::new().name("planledger-read".into()).spawn(move || {
             read::lower_thread_priority();
             let _pass = shared.reads.enter();
-            let mut sink = Sink { tx, buf: Vec::new(), lang };
+            let mut sink = Sink { tx, buf: Vec::new(), lang, gone: false };
             let result = job(shared.group.store(), &mut sink);
-            sink.finish(result);
+            call.end(sink.finish(result));
         });
         if let Err(e) = spawned {
             let _ = failed.try_send(Err(Status::unavailable(format!("cannot start a reader thread: {e}"))));
@@ -1035,6 +1252,12 @@ impl Reader {
         let _pass = self.0.reads.enter();
         f(self.0.group.store())
     }
+
+    /// Records a front end's request: in the access log, and counted by outcome.
+    pub fn record(&self, entry: &Entry) {
+        METRICS.web(entry.outcome);
+        self.0.log.write(entry);
+    }
 }
 
 /// A front end to run in the server's runtime: given the reader and the shutdown signal
@@ -1042,6 +1265,24 @@ impl Reader {
 pub type FrontEnd = Box<
     dyn FnOnce(Reader, watch::Receiver<bool>) -> Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send,
 >;
+
+/// How `serve` runs beyond the store: where it listens, TLS, the metrics and access log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The gRPC address (absent: the front end alone).
+    pub listen: Option<String>,
+    /// TLS for gRPC.
+    pub tls: Option<tls::ServerFiles>,
+    /// The address of `/metrics` (plain HTTP).
+    pub metrics: Option<String>,
+    pub access_log: access::Destination,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { listen: None, tls: None, metrics: None, access_log: access::Destination::Stderr }
+    }
+}
 
 /// Serves the store at `dir` over gRPC on `listen`, and `front` beside it (the web view);
 /// either may be absent, not both.
@@ -1055,25 +1296,58 @@ pub fn serve_with(
     front: Option<FrontEnd>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
+    let options = Options { listen: listen.map(str::to_string), ..Options::default() };
+    serve_options(dir, &options, front, out)
+}
+
+/// Says on `out` where something listens (scripts and tests read these lines: not translated).
+fn announce(out: &mut dyn std::io::Write, line: &str) -> Result<()> {
+    writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| Error::io(msg!("io.writing_stdout"), e))
+}
+
+async fn bind(addr: &str, not_address: Msg) -> Result<tokio::net::TcpListener> {
+    let parsed: SocketAddr = addr.parse().map_err(|_| Error::invalid(not_address))?;
+    tokio::net::TcpListener::bind(parsed).await.map_err(|e| Error::io(msg!("server.listening_on", addr = parsed), e))
+}
+
+/// Serves as `options` say until SIGINT or SIGTERM: prints `metrics on http://ADDR` and
+/// `listening on ADDR` (gRPC; `listening on https://ADDR` with TLS) once bound.
+pub fn serve_options(
+    dir: &Path,
+    options: &Options,
+    front: Option<FrontEnd>,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    // Every file is read and checked before the store is opened or a port bound.
+    let tls = options.tls.as_ref().map(|t| t.config().map(|c| (t, c))).transpose()?;
+    let log = AccessLog::open(&options.access_log, dir)?;
     let ledger = Ledger::open(dir, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
+    planledger::wal::observe_fsync(metrics::observe_fsync);
     let head = ledger.store().head().events();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io(msg!("server.starting_runtime"), e))?;
     runtime.block_on(async move {
-        let listener = match listen {
-            Some(listen) => {
-                let addr: SocketAddr =
-                    listen.parse().map_err(|_| Error::invalid(msg!("server.listen_not_address", value = listen)))?;
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| Error::io(msg!("server.listening_on", addr = addr), e))?;
+        let mut builder = tonic::transport::Server::builder();
+        if let Some((files, config)) = tls {
+            builder = builder.tls_config(config).map_err(|e| files.refused(&e))?;
+        }
+        let metrics = match &options.metrics {
+            Some(addr) => {
+                let listener = bind(addr, msg!("server.metrics_not_address", value = addr)).await?;
                 let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
-                // Not translated: scripts and tests read the address from this line.
-                writeln!(out, "listening on {bound}")
-                    .and_then(|()| out.flush())
-                    .map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
+                announce(out, &format!("metrics on http://{bound}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
+        let listener = match &options.listen {
+            Some(listen) => {
+                let listener = bind(listen, msg!("server.listen_not_address", value = listen)).await?;
+                let bound = listener.local_addr().map_err(|e| Error::io(msg!("server.listening"), e))?;
+                let scheme = if options.tls.is_some() { "https://" } else { "" };
+                announce(out, &format!("listening on {scheme}{bound}"))?;
                 Some(listener)
             }
             None => None,
@@ -1087,6 +1361,7 @@ pub fn serve_with(
             nonces: Mutex::new(NonceCache::default()),
             registry: Mutex::new(Arc::new(Registry::default())),
             reads: read::Gate::for_this_machine(),
+            log,
         });
         let service = Service { shared: shared.clone() };
         let signal = async move {
@@ -1098,6 +1373,7 @@ pub fn serve_with(
             let _ = stop_tx.send(true);
         };
         let mut stopped = shared.shutdown.clone();
+        let metrics = metrics.map(|l| tokio::spawn(serve_metrics(l, shared.clone())));
         let front = front.map(|f| tokio::spawn(f(Reader(shared.clone()), shared.shutdown.clone())));
         let Some(listener) = listener else {
             // The front end alone: it serves until the signal.
@@ -1105,10 +1381,13 @@ pub fn serve_with(
             if let Some(front) = front {
                 front.await.map_err(|e| Error::io(msg!("server.serving"), std::io::Error::other(e.to_string())))??;
             }
+            if let Some(m) = metrics {
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, m).await;
+            }
             drop(shared);
             return Ok(());
         };
-        let serving = tonic::transport::Server::builder()
+        let serving = builder
             .add_service(LedgerServer::new(service).max_decoding_message_size(REQUEST_BYTES_MAX))
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal);
         // After the signal, connections get `SHUTDOWN_GRACE` to finish what they asked; a
@@ -1126,8 +1405,30 @@ pub fn serve_with(
         if let Some(front) = front {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, front).await;
         }
+        if let Some(m) = metrics {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, m).await;
+        }
         // Every request has finished; closing the ledger makes sled durable up to the end of the log.
         drop(shared);
         Ok(())
     })
+}
+
+/// `/metrics` on its own listener, plain HTTP, until the server stops.
+async fn serve_metrics(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.clone();
+    let head = shared.head.subscribe();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = METRICS.render(*head.borrow());
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text) }
+        }),
+    );
+    drop(shared);
+    let _ = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
 }

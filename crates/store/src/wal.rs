@@ -29,6 +29,17 @@ const RECORD_FORMAT: u8 = 1;
 
 /// Directory of the segments, inside the store's directory.
 pub const SEGMENTS_DIR: &str = "log";
+
+/// Told how long each commit's `fdatasync` took, when set: a server's metrics set it once
+/// (`observe_fsync`); the store knows nothing of what it is for.
+static FSYNC_OBSERVER: std::sync::OnceLock<fn(std::time::Duration)> = std::sync::OnceLock::new();
+
+/// Sets the function told each commit's `fdatasync` time (the first call wins; later calls
+/// are ignored). It runs on the writer's thread, after the sync: it must be cheap.
+pub fn observe_fsync(f: fn(std::time::Duration)) {
+    let _ = FSYNC_OBSERVER.set(f);
+}
+
 /// A segment is closed (and sled made durable) once it holds this many bytes.
 pub const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
@@ -281,7 +292,14 @@ impl Wal {
         rec[4..8].copy_from_slice(&crc.to_le_bytes());
         self.file
             .write_all(&rec)
-            .and_then(|()| self.file.sync_data())
+            .and_then(|()| {
+                let started = std::time::Instant::now();
+                self.file.sync_data()?;
+                if let Some(observe) = FSYNC_OBSERVER.get() {
+                    observe(started.elapsed());
+                }
+                Ok(())
+            })
             .map_err(|e| Error::io(msg!("io.appending", path = segment_path(&self.dir, self.segment).display()), e))?;
         self.len += rec.len() as u64;
         self.record = rec;

@@ -7,7 +7,8 @@
 //! `/login` (a form, or `/login?token=…` as a link), then held in an HttpOnly cookie, or
 //! sent as `Authorization: Bearer …`. A department sees every aggregate and the detail
 //! pages of its own projects; coordinators and auditors see everything. There is no write
-//! action. Every page view is one JSON line on stderr (the access log).
+//! action. Every request is one line of the server's access log (`planledger_server::access`:
+//! the token's holder and public id, never the token; the path, never the query).
 
 // Handlers refuse with an axum `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -76,8 +77,9 @@ pub async fn serve(
         .route("/proof", get(proof_form))
         .route("/exports", get(exports))
         .route("/download/:year/:file", get(download))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), record))
         .with_state(app);
-    axum::serve(listener, router)
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })
@@ -139,7 +141,7 @@ impl Params {
 }
 
 /// The grant behind the request's token (cookie or bearer), or the response that refuses it.
-fn who(app: &App, headers: &HeaderMap, path: &str) -> std::result::Result<tokens::Grant, Response> {
+fn who(app: &App, headers: &HeaderMap) -> std::result::Result<tokens::Grant, Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -157,7 +159,6 @@ fn who(app: &App, headers: &HeaderMap, path: &str) -> std::result::Result<tokens
     match grant {
         Some(g) => Ok(g),
         None => {
-            access_log(None, path, 401);
             // A browser goes to the login page; a script gets 401.
             let wants_html =
                 headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("html"));
@@ -179,21 +180,52 @@ impl axum::extract::FromRequestParts<App> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &App) -> Result<Viewer, Response> {
-        who(app, &parts.headers, parts.uri.path()).map(Viewer)
+        let grant = who(app, &parts.headers)?;
+        if let Some(seen) = parts.extensions.get::<Seen>() {
+            seen.set(&grant);
+        }
+        Ok(Viewer(grant))
     }
 }
 
-/// One line per page view on stderr: time, principal, role, path (never a query: a login
-/// link holds a token), status.
-fn access_log(grant: Option<&tokens::Grant>, path: &str, status: u16) {
-    let line = serde_json::json!({
-        "time": SystemClock.now().to_string(),
-        "principal": grant.map(|g| g.principal.as_str()),
-        "role": grant.map(|g| g.role.as_str()),
-        "path": path,
-        "status": status,
-    });
-    eprintln!("{line}");
+/// Whose token a request carried, once checked: filled by `Viewer` (or a login), read by
+/// `record` when the response is ready.
+#[derive(Clone, Default)]
+struct Seen(std::sync::Arc<std::sync::Mutex<Option<tokens::Grant>>>);
+
+impl Seen {
+    fn set(&self, grant: &tokens::Grant) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(grant.clone());
+    }
+
+    fn get(&self) -> Option<tokens::Grant> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// One line of the server's access log per request: peer, the token's holder, role and
+/// public id (never the token), the path (never the query: a login link holds a token), the
+/// status and its outcome, the time taken.
+async fn record(
+    State(app): State<App>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut entry = planledger_server::access::Entry::new("web", req.uri().path(), Some(peer));
+    let seen = Seen::default();
+    req.extensions_mut().insert(seen.clone());
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    if let Some(g) = seen.get() {
+        entry.principal = Some(g.principal);
+        entry.role = Some(g.role.as_str());
+        entry.key_id = Some(g.id);
+    }
+    entry.status = Some(status);
+    entry.outcome = planledger_server::access::Outcome::of_http(status);
+    app.reader.record(&entry);
+    response
 }
 
 /// Runs `f` on the store off the async threads.
@@ -212,19 +244,15 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// A page, or the error page for what went wrong (a bad parameter is the user's: 400).
-fn respond(grant: &tokens::Grant, path: &str, lang: Lang, page: Result<String>) -> Response {
+fn respond(lang: Lang, page: Result<String>) -> Response {
     match page {
-        Ok(body) => {
-            access_log(Some(grant), path, 200);
-            html(StatusCode::OK, body)
-        }
+        Ok(body) => html(StatusCode::OK, body),
         Err(e) => {
             let status = match e.root() {
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Invalid(_) | Error::Unknown { .. } | Error::Problems { .. } => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            access_log(Some(grant), path, status.as_u16());
             let body = format!(
                 "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>planledger</title></head><body><p>{}</p><p><a href=\"/\">{}</a></p></body></html>\n",
                 esc(&e.render(lang)),
@@ -257,7 +285,7 @@ fn next_page(next: Option<&str>) -> String {
     }
 }
 
-fn login_with(app: &App, token: Option<String>, lang: Lang, next: Option<&str>) -> Response {
+fn login_with(app: &App, seen: &Seen, token: Option<String>, lang: Lang, next: Option<&str>) -> Response {
     let Some(token) = token.filter(|t| !t.trim().is_empty() && t.len() <= TOKEN_TEXT_MAX) else {
         return html(StatusCode::OK, page::login(lang, None));
     };
@@ -266,25 +294,30 @@ fn login_with(app: &App, token: Option<String>, lang: Lang, next: Option<&str>) 
     let today = SystemClock.now().date_in(zone);
     match tokens::load(&app.dir).ok().and_then(|g| tokens::check(&g, &token, today)) {
         Some(g) => {
-            access_log(Some(&g), "/login", 303);
+            seen.set(&g);
             let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
             (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, next_page(next))]).into_response()
         }
-        None => {
-            access_log(None, "/login", 401);
-            html(StatusCode::UNAUTHORIZED, page::login(lang, Some(tr!(lang, "web.login.refused"))))
-        }
+        None => html(StatusCode::UNAUTHORIZED, page::login(lang, Some(tr!(lang, "web.login.refused")))),
     }
 }
 
-async fn login_link(State(app): State<App>, Query(p): Query<LoginParams>) -> Response {
+async fn login_link(
+    State(app): State<App>,
+    axum::Extension(seen): axum::Extension<Seen>,
+    Query(p): Query<LoginParams>,
+) -> Response {
     let lang = p.lang.as_deref().and_then(Lang::from_tag).unwrap_or(Lang::Zh);
-    login_with(&app, p.token, lang, p.next.as_deref())
+    login_with(&app, &seen, p.token, lang, p.next.as_deref())
 }
 
-async fn login_form(State(app): State<App>, Form(p): Form<LoginParams>) -> Response {
+async fn login_form(
+    State(app): State<App>,
+    axum::Extension(seen): axum::Extension<Seen>,
+    Form(p): Form<LoginParams>,
+) -> Response {
     let lang = p.lang.as_deref().and_then(Lang::from_tag).unwrap_or(Lang::Zh);
-    login_with(&app, p.token, lang, p.next.as_deref())
+    login_with(&app, &seen, p.token, lang, p.next.as_deref())
 }
 
 async fn logout() -> Response {
@@ -316,11 +349,11 @@ fn summary_query(p: &Params, year: i32, monthly: bool, by: Vec<String>) -> Resul
     Ok(read::SummaryQuery { year, plan: None, by, monthly, as_of: p.as_of()?, at: p.at()?, now: SystemClock.now() })
 }
 
-async fn home(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<Params>) -> Response {
+async fn home(State(app): State<App>, _: Viewer, Query(p): Query<Params>) -> Response {
     match read_store(&app, latest_year).await {
         Ok(Some(y)) => Redirect::to(&format!("/overview?year={y}&{}", p.keep())).into_response(),
-        Ok(None) => respond(&grant, "/", p.lang(), Err(Error::invalid(msg!("state.no_plans")))),
-        Err(e) => respond(&grant, "/", p.lang(), Err(e)),
+        Ok(None) => respond(p.lang(), Err(Error::invalid(msg!("state.no_plans")))),
+        Err(e) => respond(p.lang(), Err(e)),
     }
 }
 
@@ -409,7 +442,7 @@ async fn overview(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query
         Ok(frame(&p, &title, Some(year), &who).render(&body))
     }
     .await;
-    respond(&grant, "/overview", lang, page)
+    respond(lang, page)
 }
 
 /// 项目: the year's projects, filtered and sorted; names link to each project's page.
@@ -487,7 +520,7 @@ async fn projects(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query
         Ok(frame(&p, &title, Some(year), &who).render(&body))
     }
     .await;
-    respond(&grant, "/projects", lang, page)
+    respond(lang, page)
 }
 
 /// Orders rows by a column the page names (the order only: the figures are the ledger's).
@@ -643,7 +676,7 @@ async fn project(
         Ok(frame(&p, &title, Some(year), &who).render(&body))
     }
     .await;
-    respond(&grant, "/project", lang, page)
+    respond(lang, page)
 }
 
 /// The audit trail as a table: who, when, what, why, before → after, the key that signed.
@@ -754,7 +787,7 @@ async fn indicators(State(app): State<App>, Viewer(grant): Viewer, Query(p): Que
         Ok(frame(&p, &title, Some(year), &who).render(&body))
     }
     .await;
-    respond(&grant, "/indicators", lang, page)
+    respond(lang, page)
 }
 
 /// 校验: the chain verified now, the head, the signed tree head, proofs to download.
@@ -796,7 +829,7 @@ async fn verify(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<P
         Ok(frame(&p, &title, None, &who).render(&body))
     }
     .await;
-    respond(&grant, "/verify", lang, page)
+    respond(lang, page)
 }
 
 #[derive(Deserialize)]
@@ -805,24 +838,18 @@ struct ProofParams {
 }
 
 /// The proof form's answer: the proof of the seq typed in.
-async fn proof_form(Viewer(grant): Viewer, Query(q): Query<ProofParams>) -> Response {
+async fn proof_form(_: Viewer, Query(q): Query<ProofParams>) -> Response {
     match q.seq.as_deref().map(str::trim).and_then(|s| s.parse::<u64>().ok()) {
         Some(seq) => Redirect::to(&format!("/proof/{seq}")).into_response(),
-        None => respond(
-            &grant,
-            "/proof",
-            Lang::Zh,
-            Err(Error::invalid(msg!("web.proof_seq", value = q.seq.unwrap_or_default()))),
-        ),
+        None => respond(Lang::Zh, Err(Error::invalid(msg!("web.proof_seq", value = q.seq.unwrap_or_default())))),
     }
 }
 
 /// An inclusion proof of one event, as the JSON document `planledger proof` writes.
-async fn proof(State(app): State<App>, Viewer(grant): Viewer, Path(seq): Path<u64>) -> Response {
+async fn proof(State(app): State<App>, _: Viewer, Path(seq): Path<u64>) -> Response {
     let doc = read_store(&app, move |store| read::proof(store, &planledger::decide::EventRef::Seq(seq), None)).await;
     match doc {
         Ok((_, v)) => {
-            access_log(Some(&grant), "/proof", 200);
             let name = format!("attachment; filename=\"proof-{seq}.json\"");
             (
                 StatusCode::OK,
@@ -831,7 +858,7 @@ async fn proof(State(app): State<App>, Viewer(grant): Viewer, Path(seq): Path<u6
             )
                 .into_response()
         }
-        Err(e) => respond(&grant, "/proof", Lang::Zh, Err(e)),
+        Err(e) => respond(Lang::Zh, Err(e)),
     }
 }
 
@@ -863,12 +890,12 @@ async fn exports(State(app): State<App>, Viewer(grant): Viewer, Query(p): Query<
         Ok(frame(&p, &title, Some(year), &who).render(&body))
     }
     .await;
-    respond(&grant, "/exports", lang, page)
+    respond(lang, page)
 }
 
 async fn download(
     State(app): State<App>,
-    Viewer(grant): Viewer,
+    _: Viewer,
     Path((year, file)): Path<(i32, String)>,
     Query(p): Query<Params>,
 ) -> Response {
@@ -915,7 +942,6 @@ async fn download(
     .await;
     match bytes {
         Ok((bytes, kind)) => {
-            access_log(Some(&grant), "/download", 200);
             let disposition = format!("attachment; filename=\"planledger-{year}-{file}\"");
             (
                 StatusCode::OK,
@@ -924,7 +950,7 @@ async fn download(
             )
                 .into_response()
         }
-        Err(e) => respond(&grant, "/download", lang, Err(e)),
+        Err(e) => respond(lang, Err(e)),
     }
 }
 
