@@ -271,6 +271,10 @@ pub(crate) struct ServeArgs {
     /// The access log: a file (rotated daily), `stderr` (the default) or `off`
     #[arg(long, value_name = "FILE")]
     access_log: Option<String>,
+    /// Verify the whole log this often while serving (24h, 30m, 90s): the result in
+    /// /metrics, a failure on stderr
+    #[arg(long, value_name = "INTERVAL")]
+    verify_every: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -1795,7 +1799,16 @@ fn cmd_serve(ctx: &Ctx, args: ServeArgs, out: &mut Out) -> Result<()> {
         t.config()?;
     }
     drop(access::AccessLog::open(&access_log, &dir)?);
-    let options = planledger_server::Options { listen, tls, metrics: args.metrics.or(config.metrics), access_log };
+    let verify_every = match (args.verify_every, config.verify_every) {
+        (Some(t), _) => Some(planledger_server::parse_interval("--verify-every", &t)?),
+        (None, Some(t)) => Some(planledger_server::parse_interval("verify_every", &t).map_err(|e| match &file {
+            Some(f) => e.at(f.display().to_string()),
+            None => e,
+        })?),
+        (None, None) => None,
+    };
+    let options =
+        planledger_server::Options { listen, tls, metrics: args.metrics.or(config.metrics), access_log, verify_every };
     let front = match http {
         Some(addr) => {
             let listener = std::net::TcpListener::bind(&addr)

@@ -440,3 +440,44 @@ fn the_shipped_example_config_is_valid() {
     assert_eq!(log.retention_days, Some(180));
     planledger::model::TimeZone::parse(&c.time_zone.unwrap()).unwrap();
 }
+
+/// A served store is locked, so `planledger verify` cannot open it: the server verifies the
+/// whole log itself on a schedule (`--verify-every`, the config's `verify_every`), and says
+/// how it went in /metrics. A bad interval starts nothing.
+#[test]
+fn the_server_verifies_its_store_on_a_schedule_and_says_so_in_metrics() {
+    let (env, keys) = bootstrap();
+    let args = ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--access-log", "off", "--verify-every", "1s"];
+    let srv = serve(&env, &args, &[], false);
+    let metrics = srv.metrics.clone().unwrap();
+    remote(&srv.addr, &["--key", &keys.housing], &investment_in("2022-03", "1")).ok();
+    let head = remote(&srv.addr, &["--key", &keys.housing], &["--json", "log"]).ok().stdout.lines().count();
+    let value = |text: &str, series: &str| -> Option<i64> {
+        text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' '))).map(|v| v.parse().unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (status, text) = get(&metrics, "/metrics", None);
+        assert_eq!(status, 200);
+        // Passed, and covering the append made before it.
+        if value(&text, "planledger_verify_ok") == Some(1)
+            && value(&text, "planledger_verify_events") == Some(head as i64)
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no passing verify of {head} events within 10 s:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(value(&text, "planledger_verify_last_timestamp_seconds").unwrap() > 1_700_000_000, "{text}");
+    drop(srv);
+    for bad in ["0s", "1w", "h", "99999999999999999999h"] {
+        let r = common::output(
+            Command::new(BIN)
+                .args(["--store", path_str(&env.store()), "serve", "--listen", "127.0.0.1:0", "--verify-every", bad])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, 3, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("is not an interval") && r.stdout.is_empty(), "{bad}: {} {}", r.stderr, r.stdout);
+    }
+}

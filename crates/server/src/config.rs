@@ -24,6 +24,8 @@ pub struct Config {
     /// The ledger's time zone as the operator expects it: checked against the store's
     /// (`planledger time-zone`), never written to it.
     pub time_zone: Option<String>,
+    /// How often the server verifies the whole log (`24h`, `30m`, …); never when absent.
+    pub verify_every: Option<String>,
     pub tls: Option<Tls>,
     pub access_log: Option<AccessLog>,
 }

@@ -1276,12 +1276,39 @@ pub struct Options {
     /// The address of `/metrics` (plain HTTP).
     pub metrics: Option<String>,
     pub access_log: access::Destination,
+    /// Verify the whole log this often while serving (`serve --verify-every`): the served
+    /// store is locked, so a separate `planledger verify` cannot open it.
+    pub verify_every: Option<std::time::Duration>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { listen: None, tls: None, metrics: None, access_log: access::Destination::Stderr }
+        Options { listen: None, tls: None, metrics: None, access_log: access::Destination::Stderr, verify_every: None }
     }
+}
+
+/// The shortest interval between scheduled verifies: each reads the whole log.
+pub const VERIFY_EVERY_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads an interval such as `24h`, `30m` or `90s` (`serve --verify-every`, the config's
+/// `verify_every`).
+pub fn parse_interval(field: &str, text: &str) -> Result<std::time::Duration> {
+    let bad = || Error::invalid(msg!("server.bad_interval", field = field, value = text));
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(bad)?,
+        "h" => n.checked_mul(3600).ok_or_else(bad)?,
+        "d" => n.checked_mul(86_400).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    let every = std::time::Duration::from_secs(seconds);
+    if every < VERIFY_EVERY_MIN {
+        return Err(bad());
+    }
+    Ok(every)
 }
 
 /// Serves the store at `dir` over gRPC on `listen`, and `front` beside it (the web view);
@@ -1374,6 +1401,9 @@ pub fn serve_options(
         };
         let mut stopped = shared.shutdown.clone();
         let metrics = metrics.map(|l| tokio::spawn(serve_metrics(l, shared.clone())));
+        if let Some(every) = options.verify_every {
+            tokio::spawn(verify_periodically(shared.clone(), every));
+        }
         let front = front.map(|f| tokio::spawn(f(Reader(shared.clone()), shared.shutdown.clone())));
         let Some(listener) = listener else {
             // The front end alone: it serves until the signal.
@@ -1412,6 +1442,43 @@ pub fn serve_options(
         drop(shared);
         Ok(())
     })
+}
+
+/// Verifies the whole log every `every` until the server stops, at low priority and through
+/// the read gate (appends go on): the result goes to /metrics, and a failure is said on
+/// stderr in one line (journald under systemd), naming the seq and what is wrong.
+async fn verify_periodically(shared: Arc<Shared>, every: std::time::Duration) {
+    let mut stop = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let s = shared.clone();
+        let verified = blocking(move || {
+            read::lower_thread_priority();
+            let _pass = s.reads.enter();
+            let q = read::VerifyQuery { require_signatures: false, checkpoint: None };
+            read::verify(s.group.store(), &q)
+        })
+        .await;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let failure = match verified {
+            Ok(Ok(answer)) => {
+                METRICS.verify_events.store(answer.verification.events, std::sync::atomic::Ordering::Relaxed);
+                answer.failure()
+            }
+            Ok(Err(e)) => Some(e),
+            Err(status) => {
+                Some(Error::io(msg!("server.verifying"), std::io::Error::other(status.message().to_string())))
+            }
+        };
+        METRICS.verify_ok.store(i64::from(failure.is_none()), std::sync::atomic::Ordering::Relaxed);
+        METRICS.verify_at.store(now, std::sync::atomic::Ordering::Relaxed);
+        if let Some(e) = failure {
+            eprintln!("planledger: {}", msg!("server.verify_failed", error = e.to_msg()).render(Lang::En));
+        }
+    }
 }
 
 /// `/metrics` on its own listener, plain HTTP, until the server stops.

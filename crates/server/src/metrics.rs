@@ -75,6 +75,11 @@ pub struct Metrics {
     pub commit: Histogram,
     /// The store's `fdatasync` of a commit's log record.
     pub fsync: Histogram,
+    /// The last scheduled verify (`serve --verify-every`): 1 passed, 0 failed, -1 none yet.
+    pub verify_ok: AtomicI64,
+    /// When it ended (Unix seconds; 0: none yet), and the events it covered.
+    pub verify_at: AtomicU64,
+    pub verify_events: AtomicU64,
 }
 
 const LATENCY_BOUNDS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -86,6 +91,9 @@ pub static METRICS: Metrics = Metrics {
     web: [const { AtomicU64::new(0) }; OUTCOMES],
     subscribers: AtomicI64::new(0),
     access_log_errors: AtomicU64::new(0),
+    verify_ok: AtomicI64::new(-1),
+    verify_at: AtomicU64::new(0),
+    verify_events: AtomicU64::new(0),
     commit: Histogram::new(LATENCY_BOUNDS),
     fsync: Histogram::new(FSYNC_BOUNDS),
 };
@@ -126,6 +134,24 @@ impl Metrics {
             i64::try_from(head).unwrap_or(i64::MAX),
         );
         gauge(&mut out, "planledger_subscribers", "Open subscriptions.", self.subscribers.load(Relaxed));
+        gauge(
+            &mut out,
+            "planledger_verify_ok",
+            "The last scheduled verify of the whole log: 1 passed, 0 failed, -1 none yet.",
+            self.verify_ok.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "planledger_verify_last_timestamp_seconds",
+            "When the last scheduled verify ended (Unix time; 0: none yet).",
+            i64::try_from(self.verify_at.load(Relaxed)).unwrap_or(i64::MAX),
+        );
+        gauge(
+            &mut out,
+            "planledger_verify_events",
+            "Events the last scheduled verify covered.",
+            i64::try_from(self.verify_events.load(Relaxed)).unwrap_or(i64::MAX),
+        );
         let _ = writeln!(
             out,
             "# HELP planledger_refusals_total Refused gRPC calls and web requests, by reason.\n# TYPE planledger_refusals_total counter"
