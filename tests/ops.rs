@@ -443,7 +443,8 @@ fn the_shipped_example_config_is_valid() {
 
 /// A served store is locked, so `planledger verify` cannot open it: the server verifies the
 /// whole log itself on a schedule (`--verify-every`, the config's `verify_every`), and says
-/// how it went in /metrics. A bad interval starts nothing.
+/// how it went in /metrics, passed, then failed once a log record is damaged under it. A bad
+/// interval starts nothing.
 #[test]
 fn the_server_verifies_its_store_on_a_schedule_and_says_so_in_metrics() {
     let (env, keys) = bootstrap();
@@ -469,7 +470,24 @@ fn the_server_verifies_its_store_on_a_schedule_and_says_so_in_metrics() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(value(&text, "planledger_verify_last_timestamp_seconds").unwrap() > 1_700_000_000, "{text}");
+    // A byte of the last log record flipped under the running server: the next verify fails.
+    let segment = env.store().join("log").join("00000001");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, text) = get(&metrics, "/metrics", None);
+        if value(&text, "planledger_verify_ok") == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the damage was not found within 10 s:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(srv);
+    bytes[last] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
     for bad in ["0s", "1w", "h", "99999999999999999999h"] {
         let r = common::output(
             Command::new(BIN)
