@@ -1843,30 +1843,9 @@ fn cmd_bundle(ctx: &Ctx, as_of: Option<&str>, file: &Path, out: &mut Out) -> Res
     write_archive(ctx, file, Archive::Bundle, out, &mut |w| planledger::bundle::write(&*store, as_of, w).map(|_| ()))
 }
 
-/// The files `backup`, `export-log` and `bundle` write; each is read back into a scratch
-/// store and checked before it is put in place.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Archive {
-    Backup,
-    Log,
-    Bundle,
-}
-
-impl Archive {
-    /// A backup holds the ledger's signing key: readable by its owner only.
-    fn mode(self) -> u32 {
-        if self == Archive::Backup {
-            0o600
-        } else {
-            0o644
-        }
-    }
-
-    /// A backup and a bundle are always compressed; a log when its name asks for it.
-    pub(crate) fn compressed(self, file: &Path) -> bool {
-        self != Archive::Log || file.extension().is_some_and(|e| e == "zst")
-    }
-}
+/// The files `backup`, `export-log` and `bundle` write (each read back into a scratch store
+/// and checked before it is put in place).
+pub(crate) use planledger::backup::Kind as Archive;
 
 /// Writes `file` through `write`, then checks it (`finish_archive`).
 pub(crate) fn write_archive(
@@ -1912,11 +1891,7 @@ pub(crate) fn finish_archive(ctx: &Ctx, partial: &Path, file: &Path, kind: Archi
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let scratch = file.with_file_name(format!(".{name}.check"));
     let _ = std::fs::remove_dir_all(&scratch);
-    let checked = planledger::backup::open_file(partial).and_then(|mut input| match kind {
-        Archive::Backup => planledger::backup::restore(&mut *input, &scratch),
-        Archive::Log => planledger::backup::import_log(&mut *input, &scratch),
-        Archive::Bundle => planledger::bundle::open(&mut *input, &scratch).map(|b| b.summary),
-    });
+    let checked = planledger::backup::open_file(partial).and_then(|mut input| kind.read_back(&mut *input, &scratch));
     let _ = std::fs::remove_dir_all(&scratch);
     let summary = checked.inspect_err(|_| {
         let _ = std::fs::remove_file(partial);

@@ -62,29 +62,6 @@ fn serve(env: &Env, args: &[&str], vars: &[(&str, &str)], no_store: bool) -> Ser
     }
 }
 
-/// The store with the test plan and keys for drc (coordinator), housing and an auditor.
-fn bootstrap() -> (Env, Keys) {
-    let env = Env::new();
-    env.import(PLAN_2022).ok();
-    let key = |name: &str| {
-        let p = env.tmp.path().join(format!("{name}.key"));
-        env.run(&["dept", "keygen", "--out", path_str(&p)]).ok();
-        path_str(&p).to_string()
-    };
-    let keys = Keys { drc: key("drc"), housing: key("housing"), auditor: key("auditor") };
-    env.run(&["dept", "register", "drc", "--public-key", &keys.drc, "--as", "drc"]).ok();
-    env.run(&["--key", &keys.drc, "dept", "register", "housing", "--public-key", &keys.housing, "--as", "drc"]).ok();
-    let auditor = ["dept", "register", "audit-office", "--role", "auditor", "--public-key", &keys.auditor];
-    env.run(&[&["--key", &keys.drc][..], &auditor[..], &["--as", "drc"][..]].concat()).ok();
-    (env, keys)
-}
-
-struct Keys {
-    drc: String,
-    housing: String,
-    auditor: String,
-}
-
 /// A key file's fields (public and secret halves, hex).
 fn key_field(path: &str, field: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -50,44 +50,6 @@ fn start_with(env: &Env, http: bool) -> (Server, Option<String>) {
     }
 }
 
-/// A store with the test plan, keys for drc (coordinator), housing and stats, and an auditor.
-fn bootstrap() -> (Env, Keys) {
-    let env = Env::new();
-    env.import(PLAN_2022).ok();
-    let key = |name: &str| {
-        let p = env.tmp.path().join(format!("{name}.key"));
-        env.run(&["dept", "keygen", "--out", path_str(&p)]).ok();
-        path_str(&p).to_string()
-    };
-    let keys = Keys { drc: key("drc"), housing: key("housing"), stats: key("stats"), auditor: key("auditor") };
-    env.run(&["dept", "register", "drc", "--public-key", &keys.drc, "--as", "drc"]).ok();
-    for (who, k) in [("housing", &keys.housing), ("stats", &keys.stats)] {
-        env.run(&["--key", &keys.drc, "dept", "register", who, "--public-key", k, "--as", "drc"]).ok();
-    }
-    env.run(&[
-        "--key",
-        &keys.drc,
-        "dept",
-        "register",
-        "audit-office",
-        "--role",
-        "auditor",
-        "--public-key",
-        &keys.auditor,
-        "--as",
-        "drc",
-    ])
-    .ok();
-    (env, keys)
-}
-
-struct Keys {
-    drc: String,
-    housing: String,
-    stats: String,
-    auditor: String,
-}
-
 /// Runs the CLI against the server (no --store: the server owns it).
 fn remote(srv: &Server, key: Option<&str>, args: &[&str]) -> Run {
     let mut c = Command::new(BIN);

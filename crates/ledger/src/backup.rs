@@ -61,15 +61,39 @@ pub struct Summary {
     pub root: String,
 }
 
-/// Which kind of file is read back, and what it must say in its first line.
+/// Which kind of file is written or read back, and what it must say in its first line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     Backup,
     Log,
     Bundle,
 }
 
 impl Kind {
+    /// The file's mode: a backup holds the ledger's signing key, readable by its owner only.
+    pub fn mode(self) -> u32 {
+        if self == Kind::Backup {
+            0o600
+        } else {
+            0o644
+        }
+    }
+
+    /// A backup and a bundle are always compressed; a log when its name ends in `.zst`.
+    pub fn compressed(self, file: &Path) -> bool {
+        self != Kind::Log || file.extension().is_some_and(|e| e == "zst")
+    }
+
+    /// Reads a file of this kind back into `dir` (new or empty) and checks it as `restore`,
+    /// `import-log` or `--bundle` do; its summary.
+    pub fn read_back(self, input: &mut dyn BufRead, dir: &Path) -> Result<Summary> {
+        match self {
+            Kind::Backup => restore(input, dir),
+            Kind::Log => import_log(input, dir),
+            Kind::Bundle => crate::bundle::open(input, dir).map(|b| b.summary),
+        }
+    }
+
     fn format(self) -> &'static str {
         match self {
             Kind::Backup => FORMAT,
@@ -163,14 +187,30 @@ pub fn open_file(path: &Path) -> Result<Box<dyn BufRead>> {
 }
 
 /// The header every kind of file opens with, plus what `extra` adds.
-fn header(store: &dyn Store, format: &str, events: u64, extra: Value) -> Result<(Value, Summary)> {
-    let head = store.head();
-    let (last_hash, root, recorded_at) = if events == head.events() {
-        (head.last_hash, head.merkle.root(), head.last_recorded_at)
-    } else {
-        let last = store.get(events)?.ok_or_else(|| Error::invalid(msg!("read.no_such_seq", seq = events)))?;
-        (last.hash, crate::merkle::root(&crate::proof::leaves(store, events)?), last.event.recorded_at)
-    };
+/// The point of the log a file covers: its first `events` events, the chain hash and Merkle
+/// root after them, and when the last was recorded.
+pub(crate) struct Point {
+    pub events: u64,
+    pub last_hash: crate::codec::Hash,
+    pub root: crate::codec::Hash,
+    pub recorded_at: crate::model::Timestamp,
+}
+
+impl Point {
+    /// The whole log, from the store's head.
+    fn head(store: &dyn Store) -> Point {
+        let head = store.head();
+        Point {
+            events: head.events(),
+            last_hash: head.last_hash,
+            root: head.merkle.root(),
+            recorded_at: head.last_recorded_at,
+        }
+    }
+}
+
+fn header(store: &dyn Store, format: &str, at: &Point, extra: Value) -> Result<(Value, Summary)> {
+    let (events, last_hash, root, recorded_at) = (at.events, at.last_hash, at.root, at.recorded_at);
     let zone = crate::zone::load(store.dir())?;
     // As `zone::save` writes it: the name, or the offset.
     let zone = match zone.name {
@@ -227,10 +267,10 @@ pub fn write(store: &dyn Store, out: &mut dyn Write) -> Result<Summary> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
         Err(e) => return Err(Error::io(msg!("io.cannot_read", path = dir.join(crate::keys::KEY_FILE).display()), e)),
     };
-    let events = store.head().events();
-    let (h, summary) = header(store, FORMAT, events, json!({ "ledger_key": ledger_key }))?;
+    let at = Point::head(store);
+    let (h, summary) = header(store, FORMAT, &at, json!({ "ledger_key": ledger_key }))?;
     writeln!(out, "{h}").map_err(|e| Error::io(msg!("backup.writing"), e))?;
-    write_events(store, events, false, out)?;
+    write_events(store, at.events, false, out)?;
     out.flush().map_err(|e| Error::io(msg!("backup.writing"), e))?;
     Ok(summary)
 }
@@ -238,19 +278,19 @@ pub fn write(store: &dyn Store, out: &mut dyn Write) -> Result<Summary> {
 /// Writes the whole log, with each event also as JSON, and the ledger's public key (not its
 /// signing key): what `export-log` writes.
 pub fn write_log(store: &dyn Store, out: &mut dyn Write) -> Result<Summary> {
-    let events = store.head().events();
-    let (h, summary) = header(store, LOG_FORMAT, events, json!({ "ledger_public_key": ledger_public(store)? }))?;
+    let at = Point::head(store);
+    let (h, summary) = header(store, LOG_FORMAT, &at, json!({ "ledger_public_key": ledger_public(store)? }))?;
     writeln!(out, "{h}").map_err(|e| Error::io(msg!("backup.writing"), e))?;
-    write_events(store, events, true, out)?;
+    write_events(store, at.events, true, out)?;
     out.flush().map_err(|e| Error::io(msg!("backup.writing"), e))?;
     Ok(summary)
 }
 
-/// Writes a bundle's header and its events 1..=`events` (bundle.rs writes the rest).
-pub(crate) fn write_bundle_log(store: &dyn Store, events: u64, extra: Value, out: &mut dyn Write) -> Result<Summary> {
-    let (h, summary) = header(store, crate::bundle::FORMAT, events, extra)?;
+/// Writes a bundle's header and the events up to `at` (bundle.rs writes the rest).
+pub(crate) fn write_bundle_log(store: &dyn Store, at: &Point, extra: Value, out: &mut dyn Write) -> Result<Summary> {
+    let (h, summary) = header(store, crate::bundle::FORMAT, at, extra)?;
     writeln!(out, "{h}").map_err(|e| Error::io(msg!("backup.writing"), e))?;
-    write_events(store, events, false, out)?;
+    write_events(store, at.events, false, out)?;
     Ok(summary)
 }
 

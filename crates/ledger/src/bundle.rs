@@ -18,7 +18,7 @@ use crate::backup::{self, Kind, Summary};
 use crate::codec::hex;
 use crate::error::{Error, Result};
 use crate::proof::{self, TreeHead};
-use crate::query::{self, AsOf};
+use crate::query::AsOf;
 use crate::store::{EmbeddedStore, Store};
 
 pub const FORMAT: &str = "planledger-bundle/1";
@@ -43,7 +43,10 @@ pub fn write(store: &dyn Store, as_of: Option<AsOf>, out: &mut dyn Write) -> Res
         "ledger_public_key": hex(&tree_head.public_key),
         "tree_head": tree_head.json(),
     });
-    let summary = backup::write_bundle_log(store, seq, extra, out)?;
+    // The root and time the tree head signs: the log's prefix is read once, by it.
+    let last_hash = store.get(seq)?.ok_or_else(|| Error::invalid(msg!("read.no_such_seq", seq = seq)))?.hash;
+    let at = backup::Point { events: seq, last_hash, root: tree_head.root, recorded_at: tree_head.recorded_at };
+    let summary = backup::write_bundle_log(store, &at, extra, out)?;
     let io = |e| Error::io(msg!("backup.writing"), e);
     writeln!(out, "{}", contents(store, seq)?).map_err(io)?;
     out.flush().map_err(io)?;
@@ -52,7 +55,17 @@ pub fn write(store: &dyn Store, as_of: Option<AsOf>, out: &mut dyn Write) -> Res
 
 /// The bundle's last line: the key registry and the snapshot after `seq`.
 fn contents(store: &dyn Store, seq: u64) -> Result<Value> {
-    let state = query::state_at(store, seq)?;
+    Ok(json!({
+        "format": CONTENTS_FORMAT,
+        "keys": keys(store, seq)?,
+        "snapshot": crate::snapshot::make(store, seq)?,
+    }))
+}
+
+/// Every key registered up to `seq`: principal, role, public key, when registered and revoked.
+fn keys(store: &dyn Store, seq: u64) -> Result<Value> {
+    // The registry is in the part of the state every plan shares: no plan is folded.
+    let state = crate::checkpoint::state_at(store, seq, Some(&[]))?;
     let keys: Vec<Value> = state
         .principals
         .iter()
@@ -68,11 +81,7 @@ fn contents(store: &dyn Store, seq: u64) -> Result<Value> {
             })
         })
         .collect();
-    Ok(json!({
-        "format": CONTENTS_FORMAT,
-        "keys": keys,
-        "snapshot": crate::snapshot::make(store, seq)?,
-    }))
+    Ok(Value::Array(keys))
 }
 
 /// Reads the bundle from `input` into `dir` (new or empty) and checks all of it; an error
@@ -106,8 +115,7 @@ fn check(dir: &Path, summary: &Summary, header: &Value, trailer: Option<&Value>)
     if claimed["format"] != CONTENTS_FORMAT {
         return Err(Error::invalid(msg!("proof.format_is_not", format = CONTENTS_FORMAT)));
     }
-    let fresh = contents(&store, summary.events)?;
-    if fresh["keys"] != claimed["keys"] {
+    if keys(&store, summary.events)? != claimed["keys"] {
         return Err(Error::integrity(msg!("bundle.keys_differ")));
     }
     if let Err(parts) = crate::snapshot::check(&store, &claimed["snapshot"])? {

@@ -994,6 +994,43 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| Status::internal(format!("request failed: {e}")))
 }
 
+/// Sends events `*next..=head` of `stream` (every stream when empty), batch by batch, at
+/// most `left` more of them; `None` while the call goes on, else how it ended.
+async fn send_up_to(
+    shared: &Arc<Shared>,
+    next: &mut u64,
+    head: u64,
+    stream: &str,
+    left: &mut Option<u64>,
+    tx: &mpsc::Sender<Result<proto::RecordedEvent, Status>>,
+) -> Option<Outcome> {
+    while *next <= head {
+        let (from, to) = (*next, (*next + READ_BATCH - 1).min(head));
+        let (s, stream) = (shared.clone(), stream.to_string());
+        let batch = match blocking(move || s.read_batch(from, to, &stream)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) | Err(e) => {
+                let outcome = Outcome::of_code(e.code());
+                let _ = tx.send(Err(e)).await;
+                return Some(outcome);
+            }
+        };
+        for e in batch {
+            if *left == Some(0) {
+                return Some(Outcome::Ok);
+            }
+            if tx.send(Ok(e)).await.is_err() {
+                return Some(Outcome::Cancelled);
+            }
+            if let Some(n) = left.as_mut() {
+                *n -= 1;
+            }
+        }
+        *next = to + 1;
+    }
+    None
+}
+
 /// Sends the events `Read` asked for; says how it ended.
 async fn read_events(
     shared: &Arc<Shared>,
@@ -1002,31 +1039,8 @@ async fn read_events(
 ) -> Outcome {
     let head = *shared.head.borrow();
     let mut next = r.from_seq.max(1);
-    let mut sent = 0u64;
-    while next <= head {
-        let to = (next + READ_BATCH - 1).min(head);
-        let s = shared.clone();
-        let stream = r.stream.clone();
-        let batch = match blocking(move || s.read_batch(next, to, &stream)).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) | Err(e) => {
-                let outcome = Outcome::of_code(e.code());
-                let _ = tx.send(Err(e)).await;
-                return outcome;
-            }
-        };
-        for e in batch {
-            if r.max_count > 0 && sent >= r.max_count {
-                return Outcome::Ok;
-            }
-            if tx.send(Ok(e)).await.is_err() {
-                return Outcome::Cancelled;
-            }
-            sent += 1;
-        }
-        next = to + 1;
-    }
-    Outcome::Ok
+    let mut left = (r.max_count > 0).then_some(r.max_count);
+    send_up_to(shared, &mut next, head, &r.stream, &mut left, tx).await.unwrap_or(Outcome::Ok)
 }
 
 /// Sends every event from `r.from_seq`, then each as it is written, until the client goes
@@ -1043,23 +1057,8 @@ async fn subscribe_events(
     let mut next = r.from_seq.max(1);
     loop {
         let head = *heads.borrow_and_update();
-        while next <= head {
-            let to = (next + READ_BATCH - 1).min(head);
-            let s = shared.clone();
-            let batch = match blocking(move || s.read_batch(next, to, "")).await {
-                Ok(Ok(b)) => b,
-                Ok(Err(e)) | Err(e) => {
-                    let outcome = Outcome::of_code(e.code());
-                    let _ = tx.send(Err(e)).await;
-                    return outcome;
-                }
-            };
-            for e in batch {
-                if tx.send(Ok(e)).await.is_err() {
-                    return Outcome::Cancelled;
-                }
-            }
-            next = to + 1;
+        if let Some(ended) = send_up_to(shared, &mut next, head, "", &mut None, tx).await {
+            return ended;
         }
         tokio::select! {
             changed = heads.changed() => if changed.is_err() { return Outcome::Ok },
