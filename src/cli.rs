@@ -802,6 +802,12 @@ fn open_ledger(dir: &Path) -> Result<Ledger> {
     Ledger::open(dir, clock()?, Box::new(V7Ids))
 }
 
+/// A ledger holding only the plans `subs` need (`Ledger::open_for`): what one submission
+/// costs stays flat as the ledger grows.
+fn open_ledger_for(dir: &Path, subs: &[Submission]) -> Result<Ledger> {
+    Ledger::open_for(dir, clock()?, Box::new(V7Ids), subs)
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(msg!("io.cannot_read", path = path.display()), e))?;
     String::from_utf8(bytes).map_err(|e| {
@@ -1083,7 +1089,11 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
             return Err(Error::invalid(msg!("cli.expect_with_batch")));
         }
     }
-    let mut ledger = open_ledger(&ctx.dir())?;
+    // One atomic batch loads the plans it names; batches of a large file, every plan.
+    let mut ledger = match args.batch {
+        None => open_ledger_for(&ctx.dir(), &subs)?,
+        Some(_) => open_ledger(&ctx.dir())?,
+    };
     sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
     let origin = |i: usize| origins[i].clone();
     match args.batch {
@@ -2091,7 +2101,7 @@ fn cmd_revoke(
 fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result<()> {
     let mut subs = vec![Submission { signature: None, id: None, note: None, command }];
     let pair = key_pair(&ctx.key)?;
-    let mut ledger = open_ledger(&ctx.dir())?;
+    let mut ledger = open_ledger_for(&ctx.dir(), &subs)?;
     sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
     let acks = ledger.submit(actor, &subs, &|_| None)?;
     print_acks(out, ctx.json, ctx.lang, &acks)

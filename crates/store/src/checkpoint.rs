@@ -174,7 +174,8 @@ impl Checkpointer {
         self.is_due(state) && self.tail_unscanned && !self.taken.is_empty()
     }
 
-    fn is_due(&self, state: &State) -> bool {
+    /// Whether a commit that leaves `state` at its head takes a checkpoint.
+    pub fn is_due(&self, state: &State) -> bool {
         state.last_seq >= self.last_seq + CHECKPOINT_EVERY
     }
 

@@ -9,6 +9,7 @@ extern crate planledger_core;
 
 pub mod checkpoint;
 pub mod codec;
+pub mod ids;
 pub mod merkle;
 pub mod repair;
 pub mod store;

@@ -13,6 +13,9 @@
 //! | `L` + first seq     | where that chunk lies in the log (`wal::Location`)     |
 //! | `C` + seq           | checkpoint: the state after `seq`, as partition hashes |
 //! | `J`                 | the log position sled durably holds everything before  |
+//! | `P` + project 0 plan | the plan lists the project (the catalogue)            |
+//! | `I` + indicator 0 plan | the plan defines the indicator                      |
+//! | `K`                 | events through which the catalogue is whole (u64 LE)   |
 //!
 //! Why chunks: sled pays ~4.6 µs and ~250 bytes of overhead per key, so a key per event caps
 //! ingest far below what the disk can take. A commit writes one index key per
@@ -21,6 +24,14 @@
 //! hash is recomputed from the chunk's `prev_hash`). Why not in sled: sled rewrites whole
 //! leaf nodes and keeps every page a scan reads resident. The idempotency index is rebuilt
 //! from the ids at the head of each event.
+//!
+//! The catalogue (which plans list a project, which define an indicator) lets a command
+//! that names a project load only the plans it needs. Its keys go into the same log record
+//! as the events that list them, so a crash leaves it exactly as whole as the log; `K` moves
+//! with every commit, so a store written by an older build (which kept no catalogue) is
+//! caught up from the log on its next writable open.
+//!
+//! The id index (`ids`, files `ids/*.ids`) maps every event's id to its seq on disk.
 //!
 //! Checkpoint partitions (one plan's state, or the shared part, LZ4-compressed) are files
 //! `partitions/<sha256 hex>`, content-addressed and immutable, written and fsynced before
@@ -39,6 +50,7 @@ use uuid::Uuid;
 use crate::codec::{self, Chunk, ChunkWriter, CodecError, Hash};
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::ids::IdIndex;
 use crate::merkle::{self, Frontier};
 use crate::model::Timestamp;
 use crate::wal::{Items, Location, Position, Replayed, Segments, Wal, SEGMENT_BYTES_MAX};
@@ -74,6 +86,10 @@ const KEY_HEAD: &[u8] = b"H";
 const KEY_LOG_APPLIED: &[u8] = b"J";
 const PREFIX_CHUNK: u8 = b'L';
 const PREFIX_CHECKPOINT: u8 = b'C';
+const PREFIX_LISTS: u8 = b'P';
+const PREFIX_DEFINES: u8 = b'I';
+/// Events through which the catalogue is whole (u64 LE).
+const KEY_CATALOGUE: &[u8] = b"K";
 const TREE: &str = "ledger";
 
 /// What the store knows about the end of the log.
@@ -129,6 +145,8 @@ pub struct EmbeddedStore {
     index_dir: PathBuf,
     /// Opened by `open_read_only`: every commit is refused.
     read_only: bool,
+    /// The id index, opened on first need (a lookup, or the first commit).
+    ids: Mutex<Option<IdIndex>>,
     // Held for the store's lifetime: the OS lock that keeps a second process out (shared for
     // a reader, where the store's medium allows one).
     _lock: Option<File>,
@@ -195,6 +213,21 @@ pub struct CheckpointWrite {
     pub seq: u64,
     pub record: Vec<u8>,
     pub partitions: Vec<(Hash, Vec<u8>)>,
+}
+
+/// The catalogue key an event adds, if it lists a project or defines an indicator.
+fn catalogue_key(event: &Event) -> Option<Vec<u8>> {
+    let (prefix, id, plan) = match &event.payload {
+        crate::event::Payload::ProjectListed(p) => (PREFIX_LISTS, p.project.as_str(), p.plan.as_str()),
+        crate::event::Payload::IndicatorDefined(i) => (PREFIX_DEFINES, i.indicator.as_str(), i.plan.as_str()),
+        _ => return None,
+    };
+    let mut key = Vec::with_capacity(id.len() + plan.len() + 2);
+    key.push(prefix);
+    key.extend_from_slice(id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(plan.as_bytes());
+    Some(key)
 }
 
 fn key_seq(key: &[u8]) -> u64 {
@@ -341,6 +374,7 @@ impl EmbeddedStore {
             warnings: Mutex::new(Vec::new()),
             index_dir: index_dir.to_path_buf(),
             read_only,
+            ids: Mutex::new(None),
             _lock: lock,
             _scratch: scratch,
         };
@@ -360,7 +394,123 @@ impl EmbeddedStore {
         store.load_head()?;
         store.replay_journal(journal)?;
         store.load_head()?;
+        if !read_only {
+            store.catch_up_catalogue()?;
+        }
         Ok(store)
+    }
+
+    /// Events through which the catalogue is whole (0 when the store has none yet).
+    fn catalogue_through(&self) -> Result<Option<u64>> {
+        match self.tree.get(KEY_CATALOGUE).map_err(sled_error)? {
+            None => Ok(None),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(|b| Some(u64::from_le_bytes(b)))
+                .map_err(|_| Error::corrupt(0, msg!("store.catalogue_record_damaged"))),
+        }
+    }
+
+    /// Adds to the catalogue what the log holds beyond it: every event of a store an older
+    /// build wrote (once), or of commits an older build made since.
+    fn catch_up_catalogue(&self) -> Result<()> {
+        let head = self.next_seq() - 1;
+        let through = self.catalogue_through()?.unwrap_or(0);
+        if through == head {
+            return Ok(());
+        }
+        let mut w = locked(&self.writer);
+        if through > head {
+            // The log was cut (`repair`): the catalogue may name plans the log no longer
+            // lists, which costs a load and changes no answer; it stays whole.
+            self.tree.insert(KEY_CATALOGUE, &head.to_le_bytes()).map_err(sled_error)?;
+            return self.sync(w.deref_mut());
+        }
+        self.fold_events(through + 1, |event: &Event| {
+            if let Some(key) = catalogue_key(event) {
+                self.tree.insert(key, &[]).map_err(sled_error)?;
+            }
+            Ok(true)
+        })?;
+        self.tree.insert(KEY_CATALOGUE, &head.to_le_bytes()).map_err(sled_error)?;
+        self.sync(w.deref_mut())
+    }
+
+    /// The plans whose key in the catalogue starts with `prefix` + `id`; `None` when the
+    /// catalogue does not reach the head (a read-only open of a store an older build wrote).
+    fn catalogued(&self, prefix: u8, id: &str) -> Result<Option<Vec<String>>> {
+        // A commit under way on another thread may have moved `K` before the head: what it
+        // adds is more than the head needs, never less.
+        if self.catalogue_through()?.is_none_or(|k| k < self.next_seq() - 1) {
+            return Ok(None);
+        }
+        let mut key = Vec::with_capacity(id.len() + 2);
+        key.push(prefix);
+        key.extend_from_slice(id.as_bytes());
+        key.push(0);
+        let mut plans = Vec::new();
+        for r in self.tree.scan_prefix(&key) {
+            let (k, _) = r.map_err(sled_error)?;
+            plans.push(String::from_utf8_lossy(&k[key.len()..]).into_owned());
+        }
+        Ok(Some(plans))
+    }
+
+    /// The plans listing `project`, from the catalogue (`None`: no catalogue to ask).
+    pub fn plans_listing(&self, project: &str) -> Result<Option<Vec<String>>> {
+        self.catalogued(PREFIX_LISTS, project)
+    }
+
+    /// The plans defining `indicator`, from the catalogue (`None`: no catalogue to ask).
+    pub fn plans_defining(&self, indicator: &str) -> Result<Option<Vec<String>>> {
+        self.catalogued(PREFIX_DEFINES, indicator)
+    }
+
+    /// Runs `f` on the id index, opening it first if need be and feeding it the log's ids
+    /// it does not hold yet (up to the head as it is now).
+    fn with_ids<R>(&self, f: impl FnOnce(&mut IdIndex) -> Result<R>) -> Result<R> {
+        let mut guard = locked(&self.ids);
+        let index = match guard.as_mut() {
+            Some(index) => index,
+            None => {
+                let warn = |m| self.warn(m);
+                guard.insert(IdIndex::open(&self.dir, self.next_seq() - 1, !self.read_only, &warn)?)
+            }
+        };
+        self.feed_ids(index)?;
+        f(index)
+    }
+
+    /// Feeds `index` the ids of the log after what it holds, up to the head.
+    fn feed_ids(&self, index: &mut IdIndex) -> Result<()> {
+        let from = index.through() + 1;
+        if from >= self.next_seq() {
+            return Ok(());
+        }
+        self.ids_from(from, &mut |id, seq| index.push(id, seq))
+    }
+
+    /// The seq of the event with `id`, through the id index: `None` if no event has it.
+    pub fn seq_of_id(&self, id: &Uuid) -> Result<Option<u64>> {
+        let mut candidates = Vec::new();
+        self.with_ids(|index| loop {
+            candidates.clear();
+            match index.candidates(id, &mut candidates) {
+                Ok(()) => return Ok(()),
+                Err(damaged) => {
+                    // Derived data: read those ids from the log again, and say so.
+                    self.warn(index.set_aside_from(&damaged));
+                    self.feed_ids(index)?;
+                }
+            }
+        })?;
+        for seq in candidates {
+            if let Some((bytes, _)) = self.record(seq)? {
+                if codec::event_id(&bytes).map_err(|e| corrupt(seq, e))? == *id {
+                    return Ok(Some(seq));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn load_head(&mut self) -> Result<()> {
@@ -447,6 +597,12 @@ impl EmbeddedStore {
         }
         let head = Head { next_seq: base.next_seq + total as u64, last_hash: hash, last_recorded_at, merkle: tree };
         items.push((KEY_HEAD.to_vec(), codec::encode_record(&head)));
+        for event in batches.iter().flat_map(|b| b.iter()) {
+            if let Some(key) = catalogue_key(event) {
+                items.push((key, Vec::new()));
+            }
+        }
+        items.push((KEY_CATALOGUE.to_vec(), head.events().to_le_bytes().to_vec()));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
             let mut wrote = false;
@@ -470,6 +626,27 @@ impl EmbeddedStore {
         if w.wal.segment_len() >= w.segment_bytes_max {
             self.sync_to_log_end(w)?;
             w.wal.rotate()?;
+        }
+        self.index_ids(batches)
+    }
+
+    /// Adds a durable commit's ids to the id index (opening it, and catching it up from the
+    /// log, on the first commit). The commit stands whatever happens here: a run that cannot
+    /// be written is derived data, read from the log again by the next process.
+    fn index_ids(&self, batches: &[&[Event]]) -> Result<()> {
+        let indexed = self.with_ids(|index| {
+            for event in batches.iter().flat_map(|b| b.iter()) {
+                // The catch-up in `with_ids` may have read this commit from the log already.
+                if event.seq == index.through() + 1 {
+                    index.push(event.id, event.seq)?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = indexed {
+            // Opened again, and caught up from the log, on next need.
+            *locked(&self.ids) = None;
+            self.warn(msg!("ids.not_written", error = e.to_msg()));
         }
         Ok(())
     }
@@ -891,17 +1068,42 @@ impl EmbeddedStore {
 
     /// Every (id, seq) of the log, read from the head of each encoded event, in log order.
     pub fn for_each_id(&self, mut f: impl FnMut(Uuid, u64)) -> Result<()> {
+        self.ids_from(1, &mut |id, seq| {
+            f(id, seq);
+            Ok(())
+        })
+    }
+
+    /// The (id, seq) of every event from `from_seq` up to the head, in log order.
+    fn ids_from(&self, from_seq: u64, f: &mut dyn FnMut(Uuid, u64) -> Result<()>) -> Result<()> {
+        let end_seq = self.next_seq();
         let (mut packed, mut body) = (Vec::new(), Vec::new());
-        for r in self.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
+        let start = self.chunk_start(from_seq.max(1));
+        let mut expect = start;
+        for r in self.tree.range(chunk_key(start)..=chunk_key(u64::MAX)) {
             let (k, index) = r.map_err(sled_error)?;
             let first = key_seq(&k);
+            if first >= end_seq {
+                // A commit under way: not durable yet.
+                break;
+            }
+            if first != expect {
+                return Err(log_jumps(expect, first));
+            }
             let header = open_indexed_chunk(&self.segments, first, &index, &mut packed, &mut body)?;
+            expect = first + u64::from(header.count);
             let mut rest = &body[..];
             for i in 0..u64::from(header.count) {
                 let (record, more) = codec::next_record(rest).map_err(|e| corrupt(first + i, e))?;
-                f(codec::event_id(record.bytes).map_err(|e| corrupt(first + i, e))?, first + i);
+                let seq = first + i;
+                if seq >= from_seq && seq < end_seq {
+                    f(codec::event_id(record.bytes).map_err(|e| corrupt(seq, e))?, seq)?;
+                }
                 rest = more;
             }
+        }
+        if expect < end_seq {
+            return Err(log_ends_early(expect, end_seq));
         }
         Ok(())
     }
@@ -974,6 +1176,12 @@ pub trait Store: Send + Sync {
     fn partition(&self, hash: &Hash) -> Result<Option<Vec<u8>>>;
     /// Every (id, seq) of the log, in log order.
     fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()>;
+    /// The seq of the durable event with `id`, if any, without reading every id.
+    fn seq_of_id(&self, id: &Uuid) -> Result<Option<u64>>;
+    /// The plans listing `project` (`None`: the backend cannot tell; load every plan).
+    fn plans_listing(&self, project: &str) -> Result<Option<Vec<String>>>;
+    /// The plans defining `indicator` (`None`: the backend cannot tell).
+    fn plans_defining(&self, indicator: &str) -> Result<Option<Vec<String>>>;
     /// Bytes the store occupies.
     fn disk_bytes(&self) -> u64;
     /// Checks the backend's own framing of what it stored (for `verify`): `None` if it
@@ -1045,6 +1253,15 @@ impl Store for EmbeddedStore {
     }
     fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()> {
         EmbeddedStore::for_each_id(self, f)
+    }
+    fn seq_of_id(&self, id: &Uuid) -> Result<Option<u64>> {
+        EmbeddedStore::seq_of_id(self, id)
+    }
+    fn plans_listing(&self, project: &str) -> Result<Option<Vec<String>>> {
+        EmbeddedStore::plans_listing(self, project)
+    }
+    fn plans_defining(&self, indicator: &str) -> Result<Option<Vec<String>>> {
+        EmbeddedStore::plans_defining(self, indicator)
     }
     fn disk_bytes(&self) -> u64 {
         EmbeddedStore::disk_bytes(self)
@@ -1222,7 +1439,7 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(msg!("io.fsync_dir", path = dir.display()), e))
 }
 

@@ -40,6 +40,7 @@ impl IdIndex {
         self.shards[IdIndex::shard(id)].get(id)
     }
 
+    #[cfg(test)]
     pub(super) fn contains_key(&self, id: &Uuid) -> bool {
         self.get(id).is_some()
     }

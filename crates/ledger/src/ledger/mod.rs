@@ -17,10 +17,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 mod ids;
+mod scope;
 mod stage;
 mod writer;
 
 use ids::IdIndex;
+pub use scope::{plans_needed, Scope};
 pub use writer::Ticket;
 use writer::{commit_failed, Done, InFlight, Job, WriterThread};
 
@@ -62,8 +64,11 @@ pub struct Ledger {
     store: Arc<dyn Store>,
     /// The state after the committed log, the commits in flight and the staged events.
     state: State,
-    /// id → seq of every committed, in-flight and staged event; built on first need (reads
-    /// need none).
+    /// Which plans `state` holds (`scope`).
+    scope: Scope,
+    /// id → seq of every committed, in-flight and staged event when whole, built on first
+    /// need (reads need none); of the in-flight and staged ones only when scoped (the
+    /// store's id index answers for the durable ones).
     ids: Option<IdIndex>,
     /// Decided and applied to `state`, not yet handed to a commit; numbered after the
     /// commits in flight.
@@ -85,11 +90,32 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the store in `dir` and folds its log (from the latest checkpoint) into state.
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
+        Ledger::open_scoped(dir, clock, id_source, None)
+    }
+
+    /// Opens the store in `dir` holding the plans `submissions` need (`None`: every plan).
+    fn open_scoped(
+        dir: &Path,
+        clock: Box<dyn Clock>,
+        id_source: Box<dyn IdSource>,
+        submissions: Option<&[Submission]>,
+    ) -> Result<Ledger> {
         let store = EmbeddedStore::open(dir)?;
         // A store made before ledger keys existed gets its key from its first writer.
         let ledger_key = crate::keys::LedgerKey::load_or_create(dir)?.public();
         let zone = crate::zone::load(dir)?;
-        let state = checkpoint::state_at(&store, u64::MAX, None)?;
+        let plans = match submissions {
+            Some(subs) => plans_needed(&store, subs)?,
+            None => None,
+        };
+        let scope = match plans {
+            Some(plans) => Scope::Plans(plans),
+            None => Scope::Whole,
+        };
+        let state = match &scope {
+            Scope::Whole => checkpoint::state_at(&store, u64::MAX, None)?,
+            Scope::Plans(plans) => checkpoint::state_at(&store, u64::MAX, Some(plans))?,
+        };
         let mut checkpointer = Checkpointer::resume(&store)?;
         if !store.warnings().is_empty() {
             // The latest checkpoint could not be used: the next one is written whole, from
@@ -101,6 +127,7 @@ impl Ledger {
             zone,
             store: Arc::new(store),
             state,
+            scope,
             ids: None,
             staged: Vec::new(),
             in_flight: VecDeque::new(),
@@ -133,6 +160,13 @@ impl Ledger {
     }
 
     fn id_index(&mut self) -> Result<&mut IdIndex> {
+        if self.ids.is_none() && !self.is_whole() {
+            let mut m = IdIndex::with_capacity(self.staged.len());
+            for e in self.in_flight.iter().flat_map(|f| f.events.iter()).chain(&self.staged) {
+                m.insert(e.id, e.seq);
+            }
+            self.ids = Some(m);
+        }
         if self.ids.is_none() {
             let mut m = IdIndex::with_capacity((self.store.head().events() as usize).max(self.staged.len()));
             self.store.for_each_id(&mut |id, seq| {
@@ -235,6 +269,7 @@ impl Ledger {
             if self.staged.is_empty() {
                 return Ok(());
             }
+            self.widen_for_checkpoint()?;
             let result = self
                 .checkpointer
                 .due(&self.state, &*self.store)
@@ -275,6 +310,7 @@ impl Ledger {
         if self.checkpointer.reads_store_when_due(&self.state) {
             self.settle()?;
         }
+        self.widen_for_checkpoint()?;
         let checkpoint = match self.checkpointer.due(&self.state, &*self.store) {
             Ok(cp) => cp,
             Err(e) => {
@@ -301,6 +337,14 @@ impl Ledger {
             done.finish(Err(commit_failed("the writer thread has stopped")));
         }
         Ok(Ticket(done))
+    }
+
+    /// A checkpoint records every plan: a scoped ledger widens before one is taken.
+    fn widen_for_checkpoint(&mut self) -> Result<()> {
+        if !self.is_whole() && self.checkpointer.is_due(&self.state) {
+            self.widen()?;
+        }
+        Ok(())
     }
 
     fn in_flight_full(&self) -> bool {
@@ -369,7 +413,7 @@ impl Ledger {
         self.staged.clear();
         self.ids = None;
         self.checkpointer.reset(&*self.store)?;
-        self.state = checkpoint::state_at(&*self.store, u64::MAX, None)?;
+        self.state = self.fold_scope()?;
         Ok(())
     }
 }

@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::{Ack, IdIndex, Ledger};
-use crate::checkpoint;
 use crate::decide::{self, EventRef, Submission};
 use crate::error::{Error, Result};
 use crate::event::{Event, SCHEMA_VERSION};
 use crate::model::check_text;
 use crate::projection;
+use crate::store::Store;
 use crate::store::BATCH_EVENTS_MAX;
 
 impl Ledger {
@@ -35,14 +35,40 @@ impl Ledger {
         origin: &dyn Fn(usize) -> Option<crate::Msg>,
         expected: &[(String, u64)],
     ) -> Result<Vec<Ack>> {
+        match self.stage_once(actor, submissions, origin, expected) {
+            // A scoped ledger refuses only what a whole one refuses, in its words (a message
+            // may name near misses among every plan): decided again on the whole state.
+            Err(e)
+                if !self.is_whole()
+                    && !matches!(e, Error::Io { .. } | Error::Corrupt { .. } | Error::Storage { .. }) =>
+            {
+                self.widen()?;
+                self.stage_once(actor, submissions, origin, expected)
+            }
+            other => other,
+        }
+    }
+
+    fn stage_once(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
+        expected: &[(String, u64)],
+    ) -> Result<Vec<Ack>> {
         self.id_index()?;
         // A resend of what is already recorded is acknowledged as it was, whatever the
         // stream has become since: the expectation held when it was first written.
-        let resend = !expected.is_empty()
-            && self
-                .ids
-                .as_ref()
-                .is_some_and(|ids| submissions.iter().all(|s| s.id.is_some_and(|id| ids.contains_key(&id))));
+        let mut resend = !expected.is_empty();
+        for s in submissions {
+            if !resend {
+                break;
+            }
+            resend = match (s.id, &self.ids) {
+                (Some(id), Some(ids)) => find_id(ids, &*self.store, self.is_whole(), &id)?.is_some(),
+                _ => false,
+            };
+        }
         for (stream, version) in expected.iter().filter(|_| !resend) {
             let at = self
                 .state
@@ -86,7 +112,7 @@ impl Ledger {
             }
         }
         self.staged.truncate(mark);
-        let mut state = checkpoint::state_at(&*self.store, u64::MAX, None)?;
+        let mut state = self.fold_scope()?;
         for e in &self.staged {
             projection::apply(&mut state, e);
         }
@@ -114,6 +140,7 @@ impl Ledger {
         let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
             HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
         let mut ids = self.ids.take().unwrap_or_else(|| IdIndex::with_capacity(0));
+        let whole = self.is_whole();
         let result = (|| {
             for (i, sub) in submissions.iter().enumerate() {
                 let wrap = |e: Error| match origin(i) {
@@ -130,8 +157,8 @@ impl Ledger {
                 let lookup = |r: &EventRef| -> Result<Option<Event>> {
                     let seq = match r {
                         EventRef::Seq(s) => *s,
-                        EventRef::Id(id) => match ids.get(id) {
-                            Some(s) => *s,
+                        EventRef::Id(id) => match find_id(&ids, store, whole, id)? {
+                            Some(s) => s,
                             None => return Ok(None),
                         },
                     };
@@ -151,7 +178,7 @@ impl Ledger {
                     if !request_ids.insert(id) {
                         return Err(wrap(Error::invalid(msg!("stage.id_twice", id = id))));
                     }
-                    if let Some(&seq) = ids.get(&id) {
+                    if let Some(seq) = find_id(&ids, store, whole, &id)? {
                         let stored = lookup(&EventRef::Seq(seq))?
                             .ok_or_else(|| Error::corrupt(seq, msg!("stage.indexed_id_no_event")))?;
                         let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
@@ -183,7 +210,8 @@ impl Ledger {
                         _ => loop {
                             let id = self.id_source.next_id();
                             // Indexed with the seq it gets below.
-                            if ids.insert_new(id, staged_from + self.staged.len() as u64) {
+                            let durable = !whole && self.store.seq_of_id(&id)?.is_some();
+                            if !durable && ids.insert_new(id, staged_from + self.staged.len() as u64) {
                                 break id;
                             }
                         },
@@ -222,4 +250,16 @@ impl Ledger {
         self.ids = Some(ids);
         result.map(|()| acks)
     }
+}
+
+/// The seq of the event with `id`: from `ids` (whole: every id; scoped: those in flight and
+/// staged), else, scoped, from the store's id index.
+fn find_id(ids: &IdIndex, store: &dyn Store, whole: bool, id: &Uuid) -> Result<Option<u64>> {
+    if let Some(&seq) = ids.get(id) {
+        return Ok(Some(seq));
+    }
+    if whole {
+        return Ok(None);
+    }
+    store.seq_of_id(id)
 }

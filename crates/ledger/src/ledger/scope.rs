@@ -1,0 +1,133 @@
+//! A ledger that holds only the plans its submissions need: a department clerk's one
+//! `submit` on a ledger of thousands of plans folds those plans (their checkpoint partitions
+//! and the log since), the departments and keys, and asks the store's id index and
+//! catalogue for the rest, instead of folding every plan and reading every id.
+//!
+//! What a submission needs comes from the store's catalogue (which plans list a project,
+//! which define an indicator) and, for a correction or retraction, from the event it names.
+//! Whenever the answer could differ from a whole ledger's, the ledger widens to the whole
+//! state first, so every decision and every message is the one a whole ledger gives:
+//! - a submission the scope does not cover, or one it cannot tell (a plan import, a store
+//!   without a catalogue), opens whole from the start;
+//! - a refusal is decided again on the whole state (messages name near misses among all
+//!   plans), and a checkpoint, which records every plan, is taken from the whole state.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::Ledger;
+use crate::checkpoint;
+use crate::clock::{Clock, IdSource};
+use crate::decide::{Command, EventRef, Submission, TargetSpec};
+use crate::error::Result;
+use crate::event::Subject;
+use crate::projection::{self, State};
+use crate::store::Store;
+
+/// The plans a ledger's state holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Whole,
+    Plans(Vec<String>),
+}
+
+/// The plans `submissions` need, or `None` when only the whole state will do.
+pub fn plans_needed(store: &dyn Store, submissions: &[Submission]) -> Result<Option<Vec<String>>> {
+    let mut plans = BTreeSet::new();
+    for sub in submissions {
+        let Some(needed) = plans_of(store, &sub.command)? else { return Ok(None) };
+        plans.extend(needed);
+    }
+    Ok(Some(plans.into_iter().collect()))
+}
+
+fn plans_of(store: &dyn Store, command: &Command) -> Result<Option<Vec<String>>> {
+    match command {
+        // Rare, and its checks reach every plan of its year: whole.
+        Command::ImportPlan(_) => Ok(None),
+        Command::Investment { project, .. }
+        | Command::Milestone { project, .. }
+        | Command::Withdraw { project, .. }
+        | Command::ReviseTarget { target: TargetSpec::Project { project, .. }, .. } => store.plans_listing(project),
+        Command::Actual { indicator, .. }
+        | Command::ReviseTarget { target: TargetSpec::Indicator { indicator, .. }, .. } => {
+            store.plans_defining(indicator)
+        }
+        Command::Correct { event, .. } | Command::Retract { event, .. } => plans_of_target(store, event),
+        Command::RegisterKey { .. } | Command::RevokeKey { .. } => Ok(Some(Vec::new())),
+    }
+}
+
+/// The plans a correction or retraction of `event` reaches: its plan, and every plan listing
+/// its project (a milestone is carried by every later listing) or defining its indicator.
+fn plans_of_target(store: &dyn Store, event: &EventRef) -> Result<Option<Vec<String>>> {
+    let seq = match event {
+        EventRef::Seq(seq) => Some(*seq),
+        EventRef::Id(id) => store.seq_of_id(id)?,
+    };
+    // No such event: the decision refuses it, whatever the scope.
+    let Some(target) = seq.map(|s| store.get_event(s)).transpose()?.flatten() else { return Ok(Some(Vec::new())) };
+    let mut plans: Vec<String> = target.payload.plan().map(str::to_string).into_iter().collect();
+    let related = match &target.payload {
+        crate::event::Payload::Corrected(c) => Some(&c.subject),
+        crate::event::Payload::Retracted(r) => Some(&r.subject),
+        _ => None,
+    };
+    let project_or_indicator = match (&target.payload, related) {
+        (_, Some(Subject::Actual { indicator, .. })) => store.plans_defining(indicator)?,
+        (_, Some(Subject::Investment { project, .. } | Subject::Milestone { project, .. })) => {
+            store.plans_listing(project)?
+        }
+        (crate::event::Payload::ActualReported(a), None) => store.plans_defining(&a.indicator)?,
+        (p, None) => match p.plan() {
+            Some(_) => store.plans_listing(p.entity())?,
+            None => Some(Vec::new()),
+        },
+    };
+    let Some(more) = project_or_indicator else { return Ok(None) };
+    plans.extend(more);
+    Ok(Some(plans))
+}
+
+impl Ledger {
+    /// Opens the store in `dir` holding only the plans `submissions` need (see the module's
+    /// note); whole when they cannot be told.
+    pub fn open_for(
+        dir: &Path,
+        clock: Box<dyn Clock>,
+        id_source: Box<dyn IdSource>,
+        submissions: &[Submission],
+    ) -> Result<Ledger> {
+        Ledger::open_scoped(dir, clock, id_source, Some(submissions))
+    }
+
+    /// Whether the state holds every plan.
+    pub fn is_whole(&self) -> bool {
+        self.scope == Scope::Whole
+    }
+
+    /// The state as the store holds it, for this ledger's scope.
+    pub(super) fn fold_scope(&self) -> Result<State> {
+        match &self.scope {
+            Scope::Whole => checkpoint::state_at(&*self.store, u64::MAX, None),
+            Scope::Plans(plans) => checkpoint::state_at(&*self.store, u64::MAX, Some(plans)),
+        }
+    }
+
+    /// Folds every plan (the commits in flight made durable first, the staged events applied
+    /// again): from here on the ledger is whole, and keeps every id in memory.
+    pub fn widen(&mut self) -> Result<()> {
+        if self.scope == Scope::Whole {
+            return Ok(());
+        }
+        self.settle()?;
+        let mut state = checkpoint::state_at(&*self.store, u64::MAX, None)?;
+        for e in &self.staged {
+            projection::apply(&mut state, e);
+        }
+        self.state = state;
+        self.scope = Scope::Whole;
+        self.ids = None;
+        Ok(())
+    }
+}
