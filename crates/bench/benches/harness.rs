@@ -952,3 +952,96 @@ pub fn run_cli(cfg: &Config) -> Report {
     ));
     report
 }
+
+/// Store bytes by part for the plan shapes whose checkpoints cost most (#19): one plan of
+/// `big` projects, and `many` plans of `many` projects, each with twelve monthly investment
+/// reports for every project (every plan changes between two checkpoints), imported in
+/// batches of 1,000 through `submit_batches`. Goal: everything the store holds ≤ 1.5x its
+/// log. Also the import rate (checkpoint time per event is part of it) and one CLI submit on
+/// each, as a clerk would run it (`cargo build --release` first).
+pub fn run_bytes(cfg: &Config, big: usize, many: usize) -> Report {
+    let mut report = Report::default();
+    let bin = cli_binary();
+    for (plans, projects) in [(1, big), (many, many)] {
+        let dir = cfg.dir.join(format!("bytes-{plans}x{projects}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut ledger = open_ledger(&dir);
+        let t = Instant::now();
+        ledger
+            .submit_batches(
+                workload::ACTOR,
+                workload::side_by_side(plans, projects, 12, 1_000),
+                &|_, _| None,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        let spent = t.elapsed();
+        let n = ledger.store().head().events();
+        let checkpoints = ledger.store().checkpoints().count();
+        let now = planledger::model::Timestamp(ledger.store().head().last_recorded_at.0 + 86_400_000_000).to_string();
+        drop(ledger);
+        let part = |name: &str| dir_bytes(&dir.join(name));
+        let (log, partitions, ids) = (part("log"), part("partitions"), part("ids"));
+        let total = dir_bytes(&dir);
+        let index = total - log - partitions - ids;
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+        let shape = format!("{plans} plan(s) × {projects} projects, {n} events, {checkpoints} checkpoints");
+        report.row(
+            &format!("store bytes / log bytes ({shape})"),
+            mb(total),
+            mb(log),
+            Some(total as f64 / log as f64),
+            "≤ 1.5x",
+        );
+        report.row(
+            &format!("  of which checkpoint partitions ({shape})"),
+            mb(partitions),
+            mb(log),
+            Some(partitions as f64 / log as f64),
+            "-",
+        );
+        report.row(&format!("  of which the id index ({shape})"), mb(ids), mb(log), Some(ids as f64 / log as f64), "-");
+        report.row(
+            &format!("  of which sled's index ({shape})"),
+            mb(index),
+            mb(log),
+            Some(index as f64 / log as f64),
+            "-",
+        );
+        report.row(&format!("import rate ({shape})"), fmt_rate(rate(n, spent)), "-".into(), None, "-");
+        let d = dir.to_str().unwrap();
+        let project = format!("s{:03}-p{}", plans / 2, projects / 2);
+        let plan = format!("s-{:03}", plans / 2);
+        let mut runs = Vec::new();
+        for i in 0..5 {
+            let value = format!("{}.{i}", 100 + i);
+            let args = [
+                "--store",
+                d,
+                "submit",
+                "--as",
+                "drc",
+                "revise-target",
+                "--project",
+                &project,
+                "--plan",
+                &plan,
+                "--value",
+                &value,
+                "--reason",
+                "bench",
+            ];
+            runs.push(cli_once(&bin, &args, &now));
+        }
+        let wall = median(runs.iter().map(|r| r.0).collect());
+        let peak = runs.iter().map(|r| r.1).max().unwrap_or(0);
+        report.row(
+            &format!("CLI submit ({shape})"),
+            format!("{:.1} ms, {:.0} MiB", wall.as_secs_f64() * 1e3, peak as f64 / 1024.0),
+            "-".into(),
+            None,
+            "-",
+        );
+    }
+    report
+}

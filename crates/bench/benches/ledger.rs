@@ -2,7 +2,8 @@
 //! (`--group-commit`: only the concurrent-writers measure; `--reads`: only appends while
 //! full reads run; `--web`: only the web view's pages, on `--events` events; `--cli`: one CLI
 //! command's time and memory on ledgers of `--events` and `--pit-events` events, after
-//! `cargo build --release`)
+//! `cargo build --release`; `--bytes [--big N] [--many N]`: store bytes by part for one plan
+//! of N projects and N plans of N, after `cargo build --release`)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench -p planledger-bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
@@ -39,7 +40,11 @@ fn main() {
     if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
         cfg.pit_events = n;
     }
-    let report = if args.iter().any(|a| a == "--cli") {
+    let report = if args.iter().any(|a| a == "--bytes") {
+        let big = value("--big").and_then(|v| v.parse().ok()).unwrap_or(100_000);
+        let many = value("--many").and_then(|v| v.parse().ok()).unwrap_or(300);
+        harness::run_bytes(&cfg, big, many)
+    } else if args.iter().any(|a| a == "--cli") {
         harness::run_cli(&cfg)
     } else if args.iter().any(|a| a == "--web") {
         harness::run_web(&cfg)

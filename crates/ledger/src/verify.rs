@@ -204,6 +204,11 @@ pub fn verify_observed(
             fail(&mut v, 0, what);
         }
     }
+    if v.problem.is_none() {
+        if let Some(what) = store.check_indexes(v.events)? {
+            fail(&mut v, 0, what);
+        }
+    }
     v.plans_reloaded = checker.reloaded;
     Ok(v)
 }

@@ -286,6 +286,96 @@ impl Generator {
     }
 }
 
+/// Plans side by side: `plans` plans of one year, each of `projects` projects, and a
+/// monthly investment report for every project in every plan for `months` months, each
+/// submission with an id: the shapes whose checkpoints cost most (one plan of 100,000
+/// projects; 300 plans of 300), where every plan changes between two checkpoints.
+pub fn side_by_side(plans: usize, projects: usize, months: u8, batch: usize) -> impl Iterator<Item = Vec<Submission>> {
+    let mut gen = Generator {
+        w: Workload { projects_per_year: projects, first_year: 2024, batch },
+        year: 2024,
+        ids: 0,
+        approx_events: 0,
+        limit: u64::MAX,
+    };
+    let mut subs: Vec<Submission> = Vec::new();
+    for k in 0..plans {
+        let plan = format!("s-{k:03}");
+        let departments = if k == 0 {
+            let mut d =
+                vec![DepartmentRegistered {
+                    dept: ACTOR.into(), name: "发展和改革委员会".into(), coordinator: true
+                }];
+            d.extend((0..DEPARTMENTS).map(|i| DepartmentRegistered {
+                dept: format!("d{i}"),
+                name: format!("部门{i}"),
+                coordinator: false,
+            }));
+            d
+        } else {
+            Vec::new()
+        };
+        let listed = (0..projects)
+            .map(|j| ProjectListed {
+                plan: plan.clone(),
+                project: format!("s{k:03}-p{j}"),
+                name: format!("重点项目{k}-{j}"),
+                level: if j % 10 == 0 { Level::City } else { Level::District },
+                department: format!("d{}", j % DEPARTMENTS),
+                planned_investment: Decimal::new(((j * 7919) % 3000 + 100) as i64, 2),
+                total_investment: Some(Decimal::new(((j * 7919) % 9000 + 3000) as i64, 2)),
+                planned_milestones: vec![Milestone::Start],
+                started: None,
+                dimensions: BTreeMap::new(),
+                carried: Vec::new(),
+            })
+            .collect();
+        let import = PlanImport {
+            plan: PlanDeclared {
+                plan: plan.clone(),
+                year: 2024,
+                title: format!("2024年计划{k}"),
+                jurisdiction: format!("区{k}"),
+            },
+            departments,
+            indicators: Vec::new(),
+            projects: listed,
+            schedules: Vec::new(),
+            tracked: Vec::new(),
+        };
+        subs.push(Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) });
+    }
+    // Imports first (their own batches: one import can be a plan of 100,000 events).
+    let imports: Vec<Vec<Submission>> = subs.into_iter().map(|s| vec![s]).collect();
+    let batch = batch.max(1);
+    let mut month = 1u8;
+    let mut k = 0usize;
+    let mut j = 0usize;
+    let rounds = std::iter::from_fn(move || {
+        if month > months {
+            return None;
+        }
+        let mut out = Vec::with_capacity(batch);
+        while out.len() < batch && month <= months {
+            let amount = Decimal::new(((k * 31 + j * 131 + usize::from(month) * 17) % 500 + 1) as i64, 2);
+            let command =
+                Command::Investment { project: format!("s{k:03}-p{j}"), period: Month { year: 2024, month }, amount };
+            out.push(gen.sub(command));
+            j += 1;
+            if j == projects {
+                j = 0;
+                k += 1;
+                if k == plans {
+                    k = 0;
+                    month += 1;
+                }
+            }
+        }
+        Some(out)
+    });
+    imports.into_iter().chain(rounds)
+}
+
 /// SplitMix64: a tiny, well-mixed, deterministic generator step.
 fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -25,6 +25,14 @@ use crate::store::{CheckpointWrite, Store};
 /// reaches it). Bounds the tail a point-in-time query replays.
 pub const CHECKPOINT_EVERY: u64 = 16_384;
 
+/// A checkpoint rewrites the partitions of the plans that changed since the last one: for
+/// a large plan that is far more than the events that changed it (one plan of 90,000
+/// projects: 180 MB of partitions for a 29 MB log). So one is taken only once the events
+/// since the last (their encoded bytes) reach this many times the stored bytes it would
+/// write: checkpoints stay a bounded fraction of the log whatever the plans' shape, at the
+/// price of a longer tail to replay after a checkpoint of a very large plan.
+pub const CHECKPOINT_LOG_RATIO: u64 = 8;
+
 /// The checkpoint record: which partitions make up the state after `seq`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -68,6 +76,10 @@ pub struct Checkpointer {
     /// The committed events after the last checkpoint have not been `touch`ed yet (they
     /// were folded before this checkpointer existed): scan them when a checkpoint is due.
     tail_unscanned: bool,
+    /// Encoded bytes of the events `touch`ed since the last checkpoint...
+    log_bytes: u64,
+    /// ...of which those of the tail scan.
+    tail_bytes: u64,
     /// Shared with the snapshots it hands out, which fill it as they are encoded.
     encoded: Arc<Mutex<Encoded>>,
 }
@@ -77,6 +89,11 @@ pub struct Checkpointer {
 struct Encoded {
     /// Hash of each plan's partition in the last checkpoint encoded.
     hashes: BTreeMap<String, Hash>,
+    /// Stored bytes of partitions, by hash: those this checkpointer encoded, and those it
+    /// looked up (`stored_bytes`).
+    sizes: HashMap<Hash, u64>,
+    /// Hash of the shared partition in the last checkpoint.
+    global: Option<Hash>,
     /// Where each partition is encoded before it is hashed and compressed, kept between
     /// checkpoints: partitions are megabytes, and a fresh allocation that size is fresh
     /// pages to fault in each time.
@@ -114,9 +131,12 @@ impl Snapshot {
         for (id, plan) in &self.plans {
             let (h, bytes) = encode_partition(&mut encoded.scratch, plan);
             encoded.hashes.insert(id.clone(), h);
+            encoded.sizes.insert(h, bytes.len() as u64);
             partitions.push((h, bytes));
         }
         let (global_hash, global) = encode_partition(&mut encoded.scratch, &self.global);
+        encoded.sizes.insert(global_hash, global.len() as u64);
+        encoded.global = Some(global_hash);
         partitions.push((global_hash, global));
         let record = Record {
             seq: self.seq,
@@ -139,14 +159,21 @@ impl Checkpointer {
             };
             c.last_seq = r.seq;
             c.taken = r.plans.iter().map(|(id, _)| id.clone()).collect();
-            c.encoded = Arc::new(Mutex::new(Encoded { hashes: r.plans.into_iter().collect(), scratch: Vec::new() }));
+            c.encoded = Arc::new(Mutex::new(Encoded {
+                hashes: r.plans.into_iter().collect(),
+                sizes: HashMap::new(),
+                global: Some(r.global),
+                scratch: Vec::new(),
+            }));
         }
         Ok(c)
     }
 
     /// Notes the plans an event changes. A milestone also changes every later listing of
     /// its project, and a retracted milestone every listing that carried it.
-    pub fn touch(&mut self, state: &State, payload: &Payload) {
+    /// `bytes`: the event's encoded length.
+    pub fn touch(&mut self, state: &State, payload: &Payload, bytes: u64) {
+        self.log_bytes += bytes;
         match payload {
             Payload::MilestoneReached(m) => {
                 let later = state.years.range(m.date.year()..).flat_map(|(_, ids)| ids.iter());
@@ -174,22 +201,71 @@ impl Checkpointer {
         self.is_due(state) && self.tail_unscanned && !self.taken.is_empty()
     }
 
-    /// Whether a commit that leaves `state` at its head takes a checkpoint.
-    pub fn is_due(&self, state: &State) -> bool {
+    fn is_due(&self, state: &State) -> bool {
         state.last_seq >= self.last_seq + CHECKPOINT_EVERY
+    }
+
+    /// Whether a commit that leaves `state` at its head takes a checkpoint: `CHECKPOINT_EVERY`
+    /// events since the last, whose encoded bytes reach `CHECKPOINT_LOG_RATIO` times the
+    /// stored bytes the partitions it would rewrite now take. The first one after a resume
+    /// reads the log since the last checkpoint (see `reads_store_when_due`).
+    pub fn is_due_now(&mut self, state: &State, store: &dyn Store) -> Result<bool> {
+        if !self.is_due(state) {
+            return Ok(false);
+        }
+        if self.taken.is_empty() {
+            // The first checkpoint of a store, or after a reset: every plan is written.
+            return Ok(true);
+        }
+        if self.tail_unscanned {
+            for e in store.events(self.last_seq + 1) {
+                let e = e?;
+                let bytes = codec::event_len(&e);
+                self.tail_bytes += bytes;
+                self.touch(state, &e.payload, bytes);
+            }
+            self.tail_unscanned = false;
+        }
+        Ok(self.log_bytes >= CHECKPOINT_LOG_RATIO.saturating_mul(self.would_write(store)?))
+    }
+
+    /// Forgets the scan of the tail (made on a state holding only some plans, which may
+    /// not see every plan an event changes): the next `is_due_now` scans it again.
+    pub fn forget_tail_scan(&mut self) {
+        if !self.tail_unscanned {
+            self.log_bytes -= self.tail_bytes;
+            self.tail_bytes = 0;
+            self.tail_unscanned = true;
+        }
+    }
+
+    /// Stored bytes of the partitions a checkpoint now would rewrite (as they are stored
+    /// now: the plans that changed since, and the shared part). A plan no checkpoint holds
+    /// yet counts nothing: it is new, and small next to the log it came in with.
+    fn would_write(&self, store: &dyn Store) -> Result<u64> {
+        let mut encoded = self.encoded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hashes: Vec<Hash> = self.dirty.iter().filter_map(|id| encoded.hashes.get(id).copied()).collect();
+        hashes.extend(encoded.global);
+        let mut total = 0;
+        for hash in hashes {
+            let size = match encoded.sizes.get(&hash) {
+                Some(&n) => n,
+                None => {
+                    let n = store.partition_bytes(&hash)?.unwrap_or(0);
+                    encoded.sizes.insert(hash, n);
+                    n
+                }
+            };
+            total += size;
+        }
+        Ok(total)
     }
 
     /// The checkpoint to write with a commit that leaves `state` at its head, if one is due:
     /// a snapshot, to encode (`Snapshot::encode`) just before that commit.
     pub fn due(&mut self, state: &State, store: &dyn Store) -> Result<Option<Snapshot>> {
-        if !self.is_due(state) {
+        if !self.is_due_now(state, store)? {
             return Ok(None);
-        }
-        if self.tail_unscanned && !self.taken.is_empty() {
-            for e in store.events(self.last_seq + 1) {
-                self.touch(state, &e?.payload);
-            }
-            self.tail_unscanned = false;
         }
         Ok(Some(self.take(state)))
     }
@@ -208,6 +284,8 @@ impl Checkpointer {
             }
         }
         self.last_seq = state.last_seq;
+        self.log_bytes = 0;
+        self.tail_bytes = 0;
         Snapshot { seq: state.last_seq, plans, global: global_of(state), encoded: Arc::clone(&self.encoded) }
     }
 

@@ -65,6 +65,32 @@ pub fn key_of(id: &Uuid) -> u32 {
     ((x ^ (x >> 31)) >> 32) as u32
 }
 
+#[cfg(feature = "test-hooks")]
+/// See `store::test_hooks::swap_in_id_run`.
+pub(crate) fn swap_two_seqs_of_first_run(store_dir: &Path) -> Result<()> {
+    let index = IdIndex::open(store_dir, u64::MAX, false, &|_| {})?;
+    let run = index.runs.first().ok_or_else(|| Error::invalid(msg!("ids.part_header")))?;
+    let mut entries: Vec<(u32, u64)> = run.iter().collect::<Result<_>>()?;
+    let (first, last, path) = (run.first, run.last, run.path.clone());
+    let n = entries.len();
+    let (a, b) = (entries[0].1, entries[n - 1].1);
+    entries[0].1 = b;
+    entries[n - 1].1 = a;
+    drop(index);
+    std::fs::remove_file(&path).map_err(|e| Error::io(msg!("io.removing", path = path.display()), e))?;
+    write_run(&store_dir.join(IDS_DIR), first, last, n as u64, entries.into_iter().map(Ok))?;
+    Ok(())
+}
+
+/// One entry's share of a run's digest: order-independent (summed), so a run and the log
+/// can be compared in constant memory.
+pub(crate) fn entry_digest(key: u32, seq: u64) -> u64 {
+    let mut x = (u64::from(key) << 32 ^ seq.rotate_left(17)).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// A run's entries in key order, as a merge reads them.
 type Entries<'r> = Box<dyn Iterator<Item = Result<(u32, u64)>> + 'r>;
 
@@ -473,9 +499,24 @@ impl IdIndex {
         }
     }
 
-    #[cfg(test)]
-    fn run_ranges(&self) -> Vec<(u64, u64)> {
+    /// The seqs each run covers, in order.
+    pub(crate) fn run_ranges(&self) -> Vec<(u64, u64)> {
         self.runs.iter().map(|r| (r.first, r.last)).collect()
+    }
+
+    /// Run `i`'s entries summed with `entry_digest` (what `verify` compares with the log's
+    /// ids over the same seqs), and their count.
+    pub(crate) fn run_digest(&self, i: usize) -> std::result::Result<(u64, u64), Damaged> {
+        let mut sum = 0u64;
+        let mut count = 0u64;
+        if let Some(run) = self.runs.get(i) {
+            for entry in run.iter() {
+                let (key, seq) = entry.map_err(|error| Damaged { run: i, error })?;
+                sum = sum.wrapping_add(entry_digest(key, seq));
+                count += 1;
+            }
+        }
+        Ok((count, sum))
     }
 }
 

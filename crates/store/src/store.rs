@@ -63,8 +63,13 @@ pub const CHUNK_BYTES_MAX: usize = 32 * 1024;
 /// Decompressed chunks kept for point reads (a correction reads the event it corrects, most
 /// often from the last few months): 64 × ~32 KiB.
 const CHUNK_CACHE_MAX: usize = 64;
-/// First byte of a stored partition: LZ4 block with its length prepended.
+/// First byte of a stored partition: LZ4 block with its length prepended (older builds)...
 const PARTITION_LZ4: u8 = 0xC4;
+/// ...or a zstd frame: a partition holds a plan's whole state, and zstd stores it in about
+/// half of LZ4's bytes, which is what checkpoints cost next to the log.
+const PARTITION_ZSTD: u8 = 0xC5;
+/// zstd's level for partitions: its fastest levels already take most of the gain.
+const PARTITION_ZSTD_LEVEL: i32 = 3;
 /// Directory of the checkpoint partitions, inside the store's directory.
 pub const PARTITIONS_DIR: &str = "partitions";
 /// Threads decoding for a fold (`Store::fold_events`), and how many decoded chunks (~450
@@ -190,6 +195,16 @@ fn checkpoint_key(seq: u64) -> [u8; 9] {
 
 /// A checkpoint partition's stored bytes (see [`Store::partition`]) from its record bytes.
 pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
+    let mut stored = vec![PARTITION_ZSTD];
+    match zstd::stream::copy_encode(raw, &mut stored, PARTITION_ZSTD_LEVEL) {
+        Ok(()) => stored,
+        // Only an allocation failure stops zstd writing to memory; LZ4 needs no more.
+        Err(_) => pack_partition_lz4(raw),
+    }
+}
+
+/// A partition's stored bytes as builds before zstd wrote them (still read).
+pub fn pack_partition_lz4(raw: &[u8]) -> Vec<u8> {
     // One allocation, compressed in place (partitions are megabytes): the marker, the length
     // (`decompress_size_prepended`'s layout), then the block.
     let mut stored = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(raw.len())];
@@ -419,12 +434,19 @@ impl EmbeddedStore {
             return Ok(());
         }
         let mut w = locked(&self.writer);
-        if through > head {
-            // The log was cut (`repair`): the catalogue may name plans the log no longer
-            // lists, which costs a load and changes no answer; it stays whole.
-            self.tree.insert(KEY_CATALOGUE, &head.to_le_bytes()).map_err(sled_error)?;
-            return self.sync(w.deref_mut());
-        }
+        let through = if through > head {
+            // The log was cut (`repair`): built again from the start, so that it names
+            // only what the log lists.
+            for prefix in [PREFIX_LISTS, PREFIX_DEFINES] {
+                for r in self.tree.scan_prefix([prefix]) {
+                    let (k, _) = r.map_err(sled_error)?;
+                    self.tree.remove(k).map_err(sled_error)?;
+                }
+            }
+            0
+        } else {
+            through
+        };
         self.fold_events(through + 1, |event: &Event| {
             if let Some(key) = catalogue_key(event) {
                 self.tree.insert(key, &[]).map_err(sled_error)?;
@@ -480,6 +502,19 @@ impl EmbeddedStore {
         f(index)
     }
 
+    /// Runs `f` on the id index's runs, without reading the log's ids after them (a store
+    /// an older build wrote has no runs, and `verify` keeps its memory flat).
+    fn with_runs<R>(&self, f: impl FnOnce(&IdIndex) -> Result<R>) -> Result<R> {
+        let guard = locked(&self.ids);
+        match guard.as_ref() {
+            Some(index) => f(index),
+            None => {
+                let warn = |m| self.warn(m);
+                f(&IdIndex::open(&self.dir, self.next_seq() - 1, false, &warn)?)
+            }
+        }
+    }
+
     /// Feeds `index` the ids of the log after what it holds, up to the head.
     fn feed_ids(&self, index: &mut IdIndex) -> Result<()> {
         let from = index.through() + 1;
@@ -487,6 +522,58 @@ impl EmbeddedStore {
             return Ok(());
         }
         self.ids_from(from, &mut |id, seq| index.push(id, seq))
+    }
+
+    /// Checks the derived indexes against the log's first `through` events (for `verify`):
+    /// the catalogue names every plan that lists a project or defines an indicator (when the
+    /// store keeps one), and every run of the id index holds exactly the ids of its seqs.
+    /// One fold of the log, in constant memory. `None` if they hold, else what is wrong.
+    pub fn check_indexes(&self, through: u64) -> Result<Option<crate::Msg>> {
+        let catalogue = self.catalogue_through()?.is_some_and(|k| k >= through);
+        let runs = self.with_runs(|index| Ok(index.run_ranges()))?;
+        // (first, last, count, digest) of the log's ids over each run's seqs.
+        let mut sums: Vec<(u64, u64, u64, u64)> = runs.iter().map(|&(f, l)| (f, l, 0, 0)).collect();
+        let mut run = 0;
+        let mut problem = None;
+        self.fold_events(1, |event: &Event| {
+            if event.seq > through {
+                return Ok(false);
+            }
+            if catalogue {
+                if let Some(key) = catalogue_key(event) {
+                    if !self.tree.contains_key(&key).map_err(sled_error)? {
+                        problem = Some(msg!("store.catalogue_lacks", seq = event.seq));
+                        return Ok(false);
+                    }
+                }
+            }
+            while sums.get(run).is_some_and(|r| r.1 < event.seq) {
+                run += 1;
+            }
+            if let Some(r) = sums.get_mut(run).filter(|r| r.0 <= event.seq) {
+                r.2 += 1;
+                r.3 = r.3.wrapping_add(crate::ids::entry_digest(crate::ids::key_of(&event.id), event.seq));
+            }
+            Ok(true)
+        })?;
+        if problem.is_some() {
+            return Ok(problem);
+        }
+        self.with_runs(|index| {
+            let now = index.run_ranges();
+            for (i, &(first, last, count, sum)) in sums.iter().enumerate() {
+                // A commit meanwhile may have merged runs: those gone are not compared.
+                if last > through || now.get(i) != Some(&(first, last)) {
+                    continue;
+                }
+                match index.run_digest(i) {
+                    Ok(held) if held == (count, sum) => {}
+                    Ok(_) => return Ok(Some(msg!("store.id_run_differs", first = first, last = last))),
+                    Err(damaged) => return Ok(Some(damaged.error.to_msg())),
+                }
+            }
+            Ok(None)
+        })
     }
 
     /// The seq of the event with `id`, through the id index: `None` if no event has it.
@@ -1045,6 +1132,17 @@ impl EmbeddedStore {
             Err(e) => return Err(Error::io(msg!("io.reading", path = path.display()), e)),
         };
         let bytes = match stored.split_first() {
+            Some((&PARTITION_ZSTD, packed)) => {
+                // Bounded as a record is: a damaged frame cannot claim unbounded memory.
+                let mut raw = Vec::with_capacity(packed.len() * 3);
+                let read = zstd::stream::read::Decoder::new(packed).and_then(|d| {
+                    std::io::Read::read_to_end(&mut std::io::Read::take(d, codec::RECORD_BYTES_MAX + 1), &mut raw)
+                });
+                match read {
+                    Ok(n) if n as u64 <= codec::RECORD_BYTES_MAX => raw,
+                    _ => stored.to_vec(),
+                }
+            }
             Some((&PARTITION_LZ4, packed)) => {
                 lz4_flex::block::decompress_size_prepended(packed).unwrap_or_else(|_| stored.to_vec())
             }
@@ -1174,6 +1272,8 @@ pub trait Store: Send + Sync {
     fn checkpoints(&self) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>)>> + '_>;
     /// A checkpoint partition by its content hash.
     fn partition(&self, hash: &Hash) -> Result<Option<Vec<u8>>>;
+    /// How many bytes a partition takes where it is stored (`None`: not there).
+    fn partition_bytes(&self, hash: &Hash) -> Result<Option<u64>>;
     /// Every (id, seq) of the log, in log order.
     fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()>;
     /// The seq of the durable event with `id`, if any, without reading every id.
@@ -1184,6 +1284,9 @@ pub trait Store: Send + Sync {
     fn plans_defining(&self, indicator: &str) -> Result<Option<Vec<String>>>;
     /// Bytes the store occupies.
     fn disk_bytes(&self) -> u64;
+    /// Checks the backend's derived indexes (which plans list what, which seq has an id)
+    /// against its first `through` events, for `verify`: `None` if they hold.
+    fn check_indexes(&self, through: u64) -> Result<Option<crate::Msg>>;
     /// Checks the backend's own framing of what it stored (for `verify`): `None` if it
     /// holds, else what is wrong and where.
     fn check_framing(&self) -> Result<Option<crate::Msg>>;
@@ -1251,6 +1354,13 @@ impl Store for EmbeddedStore {
     fn partition(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
         EmbeddedStore::partition(self, hash)
     }
+    fn partition_bytes(&self, hash: &Hash) -> Result<Option<u64>> {
+        match std::fs::metadata(self.partition_path(hash)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(msg!("io.reading", path = self.partition_path(hash).display()), e)),
+        }
+    }
     fn for_each_id(&self, f: &mut dyn FnMut(Uuid, u64)) -> Result<()> {
         EmbeddedStore::for_each_id(self, f)
     }
@@ -1265,6 +1375,9 @@ impl Store for EmbeddedStore {
     }
     fn disk_bytes(&self) -> u64 {
         EmbeddedStore::disk_bytes(self)
+    }
+    fn check_indexes(&self, through: u64) -> Result<Option<crate::Msg>> {
+        EmbeddedStore::check_indexes(self, through)
     }
     fn check_framing(&self) -> Result<Option<crate::Msg>> {
         // Where the last complete commit ends: beyond it, an append may be under way.
@@ -1561,5 +1674,40 @@ pub mod test_hooks {
         tree.insert(KEY_LOG_APPLIED, &Position::START.encode()[..]).map_err(sled_error)?;
         db.flush().map_err(sled_error)?;
         Ok(())
+    }
+
+    /// In the closed store at `dir`, drops the catalogue key of `project` in `plan`: what a
+    /// bug or a hand in the index could leave.
+    pub fn forget_listing(dir: &Path, project: &str, plan: &str) -> Result<()> {
+        let db = open_sled(dir)?;
+        let tree = db.open_tree(TREE).map_err(sled_error)?;
+        let mut key = vec![PREFIX_LISTS];
+        key.extend_from_slice(project.as_bytes());
+        key.push(0);
+        key.extend_from_slice(plan.as_bytes());
+        assert!(tree.remove(key).map_err(sled_error)?.is_some(), "no such listing in the catalogue");
+        db.flush().map_err(sled_error)?;
+        Ok(())
+    }
+
+    /// In the closed store at `dir`, removes the catalogue and its position, as a store an
+    /// older build wrote has none.
+    pub fn forget_catalogue(dir: &Path) -> Result<()> {
+        let db = open_sled(dir)?;
+        let tree = db.open_tree(TREE).map_err(sled_error)?;
+        for prefix in [PREFIX_LISTS, PREFIX_DEFINES] {
+            for r in tree.scan_prefix([prefix]) {
+                tree.remove(r.map_err(sled_error)?.0).map_err(sled_error)?;
+            }
+        }
+        tree.remove(KEY_CATALOGUE).map_err(sled_error)?;
+        db.flush().map_err(sled_error)?;
+        Ok(())
+    }
+
+    /// In the closed store at `dir`, rewrites the first id run with two entries' seqs
+    /// swapped, its checksums made whole again: a run that reads back fine and is wrong.
+    pub fn swap_in_id_run(dir: &Path) -> Result<()> {
+        crate::ids::swap_two_seqs_of_first_run(dir)
     }
 }

@@ -341,7 +341,7 @@ impl Ledger {
 
     /// A checkpoint records every plan: a scoped ledger widens before one is taken.
     fn widen_for_checkpoint(&mut self) -> Result<()> {
-        if !self.is_whole() && self.checkpointer.is_due(&self.state) {
+        if !self.is_whole() && self.checkpointer.is_due_now(&self.state, &*self.store)? {
             self.widen()?;
         }
         Ok(())

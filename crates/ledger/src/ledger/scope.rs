@@ -128,6 +128,8 @@ impl Ledger {
         self.state = state;
         self.scope = Scope::Whole;
         self.ids = None;
+        // Scanned on the scoped state, the tail may have changed plans it did not hold.
+        self.checkpointer.forget_tail_scan();
         Ok(())
     }
 }

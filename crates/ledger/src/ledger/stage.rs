@@ -237,7 +237,7 @@ impl Ledger {
                         ))));
                     }
                     projection::apply(&mut self.state, &event);
-                    self.checkpointer.touch(&self.state, &event.payload);
+                    self.checkpointer.touch(&self.state, &event.payload, bytes);
                     if k == 0 && sub.id.is_some() {
                         ids.insert(id, event.seq);
                     }
