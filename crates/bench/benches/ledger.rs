@@ -41,7 +41,7 @@ fn main() {
         cfg.pit_events = n;
     }
     let report = if args.iter().any(|a| a == "--bytes") {
-        let big = value("--big").and_then(|v| v.parse().ok()).unwrap_or(100_000);
+        let big = value("--big").and_then(|v| v.parse().ok()).unwrap_or(99_000);
         let many = value("--many").and_then(|v| v.parse().ok()).unwrap_or(300);
         harness::run_bytes(&cfg, big, many)
     } else if args.iter().any(|a| a == "--cli") {
