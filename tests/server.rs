@@ -1186,7 +1186,7 @@ fn a_key_revoked_after_its_submission_was_verified_is_refused() {
         let acks = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..4)
             .map(|t| {
-                let (addr, pair, acks, revise) = (srv.addr.clone(), drc2.clone(), acks.clone(), revise.clone());
+                let (addr, pair, acks, revise) = (srv.addr.clone(), drc2.clone(), acks.clone(), revise);
                 tokio::spawn(async move {
                     let mut c = wire::connect(&addr).await;
                     let mut seqs = Vec::new();
