@@ -1110,3 +1110,130 @@ fn an_auditor_takes_the_exported_log_and_a_bundle_through_the_server() {
     assert_eq!(audit.code, 0, "{}", audit.stderr);
     assert!(!nowhere.exists());
 }
+
+/// A submission whose fields are a key change's (`register-key`, `revoke-key`), signed (format 2).
+fn key_change(
+    pair: &planledger::keys::KeyPair,
+    ledger: &[u8; 32],
+    actor: &str,
+    kind: &str,
+    fields: &[(&str, &str)],
+) -> planledger_server::proto::Submission {
+    use planledger_server::proto;
+    let unsigned = proto::Submission {
+        r#type: kind.into(),
+        fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Default::default()
+    };
+    let mut sub = planledger_server::submission_of(&unsigned).unwrap();
+    planledger::keys::sign(pair, ledger, actor, &mut sub);
+    let (kind, fields) = planledger::keys::command_form(&sub);
+    let sig = sub.signature.unwrap();
+    proto::Submission {
+        r#type: kind,
+        fields: fields.into_iter().collect(),
+        public_key: sig.key,
+        signature: sig.bytes,
+        signed: sig.signed,
+        origin: String::new(),
+    }
+}
+
+/// The server verifies a submission's signature before the ledger is locked and checks its
+/// key on the state only when the submission is staged: a key revoked after the
+/// verification is refused. In one request — the revocation, then a submission signed with
+/// the revoked key, both verified before either was staged — nothing is written. With
+/// appends signed by the key in flight on four connections while it is revoked, every one
+/// acknowledged lies before the revocation in the log, each connection's first refusal says
+/// the key was revoked, and nothing signed by it follows the revocation.
+#[test]
+fn a_key_revoked_after_its_submission_was_verified_is_refused() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (env, keys) = bootstrap();
+    let second = env.tmp.path().join("drc-2.key");
+    env.run(&["dept", "keygen", "--out", path_str(&second)]).ok();
+    env.run(&["--key", &keys.drc, "dept", "register", "drc", "--public-key", path_str(&second), "--as", "drc"]).ok();
+    let ledger = ledger_key(&env);
+    let (drc, drc2) = (key_of(&keys.drc), Arc::new(key_of(path_str(&second))));
+    let second_hex = planledger::codec::hex(&drc2.public());
+    let revoke = key_change(
+        &drc,
+        &ledger,
+        "drc",
+        "revoke-key",
+        &[("principal", "drc"), ("public_key", &second_hex), ("reason", "rotated")],
+    );
+    let revise = move |pair: &planledger::keys::KeyPair, value: &str| {
+        wire::submission(
+            pair,
+            &ledger,
+            "drc",
+            "revise-target",
+            &[("project", "park"), ("value", value), ("reason", "r")],
+        )
+    };
+    let srv = start(&env);
+    let before = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout;
+    let rt = wire::runtime();
+    let (revoked_at, acked, refusals) = rt.block_on(async {
+        let mut c = wire::connect(&srv.addr).await;
+        let both = wire::append("drc", vec![revoke.clone(), revise(&drc2, "101.5")]);
+        let e = c.append(both).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(e.message().contains("or was revoked"), "{e:?}");
+        // Appends signed with the second key in flight while it is revoked.
+        let acks = Arc::new(AtomicUsize::new(0));
+        let writers: Vec<_> = (0..4)
+            .map(|t| {
+                let (addr, pair, acks, revise) = (srv.addr.clone(), drc2.clone(), acks.clone(), revise);
+                tokio::spawn(async move {
+                    let mut c = wire::connect(&addr).await;
+                    let mut seqs = Vec::new();
+                    for i in 0..100_000 {
+                        let value = format!("{}.{:05}", 200 + t, i + 1);
+                        match c.append(wire::append("drc", vec![revise(&pair, &value)])).await {
+                            Ok(r) => {
+                                seqs.push(r.into_inner().acks[0].seq);
+                                acks.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(e) => return (seqs, Some(e)),
+                        }
+                    }
+                    (seqs, None)
+                })
+            })
+            .collect();
+        while acks.load(Ordering::SeqCst) < 20 {
+            tokio::task::yield_now().await;
+        }
+        let r = c.append(wire::append("drc", vec![revoke])).await.unwrap().into_inner();
+        let revoked_at = r.acks[0].seq;
+        let mut acked = Vec::new();
+        let mut refusals = Vec::new();
+        for w in writers {
+            let (seqs, refused) = w.await.unwrap();
+            acked.extend(seqs);
+            refusals.push(refused);
+        }
+        // Sent after the revocation's ack: refused.
+        let e = c.append(wire::append("drc", vec![revise(&drc2, "301.5")])).await.unwrap_err();
+        refusals.push(Some(e));
+        (revoked_at, acked, refusals)
+    });
+    assert!(acked.len() >= 20, "{acked:?}");
+    assert!(acked.iter().all(|&seq| seq < revoked_at), "acked {acked:?}, revoked at {revoked_at}");
+    for refused in refusals {
+        let e = refused.expect("an append with the revoked key was acknowledged");
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(e.message().contains("or was revoked"), "{e:?}");
+    }
+    // The log: what was there, the acknowledged appends, the revocation last.
+    let log = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout;
+    assert!(log.starts_with(&before));
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["seq"].as_u64(), Some(revoked_at), "{last}");
+    assert_eq!(log.lines().count(), before.lines().count() + acked.len() + 1);
+    drop(srv);
+    env.assert_verifies();
+}

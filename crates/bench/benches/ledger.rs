@@ -1,9 +1,11 @@
-//! `cargo bench -p planledger-bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N] [--group-commit]`
+//! `cargo bench -p planledger-bench --bench ledger [-- --quick] [--dir DIR] [--events N] [--pit-events N] [--group-commit] [--remote]`
 //! (`--group-commit`: only the concurrent-writers measure; `--reads`: only appends while
 //! full reads run; `--web`: only the web view's pages, on `--events` events; `--cli`: one CLI
 //! command's time and memory on ledgers of `--events` and `--pit-events` events, after
 //! `cargo build --release`; `--bytes [--big N] [--many N]`: store bytes by part for one plan
-//! of N projects and N plans of N, after `cargo build --release`)
+//! of N projects and N plans of N, after `cargo build --release`; `--remote`: #19's remote
+//! appends, signed submitters over gRPC to a server in this process, against the in-process
+//! group commit measured in the same run)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench -p planledger-bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
@@ -48,6 +50,8 @@ fn main() {
         harness::run_cli(&cfg)
     } else if args.iter().any(|a| a == "--web") {
         harness::run_web(&cfg)
+    } else if args.iter().any(|a| a == "--remote") {
+        harness::run_remote(&cfg)
     } else if args.iter().any(|a| a == "--group-commit") {
         harness::run_group_commit(&cfg)
     } else if args.iter().any(|a| a == "--reads") {

@@ -30,3 +30,17 @@ fn the_group_commit_measure_runs_alone() {
     let rounds = row.what.split_once('(').map(|(_, r)| r.split(", ").filter(|x| x.contains('x')).count());
     assert_eq!(rounds, Some(harness::GROUP_ROUNDS), "one ratio per round: {row:?}");
 }
+
+/// `--remote` runs #19's remote appends end to end: a server in process, every submitter
+/// with its own key and connection, every append acknowledged, a figure and a ratio.
+#[test]
+fn the_remote_appends_measure_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = harness::run_remote(&harness::Config::quick(tmp.path().to_path_buf()));
+    assert_eq!(report.rows.len(), 2, "{}", report.markdown());
+    let row = &report.rows[1];
+    assert!(row.what.contains("remote signed submitters") && row.ratio.is_some_and(|r| r > 0.0), "{row:?}");
+    assert!(row.baseline.starts_with("in-process group commit"), "{row:?}");
+    let rounds = row.what.split_once('(').and_then(|(_, r)| r.rsplit_once('(')).map(|(_, r)| r.split(", ").count());
+    assert_eq!(rounds, Some(harness::REMOTE_ROUNDS), "one rate per round: {row:?}");
+}

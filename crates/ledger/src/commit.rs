@@ -11,14 +11,20 @@
 //! (`Ledger::commit_async`) and passes leadership on before waiting for the fsync, so the
 //! next group is decided while this one is written. Results are given out only once the
 //! group is durable; groups become durable in order.
+//!
+//! `Appender` is group commit for callers that must not block a thread per request (the
+//! server's async handlers): requests whose signatures were verified beforehand, off the
+//! ledger's lock (`keys::verify_request`), are staged in groups by one thread and
+//! acknowledged a group at a time by another.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::decide::Submission;
 use crate::error::{Error, Result};
+use crate::keys::Verified;
 use crate::ledger::{Ack, Ledger, Ticket};
 
 /// Longest a leader waits for other active submitters to join its group (it waits only while
@@ -150,16 +156,10 @@ impl GroupCommit {
             .unwrap_or_else(|panic| {
                 let what = panic_text(&*panic);
                 let recovered = lock(&self.ledger).abandon_staged();
-                let e = Error::io(
-                    msg!("commit.group_commit"),
-                    std::io::Error::other(format!(
-                        "the request failed on an internal error (a bug: {what}); nothing of its group was written"
-                    )),
-                );
                 for (_, outcome) in group.iter_mut() {
-                    *outcome = Err(Error::io(msg!("commit.group_commit"), std::io::Error::other(e.to_string())));
+                    *outcome = Err(internal_error(&what));
                 }
-                recovered.and(Err(e))
+                recovered.and(Err(internal_error(&what)))
             });
         self.pass_leadership();
         let committed = written.and_then(|ticket| ticket.map_or(Ok(()), |t| t.wait()));
@@ -234,6 +234,16 @@ impl GroupCommit {
     }
 }
 
+/// What the requests of a group get when a panic (a bug) failed it.
+fn internal_error(what: &str) -> Error {
+    Error::io(
+        msg!("commit.group_commit"),
+        std::io::Error::other(format!(
+            "the request failed on an internal error (a bug: {what}); nothing of its group was written"
+        )),
+    )
+}
+
 /// What a caught panic said.
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -241,6 +251,153 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".into())
+}
+
+/// How a queued request learns its outcome: called once, on the thread that acknowledges
+/// its group, when the group is durable (or the request refused).
+pub type Done = Box<dyn FnOnce(Result<Vec<Ack>>) + Send>;
+
+/// A request for the appender: verified already, with where each submission came from and
+/// the stream versions it expects.
+struct Queued {
+    request: Verified,
+    origins: Vec<Option<crate::Msg>>,
+    expected: Vec<(String, u64)>,
+    done: Done,
+}
+
+/// A group staged and handed to the writer, on its way to the acknowledging thread.
+struct Handed {
+    group: Vec<Queued>,
+    outcomes: Vec<Result<Vec<Ack>>>,
+    written: Result<Ticket>,
+}
+
+/// Group commit without a thread per request, for callers that must not block one (the
+/// server's async handlers): requests verified beforehand (`keys::verify_request`, in
+/// parallel, off the ledger's lock) are queued; one thread stages whatever has queued as a
+/// group under the ledger's lock, only checking each verified key against the state, and
+/// hands it to the writer; a second thread waits for each group to be durable and
+/// acknowledges all of its requests at once (their `Done`), in order. Staging the next group
+/// overlaps the fsync of this one. Dropping the appender lets both threads finish what is
+/// queued, then joins them.
+pub struct Appender {
+    queue: Option<mpsc::Sender<Queued>>,
+    stager: Option<std::thread::JoinHandle<()>>,
+    /// The two threads', which must not join themselves.
+    threads: [std::thread::ThreadId; 2],
+}
+
+impl Appender {
+    /// Starts the appender's two threads on `group`'s ledger.
+    pub fn start(group: Arc<GroupCommit>) -> Result<Appender> {
+        let (queue, queued) = mpsc::channel::<Queued>();
+        let (hand, handed) = mpsc::channel::<Handed>();
+        let spawn_failed = |e| Error::io(msg!("commit.group_commit"), e);
+        let acker = std::thread::Builder::new()
+            .name("acknowledge".into())
+            .spawn(move || acknowledge(handed))
+            .map_err(spawn_failed)?;
+        let acker_id = acker.thread().id();
+        let stager = std::thread::Builder::new()
+            .name("stage".into())
+            .spawn(move || {
+                stage_queued(&group, queued, hand);
+                // The acknowledging thread ends once every group handed to it is acknowledged.
+                let _ = acker.join();
+            })
+            .map_err(spawn_failed)?;
+        let threads = [stager.thread().id(), acker_id];
+        Ok(Appender { queue: Some(queue), stager: Some(stager), threads })
+    }
+
+    /// Queues a verified request; `done` is called with its acks once its group is durable,
+    /// or with why it was refused.
+    pub fn enqueue(
+        &self,
+        request: Verified,
+        origins: Vec<Option<crate::Msg>>,
+        expected: Vec<(String, u64)>,
+        done: Done,
+    ) {
+        let queued = Queued { request, origins, expected, done };
+        let Some(queue) = &self.queue else {
+            return (queued.done)(Err(stopped()));
+        };
+        if let Err(mpsc::SendError(q)) = queue.send(queued) {
+            (q.done)(Err(stopped()));
+        }
+    }
+}
+
+fn stopped() -> Error {
+    Error::io(msg!("commit.group_commit"), std::io::Error::other("the appender has stopped"))
+}
+
+impl Drop for Appender {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(stager) = self.stager.take() {
+            // Not from the appender's own threads (a `Done` may hold the last reference to
+            // its owner): they end by themselves once the queue is closed.
+            if !self.threads.contains(&std::thread::current().id()) {
+                let _ = stager.join();
+            }
+        }
+    }
+}
+
+/// The staging thread: each group is whatever has queued; staged under one hold of the
+/// ledger and handed to the writer without waiting for the fsync. A panic while staging (a
+/// bug) fails that group alone, as in `GroupCommit::lead`.
+fn stage_queued(group: &GroupCommit, queued: mpsc::Receiver<Queued>, hand: mpsc::Sender<Handed>) {
+    while let Ok(first) = queued.recv() {
+        let mut batch = vec![first];
+        batch.extend(queued.try_iter());
+        let mut outcomes: Vec<Result<Vec<Ack>>> =
+            batch.iter().map(|_| Err(Error::invalid(msg!("commit.not_decided")))).collect();
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut ledger = lock(&group.ledger);
+            for (q, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+                let origin = |i: usize| q.origins.get(i).cloned().flatten();
+                *outcome = ledger.stage_verified(&q.request, &origin, &q.expected);
+            }
+            ledger.commit_async()
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic_text(&*panic);
+            let recovered = lock(&group.ledger).abandon_staged();
+            let e = internal_error(&what);
+            for outcome in outcomes.iter_mut() {
+                *outcome = Err(internal_error(&what));
+            }
+            recovered.and(Err(e))
+        });
+        if let Err(mpsc::SendError(h)) = hand.send(Handed { group: batch, outcomes, written }) {
+            // The acknowledging thread is gone (it panicked): answer here.
+            for q in h.group {
+                (q.done)(Err(stopped()));
+            }
+        }
+    }
+}
+
+/// The acknowledging thread: waits for each group to be durable, in order, and gives every
+/// request of it its outcome at once.
+fn acknowledge(handed: mpsc::Receiver<Handed>) {
+    while let Ok(Handed { group, outcomes, written }) = handed.recv() {
+        let committed = written.and_then(|ticket| ticket.wait());
+        for (q, outcome) in group.into_iter().zip(outcomes) {
+            let outcome = match (&committed, outcome) {
+                (Ok(()), o) => o,
+                (Err(_), Err(e)) => Err(e),
+                (Err(e), Ok(_)) => Err(Error::io(msg!("commit.group_commit"), std::io::Error::other(e.to_string()))),
+            };
+            let done = q.done;
+            // A caller's `Done` that panics (a bug) must not stop the acknowledgements of others.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || done(outcome)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -378,5 +535,62 @@ mod tests {
             }
             writer.join().unwrap();
         });
+    }
+
+    /// The appender stages verified requests in groups and acknowledges each once durable.
+    /// The key a request was verified under is checked again on the state when it is staged:
+    /// revoked after the verification, the request is refused and nothing of it written,
+    /// while the other requests go on.
+    #[test]
+    fn the_appender_refuses_a_request_whose_key_was_revoked_after_verification() {
+        use crate::decide::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, targets) = seeded(dir.path(), 20, 100, 2);
+        let pair = crate::keys::KeyPair::generate().unwrap();
+        let key = pair.public().to_vec();
+        let change = |command| Submission { signature: None, id: None, note: None, command };
+        let register = Command::RegisterKey { principal: workload::ACTOR.into(), role: None, key: key.clone() };
+        ledger.submit(workload::ACTOR, &[change(register)], &|_| None).unwrap();
+        let ledger_key = ledger.public_key();
+        let signed = |target: u64, cents: i64| {
+            let mut sub = workload::correction(target, cents, "r");
+            crate::keys::sign(&pair, &ledger_key, workload::ACTOR, &mut sub);
+            crate::keys::verify_request(&ledger_key, workload::ACTOR, vec![sub], &|_| None).unwrap()
+        };
+        let group = Arc::new(GroupCommit::new(ledger));
+        let appender = Appender::start(group.clone()).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let send = |request: Verified, n: u8| {
+            let tx = tx.clone();
+            appender.enqueue(request, Vec::new(), Vec::new(), Box::new(move |r| tx.send((n, r)).unwrap()));
+        };
+        send(signed(targets[0], 50_001), 1);
+        let (n, first) = rx.recv().unwrap();
+        assert_eq!(n, 1);
+        let before = first.unwrap()[0].seq;
+        // Verified while the key is active, then the key is revoked, then staged.
+        let late = signed(targets[1], 50_002);
+        let revoke = Command::RevokeKey { principal: workload::ACTOR.into(), key, reason: "rotated".into() };
+        group.submit(workload::ACTOR, vec![change(revoke)]).unwrap();
+        send(late, 2);
+        let unsigned = crate::keys::verify_request(
+            &ledger_key,
+            workload::ACTOR,
+            vec![workload::correction(targets[1], 50_003, "r")],
+            &|_| None,
+        )
+        .unwrap();
+        send(unsigned, 3);
+        let mut outcomes: Vec<_> = (0..2).map(|_| rx.recv().unwrap()).collect();
+        outcomes.sort_by_key(|(n, _)| *n);
+        let e = outcomes[0].1.as_ref().unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)) && e.to_string().contains("or was revoked"), "{e}");
+        let acks = outcomes[1].1.as_ref().unwrap();
+        // The revocation, then the unsigned correction: nothing of the refused request.
+        assert_eq!(acks[0].seq, before + 2);
+        drop(appender);
+        let ledger = Arc::try_unwrap(group).ok().unwrap().into_inner();
+        assert_eq!(ledger.store().head().events(), before + 2);
+        assert!(crate::verify::verify(ledger.store()).unwrap().ok());
     }
 }

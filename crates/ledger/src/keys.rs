@@ -275,7 +275,7 @@ pub fn parse_canonical(text: &str) -> Option<SignedText> {
 
 use crate::decide::{Command, EventRef, Submission, TargetSpec};
 use crate::event::{Event, Payload};
-use crate::model::fmt_decimal;
+use crate::model::{fmt_decimal, Role};
 use crate::projection::State;
 
 /// The type and fields of a submission, as its canonical text lists them: the JSONL form for
@@ -394,6 +394,60 @@ pub fn sign(pair: &KeyPair, ledger: &[u8; 32], actor: &str, sub: &mut Submission
 /// signature lifted from the log onto a new id.
 pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Submission) -> Result<()> {
     let Some(sig) = &sub.signature else { return Ok(()) };
+    verified_key(sig)?;
+    if state.active_key(actor, &sig.key).is_none() {
+        return Err(Error::forbidden(msg!("keys.key_not_registered", key = &hex(&sig.key)[..16], actor = actor)));
+    }
+    check_text_signed(ledger, actor, sub, sig)
+}
+
+/// A request whose signatures were verified before the ledger was locked
+/// (`verify_request`): every signed submission's signature verifies under its key, and its
+/// text is, byte for byte, the canonical text of that submission for this ledger, this actor
+/// and the submission's own id. What needs the state is left to staging
+/// (`check_verified_key`): that the key is registered to the actor, not revoked, and of a
+/// role that writes. Only `verify_request` makes one, and nothing in it can be changed
+/// afterwards, so the verified keys always belong to these submissions.
+#[derive(Debug)]
+pub struct Verified {
+    ledger: [u8; 32],
+    actor: String,
+    submissions: Vec<Submission>,
+    /// The key each submission's signature verified under; `None` for an unsigned one.
+    keys: Vec<Option<[u8; 32]>>,
+}
+
+impl Verified {
+    /// The ledger the signed texts name.
+    pub fn ledger(&self) -> &[u8; 32] {
+        &self.ledger
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn submissions(&self) -> &[Submission] {
+        &self.submissions
+    }
+
+    /// The key submission `i`'s signature verified under (`None`: unsigned).
+    pub fn key(&self, i: usize) -> Option<&[u8; 32]> {
+        self.keys.get(i).and_then(Option::as_ref)
+    }
+}
+
+/// What `check_submission` checks that needs no state: the key and signature lengths, the
+/// signature, the id, and the text, byte for byte; returns the key it verified under.
+fn verify_signed(ledger: &[u8; 32], actor: &str, sub: &Submission) -> Result<Option<[u8; 32]>> {
+    let Some(sig) = &sub.signature else { return Ok(None) };
+    let key = verified_key(sig)?;
+    check_text_signed(ledger, actor, sub, sig)?;
+    Ok(Some(key))
+}
+
+/// The key of a signature that verifies over its text.
+fn verified_key(sig: &crate::event::Signature) -> Result<[u8; 32]> {
     let Ok(key) = <[u8; 32]>::try_from(sig.key.as_slice()) else {
         return Err(Error::invalid(msg!("keys.signature_key_length", bytes = sig.key.len())));
     };
@@ -403,9 +457,11 @@ pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Sub
     if !verify_signature(&key, sig.signed.as_bytes(), &sig.bytes) {
         return Err(Error::forbidden(msg!("keys.signature_does_not_verify")));
     }
-    if state.active_key(actor, &sig.key).is_none() {
-        return Err(Error::forbidden(msg!("keys.key_not_registered", key = &hex(&sig.key)[..16], actor = actor)));
-    }
+    Ok(key)
+}
+
+/// The signed text is, byte for byte, the canonical text of `sub` by `actor` in `ledger`.
+fn check_text_signed(ledger: &[u8; 32], actor: &str, sub: &Submission, sig: &crate::event::Signature) -> Result<()> {
     if sub.id.is_none() {
         return Err(Error::invalid(msg!("keys.signed_needs_id")));
     }
@@ -421,6 +477,45 @@ pub fn check_submission(state: &State, ledger: &[u8; 32], actor: &str, sub: &Sub
         return Err(Error::forbidden(msg!("keys.signed_text_refused", why = why)));
     }
     Ok(())
+}
+
+/// Verifies a request's signatures without the state (so without the ledger's lock, in
+/// parallel with other requests): each submission as `check_submission` does, but for the
+/// key's registration, which `check_verified_key` checks when the request is staged. A
+/// refusal names the submission's origin, as staging does.
+pub fn verify_request(
+    ledger: &[u8; 32],
+    actor: &str,
+    submissions: Vec<Submission>,
+    origin: &dyn Fn(usize) -> Option<crate::Msg>,
+) -> Result<Verified> {
+    let keys = submissions
+        .iter()
+        .enumerate()
+        .map(|(i, sub)| {
+            verify_signed(ledger, actor, sub).map_err(|e| match origin(i) {
+                Some(at) => e.at(at),
+                None => e,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Verified { ledger: *ledger, actor: actor.to_string(), submissions, keys })
+}
+
+/// At staging, for a submission verified by `verify_request`: the key it verified under is,
+/// in `state` (which holds every event before this one, revocations staged just before it
+/// included), registered to `actor` and not revoked, and the actor's role writes. Compared
+/// as bytes and a typed role.
+pub fn check_verified_key(state: &State, actor: &str, key: Option<&[u8; 32]>) -> Result<()> {
+    let Some(key) = key else { return Ok(()) };
+    let principal = state.principals.get(actor).filter(|p| p.keys.iter().any(|k| k.key == key && k.revoked.is_none()));
+    let Some(principal) = principal else {
+        return Err(Error::forbidden(msg!("keys.key_not_registered", key = &hex(key)[..16], actor = actor)));
+    };
+    match principal.role {
+        Role::Coordinator | Role::Department => Ok(()),
+        Role::Auditor => Err(Error::forbidden(msg!("keys.role_does_not_write", actor = actor))),
+    }
 }
 
 /// Checks a stored event's signature (at `verify`): it verifies, its key was registered to the
@@ -563,5 +658,61 @@ mod tests {
             }));
             assert!(check_submission(&state, &LEDGER, "housing", &padded).is_err());
         }
+    }
+
+    /// A request verified before the lock: verification refuses what needs no state (a bad
+    /// signature, another ledger, actor or id); staging then checks the verified key on the
+    /// state as it is then, so a key revoked since is refused, as is an auditor's.
+    #[test]
+    fn a_request_verified_before_the_lock_is_checked_on_the_state_when_staged() {
+        let pair = KeyPair::generate().unwrap();
+        let principal = |role, revoked| crate::projection::Principal {
+            role,
+            version: 1,
+            keys: vec![crate::projection::KeyEntry { key: pair.public().to_vec(), registered: 1, revoked }],
+        };
+        let mut state = State::default();
+        state.principals.insert("housing".into(), principal(Role::Department, None));
+        let mut sub = Submission {
+            id: None,
+            note: None,
+            signature: None,
+            command: Command::Investment {
+                project: "park".into(),
+                period: Month { year: 2022, month: 3 },
+                amount: rust_decimal::Decimal::new(35, 1),
+            },
+        };
+        sign(&pair, &LEDGER, "housing", &mut sub);
+        let verified = verify_request(&LEDGER, "housing", vec![sub.clone()], &|_| None).unwrap();
+        assert_eq!((verified.actor(), verified.ledger(), verified.key(0)), ("housing", &LEDGER, Some(&pair.public())));
+        check_verified_key(&state, "housing", verified.key(0)).unwrap();
+        // Revoked after the verification: refused when staged.
+        state.principals.insert("housing".into(), principal(Role::Department, Some(2)));
+        let e = check_verified_key(&state, "housing", verified.key(0)).unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)) && e.to_string().contains("or was revoked"), "{e}");
+        // Another principal's key, and an auditor's.
+        state.principals.insert("housing".into(), principal(Role::Department, None));
+        assert!(check_verified_key(&state, "stats", verified.key(0)).is_err());
+        state.principals.insert("audit-office".into(), principal(Role::Auditor, None));
+        let e = check_verified_key(&state, "audit-office", verified.key(0)).unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)) && e.to_string().contains("auditor"), "{e}");
+        // Refused by the verification itself, with no state at all.
+        let refused = |ledger: &[u8; 32], actor: &str, sub: Submission| {
+            verify_request(ledger, actor, vec![sub], &|_| Some(crate::Msg::from("line 7".to_string())))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(&[8; 32], "housing", sub.clone()).contains("another ledger"));
+        assert!(refused(&LEDGER, "stats", sub.clone()).contains("not the canonical text"));
+        let mut lifted = sub.clone();
+        lifted.id = Some(uuid::Uuid::now_v7());
+        assert!(refused(&LEDGER, "housing", lifted).contains("another event id"));
+        let mut forged = sub.clone();
+        if let Some(sig) = forged.signature.as_mut() {
+            sig.bytes[0] ^= 1;
+        }
+        let e = refused(&LEDGER, "housing", forged);
+        assert!(e.contains("does not verify") && e.contains("line 7"), "{e}");
     }
 }

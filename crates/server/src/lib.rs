@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use planledger::clock::Clock;
 use planledger::codec::hex;
-use planledger::commit::GroupCommit;
+use planledger::commit::{Appender, GroupCommit};
 use planledger::decide::{Command, EventRef, Submission};
 use planledger::error::{Error, Result};
 use planledger::event::{Event, Payload, Signature, Subject, TargetRef};
@@ -157,15 +157,24 @@ struct Principal {
     role: Role,
 }
 
-/// The active keys, as of a head seq: refreshed when the log has moved.
+/// The active keys, as of a count of key changes (`Shared::key_changes`): refreshed when a
+/// key was registered or revoked, or a plan imported, since it was built.
 #[derive(Default)]
 struct Registry {
-    seq: u64,
+    /// `None`: never built.
+    changes: Option<u64>,
     keys: HashMap<[u8; 32], Principal>,
 }
 
 struct Shared {
-    group: GroupCommit,
+    /// Appends: verified on the blocking pool, staged and acknowledged in groups.
+    appender: Appender,
+    group: Arc<GroupCommit>,
+    /// The ledger's public key, which signed texts must name (checked before the lock).
+    ledger_key: [u8; 32],
+    /// Appends acknowledged that registered or revoked a key or imported a plan: what the
+    /// cached registry is keyed on. The server owns its store, so no key changes elsewhere.
+    key_changes: std::sync::atomic::AtomicU64,
     head: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
     nonces: Mutex<NonceCache>,
@@ -343,9 +352,10 @@ signed!(
 impl Shared {
     /// The active keys as of the ledger's current state.
     fn registry(&self) -> Arc<Registry> {
-        let head = self.group.store().head().events();
+        // Read before the state is: a change acknowledged meanwhile makes the next call build again.
+        let changes = self.key_changes.load(std::sync::atomic::Ordering::Acquire);
         let mut cached = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.seq != head || head == 0 {
+        if cached.changes != Some(changes) {
             let fresh = self.group.with_ledger(|l| {
                 let state = l.state();
                 let mut keys = HashMap::new();
@@ -356,7 +366,7 @@ impl Shared {
                         }
                     }
                 }
-                Registry { seq: state.last_seq, keys }
+                Registry { changes: Some(changes), keys }
             });
             *cached = Arc::new(fresh);
         }
@@ -436,7 +446,57 @@ impl Shared {
         Ok(registry)
     }
 
-    fn append(&self, r: proto::AppendRequest, lang: Lang, call: &mut Call) -> Result<proto::AppendResponse, Status> {
+    /// An `Append`, on a thread of the blocking pool: checks what needs no state (limits, the
+    /// role, every submission signed) and verifies the signatures here, off the ledger's lock
+    /// and in parallel with other requests; then queues the verified request. The appender's
+    /// acknowledging thread answers on `reply` once its group is durable, or at once here on
+    /// a refusal.
+    fn append(
+        self: &Arc<Self>,
+        r: proto::AppendRequest,
+        lang: Lang,
+        mut call: Call,
+        reply: oneshot::Sender<Result<proto::AppendResponse, Status>>,
+    ) {
+        let (request, origins, expected, registry, first_key) = match self.verify_append(r, lang, &mut call) {
+            Ok(v) => v,
+            Err(s) => {
+                call.refused(&s);
+                let _ = reply.send(Err(s));
+                return;
+            }
+        };
+        let changes_keys = request.submissions().iter().any(|s| {
+            matches!(s.command, Command::RegisterKey { .. } | Command::RevokeKey { .. } | Command::ImportPlan(_))
+        });
+        let shared = Arc::clone(self);
+        let started = std::time::Instant::now();
+        let done: planledger::commit::Done = Box::new(move |result| {
+            METRICS.commit.observe(started.elapsed());
+            let answer = result
+                .map_err(|e| status_in(&e, lang))
+                .map(|acks| shared.acknowledged(acks, changes_keys, &registry, first_key.as_ref(), &mut call));
+            call.ended(&answer);
+            // The access log line is written now, before the answer goes.
+            drop(call);
+            let _ = reply.send(answer);
+        });
+        self.appender.enqueue(request, origins, expected, done);
+    }
+
+    /// An `Append`'s checks that need no state, and its signatures verified: the request as
+    /// the appender takes it, with the registry its role was checked in and the first
+    /// submission's key (for the access log).
+    #[allow(clippy::type_complexity)]
+    fn verify_append(
+        &self,
+        r: proto::AppendRequest,
+        lang: Lang,
+        call: &mut Call,
+    ) -> Result<
+        (planledger::keys::Verified, Vec<Option<Msg>>, Vec<(String, u64)>, Arc<Registry>, Option<[u8; 32]>),
+        Status,
+    > {
         let status_of = |e: &Error| status_in(e, lang);
         if r.submissions.len() > APPEND_SUBMISSIONS_MAX {
             return Err(Status::invalid_argument(format!(
@@ -478,31 +538,45 @@ impl Shared {
                 None => e,
             }));
         }
+        let origin = |i: usize| origins.get(i).cloned().flatten();
+        let request =
+            planledger::keys::verify_request(&self.ledger_key, &r.actor, subs, &origin).map_err(|e| status_of(&e))?;
         let expected = r.expected.iter().map(|x| (x.stream.clone(), x.version)).collect();
-        let started = std::time::Instant::now();
-        let acks = self.group.submit_with(&r.actor, subs, origins, expected).map_err(|e| status_of(&e))?;
-        METRICS.commit.observe(started.elapsed());
-        // Acknowledged: the ledger verified every signature against its principal's key.
-        if let Some(first) = r.submissions.first() {
-            if let Some(p) = <[u8; 32]>::try_from(first.public_key.as_slice()).ok().and_then(|k| registry.keys.get(&k))
-            {
-                call.verified(&first.public_key, p);
-            }
+        let first_key = r.submissions.first().and_then(|s| <[u8; 32]>::try_from(s.public_key.as_slice()).ok());
+        Ok((request, origins, expected, registry, first_key))
+    }
+
+    /// What an acknowledged `Append` answers, and what it records: the principal, the seqs
+    /// written, the new head for subscribers, and a key change for the registry.
+    fn acknowledged(
+        &self,
+        acks: Vec<planledger::ledger::Ack>,
+        changes_keys: bool,
+        registry: &Registry,
+        first_key: Option<&[u8; 32]>,
+        call: &mut Call,
+    ) -> proto::AppendResponse {
+        // Acknowledged: the ledger checked every verified key against its principal's.
+        if let Some((key, p)) = first_key.and_then(|k| registry.keys.get(k).map(|p| (k, p))) {
+            call.verified(key, p);
         }
         let written: Vec<u64> = acks.iter().filter(|a| !a.duplicate).map(|a| a.seq).collect();
         if let (Some(first), Some(last)) = (written.iter().min(), written.iter().max()) {
             call.entry.seqs = Some((*first, *last));
         }
+        if changes_keys && !written.is_empty() {
+            self.key_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         METRICS.appends.fetch_add(written.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // The store's own head: no wait for the ledger, nor for the groups committing after ours.
         let head = self.group.store().next_seq() - 1;
         self.head.send_replace(head);
-        Ok(proto::AppendResponse {
+        proto::AppendResponse {
             acks: acks
                 .into_iter()
                 .map(|a| proto::Ack { seq: a.seq, id: a.id.to_string(), r#type: a.kind.into(), duplicate: a.duplicate })
                 .collect(),
-        })
+        }
     }
 
     /// Events `from..=to` of the log (or of one stream), read from the store: it holds only
@@ -1072,16 +1146,13 @@ async fn subscribe_events(
 impl LedgerRpc for Service {
     async fn append(&self, req: Request<proto::AppendRequest>) -> Result<Response<proto::AppendResponse>, Status> {
         let shared = self.shared.clone();
-        let mut call = Call::new(&shared, Rpc::Append, &req);
+        let call = Call::new(&shared, Rpc::Append, &req);
         let lang = lang_of(&req);
         let r = req.into_inner();
-        blocking(move || {
-            let answer = shared.append(r, lang, &mut call);
-            call.ended(&answer);
-            answer
-        })
-        .await?
-        .map(Response::new)
+        let (reply, answer) = oneshot::channel();
+        // Verified on the blocking pool, then queued: no thread waits for the commit.
+        drop(tokio::task::spawn_blocking(move || shared.append(r, lang, call, reply)));
+        answer.await.map_err(|_| Status::internal("request failed: the server dropped it"))?.map(Response::new)
     }
 
     type ReadStream = EventStream;
@@ -1380,8 +1451,14 @@ pub fn serve_options(
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         let (head_tx, _) = watch::channel(head);
+        let ledger_key = ledger.public_key();
+        let group = Arc::new(GroupCommit::new(ledger));
+        let appender = Appender::start(Arc::clone(&group))?;
         let shared = Arc::new(Shared {
-            group: GroupCommit::new(ledger),
+            appender,
+            group,
+            ledger_key,
+            key_changes: std::sync::atomic::AtomicU64::new(0),
             head: head_tx,
             shutdown: stop_rx,
             nonces: Mutex::new(NonceCache::default()),

@@ -9,10 +9,21 @@ use super::{Ack, IdIndex, Ledger};
 use crate::decide::{self, EventRef, Submission};
 use crate::error::{Error, Result};
 use crate::event::{Event, SCHEMA_VERSION};
+use crate::keys::Verified;
 use crate::model::check_text;
 use crate::projection;
 use crate::store::Store;
 use crate::store::BATCH_EVENTS_MAX;
+
+/// How staging checks each submission's signature.
+#[derive(Clone, Copy)]
+enum Signatures<'a> {
+    /// In full, on the state (`keys::check_submission`).
+    Check,
+    /// Verified before the lock (`keys::verify_request`): only each verified key against the
+    /// state (`keys::check_verified_key`).
+    Verified(&'a Verified),
+}
 
 impl Ledger {
     /// Decides `submissions` and applies them to the state, staged for the next commit.
@@ -35,7 +46,39 @@ impl Ledger {
         origin: &dyn Fn(usize) -> Option<crate::Msg>,
         expected: &[(String, u64)],
     ) -> Result<Vec<Ack>> {
-        match self.stage_once(actor, submissions, origin, expected) {
+        self.stage_checked(actor, submissions, origin, expected, Signatures::Check)
+    }
+
+    /// As `stage_expecting`, for a request whose signatures and texts `keys::verify_request`
+    /// verified before the ledger was locked: what is left is each verified key against the
+    /// state as it is when its submission is staged (registered to the actor, not revoked, a
+    /// role that writes), so a key revoked after the verification — even by a submission
+    /// staged just before — is refused.
+    pub fn stage_verified(
+        &mut self,
+        request: &Verified,
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
+        expected: &[(String, u64)],
+    ) -> Result<Vec<Ack>> {
+        if *request.ledger() != self.ledger_key {
+            return Err(Error::forbidden(msg!(
+                "keys.signed_text_refused",
+                why = msg!("keys.signed_text_other_ledger")
+            )));
+        }
+        let signatures = Signatures::Verified(request);
+        self.stage_checked(request.actor(), request.submissions(), origin, expected, signatures)
+    }
+
+    fn stage_checked(
+        &mut self,
+        actor: &str,
+        submissions: &[Submission],
+        origin: &dyn Fn(usize) -> Option<crate::Msg>,
+        expected: &[(String, u64)],
+        signatures: Signatures<'_>,
+    ) -> Result<Vec<Ack>> {
+        match self.stage_once(actor, submissions, origin, expected, signatures) {
             // A scoped ledger refuses only what a whole one refuses, in its words (a message
             // may name near misses among every plan): decided again on the whole state.
             Err(e)
@@ -43,7 +86,7 @@ impl Ledger {
                     && !matches!(e, Error::Io { .. } | Error::Corrupt { .. } | Error::Storage { .. }) =>
             {
                 self.widen()?;
-                self.stage_once(actor, submissions, origin, expected)
+                self.stage_once(actor, submissions, origin, expected, signatures)
             }
             other => other,
         }
@@ -55,6 +98,7 @@ impl Ledger {
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<crate::Msg>,
         expected: &[(String, u64)],
+        signatures: Signatures<'_>,
     ) -> Result<Vec<Ack>> {
         self.id_index()?;
         // A resend of what is already recorded is acknowledged as it was, whatever the
@@ -84,7 +128,7 @@ impl Ledger {
             }
         }
         let mark = self.staged.len();
-        match self.stage_inner(actor, submissions, origin) {
+        match self.stage_inner(actor, submissions, origin, signatures) {
             Ok(acks) => Ok(acks),
             Err(e) => {
                 self.unstage(mark)?;
@@ -125,6 +169,7 @@ impl Ledger {
         actor: &str,
         submissions: &[Submission],
         origin: &dyn Fn(usize) -> Option<crate::Msg>,
+        signatures: Signatures<'_>,
     ) -> Result<Vec<Ack>> {
         if self.staged.is_empty() {
             // Only here, where it cannot discard what is staged (`commit_async` does then).
@@ -150,7 +195,11 @@ impl Ledger {
                 if let Some(note) = &sub.note {
                     check_text("note", note, false).map_err(wrap)?;
                 }
-                crate::keys::check_submission(&self.state, &self.ledger_key, actor, sub).map_err(wrap)?;
+                match signatures {
+                    Signatures::Check => crate::keys::check_submission(&self.state, &self.ledger_key, actor, sub),
+                    Signatures::Verified(v) => crate::keys::check_verified_key(&self.state, actor, v.key(i)),
+                }
+                .map_err(wrap)?;
                 let staged = &self.staged;
                 let in_flight = &self.in_flight;
                 let store = &*self.store;
