@@ -1,23 +1,27 @@
-//! The id index on disk: every event's id → its seq, so that a process submitting one event
-//! answers "was this id recorded?" with a few block reads instead of reading every id the
-//! log holds (which took seconds and gigabytes at 10 M events).
+//! Indexes on disk from a 32-bit key to the seqs of the events that have it, so that a
+//! process submitting one event reads a few blocks instead of the whole log:
+//! - **the id index** (`ids/`, dense: an entry for every event, its key mixed from its id):
+//!   "was this id recorded?" (it took seconds and gigabytes at 10 M events from the log);
+//! - **the listings index** (`listings/`, sparse: an entry for each event that lists a
+//!   project in a plan or defines an indicator in one, keyed by the project or indicator):
+//!   "which plans can this command touch?", the catalogue a scoped ledger loads plans by.
 //!
-//! The index is sorted runs of fixed-width entries, each run covering a contiguous range of
-//! seqs; together they cover the log from seq 1 to `cover`, and the ids after it (fewer than
-//! `ID_RUN_EVERY`) are held in memory, read from the log when the index is first used. A
-//! run is written when that tail reaches `ID_RUN_EVERY` ids, after the commit that makes it
-//! so; `ID_RUN_FANIN` runs of one level are merged into one of the next, so a 10 M-event
-//! log has at most ~25 runs and every id is rewritten about four times in all.
+//! An index is sorted runs of fixed-width entries, each run covering a contiguous range of
+//! seqs; together they cover the log from seq 1 to `cover`, and the entries after it (of
+//! fewer than `ID_RUN_EVERY` events) are held in memory, read from the log when the index is
+//! first used. A run is written when that tail spans `ID_RUN_EVERY` events, after the commit
+//! that makes it so; `ID_RUN_FANIN` runs of one level are merged into one of the next, so a
+//! 10 M-event log has at most ~25 runs and every entry is rewritten about four times in all.
 //!
-//! An entry is 8 bytes: a 32-bit key mixed from the id, and the seq as an offset from the
-//! run's first seq. Ids share keys (in a run of millions, thousands do): every hit is
-//! checked against the id of the event it names, so the index answers "maybe at seq N",
-//! never wrongly "yes"; a new id meets a stranger's key in one lookup of a few hundred.
+//! An entry is 8 bytes: the key, and the seq as an offset from the run's first seq. Keys
+//! collide (in a run of millions, thousands do): every hit is checked against the event it
+//! names, so an index answers "maybe at seq N", never wrongly "yes"; a new id meets a
+//! stranger's key in one lookup of a few hundred.
 //! Runs are derived data, like checkpoints: a run that is damaged, or that reaches beyond
 //! the head (a log cut by `repair`), is set aside with a warning and its ids read from the
 //! log again.
 //!
-//! A run file (`ids/<first seq>-<last seq>.ids`, 20 digits each):
+//! A run file (`ids/<first seq>-<last seq>.ids`, 20 digits each; likewise in `listings/`):
 //!
 //! | bytes            | what                                                          |
 //! |------------------|---------------------------------------------------------------|
@@ -29,7 +33,6 @@
 //! | then             | blocks of `BLOCK_BYTES`: 511 entries (key u32 LE, seq offset   |
 //! |                  | u32 LE), zero padding, CRC-32 of the block's first 4092 bytes  |
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -41,7 +44,10 @@ use crate::error::{Error, Result};
 
 /// Directory of the id runs, inside the store's directory.
 pub const IDS_DIR: &str = "ids";
-/// Ids held in memory before they are written as a run (~200 KiB on disk).
+/// Directory of the listings runs, inside the store's directory.
+pub const LISTINGS_DIR: &str = "listings";
+/// Events whose entries are held in memory before they are written as a run (an id run:
+/// 128 KiB on disk).
 pub const ID_RUN_EVERY: usize = 16_384;
 /// Runs of one level merged into one of the next.
 pub const ID_RUN_FANIN: usize = 8;
@@ -67,8 +73,8 @@ pub fn key_of(id: &Uuid) -> u32 {
 
 #[cfg(feature = "test-hooks")]
 /// See `store::test_hooks::swap_in_id_run`.
-pub(crate) fn swap_two_seqs_of_first_run(store_dir: &Path) -> Result<()> {
-    let index = IdIndex::open(store_dir, u64::MAX, false, &|_| {})?;
+pub(crate) fn swap_two_seqs_of_first_run(store_dir: &Path, name: &str) -> Result<()> {
+    let index = SeqIndex::open(store_dir, name, false, u64::MAX, false, &|_| {})?;
     let run = index.runs.first().ok_or_else(|| Error::invalid(msg!("ids.part_header")))?;
     let mut entries: Vec<(u32, u64)> = run.iter().collect::<Result<_>>()?;
     let (first, last, path) = (run.first, run.last, run.path.clone());
@@ -78,7 +84,7 @@ pub(crate) fn swap_two_seqs_of_first_run(store_dir: &Path) -> Result<()> {
     entries[n - 1].1 = a;
     drop(index);
     std::fs::remove_file(&path).map_err(|e| Error::io(msg!("io.removing", path = path.display()), e))?;
-    write_run(&store_dir.join(IDS_DIR), first, last, n as u64, entries.into_iter().map(Ok))?;
+    write_run(&store_dir.join(name), first, last, n as u64, entries.into_iter().map(Ok))?;
     Ok(())
 }
 
@@ -89,6 +95,16 @@ pub(crate) fn entry_digest(key: u32, seq: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// The key a project (`kind` b'P') or an indicator (`kind` b'I') is listed under: FNV-1a
+/// of the kind and the id, mixed as `key_of` mixes.
+pub fn listing_key(kind: u8, id: &str) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in std::iter::once(kind).chain(id.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    key_of(&Uuid::from_u64_pair(h, h.rotate_left(32)))
 }
 
 /// A run's entries in key order, as a merge reads them.
@@ -146,8 +162,8 @@ fn le32(b: &[u8]) -> u32 {
 
 impl Run {
     /// Opens a run and checks its header, its block index and its length (the blocks
-    /// themselves are checked as they are read).
-    fn open(path: &Path) -> Result<Run> {
+    /// themselves are checked as they are read). A `dense` run has an entry for every seq.
+    fn open(path: &Path, dense: bool) -> Result<Run> {
         let file = File::open(path).map_err(|e| Error::io(msg!("io.opening", path = path.display()), e))?;
         let mut header = [0u8; HEADER_BYTES as usize];
         file.read_exact_at(&mut header, 0).map_err(|_| damaged(path, Part::Header))?;
@@ -160,7 +176,7 @@ impl Run {
         let sane = first >= 1
             && last >= first
             && last - first <= RUN_SPAN_MAX
-            && entries == last - first + 1
+            && (entries == last - first + 1 || !dense && entries < last - first + 1)
             && blocks == entries.div_ceil(ENTRIES_PER_BLOCK as u64)
             && len == data_offset(blocks) + blocks * BLOCK_BYTES as u64;
         if !sane {
@@ -332,7 +348,7 @@ fn write_run(
     file.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
     crate::store::sync_dir(dir)?;
-    Run::open(&path)
+    Run::open(&path, false)
 }
 
 /// A run that failed a read: which one (its place in the chain), and how.
@@ -342,24 +358,32 @@ pub(crate) struct Damaged {
     pub(crate) error: Error,
 }
 
-/// The id index of one store: the runs covering seqs `1..=cover`, and the ids after it.
-pub(crate) struct IdIndex {
+/// One index of one store: the runs covering seqs `1..=cover`, and the entries of the events
+/// after it.
+pub(crate) struct SeqIndex {
     dir: PathBuf,
     /// Runs in seq order, each starting where the previous ends.
     runs: Vec<Run>,
-    /// Events `cover + 1 ..= through`, by id.
-    tail: HashMap<Uuid, u64, foldhash::fast::RandomState>,
+    /// The entries of events `cover + 1 ..= through`, in seq order.
+    tail: Vec<(u32, u64)>,
     through: u64,
     /// A read-only store's index writes and deletes nothing; its tail only grows.
     writable: bool,
 }
 
-impl IdIndex {
+impl SeqIndex {
     /// Opens the runs in `store_dir/ids` that chain from seq 1 up to at most `head`. Files
     /// that do not fit the chain (merged already, beyond the head, damaged) are removed
     /// when `writable`; damaged ones are reported through `warn`.
-    pub(crate) fn open(store_dir: &Path, head: u64, writable: bool, warn: &dyn Fn(crate::Msg)) -> Result<IdIndex> {
-        let dir = store_dir.join(IDS_DIR);
+    pub(crate) fn open(
+        store_dir: &Path,
+        name: &str,
+        dense: bool,
+        head: u64,
+        writable: bool,
+        warn: &dyn Fn(crate::Msg),
+    ) -> Result<SeqIndex> {
+        let dir = store_dir.join(name);
         if writable && !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(msg!("io.creating", path = dir.display()), e))?;
             crate::store::sync_dir(store_dir)?;
@@ -388,7 +412,7 @@ impl IdIndex {
                 unused.push(path);
                 continue;
             }
-            match Run::open(&path) {
+            match Run::open(&path, dense) {
                 Ok(run) if run.first == first && run.last == last => {
                     expect = last + 1;
                     runs.push(run);
@@ -410,7 +434,7 @@ impl IdIndex {
             }
         }
         let through = runs.last().map_or(0, |r| r.last);
-        Ok(IdIndex { dir, runs, tail: HashMap::default(), through, writable })
+        Ok(SeqIndex { dir, runs, tail: Vec::new(), through, writable })
     }
 
     /// Seqs after which the log's ids are not in the index yet.
@@ -422,27 +446,25 @@ impl IdIndex {
         self.runs.last().map_or(0, |r| r.last)
     }
 
-    /// Notes the id of event `seq`, the next after `through`; writes a run when the tail is
-    /// full (and the index writable).
-    pub(crate) fn push(&mut self, id: Uuid, seq: u64) -> Result<()> {
-        // The caller's bug: ids must come in log order, each once.
-        assert_eq!(seq, self.through + 1, "id index fed out of order");
-        self.tail.insert(id, seq);
+    /// Notes event `seq`, the next after `through`, with its key if it has one; writes a
+    /// run when the tail spans `ID_RUN_EVERY` events (and the index is writable).
+    pub(crate) fn push(&mut self, seq: u64, key: Option<u32>) -> Result<()> {
+        // The caller's bug: events must come in log order, each once.
+        assert_eq!(seq, self.through + 1, "index fed out of order");
+        if let Some(key) = key {
+            self.tail.push((key, seq));
+        }
         self.through = seq;
-        if self.writable && self.tail.len() >= ID_RUN_EVERY {
+        if self.writable && self.through - self.cover() >= ID_RUN_EVERY as u64 {
             self.write_tail()?;
         }
         Ok(())
     }
 
-    /// Candidate seqs for `id`: exact from the tail, maybe from the runs (the caller checks
-    /// each against the event's id).
-    pub(crate) fn candidates(&self, id: &Uuid, out: &mut Vec<u64>) -> std::result::Result<(), Damaged> {
-        if let Some(&seq) = self.tail.get(id) {
-            out.push(seq);
-            return Ok(());
-        }
-        let key = key_of(id);
+    /// Candidate seqs for `key`, from the tail and the runs (the caller checks each against
+    /// its event).
+    pub(crate) fn candidates(&self, key: u32, out: &mut Vec<u64>) -> std::result::Result<(), Damaged> {
+        out.extend(self.tail.iter().filter(|e| e.0 == key).map(|e| e.1));
         for (i, run) in self.runs.iter().enumerate().rev() {
             run.find(key, out).map_err(|error| Damaged { run: i, error })?;
         }
@@ -468,12 +490,11 @@ impl IdIndex {
     fn write_tail(&mut self) -> Result<()> {
         let first = self.cover() + 1;
         let last = self.through;
-        let mut entries: Vec<(u32, u64)> = self.tail.iter().map(|(id, &seq)| (key_of(id), seq)).collect();
+        let mut entries = std::mem::take(&mut self.tail);
         entries.sort_unstable();
         let count = entries.len() as u64;
         let run = write_run(&self.dir, first, last, count, entries.into_iter().map(Ok))?;
         self.runs.push(run);
-        self.tail.clear();
         self.merge()
     }
 
@@ -566,23 +587,29 @@ mod tests {
         Uuid::from_u128(u128::from(n) * 0x9E37_79B9_7F4A_7C15 + 7)
     }
 
-    fn fill(index: &mut IdIndex, to: u64) {
+    fn fill(index: &mut SeqIndex, to: u64) {
         for seq in index.through() + 1..=to {
-            index.push(id(seq), seq).unwrap();
+            index.push(seq, Some(key_of(&id(seq)))).unwrap();
         }
     }
 
-    fn seqs_of(index: &IdIndex, n: u64) -> Vec<u64> {
+    fn seqs_of(index: &SeqIndex, n: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        index.candidates(&id(n), &mut out).unwrap();
+        index.candidates(key_of(&id(n)), &mut out).unwrap();
+        // What the store does with each: check it against the event's id.
+        out.retain(|&s| id(s) == id(n));
         out
+    }
+
+    fn open(dir: &Path, head: u64) -> SeqIndex {
+        SeqIndex::open(dir, IDS_DIR, true, head, true, &|_| {}).unwrap()
     }
 
     #[test]
     fn every_id_is_found_through_runs_merges_and_the_tail_and_a_reopen() {
         let tmp = tempfile::tempdir().unwrap();
         let total = (ID_RUN_EVERY * (ID_RUN_FANIN + 2) + 100) as u64;
-        let mut index = IdIndex::open(tmp.path(), 0, true, &|_| {}).unwrap();
+        let mut index = open(tmp.path(), 0);
         fill(&mut index, total);
         // Eight level-0 runs merged into one, two more, and the tail.
         let every = ID_RUN_EVERY as u64;
@@ -603,7 +630,7 @@ mod tests {
         assert_eq!(files, 3, "merged inputs are removed");
         drop(index);
         // Reopened: the runs again, the tail is the caller's to feed from the log.
-        let mut index = IdIndex::open(tmp.path(), total, true, &|_| {}).unwrap();
+        let mut index = open(tmp.path(), total);
         assert_eq!(index.through(), every * (fanin + 2));
         assert!(seqs_of(&index, total).is_empty());
         fill(&mut index, total);
@@ -615,14 +642,14 @@ mod tests {
     fn runs_beyond_the_head_leftovers_and_damage_are_set_aside() {
         let tmp = tempfile::tempdir().unwrap();
         let every = ID_RUN_EVERY as u64;
-        let mut index = IdIndex::open(tmp.path(), 0, true, &|_| {}).unwrap();
+        let mut index = open(tmp.path(), 0);
         fill(&mut index, 3 * every);
         drop(index);
         let dir = tmp.path().join(IDS_DIR);
         // A leftover merge input (covered by nothing wider here, so it is a chain link), a
         // temporary file, and a log cut back into the third run.
         std::fs::write(dir.join("x.tmp"), b"half").unwrap();
-        let index = IdIndex::open(tmp.path(), 3 * every - 1, true, &|_| {}).unwrap();
+        let index = open(tmp.path(), 3 * every - 1);
         assert_eq!(index.run_ranges(), vec![(1, every), (every + 1, 2 * every)]);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
         drop(index);
@@ -632,11 +659,11 @@ mod tests {
         let at = bytes.len() - 100;
         bytes[at] ^= 1;
         std::fs::write(&second, &bytes).unwrap();
-        let mut index = IdIndex::open(tmp.path(), 3 * every, true, &|_| {}).unwrap();
+        let mut index = open(tmp.path(), 3 * every);
         let mut out = Vec::new();
         let mut err = None;
         for n in every + 1..=2 * every {
-            if let Err(e) = index.candidates(&id(n), &mut out) {
+            if let Err(e) = index.candidates(key_of(&id(n)), &mut out) {
                 err = Some(e);
                 break;
             }
@@ -653,7 +680,8 @@ mod tests {
         bytes[9] ^= 1;
         std::fs::write(&first, &bytes).unwrap();
         let warned = std::cell::Cell::new(0);
-        let index = IdIndex::open(tmp.path(), 3 * every, true, &|_| warned.set(warned.get() + 1)).unwrap();
+        let index =
+            SeqIndex::open(tmp.path(), IDS_DIR, true, 3 * every, true, &|_| warned.set(warned.get() + 1)).unwrap();
         assert_eq!(index.run_ranges(), vec![]);
         assert_eq!(warned.get(), 1);
     }

@@ -10,9 +10,9 @@ use crate::error::{Error, Result};
 use crate::store::{lock_store, EmbeddedStore};
 use crate::wal::{self, Damage};
 
-/// The sled files of a store and its id index: rebuilt from the log by an open (sled, and
-/// the catalogue in it) and by the first commit after it (the id index).
-const INDEX_FILES: &[&str] = &["db", "conf", "blobs", crate::ids::IDS_DIR];
+/// The sled files of a store and its indexes on disk: rebuilt from the log by an open
+/// (sled) and by the first commit or lookup after it (the id and listings indexes).
+const INDEX_FILES: &[&str] = &["db", "conf", "blobs", crate::ids::IDS_DIR, crate::ids::LISTINGS_DIR];
 const INDEX_PREFIXES: &[&str] = &["snap."];
 
 /// What a repair found, and did or would do.

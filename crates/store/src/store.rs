@@ -13,9 +13,6 @@
 //! | `L` + first seq     | where that chunk lies in the log (`wal::Location`)     |
 //! | `C` + seq           | checkpoint: the state after `seq`, as partition hashes |
 //! | `J`                 | the log position sled durably holds everything before  |
-//! | `P` + project 0 plan | the plan lists the project (the catalogue)            |
-//! | `I` + indicator 0 plan | the plan defines the indicator                      |
-//! | `K`                 | events through which the catalogue is whole (u64 LE)   |
 //!
 //! Why chunks: sled pays ~4.6 µs and ~250 bytes of overhead per key, so a key per event caps
 //! ingest far below what the disk can take. A commit writes one index key per
@@ -25,13 +22,9 @@
 //! leaf nodes and keeps every page a scan reads resident. The idempotency index is rebuilt
 //! from the ids at the head of each event.
 //!
-//! The catalogue (which plans list a project, which define an indicator) lets a command
-//! that names a project load only the plans it needs. Its keys go into the same log record
-//! as the events that list them, so a crash leaves it exactly as whole as the log; `K` moves
-//! with every commit, so a store written by an older build (which kept no catalogue) is
-//! caught up from the log on its next writable open.
-//!
-//! The id index (`ids`, files `ids/*.ids`) maps every event's id to its seq on disk.
+//! Two indexes on disk (`ids`): every event's id → its seq (`ids/`), and which events list a
+//! project or define an indicator (`listings/`, the catalogue a scoped ledger loads plans
+//! by). The store adds each commit's events to both once the commit is durable.
 //!
 //! Checkpoint partitions (one plan's state, or the shared part, LZ4-compressed) are files
 //! `partitions/<sha256 hex>`, content-addressed and immutable, written and fsynced before
@@ -50,7 +43,8 @@ use uuid::Uuid;
 use crate::codec::{self, Chunk, ChunkWriter, CodecError, Hash};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::ids::IdIndex;
+use crate::event::Payload;
+use crate::ids::{self, SeqIndex};
 use crate::merkle::{self, Frontier};
 use crate::model::Timestamp;
 use crate::wal::{Items, Location, Position, Replayed, Segments, Wal, SEGMENT_BYTES_MAX};
@@ -91,10 +85,6 @@ const KEY_HEAD: &[u8] = b"H";
 const KEY_LOG_APPLIED: &[u8] = b"J";
 const PREFIX_CHUNK: u8 = b'L';
 const PREFIX_CHECKPOINT: u8 = b'C';
-const PREFIX_LISTS: u8 = b'P';
-const PREFIX_DEFINES: u8 = b'I';
-/// Events through which the catalogue is whole (u64 LE).
-const KEY_CATALOGUE: &[u8] = b"K";
 const TREE: &str = "ledger";
 
 /// What the store knows about the end of the log.
@@ -150,8 +140,10 @@ pub struct EmbeddedStore {
     index_dir: PathBuf,
     /// Opened by `open_read_only`: every commit is refused.
     read_only: bool,
-    /// The id index, opened on first need (a lookup, or the first commit).
-    ids: Mutex<Option<IdIndex>>,
+    /// The id index and the listings index, opened on first need (a lookup, or the first
+    /// commit).
+    ids: Mutex<Option<SeqIndex>>,
+    listings: Mutex<Option<SeqIndex>>,
     // Held for the store's lifetime: the OS lock that keeps a second process out (shared for
     // a reader, where the store's medium allows one).
     _lock: Option<File>,
@@ -230,19 +222,34 @@ pub struct CheckpointWrite {
     pub partitions: Vec<(Hash, Vec<u8>)>,
 }
 
-/// The catalogue key an event adds, if it lists a project or defines an indicator.
-fn catalogue_key(event: &Event) -> Option<Vec<u8>> {
-    let (prefix, id, plan) = match &event.payload {
-        crate::event::Payload::ProjectListed(p) => (PREFIX_LISTS, p.project.as_str(), p.plan.as_str()),
-        crate::event::Payload::IndicatorDefined(i) => (PREFIX_DEFINES, i.indicator.as_str(), i.plan.as_str()),
-        _ => return None,
-    };
-    let mut key = Vec::with_capacity(id.len() + plan.len() + 2);
-    key.push(prefix);
-    key.extend_from_slice(id.as_bytes());
-    key.push(0);
-    key.extend_from_slice(plan.as_bytes());
-    Some(key)
+/// Which of the store's indexes on disk.
+#[derive(Clone, Copy)]
+enum Which {
+    Ids,
+    Listings,
+}
+
+impl Which {
+    /// Its directory, and whether every event has an entry.
+    fn dir(self) -> (&'static str, bool) {
+        match self {
+            Which::Ids => (ids::IDS_DIR, true),
+            Which::Listings => (ids::LISTINGS_DIR, false),
+        }
+    }
+}
+
+/// The listings index's key of an event that lists a project or defines an indicator.
+fn listing_key(event: &Event) -> Option<u32> {
+    match &event.payload {
+        Payload::ProjectListed(p) => Some(listing_key_of(b'P', &p.project)),
+        Payload::IndicatorDefined(i) => Some(listing_key_of(b'I', &i.indicator)),
+        _ => None,
+    }
+}
+
+fn listing_key_of(kind: u8, id: &str) -> u32 {
+    ids::listing_key(kind, id)
 }
 
 fn key_seq(key: &[u8]) -> u64 {
@@ -390,6 +397,7 @@ impl EmbeddedStore {
             index_dir: index_dir.to_path_buf(),
             read_only,
             ids: Mutex::new(None),
+            listings: Mutex::new(None),
             _lock: lock,
             _scratch: scratch,
         };
@@ -409,188 +417,169 @@ impl EmbeddedStore {
         store.load_head()?;
         store.replay_journal(journal)?;
         store.load_head()?;
-        if !read_only {
-            store.catch_up_catalogue()?;
-        }
         Ok(store)
     }
 
-    /// Events through which the catalogue is whole (0 when the store has none yet).
-    fn catalogue_through(&self) -> Result<Option<u64>> {
-        match self.tree.get(KEY_CATALOGUE).map_err(sled_error)? {
-            None => Ok(None),
-            Some(v) => <[u8; 8]>::try_from(v.as_ref())
-                .map(|b| Some(u64::from_le_bytes(b)))
-                .map_err(|_| Error::corrupt(0, msg!("store.catalogue_record_damaged"))),
-        }
+    /// The plans listing `project`, through the listings index.
+    pub fn plans_listing(&self, project: &str) -> Result<Option<Vec<String>>> {
+        self.listed(b'P', project)
     }
 
-    /// Adds to the catalogue what the log holds beyond it: every event of a store an older
-    /// build wrote (once), or of commits an older build made since.
-    fn catch_up_catalogue(&self) -> Result<()> {
-        let head = self.next_seq() - 1;
-        let through = self.catalogue_through()?.unwrap_or(0);
-        if through == head {
-            return Ok(());
-        }
-        let mut w = locked(&self.writer);
-        let through = if through > head {
-            // The log was cut (`repair`): built again from the start, so that it names
-            // only what the log lists.
-            for prefix in [PREFIX_LISTS, PREFIX_DEFINES] {
-                for r in self.tree.scan_prefix([prefix]) {
-                    let (k, _) = r.map_err(sled_error)?;
-                    self.tree.remove(k).map_err(sled_error)?;
-                }
-            }
-            0
-        } else {
-            through
-        };
-        self.fold_events(through + 1, |event: &Event| {
-            if let Some(key) = catalogue_key(event) {
-                self.tree.insert(key, &[]).map_err(sled_error)?;
-            }
-            Ok(true)
-        })?;
-        self.tree.insert(KEY_CATALOGUE, &head.to_le_bytes()).map_err(sled_error)?;
-        self.sync(w.deref_mut())
+    /// The plans defining `indicator`, through the listings index.
+    pub fn plans_defining(&self, indicator: &str) -> Result<Option<Vec<String>>> {
+        self.listed(b'I', indicator)
     }
 
-    /// The plans whose key in the catalogue starts with `prefix` + `id`; `None` when the
-    /// catalogue does not reach the head (a read-only open of a store an older build wrote).
-    fn catalogued(&self, prefix: u8, id: &str) -> Result<Option<Vec<String>>> {
-        // A commit under way on another thread may have moved `K` before the head: what it
-        // adds is more than the head needs, never less.
-        if self.catalogue_through()?.is_none_or(|k| k < self.next_seq() - 1) {
-            return Ok(None);
+    /// The plans of the events that list `id` (`kind` b'P': a project, b'I': an indicator),
+    /// each candidate checked against its event.
+    fn listed(&self, kind: u8, id: &str) -> Result<Option<Vec<String>>> {
+        let candidates = self.candidates(Which::Listings, listing_key_of(kind, id))?;
+        let mut plans: Vec<String> = Vec::new();
+        for seq in candidates {
+            let Some(event) = self.get_event(seq)? else { continue };
+            let plan = match (&event.payload, kind) {
+                (Payload::ProjectListed(p), b'P') if p.project == id => &p.plan,
+                (Payload::IndicatorDefined(i), b'I') if i.indicator == id => &i.plan,
+                _ => continue,
+            };
+            if !plans.contains(plan) {
+                plans.push(plan.clone());
+            }
         }
-        let mut key = Vec::with_capacity(id.len() + 2);
-        key.push(prefix);
-        key.extend_from_slice(id.as_bytes());
-        key.push(0);
-        let mut plans = Vec::new();
-        for r in self.tree.scan_prefix(&key) {
-            let (k, _) = r.map_err(sled_error)?;
-            plans.push(String::from_utf8_lossy(&k[key.len()..]).into_owned());
-        }
+        plans.sort();
         Ok(Some(plans))
     }
 
-    /// The plans listing `project`, from the catalogue (`None`: no catalogue to ask).
-    pub fn plans_listing(&self, project: &str) -> Result<Option<Vec<String>>> {
-        self.catalogued(PREFIX_LISTS, project)
+    fn index_of(&self, which: Which) -> &Mutex<Option<SeqIndex>> {
+        match which {
+            Which::Ids => &self.ids,
+            Which::Listings => &self.listings,
+        }
     }
 
-    /// The plans defining `indicator`, from the catalogue (`None`: no catalogue to ask).
-    pub fn plans_defining(&self, indicator: &str) -> Result<Option<Vec<String>>> {
-        self.catalogued(PREFIX_DEFINES, indicator)
-    }
-
-    /// Runs `f` on the id index, opening it first if need be and feeding it the log's ids
-    /// it does not hold yet (up to the head as it is now).
-    fn with_ids<R>(&self, f: impl FnOnce(&mut IdIndex) -> Result<R>) -> Result<R> {
-        let mut guard = locked(&self.ids);
+    /// Runs `f` on one of the store's indexes, opening it first if need be and feeding it
+    /// the log's events it does not hold yet (up to the head as it is now).
+    fn with_index<R>(&self, which: Which, f: impl FnOnce(&mut SeqIndex) -> Result<R>) -> Result<R> {
+        let mut guard = locked(self.index_of(which));
         let index = match guard.as_mut() {
             Some(index) => index,
             None => {
                 let warn = |m| self.warn(m);
-                guard.insert(IdIndex::open(&self.dir, self.next_seq() - 1, !self.read_only, &warn)?)
+                let (name, dense) = which.dir();
+                guard.insert(SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, !self.read_only, &warn)?)
             }
         };
-        self.feed_ids(index)?;
+        self.feed(which, index)?;
         f(index)
     }
 
-    /// Runs `f` on the id index's runs, without reading the log's ids after them (a store
+    /// Runs `f` on an index's runs, without reading the log's events after them (a store
     /// an older build wrote has no runs, and `verify` keeps its memory flat).
-    fn with_runs<R>(&self, f: impl FnOnce(&IdIndex) -> Result<R>) -> Result<R> {
-        let guard = locked(&self.ids);
+    fn with_runs<R>(&self, which: Which, f: impl FnOnce(&SeqIndex) -> Result<R>) -> Result<R> {
+        let guard = locked(self.index_of(which));
         match guard.as_ref() {
             Some(index) => f(index),
             None => {
                 let warn = |m| self.warn(m);
-                f(&IdIndex::open(&self.dir, self.next_seq() - 1, false, &warn)?)
+                let (name, dense) = which.dir();
+                f(&SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, false, &warn)?)
             }
         }
     }
 
-    /// Feeds `index` the ids of the log after what it holds, up to the head.
-    fn feed_ids(&self, index: &mut IdIndex) -> Result<()> {
+    /// Feeds `index` the log's events after what it holds, up to the head.
+    fn feed(&self, which: Which, index: &mut SeqIndex) -> Result<()> {
         let from = index.through() + 1;
         if from >= self.next_seq() {
             return Ok(());
         }
-        self.ids_from(from, &mut |id, seq| index.push(id, seq))
+        match which {
+            Which::Ids => self.ids_from(from, &mut |id, seq| index.push(seq, Some(ids::key_of(&id)))),
+            Which::Listings => self.fold_events(from, |event: &Event| {
+                index.push(event.seq, listing_key(event))?;
+                Ok(true)
+            }),
+        }
+    }
+
+    /// Candidate seqs for `key` in an index; a damaged run is set aside (with a warning)
+    /// and its events read from the log again.
+    fn candidates(&self, which: Which, key: u32) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.with_index(which, |index| loop {
+            out.clear();
+            match index.candidates(key, &mut out) {
+                Ok(()) => return Ok(()),
+                Err(damaged) => {
+                    self.warn(index.set_aside_from(&damaged));
+                    self.feed(which, index)?;
+                }
+            }
+        })?;
+        Ok(out)
     }
 
     /// Checks the derived indexes against the log's first `through` events (for `verify`):
-    /// the catalogue names every plan that lists a project or defines an indicator (when the
-    /// store keeps one), and every run of the id index holds exactly the ids of its seqs.
-    /// One fold of the log, in constant memory. `None` if they hold, else what is wrong.
+    /// every run of the id index holds exactly the ids of its events, and every run of the
+    /// listings index exactly the events of its seqs that list a project or define an
+    /// indicator. One fold of the log, in constant memory. `None` if they hold.
     pub fn check_indexes(&self, through: u64) -> Result<Option<crate::Msg>> {
-        let catalogue = self.catalogue_through()?.is_some_and(|k| k >= through);
-        let runs = self.with_runs(|index| Ok(index.run_ranges()))?;
-        // (first, last, count, digest) of the log's ids over each run's seqs.
-        let mut sums: Vec<(u64, u64, u64, u64)> = runs.iter().map(|&(f, l)| (f, l, 0, 0)).collect();
-        let mut run = 0;
-        let mut problem = None;
+        // (first, last, count, digest) of the log's entries over each run's seqs.
+        let ranges = |which| -> Result<Vec<(u64, u64, u64, u64)>> {
+            self.with_runs(which, |index| Ok(index.run_ranges().iter().map(|&(f, l)| (f, l, 0, 0)).collect()))
+        };
+        let (mut id_sums, mut listing_sums) = (ranges(Which::Ids)?, ranges(Which::Listings)?);
+        let (ids, listings) = (&mut id_sums, &mut listing_sums);
+        let mut at = [0usize; 2];
         self.fold_events(1, |event: &Event| {
             if event.seq > through {
                 return Ok(false);
             }
-            if catalogue {
-                if let Some(key) = catalogue_key(event) {
-                    if !self.tree.contains_key(&key).map_err(sled_error)? {
-                        problem = Some(msg!("store.catalogue_lacks", seq = event.seq));
-                        return Ok(false);
-                    }
+            let keys = [Some(ids::key_of(&event.id)), listing_key(event)];
+            for (i, sums) in [&mut *ids, &mut *listings].into_iter().enumerate() {
+                while sums.get(at[i]).is_some_and(|r| r.1 < event.seq) {
+                    at[i] += 1;
                 }
-            }
-            while sums.get(run).is_some_and(|r| r.1 < event.seq) {
-                run += 1;
-            }
-            if let Some(r) = sums.get_mut(run).filter(|r| r.0 <= event.seq) {
-                r.2 += 1;
-                r.3 = r.3.wrapping_add(crate::ids::entry_digest(crate::ids::key_of(&event.id), event.seq));
+                if let (Some(r), Some(key)) = (sums.get_mut(at[i]).filter(|r| r.0 <= event.seq), keys[i]) {
+                    r.2 += 1;
+                    r.3 = r.3.wrapping_add(ids::entry_digest(key, event.seq));
+                }
             }
             Ok(true)
         })?;
-        if problem.is_some() {
-            return Ok(problem);
-        }
-        self.with_runs(|index| {
-            let now = index.run_ranges();
-            for (i, &(first, last, count, sum)) in sums.iter().enumerate() {
-                // A commit meanwhile may have merged runs: those gone are not compared.
-                if last > through || now.get(i) != Some(&(first, last)) {
-                    continue;
+        for (which, sums) in [(Which::Ids, &*ids), (Which::Listings, &*listings)] {
+            let problem = self.with_runs(which, |index| {
+                let now = index.run_ranges();
+                for (i, &(first, last, count, sum)) in sums.iter().enumerate() {
+                    // A commit meanwhile may have merged runs: those gone are not compared.
+                    if last > through || now.get(i) != Some(&(first, last)) {
+                        continue;
+                    }
+                    match index.run_digest(i) {
+                        Ok(held) if held == (count, sum) => {}
+                        Ok(_) => {
+                            return Ok(Some(msg!(
+                                "store.index_run_differs",
+                                path = which.dir().0,
+                                first = first,
+                                last = last
+                            )))
+                        }
+                        Err(damaged) => return Ok(Some(damaged.error.to_msg())),
+                    }
                 }
-                match index.run_digest(i) {
-                    Ok(held) if held == (count, sum) => {}
-                    Ok(_) => return Ok(Some(msg!("store.id_run_differs", first = first, last = last))),
-                    Err(damaged) => return Ok(Some(damaged.error.to_msg())),
-                }
+                Ok(None)
+            })?;
+            if problem.is_some() {
+                return Ok(problem);
             }
-            Ok(None)
-        })
+        }
+        Ok(None)
     }
 
     /// The seq of the event with `id`, through the id index: `None` if no event has it.
     pub fn seq_of_id(&self, id: &Uuid) -> Result<Option<u64>> {
-        let mut candidates = Vec::new();
-        self.with_ids(|index| loop {
-            candidates.clear();
-            match index.candidates(id, &mut candidates) {
-                Ok(()) => return Ok(()),
-                Err(damaged) => {
-                    // Derived data: read those ids from the log again, and say so.
-                    self.warn(index.set_aside_from(&damaged));
-                    self.feed_ids(index)?;
-                }
-            }
-        })?;
-        for seq in candidates {
+        for seq in self.candidates(Which::Ids, ids::key_of(id))? {
             if let Some((bytes, _)) = self.record(seq)? {
                 if codec::event_id(&bytes).map_err(|e| corrupt(seq, e))? == *id {
                     return Ok(Some(seq));
@@ -684,12 +673,6 @@ impl EmbeddedStore {
         }
         let head = Head { next_seq: base.next_seq + total as u64, last_hash: hash, last_recorded_at, merkle: tree };
         items.push((KEY_HEAD.to_vec(), codec::encode_record(&head)));
-        for event in batches.iter().flat_map(|b| b.iter()) {
-            if let Some(key) = catalogue_key(event) {
-                items.push((key, Vec::new()));
-            }
-        }
-        items.push((KEY_CATALOGUE.to_vec(), head.events().to_le_bytes().to_vec()));
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
             let mut wrote = false;
@@ -717,23 +700,30 @@ impl EmbeddedStore {
         self.index_ids(batches)
     }
 
-    /// Adds a durable commit's ids to the id index (opening it, and catching it up from the
-    /// log, on the first commit). The commit stands whatever happens here: a run that cannot
-    /// be written is derived data, read from the log again by the next process.
+    /// Adds a durable commit's events to the indexes on disk (opening them, and catching
+    /// them up from the log, on the first commit). The commit stands whatever happens here:
+    /// a run that cannot be written is derived data, read from the log again by the next
+    /// process.
     fn index_ids(&self, batches: &[&[Event]]) -> Result<()> {
-        let indexed = self.with_ids(|index| {
-            for event in batches.iter().flat_map(|b| b.iter()) {
-                // The catch-up in `with_ids` may have read this commit from the log already.
-                if event.seq == index.through() + 1 {
-                    index.push(event.id, event.seq)?;
+        for which in [Which::Ids, Which::Listings] {
+            let indexed = self.with_index(which, |index| {
+                for event in batches.iter().flat_map(|b| b.iter()) {
+                    // The catch-up in `with_index` may have read this commit from the log.
+                    if event.seq == index.through() + 1 {
+                        let key = match which {
+                            Which::Ids => Some(ids::key_of(&event.id)),
+                            Which::Listings => listing_key(event),
+                        };
+                        index.push(event.seq, key)?;
+                    }
                 }
+                Ok(())
+            });
+            if let Err(e) = indexed {
+                // Opened again, and caught up from the log, on next need.
+                *locked(self.index_of(which)) = None;
+                self.warn(msg!("ids.not_written", error = e.to_msg()));
             }
-            Ok(())
-        });
-        if let Err(e) = indexed {
-            // Opened again, and caught up from the log, on next need.
-            *locked(&self.ids) = None;
-            self.warn(msg!("ids.not_written", error = e.to_msg()));
         }
         Ok(())
     }
@@ -1676,38 +1666,11 @@ pub mod test_hooks {
         Ok(())
     }
 
-    /// In the closed store at `dir`, drops the catalogue key of `project` in `plan`: what a
-    /// bug or a hand in the index could leave.
-    pub fn forget_listing(dir: &Path, project: &str, plan: &str) -> Result<()> {
-        let db = open_sled(dir)?;
-        let tree = db.open_tree(TREE).map_err(sled_error)?;
-        let mut key = vec![PREFIX_LISTS];
-        key.extend_from_slice(project.as_bytes());
-        key.push(0);
-        key.extend_from_slice(plan.as_bytes());
-        assert!(tree.remove(key).map_err(sled_error)?.is_some(), "no such listing in the catalogue");
-        db.flush().map_err(sled_error)?;
-        Ok(())
-    }
-
-    /// In the closed store at `dir`, removes the catalogue and its position, as a store an
-    /// older build wrote has none.
-    pub fn forget_catalogue(dir: &Path) -> Result<()> {
-        let db = open_sled(dir)?;
-        let tree = db.open_tree(TREE).map_err(sled_error)?;
-        for prefix in [PREFIX_LISTS, PREFIX_DEFINES] {
-            for r in tree.scan_prefix([prefix]) {
-                tree.remove(r.map_err(sled_error)?.0).map_err(sled_error)?;
-            }
-        }
-        tree.remove(KEY_CATALOGUE).map_err(sled_error)?;
-        db.flush().map_err(sled_error)?;
-        Ok(())
-    }
-
-    /// In the closed store at `dir`, rewrites the first id run with two entries' seqs
-    /// swapped, its checksums made whole again: a run that reads back fine and is wrong.
-    pub fn swap_in_id_run(dir: &Path) -> Result<()> {
-        crate::ids::swap_two_seqs_of_first_run(dir)
+    /// In the closed store at `dir`, rewrites the first run of the id index (`listings`:
+    /// of the listings index) with two entries' seqs swapped, its checksums made whole
+    /// again: a run that reads back fine and is wrong.
+    pub fn swap_in_run(dir: &Path, listings: bool) -> Result<()> {
+        let name = if listings { crate::ids::LISTINGS_DIR } else { crate::ids::IDS_DIR };
+        crate::ids::swap_two_seqs_of_first_run(dir, name)
     }
 }
