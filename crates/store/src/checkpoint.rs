@@ -31,7 +31,7 @@ pub const CHECKPOINT_EVERY: u64 = 16_384;
 /// since the last (their encoded bytes) reach this many times the stored bytes it would
 /// write: checkpoints stay a bounded fraction of the log whatever the plans' shape, at the
 /// price of a longer tail to replay after a checkpoint of a very large plan.
-pub const CHECKPOINT_LOG_RATIO: u64 = 8;
+pub const CHECKPOINT_LOG_RATIO: u64 = 12;
 
 /// The checkpoint record: which partitions make up the state after `seq`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
