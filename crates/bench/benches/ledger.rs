@@ -2,7 +2,9 @@
 //! (`--group-commit`: only the concurrent-writers measure; `--reads`: only appends while
 //! full reads run; `--web`: only the web view's pages, on `--events` events; `--cli`: one CLI
 //! command's time and memory on ledgers of `--events` and `--pit-events` events, after
-//! `cargo build --release`)
+//! `cargo build --release`; `--cli-import`: #19's CLI import, `submit --batch 1000 --file` of
+//! `--events` investments (default 1 M) by the release binary against the engine in process and
+//! a Python script into SQLite, after `cargo build --release`)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench -p planledger-bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
@@ -39,7 +41,9 @@ fn main() {
     if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
         cfg.pit_events = n;
     }
-    let report = if args.iter().any(|a| a == "--cli") {
+    let report = if args.iter().any(|a| a == "--cli-import") {
+        harness::run_cli_import(&cfg)
+    } else if args.iter().any(|a| a == "--cli") {
         harness::run_cli(&cfg)
     } else if args.iter().any(|a| a == "--web") {
         harness::run_web(&cfg)
