@@ -492,7 +492,7 @@ const INLINE_FIELDS: usize = 8;
 enum Scalar<'a> {
     Text(Cow<'a, str>),
     Null,
-    NotScalar(Found),
+    Other(Found),
 }
 
 /// What a field holds that is not a scalar.
@@ -605,11 +605,11 @@ impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
         Ok(Scalar::Null)
     }
     fn visit_bool<E>(self, _: bool) -> std::result::Result<Scalar<'de>, E> {
-        Ok(Scalar::NotScalar(Found::Boolean))
+        Ok(Scalar::Other(Found::Boolean))
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Scalar<'de>, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(Scalar::NotScalar(Found::Array))
+        Ok(Scalar::Other(Found::Array))
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Scalar<'de>, A::Error> {
         match map.next_key::<Key>()? {
@@ -617,9 +617,9 @@ impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
             Some(_) => {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Scalar::NotScalar(Found::Object))
+                Ok(Scalar::Other(Found::Object))
             }
-            None => Ok(Scalar::NotScalar(Found::Object)),
+            None => Ok(Scalar::Other(Found::Object)),
         }
     }
 }
@@ -706,7 +706,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Submission> {
         match v {
             Scalar::Text(t) if k == "type" => kind = Some(&**t),
             Scalar::Text(_) | Scalar::Null => {}
-            Scalar::NotScalar(found) => {
+            Scalar::Other(found) => {
                 let found = match found {
                     Found::Boolean => msg!("input.json_boolean"),
                     Found::Array => msg!("input.json_array"),
