@@ -1077,32 +1077,36 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
     if args.period.is_some() || args.corrections || args.strict {
         return Err(Error::invalid(msg!("cli.report_flags_need_sheet")));
     }
+    if let (Some(n), Some(file), None) = (args.batch, args.file.as_deref(), &args.kind) {
+        return cmd_submit_batched(ctx, args, file, n, out);
+    }
     let (mut subs, origins) = submissions_of(args)?;
     let pair = key_pair(&ctx.key)?;
     let expected = parse_expected(&args.expect)?;
-    // Checked before the store is opened (or created).
-    if let Some(n) = args.batch {
-        if n == 0 || n > BATCH_EVENTS_MAX {
-            return Err(Error::invalid(msg!("cli.batch_out_of_range", n = n, max = BATCH_EVENTS_MAX)));
-        }
-        if !expected.is_empty() {
-            return Err(Error::invalid(msg!("cli.expect_with_batch")));
-        }
-    }
-    // One atomic batch loads the plans it names; batches of a large file, every plan.
-    let mut ledger = match args.batch {
-        None => open_ledger_for(&ctx.dir(), &subs)?,
-        Some(_) => open_ledger(&ctx.dir())?,
-    };
+    // One atomic request: the ledger loads the plans it names (`--file --batch`, above, every plan).
+    let mut ledger = open_ledger_for(&ctx.dir(), &subs)?;
     sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
     let origin = |i: usize| origins[i].clone();
-    match args.batch {
-        None => {
-            let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
-            print_acks(out, ctx.json, ctx.lang, &acks)
-        }
-        Some(n) => submit_in_batches(out, ctx.json, ctx.lang, &mut ledger, &args.actor, &subs, &origins, n),
+    let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
+    print_acks(out, ctx.json, ctx.lang, &acks)
+}
+
+/// `submit --batch N --file FILE.jsonl`: the file checked whole, then read again on a
+/// thread of its own and decided batch by batch while the batch before is written
+/// (`crate::import`).
+fn cmd_submit_batched(ctx: &Ctx, args: &SubmitArgs, file: &Path, n: usize, out: &mut Out) -> Result<()> {
+    // Checked before the file is read and the store is opened (or created).
+    if n == 0 || n > BATCH_EVENTS_MAX {
+        return Err(Error::invalid(msg!("cli.batch_out_of_range", n = n, max = BATCH_EVENTS_MAX)));
     }
+    if !parse_expected(&args.expect)?.is_empty() {
+        return Err(Error::invalid(msg!("cli.expect_with_batch")));
+    }
+    let total = crate::import::check_file(file, input::BATCHED_FILE_LINES_MAX)?;
+    let pair = key_pair(&ctx.key)?;
+    let mut ledger = open_ledger(&ctx.dir())?;
+    let to = crate::import::Printing { out, as_json: ctx.json, lang: ctx.lang };
+    crate::import::submit_file(to, &mut ledger, &args.actor, pair.as_ref(), file, total, n)
 }
 
 /// `submit --file 月报.xlsx`: a department's monthly report, reconciled with what is recorded
@@ -2180,6 +2184,7 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
         (Some(file), None) => {
             let text = read_file(file)?;
             let name = file.display().to_string();
+            // Locally a batched file goes through `crate::import`; to a server it is one request.
             let max_lines = if args.batch.is_some() { input::BATCHED_FILE_LINES_MAX } else { input::FILE_LINES_MAX };
             let parsed = input::parse_jsonl_max(&text, max_lines).map_err(|e| in_file(e, &name))?;
             if parsed.is_empty() {
@@ -2194,49 +2199,6 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
         (Some(_), Some(_)) => Err(Error::invalid(msg!("cli.file_and_kind"))),
         (None, None) => Err(Error::invalid(msg!("cli.submit_needs", kinds = input::KINDS.join(", ")))),
     }
-}
-
-/// `submit --file F --batch N`: the file in pipelined atomic batches of `n` lines. Acks are
-/// printed as each batch becomes durable; a refusal names its line and what stays recorded.
-#[allow(clippy::too_many_arguments)]
-fn submit_in_batches(
-    out: &mut Out,
-    as_json: bool,
-    lang: Lang,
-    ledger: &mut Ledger,
-    actor: &str,
-    subs: &[Submission],
-    origins: &[Option<Msg>],
-    n: usize,
-) -> Result<()> {
-    let mut recorded = (0usize, 0usize); // (batches, submissions) durable so far
-    let mut printed = Ok(());
-    let bar = crate::progress::bar(subs.len() as u64, planledger::msg::text(lang, "progress.import"), lang);
-    let result = ledger.submit_batches(
-        actor,
-        subs.chunks(n),
-        &|i, j| origins.get(i * n + j).cloned().flatten(),
-        &mut |i, acks| {
-            recorded = (i + 1, (i * n + n).min(subs.len()));
-            if let Some(b) = &bar {
-                b.set_position(recorded.1 as u64);
-            }
-            if printed.is_ok() {
-                printed = print_acks(out, as_json, lang, &acks);
-            }
-        },
-    );
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    printed?;
-    result.map_err(|e| match recorded {
-        (0, _) => e,
-        (batches, subs_recorded) => {
-            let through = origins.get(subs_recorded - 1).cloned().flatten().unwrap_or_else(|| Msg::text(""));
-            e.at(msg!("cli.recorded_through", through = through, batches = batches))
-        }
-    })
 }
 
 /// `--expect STREAM=VERSION` flags.

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod import;
 pub mod memory;
 pub mod progress;
 pub mod remote;

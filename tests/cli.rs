@@ -324,6 +324,77 @@ fn a_file_in_batches_records_the_batches_before_a_refused_line_and_resumes_by_id
     env.assert_verifies();
 }
 
+/// `--batch` reads the file twice, a line at a time: first whole, so a malformed line
+/// anywhere (here in the last of many batches) refuses the file with every bad line named
+/// and nothing written; then on a thread of its own, batch by batch. Blank lines, CRLF,
+/// escapes and numbers read as in a file submitted whole, and a refusal names its line.
+#[test]
+fn a_batched_file_is_checked_whole_first_then_read_batch_by_batch() {
+    let env = setup();
+    let before = env.log();
+    let id = "00000000-0000-7000-8000-0000000000aa";
+    let correct = |value: &str, reason: &str| {
+        format!("{{\"type\":\"correct\",\"event\":\"{id}\",\"value\":\"{value}\",\"reason\":\"{reason}\"}}")
+    };
+    // Line 1 an investment (its amount a JSON number), line 2 blank, lines 3..=302 corrections.
+    let mut lines = vec![
+        format!("{{\"type\":\"investment\",\"id\":\"{id}\",\"project\":\"road\",\"period\":\"2022-03\",\"amount\":1}}"),
+        String::new(),
+    ];
+    lines.extend((0..300).map(|k| correct(&format!("{}.{:02}", 2 + k / 100, k % 100), &format!("\\u8c03\\u6574 {k}"))));
+    let crlf = |lines: &[String]| lines.join("\r\n") + "\r\n";
+
+    let mut bad = lines.clone();
+    bad[289] = correct("x", "r");
+    let path = env.file("bad.jsonl", &crlf(&bad));
+    env.run(&["submit", "--as", "housing", "--batch", "7", "--file", path_str(&path)])
+        .fails(INVALID, "bad.jsonl line 290: value 'x'");
+    bad[295] = "{\"type\":\"correct\",".into();
+    let path = env.file("bad.jsonl", &crlf(&bad));
+    let r = env.run(&["submit", "--as", "housing", "--batch", "7", "--file", path_str(&path)]);
+    assert_eq!(r.code, INVALID, "{}", r.stderr);
+    assert!(r.stderr.contains("line 290: value 'x'") && r.stderr.contains("line 296: not valid JSON"), "{}", r.stderr);
+    let mut not_utf8 = crlf(&lines[..5]).into_bytes();
+    not_utf8.extend_from_slice(b"{\"type\":\"correct\xff\"}\n");
+    std::fs::write(&path, not_utf8).unwrap();
+    env.run(&["submit", "--as", "housing", "--batch", "7", "--file", path_str(&path)])
+        .fails(INVALID, "bad.jsonl line 6: not UTF-8");
+    std::fs::write(&path, "\n  \n").unwrap();
+    env.run(&["submit", "--as", "housing", "--batch", "7", "--file", path_str(&path)]).fails(INVALID, "no submissions");
+    assert_eq!(env.log(), before, "a malformed file writes nothing");
+
+    let path = env.file("many.jsonl", &crlf(&lines));
+    let r = env.run(&["submit", "--as", "housing", "--json", "--batch", "7", "--file", path_str(&path)]).ok();
+    let acks: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(acks.len(), 301);
+    assert!(acks.iter().enumerate().all(|(i, a)| a["seq"] == 9 + i as u64 && a["duplicate"] == false), "{}", r.stdout);
+    assert_eq!(project(&env.state(), "road")["completed_investment"], "4.99");
+    let last: serde_json::Value = serde_json::from_str(env.log().lines().last().unwrap()).unwrap();
+    assert_eq!(last["reason"], "调整 299");
+    env.assert_verifies();
+
+    // Refused when decided in its fourth batch: the three before stay, named by their last line.
+    let mut refused: Vec<String> = vec![String::new()];
+    refused.extend((2..=20).map(|n| {
+        if n == 17 {
+            correct("1", "r").replace(id, "99999")
+        } else {
+            correct(&format!("5.{n:02}"), "r")
+        }
+    }));
+    let path = env.file("late.jsonl", &(refused.join("\n") + "\n"));
+    let r = env.run(&["submit", "--as", "housing", "--json", "--batch", "5", "--file", path_str(&path)]);
+    let r = r.fails(INVALID, "late.jsonl line 17: event seq 99999 does not exist");
+    assert!(
+        r.stderr.contains("recorded through ") && r.stderr.contains("late.jsonl line 16 (3 batches), nothing after it"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 15);
+    assert_eq!(env.log().lines().count(), before.lines().count() + 301 + 15);
+    env.assert_verifies();
+}
+
 /// Every refusal: one line on stderr naming the problem, the right exit code, nothing written.
 #[test]
 fn every_validation_error_is_refused_with_nothing_written() {

@@ -71,6 +71,16 @@ fn signed_submissions_are_recorded_with_their_signer_and_verify() {
     let p = env.file("b.jsonl", "{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-04\",\"amount\":1}\n");
     env.run(&["--key", &housing, "submit", "--as", "housing", "--file", path_str(&p)]).ok();
     env.assert_verifies();
+    // In batches too: the reading thread signs each line for the ledger it was opened on.
+    let lines: String = (5..=9)
+        .map(|m| format!("{{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-{m:02}\",\"amount\":1}}\n"))
+        .collect();
+    let p = env.file("many.jsonl", &lines);
+    env.run(&["--key", &housing, "submit", "--as", "housing", "--batch", "2", "--file", path_str(&p)]).ok();
+    let log = env.log();
+    let signed_lines = log.lines().rev().take(5).filter(|l| l.contains(&format!("\"signed_by\":\"{key_hex}\"")));
+    assert_eq!(signed_lines.count(), 5);
+    env.run(&["verify", "--require-signatures"]).ok();
 }
 
 #[test]

@@ -1261,3 +1261,172 @@ pub fn run_remote(cfg: &Config) -> Report {
     );
     report
 }
+
+/// Copies the directory `from` (a store) to `to`, which must not exist, file by file.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// One JSONL line of an investment, as `log --json` and `export-log` spell its fields (the
+/// amount as a decimal string), with its id.
+fn investment_line(sub: &Submission) -> Option<String> {
+    let planledger::decide::Command::Investment { project, period, amount } = &sub.command else { return None };
+    let id = sub.id?;
+    Some(format!(
+        "{{\"type\":\"investment\",\"id\":\"{id}\",\"project\":\"{project}\",\"period\":\"{period}\",\"amount\":\"{amount}\"}}\n"
+    ))
+}
+
+/// Rounds of the CLI import measure; each runs the three imports once, one after another.
+pub const CLI_IMPORT_ROUNDS: usize = 3;
+
+/// #19's CLI import: `cfg.events` investments of the workload (3,000 projects a year, with
+/// ids) written as a JSONL file, for a ledger whose plans were imported first; then, in each
+/// round, on a fresh copy of that ledger: (a) the release binary, `planledger submit --batch
+/// 1000 --file F`, a new process timed from spawn to exit (with its peak RSS); (b) the engine
+/// in this process, `Ledger::submit_batches` of the same submissions already parsed, in
+/// batches of 1,000 (open excluded); (c) `scripts/sqlite_import.py` inserting the same lines
+/// into SQLite (WAL, synchronous=FULL, 1,000 a transaction), a new process timed the same way.
+/// Figures: the median of `CLI_IMPORT_ROUNDS` rounds. Goals: the CLI ≥ 70 % of the engine's
+/// rate and ≥ 2x the script's.
+pub fn run_cli_import(cfg: &Config) -> Report {
+    let bin = cli_binary();
+    let n = cfg.events as usize;
+    let root = cfg.dir.join("cli-import");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+
+    // The workload's plans, and its first `n` investments (every month of every project).
+    let mut plans: Vec<Submission> = Vec::new();
+    let mut investments: Vec<Submission> = Vec::with_capacity(n);
+    let mut batches = WORKLOAD.batches(u64::MAX);
+    while investments.len() < n {
+        for sub in batches.next().unwrap() {
+            match sub.command {
+                planledger::decide::Command::ImportPlan(_) => plans.push(sub),
+                planledger::decide::Command::Investment { .. } if investments.len() < n => investments.push(sub),
+                _ => {}
+            }
+        }
+    }
+    eprintln!("cli import: {} plans, then {} investments ...", plans.len(), investments.len());
+    let seed = root.join("seed");
+    let mut ledger = open_ledger(&seed);
+    ledger.submit_batches(workload::ACTOR, plans.chunks(1), &|_, _| None, &mut |_, _| {}).unwrap();
+    let seeded = ledger.store().head().events();
+    let now = planledger::model::Timestamp(ledger.store().head().last_recorded_at.0 + 86_400_000_000).to_string();
+    drop(ledger);
+
+    let file = root.join("investments.jsonl");
+    let mut w = std::io::BufWriter::new(File::create(&file).unwrap());
+    for sub in &investments {
+        w.write_all(investment_line(sub).unwrap().as_bytes()).unwrap();
+    }
+    w.into_inner().unwrap().sync_all().unwrap();
+    let file_bytes = std::fs::metadata(&file).unwrap().len();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sqlite_import.py");
+
+    let mut cli: Vec<(Duration, u64)> = Vec::new();
+    let mut engine: Vec<Duration> = Vec::new();
+    let mut python: Vec<Duration> = Vec::new();
+    for round in 0..CLI_IMPORT_ROUNDS {
+        // (a) the CLI, on a fresh copy of the seeded ledger.
+        let dir = root.join(format!("cli-{round}"));
+        copy_dir(&seed, &dir);
+        let d = dir.to_str().unwrap();
+        let f = file.to_str().unwrap();
+        let run =
+            cli_once(&bin, &["--store", d, "submit", "--as", workload::ACTOR, "--batch", "1000", "--file", f], &now);
+        let head = EmbeddedStore::open(&dir).unwrap().head().events();
+        assert_eq!(head, seeded + n as u64, "the CLI recorded every line");
+        cli.push(run);
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // (b) the engine, in process, on the same submissions already parsed.
+        let dir = root.join(format!("engine-{round}"));
+        copy_dir(&seed, &dir);
+        let mut ledger = open_ledger(&dir);
+        let mut acked = 0usize;
+        let t = Instant::now();
+        ledger
+            .submit_batches(workload::ACTOR, investments.chunks(1_000), &|_, _| None, &mut |_, a| acked += a.len())
+            .unwrap();
+        engine.push(t.elapsed());
+        assert_eq!(acked, n);
+        drop(ledger);
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // (c) the Python script into SQLite.
+        let db = root.join(format!("sqlite-{round}.db"));
+        let t = Instant::now();
+        let out = std::process::Command::new("python3").arg(&script).arg(&file).arg(&db).output().unwrap();
+        python.push(t.elapsed());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), n.to_string());
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        eprintln!(
+            "  round {round}: CLI {} ({:.0} MiB), engine {}, python {}",
+            fmt_rate(rate(n as u64, run.0)),
+            run.1 as f64 / 1024.0,
+            fmt_rate(rate(n as u64, engine[round])),
+            fmt_rate(rate(n as u64, python[round]))
+        );
+    }
+    let rounds: Vec<String> = (0..CLI_IMPORT_ROUNDS)
+        .map(|i| {
+            format!(
+                "{:.2}x / {:.2}x",
+                engine[i].as_secs_f64() / cli[i].0.as_secs_f64(),
+                python[i].as_secs_f64() / cli[i].0.as_secs_f64()
+            )
+        })
+        .collect();
+    let cli_t = median(cli.iter().map(|r| r.0).collect());
+    let cli_rss = cli.iter().map(|r| r.1).max().unwrap();
+    let engine_t = median(engine);
+    let python_t = median(python);
+    let mut report = Report::default();
+    report.row(
+        &format!(
+            "CLI import `submit --batch 1000 --file` of {n} investments, whole process, against the engine in process"
+        ),
+        fmt_rate(rate(n as u64, cli_t)),
+        format!("engine {}", fmt_rate(rate(n as u64, engine_t))),
+        Some(engine_t.as_secs_f64() / cli_t.as_secs_f64()),
+        "≥ 0.70x",
+    );
+    report.row(
+        "CLI import against the Python script into SQLite (WAL, synchronous=FULL, 1,000 a transaction)",
+        fmt_rate(rate(n as u64, cli_t)),
+        format!("SQLite script {}", fmt_rate(rate(n as u64, python_t))),
+        Some(python_t.as_secs_f64() / cli_t.as_secs_f64()),
+        "≥ 2x",
+    );
+    report.row(
+        "CLI import: peak RSS of the process",
+        format!("{:.0} MiB", cli_rss as f64 / 1024.0),
+        "-".into(),
+        None,
+        "-",
+    );
+    report.notes.push(format!(
+        "CLI import: {n} investments ({:.0} MB of JSONL, ids included) into a ledger of {seeded} events ({} plans \
+         imported first), a fresh copy each time; medians of {CLI_IMPORT_ROUNDS} rounds (each round's ratios, \
+         engine/CLI and SQLite/CLI: {}).",
+        file_bytes as f64 / 1e6,
+        plans.len(),
+        rounds.join(", ")
+    ));
+    report
+}

@@ -5,7 +5,9 @@
 //! `cargo build --release`; `--bytes [--big N] [--many N]`: store bytes by part for one plan
 //! of N projects and N plans of N, after `cargo build --release`; `--remote`: #19's remote
 //! appends, signed submitters over gRPC to a server in this process, against the in-process
-//! group commit measured in the same run)
+//! group commit measured in the same run; `--cli-import`: #19's CLI import, `submit --batch
+//! 1000 --file` of `--events` investments (default 1 M) by the release binary against the
+//! engine in process and a Python script into SQLite, after `cargo build --release`)
 //! Runs the comparative harness (benches/harness.rs) and prints its table.
 //! `cargo bench -p planledger-bench --bench ledger -- --replay-rss DIR` folds the store in DIR in this fresh
 //! process and prints its peak memory; `--verify-rss DIR` does the same for `verify`.
@@ -42,7 +44,9 @@ fn main() {
     if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
         cfg.pit_events = n;
     }
-    let report = if args.iter().any(|a| a == "--bytes") {
+    let report = if args.iter().any(|a| a == "--cli-import") {
+        harness::run_cli_import(&cfg)
+    } else if args.iter().any(|a| a == "--bytes") {
         let big = value("--big").and_then(|v| v.parse().ok()).unwrap_or(99_000);
         let many = value("--many").and_then(|v| v.parse().ok()).unwrap_or(300);
         harness::run_bytes(&cfg, big, many)

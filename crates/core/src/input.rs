@@ -3,6 +3,7 @@
 //! field is spelled, checked and reported the same way wherever it comes from.
 //! Formats: docs/plan-format.md and docs/events.md.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -21,8 +22,9 @@ use crate::msg::Msg;
 
 /// Most lines a submission file may hold (each line is at least one event of a batch).
 pub const FILE_LINES_MAX: usize = crate::event::BATCH_EVENTS_MAX;
-/// Most lines a file committed in batches (`submit --batch`) may hold: it is parsed whole
-/// before anything is written (~150 bytes of memory a line).
+/// Most lines a file committed in batches (`submit --batch`) may hold: it is checked whole
+/// before anything is written, then read again batch by batch (a line at a time, so memory
+/// does not grow with it; the bound keeps the time of a refusal reasonable).
 pub const BATCHED_FILE_LINES_MAX: usize = 10_000_000;
 
 #[derive(Deserialize)]
@@ -303,23 +305,26 @@ pub const KINDS: &[&str] = &["investment", "milestone", "actual", "revise-target
 
 /// Builds a submission of `kind` from named text fields (JSONL keys or CLI flags).
 pub fn submission_from_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<Submission> {
+    submission_from(kind, fields.keys().map(String::as_str), |name| fields.get(name).map(String::as_str))
+}
+
+/// Builds a submission of `kind` from the field names `keys` (each once) and their values
+/// (`value`). An unknown field is reported by the first of them in sorted order.
+fn submission_from<'f>(
+    kind: &str,
+    keys: impl Iterator<Item = &'f str>,
+    value: impl Fn(&str) -> Option<&'f str>,
+) -> Result<Submission> {
     let allowed = kind_fields(kind)
         .ok_or_else(|| Error::invalid(msg!("input.not_a_kind", kind = kind, kinds = KINDS.join(", "))))?;
-    for k in fields.keys() {
-        if k != "id" && k != "note" && !allowed.contains(&k.as_str()) {
-            return Err(Error::invalid(msg!(
-                "input.unknown_field",
-                field = k,
-                kind = kind,
-                fields = allowed.join(", ")
-            )));
-        }
+    if let Some(k) = keys.filter(|k| *k != "id" && *k != "note" && !allowed.contains(k)).min() {
+        return Err(Error::invalid(msg!("input.unknown_field", field = k, kind = kind, fields = allowed.join(", "))));
     }
     let get = |name: &str| -> Result<&str> {
         let missing = || Error::invalid(msg!("input.needs", kind = kind, field = name));
-        fields.get(name).map(String::as_str).ok_or_else(missing)
+        value(name).ok_or_else(missing)
     };
-    let opt = |name: &str| fields.get(name).map(String::as_str);
+    let opt = |name: &str| value(name);
     let id_of = |name: &str, v: &str| -> Result<String> {
         check_id(name, v)?;
         Ok(v.to_string())
@@ -390,21 +395,13 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<(usize, Submission)>> {
 /// Every bad line is reported (up to `sheet::PROBLEMS_MAX`), so one run tells what to fix.
 pub fn parse_jsonl_max(text: &str, max_lines: usize) -> Result<Vec<(usize, Submission)>> {
     let mut out = Vec::new();
-    let mut bad = Errors::default();
+    let mut check = JsonlCheck::new(max_lines);
     for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        if out.len() + bad.count >= max_lines {
-            return Err(Error::invalid(msg!("input.too_many_lines", max = max_lines)).at_line(n));
-        }
-        match parse_jsonl_line(line).at_with(|| msg!("at.line", line = n)) {
-            Ok(sub) => out.push((n, sub)),
-            Err(e) => bad.push(e),
+        if let Some(sub) = check.line(i + 1, line)? {
+            out.push((i + 1, sub));
         }
     }
-    bad.into_result(msg!("input.file"))?;
+    check.finish()?;
     Ok(out)
 }
 
@@ -440,37 +437,288 @@ impl Errors {
     }
 }
 
-fn parse_jsonl_line(line: &str) -> Result<Submission> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| Error::invalid(msg!("input.not_json", reason = e)))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(Error::invalid(msg!("input.not_object")));
-    };
-    let mut fields = BTreeMap::new();
-    let mut kind = None;
-    for (k, v) in map {
-        let text = match v {
-            serde_json::Value::String(s) => s,
-            // With arbitrary_precision the number keeps its literal text: exact, no float.
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::Null => continue,
-            other => {
-                let found = match other {
-                    serde_json::Value::Bool(_) => msg!("input.json_boolean"),
-                    serde_json::Value::Array(_) => msg!("input.json_array"),
-                    _ => msg!("input.json_object"),
-                };
-                return Err(Error::invalid(msg!("input.field_not_scalar", field = k, found = found)));
+/// Checks a JSONL file line by line as `parse_jsonl_max` does, for a reader that does not
+/// hold the whole text: blank lines are skipped, at most `max_lines` submissions, every bad
+/// line kept (up to `sheet::PROBLEMS_MAX` reported) for `finish`.
+pub struct JsonlCheck {
+    max_lines: usize,
+    lines: usize,
+    bad: Errors,
+}
+
+impl JsonlCheck {
+    pub fn new(max_lines: usize) -> JsonlCheck {
+        JsonlCheck { max_lines, lines: 0, bad: Errors::default() }
+    }
+
+    /// Line `n` (1-based): its submission, or `None` for a blank line or a bad one (kept for
+    /// `finish`). An error here ends the file: it holds more than `max_lines` submissions.
+    pub fn line(&mut self, n: usize, line: &str) -> Result<Option<Submission>> {
+        if is_blank(line) {
+            return Ok(None);
+        }
+        if self.lines >= self.max_lines {
+            return Err(Error::invalid(msg!("input.too_many_lines", max = self.max_lines)).at_line(n));
+        }
+        self.lines += 1;
+        match parse_jsonl_line(line).at_with(|| msg!("at.line", line = n)) {
+            Ok(sub) => Ok(Some(sub)),
+            Err(e) => {
+                self.bad.push(e);
+                Ok(None)
             }
-        };
-        if k == "type" {
-            kind = Some(text);
-        } else {
-            fields.insert(k, text);
+        }
+    }
+
+    /// The submissions the file holds, or every bad line's error.
+    pub fn finish(self) -> Result<usize> {
+        let good = self.lines - self.bad.count;
+        self.bad.into_result(msg!("input.file"))?;
+        Ok(good)
+    }
+}
+
+/// A line holding nothing but white space, which a JSONL file may have anywhere.
+pub fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// Most fields of a JSONL line kept without allocating; a line with more (only a line of
+/// many null fields can be valid) keeps the rest in a `Vec`.
+const INLINE_FIELDS: usize = 8;
+
+/// One field's value as the line holds it: text (a string, borrowed from the line when it
+/// has no escapes, or a number's literal), null, or a value that is not a scalar.
+enum Scalar<'a> {
+    Text(Cow<'a, str>),
+    Null,
+    Other(Found),
+}
+
+/// What a field holds that is not a scalar.
+#[derive(Clone, Copy)]
+enum Found {
+    Boolean,
+    Array,
+    Object,
+}
+
+/// A key of a JSONL object, borrowed from the line when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+/// A JSONL line's fields in order of first appearance (a repeated key keeps its place and
+/// takes its last value, as a JSON object read into a map does).
+struct Fields<'a> {
+    inline: [(Cow<'a, str>, Scalar<'a>); INLINE_FIELDS],
+    len: usize,
+    more: Vec<(Cow<'a, str>, Scalar<'a>)>,
+}
+
+impl<'a> Fields<'a> {
+    fn new() -> Fields<'a> {
+        Fields { inline: std::array::from_fn(|_| (Cow::Borrowed(""), Scalar::Null)), len: 0, more: Vec::new() }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Cow<'a, str>, Scalar<'a>)> {
+        self.inline[..self.len].iter().chain(&self.more)
+    }
+
+    fn put(&mut self, key: Cow<'a, str>, value: Scalar<'a>) {
+        let slot = self.inline[..self.len].iter_mut().chain(self.more.iter_mut()).find(|(k, _)| *k == key);
+        match slot {
+            Some((_, v)) => *v = value,
+            None if self.len < INLINE_FIELDS => {
+                self.inline[self.len] = (key, value);
+                self.len += 1;
+            }
+            None => self.more.push((key, value)),
+        }
+    }
+
+    /// The text of field `name`, if it has some (a null field is absent).
+    fn text(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| k == name).and_then(|(_, v)| match v {
+            Scalar::Text(t) => Some(&**t),
+            _ => None,
+        })
+    }
+}
+
+/// serde_json's name for a number read with `arbitrary_precision`: a map of this one key to
+/// the number's literal text.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+struct KeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Key<'de>, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Text(Cow::Owned(v)))
+    }
+    // Without `arbitrary_precision` numbers would come this way; with it, as the map below.
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Found::Boolean))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Scalar<'de>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other(Found::Array))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Scalar<'de>, A::Error> {
+        match map.next_key::<Key>()? {
+            Some(Key(k)) if k == NUMBER_TOKEN => Ok(Scalar::Text(Cow::Owned(map.next_value::<String>()?))),
+            Some(_) => {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other(Found::Object))
+            }
+            None => Ok(Scalar::Other(Found::Object)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Scalar<'de>, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// Reads a JSONL line into `fields`, in place (a line's fields are not moved about):
+/// `true` for an object, `false` for any other JSON value.
+struct LineSeed<'f, 'a>(&'f mut Fields<'a>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for LineSeed<'_, 'de> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LineSeed<'_, 'de> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<bool, A::Error> {
+        match map.next_key::<Key>()? {
+            // A number at the top level (arbitrary_precision).
+            Some(Key(k)) if k == NUMBER_TOKEN => {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                return Ok(false);
+            }
+            Some(Key(k)) => self.0.put(k, map.next_value()?),
+            None => {}
+        }
+        while let Some(Key(k)) = map.next_key::<Key>()? {
+            let v = map.next_value()?;
+            self.0.put(k, v);
+        }
+        Ok(true)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<bool, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_borrowed_str<E>(self, _: &'de str) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// One JSONL line as a submission. Keys and string values are borrowed from the line (no
+/// map, no copy) unless they hold escapes; the errors are those of reading the line into a
+/// `serde_json::Value` and its fields into a map, in the same order.
+pub fn parse_jsonl_line(line: &str) -> Result<Submission> {
+    let not_json = |e| Error::invalid(msg!("input.not_json", reason = e));
+    let mut fields = Fields::new();
+    let mut de = serde_json::Deserializer::from_str(line);
+    let object = serde::de::DeserializeSeed::deserialize(LineSeed(&mut fields), &mut de).map_err(not_json)?;
+    de.end().map_err(not_json)?;
+    if !object {
+        return Err(Error::invalid(msg!("input.not_object")));
+    }
+    let mut kind = None;
+    for (k, v) in fields.iter() {
+        match v {
+            Scalar::Text(t) if k == "type" => kind = Some(&**t),
+            Scalar::Text(_) | Scalar::Null => {}
+            Scalar::Other(found) => {
+                let found = match found {
+                    Found::Boolean => msg!("input.json_boolean"),
+                    Found::Array => msg!("input.json_array"),
+                    Found::Object => msg!("input.json_object"),
+                };
+                return Err(Error::invalid(msg!("input.field_not_scalar", field = &**k, found = found)));
+            }
         }
     }
     let kind = kind.ok_or_else(|| Error::invalid(msg!("input.missing_type")))?;
-    submission_from_fields(&kind, &fields)
+    let keys = fields.iter().filter(|(k, v)| matches!(v, Scalar::Text(_)) && k != "type").map(|(k, _)| &**k);
+    submission_from(kind, keys, |name| if name == "type" { None } else { fields.text(name) })
 }
 
 #[cfg(test)]
@@ -571,5 +819,106 @@ dimensions = { block = "B" }
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field 'amout'"), "{e}");
+    }
+
+    /// The line parser before it borrowed from the line: a `serde_json::Value`, then a map.
+    fn parse_via_value(line: &str) -> Result<Submission> {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| Error::invalid(msg!("input.not_json", reason = e)))?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::invalid(msg!("input.not_object")));
+        };
+        let mut fields = BTreeMap::new();
+        let mut kind = None;
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Null => continue,
+                other => {
+                    let found = match other {
+                        serde_json::Value::Bool(_) => msg!("input.json_boolean"),
+                        serde_json::Value::Array(_) => msg!("input.json_array"),
+                        _ => msg!("input.json_object"),
+                    };
+                    return Err(Error::invalid(msg!("input.field_not_scalar", field = k, found = found)));
+                }
+            };
+            if k == "type" {
+                kind = Some(text);
+            } else {
+                fields.insert(k, text);
+            }
+        }
+        let kind = kind.ok_or_else(|| Error::invalid(msg!("input.missing_type")))?;
+        submission_from_fields(&kind, &fields)
+    }
+
+    #[test]
+    fn the_borrowing_line_parser_reads_and_refuses_lines_as_a_json_value_did() {
+        let lines = [
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":"3.35"}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":3.35,"id":"0190a5c2-0000-7000-8000-000000000002","note":"三月调度"}"#,
+            r#"{"type":"investment","project":"p\u0061rk","period":"2022-03","amount":1e2}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":0.30000000000000000001}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":"1","amount":"2"}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":"1","note":null}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":"1","note":"a\"b\\c\n"}"#,
+            r#"{"project":"park","type":"milestone","milestone":"start","date":"2022-03-01","x":null,"y":null,"z":null,"a":null,"b":null,"c":null,"d":null,"e":null,"f":null,"g":null}"#,
+            r#"{"type":"actual","indicator":"gdp","period":"2022","value":-3.1,"basis":"preliminary"}"#,
+            r#"{"type":"retract","event":7,"reason":"dup"}"#,
+            r#"{"type":"correct","event":"0190a5c2-0000-7000-8000-000000000002","value":"3.5","reason":"r"}"#,
+            r#"{"type":"revise-target","indicator":"gdp","value":"5.5","reason":"人大批准调整"}"#,
+            r#"{"type":"withdraw","project":"park","date":"2022-07-01","reason":"调出"}"#,
+            // Refused, each for the reason the old parser gave.
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":"-2"}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amout":"2","zzz":"1"}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":true}"#,
+            r#"{"type":"investment","project":"park","b":[1,{"x":2}],"a":{"y":[3]}}"#,
+            r#"{"type":"investment","project":"park","a":{},"period":"2022-03","amount":"1"}"#,
+            r#"{"type":"investment","project":"park","a":{"y":1},"a":"1","period":"2022-03","amount":"1"}"#,
+            r#"{"type":null,"project":"park"}"#,
+            r#"{"type":["investment"]}"#,
+            r#"{"type":"invest","project":"park"}"#,
+            r#"{"type":"investment","project":"park","period":"2022-03","amount":"1","id":"nope"}"#,
+            r#"{"type":"investment","project":"pa/rk","period":"2022-03","amount":"1"}"#,
+            r#"{"type":"investment","project":"park""#,
+            r#"{"type":"investment"} x"#,
+            r#"{"type":"investment",}"#,
+            "{\"type\":\"investment\",\"project\":\"pa\u{7}rk\"}",
+            r#"{}"#,
+            r#"[{"type":"investment"}]"#,
+            r#""investment""#,
+            r#"42"#,
+            r#"-1.5e3"#,
+            r#"null"#,
+            r#"true"#,
+            r#"{"type":"investment","project":"\ud800"}"#,
+            r#"{"type":"investment","$serde_json::private::Number":"1"}"#,
+        ];
+        for line in lines {
+            let ours = parse_jsonl_line(line).map_err(|e| e.to_string());
+            let theirs = parse_via_value(line).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_file_checked_line_by_line_gives_what_the_whole_text_gives() {
+        let text = "{\"type\":\"retract\",\"event\":7,\"reason\":\"dup\"}\n\n  \n{\"type\":\"retract\"}\n\
+                    {\"type\":\"retract\",\"event\":8,\"reason\":\"dup\"}\n{\"type\":\"investment\"}\n";
+        let mut check = JsonlCheck::new(10);
+        let parsed: Vec<usize> =
+            text.lines().enumerate().filter_map(|(i, l)| check.line(i + 1, l).unwrap().map(|_| i + 1)).collect();
+        assert_eq!(parsed, vec![1, 5]);
+        assert_eq!(check.finish().unwrap_err().to_string(), parse_jsonl(text).unwrap_err().to_string());
+        let good = "{\"type\":\"retract\",\"event\":7,\"reason\":\"dup\"}\n\n";
+        let mut check = JsonlCheck::new(1);
+        assert!(check.line(1, good.lines().next().unwrap()).unwrap().is_some());
+        assert!(check.line(2, "").unwrap().is_none());
+        let e = check.line(3, good.lines().next().unwrap()).unwrap_err().to_string();
+        assert_eq!(e, parse_jsonl_max(&good.repeat(2), 1).unwrap_err().to_string());
+        assert_eq!(e, "line 3: more than 1 submissions; split the file");
+        assert_eq!(check.finish().unwrap(), 1);
     }
 }
