@@ -57,13 +57,8 @@ pub const CHUNK_BYTES_MAX: usize = 32 * 1024;
 /// Decompressed chunks kept for point reads (a correction reads the event it corrects, most
 /// often from the last few months): 64 × ~32 KiB.
 const CHUNK_CACHE_MAX: usize = 64;
-/// First byte of a stored partition: LZ4 block with its length prepended (older builds)...
+/// First byte of a stored partition: LZ4 block with its length prepended.
 const PARTITION_LZ4: u8 = 0xC4;
-/// ...or a zstd frame: a partition holds a plan's whole state, and zstd stores it in about
-/// half of LZ4's bytes, which is what checkpoints cost next to the log.
-const PARTITION_ZSTD: u8 = 0xC5;
-/// zstd's level for partitions: its fastest levels already take most of the gain.
-const PARTITION_ZSTD_LEVEL: i32 = 3;
 /// Directory of the checkpoint partitions, inside the store's directory.
 pub const PARTITIONS_DIR: &str = "partitions";
 /// Threads decoding for a fold (`Store::fold_events`), and how many decoded chunks (~450
@@ -187,16 +182,6 @@ fn checkpoint_key(seq: u64) -> [u8; 9] {
 
 /// A checkpoint partition's stored bytes (see [`Store::partition`]) from its record bytes.
 pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
-    let mut stored = vec![PARTITION_ZSTD];
-    match zstd::stream::copy_encode(raw, &mut stored, PARTITION_ZSTD_LEVEL) {
-        Ok(()) => stored,
-        // Only an allocation failure stops zstd writing to memory; LZ4 needs no more.
-        Err(_) => pack_partition_lz4(raw),
-    }
-}
-
-/// A partition's stored bytes as builds before zstd wrote them (still read).
-pub fn pack_partition_lz4(raw: &[u8]) -> Vec<u8> {
     // One allocation, compressed in place (partitions are megabytes): the marker, the length
     // (`decompress_size_prepended`'s layout), then the block.
     let mut stored = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(raw.len())];
@@ -1122,17 +1107,6 @@ impl EmbeddedStore {
             Err(e) => return Err(Error::io(msg!("io.reading", path = path.display()), e)),
         };
         let bytes = match stored.split_first() {
-            Some((&PARTITION_ZSTD, packed)) => {
-                // Bounded as a record is: a damaged frame cannot claim unbounded memory.
-                let mut raw = Vec::with_capacity(packed.len() * 3);
-                let read = zstd::stream::read::Decoder::new(packed).and_then(|d| {
-                    std::io::Read::read_to_end(&mut std::io::Read::take(d, codec::RECORD_BYTES_MAX + 1), &mut raw)
-                });
-                match read {
-                    Ok(n) if n as u64 <= codec::RECORD_BYTES_MAX => raw,
-                    _ => stored.to_vec(),
-                }
-            }
             Some((&PARTITION_LZ4, packed)) => {
                 lz4_flex::block::decompress_size_prepended(packed).unwrap_or_else(|_| stored.to_vec())
             }

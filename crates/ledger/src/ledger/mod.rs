@@ -66,10 +66,12 @@ pub struct Ledger {
     state: State,
     /// Which plans `state` holds (`scope`).
     scope: Scope,
-    /// id → seq of every committed, in-flight and staged event when whole, built on first
-    /// need (reads need none); of the in-flight and staged ones only when scoped (the
-    /// store's id index answers for the durable ones).
+    /// id → seq of every committed, in-flight and staged event, built on first need (reads
+    /// need none); with `ids_on_disk`, of the in-flight and staged ones only.
     ids: Option<IdIndex>,
+    /// The store's id index answers for the durable ids (a ledger opened for one request:
+    /// a few lookups cost less than reading every id).
+    ids_on_disk: bool,
     /// Decided and applied to `state`, not yet handed to a commit; numbered after the
     /// commits in flight.
     staged: Vec<Event>,
@@ -127,6 +129,8 @@ impl Ledger {
             zone,
             store: Arc::new(store),
             state,
+            // One request (`open_for`), whole or not, asks the store for its few ids.
+            ids_on_disk: submissions.is_some_and(|subs| subs.len() <= scope::ON_DISK_LOOKUPS_MAX),
             scope,
             ids: None,
             staged: Vec::new(),
@@ -160,7 +164,7 @@ impl Ledger {
     }
 
     fn id_index(&mut self) -> Result<&mut IdIndex> {
-        if self.ids.is_none() && !self.is_whole() {
+        if self.ids.is_none() && self.ids_on_disk {
             let mut m = IdIndex::with_capacity(self.staged.len());
             for e in self.in_flight.iter().flat_map(|f| f.events.iter()).chain(&self.staged) {
                 m.insert(e.id, e.seq);

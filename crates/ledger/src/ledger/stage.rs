@@ -109,7 +109,7 @@ impl Ledger {
                 break;
             }
             resend = match (s.id, &self.ids) {
-                (Some(id), Some(ids)) => find_id(ids, &*self.store, self.is_whole(), &id)?.is_some(),
+                (Some(id), Some(ids)) => find_id(ids, &*self.store, self.ids_on_disk, &id)?.is_some(),
                 _ => false,
             };
         }
@@ -185,7 +185,7 @@ impl Ledger {
         let mut request_ids: HashSet<Uuid, crate::projection::Hasher> =
             HashSet::with_capacity_and_hasher(submissions.len(), crate::projection::Hasher::default());
         let mut ids = self.ids.take().unwrap_or_else(|| IdIndex::with_capacity(0));
-        let whole = self.is_whole();
+        let on_disk = self.ids_on_disk;
         let result = (|| {
             for (i, sub) in submissions.iter().enumerate() {
                 let wrap = |e: Error| match origin(i) {
@@ -206,7 +206,7 @@ impl Ledger {
                 let lookup = |r: &EventRef| -> Result<Option<Event>> {
                     let seq = match r {
                         EventRef::Seq(s) => *s,
-                        EventRef::Id(id) => match find_id(&ids, store, whole, id)? {
+                        EventRef::Id(id) => match find_id(&ids, store, on_disk, id)? {
                             Some(s) => s,
                             None => return Ok(None),
                         },
@@ -227,7 +227,7 @@ impl Ledger {
                     if !request_ids.insert(id) {
                         return Err(wrap(Error::invalid(msg!("stage.id_twice", id = id))));
                     }
-                    if let Some(seq) = find_id(&ids, store, whole, &id)? {
+                    if let Some(seq) = find_id(&ids, store, on_disk, &id)? {
                         let stored = lookup(&EventRef::Seq(seq))?
                             .ok_or_else(|| Error::corrupt(seq, msg!("stage.indexed_id_no_event")))?;
                         let resolve = |r: &EventRef| lookup(r).ok().flatten().map(|e| e.seq);
@@ -259,7 +259,7 @@ impl Ledger {
                         _ => loop {
                             let id = self.id_source.next_id();
                             // Indexed with the seq it gets below.
-                            let durable = !whole && self.store.seq_of_id(&id)?.is_some();
+                            let durable = on_disk && self.store.seq_of_id(&id)?.is_some();
                             if !durable && ids.insert_new(id, staged_from + self.staged.len() as u64) {
                                 break id;
                             }
@@ -301,13 +301,13 @@ impl Ledger {
     }
 }
 
-/// The seq of the event with `id`: from `ids` (whole: every id; scoped: those in flight and
-/// staged), else, scoped, from the store's id index.
-fn find_id(ids: &IdIndex, store: &dyn Store, whole: bool, id: &Uuid) -> Result<Option<u64>> {
+/// The seq of the event with `id`: from `ids` (every id; or with `on_disk`, those in flight
+/// and staged), else, `on_disk`, from the store's id index.
+fn find_id(ids: &IdIndex, store: &dyn Store, on_disk: bool, id: &Uuid) -> Result<Option<u64>> {
     if let Some(&seq) = ids.get(id) {
         return Ok(Some(seq));
     }
-    if whole {
+    if !on_disk {
         return Ok(None);
     }
     store.seq_of_id(id)
