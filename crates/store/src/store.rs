@@ -690,10 +690,25 @@ impl EmbeddedStore {
     /// a run that cannot be written is derived data, read from the log again by the next
     /// process.
     fn index_ids(&self, batches: &[&[Event]]) -> Result<()> {
+        let first = batches.iter().find_map(|b| b.first()).map_or(0, |e| e.seq);
         for which in [Which::Ids, Which::Listings] {
-            let indexed = self.with_index(which, |index| {
+            let indexed = (|| {
+                let mut guard = locked(self.index_of(which));
+                let index = match guard.as_mut() {
+                    Some(index) => index,
+                    None => {
+                        let warn = |m| self.warn(m);
+                        let (name, dense) = which.dir();
+                        guard.insert(SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, true, &warn)?)
+                    }
+                };
+                // Only an index that lags behind this commit reads the log (which holds the
+                // commit by now); one that is up to date takes its events as they are.
+                if index.through() + 1 < first {
+                    self.feed(which, index)?;
+                }
                 for event in batches.iter().flat_map(|b| b.iter()) {
-                    // The catch-up in `with_index` may have read this commit from the log.
+                    // The catch-up above may have read this commit from the log already.
                     if event.seq == index.through() + 1 {
                         let key = match which {
                             Which::Ids => Some(ids::key_of(&event.id)),
@@ -702,8 +717,8 @@ impl EmbeddedStore {
                         index.push(event.seq, key)?;
                     }
                 }
-                Ok(())
-            });
+                Ok::<(), Error>(())
+            })();
             if let Err(e) = indexed {
                 // Opened again, and caught up from the log, on next need.
                 *locked(self.index_of(which)) = None;
