@@ -870,6 +870,28 @@ pub fn cli_once_here(bin: &str, args: &[String]) -> String {
     format!("{} {}", spent.as_nanos(), usage.ru_maxrss)
 }
 
+/// The arguments of the one-event submit the CLI measures time: a coordinator revises a
+/// project's planned investment in the store at `dir`.
+fn revise_target<'a>(dir: &'a str, project: &'a str, plan: &'a str, value: &'a str) -> [&'a str; 14] {
+    let reason = "bench";
+    [
+        "--store",
+        dir,
+        "submit",
+        "--as",
+        "drc",
+        "revise-target",
+        "--project",
+        project,
+        "--plan",
+        plan,
+        "--value",
+        value,
+        "--reason",
+        reason,
+    ]
+}
+
 /// What a clerk's command costs as the ledger grows: one CLI `submit` (open, decide,
 /// commit, fsync, exit) and two one-plan reads, each a new process of the release binary,
 /// on ledgers of `cfg.events` and `cfg.pit_events` events shaped as many small plans (370
@@ -907,23 +929,7 @@ pub fn run_cli(cfg: &Config) -> Report {
         let mut runs: [Vec<(Duration, u64)>; 3] = Default::default();
         for i in 0..CLI_ROUNDS {
             let value = format!("{}.{i}", 100 + i);
-            let submit = [
-                "--store",
-                d,
-                "submit",
-                "--as",
-                "drc",
-                "revise-target",
-                "--project",
-                &project,
-                "--plan",
-                &plan,
-                "--value",
-                &value,
-                "--reason",
-                "bench",
-            ];
-            runs[0].push(cli_once(&bin, &submit, &now));
+            runs[0].push(cli_once(&bin, &revise_target(d, &project, &plan, &value), &now));
             runs[1].push(cli_once(&bin, &["--store", d, "state", "--plan", &plan, "--json"], &now));
             runs[2].push(cli_once(&bin, &["--store", d, "summary", "--year", &year, "--json"], &now));
         }
@@ -1020,23 +1026,7 @@ pub fn run_bytes(cfg: &Config, big: usize, many: usize) -> Report {
         let mut runs = Vec::new();
         for i in 0..5 {
             let value = format!("{}.{i}", 100 + i);
-            let args = [
-                "--store",
-                d,
-                "submit",
-                "--as",
-                "drc",
-                "revise-target",
-                "--project",
-                &project,
-                "--plan",
-                &plan,
-                "--value",
-                &value,
-                "--reason",
-                "bench",
-            ];
-            runs.push(cli_once(&bin, &args, &now));
+            runs.push(cli_once(&bin, &revise_target(d, &project, &plan, &value), &now));
         }
         let wall = median(runs.iter().map(|r| r.0).collect());
         let peak = runs.iter().map(|r| r.1).max().unwrap_or(0);

@@ -142,21 +142,7 @@ impl Generator {
         }
         let mut out = Vec::new();
         let first = y == self.w.first_year;
-        let departments = if first {
-            let mut d =
-                vec![DepartmentRegistered {
-                    dept: ACTOR.into(), name: "发展和改革委员会".into(), coordinator: true
-                }];
-            d.push(DepartmentRegistered { dept: "stats".into(), name: "统计局".into(), coordinator: false });
-            d.extend((0..DEPARTMENTS).map(|i| DepartmentRegistered {
-                dept: format!("d{i}"),
-                name: format!("部门{i}"),
-                coordinator: false,
-            }));
-            d
-        } else {
-            Vec::new()
-        };
+        let departments = if first { departments() } else { Vec::new() };
         let plan = format!("w-{y}");
         let indicators = (0..INDICATORS)
             .map(|i| IndicatorDefined {
@@ -286,6 +272,21 @@ impl Generator {
     }
 }
 
+/// The departments the first plan registers: the coordinator (`ACTOR`), the statistics
+/// bureau (which reports the indicators) and `DEPARTMENTS` others.
+fn departments() -> Vec<DepartmentRegistered> {
+    let mut d = vec![
+        DepartmentRegistered { dept: ACTOR.into(), name: "发展和改革委员会".into(), coordinator: true },
+        DepartmentRegistered { dept: "stats".into(), name: "统计局".into(), coordinator: false },
+    ];
+    d.extend((0..DEPARTMENTS).map(|i| DepartmentRegistered {
+        dept: format!("d{i}"),
+        name: format!("部门{i}"),
+        coordinator: false,
+    }));
+    d
+}
+
 /// Plans side by side: `plans` plans of one year, each of `projects` projects, and a
 /// monthly investment report for every project in every plan for `months` months, each
 /// submission with an id: the shapes whose checkpoints cost most (one plan of 100,000
@@ -301,20 +302,7 @@ pub fn side_by_side(plans: usize, projects: usize, months: u8, batch: usize) -> 
     let mut subs: Vec<Submission> = Vec::new();
     for k in 0..plans {
         let plan = format!("s-{k:03}");
-        let departments = if k == 0 {
-            let mut d =
-                vec![DepartmentRegistered {
-                    dept: ACTOR.into(), name: "发展和改革委员会".into(), coordinator: true
-                }];
-            d.extend((0..DEPARTMENTS).map(|i| DepartmentRegistered {
-                dept: format!("d{i}"),
-                name: format!("部门{i}"),
-                coordinator: false,
-            }));
-            d
-        } else {
-            Vec::new()
-        };
+        let departments = if k == 0 { departments() } else { Vec::new() };
         let listed = (0..projects)
             .map(|j| ProjectListed {
                 plan: plan.clone(),

@@ -224,17 +224,17 @@ impl Which {
     }
 }
 
-/// The listings index's key of an event that lists a project or defines an indicator.
-fn listing_key(event: &Event) -> Option<u32> {
-    match &event.payload {
-        Payload::ProjectListed(p) => Some(listing_key_of(b'P', &p.project)),
-        Payload::IndicatorDefined(i) => Some(listing_key_of(b'I', &i.indicator)),
-        _ => None,
+impl Which {
+    /// The key `event` has in this index: its id's, or, for an event that lists a project
+    /// or defines an indicator, the project's or indicator's (others have none there).
+    fn key(self, event: &Event) -> Option<u32> {
+        match (self, &event.payload) {
+            (Which::Ids, _) => Some(ids::key_of(&event.id)),
+            (Which::Listings, Payload::ProjectListed(p)) => Some(ids::listing_key(b'P', &p.project)),
+            (Which::Listings, Payload::IndicatorDefined(i)) => Some(ids::listing_key(b'I', &i.indicator)),
+            (Which::Listings, _) => None,
+        }
     }
-}
-
-fn listing_key_of(kind: u8, id: &str) -> u32 {
-    ids::listing_key(kind, id)
 }
 
 fn key_seq(key: &[u8]) -> u64 {
@@ -418,7 +418,7 @@ impl EmbeddedStore {
     /// The plans of the events that list `id` (`kind` b'P': a project, b'I': an indicator),
     /// each candidate checked against its event.
     fn listed(&self, kind: u8, id: &str) -> Result<Option<Vec<String>>> {
-        let candidates = self.candidates(Which::Listings, listing_key_of(kind, id))?;
+        let candidates = self.candidates(Which::Listings, ids::listing_key(kind, id))?;
         let mut plans: Vec<String> = Vec::new();
         for seq in candidates {
             let Some(event) = self.get_event(seq)? else { continue };
@@ -442,18 +442,28 @@ impl EmbeddedStore {
         }
     }
 
+    /// Opens index `which` as its files stand (`writable`: it may write runs and remove
+    /// what does not fit the chain).
+    fn open_index(&self, which: Which, writable: bool) -> Result<SeqIndex> {
+        let warn = |m| self.warn(m);
+        let (name, dense) = which.dir();
+        SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, writable, &warn)
+    }
+
+    /// The index in `slot`, opened into it first if need be.
+    fn opened<'s>(&self, which: Which, slot: &'s mut Option<SeqIndex>) -> Result<&'s mut SeqIndex> {
+        if slot.is_none() {
+            *slot = Some(self.open_index(which, !self.read_only)?);
+        }
+        // Filled just above when it was empty.
+        Ok(slot.get_or_insert_with(|| unreachable!("the index was opened above")))
+    }
+
     /// Runs `f` on one of the store's indexes, opening it first if need be and feeding it
     /// the log's events it does not hold yet (up to the head as it is now).
     fn with_index<R>(&self, which: Which, f: impl FnOnce(&mut SeqIndex) -> Result<R>) -> Result<R> {
         let mut guard = locked(self.index_of(which));
-        let index = match guard.as_mut() {
-            Some(index) => index,
-            None => {
-                let warn = |m| self.warn(m);
-                let (name, dense) = which.dir();
-                guard.insert(SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, !self.read_only, &warn)?)
-            }
-        };
+        let index = self.opened(which, &mut guard)?;
         self.feed(which, index)?;
         f(index)
     }
@@ -464,11 +474,7 @@ impl EmbeddedStore {
         let guard = locked(self.index_of(which));
         match guard.as_ref() {
             Some(index) => f(index),
-            None => {
-                let warn = |m| self.warn(m);
-                let (name, dense) = which.dir();
-                f(&SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, false, &warn)?)
-            }
+            None => f(&self.open_index(which, false)?),
         }
     }
 
@@ -481,7 +487,7 @@ impl EmbeddedStore {
         match which {
             Which::Ids => self.ids_from(from, &mut |id, seq| index.push(seq, Some(ids::key_of(&id)))),
             Which::Listings => self.fold_events(from, |event: &Event| {
-                index.push(event.seq, listing_key(event))?;
+                index.push(event.seq, which.key(event))?;
                 Ok(true)
             }),
         }
@@ -520,7 +526,7 @@ impl EmbeddedStore {
             if event.seq > through {
                 return Ok(false);
             }
-            let keys = [Some(ids::key_of(&event.id)), listing_key(event)];
+            let keys = [Which::Ids.key(event), Which::Listings.key(event)];
             for (i, sums) in [&mut *ids, &mut *listings].into_iter().enumerate() {
                 while sums.get(at[i]).is_some_and(|r| r.1 < event.seq) {
                     at[i] += 1;
@@ -694,14 +700,7 @@ impl EmbeddedStore {
         for which in [Which::Ids, Which::Listings] {
             let indexed = (|| {
                 let mut guard = locked(self.index_of(which));
-                let index = match guard.as_mut() {
-                    Some(index) => index,
-                    None => {
-                        let warn = |m| self.warn(m);
-                        let (name, dense) = which.dir();
-                        guard.insert(SeqIndex::open(&self.dir, name, dense, self.next_seq() - 1, true, &warn)?)
-                    }
-                };
+                let index = self.opened(which, &mut guard)?;
                 // Only an index that lags behind this commit reads the log (which holds the
                 // commit by now); one that is up to date takes its events as they are.
                 if index.through() + 1 < first {
@@ -710,11 +709,7 @@ impl EmbeddedStore {
                 for event in batches.iter().flat_map(|b| b.iter()) {
                     // The catch-up above may have read this commit from the log already.
                     if event.seq == index.through() + 1 {
-                        let key = match which {
-                            Which::Ids => Some(ids::key_of(&event.id)),
-                            Which::Listings => listing_key(event),
-                        };
-                        index.push(event.seq, key)?;
+                        index.push(event.seq, which.key(event))?;
                     }
                 }
                 Ok::<(), Error>(())

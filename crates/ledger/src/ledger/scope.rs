@@ -20,7 +20,7 @@ use crate::checkpoint;
 use crate::clock::{Clock, IdSource};
 use crate::decide::{Command, EventRef, Submission, TargetSpec};
 use crate::error::Result;
-use crate::event::Subject;
+use crate::event::{Payload, Subject};
 use crate::projection::{self, State};
 use crate::store::Store;
 
@@ -75,26 +75,25 @@ fn plans_of_target(store: &dyn Store, event: &EventRef) -> Result<Option<Vec<Str
     };
     // No such event: the decision refuses it, whatever the scope.
     let Some(target) = seq.map(|s| store.get_event(s)).transpose()?.flatten() else { return Ok(Some(Vec::new())) };
-    let mut plans: Vec<String> = target.payload.plan().map(str::to_string).into_iter().collect();
-    let related = match &target.payload {
-        crate::event::Payload::Corrected(c) => Some(&c.subject),
-        crate::event::Payload::Retracted(r) => Some(&r.subject),
-        _ => None,
+    let more = match &target.payload {
+        Payload::ActualReported(a) => store.plans_defining(&a.indicator)?,
+        Payload::Corrected(c) => plans_of_subject(store, &c.subject)?,
+        Payload::Retracted(r) => plans_of_subject(store, &r.subject)?,
+        // A project's event (its entity is the project); one of no plan reaches none.
+        p if p.plan().is_some() => store.plans_listing(p.entity())?,
+        _ => Some(Vec::new()),
     };
-    let project_or_indicator = match (&target.payload, related) {
-        (_, Some(Subject::Actual { indicator, .. })) => store.plans_defining(indicator)?,
-        (_, Some(Subject::Investment { project, .. } | Subject::Milestone { project, .. })) => {
-            store.plans_listing(project)?
-        }
-        (crate::event::Payload::ActualReported(a), None) => store.plans_defining(&a.indicator)?,
-        (p, None) => match p.plan() {
-            Some(_) => store.plans_listing(p.entity())?,
-            None => Some(Vec::new()),
-        },
-    };
-    let Some(more) = project_or_indicator else { return Ok(None) };
-    plans.extend(more);
-    Ok(Some(plans))
+    let Some(more) = more else { return Ok(None) };
+    Ok(Some(target.payload.plan().map(str::to_string).into_iter().chain(more).collect()))
+}
+
+/// The plans a corrected or retracted figure's subject is in: those defining its indicator,
+/// or listing its project.
+fn plans_of_subject(store: &dyn Store, subject: &Subject) -> Result<Option<Vec<String>>> {
+    match subject {
+        Subject::Actual { indicator, .. } => store.plans_defining(indicator),
+        Subject::Investment { project, .. } | Subject::Milestone { project, .. } => store.plans_listing(project),
+    }
 }
 
 impl Ledger {
