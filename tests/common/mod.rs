@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod pg;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_planledger");
 
 /// A scratch store directory plus the files a test writes beside it.
