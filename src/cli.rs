@@ -16,7 +16,8 @@ use planledger::input;
 use planledger::ledger::{Ack, Ledger};
 use planledger::model::{Date, Timestamp};
 use planledger::query::AsOf;
-use planledger::store::{EmbeddedStore, BATCH_EVENTS_MAX};
+use planledger::store::StoreAt;
+use planledger::store::BATCH_EVENTS_MAX;
 use planledger::{audit, msg, plan_sheet, proof, read, summary, Lang, Msg};
 
 /// Exit codes, documented in docs/cli.md.
@@ -44,9 +45,13 @@ pub fn exit_code(e: &Error) -> i32 {
         Error::Invalid(_) | Error::Unknown { .. } | Error::Problems { .. } => exit::INVALID,
         Error::Forbidden(_) => exit::FORBIDDEN,
         Error::Conflict(_) => exit::CONFLICT,
-        Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
-            exit::UNAVAILABLE
-        }
+        Error::StoreInUse(_)
+        | Error::FormatTooNew { .. }
+        | Error::FormatTooOld { .. }
+        | Error::NoStore(_)
+        | Error::Behind { .. }
+        | Error::Database { lost: true, .. } => exit::UNAVAILABLE,
+        Error::Database { .. } => exit::IO,
         Error::Corrupt { .. } => exit::INTEGRITY,
         Error::Storage { corrupt: true, .. } | Error::Integrity(_) => exit::INTEGRITY,
         Error::Remote { code, .. } => *code,
@@ -165,6 +170,10 @@ pub(crate) enum Cmd {
     /// Departments' and auditors' signing keys: make one, register one, revoke one
     #[command(subcommand)]
     Dept(DeptCmd),
+    /// Where the ledger is kept: make a PostgreSQL database ready, migrate its tables, copy a
+    /// ledger between a directory and PostgreSQL
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Build a fresh store from the embedded Guancheng example and print its state
     Demo,
     /// Rebuild a store's index from its log segments; cut a damaged tail only when told
@@ -373,6 +382,28 @@ pub(crate) enum WebTokenCmd {
     Revoke { id: String },
     /// The tokens issued: id, principal, role, expiry, revoked
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum StoreCmd {
+    /// Create planledger's tables in the PostgreSQL database of --store (a URL) and its
+    /// ledger (`ledger=NAME`, default `main`); a database already set up is left as it is
+    Init,
+    /// Bring the database's planledger tables to this build's version (forward only, one
+    /// transaction per version)
+    Migrate,
+    /// The ledgers a PostgreSQL database holds
+    Ledgers,
+    /// Copy a ledger into an empty store, between a directory and PostgreSQL either way:
+    /// every event, checkpoint and key, verified on arrival (same chain, same Merkle root)
+    Copy {
+        /// The ledger to copy (default: --store)
+        #[arg(long, value_name = "DIR|URL")]
+        from: Option<PathBuf>,
+        /// The empty store to copy it into: a directory, or postgresql://…?ledger=NAME
+        #[arg(long, value_name = "DIR|URL")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -798,14 +829,14 @@ fn clock() -> Result<Box<dyn Clock>> {
     }
 }
 
-fn open_ledger(dir: &Path) -> Result<Ledger> {
-    Ledger::open(dir, clock()?, Box::new(V7Ids))
+fn open_ledger(at: &StoreAt) -> Result<Ledger> {
+    Ledger::open_at(at, clock()?, Box::new(V7Ids))
 }
 
 /// A ledger holding only the plans `subs` need (`Ledger::open_for`): what one submission
 /// costs stays flat as the ledger grows.
-fn open_ledger_for(dir: &Path, subs: &[Submission]) -> Result<Ledger> {
-    Ledger::open_for(dir, clock()?, Box::new(V7Ids), subs)
+fn open_ledger_for(at: &StoreAt, subs: &[Submission]) -> Result<Ledger> {
+    Ledger::open_for_at(at, clock()?, Box::new(V7Ids), subs)
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<String> {
@@ -820,10 +851,13 @@ pub(crate) fn read_file(path: &Path) -> Result<String> {
 /// Opens an existing store for reading, read-only: a mistyped path is an error, not an empty
 /// ledger, and nothing in the store is changed (`EmbeddedStore::open_read_only`). Its
 /// warnings are printed in `lang`.
-fn open_existing(dir: &Path, lang: Lang) -> Result<Reading> {
+fn open_existing(at: &StoreAt, lang: Lang) -> Result<Reading> {
+    let Some(dir) = at.dir() else {
+        return at.open_read_only().map(|s| Reading(s, lang));
+    };
     match std::fs::metadata(dir.join("db")) {
         // Readers never modify a store.
-        Ok(_) => EmbeddedStore::open_read_only(dir).map(|s| Reading(s, lang)),
+        Ok(_) => at.open_read_only().map(|s| Reading(s, lang)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoStore(dir.to_path_buf())),
         Err(e) => Err(Error::io(msg!("cli.cannot_open_store", dir = dir.display()), e)),
     }
@@ -831,18 +865,18 @@ fn open_existing(dir: &Path, lang: Lang) -> Result<Reading> {
 
 /// A store a read command opened: what its reads noticed and passed over (a damaged
 /// checkpoint, say) is printed on stderr as a warning when the command is done with it.
-struct Reading(EmbeddedStore, Lang);
+struct Reading(Box<dyn planledger::store::Store>, Lang);
 
 impl std::ops::Deref for Reading {
-    type Target = EmbeddedStore;
-    fn deref(&self) -> &EmbeddedStore {
-        &self.0
+    type Target = dyn planledger::store::Store + 'static;
+    fn deref(&self) -> &(dyn planledger::store::Store + 'static) {
+        &*self.0
     }
 }
 
 impl Drop for Reading {
     fn drop(&mut self) {
-        for w in planledger::store::Store::warnings(&self.0) {
+        for w in self.0.warnings() {
             eprintln!("planledger: {}", msg!("cli.warning", what = w).render(self.1).replace('\n', "\\n"));
         }
     }
@@ -883,8 +917,19 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    fn dir(&self) -> PathBuf {
-        store_dir(&self.store)
+    /// Where the store is: `--store`, else PLANLEDGER_STORE, else ./planledger-data; a
+    /// directory, or a PostgreSQL ledger's URL.
+    fn at(&self) -> Result<StoreAt> {
+        StoreAt::parse(store_dir(&self.store).as_os_str())
+    }
+
+    /// The store's directory, for the commands that work on the embedded store's files
+    /// alone (`repair`, `restore`, ...): a PostgreSQL URL is refused, naming `store copy`.
+    fn dir(&self) -> Result<PathBuf> {
+        match self.at()? {
+            StoreAt::Dir(d) => Ok(d),
+            StoreAt::Postgres(t) => Err(Error::invalid(msg!("cli.needs_directory", url = t.shown()))),
+        }
     }
 }
 
@@ -930,6 +975,10 @@ pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
             cmd_revoke(&ctx, principal, &public_key, reason, &actor, out)
         }
         Cmd::Demo => cmd_demo(&ctx, out),
+        Cmd::Store(StoreCmd::Init) => cmd_store_migrate(&ctx, true, out),
+        Cmd::Store(StoreCmd::Migrate) => cmd_store_migrate(&ctx, false, out),
+        Cmd::Store(StoreCmd::Ledgers) => cmd_store_ledgers(&ctx, out),
+        Cmd::Store(StoreCmd::Copy { from, to }) => cmd_store_copy(&ctx, from.as_deref(), &to, out),
         Cmd::Repair { dry_run, cut_tail } => cmd_repair(&ctx, dry_run, cut_tail, out),
         Cmd::Export(args) => cmd_export(&ctx, &args, out),
         Cmd::Report(args) => cmd_report(&ctx, &args, out),
@@ -967,7 +1016,7 @@ fn import_plan(
     out: &mut Out,
 ) -> Result<()> {
     let pair = key_pair(&ctx.key)?;
-    let mut ledger = open_ledger(&ctx.dir())?;
+    let mut ledger = open_ledger(&ctx.at()?)?;
     let plan_id = import.plan.plan.clone();
     let mut subs =
         vec![Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
@@ -985,7 +1034,7 @@ fn cmd_plan_amend(ctx: &Ctx, args: &PlanAmendArgs, out: &mut Out) -> Result<()> 
         return Err(Error::invalid(msg!("cli.amend_needs")));
     };
     let import = if planledger_sheets::is_spreadsheet(file) {
-        let def = plan_def(&ctx.dir(), &args.plan, ctx.lang)?;
+        let def = plan_def(&ctx.at()?, &args.plan, ctx.lang)?;
         let import_args = PlanImportArgs {
             file: file.clone(),
             actor: args.actor.clone(),
@@ -1023,8 +1072,8 @@ pub(crate) fn withdrawal_of(args: &PlanAmendArgs) -> Result<Option<Submission>> 
 }
 
 /// The definition of an existing plan, read without writing.
-fn plan_def(dir: &Path, plan: &str, lang: Lang) -> Result<planledger::event::PlanDeclared> {
-    let reading = open_existing(dir, lang)?;
+fn plan_def(at: &StoreAt, plan: &str, lang: Lang) -> Result<planledger::event::PlanDeclared> {
+    let reading = open_existing(at, lang)?;
     let store: &dyn planledger::store::Store = &*reading;
     let state = planledger::query::plans_at(store, store.head().events(), &[plan.to_string()])?;
     state.plans.get(plan).map(|p| p.def.clone()).ok_or_else(|| {
@@ -1042,13 +1091,13 @@ fn plan_of_spreadsheet(ctx: &Ctx, args: &PlanImportArgs) -> Result<planledger::d
         title: args.title.clone(),
         jurisdiction: args.jurisdiction.clone(),
     };
-    let known = known_departments(&ctx.dir(), ctx.lang)?;
+    let known = known_departments(&ctx.at()?, ctx.lang)?;
     plan_sheet::plan_from_workbook(&workbook, &meta, &known, &args.actor).map_err(|e| in_file(e, &name))
 }
 
 /// The store's departments (none when there is no store yet), read without writing.
-fn known_departments(dir: &Path, lang: Lang) -> Result<Vec<plan_sheet::KnownDepartment>> {
-    let reading = match open_existing(dir, lang) {
+fn known_departments(at: &StoreAt, lang: Lang) -> Result<Vec<plan_sheet::KnownDepartment>> {
+    let reading = match open_existing(at, lang) {
         Ok(r) => r,
         Err(Error::NoStore(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -1084,7 +1133,7 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
     let pair = key_pair(&ctx.key)?;
     let expected = parse_expected(&args.expect)?;
     // One atomic request: the ledger loads the plans it names (`--file --batch`, above, every plan).
-    let mut ledger = open_ledger_for(&ctx.dir(), &subs)?;
+    let mut ledger = open_ledger_for(&ctx.at()?, &subs)?;
     sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
     let origin = |i: usize| origins[i].clone();
     let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
@@ -1104,7 +1153,7 @@ fn cmd_submit_batched(ctx: &Ctx, args: &SubmitArgs, file: &Path, n: usize, out: 
     }
     let total = crate::import::check_file(file, input::BATCHED_FILE_LINES_MAX)?;
     let pair = key_pair(&ctx.key)?;
-    let mut ledger = open_ledger(&ctx.dir())?;
+    let mut ledger = open_ledger(&ctx.at()?)?;
     let to = crate::import::Printing { out, as_json: ctx.json, lang: ctx.lang };
     crate::import::submit_file(to, &mut ledger, &args.actor, pair.as_ref(), file, total, n)
 }
@@ -1121,7 +1170,7 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
     let workbook = planledger_sheets::read_workbook(file).map_err(sheet_error)?;
     let rows = report_sheet::report_rows(&workbook, period).map_err(|e| in_file(e, &name))?;
     let pair = key_pair(&ctx.key)?;
-    let mut ledger = open_ledger(&ctx.dir())?;
+    let mut ledger = open_ledger(&ctx.at()?)?;
     let source = file.file_name().map_or_else(|| name.clone(), |f| f.to_string_lossy().into_owned());
     let options = report_sheet::Options { corrections: args.corrections, strict: args.strict, source };
     let report =
@@ -1318,7 +1367,7 @@ fn cmd_export(ctx: &Ctx, args: &ExportArgs, out: &mut Out) -> Result<()> {
     };
     // The format is checked before the store is read.
     sheet_bytes(&[], args.format.as_deref(), &args.out, &[])?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let tables = read::export(&*store, &q)?;
     let bytes = sheet_bytes(&tables, args.format.as_deref(), &args.out, &[])?;
     write_whole(&args.out, &bytes)?;
@@ -1368,7 +1417,7 @@ fn cmd_report(ctx: &Ctx, args: &ReportArgs, out: &mut Out) -> Result<()> {
         return Err(Error::invalid(msg!("cli.docx_needs_out")));
     }
     let q = report_query(args.year, &args.plan, &args.as_of, &args.at, args.decimals)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let answer = read::report(&*store, &q)?;
     let bytes = match format {
         "html" => {
@@ -1403,7 +1452,7 @@ fn cmd_chart(ctx: &Ctx, args: &ChartArgs, out: &mut Out) -> Result<()> {
     let kind = planledger::execution::ChartKind::parse(&args.kind)?;
     let png = chart_format(args)?;
     let q = report_query(args.year, &args.plan, &args.as_of, &args.at, 1)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let data = read::chart(&*store, &q, kind)?;
     let bytes = if png {
         planledger_render::chart_png(&data)
@@ -1442,22 +1491,19 @@ fn chart_format(args: &ChartArgs) -> Result<bool> {
 }
 
 fn cmd_time_zone(ctx: &Ctx, set: Option<&str>, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir();
+    let at = ctx.at()?;
     let zone = match set {
         Some(text) => {
             let zone = planledger::model::TimeZone::parse(text)?;
             // Opened as its writer: no other process is deciding "today" meanwhile.
-            if !dir.join("db").exists() {
-                return Err(Error::NoStore(dir));
+            if let Some(dir) = at.dir().filter(|d| !d.join("db").exists()) {
+                return Err(Error::NoStore(dir.to_path_buf()));
             }
-            let _writer = open_ledger(&dir)?;
-            planledger::zone::save(&dir, zone)?;
+            let writer = open_ledger(&at)?;
+            planledger::zone::save(writer.store(), zone)?;
             zone
         }
-        None => {
-            drop(open_existing(&dir, ctx.lang)?);
-            planledger::zone::load(&dir)?
-        }
+        None => planledger::zone::load(&*open_existing(&at, ctx.lang)?)?,
     };
     if ctx.json {
         emit_json(out, &json!({"time_zone": zone.to_string(), "offset_seconds": zone.offset_seconds}))
@@ -1467,7 +1513,7 @@ fn cmd_time_zone(ctx: &Ctx, set: Option<&str>, out: &mut Out) -> Result<()> {
 }
 
 fn cmd_template(ctx: &Ctx, args: &TemplateArgs, out: &mut Out) -> Result<()> {
-    let departments: Vec<String> = known_departments(&ctx.dir(), ctx.lang)?.into_iter().map(|d| d.name).collect();
+    let departments: Vec<String> = known_departments(&ctx.at()?, ctx.lang)?.into_iter().map(|d| d.name).collect();
     let (tables, drop_downs) = if args.report {
         (vec![planledger::export::report_template()], Vec::new())
     } else {
@@ -1501,7 +1547,7 @@ pub(crate) fn state_query(args: &StateArgs) -> Result<read::StateQuery> {
 
 fn cmd_state(ctx: &Ctx, args: &StateArgs, out: &mut Out) -> Result<()> {
     let q = state_query(args)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     emit(out, &read::state(&*store, &q)?.render(ctx.json, ctx.lang))
 }
 
@@ -1525,7 +1571,7 @@ pub(crate) fn summary_query(args: &SummaryArgs) -> Result<(read::SummaryQuery, r
 
 fn cmd_summary(ctx: &Ctx, args: &SummaryArgs, out: &mut Out) -> Result<()> {
     let (q, format) = summary_query(args)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     emit(out, &read::summary(&*store, &q)?.render(ctx.json, format, ctx.lang))
 }
 
@@ -1544,18 +1590,18 @@ pub(crate) fn audit_query(args: &AuditArgs) -> Result<(read::AuditQuery, read::A
 
 fn cmd_audit(ctx: &Ctx, args: &AuditArgs, out: &mut Out) -> Result<()> {
     let (q, format) = audit_query(args)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     emit(out, &read::audit(&*store, &q)?.render(ctx.json, format, ctx.lang))
 }
 
 fn cmd_show(ctx: &Ctx, event: &str, out: &mut Out) -> Result<()> {
     let r = EventRef::parse("event", event)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     emit(out, &read::render_document(&read::show(&*store, &r)?, ctx.json))
 }
 
 fn cmd_snapshot(ctx: &Ctx, args: SnapshotArgs, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     match (args.verify, args.out) {
         (Some(SnapshotCmd::Verify { file }), _) => {
             let check = read::snapshot_check(&*store, &file.display().to_string(), &read_file(&file)?)?;
@@ -1619,25 +1665,25 @@ pub(crate) fn diff_side(arg: Option<&str>) -> Result<read::DiffSide> {
 
 fn cmd_diff(ctx: &Ctx, a: &str, b: Option<&str>, out: &mut Out) -> Result<()> {
     let (sa, sb) = (diff_side(Some(a))?, diff_side(b)?);
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     emit(out, &read::diff(&*store, &sa, &sb)?.render(ctx.json, ctx.lang))
 }
 
 fn cmd_checkpoint(ctx: &Ctx, file: Option<&Path>, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let head = read::checkpoint(&*store)?;
     let root = hex(&head.root);
     write_or_print(ctx, file, &read::pretty(&head.json()), out, |f| wrote_head(f, head.size, &root, ctx.lang))
 }
 
 fn cmd_key(ctx: &Ctx, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     emit(out, &read::render_key(&read::ledger_key(&*store)?, ctx.json))
 }
 
 fn cmd_proof(ctx: &Ctx, event: &str, size: Option<u64>, file: Option<&Path>, out: &mut Out) -> Result<()> {
     let r = EventRef::parse("event", event)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let (seq, doc) = read::proof(&*store, &r, size)?;
     write_or_print(ctx, file, &read::pretty(&doc), out, |f| wrote_seq(f, seq, ctx.lang))
 }
@@ -1658,7 +1704,7 @@ pub(crate) fn read_tree_head(path: &Path) -> Result<proof::TreeHead> {
 
 fn cmd_log(ctx: &Ctx, args: &LogArgs, out: &mut Out) -> Result<()> {
     let q = read::LogQuery { from: args.from, as_of: parse_as_of(&args.as_of)? };
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let zone = planledger::zone::load(store.dir())?;
     read::log(&*store, &q, &mut |e, h| emit(out, &read::log_line(e, h, ctx.json, ctx.lang, zone)))
 }
@@ -1672,7 +1718,7 @@ pub(crate) fn verify_query(args: &VerifyArgs) -> Result<read::VerifyQuery> {
 
 fn cmd_verify(ctx: &Ctx, args: &VerifyArgs, out: &mut Out) -> Result<()> {
     let q = verify_query(args)?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let bar = crate::progress::bar(store.head().events(), planledger::msg::text(ctx.lang, "progress.verify"), ctx.lang);
     let answer = read::verify_observed(&*store, &q, &mut |n| {
         if let Some(b) = &bar {
@@ -1766,23 +1812,26 @@ fn cmd_serve(ctx: &Ctx, args: ServeArgs, out: &mut Out) -> Result<()> {
         args.config.or_else(|| std::env::var_os("PLANLEDGER_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
     let config = file.as_deref().map(Config::load).transpose()?.unwrap_or_default();
     // Flags, then the file, then the environment (PLANLEDGER_STORE) and the default.
-    let dir = match (&ctx.store, &config.store) {
-        (None, Some(d)) => d.clone(),
-        _ => ctx.dir(),
+    let at = match (&ctx.store, &config.store) {
+        (None, Some(d)) => StoreAt::parse(d.as_os_str())?,
+        _ => ctx.at()?,
     };
     // A mistyped path would serve a new, empty store no one could set up remotely.
-    if !dir.join("db").exists() {
-        return Err(Error::NoStore(dir));
+    if let Some(dir) = at.dir().filter(|d| !d.join("db").exists()) {
+        return Err(Error::NoStore(dir.to_path_buf()));
     }
     if let (Some(zone), Some(file)) = (&config.time_zone, &file) {
         let wanted = planledger::model::TimeZone::parse(zone).map_err(|e| e.at(file.display().to_string()))?;
-        let kept = planledger::zone::load(&dir)?;
+        let kept = match at.dir() {
+            Some(dir) => planledger::zone::load(dir)?,
+            None => planledger::zone::load(&*at.open_read_only()?)?,
+        };
         if wanted.offset_seconds != kept.offset_seconds {
             return Err(Error::invalid(msg!(
                 "cli.serve_zone_differs",
                 file = file.display(),
                 zone = wanted,
-                dir = dir.display(),
+                dir = at.shown(),
                 kept = kept
             )));
         }
@@ -1812,7 +1861,7 @@ fn cmd_serve(ctx: &Ctx, args: ServeArgs, out: &mut Out) -> Result<()> {
     if let Some(t) = &tls {
         t.config()?;
     }
-    drop(access::AccessLog::open(&access_log, &dir)?);
+    drop(access::AccessLog::open(&access_log, &at.shown())?);
     let verify_every = match (args.verify_every, config.verify_every) {
         (Some(t), _) => Some(planledger_server::parse_interval("--verify-every", &t)?),
         (None, Some(t)) => Some(planledger_server::parse_interval("verify_every", &t).map_err(|e| match &file {
@@ -1831,29 +1880,31 @@ fn cmd_serve(ctx: &Ctx, args: ServeArgs, out: &mut Out) -> Result<()> {
             // Not translated: scripts and tests read the address from this line.
             emit(out, &format!("web view on http://{bound}\n"))?;
             out.flush().map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
-            let web_dir = dir.clone();
+            let Some(web_dir) = at.dir().map(Path::to_path_buf) else {
+                return Err(Error::invalid(msg!("cli.web_needs_directory", url = at.shown())));
+            };
             let front: planledger_server::FrontEnd =
                 Box::new(move |reader, stop| Box::pin(planledger_web::serve(listener, web_dir, reader, stop)));
             Some(front)
         }
         None => None,
     };
-    planledger_server::serve_options(&dir, &options, front, out)
+    planledger_server::serve_options(&at, &options, front, out)
 }
 
 fn cmd_backup(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     write_archive(ctx, file, Archive::Backup, out, &mut |w| planledger::backup::write(&*store, w).map(|_| ()))
 }
 
 fn cmd_export_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     write_archive(ctx, file, Archive::Log, out, &mut |w| planledger::backup::write_log(&*store, w).map(|_| ()))
 }
 
 fn cmd_bundle(ctx: &Ctx, as_of: Option<&str>, file: &Path, out: &mut Out) -> Result<()> {
     let as_of = as_of.map(AsOf::parse).transpose()?;
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     write_archive(ctx, file, Archive::Bundle, out, &mut |w| planledger::bundle::write(&*store, as_of, w).map(|_| ()))
 }
 
@@ -1927,7 +1978,7 @@ pub(crate) fn finish_archive(ctx: &Ctx, partial: &Path, file: &Path, kind: Archi
 }
 
 fn cmd_restore(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir();
+    let dir = ctx.dir()?;
     let summary = planledger::backup::open_file(file)
         .and_then(|mut input| planledger::backup::restore(&mut *input, &dir))
         .map_err(|e| e.in_file(&file.display().to_string()))?;
@@ -1937,7 +1988,7 @@ fn cmd_restore(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
 }
 
 fn cmd_import_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir();
+    let dir = ctx.dir()?;
     let summary = planledger::backup::open_file(file)
         .and_then(|mut input| planledger::backup::import_log(&mut *input, &dir))
         .map_err(|e| e.in_file(&file.display().to_string()))?;
@@ -1994,7 +2045,7 @@ fn write_man(cmd: &clap::Command, name: &str, dir: &Path, written: &mut usize) -
 }
 
 fn cmd_web_token(ctx: &Ctx, c: WebTokenCmd, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir();
+    let dir = ctx.dir()?;
     match c {
         WebTokenCmd::Issue { principal, role, expires } => {
             let role = planledger::model::Role::parse("--role", &role)?;
@@ -2047,7 +2098,7 @@ fn cmd_web_token(ctx: &Ctx, c: WebTokenCmd, out: &mut Out) -> Result<()> {
 
 fn cmd_subscribe(ctx: &Ctx, from: u64, count: Option<u64>, out: &mut Out) -> Result<()> {
     // Locally there is no "live": print what is there and stop.
-    let store = open_existing(&ctx.dir(), ctx.lang)?;
+    let store = open_existing(&ctx.at()?, ctx.lang)?;
     let zone = planledger::zone::load(store.dir())?;
     for (n, stored) in store.scan(from).enumerate() {
         if count.is_some_and(|c| n as u64 >= c) {
@@ -2105,22 +2156,93 @@ fn cmd_revoke(
 fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result<()> {
     let mut subs = vec![Submission { signature: None, id: None, note: None, command }];
     let pair = key_pair(&ctx.key)?;
-    let mut ledger = open_ledger_for(&ctx.dir(), &subs)?;
+    let mut ledger = open_ledger_for(&ctx.at()?, &subs)?;
     sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
     let acks = ledger.submit(actor, &subs, &|_| None)?;
     print_acks(out, ctx.json, ctx.lang, &acks)
 }
 
+/// The PostgreSQL database --store names (a directory is refused: it needs no setting up).
+fn pg_target(ctx: &Ctx) -> Result<planledger::pg::PgTarget> {
+    match ctx.at()? {
+        StoreAt::Postgres(t) => Ok(t),
+        StoreAt::Dir(d) => Err(Error::invalid(msg!("cli.store_needs_url", dir = d.display()))),
+    }
+}
+
+/// `store init` (with the ledger) and `store migrate`.
+fn cmd_store_migrate(ctx: &Ctx, init: bool, out: &mut Out) -> Result<()> {
+    let target = pg_target(ctx)?;
+    let m = planledger::pg::migrate(&target, init)?;
+    if ctx.json {
+        return emit_json(
+            out,
+            &json!({"schema_from": m.from, "schema": m.to, "ledger": init.then(|| target.ledger())}),
+        );
+    }
+    let done = if init {
+        msg!("cli.store_init_done", from = m.from, to = m.to, ledger = target.ledger())
+    } else {
+        msg!("cli.store_migrate_done", from = m.from, to = m.to)
+    };
+    emit(out, &(done.render(ctx.lang) + "\n"))
+}
+
+fn cmd_store_ledgers(ctx: &Ctx, out: &mut Out) -> Result<()> {
+    let names = planledger::pg::ledgers(&pg_target(ctx)?)?;
+    if ctx.json {
+        return emit_json(out, &json!({ "ledgers": names }));
+    }
+    emit(out, &names.iter().map(|n| format!("{n}\n")).collect::<String>())
+}
+
+/// `store copy`: the source opened for reading, the destination for writing (a directory is
+/// made; a PostgreSQL ledger needs `store init` first).
+fn cmd_store_copy(ctx: &Ctx, from: Option<&Path>, to: &Path, out: &mut Out) -> Result<()> {
+    let from = match from {
+        Some(f) => StoreAt::parse(f.as_os_str())?,
+        None => ctx.at()?,
+    };
+    let to = StoreAt::parse(to.as_os_str())?;
+    if let Some(dir) = to.dir().filter(|d| d.join("db").exists()) {
+        return Err(Error::invalid(msg!("copy.not_empty", to = dir.display(), events = "?")));
+    }
+    let source = open_existing(&from, ctx.lang)?;
+    let destination = to.open()?;
+    let copied = planledger::copy::copy(&*source, &*destination, &mut |_| {})?;
+    let (head, root) = (hex(&copied.head), hex(&copied.root));
+    if ctx.json {
+        return emit_json(
+            out,
+            &json!({"from": from.shown(), "to": to.shown(), "events": copied.events, "checkpoints": copied.checkpoints,
+                    "head": head, "root": root}),
+        );
+    }
+    let done = msg!(
+        "cli.store_copy_done",
+        from = from.shown(),
+        to = to.shown(),
+        events = copied.events,
+        checkpoints = copied.checkpoints,
+        head = head,
+        root = root
+    );
+    emit(out, &(done.render(ctx.lang) + "\n"))
+}
+
 fn cmd_repair(ctx: &Ctx, dry_run: bool, cut_tail: bool, out: &mut Out) -> Result<()> {
     use planledger::repair;
-    let dir = ctx.dir();
+    let dir = ctx.dir()?;
     if !dir.join("log").exists() {
         return Err(Error::NoStore(dir));
     }
     let r = if dry_run { repair::plan(&dir, cut_tail)? } else { repair::repair(&dir, cut_tail)? };
     let lang = ctx.lang;
-    let verified =
-        if dry_run { None } else { Some(read::verify(&*open_existing(&dir, lang)?, &read::VerifyQuery::default())?) };
+    let verified = if dry_run {
+        None
+    } else {
+        Some(read::verify(&*open_existing(&StoreAt::Dir(dir.clone()), lang)?, &read::VerifyQuery::default())?)
+    };
     let damage = r.damage.as_ref().map(|d| {
         json!({"file": d.path.display().to_string(), "byte": d.offset, "bytes": d.bytes, "what": d.what.render(lang),
                "events_before": d.events_before, "events_after": d.events_after,

@@ -51,6 +51,7 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Serve(_) => return Err(Error::invalid(msg!("remote.serve_no_server"))),
         Cmd::WebToken(_) => return Err(Error::invalid(msg!("remote.web_token_local"))),
         Cmd::Restore { .. } | Cmd::ImportLog { .. } => return Err(Error::invalid(msg!("remote.backup_local"))),
+        Cmd::Store(_) => return Err(Error::invalid(msg!("remote.store_local"))),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

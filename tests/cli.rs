@@ -1258,3 +1258,47 @@ fn today_and_as_of_dates_are_the_ledger_s_time_zone() {
     assert_eq!(events("2022-03-15").as_u64(), Some(all as u64), "the end of the 15th in UTC");
     env.run(&["time-zone", "--set", "Beijing"]).fails(INVALID, "time zone 'Beijing' is not one planledger knows");
 }
+
+/// The tests above that do not open the store's files themselves, run again with every
+/// command on a PostgreSQL ledger (`common::on_postgres`): the same commands give the same
+/// output on either backend.
+mod postgres {
+    use super::*;
+
+    macro_rules! on_postgres {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[test]
+                fn $name() {
+                    common::on_postgres(super::$name);
+                }
+            )*
+        };
+    }
+
+    on_postgres!(
+        import_then_state_shows_the_plan_worked_by_hand,
+        reimporting_the_same_file_is_a_no_op_and_a_changed_definition_is_refused,
+        progress_flows_into_state_with_exact_totals,
+        milestones_run_through_every_status,
+        a_later_basis_supersedes_and_an_earlier_one_is_refused,
+        corrections_and_retractions_amend_without_erasing,
+        revised_targets_change_the_judgement,
+        as_of_a_seq_or_a_time_ignores_later_events,
+        idempotent_resubmission_writes_nothing_and_reused_ids_are_refused,
+        a_jsonl_batch_is_atomic,
+        a_file_in_batches_records_the_batches_before_a_refused_line_and_resumes_by_id,
+        a_batched_file_is_checked_whole_first_then_read_batch_by_batch,
+        every_validation_error_is_refused_with_nothing_written,
+        dates_and_periods_in_the_future_are_refused,
+        log_prints_every_event_with_envelope_and_hash,
+        the_same_events_give_byte_identical_json,
+        a_project_continues_across_plans_with_its_milestones,
+        a_late_milestone_reaches_later_plans_and_a_retraction_leaves_them,
+        a_plan_entry_over_the_event_limit_is_refused_clearly,
+        huge_figures_are_refused_where_they_enter,
+        requiring_signatures_of_an_unsigned_log_fails,
+        summary_markdown_renders_with_a_commonmark_renderer,
+        today_and_as_of_dates_are_the_ledger_s_time_zone,
+    );
+}

@@ -5,61 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::serve::*;
 use common::*;
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(env: &Env) -> Server {
-    start_with(env, false).0
-}
-
-/// The server, with the web view beside gRPC when `http`: (server, the web view's address).
-fn start_with(env: &Env, http: bool) -> (Server, Option<String>) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--store", path_str(&env.store()), "serve", "--listen", "127.0.0.1:0"]);
-    if http {
-        cmd.args(["--http", "127.0.0.1:0"]);
-    }
-    let mut child = cmd.env_remove("PLANLEDGER_SERVER").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut web = None;
-    loop {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        if let Some(w) = line.trim().strip_prefix("web view on http://") {
-            web = Some(w.to_string());
-            continue;
-        }
-        let addr =
-            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_string();
-        return (Server { child, addr }, web);
-    }
-}
-
-/// Runs the CLI against the server (no --store: the server owns it).
-fn remote(srv: &Server, key: Option<&str>, args: &[&str]) -> Run {
-    let mut c = Command::new(BIN);
-    c.args(["--server", &srv.addr]);
-    if let Some(k) = key {
-        c.args(["--key", k]);
-    }
-    c.args(args).env_remove("PLANLEDGER_STORE").env_remove("PLANLEDGER_NOW").env("PLANLEDGER_STORE", "/nonexistent");
-    output(c.output().unwrap())
-}
 
 const INV: [&str; 9] =
     ["submit", "--as", "housing", "investment", "--project", "park", "--period", "2022-03", "--amount"];
@@ -540,8 +490,14 @@ fn key_of(path: &str) -> planledger::keys::KeyPair {
     planledger::keys::KeyPair::read(std::path::Path::new(path)).unwrap()
 }
 
+/// The ledger's public key: from its file (the server holds the directory), or as
+/// `planledger key` prints it from a PostgreSQL ledger.
 fn ledger_key(env: &Env) -> [u8; 32] {
-    planledger::keys::load(&env.store()).unwrap().public()
+    if env.url.is_none() {
+        return planledger::keys::load(env.store().as_path()).unwrap().public();
+    }
+    let hex = env.run(&["key"]).ok().stdout;
+    planledger::keys::unhex32("key", hex.trim()).unwrap()
 }
 
 /// Every RPC × every kind of caller, against a real server: what each may do is decided on
@@ -1236,4 +1192,35 @@ fn a_key_revoked_after_its_submission_was_verified_is_refused() {
     assert_eq!(log.lines().count(), before.lines().count() + acked.len() + 1);
     drop(srv);
     env.assert_verifies();
+}
+
+/// The tests above run again with the server (and the CLI beside it) on a PostgreSQL ledger
+/// (`common::on_postgres`): the web view, which serves a directory, is left out.
+mod postgres {
+    macro_rules! on_postgres {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[test]
+                fn $name() {
+                    super::common::on_postgres(super::$name);
+                }
+            )*
+        };
+    }
+
+    on_postgres!(
+        the_cli_behaves_the_same_against_a_server,
+        retries_are_idempotent_and_stale_versions_conflict,
+        unsigned_forged_foreign_and_auditor_writes_are_refused_with_nothing_written,
+        a_replayed_read_request_is_refused,
+        a_subscription_sees_every_event_exactly_once_across_catch_up_and_live,
+        graceful_shutdown_under_load_keeps_every_acknowledged_event,
+        read_gives_the_global_log_or_one_stream,
+        the_role_by_rpc_table_holds_against_a_real_server,
+        a_padded_signed_text_is_refused_and_the_server_goes_on,
+        replayed_signatures_write_nothing,
+        a_backup_through_the_server_while_writers_append_restores_every_acknowledged_event,
+        an_auditor_takes_the_exported_log_and_a_bundle_through_the_server,
+        a_key_revoked_after_its_submission_was_verified_is_refused,
+    );
 }

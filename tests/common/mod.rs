@@ -5,13 +5,40 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod pg;
+pub mod serve;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_planledger");
 
-/// A scratch store directory plus the files a test writes beside it.
+/// A scratch store (a directory, or under `on_postgres` a fresh PostgreSQL ledger) plus the
+/// files a test writes beside it.
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub now: Option<String>,
+    /// The PostgreSQL ledger's URL, when the test runs on that backend.
+    pub url: Option<String>,
+}
+
+thread_local! {
+    /// Set while `on_postgres` runs a test: its `Env`s are PostgreSQL ledgers.
+    static ON_POSTGRES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `test`, written for the embedded store, against PostgreSQL: every `Env` it makes is
+/// a new ledger in this test process's cluster (`pg::shared`), given to each command as
+/// `--store postgresql://…?ledger=NAME`. `None` at once when the suite is skipped.
+pub fn on_postgres<T>(test: impl FnOnce() -> T) -> Option<T> {
+    if pg::skipped() {
+        return None;
+    }
+    ON_POSTGRES.with(|c| c.set(true));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ON_POSTGRES.with(|c| c.set(false));
+        }
+    }
+    let _reset = Reset;
+    Some(test())
 }
 
 pub struct Run {
@@ -43,11 +70,21 @@ impl Run {
 
 impl Env {
     pub fn new() -> Env {
-        Env { tmp: tempfile::tempdir().unwrap(), now: Some("2022-12-31T12:00:00Z".into()) }
+        let url = ON_POSTGRES.with(|c| c.get()).then(pg::fresh_ledger);
+        Env { tmp: tempfile::tempdir().unwrap(), now: Some("2022-12-31T12:00:00Z".into()), url }
     }
 
+    /// A scratch directory for files, and the store at `url` (a PostgreSQL ledger).
+    pub fn at_url(url: &str) -> Env {
+        Env { tmp: tempfile::tempdir().unwrap(), now: Some("2022-12-31T12:00:00Z".into()), url: Some(url.into()) }
+    }
+
+    /// `--store`: the directory, or the PostgreSQL ledger's URL.
     pub fn store(&self) -> PathBuf {
-        self.tmp.path().join("store")
+        match &self.url {
+            Some(url) => PathBuf::from(url),
+            None => self.tmp.path().join("store"),
+        }
     }
 
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
@@ -206,6 +243,12 @@ pub fn help_commands(help: &str, heading: &str) -> Vec<String> {
 /// A store with the test plan, keys for drc (coordinator), housing and stats, and an auditor.
 pub fn bootstrap() -> (Env, Keys) {
     let env = Env::new();
+    let keys = bootstrap_in(&env);
+    (env, keys)
+}
+
+/// `bootstrap`'s plan, keys and registrations, in the store of `env`.
+pub fn bootstrap_in(env: &Env) -> Keys {
     env.import(PLAN_2022).ok();
     let key = |name: &str| {
         let p = env.tmp.path().join(format!("{name}.key"));
@@ -231,7 +274,7 @@ pub fn bootstrap() -> (Env, Keys) {
         "drc",
     ])
     .ok();
-    (env, keys)
+    keys
 }
 
 /// Key files (paths) of the principals `bootstrap` registers.

@@ -369,6 +369,52 @@ impl Drop for Cluster {
     }
 }
 
+/// The database `shared` makes for `fresh_ledger`.
+pub const SHARED_DB: &str = "planledger";
+
+/// One cluster for the whole test process, started on first use, with planledger's tables in
+/// database `SHARED_DB`: tests that need only a ledger of their own take one from it
+/// (`fresh_ledger`), instead of a server each. A static is never dropped, so a watchdog
+/// process stops the server and removes its directory once this process has exited.
+pub fn shared() -> &'static Cluster {
+    static SHARED: OnceLock<Cluster> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let cluster = Cluster::start();
+        cluster.create_db(SHARED_DB);
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {as_postgres}{pg_ctl} stop -D {data} -m immediate -w; rm -rf {tmp}",
+            pid = std::process::id(),
+            as_postgres = if root() { "runuser -u postgres -- " } else { "" },
+            pg_ctl = cluster.bin.join("pg_ctl").display(),
+            data = cluster.data().display(),
+            tmp = cluster.tmp.path().display(),
+        );
+        Command::new("sh")
+            .args(["-c", &stop])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting the watchdog of the shared cluster: {e}"));
+        cluster
+    })
+}
+
+/// A new, empty ledger in the shared cluster's database: its URL for `--store`. The tables
+/// are made by the first (`planledger store init`, as a user makes them).
+pub fn fresh_ledger() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    static SCHEMA: OnceLock<()> = OnceLock::new();
+    let cluster = shared();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let url = format!("{}?ledger=t{n}", cluster.url(SHARED_DB));
+    SCHEMA.get_or_init(|| {
+        let out = Command::new(super::BIN).args(["--store", &url, "store", "init"]).output().unwrap();
+        assert!(out.status.success(), "store init: {}", text(&out.stderr));
+    });
+    url
+}
+
 /// The URL of database `db` through both servers, for a client that must reach whichever is
 /// the primary: libpq and tokio-postgres try the hosts in order and keep the first that accepts
 /// writes (`target_session_attrs=read-write`), so this reaches `primary`, and after its crash

@@ -65,6 +65,18 @@ pub enum Error {
     },
     /// A check found the log, a snapshot or a proof not as claimed (exit 1).
     Integrity(Msg),
+    /// Another writer appended to a shared store (PostgreSQL) after this one last read its
+    /// head: nothing was written, and deciding again on the state it holds now succeeds.
+    Behind {
+        expected: u64,
+        head: u64,
+    },
+    /// The database behind a shared store failed; `lost`: the connection went (a restart or
+    /// a failover), so whether a commit in flight landed is known only by reading again.
+    Database {
+        message: String,
+        lost: bool,
+    },
     /// An error a server reported, with the exit code it maps to, in the words it sent.
     Remote {
         code: i32,
@@ -202,8 +214,18 @@ impl Error {
             Error::Io { context, source } => msg!("error.io", context = context.clone(), message = source),
             Error::Storage { message, corrupt: true } => msg!("error.index_damaged", message = message),
             Error::Storage { message, corrupt: false } => msg!("error.index_failed", message = message),
+            Error::Behind { expected, head } => msg!("error.behind", expected = expected, head = head),
+            Error::Database { message, lost: true } => msg!("error.database_lost", message = message),
+            Error::Database { message, lost: false } => msg!("error.database", message = message),
             Error::Remote { message, .. } => Msg::text(message.clone()),
         }
+    }
+
+    /// Whether deciding the same submissions again, on the state the store holds then, may
+    /// succeed: another writer got in first, or the database connection dropped (a commit
+    /// that did land comes back as duplicates, by the submissions' ids).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.root(), Error::Behind { .. } | Error::Database { lost: true, .. })
     }
 
     /// The innermost error, past every location wrapper: what kind of failure this is.

@@ -211,7 +211,7 @@ impl Point {
 
 fn header(store: &dyn Store, format: &str, at: &Point, extra: Value) -> Result<(Value, Summary)> {
     let (events, last_hash, root, recorded_at) = (at.events, at.last_hash, at.root, at.recorded_at);
-    let zone = crate::zone::load(store.dir())?;
+    let zone = crate::zone::load(store)?;
     // As `zone::save` writes it: the name, or the offset.
     let zone = match zone.name {
         Some(n) => n.to_string(),
@@ -233,7 +233,7 @@ fn header(store: &dyn Store, format: &str, at: &Point, extra: Value) -> Result<(
 
 /// The ledger's public key, in hex, if the store has a key.
 fn ledger_public(store: &dyn Store) -> Result<Value> {
-    Ok(crate::keys::public_of(store.dir())?.map_or(Value::Null, |k| Value::String(hex(&k))))
+    Ok(crate::keys::public_of(store)?.map_or(Value::Null, |k| Value::String(hex(&k))))
 }
 
 /// Writes events 1..=`events`, one line each (with the event as JSON when `envelope`).
@@ -260,12 +260,10 @@ fn write_events(store: &dyn Store, events: u64, envelope: bool, out: &mut dyn Wr
 
 /// Writes a backup of `store` up to its head to `out`; returns its summary.
 pub fn write(store: &dyn Store, out: &mut dyn Write) -> Result<Summary> {
-    let dir = store.dir();
     // The ledger's signing key (its seed, in hex, as the store keeps it), if it has one.
-    let ledger_key = match std::fs::read_to_string(dir.join(crate::keys::KEY_FILE)) {
-        Ok(text) => Value::String(text.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
-        Err(e) => return Err(Error::io(msg!("io.cannot_read", path = dir.join(crate::keys::KEY_FILE).display()), e)),
+    let ledger_key = match store.read_file(crate::keys::KEY_FILE)? {
+        Some(bytes) => Value::String(String::from_utf8_lossy(&bytes).trim().to_string()),
+        None => Value::Null,
     };
     let at = Point::head(store);
     let (h, summary) = header(store, FORMAT, &at, json!({ "ledger_key": ledger_key }))?;

@@ -189,6 +189,9 @@ impl GroupCommit {
     fn gather_and_stage(&self, group: &mut Vec<Staged>) -> Result<Option<Ticket>> {
         let since = Instant::now();
         let mut ledger = lock(&self.ledger);
+        if ledger.store().is_shared() {
+            return self.stage_shared(&mut ledger, group).map(|()| None);
+        }
         let alone = loop {
             let (arrived, complete, alone) = {
                 let mut q = lock(&self.queue);
@@ -220,6 +223,25 @@ impl GroupCommit {
         } else {
             ledger.commit_async().map(Some)
         }
+    }
+
+    /// Group commit on a store other servers append to: whoever has queued is the group,
+    /// decided on what every writer appended and committed here, decided again when another
+    /// writer got in first (`Ledger::stage_and_commit`).
+    fn stage_shared(&self, ledger: &mut Ledger, group: &mut Vec<Staged>) -> Result<()> {
+        {
+            let mut q = lock(&self.queue);
+            let arrived = std::mem::take(&mut q.waiting);
+            q.writing += arrived.len();
+            group.extend(arrived.into_iter().map(|r| (r, Err(Error::invalid(msg!("commit.not_decided"))))));
+        }
+        let (_, committed) = ledger.stage_and_commit(|l| {
+            for (r, outcome) in group.iter_mut() {
+                let origin = |i: usize| r.origins.get(i).cloned().flatten();
+                *outcome = l.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
+            }
+        });
+        committed
     }
 
     fn pass_leadership(&self) {
@@ -358,10 +380,18 @@ fn stage_queued(group: &GroupCommit, queued: mpsc::Receiver<Queued>, hand: mpsc:
             batch.iter().map(|_| Err(Error::invalid(msg!("commit.not_decided")))).collect();
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut ledger = lock(&group.ledger);
-            for (q, outcome) in batch.iter().zip(outcomes.iter_mut()) {
-                let origin = |i: usize| q.origins.get(i).cloned().flatten();
-                *outcome = ledger.stage_verified(&q.request, &origin, &q.expected);
+            let stage_all = |ledger: &mut Ledger, outcomes: &mut Vec<Result<Vec<Ack>>>| {
+                for (q, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+                    let origin = |i: usize| q.origins.get(i).cloned().flatten();
+                    *outcome = ledger.stage_verified(&q.request, &origin, &q.expected);
+                }
+            };
+            if ledger.store().is_shared() {
+                // Other servers append too: committed here, decided again if one got in first.
+                let (_, committed) = ledger.stage_and_commit(|l| stage_all(l, &mut outcomes));
+                return committed.map(|()| Ticket::durable());
             }
+            stage_all(&mut ledger, &mut outcomes);
             ledger.commit_async()
         }))
         .unwrap_or_else(|panic| {

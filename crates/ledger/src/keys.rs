@@ -10,6 +10,7 @@ use sha2::Digest;
 
 use crate::codec::hex;
 use crate::error::{Error, Result};
+use crate::store::Files;
 
 pub const KEY_FILE: &str = "ledger.key";
 /// The ledger's public key alone, in a store read back from an exported log or a bundle:
@@ -44,36 +45,21 @@ pub fn unhex32(field: impl Into<crate::Msg>, text: &str) -> Result<[u8; 32]> {
 
 impl LedgerKey {
     /// Loads the store's key; a store without one (made before keys existed) gets one now.
-    pub fn load_or_create(dir: &Path) -> Result<LedgerKey> {
-        let path = dir.join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let seed = unhex32("ledger.key", &text).map_err(|e| e.at(path.display().to_string()))?;
-                Ok(LedgerKey { signing: SigningKey::from_bytes(&seed) })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.join(PUBLIC_FILE).exists() => {
-                Err(Error::invalid(msg!("keys.public_only", dir = dir.display())))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut seed = [0u8; 32];
-                getrandom::fill(&mut seed)
-                    .map_err(|e| Error::io(msg!("keys.generating_ledger_key"), std::io::Error::other(e.to_string())))?;
-                let mut f = std::fs::OpenOptions::new();
-                f.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
-                let mut file = f.open(&path).map_err(|e| Error::io(msg!("io.creating", path = path.display()), e))?;
-                file.write_all(hex(&seed).as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| Error::io(msg!("io.writing", path = path.display()), e))?;
-                // The new file's directory entry is durable too.
-                std::fs::File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| Error::io(msg!("io.syncing", path = dir.display()), e))?;
-                Ok(LedgerKey { signing: SigningKey::from_bytes(&seed) })
-            }
-            Err(e) => Err(Error::io(msg!("io.reading", path = path.display()), e)),
+    pub fn load_or_create<F: Files + ?Sized>(files: &F) -> Result<LedgerKey> {
+        if let Some(key) = read_key(files)? {
+            return Ok(key);
         }
+        if files.read_file(PUBLIC_FILE)?.is_some() {
+            return Err(Error::invalid(msg!("keys.public_only", dir = files.shown())));
+        }
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| Error::io(msg!("keys.generating_ledger_key"), std::io::Error::other(e.to_string())))?;
+        if files.create_file(KEY_FILE, hex(&seed).as_bytes(), true)? {
+            return Ok(LedgerKey { signing: SigningKey::from_bytes(&seed) });
+        }
+        // Another process (a second server on the same database) made one first: theirs.
+        read_key(files)?.ok_or_else(|| Error::invalid(msg!("keys.no_ledger_key", dir = files.shown(), file = KEY_FILE)))
     }
 
     pub fn public(&self) -> [u8; 32] {
@@ -93,37 +79,50 @@ pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> 
     key.verify_strict(message, &sig).is_ok()
 }
 
+/// The store's signing key, if it has one.
+fn read_key<F: Files + ?Sized>(files: &F) -> Result<Option<LedgerKey>> {
+    let Some(bytes) = files.read_file(KEY_FILE)? else { return Ok(None) };
+    let at = || format!("{}/{KEY_FILE}", files.shown());
+    let text = String::from_utf8(bytes).map_err(|_| Error::invalid(msg!("cli.not_utf8")).at(at()))?;
+    let seed = unhex32("ledger.key", &text).map_err(|e| e.at(at()))?;
+    Ok(Some(LedgerKey { signing: SigningKey::from_bytes(&seed) }))
+}
+
 /// The ledger's public key: from its signing key, or, in a store that holds only the public
 /// key (read back from an exported log or a bundle), from that. `None` if it has neither.
-pub fn public_of(dir: &Path) -> Result<Option<[u8; 32]>> {
-    if dir.join(KEY_FILE).exists() {
-        return load(dir).map(|k| Some(k.public()));
+pub fn public_of<F: Files + ?Sized>(files: &F) -> Result<Option<[u8; 32]>> {
+    if let Some(key) = read_key(files)? {
+        return Ok(Some(key.public()));
     }
-    let path = dir.join(PUBLIC_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => unhex32("ledger.pub", text.trim()).map(Some).map_err(|e| e.at(path.display().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(msg!("io.reading", path = path.display()), e)),
+    match files.read_file(PUBLIC_FILE)? {
+        Some(bytes) => {
+            let at = || format!("{}/{PUBLIC_FILE}", files.shown());
+            let text = String::from_utf8(bytes).map_err(|_| Error::invalid(msg!("cli.not_utf8")).at(at()))?;
+            unhex32("ledger.pub", text.trim()).map(Some).map_err(|e| e.at(at()))
+        }
+        None => Ok(None),
     }
 }
 
 /// Writes the ledger's public key alone into a store being read back (`PUBLIC_FILE`).
-pub fn save_public(dir: &Path, public: &[u8; 32]) -> Result<()> {
-    let path = dir.join(PUBLIC_FILE);
-    let io = |e| Error::io(msg!("io.writing", path = path.display()), e);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(io)?;
-    f.write_all(hex(public).as_bytes()).and_then(|()| f.sync_all()).map_err(io)
+pub fn save_public<F: Files + ?Sized>(files: &F, public: &[u8; 32]) -> Result<()> {
+    if files.create_file(PUBLIC_FILE, hex(public).as_bytes(), false)? {
+        Ok(())
+    } else {
+        let path = format!("{}/{PUBLIC_FILE}", files.shown());
+        Err(Error::io(msg!("io.writing", path = path), std::io::ErrorKind::AlreadyExists.into()))
+    }
 }
 
 /// The store's key, which must exist: checking a signature must never make a new key.
-pub fn load(dir: &Path) -> Result<LedgerKey> {
-    if !dir.join(KEY_FILE).exists() && dir.join(PUBLIC_FILE).exists() {
-        return Err(Error::invalid(msg!("keys.public_only", dir = dir.display())));
+pub fn load<F: Files + ?Sized>(files: &F) -> Result<LedgerKey> {
+    match read_key(files)? {
+        Some(key) => Ok(key),
+        None if files.read_file(PUBLIC_FILE)?.is_some() => {
+            Err(Error::invalid(msg!("keys.public_only", dir = files.shown())))
+        }
+        None => Err(Error::invalid(msg!("keys.no_ledger_key", dir = files.shown(), file = KEY_FILE))),
     }
-    if !dir.join(KEY_FILE).exists() {
-        return Err(Error::invalid(msg!("keys.no_ledger_key", dir = dir.display(), file = KEY_FILE)));
-    }
-    LedgerKey::load_or_create(dir)
 }
 
 pub fn unhex_any(field: &str, text: &str) -> Result<Vec<u8>> {

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod backup;
 pub mod bundle;
 pub mod commit;
+pub mod copy;
 pub mod keys;
 pub mod ledger;
 pub mod proof;
@@ -29,4 +30,4 @@ pub use planledger_core::{
     report_sheet, sheet, summary, text,
 };
 pub use planledger_core::{msg, tr, Error, Lang, Msg, Result};
-pub use planledger_store::{checkpoint, codec, merkle, repair, store, wal};
+pub use planledger_store::{checkpoint, codec, merkle, pg, repair, store, wal};

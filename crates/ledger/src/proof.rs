@@ -71,7 +71,7 @@ pub fn tree_head(store: &dyn Store) -> Result<TreeHead> {
 /// Signs the tree head of the log's first `size` events (a point the log has passed: what
 /// an audit bundle up to that point carries).
 pub fn tree_head_at(store: &dyn Store, size: u64) -> Result<TreeHead> {
-    let key = keys::load(store.dir())?;
+    let key = keys::load(store)?;
     let head = store.head();
     let (root, recorded_at) = if size == head.events() {
         (head.merkle.root(), head.last_recorded_at)

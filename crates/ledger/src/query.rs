@@ -34,7 +34,7 @@ pub fn resolve(store: &dyn Store, as_of: AsOf) -> Result<u64> {
     let head = store.head();
     let as_of = match as_of {
         AsOf::Local(t) => {
-            let zone = crate::zone::load(store.dir())?;
+            let zone = crate::zone::load(store)?;
             AsOf::Time(Timestamp(t.0 - i64::from(zone.offset_seconds) * 1_000_000))
         }
         other => other,

@@ -212,7 +212,7 @@ pub fn state(store: &dyn Store, q: &StateQuery) -> Result<StateAnswer> {
             return Err(Error::unknown_among(crate::error::Kind::Project, p, known));
         }
     }
-    let zone = crate::zone::load(store.dir())?;
+    let zone = crate::zone::load(store)?;
     if q.lagging {
         let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
         filter.lagging_on = Some(q.at.unwrap_or(today));
@@ -308,7 +308,7 @@ pub fn summary(store: &dyn Store, q: &SummaryQuery) -> Result<SummaryAnswer> {
     }
     let state = query::plans_at(store, seq, &ids)?;
     summary::check_rows(&state, q.year, &q.by, q.monthly)?;
-    let zone = crate::zone::load(store.dir())?;
+    let zone = crate::zone::load(store)?;
     let today = if q.as_of.is_some() { state.last_recorded_at.date_in(zone) } else { q.now.date_in(zone) };
     Ok(SummaryAnswer { state, query: q.clone(), today })
 }
@@ -534,7 +534,7 @@ pub fn audit(store: &dyn Store, q: &AuditQuery) -> Result<AuditAnswer> {
     let seq = as_of_seq(store, q.as_of)?;
     let rows = audit::trail(store, seq, &q.filter)?;
     let recorded_at = store.get(seq)?.map(|s| s.event.recorded_at.to_string());
-    let zone = crate::zone::load(store.dir())?;
+    let zone = crate::zone::load(store)?;
     Ok(AuditAnswer { seq, recorded_at, rows, zone })
 }
 
@@ -798,9 +798,9 @@ pub fn checkpoint(store: &dyn Store) -> Result<TreeHead> {
 
 /// The ledger's public key; reading it never makes one.
 pub fn ledger_key(store: &dyn Store) -> Result<[u8; 32]> {
-    match crate::keys::public_of(store.dir())? {
+    match crate::keys::public_of(store)? {
         Some(k) => Ok(k),
-        None => crate::keys::load(store.dir()).map(|k| k.public()),
+        None => crate::keys::load(store).map(|k| k.public()),
     }
 }
 

@@ -60,7 +60,7 @@ pub fn verify_observed(
     let mut checker = checkpoint::Verifier::default();
     // Format-2 signed texts name the ledger; a store with no key can hold none of them, and
     // a key no one has stands in so that any such text is reported as another ledger's.
-    let ledger_key = crate::keys::public_of(store.dir()).ok().flatten().unwrap_or([0; 32]);
+    let ledger_key = crate::keys::public_of(store).ok().flatten().unwrap_or([0; 32]);
     // Ids resolve references in signed events only: the index is read from the store the
     // first time one needs it (an unsigned ledger never holds every id in memory).
     let ids: std::cell::OnceCell<std::collections::HashMap<uuid::Uuid, u64, crate::projection::Hasher>> =

@@ -153,7 +153,7 @@ enum Sink {
 impl AccessLog {
     /// Opens the log (a file: created if absent, appended to; an old day's file rotated and
     /// expired files removed now). An unwritable file is an error naming it.
-    pub fn open(to: &Destination, store: &Path) -> Result<AccessLog> {
+    pub fn open(to: &Destination, store: &str) -> Result<AccessLog> {
         let to = match to {
             Destination::Off => Sink::Off,
             Destination::Stderr => Sink::Stderr,
@@ -161,7 +161,7 @@ impl AccessLog {
                 Sink::File(Mutex::new(Rotating::open(path.clone(), *retention_days, Utc::now())?))
             }
         };
-        Ok(AccessLog { to, store: store.display().to_string() })
+        Ok(AccessLog { to, store: store.to_string() })
     }
 
     pub fn is_off(&self) -> bool {

@@ -31,6 +31,7 @@ use planledger::model::{fmt_decimal, Date, Role, Timestamp};
 use planledger::query::AsOf;
 use planledger::read;
 use planledger::store::Store;
+use planledger::store::StoreAt;
 use planledger::{msg, Lang, Msg};
 
 pub mod access;
@@ -294,9 +295,13 @@ pub fn status_in(e: &Error, lang: Lang) -> Status {
         Error::Invalid(_) | Error::Unknown { .. } | Error::Problems { .. } => Status::invalid_argument(msg),
         Error::Forbidden(_) => Status::permission_denied(msg),
         Error::Conflict(_) => Status::aborted(msg),
-        Error::StoreInUse(_) | Error::FormatTooNew { .. } | Error::FormatTooOld { .. } | Error::NoStore(_) => {
-            Status::unavailable(msg)
-        }
+        Error::StoreInUse(_)
+        | Error::FormatTooNew { .. }
+        | Error::FormatTooOld { .. }
+        | Error::NoStore(_)
+        | Error::Behind { .. }
+        | Error::Database { lost: true, .. } => Status::unavailable(msg),
+        Error::Database { .. } => Status::internal(msg),
         Error::Corrupt { .. } | Error::Integrity(_) | Error::Storage { corrupt: true, .. } => Status::data_loss(msg),
         Error::Remote { .. } | Error::Io { .. } | Error::Storage { .. } | Error::At { .. } => Status::internal(msg),
     }
@@ -569,14 +574,25 @@ impl Shared {
         }
         METRICS.appends.fetch_add(written.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // The store's own head: no wait for the ledger, nor for the groups committing after ours.
-        let head = self.group.store().next_seq() - 1;
-        self.head.send_replace(head);
+        self.publish_head(self.group.store().next_seq() - 1);
         proto::AppendResponse {
             acks: acks
                 .into_iter()
                 .map(|a| proto::Ack { seq: a.seq, id: a.id.to_string(), r#type: a.kind.into(), duplicate: a.duplicate })
                 .collect(),
         }
+    }
+
+    /// Tells subscribers the log reaches `head` (never moving it back: the poller of a shared
+    /// store and the appends publish from different threads).
+    fn publish_head(&self, head: u64) {
+        self.head.send_if_modified(|h| {
+            let later = head > *h;
+            if later {
+                *h = head;
+            }
+            later
+        });
     }
 
     /// Events `from..=to` of the log (or of one stream), read from the store: it holds only
@@ -757,7 +773,7 @@ fn log_job(r: proto::LogRequest) -> Result<Job> {
     let q = read::LogQuery { from: r.from_seq, as_of: as_of_field(&r.as_of)? };
     let lang = read::parse_lang(or_default(&r.lang, "en"))?;
     Ok(Box::new(move |store, sink| {
-        let zone = planledger::zone::load(store.dir())?;
+        let zone = planledger::zone::load(store)?;
         read::log(store, &q, &mut |e, h| sink.write(&read::log_line(e, h, r.json, lang, zone)))
     }))
 }
@@ -1111,6 +1127,13 @@ async fn read_events(
     r: &proto::ReadRequest,
     tx: &mpsc::Sender<Result<proto::RecordedEvent, Status>>,
 ) -> Outcome {
+    if shared.group.store().is_shared() {
+        // What other servers appended until now is read too.
+        let s = shared.clone();
+        if let Ok(Ok(head)) = blocking(move || s.group.store().latest_head()).await {
+            shared.publish_head(head.events());
+        }
+    }
     let head = *shared.head.borrow();
     let mut next = r.from_seq.max(1);
     let mut left = (r.max_count > 0).then_some(r.max_count);
@@ -1298,7 +1321,8 @@ impl Service {
             read::lower_thread_priority();
             let _pass = shared.reads.enter();
             let mut sink = Sink { tx, buf: Vec::new(), lang, gone: false };
-            let result = job(shared.group.store(), &mut sink);
+            // On a shared store, what other servers appended until now is read too.
+            let result = shared.group.store().latest_head().and_then(|_| job(shared.group.store(), &mut sink));
             call.end(sink.finish(result));
         });
         if let Err(e) = spawned {
@@ -1394,7 +1418,7 @@ pub fn serve_with(
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let options = Options { listen: listen.map(str::to_string), ..Options::default() };
-    serve_options(dir, &options, front, out)
+    serve_options(&StoreAt::from(dir), &options, front, out)
 }
 
 /// Says on `out` where something listens (scripts and tests read these lines: not translated).
@@ -1410,15 +1434,15 @@ async fn bind(addr: &str, not_address: Msg) -> Result<tokio::net::TcpListener> {
 /// Serves as `options` say until SIGINT or SIGTERM: prints `metrics on http://ADDR` and
 /// `listening on ADDR` (gRPC; `listening on https://ADDR` with TLS) once bound.
 pub fn serve_options(
-    dir: &Path,
+    at: &StoreAt,
     options: &Options,
     front: Option<FrontEnd>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     // Every file is read and checked before the store is opened or a port bound.
     let tls = options.tls.as_ref().map(|t| t.config().map(|c| (t, c))).transpose()?;
-    let log = AccessLog::open(&options.access_log, dir)?;
-    let ledger = Ledger::open(dir, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
+    let log = AccessLog::open(&options.access_log, &at.shown())?;
+    let ledger = Ledger::open_at(at, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
     planledger::wal::observe_fsync(metrics::observe_fsync);
     let head = ledger.store().head().events();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1480,6 +1504,9 @@ pub fn serve_options(
         if let Some(every) = options.verify_every {
             tokio::spawn(verify_periodically(shared.clone(), every));
         }
+        if shared.group.store().is_shared() {
+            tokio::spawn(poll_head(shared.clone()));
+        }
         let front = front.map(|f| tokio::spawn(f(Reader(shared.clone()), shared.shutdown.clone())));
         let Some(listener) = listener else {
             // The front end alone: it serves until the signal.
@@ -1518,6 +1545,28 @@ pub fn serve_options(
         drop(shared);
         Ok(())
     })
+}
+
+/// How often a server on a shared store asks the database how far the log reaches, so its
+/// subscribers see what other servers appended: the most a subscriber waits for an event
+/// appended elsewhere (appends through this server wake them at once).
+pub const HEAD_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Publishes the shared store's head to this server's subscribers every `HEAD_POLL` until
+/// the server stops. A database that cannot be reached is asked again at the next tick
+/// (subscribers wait; they miss nothing, as they read from their own cursor).
+async fn poll_head(shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(HEAD_POLL) => {}
+            _ = stop.changed() => return,
+        }
+        let s = shared.clone();
+        if let Ok(Ok(head)) = blocking(move || s.group.store().latest_head()).await {
+            shared.publish_head(head.events());
+        }
+    }
 }
 
 /// Verifies the whole log every `every` until the server stops, at low priority and through

@@ -11,6 +11,8 @@ pub mod checkpoint;
 pub mod codec;
 pub mod ids;
 pub mod merkle;
+pub mod open;
+pub mod pg;
 pub mod repair;
 pub mod store;
 pub mod wal;

@@ -66,6 +66,7 @@ pub const PARTITIONS_DIR: &str = "partitions";
 const FOLD_LANES: usize = 2;
 const FOLD_CHUNKS_AHEAD: usize = 4;
 pub use crate::event::BATCH_EVENTS_MAX;
+pub use crate::open::{Files, StoreAt};
 
 /// sled's page cache (in sled's own measure, the on-disk size of the pages it holds). A
 /// scan keeps the pages it read resident whatever this is (measured: a verify of 10 M events
@@ -1274,6 +1275,25 @@ pub trait Store: Send + Sync {
     fn embedded(&self) -> Option<&EmbeddedStore> {
         None
     }
+    /// The head as every writer has moved it: a shared backend (PostgreSQL, appended to by
+    /// several servers) asks its database, and `head` moves on to it; the embedded store has
+    /// one writer, and its head is this.
+    fn latest_head(&self) -> Result<Head> {
+        Ok(self.head())
+    }
+    /// Whether other processes append to this store while it is open (PostgreSQL): the
+    /// ledger then reads what they wrote before it decides (`Ledger::catch_up`).
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// One of the ledger's own small files beside its events (its key, its time zone):
+    /// `None` when there is none.
+    fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Writes such a file whole and durably, replacing it; `private`: readable by its owner
+    /// alone.
+    fn write_file(&self, name: &str, bytes: &[u8], private: bool) -> Result<()>;
+    /// Writes such a file whole and durably unless it exists: whether it was written.
+    fn create_file(&self, name: &str, bytes: &[u8], private: bool) -> Result<bool>;
 }
 
 impl Store for EmbeddedStore {
@@ -1370,6 +1390,37 @@ impl Store for EmbeddedStore {
     fn embedded(&self) -> Option<&EmbeddedStore> {
         Some(self)
     }
+    fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        crate::open::Files::read_file(self.dir.as_path(), name)
+    }
+    fn write_file(&self, name: &str, bytes: &[u8], private: bool) -> Result<()> {
+        crate::open::Files::write_file(self.dir.as_path(), name, bytes, private)
+    }
+    fn create_file(&self, name: &str, bytes: &[u8], private: bool) -> Result<bool> {
+        crate::open::Files::create_file(self.dir.as_path(), name, bytes, private)
+    }
+}
+
+/// Writes a new file durably (`replace`: one left by an interrupted write goes first);
+/// `private`: mode 0600.
+pub(crate) fn write_new(path: &Path, bytes: &[u8], private: bool, replace: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// Free space the store keeps in reserve: no open and no commit goes ahead with less (plus

@@ -152,7 +152,7 @@ fn who(app: &App, headers: &HeaderMap) -> std::result::Result<tokens::Grant, Res
     });
     let token = bearer.or(cookie).filter(|t| t.len() <= TOKEN_TEXT_MAX);
     let grant = token.and_then(|t| {
-        let zone = planledger::zone::load(&app.dir).ok()?;
+        let zone = planledger::zone::load(app.dir.as_path()).ok()?;
         let today = SystemClock.now().date_in(zone);
         tokens::check(&tokens::load(&app.dir).ok()?, &t, today)
     });
@@ -290,7 +290,7 @@ fn login_with(app: &App, seen: &Seen, token: Option<String>, lang: Lang, next: O
         return html(StatusCode::OK, page::login(lang, None));
     };
     let token = token.trim().to_string();
-    let zone = planledger::zone::load(&app.dir).unwrap_or(planledger::model::TimeZone::SHANGHAI);
+    let zone = planledger::zone::load(app.dir.as_path()).unwrap_or(planledger::model::TimeZone::SHANGHAI);
     let today = SystemClock.now().date_in(zone);
     match tokens::load(&app.dir).ok().and_then(|g| tokens::check(&g, &token, today)) {
         Some(g) => {
@@ -596,7 +596,7 @@ async fn project(
             let state = read::state(store, &q)?.json();
             let until = read::as_of_seq(store, as_of)?;
             let trail = streams.trail(store, &plan2, &id2, until)?;
-            Ok((state, trail, planledger::zone::load(store.dir())?))
+            Ok((state, trail, planledger::zone::load(store)?))
         })
         .await?;
         let plan_json = state["plans"]

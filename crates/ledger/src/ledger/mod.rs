@@ -29,10 +29,10 @@ use writer::{commit_failed, Done, InFlight, Job, WriterThread};
 use crate::checkpoint::{self, Checkpointer, Snapshot};
 use crate::clock::{Clock, IdSource};
 use crate::decide::Submission;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::projection::State;
-use crate::store::{EmbeddedStore, Store, BATCH_EVENTS_MAX};
+use crate::projection::{self, State};
+use crate::store::{Store, StoreAt, BATCH_EVENTS_MAX};
 
 /// Most commits handed to the writer and not yet known durable; `commit_async` waits for the
 /// oldest beyond this (or beyond `EVENTS_IN_FLIGHT_MAX`). Deep enough that a caller deciding
@@ -44,6 +44,23 @@ pub const COMMITS_IN_FLIGHT_MAX: usize = 16;
 
 /// Most events in flight: what large batches may hold in memory (two of the largest).
 pub const EVENTS_IN_FLIGHT_MAX: usize = 2 * BATCH_EVENTS_MAX;
+
+/// Longest a commit to a shared store (PostgreSQL) keeps deciding again after another
+/// writer got in first, or reconnecting after the database went away (a failover takes
+/// seconds): past it the request fails, and nothing of it was written.
+pub const SHARED_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// First pause before reconnecting to a database that went away; doubled each time, up to
+/// `SHARED_RETRY_PAUSE_MAX`.
+const SHARED_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+const SHARED_RETRY_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The ids one `stage_and_commit` generated, and how many its current attempt has used.
+#[derive(Default)]
+struct Replay {
+    drawn: Vec<Uuid>,
+    next: usize,
+}
 
 /// What the ledger answers for each event of an accepted submission.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +99,11 @@ pub struct Ledger {
     spent: Vec<Arc<Vec<Event>>>,
     /// Set when a failed commit in flight discarded staged events: their commit must fail.
     staged_lost: bool,
+    /// The ids generated during `stage_and_commit`, handed out again when it retries.
+    replay: Option<Replay>,
+    /// Set while `state` may not be what the store holds (a fold after a failed commit
+    /// did not complete): the next request folds it again first.
+    stale: bool,
     /// The writer thread, started by the first `commit_async`.
     writer: Option<WriterThread>,
     checkpointer: Checkpointer,
@@ -92,22 +114,27 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the store in `dir` and folds its log (from the latest checkpoint) into state.
     pub fn open(dir: &Path, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
-        Ledger::open_scoped(dir, clock, id_source, None)
+        Ledger::open_scoped(&StoreAt::from(dir), clock, id_source, None)
+    }
+
+    /// Opens the store at `location` (a directory, or a PostgreSQL ledger) and folds it.
+    pub fn open_at(location: &StoreAt, clock: Box<dyn Clock>, id_source: Box<dyn IdSource>) -> Result<Ledger> {
+        Ledger::open_scoped(location, clock, id_source, None)
     }
 
     /// Opens the store in `dir` holding the plans `submissions` need (`None`: every plan).
     fn open_scoped(
-        dir: &Path,
+        location: &StoreAt,
         clock: Box<dyn Clock>,
         id_source: Box<dyn IdSource>,
         submissions: Option<&[Submission]>,
     ) -> Result<Ledger> {
-        let store = EmbeddedStore::open(dir)?;
+        let store: Arc<dyn Store> = Arc::from(location.open()?);
         // A store made before ledger keys existed gets its key from its first writer.
-        let ledger_key = crate::keys::LedgerKey::load_or_create(dir)?.public();
-        let zone = crate::zone::load(dir)?;
+        let ledger_key = crate::keys::LedgerKey::load_or_create(&*store)?.public();
+        let zone = crate::zone::load(&*store)?;
         let plans = match submissions {
-            Some(subs) => plans_needed(&store, subs)?,
+            Some(subs) => plans_needed(&*store, subs)?,
             None => None,
         };
         let scope = match plans {
@@ -115,19 +142,19 @@ impl Ledger {
             None => Scope::Whole,
         };
         let state = match &scope {
-            Scope::Whole => checkpoint::state_at(&store, u64::MAX, None)?,
-            Scope::Plans(plans) => checkpoint::state_at(&store, u64::MAX, Some(plans))?,
+            Scope::Whole => checkpoint::state_at(&*store, u64::MAX, None)?,
+            Scope::Plans(plans) => checkpoint::state_at(&*store, u64::MAX, Some(plans))?,
         };
-        let mut checkpointer = Checkpointer::resume(&store)?;
+        let mut checkpointer = Checkpointer::resume(&*store)?;
         if !store.warnings().is_empty() {
             // The latest checkpoint could not be used: the next one is written whole, from
             // the state folded instead, so the damaged partitions are named by none.
-            checkpointer.reset(&store)?;
+            checkpointer.reset(&*store)?;
         }
         Ok(Ledger {
             ledger_key,
             zone,
-            store: Arc::new(store),
+            store,
             state,
             // One request (`open_for`), whole or not, asks the store for its few ids.
             ids_on_disk: submissions.is_some_and(|subs| subs.len() <= scope::ON_DISK_LOOKUPS_MAX),
@@ -137,6 +164,8 @@ impl Ledger {
             in_flight: VecDeque::new(),
             spent: Vec::new(),
             staged_lost: false,
+            stale: false,
+            replay: None,
             writer: None,
             checkpointer,
             clock,
@@ -205,6 +234,12 @@ impl Ledger {
         origin: &dyn Fn(usize) -> Option<crate::Msg>,
         expected: &[(String, u64)],
     ) -> Result<Vec<Ack>> {
+        if self.store.is_shared() {
+            // Others append too: decided on the state they left, again if they got in first.
+            let (acks, committed) = self.stage_and_commit(|l| l.stage_expecting(actor, submissions, origin, expected));
+            committed?;
+            return acks.unwrap_or_else(|| Ok(Vec::new()));
+        }
         let acks = self.stage_expecting(actor, submissions, origin, expected)?;
         self.commit_staged()?;
         Ok(acks)
@@ -222,6 +257,14 @@ impl Ledger {
         origin: &dyn Fn(usize, usize) -> Option<crate::Msg>,
         on_durable: &mut dyn FnMut(usize, Vec<Ack>),
     ) -> Result<()> {
+        if self.store.is_shared() {
+            // One batch at a time, each decided on what every writer has appended.
+            for (i, batch) in batches.into_iter().enumerate() {
+                let acks = self.submit_expecting(actor, batch.as_ref(), &|j| origin(i, j), &[])?;
+                on_durable(i, acks);
+            }
+            return Ok(());
+        }
         let mut pending: VecDeque<(usize, Ticket, Vec<Ack>)> = VecDeque::new();
         let mut result = Ok(());
         for (i, batch) in batches.into_iter().enumerate() {
@@ -416,9 +459,102 @@ impl Ledger {
         self.staged_lost |= !self.staged.is_empty();
         self.staged.clear();
         self.ids = None;
+        self.stale = true;
         self.checkpointer.reset(&*self.store)?;
         self.state = self.fold_scope()?;
+        self.stale = false;
         Ok(())
+    }
+
+    /// Folds in what other writers appended to a shared store since this ledger last read
+    /// it, so the next decision is taken on the state every writer sees (and a state left
+    /// half folded by a failed commit is folded again). With nothing new, one read of the
+    /// head. The embedded store has one writer: nothing to do.
+    pub fn catch_up(&mut self) -> Result<()> {
+        if self.stale {
+            return self.recover();
+        }
+        if !self.store.is_shared() {
+            return Ok(());
+        }
+        self.settle()?;
+        let head = self.store.latest_head()?.events();
+        if head == self.state.last_seq || !self.staged.is_empty() {
+            return Ok(());
+        }
+        if head < self.state.last_seq || !self.is_whole() {
+            // Fewer events than this ledger has seen (a standby promoted without them), or a
+            // ledger of some plans only: folded again from the store as it is.
+            return self.recover();
+        }
+        self.stale = true;
+        let (state, ids) = (&mut self.state, &mut self.ids);
+        self.store.fold_events(state.last_seq + 1, &mut |e| {
+            projection::check_fold(state, e)?;
+            projection::apply(state, e);
+            if let Some(ids) = ids.as_mut() {
+                ids.insert(e.id, e.seq);
+            }
+            Ok(true)
+        })?;
+        // Others' events changed plans this ledger's checkpointer never saw change: the next
+        // checkpoint is taken whole (partitions are content-addressed: the unchanged ones
+        // cost nothing to store again).
+        self.checkpointer.reset(&*self.store)?;
+        self.stale = false;
+        Ok(())
+    }
+
+    /// Stages with `stage` and commits what it staged, on the state as the store holds it:
+    /// on a shared store, when another writer got in first or the connection to the
+    /// database dropped, folds in what the store holds and stages again, for up to
+    /// `SHARED_RETRY_WINDOW`. Submissions keep their ids across attempts (the ids the
+    /// ledger generated are handed out again, in the same order), so a commit that did land
+    /// before the connection dropped comes back as duplicates, never twice. Returns what
+    /// the last `stage` returned and how the commit went.
+    pub fn stage_and_commit<T>(&mut self, mut stage: impl FnMut(&mut Ledger) -> T) -> (Option<T>, Result<()>) {
+        let started = std::time::Instant::now();
+        let mut pause = SHARED_RETRY_PAUSE;
+        let mut staged = None;
+        self.replay = Some(Replay::default());
+        let done = loop {
+            let attempt = self.catch_up().and_then(|()| {
+                if let Some(r) = self.replay.as_mut() {
+                    r.next = 0;
+                }
+                staged = Some(stage(self));
+                self.commit_staged()
+            });
+            match attempt {
+                Err(e) if e.is_retryable() && started.elapsed() < SHARED_RETRY_WINDOW => {
+                    if matches!(e.root(), Error::Database { .. }) {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(SHARED_RETRY_PAUSE_MAX);
+                    }
+                }
+                done => break done,
+            }
+        };
+        self.replay = None;
+        (staged, done)
+    }
+
+    /// A new id for a submission that brought none: while `stage_and_commit` retries, the
+    /// ids of its first attempt again, in order.
+    pub(super) fn next_id(&mut self) -> uuid::Uuid {
+        match self.replay.as_mut() {
+            Some(r) if r.next < r.drawn.len() => {
+                r.next += 1;
+                r.drawn[r.next - 1]
+            }
+            Some(r) => {
+                let id = self.id_source.next_id();
+                r.drawn.push(id);
+                r.next += 1;
+                id
+            }
+            None => self.id_source.next_id(),
+        }
     }
 }
 

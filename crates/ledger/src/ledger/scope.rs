@@ -23,6 +23,7 @@ use crate::error::Result;
 use crate::event::{Payload, Subject};
 use crate::projection::{self, State};
 use crate::store::Store;
+use crate::store::StoreAt;
 
 /// The plans a ledger's state holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +106,17 @@ impl Ledger {
         id_source: Box<dyn IdSource>,
         submissions: &[Submission],
     ) -> Result<Ledger> {
-        Ledger::open_scoped(dir, clock, id_source, Some(submissions))
+        Ledger::open_scoped(&StoreAt::from(dir), clock, id_source, Some(submissions))
+    }
+
+    /// As `open_for`, wherever the store is.
+    pub fn open_for_at(
+        location: &StoreAt,
+        clock: Box<dyn Clock>,
+        id_source: Box<dyn IdSource>,
+        submissions: &[Submission],
+    ) -> Result<Ledger> {
+        Ledger::open_scoped(location, clock, id_source, Some(submissions))
     }
 
     /// Whether the state holds every plan.

@@ -257,7 +257,7 @@ impl Ledger {
                     let id = match (k, sub.id) {
                         (0, Some(id)) => id,
                         _ => loop {
-                            let id = self.id_source.next_id();
+                            let id = self.next_id();
                             // Indexed with the seq it gets below.
                             let durable = on_disk && self.store.seq_of_id(&id)?.is_some();
                             if !durable && ids.insert_new(id, staged_from + self.staged.len() as u64) {
