@@ -61,7 +61,15 @@ fn main() {
         _ => planledger_server::access::Destination::Off,
     };
     let options = planledger_server::Options { listen: Some(listen), access_log, ..Default::default() };
-    std::thread::spawn(move || planledger_server::serve_options(&store, &options, None, &mut std::io::sink()).unwrap());
+    std::thread::spawn(move || {
+        planledger_server::serve_options(
+            &planledger::store::StoreAt::from(store.as_path()),
+            &options,
+            None,
+            &mut std::io::sink(),
+        )
+        .unwrap()
+    });
     std::thread::sleep(Duration::from_millis(500));
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

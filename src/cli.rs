@@ -67,7 +67,7 @@ pub fn exit_code(e: &Error) -> i32 {
     about = "An event-sourced ledger for the execution of government development plans"
 )]
 pub struct Cli {
-    /// Store directory [env: PLANLEDGER_STORE] [default: ./planledger-data]
+    /// Store directory, or a PostgreSQL ledger postgresql://…?ledger=NAME [env: PLANLEDGER_STORE] [default: ./planledger-data]
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) store: Option<PathBuf>,
     /// Talk to a planledger server instead of a local store [env: PLANLEDGER_SERVER]

@@ -114,7 +114,8 @@ fn two_servers_append_to_one_gap_free_chain_and_subscribers_of_each_see_every_ev
     let before = env.log().lines().count() as u64;
     let (writers, per_writer) = (8, 6);
     // Concurrent writers on one stream with the same expected version: exactly one wins.
-    let stream = "plan/test-2022/project/park";
+    // A stream the load below does not write: the contenders race only each other.
+    let stream = "plan/test-2022/project/road";
     let contenders = 6;
     let total = before + (writers * per_writer) as u64 + 1 + 1;
     let subs = [subscriber(&a.addr, &keys.auditor, total), subscriber(&b.addr, &keys.auditor, total)];
@@ -127,7 +128,7 @@ fn two_servers_append_to_one_gap_free_chain_and_subscribers_of_each_see_every_ev
                     Command::new(BIN)
                         .args(["--server", &addr, "--key", &key, "submit", "--as", "housing"])
                         .args(["--expect", &format!("{stream}={version}")])
-                        .args(["revise-target", "--project", "park", "--value", "12", "--reason", "调度"])
+                        .args(["revise-target", "--project", "road", "--value", "12", "--reason", "调度"])
                         .env_remove("PLANLEDGER_STORE")
                         .output()
                         .unwrap(),
@@ -305,4 +306,80 @@ fn a_ledger_copied_to_postgresql_and_back_is_the_same_log_byte_for_byte() {
     invest(&pg, "2022-06", "2");
     invest(&back, "2022-06", "2");
     assert_eq!(pg.run(&["state", "--json"]).ok().stdout, back.run(&["state", "--json"]).ok().stdout);
+}
+
+/// The GRANT statements docs/deploy-ha.md gives the application role, as it gives them.
+fn documented_grants() -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy-ha.md")).unwrap();
+    let mut grants = String::new();
+    let mut in_grant = false;
+    for line in doc.lines() {
+        in_grant |= line.starts_with("GRANT ");
+        if in_grant {
+            grants.push_str(line);
+            grants.push('\n');
+            in_grant = !line.trim_end().ends_with(';');
+        }
+    }
+    assert!(grants.matches("GRANT ").count() >= 4, "the grants in docs/deploy-ha.md: {grants}");
+    grants
+}
+
+/// A ledger worked by the application role under the documented grants: plans, keys, the
+/// time zone, signed appends and reads all go; its UPDATE and DELETE of an event are refused
+/// by the database. An event the superuser alters is named by `verify`.
+#[test]
+fn the_application_role_cannot_alter_events_and_an_altered_event_is_named_by_verify() {
+    if pg::skipped() {
+        return;
+    }
+    let cluster = pg::shared();
+    let db = "granted";
+    cluster.create_db(db);
+    cluster.psql(db, "CREATE ROLE planledger_app LOGIN");
+    let owner = format!("{}?ledger=district", cluster.url(db));
+    Env::at_url(&owner).run(&["store", "init"]).ok();
+    cluster.psql(db, &documented_grants());
+    let app = cluster.url(db).replacen("postgres@", "planledger_app@", 1);
+    let env = Env::at_url(&format!("{app}?ledger=district"));
+    let keys = bootstrap_in(&env);
+    env.run(&["time-zone", "--set", "Asia/Urumqi"]).ok();
+    for m in 3..=5 {
+        let period = format!("2022-0{m}");
+        env.run(&[
+            "--key",
+            &keys.housing,
+            "submit",
+            "--as",
+            "housing",
+            "investment",
+            "--project",
+            "park",
+            "--period",
+            &period,
+            "--amount",
+            "1.5",
+        ])
+        .ok();
+    }
+    let verified = env.assert_verifies();
+    let events = verified["events"].as_u64().unwrap();
+    for sql in ["UPDATE planledger_events SET body = body WHERE seq = 3", "DELETE FROM planledger_events WHERE seq = 3"]
+    {
+        let refused = pg::psql_url(&app, sql).expect_err(sql);
+        assert!(refused.contains("permission denied"), "{sql}: {refused}");
+    }
+    assert_eq!(env.log().lines().count() as u64, events);
+    // The superuser flips one byte of the last event's bytes: the chain no longer holds there.
+    cluster.psql(
+        db,
+        &format!(
+            "UPDATE planledger_events SET body = overlay(body PLACING '\\xff'::bytea FROM octet_length(body) FOR 1)
+             WHERE ledger = 'district' AND seq = {events}"
+        ),
+    );
+    let r = env.run(&["verify", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json()["first_bad_seq"], events);
+    assert!(r.stderr.contains(&format!("verification failed at seq {events}")), "{}", r.stderr);
 }

@@ -1161,7 +1161,12 @@ pub fn run_remote(cfg: &Config) -> Report {
     std::thread::spawn(move || {
         let options =
             planledger_server::Options { listen: Some("127.0.0.1:0".into()), access_log, ..Default::default() };
-        planledger_server::serve_options(&serve_dir, &options, None, &mut Announced(tx))
+        planledger_server::serve_options(
+            &planledger::store::StoreAt::from(serve_dir.as_path()),
+            &options,
+            None,
+            &mut Announced(tx),
+        )
     });
     let addr = loop {
         let line = rx.recv().expect("the server stopped before it listened");
@@ -1417,6 +1422,156 @@ pub fn run_cli_import(cfg: &Config) -> Report {
         file_bytes as f64 / 1e6,
         plans.len(),
         rounds.join(", ")
+    ));
+    report
+}
+
+/// Opens the ledger at `at` (a directory or a PostgreSQL ledger) with the benchmark's clock
+/// and ids.
+fn open_at(at: &planledger::store::StoreAt) -> Ledger {
+    Ledger::open_at(at, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(1 << 64)))
+        .unwrap()
+}
+
+/// A ledger at `at` holding the first batch of `load` (its first `events` events), and the
+/// seqs of its first `targets` investments (what the appends correct).
+fn seeded_at(at: &planledger::store::StoreAt, load: &Workload, events: u64, targets: usize) -> (Ledger, Vec<u64>) {
+    if let Some(dir) = at.dir() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let mut ledger = open_at(at);
+    for batch in load.batches(events) {
+        ledger.submit(workload::ACTOR, &batch, &|_| None).unwrap();
+    }
+    let targets = workload::investments(ledger.store(), targets.max(1)).unwrap();
+    (ledger, targets)
+}
+
+/// `n` durable single appends one after another through group commit (as a server makes
+/// them): their latencies, sorted.
+fn single_appends(ledger: Ledger, targets: &[u64], n: usize) -> (Ledger, Vec<Duration>) {
+    let group = GroupCommit::new(ledger);
+    let mut lat: Vec<Duration> = (0..n)
+        .map(|i| {
+            let sub = correction(targets[i % targets.len()], i as i64 + 700_000);
+            let t = Instant::now();
+            group.submit(workload::ACTOR, vec![sub]).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    lat.sort();
+    (group.into_inner(), lat)
+}
+
+/// Events per second that `writers` threads on each of `ledgers` append for `spent`
+/// (single-event corrections through each ledger's group commit, all ledgers at once).
+fn ledgers_at_once(ledgers: Vec<(Ledger, Vec<u64>)>, writers: usize, spent: Duration) -> f64 {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let start = Arc::new(std::sync::Barrier::new(ledgers.len() * writers + 1));
+    let mut threads = Vec::new();
+    for (l, (ledger, targets)) in ledgers.into_iter().enumerate() {
+        let group = Arc::new(GroupCommit::new(ledger));
+        for w in 0..writers {
+            let (group, stop, done, start) = (group.clone(), stop.clone(), done.clone(), start.clone());
+            let target = targets[w % targets.len()];
+            threads.push(std::thread::spawn(move || {
+                start.wait();
+                let mut i = 0;
+                while !stop.load(Ordering::Acquire) {
+                    let sub = correction(target, (l * 10_000_000 + w * 100_000 + i) as i64 + 2_000_000);
+                    group.submit(workload::ACTOR, vec![sub]).unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            }));
+        }
+    }
+    start.wait();
+    let t = Instant::now();
+    std::thread::sleep(spent);
+    let counted = done.load(Ordering::Relaxed);
+    let elapsed = t.elapsed();
+    stop.store(true, Ordering::Release);
+    for t in threads {
+        t.join().unwrap();
+    }
+    rate(counted, elapsed)
+}
+
+/// The PostgreSQL backend beside the embedded store (`--postgres URL`: a database for the
+/// benchmark, in which it makes ledgers `b<pid>-*`): durable single appends, `cfg.writers`
+/// writers on one ledger, many ledgers with 8 writers each at once, and a replay.
+pub fn run_postgres(cfg: &Config, url: &str, ledgers: usize) -> Report {
+    use planledger::pg::{self, PgTarget};
+    use planledger::store::StoreAt;
+    let mut report = Report::default();
+    let base = PgTarget::parse(url).unwrap();
+    pg::migrate(&base, false).unwrap();
+    let pid = std::process::id();
+    let on_pg = |name: &str| StoreAt::Postgres(base.with_ledger(&format!("b{pid}-{name}")).unwrap());
+    let embedded = |name: &str| StoreAt::Dir(cfg.dir.join(format!("pg-beside-{name}")));
+    eprintln!("durable single appends ...");
+    let singles = cfg.singles;
+    let (pg_ledger, pg_targets) = seeded_at(&on_pg("single"), &WORKLOAD, 3_000, cfg.writers);
+    let (emb_ledger, emb_targets) = seeded_at(&embedded("single"), &WORKLOAD, 3_000, cfg.writers);
+    let (pg_ledger, pg_lat) = single_appends(pg_ledger, &pg_targets, singles);
+    let (_, emb_lat) = single_appends(emb_ledger, &emb_targets, singles);
+    report.row(
+        &format!("durable single append, {singles} one after another: p50 / p99"),
+        format!("PostgreSQL {} / {}", us(pct(&pg_lat, 0.5)), us(pct(&pg_lat, 0.99))),
+        format!("embedded {} / {}", us(pct(&emb_lat, 0.5)), us(pct(&emb_lat, 0.99))),
+        Some(pct(&emb_lat, 0.5).as_secs_f64() / pct(&pg_lat, 0.5).as_secs_f64()),
+        "-",
+    );
+    let (pg_ledger, rate_one) = group_commit_rate(&mut report, cfg, pg_ledger, &pg_targets);
+    report.row(
+        &format!("PostgreSQL: {} concurrent writers on one ledger", cfg.writers),
+        fmt_rate(rate_one),
+        "-".into(),
+        None,
+        "≥ 10 k ev/s",
+    );
+    drop(pg_ledger);
+    // Many ledgers: a small plan each (what a district's ledger holds at the start of a year).
+    let small = Workload { projects_per_year: 30, first_year: 1950, batch: 100 };
+    let mut aggregate = Vec::new();
+    for n in [1, ledgers] {
+        eprintln!("{n} ledgers × 8 writers ...");
+        let opened: Vec<(Ledger, Vec<u64>)> =
+            (0..n).map(|i| seeded_at(&on_pg(&format!("many{n}-{i}")), &small, 100, 8)).collect();
+        aggregate.push((n, ledgers_at_once(opened, 8, Duration::from_secs(3))));
+    }
+    let (one, many) = (aggregate[0].1, aggregate[1].1);
+    report.row(
+        &format!("PostgreSQL: {ledgers} ledgers × 8 writers at once, aggregate"),
+        fmt_rate(many),
+        format!("1 ledger × 8 writers {}", fmt_rate(one)),
+        Some(many / one),
+        "grows with ledgers (> 1x)",
+    );
+    eprintln!("replay ...");
+    let events = (cfg.events / 5).max(6_000);
+    let (pg_ledger, _) = seeded_at(&on_pg("replay"), &WORKLOAD, events, 1);
+    let (emb_ledger, _) = seeded_at(&embedded("replay"), &WORKLOAD, events, 1);
+    let replay = |store: &dyn Store| {
+        let t = Instant::now();
+        let state = fold_all(store);
+        (state.last_seq, t.elapsed())
+    };
+    let (n_pg, t_pg) = replay(pg_ledger.store());
+    let (n_emb, t_emb) = replay(emb_ledger.store());
+    assert_eq!(n_pg, n_emb, "the same events on both backends");
+    report.row(
+        &format!("replay of {n_pg} events (the whole log folded)"),
+        format!("PostgreSQL {}", fmt_rate(rate(n_pg, t_pg))),
+        format!("embedded {}", fmt_rate(rate(n_emb, t_emb))),
+        Some(rate(n_pg, t_pg) / rate(n_emb, t_emb)),
+        "-",
+    );
+    assert!(planledger::verify::verify(pg_ledger.store()).unwrap().ok());
+    report.notes.push(format!(
+        "PostgreSQL at {url}: fsync and synchronous_commit as the server is configured; ledgers b{pid}-* were made for this run."
     ));
     report
 }

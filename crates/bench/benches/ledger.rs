@@ -44,7 +44,10 @@ fn main() {
     if let Some(n) = value("--pit-events").and_then(|v| v.parse().ok()) {
         cfg.pit_events = n;
     }
-    let report = if args.iter().any(|a| a == "--cli-import") {
+    let report = if let Some(url) = value("--postgres") {
+        let ledgers = value("--ledgers").and_then(|v| v.parse().ok()).unwrap_or(200);
+        harness::run_postgres(&cfg, &url, ledgers)
+    } else if args.iter().any(|a| a == "--cli-import") {
         harness::run_cli_import(&cfg)
     } else if args.iter().any(|a| a == "--bytes") {
         let big = value("--big").and_then(|v| v.parse().ok()).unwrap_or(99_000);

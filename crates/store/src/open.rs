@@ -108,6 +108,21 @@ impl Files for Path {
     }
 }
 
+impl Files for PathBuf {
+    fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.as_path().read_file(name)
+    }
+    fn write_file(&self, name: &str, bytes: &[u8], private: bool) -> Result<()> {
+        self.as_path().write_file(name, bytes, private)
+    }
+    fn create_file(&self, name: &str, bytes: &[u8], private: bool) -> Result<bool> {
+        self.as_path().create_file(name, bytes, private)
+    }
+    fn shown(&self) -> String {
+        self.as_path().shown()
+    }
+}
+
 impl Files for dyn Store + '_ {
     fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
         Store::read_file(self, name)

@@ -92,6 +92,16 @@ pub const LEDGER_NAME_MAX: usize = 63;
 /// The ledger a URL without `ledger=` names.
 pub const DEFAULT_LEDGER: &str = "main";
 
+/// Longest a connection attempt waits for one host before the next of the URL's list.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Idle time before TCP keepalives probe a connection to the database.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Longest data sent to the database may go unacknowledged before the connection counts as
+/// lost (Linux's TCP_USER_TIMEOUT).
+const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Rows per multi-row INSERT (7 parameters a row, under PostgreSQL's 65,535).
 const INSERT_ROWS_MAX: usize = 1_000;
 
@@ -144,7 +154,12 @@ impl PgTarget {
         if let Some(password) = password_for(&config) {
             config.password(password);
         }
-        config.connect_timeout(std::time::Duration::from_secs(10));
+        config.connect_timeout(CONNECT_TIMEOUT);
+        // A primary that vanished without closing its connections (its machine lost power) is
+        // noticed within seconds, not after the kernel's two hours: the commit fails as lost,
+        // and is retried on the new primary.
+        config.keepalives_idle(KEEPALIVE_IDLE);
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
         Ok(PgTarget { config, ledger, shown: url.to_string() })
     }
 
@@ -244,10 +259,14 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The schema version a database holds (`None`: no planledger schema yet).
 fn schema_version(client: &mut Client) -> Result<Option<i32>> {
+    // information_schema, not a PostgreSQL function: the derived databases have it too.
     let present = client
-        .query_one("SELECT to_regclass('planledger_schema') IS NOT NULL", &[])
+        .query_opt(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'planledger_schema'",
+            &[],
+        )
         .map_err(|e| database_error(&e))?
-        .get::<_, bool>(0);
+        .is_some();
     if !present {
         return Ok(None);
     }
@@ -1012,5 +1031,59 @@ impl Store for PgStore {
     }
     fn warnings(&self) -> Vec<Msg> {
         std::mem::take(&mut *locked(&self.warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_names_its_ledger_and_keeps_libpq_s_parameters() {
+        let t = PgTarget::parse(
+            "postgresql://app@%2Frun%2Fpostgresql:5433/plans?ledger=zz-guancheng_1&target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(t.ledger(), "zz-guancheng_1");
+        assert_eq!(t.config.get_dbname(), Some("plans"));
+        assert_eq!(t.config.get_user(), Some("app"));
+        assert_eq!(t.config.get_ports(), &[5433]);
+        assert_eq!(t.config.get_target_session_attrs(), postgres::config::TargetSessionAttrs::ReadWrite);
+        assert_eq!(PgTarget::parse("postgres://db1,db2/plans").unwrap().ledger(), DEFAULT_LEDGER);
+        assert_eq!(PgTarget::parse("postgres://db1,db2/plans").unwrap().config.get_hosts().len(), 2);
+    }
+
+    #[test]
+    fn a_password_a_missing_database_or_a_bad_ledger_name_is_refused_in_one_line() {
+        for (url, says) in [
+            ("postgresql://app:secret@db1/plans", "a password does not belong in the URL"),
+            ("postgresql://app@db1/plans?password=secret", "a password does not belong in the URL"),
+            ("postgresql://db1", "it names no database"),
+            ("postgresql://db1/plans?ledger=a/b", "ledger name 'a/b' must be"),
+            ("postgresql://db1/plans?ledger=", "ledger name '' must be"),
+            ("postgresql://db1/plans?bogus=1", "cannot use the store URL"),
+        ] {
+            let e = PgTarget::parse(url).err().unwrap_or_else(|| panic!("{url} was taken"));
+            let text = e.to_string();
+            assert!(text.contains(says), "{url}: {text}");
+            assert!(!text.contains('\n'), "{text}");
+            assert!(!text.contains("secret") || text.contains(url), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_password_file_line_matches_with_wildcards_and_escapes() {
+        assert_eq!(split_pgpass(r"db1:5432:*:app:pa\:ss\\word"), ["db1", "5432", "*", "app", r"pa:ss\word"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "# comment\nother:5432:*:app:wrong\ndb1:*:plans:app:right\n").unwrap();
+        // The process environment is shared by the tests of this binary: only this one sets it.
+        std::env::remove_var("PGPASSWORD");
+        std::env::set_var("PGPASSFILE", &file);
+        let config: postgres::Config = "postgresql://app@db1/plans".parse().unwrap();
+        assert_eq!(password_for(&config), Some(b"right".to_vec()));
+        let config: postgres::Config = "postgresql://nobody@db1/plans".parse().unwrap();
+        assert_eq!(password_for(&config), None);
+        std::env::remove_var("PGPASSFILE");
     }
 }

@@ -580,7 +580,7 @@ mod tests {
     use super::writer::write_jobs;
     use super::*;
     use crate::clock::{CountingIds, SteppingClock};
-    use crate::projection;
+    use crate::store::EmbeddedStore;
     use crate::workload::{self, Workload};
     use std::sync::mpsc;
     use uuid::Uuid;
