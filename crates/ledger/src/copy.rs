@@ -90,7 +90,7 @@ fn checkpoints(from: &dyn Store, end: u64) -> Result<Vec<(u64, CheckpointWrite)>
         let mut partitions = Vec::new();
         for hash in std::iter::once(r.global).chain(r.plans.iter().map(|(_, h)| *h)) {
             match from.partition(&hash)? {
-                Some(bytes) => partitions.push((hash, bytes)),
+                Some(bytes) => partitions.push((hash, crate::store::pack_partition(&bytes))),
                 None => break,
             }
         }

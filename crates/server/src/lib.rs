@@ -162,8 +162,9 @@ struct Principal {
 /// key was registered or revoked, or a plan imported, since it was built.
 #[derive(Default)]
 struct Registry {
-    /// `None`: never built.
-    changes: Option<u64>,
+    /// The key changes acknowledged here, and on a shared store the head it was built at
+    /// (other servers register and revoke keys too); `None`: never built.
+    changes: Option<(u64, u64)>,
     keys: HashMap<[u8; 32], Principal>,
 }
 
@@ -358,10 +359,20 @@ impl Shared {
     /// The active keys as of the ledger's current state.
     fn registry(&self) -> Arc<Registry> {
         // Read before the state is: a change acknowledged meanwhile makes the next call build again.
-        let changes = self.key_changes.load(std::sync::atomic::Ordering::Acquire);
+        let here = self.key_changes.load(std::sync::atomic::Ordering::Acquire);
+        let store = self.group.store();
+        // On a shared store, what other servers appended may have changed a key: the ledger
+        // folds it in first. (A database that cannot be reached leaves the registry as it was.)
+        let head = if store.is_shared() { store.latest_head().map_or(0, |h| h.events()) } else { 0 };
+        let changes = (here, head);
         let mut cached = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if cached.changes != Some(changes) {
             let fresh = self.group.with_ledger(|l| {
+                if head > 0 {
+                    // Unreachable now: the keys as last folded; the commit's own check of
+                    // each key, on the state it commits on, still holds.
+                    let _ = l.catch_up();
+                }
                 let state = l.state();
                 let mut keys = HashMap::new();
                 for (name, p) in &state.principals {

@@ -833,7 +833,13 @@ impl Store for PgStore {
     }
     fn raw_chunks(&self) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>)>> + '_> {
         // The embedded store's chunks, sealed from the stored bytes and hashes (the chain is
-        // checked by whoever reads them, not assumed here).
+        // checked by whoever reads them, not assumed here). A chunk ends where a commit with
+        // a checkpoint did, as the embedded store's do: `verify` checks each checkpoint
+        // against the state after the chunk it ends.
+        let ends: std::collections::BTreeSet<u64> = match self.checkpoints().map(|c| c.map(|(s, _)| s)).collect() {
+            Ok(ends) => ends,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
         let mut rows = self.rows(1).peekable();
         let mut prev: Hash = [0; 32];
         Box::new(std::iter::from_fn(move || {
@@ -842,20 +848,19 @@ impl Store for PgStore {
             let mut first = 0;
             let chunk_prev = prev;
             while body.len() < CHUNK_BYTES_MAX {
-                match rows.next()? {
+                let (seq, bytes, hash) = match rows.next()? {
                     Err(e) => return Some(Err(e)),
-                    Ok((seq, bytes, hash)) => {
-                        if count == 0 {
-                            first = seq;
-                        }
-                        body.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
-                        body.extend_from_slice(&bytes);
-                        body.extend_from_slice(&hash[..codec::HASH_PREFIX_LEN]);
-                        prev = hash;
-                        count += 1;
-                    }
+                    Ok(row) => row,
+                };
+                if count == 0 {
+                    first = seq;
                 }
-                if rows.peek().is_none() {
+                body.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+                body.extend_from_slice(&bytes);
+                body.extend_from_slice(&hash[..codec::HASH_PREFIX_LEN]);
+                prev = hash;
+                count += 1;
+                if ends.contains(&seq) || rows.peek().is_none() {
                     break;
                 }
             }
@@ -892,7 +897,8 @@ impl Store for PgStore {
             c.query_opt("SELECT bytes FROM planledger_partitions WHERE ledger = $1 AND hash = $2", &[ledger, &hash])
                 .map_err(|e| database_error(&e))
         })?;
-        Ok(row.map(|r| r.get(0)))
+        // Stored as the embedded store stores them (`pack_partition`).
+        Ok(row.map(|r| crate::store::unpack_partition(r.get(0))))
     }
     fn partition_bytes(&self, hash: &Hash) -> Result<Option<u64>> {
         let ledger = &self.target.ledger;

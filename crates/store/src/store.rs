@@ -200,6 +200,15 @@ pub fn pack_partition(raw: &[u8]) -> Vec<u8> {
     stored
 }
 
+/// A partition's record bytes from its stored bytes (the inverse of [`pack_partition`]); bytes
+/// that do not unpack are returned as stored, for the caller's hash check to refuse.
+pub fn unpack_partition(stored: Vec<u8>) -> Vec<u8> {
+    match stored.split_first() {
+        Some((&PARTITION_LZ4, packed)) => lz4_flex::block::decompress_size_prepended(packed).unwrap_or(stored),
+        _ => stored,
+    }
+}
+
 /// What a commit writes besides events: a checkpoint record and the partitions it names
 /// (the content hash of each encoded partition, and its stored bytes: [`pack_partition`]).
 pub struct CheckpointWrite {
@@ -1117,13 +1126,7 @@ impl EmbeddedStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(msg!("io.reading", path = path.display()), e)),
         };
-        let bytes = match stored.split_first() {
-            Some((&PARTITION_LZ4, packed)) => {
-                lz4_flex::block::decompress_size_prepended(packed).unwrap_or_else(|_| stored.to_vec())
-            }
-            _ => stored.to_vec(),
-        };
-        Ok(Some(bytes))
+        Ok(Some(unpack_partition(stored)))
     }
 
     /// Drops the checkpoint record at `seq` from the index (for `repair`, when its partitions

@@ -78,6 +78,10 @@ impl Ledger {
         expected: &[(String, u64)],
         signatures: Signatures<'_>,
     ) -> Result<Vec<Ack>> {
+        if self.stale && self.staged.is_empty() {
+            // A fold after a failed commit did not complete: nothing is decided on that state.
+            self.recover()?;
+        }
         match self.stage_once(actor, submissions, origin, expected, signatures) {
             // A scoped ledger refuses only what a whole one refuses, in its words (a message
             // may name near misses among every plan): decided again on the whole state.
