@@ -235,12 +235,16 @@ impl GroupCommit {
             q.writing += arrived.len();
             group.extend(arrived.into_iter().map(|r| (r, Err(Error::invalid(msg!("commit.not_decided"))))));
         }
-        let (_, committed) = ledger.stage_and_commit(|l| {
-            for (r, outcome) in group.iter_mut() {
-                let origin = |i: usize| r.origins.get(i).cloned().flatten();
-                *outcome = l.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
-            }
-        });
+        let (_, committed) = ledger.stage_and_commit(
+            |l| {
+                for (r, outcome) in group.iter_mut() {
+                    let origin = |i: usize| r.origins.get(i).cloned().flatten();
+                    *outcome = l.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
+                }
+                group.iter().any(|(_, o)| o.is_err())
+            },
+            |refused| *refused,
+        );
         committed
     }
 
@@ -380,15 +384,17 @@ fn stage_queued(group: &GroupCommit, queued: mpsc::Receiver<Queued>, hand: mpsc:
             batch.iter().map(|_| Err(Error::invalid(msg!("commit.not_decided")))).collect();
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut ledger = lock(&group.ledger);
+            // Whether any request of the group was refused.
             let stage_all = |ledger: &mut Ledger, outcomes: &mut Vec<Result<Vec<Ack>>>| {
                 for (q, outcome) in batch.iter().zip(outcomes.iter_mut()) {
                     let origin = |i: usize| q.origins.get(i).cloned().flatten();
                     *outcome = ledger.stage_verified(&q.request, &origin, &q.expected);
                 }
+                outcomes.iter().any(|o| o.is_err())
             };
             if ledger.store().is_shared() {
                 // Other servers append too: committed here, decided again if one got in first.
-                let (_, committed) = ledger.stage_and_commit(|l| stage_all(l, &mut outcomes));
+                let (_, committed) = ledger.stage_and_commit(|l| stage_all(l, &mut outcomes), |refused| *refused);
                 return committed.map(|()| Ticket::durable());
             }
             stage_all(&mut ledger, &mut outcomes);

@@ -343,6 +343,60 @@ pub fn ledgers(target: &PgTarget) -> Result<Vec<String>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// A connection and the statements prepared on it: each SQL text is parsed once per
+/// connection, so a query is one round trip (a commit is five: BEGIN, the head row locked,
+/// the events inserted, the head updated, COMMIT).
+struct Conn {
+    client: Client,
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl Conn {
+    fn statement(&mut self, sql: &str) -> std::result::Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: Params<'_>) -> std::result::Result<Vec<postgres::Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_opt(&s, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> std::result::Result<postgres::Row, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_one(&s, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> std::result::Result<u64, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, params)
+    }
+
+    /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+    fn transaction<T>(&mut self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        self.client.batch_execute("BEGIN").map_err(|e| database_error(&e))?;
+        match f(self) {
+            Ok(v) => self.client.batch_execute("COMMIT").map(|()| v).map_err(|e| database_error(&e)),
+            Err(e) => {
+                // A connection that cannot roll back is closed, and its transaction with it.
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
 /// A ledger in a PostgreSQL database, as the ledger above uses any store.
 pub struct PgStore {
     target: PgTarget,
@@ -350,9 +404,9 @@ pub struct PgStore {
     shown_path: PathBuf,
     /// Commits and their head lock; `None` after the connection was lost (reconnected on
     /// the next use).
-    writer: Mutex<Option<Client>>,
+    writer: Mutex<Option<Conn>>,
     /// Reads, beside a commit in progress.
-    reader: Mutex<Option<Client>>,
+    reader: Mutex<Option<Conn>>,
     /// The head as this process last read or wrote it (`latest_head` asks the database).
     head: RwLock<Head>,
     warnings: Mutex<Vec<Msg>>,
@@ -393,7 +447,7 @@ impl PgStore {
             target: target.clone(),
             shown_path: PathBuf::from(target.shown()),
             writer: Mutex::new(None),
-            reader: Mutex::new(Some(client)),
+            reader: Mutex::new(Some(Conn { client, prepared: Default::default() })),
             head: RwLock::new(Head::default()),
             warnings: Mutex::new(Vec::new()),
             read_only,
@@ -412,10 +466,10 @@ impl PgStore {
     /// Runs `f` on the connection in `slot`, connecting first when there is none; a lost
     /// connection is dropped, so the next call makes a new one (to the new primary, after a
     /// failover, when the URL lists the standbys).
-    fn with<T>(&self, slot: &Mutex<Option<Client>>, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    fn with<T>(&self, slot: &Mutex<Option<Conn>>, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         let mut guard = locked(slot);
-        if guard.as_ref().is_none_or(|c| c.is_closed()) {
-            *guard = Some(self.target.connect()?);
+        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *guard = Some(Conn { client: self.target.connect()?, prepared: Default::default() });
         }
         let Some(client) = guard.as_mut() else { return Err(lost("no connection")) };
         let result = f(client);
@@ -425,7 +479,7 @@ impl PgStore {
         result
     }
 
-    fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         self.with(&self.reader, f)
     }
 
@@ -482,7 +536,7 @@ impl PgStore {
     }
 
     /// Inserts the commit's events and what is derived from them, inside `tx`.
-    fn insert_events(&self, tx: &mut postgres::Transaction<'_>, rows: &[Row<'_>]) -> Result<()> {
+    fn insert_events(&self, tx: &mut Conn, rows: &[Row<'_>]) -> Result<()> {
         let ledger = &self.target.ledger;
         for part in rows.chunks(INSERT_ROWS_MAX) {
             let mut sql =
@@ -505,7 +559,7 @@ impl PgStore {
                 ));
                 params.extend_from_slice(&[ledger, &r.seq, &r.id, &r.stream, &r.version, &r.hash, &r.body]);
             }
-            tx.execute(sql.as_str(), &params).map_err(|e| database_error(&e))?;
+            tx.execute(&sql, &params).map_err(|e| database_error(&e))?;
         }
         for r in rows.iter().filter(|r| r.listing.is_some()) {
             if let Some((kind, key, plan)) = &r.listing {
@@ -520,7 +574,7 @@ impl PgStore {
     }
 
     /// Stores the checkpoint's partitions not stored yet (content-addressed) and its record.
-    fn insert_checkpoint(&self, tx: &mut postgres::Transaction<'_>, cp: CheckpointWrite) -> Result<()> {
+    fn insert_checkpoint(&self, tx: &mut Conn, cp: CheckpointWrite) -> Result<()> {
         let ledger = &self.target.ledger;
         let db = |e: postgres::Error| database_error(&e);
         for (hash, bytes) in &cp.partitions {
@@ -569,6 +623,38 @@ impl PgStore {
         let stored: Vec<(String, String, i64, String)> =
             rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
         Ok(stored == implied)
+    }
+
+    /// Writes one of the ledger's files (`replace`: over one that is there, else only when
+    /// there is none), serialized with appends by the ledger's row lock: whether it wrote.
+    fn put_file(&self, name: &str, bytes: &[u8], replace: bool) -> Result<bool> {
+        if self.read_only {
+            return Err(Error::invalid(msg!("pg.read_only", url = self.target.shown())));
+        }
+        let (ledger, name) = (self.target.ledger.as_str(), name.to_string());
+        self.with(&self.writer, |conn| {
+            conn.transaction(|tx| {
+                let db = |e: postgres::Error| database_error(&e);
+                tx.query_opt("SELECT 1 FROM planledger_ledgers WHERE name = $1 FOR UPDATE", &[&ledger]).map_err(db)?;
+                let there = tx
+                    .query_opt("SELECT 1 FROM planledger_files WHERE ledger = $1 AND name = $2", &[&ledger, &name])
+                    .map_err(db)?
+                    .is_some();
+                if there && !replace {
+                    return Ok(false);
+                }
+                if there {
+                    tx.execute("DELETE FROM planledger_files WHERE ledger = $1 AND name = $2", &[&ledger, &name])
+                        .map_err(db)?;
+                }
+                tx.execute(
+                    "INSERT INTO planledger_files (ledger, name, bytes) VALUES ($1, $2, $3)",
+                    &[&ledger, &name, &bytes],
+                )
+                .map_err(db)?;
+                Ok(true)
+            })
+        })
     }
 
     fn listed(&self, kind: &str, key: &str) -> Result<Option<Vec<String>>> {
@@ -720,9 +806,8 @@ impl Store for PgStore {
         let ledger = self.target.ledger.clone();
         let events: Vec<&Event> = batches.iter().flat_map(|b| b.iter()).collect();
         let first = events[0].seq;
-        let head = self.with(&self.writer, |client| {
+        let head = self.with(&self.writer, |conn| conn.transaction(|tx| {
             let db = |e: postgres::Error| database_error(&e);
-            let mut tx = client.transaction().map_err(db)?;
             let row = tx
                 .query_opt("SELECT head FROM planledger_ledgers WHERE name = $1 FOR UPDATE", &[&ledger])
                 .map_err(db)?
@@ -756,19 +841,18 @@ impl Store for PgStore {
                 });
             }
             let head = Head { next_seq: base.next_seq + total as u64, last_hash: hash, last_recorded_at, merkle: tree };
-            self.insert_events(&mut tx, &rows)?;
+            self.insert_events(tx, &rows)?;
             if let Some(cp) = checkpoint {
                 assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
-                self.insert_checkpoint(&mut tx, cp)?;
+                self.insert_checkpoint(tx, cp)?;
             }
             tx.execute(
                 "UPDATE planledger_ledgers SET next_seq = $2, head = $3 WHERE name = $1",
                 &[&ledger, &(head.next_seq as i64), &codec::encode_record(&head)],
             )
             .map_err(db)?;
-            tx.commit().map_err(db)?;
             Ok(head)
-        });
+        }));
         match head {
             Ok(head) => {
                 *self.head.write().unwrap_or_else(|p| p.into_inner()) = head;
@@ -986,48 +1070,10 @@ impl Store for PgStore {
         Ok(row.map(|r| r.get(0)))
     }
     fn write_file(&self, name: &str, bytes: &[u8], _private: bool) -> Result<()> {
-        if self.read_only {
-            return Err(Error::invalid(msg!("pg.read_only", url = self.target.shown())));
-        }
-        let ledger = self.target.ledger.clone();
-        self.with(&self.writer, |client| {
-            let db = |e: postgres::Error| database_error(&e);
-            let mut tx = client.transaction().map_err(db)?;
-            // Serialized with appends and other writers of the ledger's files.
-            tx.query_opt("SELECT 1 FROM planledger_ledgers WHERE name = $1 FOR UPDATE", &[&ledger]).map_err(db)?;
-            tx.execute("DELETE FROM planledger_files WHERE ledger = $1 AND name = $2", &[&ledger, &name])
-                .map_err(db)?;
-            tx.execute(
-                "INSERT INTO planledger_files (ledger, name, bytes) VALUES ($1, $2, $3)",
-                &[&ledger, &name, &bytes],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)
-        })
+        self.put_file(name, bytes, true).map(|_| ())
     }
     fn create_file(&self, name: &str, bytes: &[u8], _private: bool) -> Result<bool> {
-        if self.read_only {
-            return Err(Error::invalid(msg!("pg.read_only", url = self.target.shown())));
-        }
-        let ledger = self.target.ledger.clone();
-        self.with(&self.writer, |client| {
-            let db = |e: postgres::Error| database_error(&e);
-            let mut tx = client.transaction().map_err(db)?;
-            tx.query_opt("SELECT 1 FROM planledger_ledgers WHERE name = $1 FOR UPDATE", &[&ledger]).map_err(db)?;
-            let there = tx
-                .query_opt("SELECT 1 FROM planledger_files WHERE ledger = $1 AND name = $2", &[&ledger, &name])
-                .map_err(db)?;
-            if there.is_some() {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT INTO planledger_files (ledger, name, bytes) VALUES ($1, $2, $3)",
-                &[&ledger, &name, &bytes],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)?;
-            Ok(true)
-        })
+        self.put_file(name, bytes, false)
     }
     fn warn(&self, what: Msg) {
         let mut notes = locked(&self.warnings);

@@ -236,7 +236,8 @@ impl Ledger {
     ) -> Result<Vec<Ack>> {
         if self.store.is_shared() {
             // Others append too: decided on the state they left, again if they got in first.
-            let (acks, committed) = self.stage_and_commit(|l| l.stage_expecting(actor, submissions, origin, expected));
+            let (acks, committed) = self
+                .stage_and_commit(|l| l.stage_expecting(actor, submissions, origin, expected), |acks| acks.is_err());
             committed?;
             return acks.unwrap_or_else(|| Ok(Vec::new()));
         }
@@ -505,34 +506,54 @@ impl Ledger {
         Ok(())
     }
 
-    /// Stages with `stage` and commits what it staged, on the state as the store holds it:
-    /// on a shared store, when another writer got in first or the connection to the
-    /// database dropped, folds in what the store holds and stages again, for up to
-    /// `SHARED_RETRY_WINDOW`. Submissions keep their ids across attempts (the ids the
-    /// ledger generated are handed out again, in the same order), so a commit that did land
-    /// before the connection dropped comes back as duplicates, never twice. Returns what
-    /// the last `stage` returned and how the commit went.
-    pub fn stage_and_commit<T>(&mut self, mut stage: impl FnMut(&mut Ledger) -> T) -> (Option<T>, Result<()>) {
+    /// Stages with `stage` and commits what it staged, on the state as the store holds it.
+    /// On a shared store the first attempt is decided on the state as this ledger has it
+    /// (no round trip to ask for the head): a commit is refused unless it starts at the
+    /// store's head, so what it writes was decided on the head; when another writer got in
+    /// first, or the connection to the database dropped, the ledger folds in what the store
+    /// holds and stages again, for up to `SHARED_RETRY_WINDOW`. A group that wrote nothing
+    /// and has a refusal (`refused`) is checked against the head too, so no request is
+    /// refused on a state that others had moved past. Submissions keep their ids across
+    /// attempts (the ids the ledger generated are handed out again, in the same order), so a
+    /// commit that did land before the connection dropped comes back as duplicates, never
+    /// twice. Returns what the last `stage` returned and how the commit went.
+    pub fn stage_and_commit<T>(
+        &mut self,
+        mut stage: impl FnMut(&mut Ledger) -> T,
+        refused: impl Fn(&T) -> bool,
+    ) -> (Option<T>, Result<()>) {
         let started = std::time::Instant::now();
         let mut pause = SHARED_RETRY_PAUSE;
         let mut staged = None;
+        let mut catch_up = self.stale;
         self.replay = Some(Replay::default());
         let done = loop {
-            let attempt = self.catch_up().and_then(|()| {
+            let attempt = (if catch_up { self.catch_up() } else { Ok(()) }).and_then(|()| {
                 if let Some(r) = self.replay.as_mut() {
                     r.next = 0;
                 }
                 staged = Some(stage(self));
-                self.commit_staged()
+                let writes = !self.staged.is_empty();
+                self.commit_staged().map(|()| writes)
             });
             match attempt {
+                Ok(false) if !catch_up && staged.as_ref().is_some_and(&refused) => {
+                    // Refused without writing: on the head, or on a state others moved past?
+                    match self.store.latest_head() {
+                        Ok(head) if head.events() == self.state.last_seq => break Ok(()),
+                        Ok(_) => catch_up = true,
+                        Err(e) => break Err(e),
+                    }
+                }
+                Ok(_) => break Ok(()),
                 Err(e) if e.is_retryable() && started.elapsed() < SHARED_RETRY_WINDOW => {
+                    catch_up = true;
                     if matches!(e.root(), Error::Database { .. }) {
                         std::thread::sleep(pause);
                         pause = (pause * 2).min(SHARED_RETRY_PAUSE_MAX);
                     }
                 }
-                done => break done,
+                Err(e) => break Err(e),
             }
         };
         self.replay = None;
