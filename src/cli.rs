@@ -2165,7 +2165,7 @@ fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result
 /// The PostgreSQL database --store names (a directory is refused: it needs no setting up).
 fn pg_target(ctx: &Ctx) -> Result<planledger::pg::PgTarget> {
     match ctx.at()? {
-        StoreAt::Postgres(t) => Ok(t),
+        StoreAt::Postgres(t) => Ok(*t),
         StoreAt::Dir(d) => Err(Error::invalid(msg!("cli.store_needs_url", dir = d.display()))),
     }
 }

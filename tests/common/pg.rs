@@ -389,6 +389,8 @@ pub fn shared() -> &'static Cluster {
             data = cluster.data().display(),
             tmp = cluster.tmp.path().display(),
         );
+        // Outlives this process by design: it is what stops the server after it.
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .args(["-c", &stop])
             .stdin(std::process::Stdio::null())

@@ -1463,6 +1463,35 @@ fn single_appends(ledger: Ledger, targets: &[u64], n: usize) -> (Ledger, Vec<Dur
     (group.into_inner(), lat)
 }
 
+/// `events` inserted into SQLite one transaction each (WAL, `synchronous=FULL`: durable at
+/// each commit), as a single append is: their latencies, sorted.
+fn sqlite_single_inserts(dir: &Path, events: &[Event]) -> Vec<Duration> {
+    let path = dir.join("singles.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(dir.join("singles.sqlite-wal"));
+    std::fs::create_dir_all(dir).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE events (seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, data BLOB NOT NULL);",
+    )
+    .unwrap();
+    let mut stmt = conn.prepare_cached("INSERT INTO events (seq, stream, data) VALUES (?1, ?2, ?3)").unwrap();
+    let mut buf = Vec::new();
+    let mut lat: Vec<Duration> = events
+        .iter()
+        .map(|e| {
+            buf.clear();
+            codec::encode_event(e, &mut buf);
+            let t = Instant::now();
+            stmt.execute(rusqlite::params![e.seq as i64, e.payload.stream(), &buf]).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    lat.sort();
+    lat
+}
+
 /// Events per second that `writers` threads on each of `ledgers` append for `spent`
 /// (single-event corrections through each ledger's group commit, all ledgers at once).
 fn ledgers_at_once(ledgers: Vec<(Ledger, Vec<u64>)>, writers: usize, spent: Duration) -> f64 {
@@ -1509,25 +1538,30 @@ pub fn run_postgres(cfg: &Config, url: &str, ledgers: usize) -> Report {
     let base = PgTarget::parse(url).unwrap();
     pg::migrate(&base, false).unwrap();
     let pid = std::process::id();
-    let on_pg = |name: &str| StoreAt::Postgres(base.with_ledger(&format!("b{pid}-{name}")).unwrap());
+    let on_pg = |name: &str| StoreAt::Postgres(Box::new(base.with_ledger(&format!("b{pid}-{name}")).unwrap()));
     let embedded = |name: &str| StoreAt::Dir(cfg.dir.join(format!("pg-beside-{name}")));
     eprintln!("durable single appends ...");
     let singles = cfg.singles;
     let (pg_ledger, pg_targets) = seeded_at(&on_pg("single"), &WORKLOAD, 3_000, cfg.writers);
     let (emb_ledger, emb_targets) = seeded_at(&embedded("single"), &WORKLOAD, 3_000, cfg.writers);
     let (pg_ledger, pg_lat) = single_appends(pg_ledger, &pg_targets, singles);
-    let (_, emb_lat) = single_appends(emb_ledger, &emb_targets, singles);
+    let (emb_ledger, emb_lat) = single_appends(emb_ledger, &emb_targets, singles);
+    let sample: Vec<Event> = emb_ledger.store().events(1).take(singles).map(|e| e.unwrap()).collect();
+    let sqlite_lat = sqlite_single_inserts(&cfg.dir.join("pg-beside-sqlite"), &sample);
+    drop(emb_ledger);
+    let p = |lat: &[Duration]| format!("{} / {}", us(pct(lat, 0.5)), us(pct(lat, 0.99)));
     report.row(
         &format!("durable single append, {singles} one after another: p50 / p99"),
-        format!("PostgreSQL {} / {}", us(pct(&pg_lat, 0.5)), us(pct(&pg_lat, 0.99))),
-        format!("embedded {} / {}", us(pct(&emb_lat, 0.5)), us(pct(&emb_lat, 0.99))),
+        format!("PostgreSQL {}", p(&pg_lat)),
+        format!("embedded {}; SQLite insert {}", p(&emb_lat), p(&sqlite_lat)),
         Some(pct(&emb_lat, 0.5).as_secs_f64() / pct(&pg_lat, 0.5).as_secs_f64()),
-        "-",
+        "- (ratio: embedded p50 / PostgreSQL p50)",
     );
     let (pg_ledger, rate_one) = group_commit_rate(&mut report, cfg, pg_ledger, &pg_targets);
+    let k = |r: f64| format!("{:.1} k ev/s", r / 1e3);
     report.row(
         &format!("PostgreSQL: {} concurrent writers on one ledger", cfg.writers),
-        fmt_rate(rate_one),
+        k(rate_one),
         "-".into(),
         None,
         "≥ 10 k ev/s",
@@ -1545,8 +1579,8 @@ pub fn run_postgres(cfg: &Config, url: &str, ledgers: usize) -> Report {
     let (one, many) = (aggregate[0].1, aggregate[1].1);
     report.row(
         &format!("PostgreSQL: {ledgers} ledgers × 8 writers at once, aggregate"),
-        fmt_rate(many),
-        format!("1 ledger × 8 writers {}", fmt_rate(one)),
+        k(many),
+        format!("1 ledger × 8 writers {}", k(one)),
         Some(many / one),
         "grows with ledgers (> 1x)",
     );

@@ -33,6 +33,10 @@ use crate::ledger::{Ack, Ledger, Ticket};
 /// `examples/group_profile`, alternated; a longer wait gathers larger groups.
 pub const GROUP_WAIT_MAX: Duration = Duration::from_micros(500);
 
+/// How long a leader on a shared store sleeps between looks at the queue while it gathers
+/// its group (a commit there is a millisecond of round trips: gathering costs little).
+const SHARED_GATHER_PAUSE: Duration = Duration::from_micros(50);
+
 struct Request {
     actor: String,
     submissions: Vec<Submission>,
@@ -229,11 +233,24 @@ impl GroupCommit {
     /// decided on what every writer appended and committed here, decided again when another
     /// writer got in first (`Ledger::stage_and_commit`).
     fn stage_shared(&self, ledger: &mut Ledger, group: &mut Vec<Staged>) -> Result<()> {
-        {
-            let mut q = lock(&self.queue);
-            let arrived = std::mem::take(&mut q.waiting);
-            q.writing += arrived.len();
-            group.extend(arrived.into_iter().map(|r| (r, Err(Error::invalid(msg!("commit.not_decided"))))));
+        // The group is gathered as `gather_and_stage` gathers it (the submitters on their way
+        // back from the previous group are waited for, briefly), then decided whole: a
+        // retry decides it again.
+        let since = Instant::now();
+        loop {
+            let complete = {
+                let mut q = lock(&self.queue);
+                let arrived = std::mem::take(&mut q.waiting);
+                q.writing += arrived.len();
+                group.extend(arrived.into_iter().map(|r| (r, Err(Error::invalid(msg!("commit.not_decided"))))));
+                q.writing >= q.active || since.elapsed() >= GROUP_WAIT_MAX
+            };
+            if complete {
+                break;
+            }
+            // A commit costs round trips to the database: a short sleep, not a spin, which
+            // would take the cores other ledgers' leaders and the database need.
+            std::thread::sleep(SHARED_GATHER_PAUSE);
         }
         let (_, committed) = ledger.stage_and_commit(
             |l| {

@@ -13,14 +13,14 @@ use crate::{Error, Result};
 #[derive(Clone)]
 pub enum StoreAt {
     Dir(PathBuf),
-    Postgres(PgTarget),
+    Postgres(Box<PgTarget>),
 }
 
 impl StoreAt {
     /// A directory, unless `text` is a `postgres://` or `postgresql://` URL.
     pub fn parse(text: &OsStr) -> Result<StoreAt> {
         match text.to_str() {
-            Some(url) if pg::is_url(url) => PgTarget::parse(url).map(StoreAt::Postgres),
+            Some(url) if pg::is_url(url) => PgTarget::parse(url).map(|t| StoreAt::Postgres(Box::new(t))),
             _ => Ok(StoreAt::Dir(PathBuf::from(text))),
         }
     }

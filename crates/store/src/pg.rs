@@ -368,7 +368,11 @@ impl Conn {
         self.client.query(&s, params)
     }
 
-    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
         let s = self.statement(sql)?;
         self.client.query_opt(&s, params)
     }
@@ -520,13 +524,11 @@ impl PgStore {
             .map_err(|e| database_error(&e))
         })?;
         let mut out = Vec::with_capacity(rows.len());
-        let mut expected = from;
-        for row in rows {
+        for (expected, row) in (from..).zip(rows) {
             let seq = row.get::<_, i64>(0) as u64;
             if seq != expected {
                 return Err(Error::corrupt(expected, msg!("store.log_jumps", first = seq)));
             }
-            expected += 1;
             out.push((seq, row.get(1), hash_of(seq, row.get(2))?));
         }
         if out.is_empty() && from <= to {
@@ -806,53 +808,56 @@ impl Store for PgStore {
         let ledger = self.target.ledger.clone();
         let events: Vec<&Event> = batches.iter().flat_map(|b| b.iter()).collect();
         let first = events[0].seq;
-        let head = self.with(&self.writer, |conn| conn.transaction(|tx| {
-            let db = |e: postgres::Error| database_error(&e);
-            let row = tx
-                .query_opt("SELECT head FROM planledger_ledgers WHERE name = $1 FOR UPDATE", &[&ledger])
-                .map_err(db)?
-                .ok_or_else(|| Error::NoStore(self.shown_path.clone()))?;
-            let base = decode_head(row.get(0))?;
-            if base.next_seq != first {
-                // Another writer appended since this one read the head: nothing is written.
-                return Err(Error::Behind { expected: first, head: base.events() });
-            }
-            let mut hash = base.last_hash;
-            let mut tree = base.merkle.clone();
-            let mut last_recorded_at = base.last_recorded_at;
-            let mut rows = Vec::with_capacity(events.len());
-            for (i, event) in events.iter().enumerate() {
-                // The log's invariants, checked on every write as the embedded store does.
-                assert_eq!(event.seq, base.next_seq + i as u64, "seq gap in commit");
-                assert!(event.recorded_at >= last_recorded_at, "recorded_at went backwards at seq {}", event.seq);
-                last_recorded_at = event.recorded_at;
-                let mut body = Vec::new();
-                codec::encode_event(event, &mut body);
-                hash = codec::chain_hash(&hash, &body);
-                tree.push(merkle::leaf_hash(&body));
-                rows.push(Row {
-                    seq: event.seq as i64,
-                    id: event.id,
-                    stream: event.payload.stream(),
-                    version: event.stream_version as i64,
-                    hash: hash.to_vec(),
-                    body,
-                    listing: listing_of(event),
-                });
-            }
-            let head = Head { next_seq: base.next_seq + total as u64, last_hash: hash, last_recorded_at, merkle: tree };
-            self.insert_events(tx, &rows)?;
-            if let Some(cp) = checkpoint {
-                assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
-                self.insert_checkpoint(tx, cp)?;
-            }
-            tx.execute(
-                "UPDATE planledger_ledgers SET next_seq = $2, head = $3 WHERE name = $1",
-                &[&ledger, &(head.next_seq as i64), &codec::encode_record(&head)],
-            )
-            .map_err(db)?;
-            Ok(head)
-        }));
+        let head = self.with(&self.writer, |conn| {
+            conn.transaction(|tx| {
+                let db = |e: postgres::Error| database_error(&e);
+                let row = tx
+                    .query_opt("SELECT head FROM planledger_ledgers WHERE name = $1 FOR UPDATE", &[&ledger])
+                    .map_err(db)?
+                    .ok_or_else(|| Error::NoStore(self.shown_path.clone()))?;
+                let base = decode_head(row.get(0))?;
+                if base.next_seq != first {
+                    // Another writer appended since this one read the head: nothing is written.
+                    return Err(Error::Behind { expected: first, head: base.events() });
+                }
+                let mut hash = base.last_hash;
+                let mut tree = base.merkle.clone();
+                let mut last_recorded_at = base.last_recorded_at;
+                let mut rows = Vec::with_capacity(events.len());
+                for (i, event) in events.iter().enumerate() {
+                    // The log's invariants, checked on every write as the embedded store does.
+                    assert_eq!(event.seq, base.next_seq + i as u64, "seq gap in commit");
+                    assert!(event.recorded_at >= last_recorded_at, "recorded_at went backwards at seq {}", event.seq);
+                    last_recorded_at = event.recorded_at;
+                    let mut body = Vec::new();
+                    codec::encode_event(event, &mut body);
+                    hash = codec::chain_hash(&hash, &body);
+                    tree.push(merkle::leaf_hash(&body));
+                    rows.push(Row {
+                        seq: event.seq as i64,
+                        id: event.id,
+                        stream: event.payload.stream(),
+                        version: event.stream_version as i64,
+                        hash: hash.to_vec(),
+                        body,
+                        listing: listing_of(event),
+                    });
+                }
+                let head =
+                    Head { next_seq: base.next_seq + total as u64, last_hash: hash, last_recorded_at, merkle: tree };
+                self.insert_events(tx, &rows)?;
+                if let Some(cp) = checkpoint {
+                    assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
+                    self.insert_checkpoint(tx, cp)?;
+                }
+                tx.execute(
+                    "UPDATE planledger_ledgers SET next_seq = $2, head = $3 WHERE name = $1",
+                    &[&ledger, &(head.next_seq as i64), &codec::encode_record(&head)],
+                )
+                .map_err(db)?;
+                Ok(head)
+            })
+        });
         match head {
             Ok(head) => {
                 *self.head.write().unwrap_or_else(|p| p.into_inner()) = head;
