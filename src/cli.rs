@@ -73,6 +73,9 @@ pub struct Cli {
     /// Talk to a planledger server instead of a local store [env: PLANLEDGER_SERVER]
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) server: Option<String>,
+    /// With --server on a PostgreSQL database of several ledgers: the ledger to use (default: the one the server was started on) [env: PLANLEDGER_LEDGER]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) ledger: Option<String>,
     /// With --server https://…: the CA certificate (PEM) the server's certificate must chain to [env: PLANLEDGER_CA]
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
@@ -906,6 +909,8 @@ pub fn run(cli: Cli, out: &mut Out) -> Result<i32> {
 /// What every command needs besides its own arguments.
 pub(crate) struct Ctx {
     pub(crate) store: Option<PathBuf>,
+    /// `--ledger`: another ledger of the PostgreSQL database `store` names.
+    pub(crate) ledger: Option<String>,
     pub(crate) key: Option<PathBuf>,
     pub(crate) json: bool,
     /// The language of what people read (`user_lang`).
@@ -920,7 +925,14 @@ impl Ctx {
     /// Where the store is: `--store`, else PLANLEDGER_STORE, else ./planledger-data; a
     /// directory, or a PostgreSQL ledger's URL.
     fn at(&self) -> Result<StoreAt> {
-        StoreAt::parse(store_dir(&self.store).as_os_str())
+        let at = StoreAt::parse(store_dir(&self.store).as_os_str())?;
+        match (at, &self.ledger) {
+            (at, None) => Ok(at),
+            (StoreAt::Postgres(t), Some(name)) => Ok(StoreAt::Postgres(Box::new(t.with_ledger(name)?))),
+            (StoreAt::Dir(d), Some(name)) => {
+                Err(Error::invalid(msg!("cli.ledger_needs_database", ledger = name, dir = d.display())))
+            }
+        }
     }
 
     /// The store's directory, for the commands that work on the embedded store's files
@@ -937,6 +949,7 @@ impl Ctx {
 pub fn run_local(cli: Cli, out: &mut Out) -> Result<i32> {
     let mut ctx = Ctx {
         store: cli.store,
+        ledger: cli.ledger.or_else(|| std::env::var("PLANLEDGER_LEDGER").ok().filter(|v| !v.is_empty())),
         key: cli.key,
         json: cli.json,
         lang: user_lang(cli.lang.as_deref())?,
@@ -1226,6 +1239,7 @@ fn localize(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
                 "version" => a.help(planledger::msg::text(lang, "help.version")),
                 "store" => a.help(planledger::msg::text(lang, "opt.store")),
                 "server" => a.help(planledger::msg::text(lang, "opt.server")),
+                "ledger" => a.help(planledger::msg::text(lang, "opt.ledger")),
                 "ca" => a.help(planledger::msg::text(lang, "opt.ca")),
                 "client_cert" => a.help(planledger::msg::text(lang, "opt.client_cert")),
                 "client_key" => a.help(planledger::msg::text(lang, "opt.client_key")),

@@ -15,17 +15,24 @@ use planledger::{msg, Lang};
 use planledger_server::{self as server, proto, Rpc, Signed};
 
 type Client = proto::ledger_client::LedgerClient<
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, LangHeader>,
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Headers>,
 >;
 
 /// Names the user's language on every request (`server::LANG_HEADER`), so the server's
-/// refusals come back in it.
+/// refusals come back in it, and the ledger (`server::LEDGER_HEADER`, `--ledger`) when the
+/// server's database holds several.
 #[derive(Clone)]
-struct LangHeader(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+struct Headers {
+    lang: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    ledger: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
 
-impl tonic::service::Interceptor for LangHeader {
+impl tonic::service::Interceptor for Headers {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert(server::LANG_HEADER, self.0.clone());
+        req.metadata_mut().insert(server::LANG_HEADER, self.lang.clone());
+        if let Some(ledger) = &self.ledger {
+            req.metadata_mut().insert(server::LEDGER_HEADER, ledger.clone());
+        }
         Ok(req)
     }
 }
@@ -35,6 +42,8 @@ impl tonic::service::Interceptor for LangHeader {
 pub struct Target {
     pub url: String,
     pub tls: server::tls::ClientFiles,
+    /// The ledger to use on a server whose database holds several (`--ledger`).
+    pub ledger: Option<String>,
 }
 
 pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
@@ -64,7 +73,8 @@ pub fn run(cli: Cli, url: &str, out: &mut Out<'_>) -> Result<i32> {
         cert: cli.client_cert.clone().or_else(|| env("PLANLEDGER_CLIENT_CERT")),
         key: cli.client_key.clone().or_else(|| env("PLANLEDGER_CLIENT_KEY")),
     };
-    let target = Target { url: url.to_string(), tls };
+    let ledger = cli.ledger.clone().or_else(|| std::env::var("PLANLEDGER_LEDGER").ok().filter(|v| !v.is_empty()));
+    let target = Target { url: url.to_string(), tls, ledger };
     let _ = LANG.set(cli::user_lang(cli.lang.as_deref())?);
     runtime.block_on(run_async(cli, &target, out))
 }
@@ -144,8 +154,12 @@ async fn connect(target: &Target, lang: Lang) -> Result<Client> {
         endpoint = endpoint.tls_config(tls).map_err(|e| unreachable(&e))?;
     }
     let channel = endpoint.connect().await.map_err(|e| unreachable(&e))?;
-    let header = tonic::metadata::MetadataValue::from_static(lang.tag());
-    Ok(proto::ledger_client::LedgerClient::with_interceptor(channel, LangHeader(header)))
+    let ledger = match &target.ledger {
+        Some(name) => Some(name.parse().map_err(|_| Error::invalid(msg!("remote.ledger_name", ledger = name)))?),
+        None => None,
+    };
+    let headers = Headers { lang: tonic::metadata::MetadataValue::from_static(lang.tag()), ledger };
+    Ok(proto::ledger_client::LedgerClient::with_interceptor(channel, headers))
 }
 
 /// The server's ledger key, which a signed submission names (asked with a signed `Key`).
@@ -300,14 +314,14 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             let mut client = connect(url, lang).await?;
             let req = signed(pair.as_ref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
             let stream = client.backup(req).await.map_err(remote_error)?.into_inner();
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             receive_archive(stream, &ctx, &file, cli::Archive::Backup, out).await?;
         }
         Cmd::ExportLog { out: file } => {
             let mut client = connect(url, lang).await?;
             let req = signed(pair.as_ref(), Rpc::ExportLog, proto::ExportLogRequest { auth: None })?;
             let stream = client.export_log(req).await.map_err(remote_error)?.into_inner();
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             receive_archive(stream, &ctx, &file, cli::Archive::Log, out).await?;
         }
         Cmd::Bundle { as_of, out: file } => {
@@ -315,7 +329,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             let req = proto::BundleRequest { auth: None, as_of: as_of.unwrap_or_default() };
             let req = signed(pair.as_ref(), Rpc::Bundle, req)?;
             let stream = client.bundle(req).await.map_err(remote_error)?.into_inner();
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             receive_archive(stream, &ctx, &file, cli::Archive::Bundle, out).await?;
         }
         Cmd::Subscribe { from, count } => {
@@ -341,7 +355,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             }
         }
         command => {
-            let ctx = Ctx { store: None, key: None, json, lang, lang_given, bundle: None };
+            let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             return question(url, pair.as_ref(), &ctx, command, out).await.map(|()| exit::OK);
         }
     }

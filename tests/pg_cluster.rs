@@ -447,3 +447,70 @@ fn a_copy_carries_the_checkpoints_and_verifies_them_on_arrival() {
         env.assert_verifies();
     }
 }
+
+/// Servers started on one ledger of a database serve its other ledgers too, named per
+/// request (`--ledger`): appends through either server land in that ledger's chain alone; a
+/// ledger the database does not hold is refused, never made; and a server of a directory
+/// refuses another ledger.
+#[test]
+fn servers_of_one_database_serve_every_ledger_a_request_names() {
+    let Some(((first, first_keys), (other, other_keys))) = on_postgres(|| (bootstrap(), bootstrap())) else { return };
+    let other_name = other.url.as_deref().unwrap().rsplit("ledger=").next().unwrap().to_string();
+    let (a, b) = (start(&first), start(&first));
+    let first_log = first.log();
+    for (i, srv) in [&a, &b].into_iter().enumerate() {
+        let value = format!("3{i}");
+        remote(
+            srv,
+            Some(&other_keys.housing),
+            &[
+                "--ledger",
+                &other_name,
+                "submit",
+                "--as",
+                "housing",
+                "revise-target",
+                "--project",
+                "park",
+                "--value",
+                &value,
+                "--reason",
+                "调度",
+            ],
+        )
+        .ok();
+    }
+    // Each ledger has its own key: a submission signed for one is refused by another.
+    remote(
+        &a,
+        Some(&first_keys.housing),
+        &[
+            "--ledger",
+            &other_name,
+            "submit",
+            "--as",
+            "housing",
+            "revise-target",
+            "--project",
+            "park",
+            "--value",
+            "40",
+            "--reason",
+            "调度",
+        ],
+    )
+    .fails(4, "");
+    let through_b = remote(&b, Some(&other_keys.auditor), &["--ledger", &other_name, "log", "--json"]).ok().stdout;
+    assert_eq!(through_b, other.log(), "read through the other server: the same log");
+    assert_eq!(other.log().lines().filter(|l| l.contains("\"type\":\"revise-target\"")).count(), 2);
+    assert_eq!(first.log(), first_log, "the first ledger is untouched");
+    remote(&a, Some(&first_keys.auditor), &["--ledger", "nope", "state"]).fails(6, "no store at");
+    let ledgers = first.run(&["store", "ledgers"]).ok().stdout;
+    assert!(!ledgers.lines().any(|l| l == "nope"), "a request made a ledger: {ledgers}");
+    other.assert_verifies();
+    // A directory's server serves its one ledger.
+    let (dir, keys) = bootstrap();
+    let srv = start(&dir);
+    remote(&srv, Some(&keys.auditor), &["--ledger", "x", "state"])
+        .fails(3, "serves the ledger of a store directory only");
+}

@@ -179,12 +179,13 @@ struct Shared {
     key_changes: std::sync::atomic::AtomicU64,
     head: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
-    nonces: Mutex<NonceCache>,
+    /// One cache for every ledger this server serves: a signed read request is good once.
+    nonces: Arc<Mutex<NonceCache>>,
     registry: Mutex<Arc<Registry>>,
-    /// Long reads run a few at a time, leaving a core to appends.
-    reads: read::Gate,
+    /// Long reads run a few at a time, leaving a core to appends (one gate for the machine).
+    reads: Arc<read::Gate>,
     /// Where each call is recorded.
-    log: AccessLog,
+    log: Arc<AccessLog>,
 }
 
 /// One gRPC call's record: counted and written to the access log when dropped, on whatever
@@ -283,6 +284,14 @@ pub fn status_of(e: &Error) -> Status {
 /// rule, an unknown id, a conflict) are said in it, answers are rendered in their request's
 /// `lang` field.
 pub const LANG_HEADER: &str = "planledger-lang";
+
+/// The header a client names the ledger in, when the server's store is a PostgreSQL
+/// database holding several (`ledger=NAME`); without it, the ledger the server was started on.
+pub const LEDGER_HEADER: &str = "planledger-ledger";
+
+/// Most ledgers one server serves at once besides the one it was started on: each holds two
+/// database connections, its appender's threads and its state.
+pub const LEDGERS_SERVED_MAX: usize = 256;
 
 /// The language a request asked for in `LANG_HEADER`, English when none.
 fn lang_of<T>(req: &Request<T>) -> Lang {
@@ -1085,7 +1094,97 @@ pub fn recorded(e: &Event, hash: &planledger::codec::Hash) -> proto::RecordedEve
 }
 
 pub struct Service {
-    shared: Arc<Shared>,
+    ledgers: Arc<Ledgers>,
+}
+
+/// What every ledger's `Shared` of one server has in common.
+#[derive(Clone)]
+struct Common {
+    shutdown: watch::Receiver<bool>,
+    nonces: Arc<Mutex<NonceCache>>,
+    reads: Arc<read::Gate>,
+    log: Arc<AccessLog>,
+}
+
+/// The ledgers a server serves: the one it was started on, and on a PostgreSQL database the
+/// others a request names (`LEDGER_HEADER`), each opened on its first request.
+struct Ledgers {
+    first: Arc<Shared>,
+    /// The database's URL and the first ledger's name; `None` for a directory.
+    database: Option<planledger::pg::PgTarget>,
+    others: Mutex<HashMap<String, Arc<Shared>>>,
+    common: Common,
+}
+
+impl Ledgers {
+    /// The ledger `req` names (the first when it names none).
+    async fn of<T>(self: &Arc<Self>, req: &Request<T>) -> Result<Arc<Shared>, Status> {
+        let lang = lang_of(req);
+        let Some(name) = req.metadata().get(LEDGER_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string) else {
+            return Ok(self.first.clone());
+        };
+        let Some(database) = &self.database else {
+            return Err(status_in(&Error::invalid(msg!("server.one_ledger", ledger = &name)), lang));
+        };
+        if name == database.ledger() {
+            return Ok(self.first.clone());
+        }
+        if let Some(shared) = lock(&self.others).get(&name) {
+            return Ok(shared.clone());
+        }
+        let this = self.clone();
+        blocking(move || this.open(&name)).await?.map_err(|e| status_in(&e, lang))
+    }
+
+    /// Opens ledger `name` of the database (it must exist: a request never makes one).
+    fn open(&self, name: &str) -> Result<Arc<Shared>> {
+        let Some(database) = &self.database else {
+            return Err(Error::invalid(msg!("server.one_ledger", ledger = name)));
+        };
+        let target = database.with_ledger(name)?;
+        if !planledger::pg::ledgers(&target)?.iter().any(|l| l == name) {
+            return Err(Error::NoStore(std::path::PathBuf::from(format!("{}?ledger={name}", database.shown()))));
+        }
+        if lock(&self.others).len() >= LEDGERS_SERVED_MAX {
+            return Err(Error::invalid(msg!("server.too_many_ledgers", max = LEDGERS_SERVED_MAX)));
+        }
+        let at = StoreAt::Postgres(Box::new(target));
+        let ledger =
+            Ledger::open_at(&at, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
+        let opened = shared_of(ledger, &self.common)?;
+        // Two first requests at once: the first to get here is kept, the other closed.
+        let mut others = lock(&self.others);
+        Ok(others.entry(name.to_string()).or_insert(opened).clone())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A ledger as the server serves it: its group commit and appender, its head for
+/// subscribers (polled from the database when others append too), its key registry.
+fn shared_of(ledger: Ledger, common: &Common) -> Result<Arc<Shared>> {
+    let (head_tx, _) = watch::channel(ledger.store().head().events());
+    let ledger_key = ledger.public_key();
+    let group = Arc::new(GroupCommit::new(ledger));
+    let appender = Appender::start(Arc::clone(&group))?;
+    let shared = Arc::new(Shared {
+        appender,
+        group,
+        ledger_key,
+        key_changes: std::sync::atomic::AtomicU64::new(0),
+        head: head_tx,
+        shutdown: common.shutdown.clone(),
+        nonces: common.nonces.clone(),
+        registry: Mutex::new(Arc::new(Registry::default())),
+        reads: common.reads.clone(),
+        log: common.log.clone(),
+    });
+    if shared.group.store().is_shared() {
+        tokio::spawn(poll_head(shared.clone()));
+    }
+    Ok(shared)
 }
 
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::RecordedEvent, Status>> + Send>>;
@@ -1179,7 +1278,7 @@ async fn subscribe_events(
 #[tonic::async_trait]
 impl LedgerRpc for Service {
     async fn append(&self, req: Request<proto::AppendRequest>) -> Result<Response<proto::AppendResponse>, Status> {
-        let shared = self.shared.clone();
+        let shared = self.ledgers.of(&req).await?;
         let call = Call::new(&shared, Rpc::Append, &req);
         let lang = lang_of(&req);
         let r = req.into_inner();
@@ -1192,9 +1291,10 @@ impl LedgerRpc for Service {
     type ReadStream = EventStream;
 
     async fn read(&self, req: Request<proto::ReadRequest>) -> Result<Response<EventStream>, Status> {
-        let call = Call::new(&self.shared, Rpc::Read, &req);
+        let ledger = self.ledgers.of(&req).await?;
+        let call = Call::new(&ledger, Rpc::Read, &req);
         let r = req.into_inner();
-        let shared = self.shared.clone();
+        let shared = ledger.clone();
         let checked = r.clone();
         let mut call = blocking(move || {
             let mut call = call;
@@ -1202,7 +1302,7 @@ impl LedgerRpc for Service {
         })
         .await??;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let shared = self.shared.clone();
+        let shared = ledger.clone();
         tokio::spawn(async move {
             // Every way out of the loop says how the call ended; running past it is success.
             let ended = read_events(&shared, &r, &tx).await;
@@ -1214,9 +1314,10 @@ impl LedgerRpc for Service {
     type SubscribeStream = EventStream;
 
     async fn subscribe(&self, req: Request<proto::SubscribeRequest>) -> Result<Response<EventStream>, Status> {
-        let call = Call::new(&self.shared, Rpc::Subscribe, &req);
+        let ledger = self.ledgers.of(&req).await?;
+        let call = Call::new(&ledger, Rpc::Subscribe, &req);
         let r = req.into_inner();
-        let shared = self.shared.clone();
+        let shared = ledger.clone();
         let checked = r.clone();
         let mut call = blocking(move || {
             let mut call = call;
@@ -1224,7 +1325,7 @@ impl LedgerRpc for Service {
         })
         .await??;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let shared = self.shared.clone();
+        let shared = ledger.clone();
         tokio::spawn(async move {
             let _counted = Subscriber::new();
             let ended = subscribe_events(&shared, &r, &tx).await;
@@ -1309,9 +1410,10 @@ impl Service {
         job: fn(R) -> Result<Job>,
     ) -> Result<Response<OutputStream>, Status> {
         let lang = lang_of(&req);
-        let call = Call::new(&self.shared, rpc, &req);
+        let ledger = self.ledgers.of(&req).await?;
+        let call = Call::new(&ledger, rpc, &req);
         let r = req.into_inner();
-        let shared = self.shared.clone();
+        let shared = ledger.clone();
         let (job, mut call) = blocking(move || -> Result<(Job, Call), Status> {
             let mut call = call;
             shared.authenticate(rpc, &r, &mut call)?;
@@ -1323,7 +1425,7 @@ impl Service {
         })
         .await??;
         let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
-        let shared = self.shared.clone();
+        let shared = ledger.clone();
         // Reads run on the store's durable prefix, on a thread of their own at a lower
         // priority, as many at once as there are cores less one: they take no lock a writer
         // holds, and leave a core to appends.
@@ -1455,7 +1557,6 @@ pub fn serve_options(
     let log = AccessLog::open(&options.access_log, &at.shown())?;
     let ledger = Ledger::open_at(at, Box::new(planledger::clock::SystemClock), Box::new(planledger::clock::V7Ids))?;
     planledger::wal::observe_fsync(metrics::observe_fsync);
-    let head = ledger.store().head().events();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1485,23 +1586,19 @@ pub fn serve_options(
             None => None,
         };
         let (stop_tx, stop_rx) = watch::channel(false);
-        let (head_tx, _) = watch::channel(head);
-        let ledger_key = ledger.public_key();
-        let group = Arc::new(GroupCommit::new(ledger));
-        let appender = Appender::start(Arc::clone(&group))?;
-        let shared = Arc::new(Shared {
-            appender,
-            group,
-            ledger_key,
-            key_changes: std::sync::atomic::AtomicU64::new(0),
-            head: head_tx,
+        let common = Common {
             shutdown: stop_rx,
-            nonces: Mutex::new(NonceCache::default()),
-            registry: Mutex::new(Arc::new(Registry::default())),
-            reads: read::Gate::for_this_machine(),
-            log,
-        });
-        let service = Service { shared: shared.clone() };
+            nonces: Arc::new(Mutex::new(NonceCache::default())),
+            reads: Arc::new(read::Gate::for_this_machine()),
+            log: Arc::new(log),
+        };
+        let shared = shared_of(ledger, &common)?;
+        let database = match at {
+            StoreAt::Postgres(t) => Some((**t).clone()),
+            StoreAt::Dir(_) => None,
+        };
+        let ledgers = Arc::new(Ledgers { first: shared.clone(), database, others: Mutex::new(HashMap::new()), common });
+        let service = Service { ledgers: ledgers.clone() };
         let signal = async move {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
@@ -1514,9 +1611,6 @@ pub fn serve_options(
         let metrics = metrics.map(|l| tokio::spawn(serve_metrics(l, shared.clone())));
         if let Some(every) = options.verify_every {
             tokio::spawn(verify_periodically(shared.clone(), every));
-        }
-        if shared.group.store().is_shared() {
-            tokio::spawn(poll_head(shared.clone()));
         }
         let front = front.map(|f| tokio::spawn(f(Reader(shared.clone()), shared.shutdown.clone())));
         let Some(listener) = listener else {
@@ -1554,6 +1648,7 @@ pub fn serve_options(
         }
         // Every request has finished; closing the ledger makes sled durable up to the end of the log.
         drop(shared);
+        drop(ledgers);
         Ok(())
     })
 }
