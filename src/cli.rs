@@ -1992,23 +1992,50 @@ pub(crate) fn finish_archive(ctx: &Ctx, partial: &Path, file: &Path, kind: Archi
 }
 
 fn cmd_restore(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir()?;
-    let summary = planledger::backup::open_file(file)
-        .and_then(|mut input| planledger::backup::restore(&mut *input, &dir))
-        .map_err(|e| e.in_file(&file.display().to_string()))?;
-    let (d, events, head, root) = (dir.display(), summary.events, &summary.head, &summary.root);
-    let done = msg!("cli.restore_done", dir = d, events = events, head = head, root = root);
+    let (summary, at) = read_back_into(ctx, file, planledger::backup::restore)?;
+    let (events, head, root) = (summary.events, &summary.head, &summary.root);
+    let done = msg!("cli.restore_done", dir = at, events = events, head = head, root = root);
     read_back_done(ctx, &summary, done, out)
 }
 
 fn cmd_import_log(ctx: &Ctx, file: &Path, out: &mut Out) -> Result<()> {
-    let dir = ctx.dir()?;
-    let summary = planledger::backup::open_file(file)
-        .and_then(|mut input| planledger::backup::import_log(&mut *input, &dir))
-        .map_err(|e| e.in_file(&file.display().to_string()))?;
-    let (d, events, head, root) = (dir.display(), summary.events, &summary.head, &summary.root);
-    let done = msg!("cli.import_log_done", dir = d, events = events, head = head, root = root);
+    let (summary, at) = read_back_into(ctx, file, planledger::backup::import_log)?;
+    let (events, head, root) = (summary.events, &summary.head, &summary.root);
+    let done = msg!("cli.import_log_done", dir = at, events = events, head = head, root = root);
     read_back_done(ctx, &summary, done, out)
+}
+
+/// A backup or an exported log read back (`read`) into the store of `--store`: a directory
+/// directly (it must not hold a store); a PostgreSQL ledger, which must hold no events,
+/// through a scratch directory and `store copy`, checked as a copy is. Also where it went.
+fn read_back_into(
+    ctx: &Ctx,
+    file: &Path,
+    read: fn(&mut dyn std::io::BufRead, &Path) -> Result<planledger::backup::Summary>,
+) -> Result<(planledger::backup::Summary, String)> {
+    let at = ctx.at()?;
+    let into = |dir: &Path| {
+        planledger::backup::open_file(file)
+            .and_then(|mut input| read(&mut *input, dir))
+            .map_err(|e| e.in_file(&file.display().to_string()))
+    };
+    if let Some(dir) = at.dir() {
+        return Ok((into(dir)?, at.shown()));
+    }
+    let destination = at.open()?;
+    let held = destination.latest_head()?.events();
+    if held > 0 {
+        return Err(Error::invalid(msg!("copy.not_empty", to = at.shown(), events = held)));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("planledger-read-back-")
+        .tempdir()
+        .map_err(|e| Error::io(msg!("io.cannot_write", path = std::env::temp_dir().display()), e))?;
+    let dir = StoreAt::Dir(scratch.path().join("store"));
+    let summary = into(scratch.path().join("store").as_path())?;
+    let source = dir.open_read_only()?;
+    planledger::copy::copy(&*source, &*destination, &mut |_| {})?;
+    Ok((summary, at.shown()))
 }
 
 /// What `restore` and `import-log` print once the store is in place.

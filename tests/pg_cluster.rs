@@ -335,6 +335,20 @@ fn a_ledger_copied_to_postgresql_and_back_is_the_same_log_byte_for_byte() {
     // Signed events verify on arrival, and a copy is made only into an empty store.
     pg.run(&["verify", "--require-signatures"]).ok();
     dir.run(&["store", "copy", "--to", &url]).fails(3, "already holds");
+    // A backup restored into a PostgreSQL ledger, and an exported log read back into
+    // another: the same log; a ledger that holds events takes neither.
+    let backup = dir.tmp.path().join("b.plbackup");
+    let exported = dir.tmp.path().join("e.jsonl.zst");
+    dir.run(&["backup", "--out", path_str(&backup)]).ok();
+    dir.run(&["export-log", "--out", path_str(&exported)]).ok();
+    let restored = Env::at_url(&pg::fresh_ledger());
+    restored.run(&["restore", path_str(&backup)]).ok();
+    assert_eq!(restored.log(), log);
+    assert_eq!(restored.run(&["key"]).ok().stdout, dir.run(&["key"]).ok().stdout);
+    let imported = Env::at_url(&pg::fresh_ledger());
+    imported.run(&["import-log", path_str(&exported)]).ok();
+    assert_eq!(imported.log(), log);
+    restored.run(&["restore", path_str(&backup)]).fails(3, "already holds");
     // The copy appends on as the original would.
     invest(&pg, "2022-06", "2");
     invest(&back, "2022-06", "2");
