@@ -46,6 +46,14 @@ fn id_of(w: usize, i: usize) -> String {
     format!("0190a5c2-{w:04x}-7000-8000-{i:012x}")
 }
 
+/// A revised target of project park, signed with `key` and sent through `srv` with `flags`
+/// (`--ledger NAME`) before the command.
+fn revise(srv: &Server, key: &str, flags: &[&str], value: &str) -> Run {
+    let what =
+        ["submit", "--as", "housing", "revise-target", "--project", "park", "--value", value, "--reason", "调度"];
+    remote(srv, Some(key), &[flags, &what[..]].concat())
+}
+
 /// A target no other submission of the test sets (a revision to the value in force is
 /// refused as nothing to revise).
 fn value_of(w: usize, i: usize) -> String {
@@ -129,13 +137,7 @@ fn two_servers_append_to_one_gap_free_chain_and_subscribers_of_each_see_every_ev
         }
         remote(&a, Some(&keys.drc), &args).ok();
     };
-    let with_new_key = |value: &str| {
-        remote(
-            &b,
-            Some(path_str(&new_key)),
-            &["submit", "--as", "housing", "revise-target", "--project", "park", "--value", value, "--reason", "轮换"],
-        )
-    };
+    let with_new_key = |value: &str| revise(&b, path_str(&new_key), &[], value);
     rotate("register");
     with_new_key("99").ok();
     rotate("revoke");
@@ -473,47 +475,10 @@ fn servers_of_one_database_serve_every_ledger_a_request_names() {
     let (a, b) = (start(&first), start(&first));
     let first_log = first.log();
     for (i, srv) in [&a, &b].into_iter().enumerate() {
-        let value = format!("3{i}");
-        remote(
-            srv,
-            Some(&other_keys.housing),
-            &[
-                "--ledger",
-                &other_name,
-                "submit",
-                "--as",
-                "housing",
-                "revise-target",
-                "--project",
-                "park",
-                "--value",
-                &value,
-                "--reason",
-                "调度",
-            ],
-        )
-        .ok();
+        revise(srv, &other_keys.housing, &["--ledger", &other_name], &format!("3{i}")).ok();
     }
     // Each ledger has its own key: a submission signed for one is refused by another.
-    remote(
-        &a,
-        Some(&first_keys.housing),
-        &[
-            "--ledger",
-            &other_name,
-            "submit",
-            "--as",
-            "housing",
-            "revise-target",
-            "--project",
-            "park",
-            "--value",
-            "40",
-            "--reason",
-            "调度",
-        ],
-    )
-    .fails(4, "");
+    revise(&a, &first_keys.housing, &["--ledger", &other_name], "40").fails(4, "");
     let through_b = remote(&b, Some(&other_keys.auditor), &["--ledger", &other_name, "log", "--json"]).ok().stdout;
     assert_eq!(through_b, other.log(), "read through the other server: the same log");
     assert_eq!(other.log().lines().filter(|l| l.contains("\"type\":\"revise-target\"")).count(), 2);

@@ -197,19 +197,9 @@ impl GroupCommit {
             return self.stage_shared(&mut ledger, group).map(|()| None);
         }
         let alone = loop {
-            let (arrived, complete, alone) = {
-                let mut q = lock(&self.queue);
-                let arrived = std::mem::take(&mut q.waiting);
-                q.writing += arrived.len();
-                let complete = q.writing >= q.active || since.elapsed() >= GROUP_WAIT_MAX;
-                let alone = q.active == group.len() + arrived.len();
-                (arrived, complete, alone)
-            };
-            let idle = arrived.is_empty();
             let first = group.len();
-            for r in arrived {
-                group.push((r, Err(Error::invalid(msg!("commit.not_decided")))));
-            }
+            let (complete, alone) = self.take_arrived(group, since);
+            let idle = group.len() == first;
             for (r, outcome) in group[first..].iter_mut() {
                 let origin = |i: usize| r.origins.get(i).cloned().flatten();
                 *outcome = ledger.stage_expecting(&r.actor, &r.submissions, &origin, &r.expected);
@@ -229,6 +219,18 @@ impl GroupCommit {
         }
     }
 
+    /// Moves the requests queued since the last look into `group` (refused until staged);
+    /// whether the group is complete (every active submitter is in a group, or the leader
+    /// has waited `GROUP_WAIT_MAX` since `since`) and whether the group is alone (no other
+    /// submitter is about).
+    fn take_arrived(&self, group: &mut Vec<Staged>, since: Instant) -> (bool, bool) {
+        let mut q = lock(&self.queue);
+        let arrived = std::mem::take(&mut q.waiting);
+        q.writing += arrived.len();
+        group.extend(arrived.into_iter().map(|r| (r, Err(Error::invalid(msg!("commit.not_decided"))))));
+        (q.writing >= q.active || since.elapsed() >= GROUP_WAIT_MAX, q.active == group.len())
+    }
+
     /// Group commit on a store other servers append to: whoever has queued is the group,
     /// decided on what every writer appended and committed here, decided again when another
     /// writer got in first (`Ledger::stage_and_commit`).
@@ -237,17 +239,7 @@ impl GroupCommit {
         // back from the previous group are waited for, briefly), then decided whole: a
         // retry decides it again.
         let since = Instant::now();
-        loop {
-            let complete = {
-                let mut q = lock(&self.queue);
-                let arrived = std::mem::take(&mut q.waiting);
-                q.writing += arrived.len();
-                group.extend(arrived.into_iter().map(|r| (r, Err(Error::invalid(msg!("commit.not_decided"))))));
-                q.writing >= q.active || since.elapsed() >= GROUP_WAIT_MAX
-            };
-            if complete {
-                break;
-            }
+        while !self.take_arrived(group, since).0 {
             // A commit costs round trips to the database: a short sleep, not a spin, which
             // would take the cores other ledgers' leaders and the database need.
             std::thread::sleep(SHARED_GATHER_PAUSE);

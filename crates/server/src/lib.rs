@@ -370,14 +370,23 @@ impl Shared {
         // Read before the state is: a change acknowledged meanwhile makes the next call build again.
         let here = self.key_changes.load(std::sync::atomic::Ordering::Acquire);
         let store = self.group.store();
-        // On a shared store, what other servers appended may have changed a key: the ledger
-        // folds it in first. (A database that cannot be reached leaves the registry as it was.)
-        let head = if store.is_shared() { store.latest_head().map_or(0, |h| h.events()) } else { 0 };
+        // On a shared store, what other servers appended may have changed a key (a request
+        // by a key revoked through another server is refused here at once): one read of the
+        // head, which also moves the store's head on, and this server's subscribers' with it,
+        // so the read the request then makes sees what others wrote until now. A database
+        // that cannot be reached leaves both as they were.
+        let head = if store.is_shared() {
+            let head = store.latest_head().unwrap_or_else(|_| store.head()).events();
+            self.publish_head(head);
+            head
+        } else {
+            0
+        };
         let changes = (here, head);
         let mut cached = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if cached.changes != Some(changes) {
             let fresh = self.group.with_ledger(|l| {
-                if head > 0 {
+                if store.is_shared() {
                     // Unreachable now: the keys as last folded; the commit's own check of
                     // each key, on the state it commits on, still holds.
                     let _ = l.catch_up();
@@ -1132,15 +1141,12 @@ impl Ledgers {
         if let Some(shared) = lock(&self.others).get(&name) {
             return Ok(shared.clone());
         }
-        let this = self.clone();
-        blocking(move || this.open(&name)).await?.map_err(|e| status_in(&e, lang))
+        let (this, database) = (self.clone(), database.clone());
+        blocking(move || this.open(&database, &name)).await?.map_err(|e| status_in(&e, lang))
     }
 
     /// Opens ledger `name` of the database (it must exist: a request never makes one).
-    fn open(&self, name: &str) -> Result<Arc<Shared>> {
-        let Some(database) = &self.database else {
-            return Err(Error::invalid(msg!("server.one_ledger", ledger = name)));
-        };
+    fn open(&self, database: &planledger::pg::PgTarget, name: &str) -> Result<Arc<Shared>> {
         let target = database.with_ledger(name)?;
         if !planledger::pg::ledgers(&target)?.iter().any(|l| l == name) {
             return Err(Error::NoStore(std::path::PathBuf::from(format!("{}?ledger={name}", database.shown()))));
@@ -1237,13 +1243,7 @@ async fn read_events(
     r: &proto::ReadRequest,
     tx: &mpsc::Sender<Result<proto::RecordedEvent, Status>>,
 ) -> Outcome {
-    if shared.group.store().is_shared() {
-        // What other servers appended until now is read too.
-        let s = shared.clone();
-        if let Ok(Ok(head)) = blocking(move || s.group.store().latest_head()).await {
-            shared.publish_head(head.events());
-        }
-    }
+    // On a shared store, authenticating the request published the database's head.
     let head = *shared.head.borrow();
     let mut next = r.from_seq.max(1);
     let mut left = (r.max_count > 0).then_some(r.max_count);
@@ -1434,8 +1434,9 @@ impl Service {
             read::lower_thread_priority();
             let _pass = shared.reads.enter();
             let mut sink = Sink { tx, buf: Vec::new(), lang, gone: false };
-            // On a shared store, what other servers appended until now is read too.
-            let result = shared.group.store().latest_head().and_then(|_| job(shared.group.store(), &mut sink));
+            // On a shared store, authenticating the request moved the store's head to the
+            // database's: what other servers appended until now is read too.
+            let result = job(shared.group.store(), &mut sink);
             call.end(sink.finish(result));
         });
         if let Err(e) = spawned {
