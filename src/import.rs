@@ -17,7 +17,8 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -44,17 +45,36 @@ const BATCHES_AHEAD: usize = 4;
 /// The read buffer of each pass.
 const READ_BUFFER: usize = 1 << 20;
 
+/// A file at least this large is checked (pass 1) in two halves at once, one per core.
+const SPLIT_CHECK_BYTES_MIN: u64 = 4 << 20;
+
+fn cannot_read(file: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(msg!("io.cannot_read", path = file.display()), e)
+}
+
 /// Reads `file` a line at a time into one buffer, calling `each(n, line)` for every line
 /// (1-based `n`, the line without its `\n` or `\r\n`) until it returns `false` or an error.
 /// A line that is not UTF-8 is an error naming it.
-fn for_each_line(file: &Path, mut each: impl FnMut(usize, &str) -> Result<bool>) -> Result<()> {
-    let cannot_read = |e| Error::io(msg!("io.cannot_read", path = file.display()), e);
-    let mut reader = BufReader::with_capacity(READ_BUFFER, File::open(file).map_err(cannot_read)?);
+fn for_each_line(file: &Path, each: impl FnMut(usize, &str) -> Result<bool>) -> Result<()> {
+    for_each_line_in(file, 0..u64::MAX, 0, each)
+}
+
+/// As `for_each_line`, for the lines of `file` that start in `bytes` (which starts at a
+/// line's start), the first of them numbered `lines_before + 1`.
+fn for_each_line_in(
+    file: &Path,
+    bytes: Range<u64>,
+    lines_before: usize,
+    mut each: impl FnMut(usize, &str) -> Result<bool>,
+) -> Result<()> {
+    let mut f = File::open(file).map_err(cannot_read(file))?;
+    f.seek(SeekFrom::Start(bytes.start)).map_err(cannot_read(file))?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER, f).take(bytes.end - bytes.start);
     let mut buf = Vec::with_capacity(1024);
-    let mut n = 0;
+    let mut n = lines_before;
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(cannot_read)? == 0 {
+        if reader.read_until(b'\n', &mut buf).map_err(cannot_read(file))? == 0 {
             return Ok(());
         }
         n += 1;
@@ -74,16 +94,78 @@ fn for_each_line(file: &Path, mut each: impl FnMut(usize, &str) -> Result<bool>)
 }
 
 /// Pass 1: checks the whole file as `input::parse_jsonl_max` does a text, keeping nothing;
-/// returns how many submissions it holds.
+/// returns how many submissions it holds. A large file is checked in two halves at once
+/// (nothing else runs meanwhile), with the same errors in the same order as one pass: the
+/// second half's lines are numbered after the first's, its bad lines follow the first's,
+/// and a file over `max_lines` is checked again in one pass, which stops at the line
+/// over the limit and names it.
 pub fn check_file(file: &Path, max_lines: usize) -> Result<usize> {
     let name = file.display().to_string();
-    let mut check = input::JsonlCheck::new(max_lines);
-    for_each_line(file, |n, line| check.line(n, line).map(|_| true)).map_err(|e| e.in_file(&name))?;
-    let count = check.finish().map_err(|e| e.in_file(&name))?;
+    let len = std::fs::metadata(file).map_err(cannot_read(file))?.len();
+    let check = match len >= SPLIT_CHECK_BYTES_MIN {
+        true => check_halves(file, len),
+        false => check_range(file, 0..len, 0, max_lines),
+    };
+    let check = match check {
+        Ok(c) if c.submissions() > max_lines => check_range(file, 0..len, 0, max_lines),
+        other => other,
+    };
+    let count = check.and_then(input::JsonlCheck::finish).map_err(|e| e.in_file(&name))?;
     if count == 0 {
         return Err(Error::invalid(msg!("cli.no_submissions")).at(name));
     }
     Ok(count)
+}
+
+/// Checks the lines that start in `bytes` (numbered from `lines_before + 1`), at most
+/// `max_lines` submissions.
+fn check_range(file: &Path, bytes: Range<u64>, lines_before: usize, max_lines: usize) -> Result<input::JsonlCheck> {
+    let mut check = input::JsonlCheck::new(max_lines);
+    for_each_line_in(file, bytes, lines_before, |n, line| check.line(n, line).map(|_| true))?;
+    Ok(check)
+}
+
+/// Checks `file` (of `len` bytes) as two halves on two threads, split after a newline near
+/// the middle; the second thread first counts the lines before its half. No limit on the
+/// submissions: the caller compares the total with its own.
+fn check_halves(file: &Path, len: u64) -> Result<input::JsonlCheck> {
+    let split = line_start_after(file, len / 2)?;
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let before = count_lines(file, split)?;
+            check_range(file, split..len, before, usize::MAX)
+        });
+        let first = check_range(file, 0..split, 0, usize::MAX);
+        // A panic there is a bug: it goes on here.
+        let second = second.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (first, second)
+    });
+    // The first half's failure (a line not UTF-8, a read error) is the one a single pass meets first.
+    Ok(first?.then(second?))
+}
+
+/// The offset just after the first newline at or after `at` (the file's length if none).
+fn line_start_after(file: &Path, at: u64) -> Result<u64> {
+    let mut f = File::open(file).map_err(cannot_read(file))?;
+    f.seek(SeekFrom::Start(at)).map_err(cannot_read(file))?;
+    let mut reader = BufReader::with_capacity(64 << 10, f);
+    let mut skipped = Vec::new();
+    let n = reader.read_until(b'\n', &mut skipped).map_err(cannot_read(file))?;
+    Ok(at + n as u64)
+}
+
+/// Lines that end in the file's first `end` bytes (`end` just after a newline).
+fn count_lines(file: &Path, end: u64) -> Result<usize> {
+    let mut reader = File::open(file).map_err(cannot_read(file))?.take(end);
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut lines = 0;
+    loop {
+        let n = reader.read(&mut buf).map_err(cannot_read(file))?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
 }
 
 /// A batch of parsed submissions with the line each came from.
@@ -277,4 +359,74 @@ pub fn submit_file(
             batches = batches
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `n` lines over `SPLIT_CHECK_BYTES_MIN`, each a valid investment, CRLF-ended,
+    /// with a blank line every 1,000.
+    fn lines(n: usize) -> Vec<String> {
+        (1..=n)
+            .map(|k| match k % 1_000 {
+                0 => "  ".to_string(),
+                _ => format!(
+                    "{{\"type\":\"investment\",\"id\":\"00000000-0000-7000-8000-{k:012}\",\"project\":\"p-{k}\",\
+                     \"period\":\"2022-03\",\"amount\":\"{k}.5\",\"note\":\"第{k}行\"}}"
+                ),
+            })
+            .collect()
+    }
+
+    fn write(dir: &Path, lines: &[String], tail: &[u8]) -> std::path::PathBuf {
+        let path = dir.join("f.jsonl");
+        let mut bytes = (lines.join("\r\n") + "\r\n").into_bytes();
+        bytes.extend_from_slice(tail);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// What one pass over the whole file says.
+    fn one_pass(file: &Path, max: usize) -> std::result::Result<usize, String> {
+        let name = file.display().to_string();
+        check_range(file, 0..u64::MAX, 0, max)
+            .and_then(input::JsonlCheck::finish)
+            .map_err(|e| e.in_file(&name).to_string())
+    }
+
+    /// Checked in two halves, a file gives what one pass gives: the count, or the same
+    /// errors in the same order with the same line numbers.
+    #[test]
+    fn a_file_checked_in_two_halves_says_what_one_pass_says() {
+        let tmp = tempfile::tempdir().unwrap();
+        let n = 40_000;
+        let good = lines(n);
+        let mut cases: Vec<(Vec<String>, Vec<u8>, usize)> = vec![(good.clone(), Vec::new(), usize::MAX)];
+        // Bad lines in both halves, one right after the middle.
+        let mut bad = good.clone();
+        for k in [2, n / 2 - 1, n / 2, n / 2 + 1, n - 3] {
+            bad[k] = format!("{{\"type\":\"investment\",\"project\":\"x\",\"period\":\"2022-13\",\"amount\":\"{k}\"}}");
+        }
+        cases.push((bad.clone(), Vec::new(), usize::MAX));
+        // A line that is not UTF-8 after bad lines of the first half; a last line without a newline.
+        cases.push((bad.clone(), b"{\"type\":\"x\xff\"}\r\n".to_vec(), usize::MAX));
+        cases.push((good.clone(), b"{\"type\":\"investment\"}".to_vec(), usize::MAX));
+        // Over the limit in the second half, and in the first.
+        cases.push((good.clone(), Vec::new(), n - 100));
+        cases.push((good.clone(), Vec::new(), 10));
+        for (i, (lines, tail, max)) in cases.into_iter().enumerate() {
+            let path = write(tmp.path(), &lines, &tail);
+            assert!(std::fs::metadata(&path).unwrap().len() >= SPLIT_CHECK_BYTES_MIN);
+            let halves = check_file(&path, max).map_err(|e| e.to_string());
+            assert_eq!(halves, one_pass(&path, max), "case {i}");
+            if i == 0 {
+                assert_eq!(halves, Ok(n - n / 1_000));
+            }
+            if i == 1 {
+                let e = halves.unwrap_err();
+                assert!(e.contains(&format!("line {}:", n / 2 + 2)) && e.contains(&format!("line {}:", n - 2)), "{e}");
+            }
+        }
+    }
 }

@@ -111,6 +111,86 @@ fn reopening_resumes_from_the_latest_checkpoint_and_keeps_checkpointing() {
     assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
 }
 
+/// A checkpoint's record is a file beside its partitions, and sled holds its hash: the
+/// value of each checkpoint key is 33 bytes whatever the number of plans. A record an older
+/// build kept in sled itself is read as it is.
+#[test]
+fn checkpoint_records_are_files_named_by_hash_and_records_held_in_sled_still_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = build(tmp.path(), 2 * CHECKPOINT_EVERY + 3_000);
+    let state = ledger.state().clone();
+    let records: Vec<(u64, Vec<u8>)> = ledger.store().checkpoints().map(|c| c.unwrap()).collect();
+    assert!(records.len() >= 2, "{}", records.len());
+    drop(ledger);
+    let key = |seq: u64| [&[b'C'][..], &seq.to_be_bytes()].concat();
+    {
+        let store = planledger::store::EmbeddedStore::open(tmp.path()).unwrap();
+        for (seq, bytes) in &records {
+            let value = store.raw_tree().get(key(*seq)).unwrap().unwrap();
+            let hash = planledger::store::record_file_of(&value).expect("a reference to the record's file");
+            assert_eq!(value.len(), 33);
+            assert_eq!(store.partition(&hash).unwrap().as_deref(), Some(bytes.as_slice()));
+            // As an older build left it: the record itself in sled.
+            store.raw_tree().insert(key(*seq), bytes.as_slice()).unwrap();
+        }
+    }
+    let ledger = Ledger::open(
+        tmp.path(),
+        Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+        Box::new(CountingIds(10_000_000)),
+    )
+    .unwrap();
+    assert_eq!(ledger.state(), &state);
+    assert!(ledger.store().warnings().is_empty(), "{:?}", ledger.store().warnings());
+    let found: Vec<(u64, Vec<u8>)> = ledger.store().checkpoints().map(|c| c.unwrap()).collect();
+    assert_eq!(found, records);
+    assert!(planledger::verify::verify(ledger.store()).unwrap().ok());
+}
+
+/// A checkpoint whose record file is gone is damage like a missing partition: reads pass it
+/// over with a warning, `verify` names the file, writes go on, `repair` drops it.
+#[test]
+fn a_missing_checkpoint_record_file_is_passed_over_named_and_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = build(tmp.path(), 2 * CHECKPOINT_EVERY + 3_000);
+    let whole = planledger::query::state_at(ledger.store(), u64::MAX).unwrap();
+    let (latest, _) = ledger.store().checkpoint_at_or_before(u64::MAX).unwrap().unwrap();
+    drop(ledger);
+    let hash = {
+        let store = planledger::store::EmbeddedStore::open(tmp.path()).unwrap();
+        let value = store.raw_tree().get([&[b'C'][..], &latest.to_be_bytes()].concat()).unwrap().unwrap();
+        planledger::store::record_file_of(&value).unwrap()
+    };
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::remove_file(tmp.path().join("partitions").join(&hex)).unwrap();
+    let store = planledger::store::EmbeddedStore::open(tmp.path()).unwrap();
+    assert_eq!(planledger::query::state_at(&store, u64::MAX).unwrap(), whole);
+    let warnings = planledger::store::Store::warnings(&store);
+    assert!(warnings.iter().any(|w| w.en().contains(&hex) && w.en().contains("missing or altered")), "{warnings:?}");
+    let v = planledger::verify::verify(&store).unwrap();
+    let problem = v.problem.expect("verify names the damage");
+    assert_eq!(problem.seq, latest);
+    assert!(problem.what.en().contains(&format!("record file partitions/{hex}")), "{}", problem.what.en());
+    drop(store);
+    let mut ledger = Ledger::open(
+        tmp.path(),
+        Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
+        Box::new(CountingIds(1 << 80)),
+    )
+    .unwrap();
+    let target = workload::investments(ledger.store(), 1).unwrap()[0];
+    ledger.submit(workload::ACTOR, &[workload::correction(target, 99_999, "复核")], &|_| None).unwrap();
+    drop(ledger);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))
+        .args(["--store", tmp.path().to_str().unwrap(), "repair"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("dropped the checkpoint at seq {latest}")), "{stdout}");
+    assert!(stdout.contains("chain intact"), "{stdout}");
+}
+
 #[test]
 fn an_altered_checkpoint_partition_is_caught() {
     let tmp = tempfile::tempdir().unwrap();

@@ -892,20 +892,94 @@ fn revise_target<'a>(dir: &'a str, project: &'a str, plan: &'a str, value: &'a s
     ]
 }
 
+/// Events after the latest checkpoint that each ledger of `run_cli` is brought to before it
+/// is measured: opening folds them (every one decoded, whatever plan it is of), so a
+/// ledger measured just after a checkpoint and one measured just before the next would
+/// differ by up to 16,384 decoded events for reasons that have nothing to do with size.
+/// Half the interval: what a command meets on average.
+pub const CLI_TAIL: u64 = checkpoint::CHECKPOINT_EVERY / 2;
+
+/// Events after the latest checkpoint of `store`.
+fn tail_of(store: &dyn Store) -> u64 {
+    let head = store.head().events();
+    head - store.checkpoint_at_or_before(head).unwrap().map_or(0, |(seq, _)| seq)
+}
+
+/// The seqs of the first `n` investments of `store` that no later event retracts (of the
+/// first 100,000 events).
+fn standing_investments(store: &dyn Store, n: usize) -> Vec<u64> {
+    let (mut seqs, mut retracted) = (Vec::new(), std::collections::HashSet::new());
+    for event in store.events(1).take(100_000) {
+        let event = event.unwrap();
+        match &event.payload {
+            planledger::event::Payload::InvestmentReported(_) => seqs.push(event.seq),
+            planledger::event::Payload::Retracted(r) => {
+                retracted.insert(r.target_seq);
+            }
+            _ => {}
+        }
+    }
+    seqs.retain(|s| !retracted.contains(s));
+    seqs.truncate(n);
+    seqs
+}
+
+/// Appends corrections of early investments to the ledger at `dir` until `CLI_TAIL`
+/// events follow its latest checkpoint (through the next checkpoint if it is past that).
+/// Returns the tail before and after.
+fn bring_tail_to(dir: &Path) -> (u64, u64) {
+    let store = EmbeddedStore::open(dir).unwrap();
+    let (head, before) = (store.head().events(), tail_of(&store));
+    drop(store);
+    // Ids counted from the head: each run's corrections are new submissions.
+    let ids = CountingIds((1 << 96) + (u128::from(head) << 32));
+    let mut ledger =
+        Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(ids)).unwrap();
+    let targets = standing_investments(ledger.store(), 1_000);
+    let mut k = 0usize;
+    loop {
+        let tail = tail_of(ledger.store());
+        if tail == CLI_TAIL {
+            return (before, tail);
+        }
+        let need = if tail < CLI_TAIL { (CLI_TAIL - tail).min(1_000) } else { 1_000 };
+        let batch: Vec<Submission> = (0..need)
+            .map(|_| {
+                k += 1;
+                workload::correction(targets[k % targets.len()], 100_000 + k as i64, "调度")
+            })
+            .collect();
+        ledger.submit(workload::ACTOR, &batch, &|_| None).unwrap();
+    }
+}
+
 /// What a clerk's command costs as the ledger grows: one CLI `submit` (open, decide,
 /// commit, fsync, exit) and two one-plan reads, each a new process of the release binary,
 /// on ledgers of `cfg.events` and `cfg.pit_events` events shaped as many small plans (370
-/// projects a year: ≥ 100 plans at 1 M). Figures: median wall time and the largest peak RSS
-/// of `CLI_ROUNDS` runs; the ratio compares the large ledger with the small one. Goal
-/// (#19): submit ≤ 50 ms and ≤ 64 MB at both sizes, within 1.5x of each other.
+/// projects a year: ≥ 100 plans at 1 M). Both are first brought to the same point of the
+/// checkpoint interval (`CLI_TAIL`), and their rounds alternate (small, large, small, …),
+/// so that the machine's moments fall on both alike. Figures: median wall time and the
+/// largest peak RSS of `CLI_ROUNDS` runs; the ratio compares the large ledger with the
+/// small one. Goal (#19): submit ≤ 50 ms and ≤ 64 MB at both sizes, within 1.5x of each
+/// other.
 pub fn run_cli(cfg: &Config) -> Report {
     const CLI_ROUNDS: usize = 7;
     let bin = cli_binary();
     let shape = Workload { projects_per_year: 370, first_year: 1000, batch: 1_000 };
     let mut report = Report::default();
-    // (events, plans, [(median wall, peak RSS KiB)] of submit, state --plan, summary --year)
-    type Measured = (u64, usize, [(Duration, u64); 3]);
-    let mut measured: Vec<Measured> = Vec::new();
+    /// A ledger ready to be measured: its directory, events, plans, tail before and after
+    /// `bring_tail_to`, and what its commands name.
+    struct Ready {
+        dir: String,
+        events: u64,
+        plans: usize,
+        tails: (u64, u64),
+        plan: String,
+        project: String,
+        year: String,
+        now: String,
+    }
+    let mut ready: Vec<Ready> = Vec::new();
     for events in [cfg.events, cfg.pit_events] {
         // Kept between runs (`rm -r DIR/cli-*` to make them again): the 10 M ledger takes
         // minutes to write.
@@ -914,6 +988,9 @@ pub fn run_cli(cfg: &Config) -> Report {
         if ledger.store().head().events() == 0 {
             ledger.submit_batches(workload::ACTOR, shape.batches(events), &|_, _| None, &mut |_, _| {}).unwrap();
         }
+        drop(ledger);
+        let tails = bring_tail_to(&dir);
+        let ledger = open_ledger(&dir);
         let store = ledger.store();
         let n = store.head().events();
         let global = checkpoint::state_at(store, n, Some(&[])).unwrap();
@@ -924,33 +1001,45 @@ pub fn run_cli(cfg: &Config) -> Report {
         let project = state.plans.get(plan.as_str()).and_then(|p| p.projects.keys().next()).unwrap().to_string();
         let now = planledger::model::Timestamp(store.head().last_recorded_at.0 + 86_400_000_000).to_string();
         drop(ledger);
-        let d = dir.to_str().unwrap();
-        let year = year.to_string();
-        let mut runs: [Vec<(Duration, u64)>; 3] = Default::default();
-        for i in 0..CLI_ROUNDS {
-            let value = format!("{}.{i}", 100 + i);
-            runs[0].push(cli_once(&bin, &revise_target(d, &project, &plan, &value), &now));
-            runs[1].push(cli_once(&bin, &["--store", d, "state", "--plan", &plan, "--json"], &now));
-            runs[2].push(cli_once(&bin, &["--store", d, "summary", "--year", &year, "--json"], &now));
-        }
-        let figures = runs.map(|r| (median(r.iter().map(|x| x.0).collect()), r.iter().map(|x| x.1).max().unwrap()));
-        measured.push((n, plans, figures));
+        let dir = dir.to_str().unwrap().to_string();
+        ready.push(Ready { dir, events: n, plans, tails, plan, project, year: year.to_string(), now });
     }
-    let [(small, small_plans, a), (large, large_plans, b)] = [measured[0], measured[1]];
+    // Per ledger: the runs of submit, state --plan, summary --year.
+    let mut runs: Vec<[Vec<(Duration, u64)>; 3]> = vec![Default::default(), Default::default()];
+    for i in 0..CLI_ROUNDS {
+        for (r, at) in ready.iter().zip(runs.iter_mut()) {
+            let value = format!("{}.{i}", 100 + i);
+            let d = r.dir.as_str();
+            at[0].push(cli_once(&bin, &revise_target(d, &r.project, &r.plan, &value), &r.now));
+            at[1].push(cli_once(&bin, &["--store", d, "state", "--plan", &r.plan, "--json"], &r.now));
+            at[2].push(cli_once(&bin, &["--store", d, "summary", "--year", &r.year, "--json"], &r.now));
+        }
+    }
+    let figures: Vec<[(Duration, u64); 3]> = runs
+        .iter()
+        .map(|per| {
+            std::array::from_fn(|c| {
+                let r = &per[c];
+                (median(r.iter().map(|x| x.0).collect()), r.iter().map(|x| x.1).max().unwrap())
+            })
+        })
+        .collect();
+    let (a, b) = (figures[0], figures[1]);
+    let (small, large) = (&ready[0], &ready[1]);
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     let mib = |k: u64| format!("{:.0} MiB", k as f64 / 1024.0);
     for (i, what) in ["CLI submit", "CLI state --plan", "CLI summary --year"].iter().enumerate() {
         let goal_t = if i == 0 { "≤ 50 ms, ≤ 1.5x" } else { "-" };
         let goal_m = if i == 0 { "≤ 64 MiB, ≤ 1.5x" } else { "-" };
         report.row(
-            &format!("{what}: wall (at {} / {} events)", large, small),
+            &format!("{what}: wall (at {} / {} events)", large.events, small.events),
             ms(b[i].0),
             ms(a[i].0),
             Some(b[i].0.as_secs_f64() / a[i].0.as_secs_f64()),
             goal_t,
         );
         report.row(
-            &format!("{what}: peak RSS (at {} / {} events)", large, small),
+            &format!("{what}: peak RSS (at {} / {} events)", large.events, small.events),
             mib(b[i].1),
             mib(a[i].1),
             Some(b[i].1 as f64 / a[i].1 as f64),
@@ -958,8 +1047,10 @@ pub fn run_cli(cfg: &Config) -> Report {
         );
     }
     report.notes.push(format!(
-        "Ledgers of {small} events ({small_plans} plans) and {large} events ({large_plans} plans), 370 projects a \
-         year; each figure the median (time) or the largest (RSS) of {CLI_ROUNDS} runs of the release binary."
+        "Ledgers of {} events ({} plans) and {} events ({} plans), 370 projects a year, each brought to \
+         {CLI_TAIL} events after its latest checkpoint (they were at {} and {}); rounds alternate between \
+         them; each figure the median (time) or the largest (RSS) of {CLI_ROUNDS} runs of the release binary.",
+        small.events, small.plans, large.events, large.plans, small.tails.0, large.tails.0
     ));
     report
 }

@@ -470,6 +470,24 @@ impl JsonlCheck {
         }
     }
 
+    /// Submissions (non-blank lines) seen so far, good or bad.
+    pub fn submissions(&self) -> usize {
+        self.lines
+    }
+
+    /// This check followed by `later`'s, which checked the lines after these: the counts
+    /// added, `later`'s bad lines after these (as one check of both parts would have them).
+    /// The limit is this check's: the caller compares `submissions` with it.
+    pub fn then(mut self, later: JsonlCheck) -> JsonlCheck {
+        self.lines += later.lines;
+        if let Some(first) = later.bad.first {
+            self.bad.push(first);
+            self.bad.count += later.bad.count - 1;
+            self.bad.rest.append(later.bad.rest);
+        }
+        self
+    }
+
     /// The submissions the file holds, or every bad line's error.
     pub fn finish(self) -> Result<usize> {
         let good = self.lines - self.bad.count;

@@ -152,11 +152,10 @@ impl Checkpointer {
     pub fn resume(store: &dyn Store) -> Result<Checkpointer> {
         let mut c = Checkpointer { tail_unscanned: true, ..Checkpointer::default() };
         if let Some((seq, bytes)) = store.checkpoint_at_or_before(u64::MAX)? {
-            // A stale checkpoint (an older build's) counts as none: the next is taken whole.
-            let r: Record = match codec::decode_checkpoint(&bytes) {
-                Err(codec::CodecError::Stale(_)) => return Ok(c),
-                other => other.map_err(|e| corrupt(seq, e))?,
-            };
+            // A stale checkpoint (an older build's) counts as none, and so does a damaged one
+            // (derived data: the fold that opens the ledger passes it over, with a warning):
+            // the next is taken whole.
+            let Ok(Some(r)) = decode_record(seq, &bytes) else { return Ok(c) };
             c.last_seq = r.seq;
             c.taken = r.plans.iter().map(|(id, _)| id.clone()).collect();
             c.encoded = Arc::new(Mutex::new(Encoded {
@@ -303,6 +302,25 @@ fn corrupt(seq: u64, e: codec::CodecError) -> Error {
     Error::corrupt(seq, msg!("checkpoint.codec", error = e.to_msg()))
 }
 
+/// What is wrong with the checkpoint record `bytes` at `seq`, when it is not a record of
+/// this build's shape: its file missing or altered (the store gave the reference it holds),
+/// or bytes that do not decode.
+fn record_problem(bytes: &[u8], e: codec::CodecError) -> crate::Msg {
+    match crate::store::record_file_of(bytes) {
+        Some(hash) => msg!("checkpoint.record_file_damaged", hash = codec::hex(&hash)),
+        None => msg!("checkpoint.record_does_not_decode", error = e.to_msg()),
+    }
+}
+
+/// The checkpoint record at `seq`; `None` when an older build wrote it (stale).
+fn decode_record(seq: u64, bytes: &[u8]) -> Result<Option<Record>> {
+    match codec::decode_checkpoint(bytes) {
+        Ok(r) => Ok(Some(r)),
+        Err(codec::CodecError::Stale(_)) => Ok(None),
+        Err(e) => Err(Error::corrupt(seq, record_problem(bytes, e))),
+    }
+}
+
 fn load_partition<T: serde::de::DeserializeOwned>(store: &dyn Store, seq: u64, hash: &Hash) -> Result<T> {
     let bytes = store
         .partition(hash)?
@@ -375,10 +393,7 @@ pub fn partitions_whole(store: &dyn Store, seq: u64, bytes: &[u8]) -> bool {
 /// The state a checkpoint record holds (for `plans`, or whole); `None` when it is stale.
 fn from_checkpoint(store: &dyn Store, seq: u64, bytes: &[u8], plans: Option<&[String]>) -> Result<Option<State>> {
     let mut state = State::default();
-    let record: Record = match codec::decode_checkpoint(bytes) {
-        Err(codec::CodecError::Stale(_)) => return Ok(None),
-        other => other.map_err(|e| corrupt(seq, e))?,
-    };
+    let Some(record) = decode_record(seq, bytes)? else { return Ok(None) };
     let g: Global = load_partition(store, seq, &record.global)?;
     state.last_seq = g.last_seq;
     state.last_recorded_at = g.last_recorded_at;
@@ -496,7 +511,7 @@ impl Verifier {
             Ok(r) => r,
             // An older build's: nothing to compare (the state's shape changed since).
             Err(codec::CodecError::Stale(_)) => return Ok(None),
-            Err(e) => return Ok(Some(msg!("checkpoint.record_does_not_decode", error = e.to_msg()))),
+            Err(e) => return Ok(Some(record_problem(record_bytes, e))),
         };
         if record.seq != seq {
             return Ok(Some(msg!("checkpoint.record_says_seq", found = record.seq)));

@@ -11,7 +11,7 @@
 //! | `F`                 | store format version (u32 LE)                          |
 //! | `H`                 | head record: next seq, last hash, last recorded_at     |
 //! | `L` + first seq     | where that chunk lies in the log (`wal::Location`)     |
-//! | `C` + seq           | checkpoint: the state after `seq`, as partition hashes |
+//! | `C` + seq           | checkpoint: its record's hash (the record is a file)   |
 //! | `J`                 | the log position sled durably holds everything before  |
 //!
 //! Why chunks: sled pays ~4.6 µs and ~250 bytes of overhead per key, so a key per event caps
@@ -28,7 +28,12 @@
 //!
 //! Checkpoint partitions (one plan's state, or the shared part, LZ4-compressed) are files
 //! `partitions/<sha256 hex>`, content-addressed and immutable, written and fsynced before
-//! the commit that names them.
+//! the commit that names them. So is each checkpoint's record (which partitions make up the
+//! state: 45 bytes a plan), and sled holds its hash (`record_ref`): a record in sled shared a
+//! leaf with the head, which sled rewrites whole every few commits, so each record was
+//! written again and again (300 plans: 4 MB of sled's file for six records), and records
+//! of thousands of plans became sled blobs, each fsynced again by every process that opened
+//! the store. A store an older build wrote holds records in sled; they are read as they are.
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
@@ -38,6 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use uuid::Uuid;
 
 use crate::codec::{self, Chunk, ChunkWriter, CodecError, Hash};
@@ -59,6 +65,10 @@ pub const CHUNK_BYTES_MAX: usize = 32 * 1024;
 const CHUNK_CACHE_MAX: usize = 64;
 /// First byte of a stored partition: LZ4 block with its length prepended.
 const PARTITION_LZ4: u8 = 0xC4;
+/// First byte of a checkpoint key's value that names its record's file (`record_ref`); a
+/// record held in sled starts with its format byte (`codec::CHECKPOINT_FORMAT`, far below).
+const RECORD_BY_HASH: u8 = 0xFE;
+const RECORD_REF_BYTES: usize = 33;
 /// Directory of the checkpoint partitions, inside the store's directory.
 pub const PARTITIONS_DIR: &str = "partitions";
 /// Threads decoding for a fold (`Store::fold_events`), and how many decoded chunks (~450
@@ -179,6 +189,22 @@ fn checkpoint_key(seq: u64) -> [u8; 9] {
     let mut k = [PREFIX_CHECKPOINT; 9];
     k[1..].copy_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// The value of a checkpoint's key: the hash of its record, stored as a partition.
+fn record_ref(hash: &Hash) -> Vec<u8> {
+    let mut v = Vec::with_capacity(RECORD_REF_BYTES);
+    v.push(RECORD_BY_HASH);
+    v.extend_from_slice(hash);
+    v
+}
+
+/// The record file a checkpoint key's value names, if it names one.
+pub fn record_file_of(value: &[u8]) -> Option<Hash> {
+    match value {
+        [RECORD_BY_HASH, hash @ ..] if value.len() == RECORD_REF_BYTES => Hash::try_from(hash).ok(),
+        _ => None,
+    }
 }
 
 /// A checkpoint partition's stored bytes (see [`Store::partition`]) from its record bytes.
@@ -677,7 +703,9 @@ impl EmbeddedStore {
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
             let mut wrote = false;
-            for (hash, bytes) in cp.partitions {
+            let record_hash: Hash = sha2::Sha256::digest(&cp.record).into();
+            let record_file = (record_hash, pack_partition(&cp.record));
+            for (hash, bytes) in cp.partitions.into_iter().chain(std::iter::once(record_file)) {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
                 let path = self.partition_path(&hash);
                 if !path.exists() {
@@ -688,7 +716,7 @@ impl EmbeddedStore {
             if wrote {
                 sync_dir(&self.dir.join(PARTITIONS_DIR))?;
             }
-            items.push((checkpoint_key(cp.seq).to_vec(), cp.record));
+            items.push((checkpoint_key(cp.seq).to_vec(), record_ref(&record_hash)));
         }
         // Durable once in the log; then visible in sled, which indexes each chunk by where
         // it lies in the log instead of holding its bytes.
@@ -1104,7 +1132,7 @@ impl EmbeddedStore {
         match self.tree.range(checkpoint_key(0)..=checkpoint_key(seq)).next_back() {
             Some(r) => {
                 let (k, v) = r.map_err(sled_error)?;
-                Ok(Some((key_seq(&k), v)))
+                Ok(Some((key_seq(&k), self.record_of(v)?)))
             }
             None => Ok(None),
         }
@@ -1114,7 +1142,20 @@ impl EmbeddedStore {
     pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
         self.tree
             .range(checkpoint_key(0)..=checkpoint_key(u64::MAX))
-            .map(|r| r.map(|(k, v)| (key_seq(&k), v)).map_err(sled_error))
+            .map(|r| r.map_err(sled_error).and_then(|(k, v)| Ok((key_seq(&k), self.record_of(v)?))))
+    }
+
+    /// A checkpoint's record from its key's value: read from the file the value names (its
+    /// hash checked), or the value itself as an older build stored it. A record file that is
+    /// missing or altered gives the value as it is (`record_file_of` names the file), which
+    /// readers take for a damaged checkpoint: passed over, named by `verify`, dropped by
+    /// `repair`.
+    fn record_of(&self, value: sled::IVec) -> Result<sled::IVec> {
+        let Some(hash) = record_file_of(&value) else { return Ok(value) };
+        Ok(match self.partition(&hash)? {
+            Some(bytes) if <[u8; 32]>::from(sha2::Sha256::digest(&bytes)) == hash => bytes.into(),
+            _ => value,
+        })
     }
 
     /// A checkpoint partition by its hash, decompressed. Bytes that do not decompress are
