@@ -2467,8 +2467,14 @@ pub(crate) fn print_acks(out: &mut Out, as_json: bool, lang: Lang, acks: &[Ack])
         if as_json {
             emit_json(out, &json!({"seq": a.seq, "id": a.id.to_string(), "type": a.kind, "duplicate": a.duplicate}))?;
         } else {
-            let dup = if a.duplicate { format!("  {}", msg!("cli.ack_duplicate").render(lang)) } else { String::new() };
-            emit(out, &format!("seq {}  {}  {}{dup}\n", a.seq, a.kind, a.id))?;
+            // Written in place: a file of a million lines is a million acks.
+            let written = match a.duplicate {
+                false => writeln!(out, "seq {}  {}  {}", a.seq, a.kind, a.id),
+                true => {
+                    writeln!(out, "seq {}  {}  {}  {}", a.seq, a.kind, a.id, msg!("cli.ack_duplicate").render(lang))
+                }
+            };
+            written.map_err(|e| Error::io(msg!("io.writing_stdout"), e))?;
         }
     }
     Ok(())

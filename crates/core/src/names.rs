@@ -28,6 +28,17 @@ fn invisible(c: char) -> bool {
 
 /// Checks an id of `kind` (plan, department, project, indicator, principal).
 pub fn check_id(kind: &str, id: &str) -> Result<()> {
+    // Most ids are short printable ASCII, which passes every check below: answered without
+    // looking at characters one by one (a million-line import checks two ids a line).
+    let plain = |b: &u8| b.is_ascii_graphic() && *b != b'/' && *b != b'\\';
+    if !id.is_empty() && id.len() <= ID_CHARS_MAX.min(ID_BYTES_MAX) && id.bytes().all(|b| plain(&b)) {
+        return Ok(());
+    }
+    check_id_by_char(kind, id)
+}
+
+/// `check_id`, every rule applied character by character.
+fn check_id_by_char(kind: &str, id: &str) -> Result<()> {
     let (kind, shown) = (kind_word(kind), printable(id));
     let problem = if id.is_empty() {
         Some(msg!("names.id_empty", kind = kind, id = shown))
@@ -123,6 +134,23 @@ mod tests {
             let e = check_id("project", bad).unwrap_err().to_string();
             assert!(e.starts_with("project id '") && !e.contains('\n'), "{bad:?}: {e}");
         }
+    }
+
+    /// The ASCII shortcut answers as the rules do, for every ASCII character in every place
+    /// and at the length limit.
+    #[test]
+    fn the_ascii_shortcut_agrees_with_the_rules() {
+        let mut ids: Vec<String> = Vec::new();
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            ids.extend([c.to_string(), format!("{c}x"), format!("x{c}"), format!("x{c}y")]);
+        }
+        ids.extend(["a".repeat(ID_CHARS_MAX), "a".repeat(ID_CHARS_MAX + 1), "é".into(), "金岱".into()]);
+        for id in &ids {
+            let fast = check_id("project", id).map_err(|e| e.to_string());
+            assert_eq!(fast, check_id_by_char("project", id).map_err(|e| e.to_string()), "{id:?}");
+        }
+        assert!(ids.iter().filter(|id| check_id("project", id).is_ok()).count() > 300);
     }
 
     #[test]
