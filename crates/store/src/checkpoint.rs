@@ -302,9 +302,8 @@ fn corrupt(seq: u64, e: codec::CodecError) -> Error {
     Error::corrupt(seq, msg!("checkpoint.codec", error = e.to_msg()))
 }
 
-/// What is wrong with the checkpoint record `bytes` at `seq`, when it is not a record of
-/// this build's shape: its file missing or altered (the store gave the reference it holds),
-/// or bytes that do not decode.
+/// What is wrong with the checkpoint record `bytes`, which did not decode (`e`): its file
+/// is missing or altered (the store gave the reference it holds instead), or the bytes are.
 fn record_problem(bytes: &[u8], e: codec::CodecError) -> crate::Msg {
     match crate::store::record_file_of(bytes) {
         Some(hash) => msg!("checkpoint.record_file_damaged", hash = codec::hex(&hash)),
