@@ -33,6 +33,24 @@ fn fold_to(ledger: &Ledger, seq: u64) -> State {
     s
 }
 
+/// With a checkpoint damaged, the ledger still takes a correction; then `repair` runs through
+/// the binary, successfully: its stdout.
+fn correct_then_repair(dir: &std::path::Path) -> String {
+    let mut ledger =
+        Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(CountingIds(1 << 80)))
+            .unwrap();
+    let target = workload::investments(ledger.store(), 1).unwrap()[0];
+    ledger.submit(workload::ACTOR, &[workload::correction(target, 99_999, "复核")], &|_| None).unwrap();
+    drop(ledger);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))
+        .args(["--store", dir.to_str().unwrap(), "repair"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
 #[test]
 fn point_in_time_from_checkpoints_equals_the_full_fold() {
     let tmp = tempfile::tempdir().unwrap();
@@ -172,21 +190,7 @@ fn a_missing_checkpoint_record_file_is_passed_over_named_and_repaired() {
     assert_eq!(problem.seq, latest);
     assert!(problem.what.en().contains(&format!("record file partitions/{hex}")), "{}", problem.what.en());
     drop(store);
-    let mut ledger = Ledger::open(
-        tmp.path(),
-        Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-        Box::new(CountingIds(1 << 80)),
-    )
-    .unwrap();
-    let target = workload::investments(ledger.store(), 1).unwrap()[0];
-    ledger.submit(workload::ACTOR, &[workload::correction(target, 99_999, "复核")], &|_| None).unwrap();
-    drop(ledger);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))
-        .args(["--store", tmp.path().to_str().unwrap(), "repair"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = correct_then_repair(tmp.path());
     assert!(stdout.contains(&format!("dropped the checkpoint at seq {latest}")), "{stdout}");
     assert!(stdout.contains("chain intact"), "{stdout}");
 }
@@ -420,22 +424,8 @@ fn a_damaged_checkpoint_partition_is_passed_over_with_a_warning() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("planledger: warning: ") && stderr.contains("partition"), "{stderr}");
-    let mut ledger = Ledger::open(
-        tmp.path(),
-        Box::new(SteppingClock::new(workload::clock_start(), 1_000)),
-        Box::new(CountingIds(1 << 80)),
-    )
-    .unwrap();
-    let target = workload::investments(ledger.store(), 1).unwrap()[0];
-    ledger.submit(workload::ACTOR, &[workload::correction(target, 99_999, "复核")], &|_| None).unwrap();
-    drop(ledger);
     // `repair` drops the damaged checkpoints from the index: the store verifies again.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planledger"))
-        .args(["--store", tmp.path().to_str().unwrap(), "repair"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = correct_then_repair(tmp.path());
     assert!(stdout.contains("dropped the checkpoint at seq") && stdout.contains("chain intact"), "{stdout}");
 }
 

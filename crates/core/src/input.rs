@@ -423,6 +423,14 @@ impl Errors {
         }
     }
 
+    /// `later`'s errors after these, as if each had been pushed here.
+    pub fn append(&mut self, later: Errors) {
+        let Some(first) = later.first else { return };
+        self.push(first);
+        self.count += later.count - 1;
+        self.rest.append(later.rest);
+    }
+
     pub fn into_result(self, what: crate::msg::Msg) -> Result<()> {
         match (self.first, self.count) {
             (None, _) => Ok(()),
@@ -480,11 +488,7 @@ impl JsonlCheck {
     /// The limit is this check's: the caller compares `submissions` with it.
     pub fn then(mut self, later: JsonlCheck) -> JsonlCheck {
         self.lines += later.lines;
-        if let Some(first) = later.bad.first {
-            self.bad.push(first);
-            self.bad.count += later.bad.count - 1;
-            self.bad.rest.append(later.bad.rest);
-        }
+        self.bad.append(later.bad);
         self
     }
 

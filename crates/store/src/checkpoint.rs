@@ -61,7 +61,8 @@ fn global_of(state: &State) -> Global {
     }
 }
 
-fn hash_of(bytes: &[u8]) -> Hash {
+/// The SHA-256 a partition or checkpoint record is stored and checked under.
+pub(crate) fn hash_of(bytes: &[u8]) -> Hash {
     Sha256::digest(bytes).into()
 }
 

@@ -43,7 +43,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use uuid::Uuid;
 
 use crate::codec::{self, Chunk, ChunkWriter, CodecError, Hash};
@@ -703,7 +702,7 @@ impl EmbeddedStore {
         if let Some(cp) = checkpoint {
             assert_eq!(cp.seq, head.next_seq - 1, "a checkpoint covers exactly the committed log");
             let mut wrote = false;
-            let record_hash: Hash = sha2::Sha256::digest(&cp.record).into();
+            let record_hash = crate::checkpoint::hash_of(&cp.record);
             let record_file = (record_hash, pack_partition(&cp.record));
             for (hash, bytes) in cp.partitions.into_iter().chain(std::iter::once(record_file)) {
                 // Content-addressed: an unchanged plan is stored once for every checkpoint.
@@ -1153,7 +1152,7 @@ impl EmbeddedStore {
     fn record_of(&self, value: sled::IVec) -> Result<sled::IVec> {
         let Some(hash) = record_file_of(&value) else { return Ok(value) };
         Ok(match self.partition(&hash)? {
-            Some(bytes) if <[u8; 32]>::from(sha2::Sha256::digest(&bytes)) == hash => bytes.into(),
+            Some(bytes) if crate::checkpoint::hash_of(&bytes) == hash => bytes.into(),
             _ => value,
         })
     }
