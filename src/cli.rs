@@ -2345,23 +2345,26 @@ pub fn in_file(e: Error, name: &str) -> Error {
 pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<Option<Msg>>)> {
     match (&args.file, &args.kind) {
         (Some(file), None) => {
-            let text = read_file(file)?;
             let name = file.display().to_string();
-            // Locally a batched file goes through `crate::import`; to a server it is one request.
-            let max_lines = if args.batch.is_some() { input::BATCHED_FILE_LINES_MAX } else { input::FILE_LINES_MAX };
-            let parsed = input::parse_jsonl_max(&text, max_lines).map_err(|e| in_file(e, &name))?;
-            if parsed.is_empty() {
-                return Err(Error::invalid(msg!("cli.no_submissions")).at(name));
-            }
-            Ok(parsed
-                .into_iter()
-                .map(|(line, sub)| (sub, Some(msg!("at.file_line", file = &name, line = line))))
-                .unzip())
+            let (subs, lines) = file_submissions(file, input::FILE_LINES_MAX)?;
+            Ok((subs, lines.into_iter().map(|line| Some(msg!("at.file_line", file = &name, line = line))).collect()))
         }
         (None, Some(kind)) => Ok((vec![kind_submission(kind.clone())?], vec![None])),
         (Some(_), Some(_)) => Err(Error::invalid(msg!("cli.file_and_kind"))),
         (None, None) => Err(Error::invalid(msg!("cli.submit_needs", kinds = input::KINDS.join(", ")))),
     }
+}
+
+/// A JSONL file's submissions, at most `max_lines` of them, with the line each is on
+/// (locally a batched file goes through `crate::import`; this is a server's).
+pub(crate) fn file_submissions(file: &Path, max_lines: usize) -> Result<(Vec<Submission>, Vec<usize>)> {
+    let text = read_file(file)?;
+    let name = file.display().to_string();
+    let parsed = input::parse_jsonl_max(&text, max_lines).map_err(|e| in_file(e, &name))?;
+    if parsed.is_empty() {
+        return Err(Error::invalid(msg!("cli.no_submissions")).at(name));
+    }
+    Ok(parsed.into_iter().map(|(line, sub)| (sub, line)).unzip())
 }
 
 /// `--expect STREAM=VERSION` flags.

@@ -219,15 +219,7 @@ fn wire(sub: &Submission, origin: Option<String>) -> proto::Submission {
 }
 
 async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<planledger::ledger::Ack>> {
-    let resp = client.append(req).await.map_err(remote_error)?.into_inner();
-    resp.acks
-        .into_iter()
-        .map(|a| {
-            let kind = planledger::event::KINDS.iter().find(|k| **k == a.r#type).copied().unwrap_or("event");
-            let id = uuid::Uuid::parse_str(&a.id).map_err(|_| Error::invalid(msg!("remote.bad_event_id")))?;
-            Ok(planledger::ledger::Ack { seq: a.seq, id, kind, duplicate: a.duplicate })
-        })
-        .collect()
+    acks_of(client.append(req).await.map_err(remote_error)?.into_inner())
 }
 
 async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
@@ -278,6 +270,10 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Submit(args) => {
             if let Some(f) = args.file.as_deref().filter(|f| planledger_sheets::is_spreadsheet(f)) {
                 return Err(Error::invalid(msg!("remote.sheet_report_local", file = f.display())));
+            }
+            if let (Some(n), Some(file), None) = (args.batch, args.file.clone(), &args.kind) {
+                let to = Printing { json, lang };
+                return submit_batched(url, pair.as_ref(), &args, &file, n, to, out).await.map(|()| exit::OK);
             }
             let (mut subs, origins) = cli::submissions_of(&args)?;
             let expected = cli::parse_expected(&args.expect)?
@@ -360,6 +356,139 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// How acks are printed: as JSON lines or as text, in which language.
+#[derive(Clone, Copy)]
+struct Printing {
+    json: bool,
+    lang: Lang,
+}
+
+/// `submit --server URL --batch N --file F`: the file checked and signed whole, then sent in
+/// requests of N submissions on one `AppendStream`, each sent without waiting for the one
+/// before to be acknowledged. Each batch is atomic and durable on its own and its acks are
+/// printed as they come; at a refused batch, the batches before it stay recorded (the error
+/// says through which line) and the server writes none after it.
+async fn submit_batched(
+    url: &Target,
+    pair: Option<&KeyPair>,
+    args: &cli::SubmitArgs,
+    file: &std::path::Path,
+    n: usize,
+    to: Printing,
+    out: &mut Out<'_>,
+) -> Result<()> {
+    let max = server::APPEND_SUBMISSIONS_MAX;
+    if n == 0 || n > max {
+        return Err(Error::invalid(msg!("cli.batch_out_of_range", n = n, max = max)));
+    }
+    if !cli::parse_expected(&args.expect)?.is_empty() {
+        return Err(Error::invalid(msg!("cli.expect_with_batch")));
+    }
+    let name = file.display().to_string();
+    let (mut subs, lines) = cli::file_submissions(file, planledger::input::BATCHED_FILE_LINES_MAX)?;
+    let mut client = connect(url, to.lang).await?;
+    sign_for(&mut client, pair, &args.actor, &mut subs).await?;
+    let requests = batch_requests(&args.actor, &subs, &lines, &name, n)?;
+    drop(subs);
+    let total = requests.len();
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_SEND_AHEAD);
+    let sender = tokio::spawn(async move {
+        for r in requests {
+            if tx.send(r).await.is_err() {
+                // The stream ended (a refusal): nothing more is sent.
+                break;
+            }
+        }
+    });
+    let mut answers =
+        client.append_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await.map_err(remote_error)?.into_inner();
+    let bar = crate::progress::bar(lines.len() as u64, planledger::msg::text(to.lang, "progress.import"), to.lang);
+    let (mut recorded, mut events) = (0usize, 0usize);
+    let result = loop {
+        if recorded == total {
+            break Ok(());
+        }
+        let answer = match answers.message().await {
+            Ok(Some(a)) => a,
+            Ok(None) => break Err(Error::invalid(msg!("remote.stream_ended", answered = recorded, sent = total))),
+            Err(status) => break Err(remote_error(status)),
+        };
+        let acks = acks_of(answer)?;
+        events += acks.len();
+        recorded += 1;
+        if let Some(b) = &bar {
+            b.set_position(events as u64);
+        }
+        cli::print_acks(out, to.json, to.lang, &acks)?;
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    sender.abort();
+    result.map_err(|e| match recorded {
+        0 => e,
+        batches => e.at(msg!(
+            "cli.recorded_through",
+            through = msg!("at.file_line", file = &name, line = lines[(batches * n).min(lines.len()) - 1]),
+            batches = batches
+        )),
+    })
+}
+
+/// Requests a batched file is sent in: `n` submissions each, with their origins ("FILE line
+/// N", in English, as the server says its errors); none larger than the server takes.
+fn batch_requests(
+    actor: &str,
+    subs: &[Submission],
+    lines: &[usize],
+    name: &str,
+    n: usize,
+) -> Result<Vec<proto::AppendRequest>> {
+    subs.chunks(n)
+        .zip(lines.chunks(n))
+        .map(|(batch, at)| {
+            let submissions = batch
+                .iter()
+                .zip(at)
+                .map(|(s, line)| wire(s, Some(msg!("at.file_line", file = name, line = *line).en())))
+                .collect();
+            let r = proto::AppendRequest {
+                actor: actor.to_string(),
+                submissions,
+                expected: Vec::new(),
+                plan_toml: String::new(),
+                auth: None,
+            };
+            let bytes = server::encoded_bytes(&r);
+            if bytes > server::REQUEST_BYTES_MAX {
+                let first = msg!("at.file_line", file = name, line = at[0]);
+                return Err(Error::invalid(msg!(
+                    "remote.batch_too_large",
+                    mib = bytes.div_ceil(1 << 20),
+                    max = server::REQUEST_BYTES_MAX >> 20
+                ))
+                .at(first));
+            }
+            Ok(r)
+        })
+        .collect()
+}
+
+/// Batches of a streamed file sent ahead of the server's answers, beyond those HTTP/2 holds.
+const STREAM_SEND_AHEAD: usize = 2;
+
+/// An `AppendResponse`'s acks, typed.
+fn acks_of(resp: proto::AppendResponse) -> Result<Vec<planledger::ledger::Ack>> {
+    resp.acks
+        .into_iter()
+        .map(|a| {
+            let kind = planledger::event::KINDS.iter().find(|k| **k == a.r#type).copied().unwrap_or("event");
+            let id = uuid::Uuid::parse_str(&a.id).map_err(|_| Error::invalid(msg!("remote.bad_event_id")))?;
+            Ok(planledger::ledger::Ack { seq: a.seq, id, kind, duplicate: a.duplicate })
+        })
+        .collect()
 }
 
 async fn dept_change(

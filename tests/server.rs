@@ -580,7 +580,15 @@ fn the_role_by_rpc_table_holds_against_a_real_server() {
                 ),
             };
             let outcomes: Vec<(&str, Result<(), tonic::Status>)> = vec![
-                ("Append", c.append(append).await.map(|_| ())),
+                ("Append", c.append(append.clone()).await.map(|_| ())),
+                (
+                    // The same request again, on a stream: answered (or refused) as an Append.
+                    "AppendStream",
+                    match c.append_stream(tokio_stream::iter(vec![append])).await {
+                        Ok(answers) => answers.into_inner().message().await.map(|_| ()),
+                        Err(s) => Err(s),
+                    },
+                ),
                 (
                     "Read",
                     c.read(wire::sign(key, "Read", proto::ReadRequest { from_seq: 1, ..Default::default() }))
@@ -647,10 +655,10 @@ fn the_role_by_rpc_table_holds_against_a_real_server() {
                 ),
                 ("Bundle", c.bundle(wire::sign(key, "Bundle", proto::BundleRequest::default())).await.map(|_| ())),
             ];
-            assert_eq!(outcomes.len(), 18, "every RPC of the service is in the table");
+            assert_eq!(outcomes.len(), 19, "every RPC of the service is in the table");
             for (rpc, outcome) in outcomes {
                 let allowed = match rpc {
-                    "Append" => may_append,
+                    "Append" | "AppendStream" => may_append,
                     "Backup" => who == "coordinator",
                     "ExportLog" | "Bundle" => who == "coordinator" || who == "auditor",
                     _ => may_read,
@@ -663,7 +671,7 @@ fn the_role_by_rpc_table_holds_against_a_real_server() {
                 rows += 1;
             }
         }
-        assert_eq!(rows, 90);
+        assert_eq!(rows, 95);
     });
     drop(srv);
     env.assert_verifies();
@@ -1223,4 +1231,103 @@ mod postgres {
         an_auditor_takes_the_exported_log_and_a_bundle_through_the_server,
         a_key_revoked_after_its_submission_was_verified_is_refused,
     );
+}
+
+/// `n` (at most 12) investment lines of `park`, month k of 2022 with amount k, as `submit
+/// --file` takes them.
+fn park_lines(n: usize) -> String {
+    (1..=n)
+        .map(|k| {
+            format!("{{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-{k:02}\",\"amount\":\"{k}\"}}\n")
+        })
+        .collect()
+}
+
+/// The investments of `park` the server's log holds, as (seq, amount), in seq order.
+fn park_investments(srv: &Server, key: &str) -> Vec<(u64, String)> {
+    let log = remote(srv, Some(key), &["log", "--json"]).ok().stdout;
+    log.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "investment" && e["project"] == "park")
+        .map(|e| (e["seq"].as_u64().unwrap(), e["amount"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A clerk's file through the server in batches: sent on one stream without waiting for each
+/// answer, every batch acknowledged, the events in the file's order.
+#[test]
+fn a_batched_file_streams_through_the_server_in_order() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let file = env.file("march.jsonl", &park_lines(7));
+    let out =
+        remote(&srv, Some(&keys.housing), &["submit", "--as", "housing", "--batch", "3", "--file", path_str(&file)])
+            .ok()
+            .stdout;
+    assert_eq!(out.lines().count(), 7, "one ack a line: {out}");
+    let recorded = park_investments(&srv, &keys.drc);
+    let amounts: Vec<&str> = recorded.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(amounts, ["1", "2", "3", "4", "5", "6", "7"]);
+    assert!(recorded.windows(2).all(|w| w[1].0 == w[0].0 + 1), "consecutive seqs: {recorded:?}");
+    drop(srv);
+    env.assert_verifies();
+}
+
+/// A refused batch in the middle of a stream: the batches before it stay recorded (the error
+/// says through which line), the refused one and every one after it are not written, even
+/// though the client sent them before the refusal came back.
+#[test]
+fn a_refused_batch_keeps_the_batches_before_and_writes_none_after() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let mut text = park_lines(9);
+    // Line 5 names a project that does not exist.
+    text = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 4 { l.replace("\"park\"", "\"no-such-project\"") } else { l.to_string() } + "\n")
+        .collect();
+    let file = env.file("march.jsonl", &text);
+    let run =
+        remote(&srv, Some(&keys.housing), &["submit", "--as", "housing", "--batch", "2", "--file", path_str(&file)]);
+    let run = run.fails(3, "line 5");
+    assert!(run.stderr.contains("recorded through"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 4"), "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 4, "the two batches' acks: {}", run.stdout);
+    let amounts: Vec<String> = park_investments(&srv, &keys.drc).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(amounts, ["1", "2", "3", "4"]);
+    drop(srv);
+    env.assert_verifies();
+}
+
+/// Refusals on the stream, as on `Append`: an auditor's key, no key, a batch too large for
+/// a request, a batch size out of range; nothing written by any.
+#[test]
+fn streamed_batches_are_refused_as_appends_are_with_nothing_written() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let before = remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout;
+    let file = env.file("march.jsonl", &park_lines(5));
+    let f = path_str(&file);
+    remote(&srv, Some(&keys.auditor), &["submit", "--as", "audit-office", "--batch", "2", "--file", f])
+        .fails(4, "auditors only read");
+    remote(&srv, None, &["submit", "--as", "housing", "--batch", "2", "--file", f])
+        .fails(4, "unsigned submission refused");
+    remote(&srv, Some(&keys.housing), &["submit", "--as", "housing", "--batch", "0", "--file", f])
+        .fails(3, "--batch 0");
+    // A batch over the request limit (2,100 lines with notes of 4,095 bytes, each sent with
+    // its signed text): named before anything is sent.
+    let note = "第".repeat(1_365);
+    let long: String = (1..=2_100)
+        .map(|k| {
+            format!(
+                "{{\"type\":\"investment\",\"project\":\"park\",\"period\":\"2022-03\",\"amount\":\"{k}\",\"note\":\"{note}\"}}\n"
+            )
+        })
+        .collect();
+    let long = env.file("long.jsonl", &long);
+    remote(&srv, Some(&keys.housing), &["submit", "--as", "housing", "--batch", "2100", "--file", path_str(&long)])
+        .fails(3, "use a smaller --batch");
+    assert_eq!(remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout, before);
+    drop(srv);
 }

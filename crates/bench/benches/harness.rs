@@ -1276,7 +1276,7 @@ pub fn run_remote(cfg: &Config) -> Report {
         })
         .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (rounds, mut lat) = runtime.block_on(async move {
+    let (rounds, mut lat) = runtime.block_on(async {
         let start = Arc::new(tokio::sync::Barrier::new(n + 1));
         let end = Arc::new(tokio::sync::Barrier::new(n + 1));
         let tasks: Vec<_> = requests
@@ -1345,7 +1345,160 @@ pub fn run_remote(cfg: &Config) -> Report {
         Some(remote / in_process),
         "≥ 20 k ev/s, p99 ≤ 20 ms",
     );
+    let streamed: Vec<Vec<proto::AppendRequest>> = (0..n)
+        .map(|w| {
+            (0..=REMOTE_ROUNDS * REMOTE_STREAMED)
+                .map(|k| remote_append(&pairs[w], &ledger_key, &dept(w), &project(w), &format!("12.{:05}", k + 1)))
+                .collect()
+        })
+        .collect();
+    let url = format!("http://{addr}");
+    let (rounds, lat) = runtime.block_on(streamed_rounds(&url, streamed, REMOTE_STREAMED, REMOTE_WINDOW, 1));
+    let streamed_rate = median_rate(&rounds);
+    report.row(
+        &format!(
+            "{n} remote signed submitters × {REMOTE_STREAMED} single-event appends each on its own AppendStream \
+             (≤ {REMOTE_WINDOW} unanswered, each acknowledged once durable), median of {REMOTE_ROUNDS} rounds ({})",
+            rounds.iter().map(|r| k(*r)).collect::<Vec<_>>().join(", ")
+        ),
+        format!("{} (p50 {} / p99 {})", k(streamed_rate), ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99))),
+        format!("in-process group commit {}", fmt_rate(in_process)),
+        Some(streamed_rate / in_process),
+        "≥ 20 k ev/s, p99 ≤ 20 ms",
+    );
+    // A clerk's file: the same signed events, REMOTE_FILE_BATCH to a request, as `submit
+    // --server URL --batch 100 --file F` sends them.
+    let files: Vec<Vec<proto::AppendRequest>> = (0..n)
+        .map(|w| {
+            let singles: Vec<proto::AppendRequest> = (0..(REMOTE_ROUNDS * REMOTE_FILE_BATCHES + 1) * REMOTE_FILE_BATCH)
+                .map(|k| remote_append(&pairs[w], &ledger_key, &dept(w), &project(w), &format!("13.{:05}", k + 1)))
+                .collect();
+            singles
+                .chunks(REMOTE_FILE_BATCH)
+                .map(|c| {
+                    let mut r = c[0].clone();
+                    r.submissions = c.iter().flat_map(|x| x.submissions.clone()).collect();
+                    r
+                })
+                .collect()
+        })
+        .collect();
+    let (rounds, lat) =
+        runtime.block_on(streamed_rounds(&url, files, REMOTE_FILE_BATCHES, REMOTE_FILE_WINDOW, REMOTE_FILE_BATCH));
+    let file_rate = median_rate(&rounds);
+    report.row(
+        &format!(
+            "{n} remote signed submitters × {REMOTE_FILE_BATCHES} batches of {REMOTE_FILE_BATCH} events each on its own \
+             AppendStream (a clerk's file, ≤ {REMOTE_FILE_WINDOW} batches unanswered; latency per batch), median of \
+             {REMOTE_ROUNDS} rounds ({})",
+            rounds.iter().map(|r| k(*r)).collect::<Vec<_>>().join(", ")
+        ),
+        format!("{} (p50 {} / p99 {})", k(file_rate), ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99))),
+        format!("in-process group commit {}", fmt_rate(in_process)),
+        Some(file_rate / in_process),
+        "none (the goal is for single events)",
+    );
     report
+}
+
+/// Batches a streaming submitter sends in a round of the file measure, events in each, and
+/// most sent and not yet answered.
+pub const REMOTE_FILE_BATCHES: usize = 5;
+pub const REMOTE_FILE_BATCH: usize = 100;
+pub const REMOTE_FILE_WINDOW: usize = 2;
+
+/// Single-event appends each submitter streams in a round (`--remote`'s second measure).
+pub const REMOTE_STREAMED: usize = 500;
+/// Most appends a streaming submitter has sent and not yet seen answered.
+pub const REMOTE_WINDOW: usize = 4;
+
+/// The median of `rates`.
+fn median_rate(rates: &[f64]) -> f64 {
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// `--remote`'s streamed rounds: each submitter opens one `AppendStream` on its own
+/// connection, sends its first request as a warm-up, then in each round (all released
+/// together) its next `per` requests (of `events` events each), keeping at most `window`
+/// unanswered; a request's latency runs from its send to its answer. The rounds' rates
+/// (events over wall time) and every latency, sorted.
+async fn streamed_rounds(
+    url: &str,
+    requests: Vec<Vec<planledger_server::proto::AppendRequest>>,
+    per: usize,
+    window: usize,
+    events: usize,
+) -> (Vec<f64>, Vec<Duration>) {
+    use planledger_server::proto;
+    let n = requests.len();
+    let start = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let end = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|reqs| {
+            let (start, end, url) = (start.clone(), end.clone(), url.to_string());
+            tokio::spawn(async move {
+                let mut client = proto::ledger_client::LedgerClient::connect(url).await.unwrap();
+                let (tx, rx) = tokio::sync::mpsc::channel(window);
+                let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+                let mut reqs = reqs.into_iter();
+                tx.send(reqs.next().unwrap()).await.unwrap();
+                // A refusal is reported after the rounds (a task panicking here would leave
+                // the barriers waiting).
+                let mut refused = None;
+                let mut answers = match client.append_stream(stream).await {
+                    Ok(a) => Some(a.into_inner()),
+                    Err(e) => {
+                        refused = Some(e.to_string());
+                        None
+                    }
+                };
+                let mut lat = Vec::with_capacity(per * REMOTE_ROUNDS);
+                if let Some(a) = answers.as_mut() {
+                    if let Err(e) = a.message().await {
+                        refused = Some(e.to_string());
+                    }
+                }
+                for _ in 0..REMOTE_ROUNDS {
+                    start.wait().await;
+                    let mut sent = std::collections::VecDeque::with_capacity(window);
+                    let mut left = per;
+                    while let (None, Some(a)) = (&refused, answers.as_mut()) {
+                        while sent.len() < window && left > 0 {
+                            sent.push_back(Instant::now());
+                            tx.send(reqs.next().unwrap()).await.unwrap();
+                            left -= 1;
+                        }
+                        let Some(t) = sent.pop_front() else { break };
+                        match a.message().await {
+                            Ok(Some(_)) => lat.push(t.elapsed()),
+                            Ok(None) => refused = Some("the stream ended early".into()),
+                            Err(e) => refused = Some(e.to_string()),
+                        }
+                    }
+                    end.wait().await;
+                }
+                (lat, refused)
+            })
+        })
+        .collect();
+    let mut rounds = Vec::new();
+    for _ in 0..REMOTE_ROUNDS {
+        start.wait().await;
+        let t = Instant::now();
+        end.wait().await;
+        rounds.push(rate((n * per * events) as u64, t.elapsed()));
+    }
+    let mut lat = Vec::new();
+    for task in tasks {
+        let (l, refused) = task.await.unwrap();
+        assert!(refused.is_none(), "a streamed append was refused: {refused:?}");
+        lat.extend(l);
+    }
+    lat.sort();
+    (rounds, lat)
 }
 
 /// Copies the directory `from` (a store) to `to`, which must not exist, file by file.

@@ -298,7 +298,34 @@ struct Queued {
     request: Verified,
     origins: Vec<Option<crate::Msg>>,
     expected: Vec<(String, u64)>,
+    chain: Option<Chain>,
     done: Done,
+}
+
+/// Requests that must be recorded in order or not at all past the first refused one: those
+/// of one client's stream (a file sent in batches, each sent before the one before it is
+/// acknowledged). Once a request of the chain is refused, every later one queued on it is
+/// refused without being decided, so nothing after a refused batch is written.
+#[derive(Clone, Default)]
+pub struct Chain(Arc<AtomicBool>);
+
+impl Chain {
+    pub fn new() -> Chain {
+        Chain::default()
+    }
+
+    /// Whether a request of the chain was refused.
+    pub fn broken(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn break_off(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn same(&self, other: &Chain) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A group staged and handed to the writer, on its way to the acknowledging thread.
@@ -347,15 +374,17 @@ impl Appender {
     }
 
     /// Queues a verified request; `done` is called with its acks once its group is durable,
-    /// or with why it was refused.
+    /// or with why it was refused. A request on a `chain` is refused undecided once an
+    /// earlier request of the chain was refused.
     pub fn enqueue(
         &self,
         request: Verified,
         origins: Vec<Option<crate::Msg>>,
         expected: Vec<(String, u64)>,
+        chain: Option<&Chain>,
         done: Done,
     ) {
-        let queued = Queued { request, origins, expected, done };
+        let queued = Queued { request, origins, expected, chain: chain.cloned(), done };
         let Some(queue) = &self.queue else {
             return (queued.done)(Err(stopped()));
         };
@@ -395,9 +424,21 @@ fn stage_queued(group: &GroupCommit, queued: mpsc::Receiver<Queued>, hand: mpsc:
             let mut ledger = lock(&group.ledger);
             // Whether any request of the group was refused.
             let stage_all = |ledger: &mut Ledger, outcomes: &mut Vec<Result<Vec<Ack>>>| {
+                // Chains broken by this decision of the group (a shared store may decide it
+                // again: its chains are broken for good only by the decision committed).
+                let mut broken: Vec<&Chain> = Vec::new();
                 for (q, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+                    if let Some(chain) = &q.chain {
+                        if chain.broken() || broken.iter().any(|b| b.same(chain)) {
+                            *outcome = Err(Error::invalid(msg!("commit.chain_broken")));
+                            continue;
+                        }
+                    }
                     let origin = |i: usize| q.origins.get(i).cloned().flatten();
                     *outcome = ledger.stage_verified(&q.request, &origin, &q.expected);
+                    if let (Err(_), Some(chain)) = (&outcome, &q.chain) {
+                        broken.push(chain);
+                    }
                 }
                 outcomes.iter().any(|o| o.is_err())
             };
@@ -418,6 +459,11 @@ fn stage_queued(group: &GroupCommit, queued: mpsc::Receiver<Queued>, hand: mpsc:
             }
             recovered.and(Err(e))
         });
+        for (q, outcome) in batch.iter().zip(&outcomes) {
+            if let (Some(chain), Err(_)) = (&q.chain, outcome) {
+                chain.break_off();
+            }
+        }
         if let Err(mpsc::SendError(h)) = hand.send(Handed { group: batch, outcomes, written }) {
             // The acknowledging thread is gone (it panicked): answer here.
             for q in h.group {
@@ -433,6 +479,9 @@ fn acknowledge(handed: mpsc::Receiver<Handed>) {
     while let Ok(Handed { group, outcomes, written }) = handed.recv() {
         let committed = written.and_then(|ticket| ticket.wait());
         for (q, outcome) in group.into_iter().zip(outcomes) {
+            if let (Some(chain), Err(_)) = (&q.chain, &committed) {
+                chain.break_off();
+            }
             let outcome = match (&committed, outcome) {
                 (Ok(()), o) => o,
                 (Err(_), Err(e)) => Err(e),
@@ -607,7 +656,7 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let send = |request: Verified, n: u8| {
             let tx = tx.clone();
-            appender.enqueue(request, Vec::new(), Vec::new(), Box::new(move |r| tx.send((n, r)).unwrap()));
+            appender.enqueue(request, Vec::new(), Vec::new(), None, Box::new(move |r| tx.send((n, r)).unwrap()));
         };
         send(signed(targets[0], 50_001), 1);
         let (n, first) = rx.recv().unwrap();

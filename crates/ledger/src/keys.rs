@@ -71,9 +71,35 @@ impl LedgerKey {
     }
 }
 
+/// Most decompressed public keys a thread keeps (`verifying_key`): a server's verifying
+/// threads see the same few hundred principals' keys again and again.
+pub const KEY_CACHE_MAX: usize = 1_024;
+
+thread_local! {
+    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `public` as a point on the curve (its decompression, a square root, done once per key and
+/// thread); `None` if it is not one.
+fn verifying_key(public: &[u8; 32]) -> Option<VerifyingKey> {
+    KEY_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(key) = cache.get(public) {
+            return Some(*key);
+        }
+        let key = VerifyingKey::from_bytes(public).ok()?;
+        if cache.len() >= KEY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(*public, key);
+        Some(key)
+    })
+}
+
 /// Checks an ed25519 signature by `public` over `message`.
 pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(public) else { return false };
+    let Some(key) = verifying_key(public) else { return false };
     let Ok(sig) = Signature::from_slice(signature) else { return false };
     // Strict: rejects weak keys and non-canonical signatures (no malleability).
     key.verify_strict(message, &sig).is_ok()
@@ -205,8 +231,20 @@ pub const SUBMISSION_FORMAT_V1: &str = "planledger-submission/1";
 /// event id, so a signature is good for one event in one ledger.
 pub const SUBMISSION_FORMAT: &str = "planledger-submission/2";
 
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r")
+/// Appends `v` to `out` with `\` and line breaks escaped, copying runs that need no escape
+/// whole.
+fn push_escaped(out: &mut String, v: &str) {
+    let mut rest = v;
+    while let Some(at) = rest.find(['\\', '\n', '\r']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            _ => "\\\\",
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
 }
 
 /// The text a principal signs for a submission (docs/server.md): a format line, the
@@ -219,9 +257,21 @@ pub fn canonical_text(
     kind: &str,
     fields: &std::collections::BTreeMap<String, String>,
 ) -> String {
-    let mut out = format!("{SUBMISSION_FORMAT}\nledger={}\nactor={}\ntype={}\n", hex(ledger), esc(actor), esc(kind));
+    let size = fields.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+    let mut out = String::with_capacity(SUBMISSION_FORMAT.len() + 96 + actor.len() + kind.len() + size);
+    out.push_str(SUBMISSION_FORMAT);
+    out.push_str("\nledger=");
+    out.push_str(&hex(ledger));
+    out.push_str("\nactor=");
+    push_escaped(&mut out, actor);
+    out.push_str("\ntype=");
+    push_escaped(&mut out, kind);
+    out.push('\n');
     for (k, v) in fields {
-        out.push_str(&format!("{}={}\n", esc(k), esc(v)));
+        push_escaped(&mut out, k);
+        out.push('=');
+        push_escaped(&mut out, v);
+        out.push('\n');
     }
     out
 }

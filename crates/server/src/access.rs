@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 use planledger::error::{Error, Result};
 use planledger::msg;
@@ -228,27 +228,46 @@ impl Entry {
     }
 
     fn json(&self, now: DateTime<Utc>, store: &str) -> String {
-        let mut m = Map::new();
-        m.insert("time".into(), json!(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-        m.insert("via".into(), json!(self.via));
-        m.insert("peer".into(), self.peer.map_or(Value::Null, |p| json!(p.to_string())));
-        m.insert("principal".into(), json!(self.principal));
-        m.insert("role".into(), json!(self.role));
-        m.insert("key_id".into(), json!(self.key_id));
-        m.insert("rpc".into(), json!(self.rpc));
-        m.insert("store".into(), json!(store));
-        m.insert("outcome".into(), json!(self.outcome.code()));
-        if let Some(s) = self.status {
-            m.insert("status".into(), json!(s));
-        }
-        if let Some((first, last)) = self.seqs {
-            m.insert("seqs".into(), json!(format!("{first}..{last}")));
-            m.insert("events".into(), json!(last + 1 - first));
-        }
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        m.insert("duration_ms".into(), json!((ms * 1000.0).round() / 1000.0));
-        Value::Object(m).to_string()
+        let line = Line {
+            time: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            via: self.via,
+            peer: self.peer.map(|p| p.to_string()),
+            principal: self.principal.as_deref(),
+            role: self.role,
+            key_id: self.key_id.as_deref(),
+            rpc: &self.rpc,
+            store,
+            outcome: self.outcome.code(),
+            status: self.status,
+            seqs: self.seqs.map(|(first, last)| format!("{first}..{last}")),
+            events: self.seqs.map(|(first, last)| last + 1 - first),
+            duration_ms: (ms * 1000.0).round() / 1000.0,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
     }
+}
+
+/// An access log line as written: its keys in this order, `status` only for the web,
+/// `seqs` and `events` only for an append that wrote.
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    via: &'a str,
+    peer: Option<String>,
+    principal: Option<&'a str>,
+    role: Option<&'a str>,
+    key_id: Option<&'a str>,
+    rpc: &'a str,
+    store: &'a str,
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seqs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<u64>,
+    duration_ms: f64,
 }
 
 /// The first 16 hex digits of a public key: enough to tell keys apart, and no secret.
@@ -351,6 +370,7 @@ fn open_append(path: &Path) -> Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn at(day: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(&format!("{day}T12:00:00Z")).unwrap().with_timezone(&Utc)

@@ -22,7 +22,7 @@ use tonic::{Request, Response, Status};
 
 use planledger::clock::Clock;
 use planledger::codec::hex;
-use planledger::commit::{Appender, GroupCommit};
+use planledger::commit::{Appender, Chain, GroupCommit};
 use planledger::decide::{Command, EventRef, Submission};
 use planledger::error::{Error, Result};
 use planledger::event::{Event, Payload, Signature, Subject, TargetRef};
@@ -67,11 +67,20 @@ const READ_BATCH: u64 = 1_000;
 const STREAM_BUFFER: usize = 1_024;
 /// Output pieces buffered per read before the reader waits for the client.
 const OUTPUT_BUFFER: usize = 4;
+/// Most requests of one `AppendStream` waiting for their answers (queued, or being
+/// verified): past it the stream is not read until an answer goes.
+pub const STREAM_IN_FLIGHT_MAX: usize = 256;
+/// Most bytes of requests of one `AppendStream` waiting for their answers.
+pub const STREAM_BYTES_IN_FLIGHT_MAX: usize = 64 * 1024 * 1024;
+/// Most requests of a stream taken at once (those already arrived), verified on one trip
+/// to the blocking pool.
+const STREAM_TAKE_MAX: usize = 64;
 
 /// Every RPC of the service, as the authorization table names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rpc {
     Append,
+    AppendStream,
     Read,
     Subscribe,
     State,
@@ -92,8 +101,9 @@ pub enum Rpc {
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 18] = [
+    pub const ALL: [Rpc; 19] = [
         Rpc::Append,
+        Rpc::AppendStream,
         Rpc::Read,
         Rpc::Subscribe,
         Rpc::State,
@@ -117,6 +127,7 @@ impl Rpc {
     pub fn method(self) -> &'static str {
         match self {
             Rpc::Append => "Append",
+            Rpc::AppendStream => "AppendStream",
             Rpc::Read => "Read",
             Rpc::Subscribe => "Subscribe",
             Rpc::State => "State",
@@ -143,7 +154,7 @@ impl Rpc {
     /// or as an audit bundle, is a coordinator's or an auditor's.
     pub fn allows(self, role: Role) -> bool {
         match self {
-            Rpc::Append => role != Role::Auditor,
+            Rpc::Append | Rpc::AppendStream => role != Role::Auditor,
             Rpc::Backup => role == Role::Coordinator,
             Rpc::ExportLog | Rpc::Bundle => matches!(role, Role::Coordinator | Role::Auditor),
             _ => true,
@@ -200,7 +211,12 @@ struct Call {
 
 impl Call {
     fn new<T>(shared: &Arc<Shared>, rpc: Rpc, req: &Request<T>) -> Call {
-        Call { rpc, entry: Entry::new("grpc", rpc.method(), req.remote_addr()), outcome: None, shared: shared.clone() }
+        Call::from(shared, rpc, req.remote_addr())
+    }
+
+    /// A call from `peer`: one request of a stream, each recorded on its own.
+    fn from(shared: &Arc<Shared>, rpc: Rpc, peer: Option<SocketAddr>) -> Call {
+        Call { rpc, entry: Entry::new("grpc", rpc.method(), peer), outcome: None, shared: shared.clone() }
     }
 
     fn end(&mut self, outcome: Outcome) {
@@ -463,16 +479,18 @@ impl Shared {
         Ok(principal.name)
     }
 
-    /// The role of the principal a submission's key is registered to, for `Append`.
-    fn check_append_role(&self, r: &proto::AppendRequest) -> Result<Arc<Registry>, Status> {
+    /// The role of the principal a submission's key is registered to, for an append by `rpc`.
+    fn check_append_role(&self, rpc: Rpc, r: &proto::AppendRequest) -> Result<Arc<Registry>, Status> {
         let registry = self.registry();
         for s in &r.submissions {
             let Ok(key) = <[u8; 32]>::try_from(s.public_key.as_slice()) else { continue };
             if let Some(p) = registry.keys.get(&key) {
-                if !Rpc::Append.allows(p.role) {
+                if !rpc.allows(p.role) {
                     return Err(Status::permission_denied(format!(
-                        "'{}' is {}; Append is not open to that role (auditors only read)",
-                        p.name, p.role
+                        "'{}' is {}; {} is not open to that role (auditors only read)",
+                        p.name,
+                        p.role,
+                        rpc.method()
                     )));
                 }
             }
@@ -480,24 +498,26 @@ impl Shared {
         Ok(registry)
     }
 
-    /// An `Append`, on a thread of the blocking pool: checks what needs no state (limits, the
-    /// role, every submission signed) and verifies the signatures here, off the ledger's lock
-    /// and in parallel with other requests; then queues the verified request. The appender's
-    /// acknowledging thread answers on `reply` once its group is durable, or at once here on
-    /// a refusal.
+    /// An append (`Append`, or one request of an `AppendStream`, on its `chain`), on a thread
+    /// of the blocking pool: checks what needs no state (limits, the role, every submission
+    /// signed) and verifies the signatures here, off the ledger's lock and in parallel with
+    /// other requests; then queues the verified request. The appender's acknowledging thread
+    /// answers on `reply` once its group is durable, or at once here on a refusal. False when
+    /// refused here, before it was queued.
     fn append(
         self: &Arc<Self>,
         r: proto::AppendRequest,
         lang: Lang,
         mut call: Call,
+        chain: Option<&Chain>,
         reply: oneshot::Sender<Result<proto::AppendResponse, Status>>,
-    ) {
+    ) -> bool {
         let (request, origins, expected, registry, first_key) = match self.verify_append(r, lang, &mut call) {
             Ok(v) => v,
             Err(s) => {
                 call.refused(&s);
                 let _ = reply.send(Err(s));
-                return;
+                return false;
             }
         };
         let changes_keys = request.submissions().iter().any(|s| {
@@ -515,7 +535,8 @@ impl Shared {
             drop(call);
             let _ = reply.send(answer);
         });
-        self.appender.enqueue(request, origins, expected, done);
+        self.appender.enqueue(request, origins, expected, chain, done);
+        true
     }
 
     /// An `Append`'s checks that need no state, and its signatures verified: the request as
@@ -538,7 +559,7 @@ impl Shared {
                 r.submissions.len()
             )));
         }
-        let registry = self.check_append_role(&r)?;
+        let registry = self.check_append_role(call.rpc, &r)?;
         let mut subs = Vec::new();
         let mut origins = Vec::new();
         if !r.plan_toml.is_empty() {
@@ -1193,6 +1214,97 @@ fn shared_of(ledger: Ledger, common: &Common) -> Result<Arc<Shared>> {
     Ok(shared)
 }
 
+type AnswerStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::AppendResponse, Status>> + Send>>;
+/// A request's size on the wire (what `REQUEST_BYTES_MAX` bounds).
+pub fn encoded_bytes(r: &proto::AppendRequest) -> usize {
+    r.encoded_len()
+}
+
+/// One streamed append's answer, to come once it is durable or refused.
+type Answer = oneshot::Receiver<Result<proto::AppendResponse, Status>>;
+
+/// An `AppendStream`'s requests as they come: those already arrived are taken together (up
+/// to `STREAM_TAKE_MAX`), verified and queued on the stream's chain in order, on the blocking
+/// pool; their answers go to `answers` in the same order. At most `STREAM_IN_FLIGHT_MAX`
+/// requests and `STREAM_BYTES_IN_FLIGHT_MAX` bytes wait for their answers: past that, the
+/// stream is not read (HTTP/2 flow control holds the client). Ends at the client's end, at
+/// a request refused, or once the client stops reading answers.
+async fn take_appends(
+    shared: Arc<Shared>,
+    mut inbound: tonic::Streaming<proto::AppendRequest>,
+    lang: Lang,
+    peer: Option<SocketAddr>,
+    answers: mpsc::Sender<(Answer, tokio::sync::OwnedSemaphorePermit)>,
+    room: Arc<tokio::sync::Semaphore>,
+) {
+    let chain = Chain::new();
+    let mut ended = false;
+    while !ended && !chain.broken() {
+        let mut taken = Vec::new();
+        let mut next = inbound.message().await;
+        loop {
+            let request = match next {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Err(status) => {
+                    // The stream itself failed (a message too large, or not protobuf): answered
+                    // in its place, after the requests before it.
+                    let (tx, rx) = oneshot::channel();
+                    let _ = tx.send(Err(status));
+                    if let Ok(permit) = room.clone().acquire_owned().await {
+                        let _ = answers.send((rx, permit)).await;
+                    }
+                    ended = true;
+                    break;
+                }
+            };
+            let bytes = u32::try_from(request.encoded_len().clamp(1, STREAM_BYTES_IN_FLIGHT_MAX)).unwrap_or(u32::MAX);
+            let Ok(permit) = room.clone().acquire_many_owned(bytes).await else { return };
+            let (tx, rx) = oneshot::channel();
+            if answers.send((rx, permit)).await.is_err() {
+                // The client stopped reading answers: nothing more is taken.
+                return;
+            }
+            taken.push((request, tx));
+            if taken.len() >= STREAM_TAKE_MAX {
+                break;
+            }
+            match ready(inbound.message()) {
+                Some(n) => next = n,
+                None => break,
+            }
+        }
+        if taken.is_empty() {
+            continue;
+        }
+        let (s, c) = (shared.clone(), chain.clone());
+        let queued = blocking(move || {
+            taken.into_iter().all(|(r, reply)| {
+                let call = Call::from(&s, Rpc::AppendStream, peer);
+                s.append(r, lang, call, Some(&c), reply)
+            })
+        })
+        .await;
+        if !matches!(queued, Ok(true)) {
+            // Refused before it was queued: it is the stream's last answer.
+            return;
+        }
+    }
+}
+
+/// `f`'s output if it is ready now, without waiting.
+fn ready<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::RecordedEvent, Status>> + Send>>;
 type OutputStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<Output, Status>> + Send>>;
 
@@ -1284,8 +1396,33 @@ impl LedgerRpc for Service {
         let r = req.into_inner();
         let (reply, answer) = oneshot::channel();
         // Verified on the blocking pool, then queued: no thread waits for the commit.
-        drop(tokio::task::spawn_blocking(move || shared.append(r, lang, call, reply)));
+        drop(tokio::task::spawn_blocking(move || shared.append(r, lang, call, None, reply)));
         answer.await.map_err(|_| Status::internal("request failed: the server dropped it"))?.map(Response::new)
+    }
+
+    type AppendStreamStream = AnswerStream;
+
+    async fn append_stream(
+        &self,
+        req: Request<tonic::Streaming<proto::AppendRequest>>,
+    ) -> Result<Response<AnswerStream>, Status> {
+        let (lang, peer) = (lang_of(&req), req.remote_addr());
+        // The ledger is chosen by the headers alone (the stream's body is not `Sync`).
+        let mut headers = Request::new(());
+        *headers.metadata_mut() = req.metadata().clone();
+        let shared = self.ledgers.of(&headers).await?;
+        let (answers, answered) = mpsc::channel(STREAM_IN_FLIGHT_MAX);
+        let room = Arc::new(tokio::sync::Semaphore::new(STREAM_BYTES_IN_FLIGHT_MAX));
+        tokio::spawn(take_appends(shared, req.into_inner(), lang, peer, answers, room));
+        let answers =
+            tokio_stream::StreamExt::then(ReceiverStream::new(answered), |(answer, room): (Answer, _)| async move {
+                let answer =
+                    answer.await.unwrap_or_else(|_| Err(Status::internal("request failed: the server dropped it")));
+                // The request's bytes count until its answer goes.
+                drop(room);
+                answer
+            });
+        Ok(Response::new(Box::pin(answers)))
     }
 
     type ReadStream = EventStream;
