@@ -1239,36 +1239,63 @@ async fn take_appends(
 ) {
     let chain = Chain::new();
     let mut ended = false;
+    // What was read but not taken into the last group, taken first into the next.
+    let mut carried = None;
     while !ended && !chain.broken() {
         let mut taken = Vec::new();
-        let mut next = inbound.message().await;
+        let mut next = match carried.take() {
+            Some(n) => n,
+            None => inbound.message().await,
+        };
         loop {
-            let request = match next {
-                Ok(Some(r)) => r,
+            // Room is waited for only with nothing taken: what a group holds is answered only
+            // once the group is queued, so waiting with it would wait for itself.
+            let (item, bytes) = match &next {
+                Ok(Some(r)) => {
+                    let bytes = r.encoded_len().clamp(1, STREAM_BYTES_IN_FLIGHT_MAX);
+                    (None, u32::try_from(bytes).unwrap_or(u32::MAX))
+                }
                 Ok(None) => {
                     ended = true;
                     break;
                 }
-                Err(status) => {
-                    // The stream itself failed (a message too large, or not protobuf): answered
-                    // in its place, after the requests before it.
-                    let (tx, rx) = oneshot::channel();
-                    let _ = tx.send(Err(status));
-                    if let Ok(permit) = room.clone().acquire_owned().await {
-                        let _ = answers.send((rx, permit)).await;
+                // The stream itself failed (a message too large, or not protobuf): answered in
+                // its place, after the requests before it.
+                Err(status) => (Some(status.clone()), 1),
+            };
+            let permit = if taken.is_empty() {
+                match room.clone().acquire_many_owned(bytes).await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                }
+            } else {
+                match room.clone().try_acquire_many_owned(bytes) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        carried = Some(next);
+                        break;
                     }
-                    ended = true;
-                    break;
                 }
             };
-            let bytes = u32::try_from(request.encoded_len().clamp(1, STREAM_BYTES_IN_FLIGHT_MAX)).unwrap_or(u32::MAX);
-            let Ok(permit) = room.clone().acquire_many_owned(bytes).await else { return };
+            let slot = if taken.is_empty() { answers.reserve().await.ok() } else { answers.try_reserve().ok() };
+            let Some(slot) = slot else {
+                if answers.is_closed() {
+                    // The client stopped reading answers: nothing more is taken.
+                    return;
+                }
+                carried = Some(next);
+                break;
+            };
             let (tx, rx) = oneshot::channel();
-            if answers.send((rx, permit)).await.is_err() {
-                // The client stopped reading answers: nothing more is taken.
-                return;
+            slot.send((rx, permit));
+            if let Some(status) = item {
+                let _ = tx.send(Err(status));
+                ended = true;
+                break;
             }
-            taken.push((request, tx));
+            if let Ok(Some(request)) = next {
+                taken.push((request, tx));
+            }
             if taken.len() >= STREAM_TAKE_MAX {
                 break;
             }
