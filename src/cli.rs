@@ -1033,7 +1033,7 @@ fn import_plan(
     let plan_id = import.plan.plan.clone();
     let mut subs =
         vec![Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
-    sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
+    sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs)?;
     let acks = ledger.submit(actor, &subs, &|_| Some(Msg::text(name)))?;
     print_import(out, ctx.json, ctx.lang, &plan_id, &acks)
 }
@@ -1147,7 +1147,7 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
     let expected = parse_expected(&args.expect)?;
     // One atomic request: the ledger loads the plans it names (`--file --batch`, above, every plan).
     let mut ledger = open_ledger_for(&ctx.at()?, &subs)?;
-    sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
+    sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs)?;
     let origin = |i: usize| origins[i].clone();
     let acks = ledger.submit_expecting(&args.actor, &subs, &origin, &expected)?;
     print_acks(out, ctx.json, ctx.lang, &acks)
@@ -1193,7 +1193,7 @@ fn cmd_submit_report(ctx: &Ctx, args: &SubmitArgs, file: &Path, out: &mut Out) -
         eprintln!("planledger: {}", warning.render(ctx.lang));
     }
     let (mut subs, origins): (Vec<Submission>, Vec<String>) = report.submissions.into_iter().unzip();
-    sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs);
+    sign_all(pair.as_ref(), &ledger.public_key(), &args.actor, &mut subs)?;
     let acks = if subs.is_empty() {
         Vec::new()
     } else {
@@ -2198,7 +2198,7 @@ fn submit_one(ctx: &Ctx, actor: &str, command: Command, out: &mut Out) -> Result
     let mut subs = vec![Submission { signature: None, id: None, note: None, command }];
     let pair = key_pair(&ctx.key)?;
     let mut ledger = open_ledger_for(&ctx.at()?, &subs)?;
-    sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs);
+    sign_all(pair.as_ref(), &ledger.public_key(), actor, &mut subs)?;
     let acks = ledger.submit(actor, &subs, &|_| None)?;
     print_acks(out, ctx.json, ctx.lang, &acks)
 }
@@ -2393,11 +2393,10 @@ pub(crate) fn sign_all(
     ledger: &[u8; 32],
     actor: &str,
     subs: &mut [Submission],
-) {
-    if let Some(pair) = pair {
-        for sub in subs {
-            planledger::keys::sign(pair, ledger, actor, sub);
-        }
+) -> Result<()> {
+    match pair {
+        Some(pair) => planledger::keys::sign_all(pair, ledger, actor, subs),
+        None => Ok(()),
     }
 }
 

@@ -174,8 +174,7 @@ async fn ledger_key(client: &mut Client, pair: &KeyPair) -> Result<[u8; 32]> {
 async fn sign_for(client: &mut Client, pair: Option<&KeyPair>, actor: &str, subs: &mut [Submission]) -> Result<()> {
     let Some(pair) = pair else { return Ok(()) };
     let ledger = ledger_key(client, pair).await?;
-    cli::sign_all(Some(pair), &ledger, actor, subs);
-    Ok(())
+    cli::sign_all(Some(pair), &ledger, actor, subs)
 }
 
 /// Signs a typed request for `rpc`: fresh, single-use, over its body.

@@ -436,6 +436,59 @@ pub fn sign(pair: &KeyPair, ledger: &[u8; 32], actor: &str, sub: &mut Submission
     sub.signature = Some(Box::new(crate::event::Signature { key: pair.public().to_vec(), bytes, signed }));
 }
 
+/// Fewest signatures a batch must hold to be signed or verified on every core at once: a
+/// thread costs about what one signature does, so smaller batches stay on the caller's.
+pub const PARALLEL_SIGNATURES_MIN: usize = 256;
+
+/// The threads `n` signatures are spread over.
+fn threads_for(n: usize) -> usize {
+    if n < PARALLEL_SIGNATURES_MIN {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |c| c.get()).min(n.div_ceil(PARALLEL_SIGNATURES_MIN / 2))
+}
+
+/// Runs `f` on each part of `items` cut for `threads_for` (with the index of the part's
+/// first item), one thread a part, the last on the calling thread; the parts' results, in
+/// order. An error if a thread could not be started (the parts started are finished first).
+fn in_parts<T: Send, R: Send>(items: &mut [T], f: impl Fn(usize, &mut [T]) -> R + Sync) -> Result<Vec<R>> {
+    let threads = threads_for(items.len());
+    if threads <= 1 {
+        return Ok(vec![f(0, items)]);
+    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let mut parts = items.chunks_mut(size).enumerate().collect::<Vec<_>>();
+        let (last, last_part) = parts.pop().unwrap_or((0, &mut []));
+        let mut started = Vec::new();
+        for (k, part) in parts {
+            let handle = std::thread::Builder::new()
+                .name("signatures".into())
+                .spawn_scoped(scope, move || f(k * size, part))
+                .map_err(|e| Error::io(msg!("keys.signing_threads"), e));
+            started.push(handle);
+        }
+        let mine = f(last * size, last_part);
+        let mut results = Vec::with_capacity(started.len() + 1);
+        for handle in started {
+            results.push(handle?.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results.push(mine);
+        Ok(results)
+    })
+}
+
+/// Signs every submission of `subs` as `sign` does, on every core for a large batch.
+pub fn sign_all(pair: &KeyPair, ledger: &[u8; 32], actor: &str, subs: &mut [Submission]) -> Result<()> {
+    in_parts(subs, |_, part| {
+        for sub in part {
+            sign(pair, ledger, actor, sub);
+        }
+    })
+    .map(drop)
+}
+
 /// Checks a submission's signature when it is made: it verifies, its key is registered to the
 /// actor and not revoked, and its text is, byte for byte, the canonical text of what the
 /// submission asks (format 2, this ledger, the submission's own id). Anything else is refused
@@ -538,16 +591,27 @@ pub fn verify_request(
     submissions: Vec<Submission>,
     origin: &dyn Fn(usize) -> Option<crate::Msg>,
 ) -> Result<Verified> {
-    let keys = submissions
-        .iter()
-        .enumerate()
-        .map(|(i, sub)| {
-            verify_signed(ledger, actor, sub).map_err(|e| match origin(i) {
-                Some(at) => e.at(at),
-                None => e,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut submissions = submissions;
+    // Each part's keys, or its first refusal with the index it is at: the first refusal of
+    // the first part that has one is the one a single pass would have met first.
+    let parts = in_parts(&mut submissions, |first, part| {
+        part.iter()
+            .enumerate()
+            .map(|(j, sub)| verify_signed(ledger, actor, sub).map_err(|e| (first + j, e)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+    })?;
+    let mut keys = Vec::with_capacity(submissions.len());
+    for part in parts {
+        match part {
+            Ok(k) => keys.extend(k),
+            Err((i, e)) => {
+                return Err(match origin(i) {
+                    Some(at) => e.at(at),
+                    None => e,
+                })
+            }
+        }
+    }
     Ok(Verified { ledger: *ledger, actor: actor.to_string(), submissions, keys })
 }
 
@@ -630,6 +694,33 @@ mod tests {
     use crate::model::Month;
 
     const LEDGER: [u8; 32] = [9; 32];
+
+    /// A batch large enough to be signed and verified on every core: the same keys as one
+    /// pass, and of two bad submissions in different parts, the first is the one named.
+    #[test]
+    fn a_large_batch_verifies_in_parts_and_names_its_first_refusal() {
+        let pair = KeyPair::generate().unwrap();
+        let n = PARALLEL_SIGNATURES_MIN * 3;
+        let mut subs: Vec<Submission> =
+            (0..n).map(|k| crate::workload::correction(k as u64 + 1, k as i64 + 1, "r")).collect();
+        sign_all(&pair, &LEDGER, "drc", &mut subs).unwrap();
+        let origin = |i: usize| Some(crate::Msg::from(format!("line {}", i + 1)));
+        let verified = verify_request(&LEDGER, "drc", subs.clone(), &origin).unwrap();
+        assert_eq!(verified.keys, vec![Some(pair.public()); n]);
+        for (k, sub) in subs.iter().enumerate() {
+            let sig = sub.signature.as_ref().unwrap();
+            assert!(verify_signature(&pair.public(), sig.signed.as_bytes(), &sig.bytes), "submission {k}");
+        }
+        // Bad at 100 (its text altered) and at 700 (its signature altered).
+        let mut bad = subs.clone();
+        bad[700].signature.as_mut().unwrap().bytes[0] ^= 1;
+        bad[100].signature.as_mut().unwrap().signed.push(' ');
+        let e = verify_request(&LEDGER, "drc", bad.clone(), &origin).unwrap_err();
+        assert!(e.to_string().contains("line 101"), "{e}");
+        bad[100] = subs[100].clone();
+        let e = verify_request(&LEDGER, "drc", bad, &origin).unwrap_err();
+        assert!(e.to_string().contains("line 701"), "{e}");
+    }
 
     #[test]
     fn canonical_text_round_trips_and_escapes() {
