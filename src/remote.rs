@@ -281,10 +281,10 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
                 .collect();
             let mut client = connect(url, lang).await?;
             sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
-            // The server says its errors in English: the origins go as English too.
+            // Said in the user's language: the server puts them into its refusals as they are.
             let req = proto::AppendRequest {
                 actor: args.actor.clone(),
-                submissions: subs.iter().zip(origins).map(|(s, o)| wire(s, o.map(|m| m.en()))).collect(),
+                submissions: subs.iter().zip(origins).map(|(s, o)| wire(s, o.map(|m| m.render(lang)))).collect(),
                 expected,
                 plan_toml: String::new(),
                 auth: None,
@@ -389,7 +389,7 @@ async fn submit_batched(
     let (mut subs, lines) = cli::file_submissions(file, planledger::input::BATCHED_FILE_LINES_MAX)?;
     let mut client = connect(url, to.lang).await?;
     sign_for(&mut client, pair, &args.actor, &mut subs).await?;
-    let requests = batch_requests(&args.actor, &subs, &lines, &name, n)?;
+    let requests = batch_requests(to.lang, &args.actor, &subs, &lines, &name, n)?;
     drop(subs);
     let total = requests.len();
     let (tx, rx) = tokio::sync::mpsc::channel(STREAM_SEND_AHEAD);
@@ -437,8 +437,10 @@ async fn submit_batched(
 }
 
 /// Requests a batched file is sent in: `n` submissions each, with their origins ("FILE line
-/// N", in English, as the server says its errors); none larger than the server takes.
+/// N", in `lang`: the server puts them into its refusals as they are); none larger than the
+/// server takes.
 fn batch_requests(
+    lang: Lang,
     actor: &str,
     subs: &[Submission],
     lines: &[usize],
@@ -451,7 +453,7 @@ fn batch_requests(
             let submissions = batch
                 .iter()
                 .zip(at)
-                .map(|(s, line)| wire(s, Some(msg!("at.file_line", file = name, line = *line).en())))
+                .map(|(s, line)| wire(s, Some(msg!("at.file_line", file = name, line = *line).render(lang))))
                 .collect();
             let r = proto::AppendRequest {
                 actor: actor.to_string(),

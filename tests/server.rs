@@ -1313,6 +1313,9 @@ fn streamed_batches_are_refused_as_appends_are_with_nothing_written() {
         .fails(4, "auditors only read");
     remote(&srv, None, &["submit", "--as", "housing", "--batch", "2", "--file", f])
         .fails(4, "unsigned submission refused");
+    // In Chinese, the line it names too.
+    let zh = remote(&srv, None, &["--lang", "zh", "submit", "--as", "housing", "--batch", "2", "--file", f]);
+    zh.fails(4, "march.jsonl 第1行：未签名的提交被拒绝");
     remote(&srv, Some(&keys.housing), &["submit", "--as", "housing", "--batch", "0", "--file", f])
         .fails(3, "--batch 0");
     // A batch over the request limit (2,100 lines with notes of 4,095 bytes, each sent with

@@ -936,6 +936,7 @@ fn bring_tail_to(dir: &Path) -> u64 {
     let mut ledger =
         Ledger::open(dir, Box::new(SteppingClock::new(workload::clock_start(), 1_000)), Box::new(ids)).unwrap();
     let targets = standing_investments(ledger.store(), 1_000);
+    let base = 1_000_000 + (head % 1_000_000) as i64 * 100_000;
     let mut k = 0usize;
     loop {
         let tail = tail_of(ledger.store());
@@ -946,7 +947,9 @@ fn bring_tail_to(dir: &Path) -> u64 {
         let batch: Vec<Submission> = (0..need)
             .map(|_| {
                 k += 1;
-                workload::correction(targets[k % targets.len()], 100_000 + k as i64, "调度")
+                // Values no earlier run on this ledger gave (it grew since: `head` differs),
+                // so none is refused as unchanged.
+                workload::correction(targets[k % targets.len()], base + k as i64, "调度")
             })
             .collect();
         ledger.submit(workload::ACTOR, &batch, &|_| None).unwrap();
