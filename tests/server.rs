@@ -1334,3 +1334,44 @@ fn streamed_batches_are_refused_as_appends_are_with_nothing_written() {
     assert_eq!(remote(&srv, Some(&keys.drc), &["log", "--json"]).ok().stdout, before);
     drop(srv);
 }
+
+/// A stream whose requests together exceed the room one stream may hold unanswered (seven of
+/// ~11 MiB against 64 MiB): the server stops reading until answers go, and every request is
+/// answered, in order.
+#[test]
+fn a_stream_larger_than_its_room_is_answered_whole() {
+    let (env, keys) = bootstrap();
+    let ledger = ledger_key(&env);
+    let srv = start(&env);
+    let drc = key_of(&keys.drc);
+    let reason = "调".repeat(1_365);
+    let (requests, per) = (7, 1_350);
+    let batches: Vec<_> = (0..requests)
+        .map(|r| {
+            let subs = (0..per)
+                .map(|k| {
+                    let value = (100 + r * per + k).to_string();
+                    let fields = [("project", "park"), ("value", value.as_str()), ("reason", reason.as_str())];
+                    wire::submission(&drc, &ledger, "drc", "revise-target", &fields)
+                })
+                .collect();
+            wire::append("drc", subs)
+        })
+        .collect();
+    let bytes: usize = batches.iter().map(planledger_server::encoded_bytes).sum();
+    assert!(bytes > planledger_server::STREAM_BYTES_IN_FLIGHT_MAX, "{bytes} bytes");
+    assert!(batches.iter().all(|b| planledger_server::encoded_bytes(b) < planledger_server::REQUEST_BYTES_MAX));
+    let seqs = wire::runtime().block_on(async {
+        let mut c = wire::connect(&srv.addr).await;
+        let mut answers = c.append_stream(tokio_stream::iter(batches)).await.unwrap().into_inner();
+        let mut seqs = Vec::new();
+        while let Some(a) = answers.message().await.unwrap() {
+            assert_eq!(a.acks.len(), per);
+            seqs.extend(a.acks.iter().map(|a| a.seq));
+        }
+        seqs
+    });
+    assert_eq!(seqs.len(), requests * per);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, one after another");
+    drop(srv);
+}

@@ -1215,109 +1215,131 @@ fn shared_of(ledger: Ledger, common: &Common) -> Result<Arc<Shared>> {
 }
 
 type AnswerStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::AppendResponse, Status>> + Send>>;
+
+/// One streamed append's answer, to come once it is durable or refused.
+type Answer = oneshot::Receiver<Result<proto::AppendResponse, Status>>;
+/// Where a streamed append's answer goes, with the room its request takes until then.
+type AnswerSlot = (Answer, tokio::sync::OwnedSemaphorePermit);
+/// What the stream gave next: a request, its end, or its failure.
+type Next = Result<Option<proto::AppendRequest>, Status>;
+
 /// A request's size on the wire (what `REQUEST_BYTES_MAX` bounds).
 pub fn encoded_bytes(r: &proto::AppendRequest) -> usize {
     r.encoded_len()
 }
 
-/// One streamed append's answer, to come once it is durable or refused.
-type Answer = oneshot::Receiver<Result<proto::AppendResponse, Status>>;
-
-/// An `AppendStream`'s requests as they come: those already arrived are taken together (up
-/// to `STREAM_TAKE_MAX`), verified and queued on the stream's chain in order, on the blocking
-/// pool; their answers go to `answers` in the same order. At most `STREAM_IN_FLIGHT_MAX`
-/// requests and `STREAM_BYTES_IN_FLIGHT_MAX` bytes wait for their answers: past that, the
-/// stream is not read (HTTP/2 flow control holds the client). Ends at the client's end, at
-/// a request refused, or once the client stops reading answers.
+/// An `AppendStream`'s requests as they come: those already arrived are taken together
+/// (`take_arrived`), verified and queued on the stream's chain in order, on the blocking pool;
+/// their answers go to `answers` in the same order. Ends at the client's end, at a request
+/// refused, or once the client stops reading answers.
 async fn take_appends(
     shared: Arc<Shared>,
     mut inbound: tonic::Streaming<proto::AppendRequest>,
     lang: Lang,
     peer: Option<SocketAddr>,
-    answers: mpsc::Sender<(Answer, tokio::sync::OwnedSemaphorePermit)>,
+    answers: mpsc::Sender<AnswerSlot>,
     room: Arc<tokio::sync::Semaphore>,
 ) {
     let chain = Chain::new();
-    let mut ended = false;
-    // What was read but not taken into the last group, taken first into the next.
     let mut carried = None;
-    while !ended && !chain.broken() {
-        let mut taken = Vec::new();
-        let mut next = match carried.take() {
-            Some(n) => n,
-            None => inbound.message().await,
-        };
-        loop {
-            // Room is waited for only with nothing taken: what a group holds is answered only
-            // once the group is queued, so waiting with it would wait for itself.
-            let (item, bytes) = match &next {
-                Ok(Some(r)) => {
-                    let bytes = r.encoded_len().clamp(1, STREAM_BYTES_IN_FLIGHT_MAX);
-                    (None, u32::try_from(bytes).unwrap_or(u32::MAX))
-                }
-                Ok(None) => {
-                    ended = true;
-                    break;
-                }
-                // The stream itself failed (a message too large, or not protobuf): answered in
-                // its place, after the requests before it.
-                Err(status) => (Some(status.clone()), 1),
-            };
-            let permit = if taken.is_empty() {
-                match room.clone().acquire_many_owned(bytes).await {
-                    Ok(p) => p,
-                    Err(_) => return,
-                }
-            } else {
-                match room.clone().try_acquire_many_owned(bytes) {
-                    Ok(p) => p,
-                    Err(_) => {
-                        carried = Some(next);
-                        break;
-                    }
-                }
-            };
-            let slot = if taken.is_empty() { answers.reserve().await.ok() } else { answers.try_reserve().ok() };
-            let Some(slot) = slot else {
-                if answers.is_closed() {
-                    // The client stopped reading answers: nothing more is taken.
-                    return;
-                }
-                carried = Some(next);
-                break;
-            };
-            let (tx, rx) = oneshot::channel();
-            slot.send((rx, permit));
-            if let Some(status) = item {
-                let _ = tx.send(Err(status));
-                ended = true;
-                break;
-            }
-            if let Ok(Some(request)) = next {
-                taken.push((request, tx));
-            }
-            if taken.len() >= STREAM_TAKE_MAX {
-                break;
-            }
-            match ready(inbound.message()) {
-                Some(n) => next = n,
-                None => break,
-            }
-        }
-        if taken.is_empty() {
-            continue;
-        }
-        let (s, c) = (shared.clone(), chain.clone());
-        let queued = blocking(move || {
-            taken.into_iter().all(|(r, reply)| {
-                let call = Call::from(&s, Rpc::AppendStream, peer);
-                s.append(r, lang, call, Some(&c), reply)
-            })
-        })
-        .await;
-        if !matches!(queued, Ok(true)) {
-            // Refused before it was queued: it is the stream's last answer.
+    loop {
+        let Some(Taken { requests, ended }) = take_arrived(&mut inbound, &mut carried, &answers, &room).await else {
             return;
+        };
+        if !requests.is_empty() {
+            let (s, c) = (shared.clone(), chain.clone());
+            let queued = blocking(move || {
+                requests.into_iter().all(|(r, reply)| {
+                    let call = Call::from(&s, Rpc::AppendStream, peer);
+                    s.append(r, lang, call, Some(&c), reply)
+                })
+            })
+            .await;
+            if !matches!(queued, Ok(true)) {
+                // Refused before it was queued: it is the stream's last answer.
+                return;
+            }
+        }
+        if ended || chain.broken() {
+            return;
+        }
+    }
+}
+
+/// A group of a stream's requests, each with where its answer goes, and whether the stream
+/// ended after it (or failed: its failure is answered in its place, after the group).
+struct Taken {
+    requests: Vec<(proto::AppendRequest, oneshot::Sender<Result<proto::AppendResponse, Status>>)>,
+    ended: bool,
+}
+
+/// Waits for the stream's next request (or takes the one `carried` over), then takes those
+/// already arrived after it, at most `STREAM_TAKE_MAX`, each given its answer's place in
+/// `answers` and its bytes' room. At most `STREAM_IN_FLIGHT_MAX` requests and
+/// `STREAM_BYTES_IN_FLIGHT_MAX` bytes wait for their answers: past that, the stream is not
+/// read (HTTP/2 flow control holds the client). Room is waited for only with nothing taken —
+/// a group is answered only once it is queued, so waiting while holding one would wait for
+/// itself — and what does not fit is carried into the next group. `None`: the client stopped
+/// reading answers.
+async fn take_arrived(
+    inbound: &mut tonic::Streaming<proto::AppendRequest>,
+    carried: &mut Option<Next>,
+    answers: &mpsc::Sender<AnswerSlot>,
+    room: &Arc<tokio::sync::Semaphore>,
+) -> Option<Taken> {
+    let mut taken = Taken { requests: Vec::new(), ended: false };
+    let mut next = match carried.take() {
+        Some(n) => n,
+        None => inbound.message().await,
+    };
+    loop {
+        let (failed, bytes) = match &next {
+            Ok(Some(r)) => {
+                (None, u32::try_from(r.encoded_len().clamp(1, STREAM_BYTES_IN_FLIGHT_MAX)).unwrap_or(u32::MAX))
+            }
+            Ok(None) => {
+                taken.ended = true;
+                return Some(taken);
+            }
+            // A message too large, or not protobuf.
+            Err(status) => (Some(status.clone()), 1),
+        };
+        let waits = taken.requests.is_empty();
+        let permit = if waits {
+            room.clone().acquire_many_owned(bytes).await.ok()?
+        } else {
+            match room.clone().try_acquire_many_owned(bytes) {
+                Ok(p) => p,
+                Err(_) => {
+                    *carried = Some(next);
+                    return Some(taken);
+                }
+            }
+        };
+        let slot = if waits { answers.reserve().await.ok() } else { answers.try_reserve().ok() };
+        let Some(slot) = slot else {
+            if answers.is_closed() {
+                return None;
+            }
+            *carried = Some(next);
+            return Some(taken);
+        };
+        let (tx, rx) = oneshot::channel();
+        slot.send((rx, permit));
+        if let Some(status) = failed {
+            let _ = tx.send(Err(status));
+            taken.ended = true;
+            return Some(taken);
+        }
+        if let Ok(Some(request)) = next {
+            taken.requests.push((request, tx));
+        }
+        if taken.requests.len() >= STREAM_TAKE_MAX {
+            return Some(taken);
+        }
+        match ready(inbound.message()) {
+            Some(n) => next = n,
+            None => return Some(taken),
         }
     }
 }
@@ -1442,7 +1464,7 @@ impl LedgerRpc for Service {
         let room = Arc::new(tokio::sync::Semaphore::new(STREAM_BYTES_IN_FLIGHT_MAX));
         tokio::spawn(take_appends(shared, req.into_inner(), lang, peer, answers, room));
         let answers =
-            tokio_stream::StreamExt::then(ReceiverStream::new(answered), |(answer, room): (Answer, _)| async move {
+            tokio_stream::StreamExt::then(ReceiverStream::new(answered), |(answer, room): AnswerSlot| async move {
                 let answer =
                     answer.await.unwrap_or_else(|_| Err(Status::internal("request failed: the server dropped it")));
                 // The request's bytes count until its answer goes.
