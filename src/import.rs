@@ -169,10 +169,13 @@ fn count_lines(file: &Path, end: u64) -> Result<usize> {
 }
 
 /// A batch of parsed submissions with the line each came from.
-struct Parsed {
-    subs: Vec<Submission>,
-    lines: Vec<usize>,
+pub(crate) struct Parsed {
+    pub(crate) subs: Vec<Submission>,
+    pub(crate) lines: Vec<usize>,
 }
+
+/// Who signs a file's submissions: the key pair, the ledger they are for, the actor.
+pub(crate) type Signer<'a> = (&'a planledger::keys::KeyPair, &'a [u8; 32], &'a str);
 
 /// A batch as the ledger takes it: when dropped, its vectors go back to the parsing thread.
 struct Batch {
@@ -221,25 +224,44 @@ fn parse_batches(
     to: &mpsc::SyncSender<Result<Parsed>>,
     recycled: &mpsc::Receiver<Vec<Submission>>,
 ) {
-    let name = file.display().to_string();
-    let fresh = |recycled: &mpsc::Receiver<Vec<Submission>>| {
+    let fresh = || {
         let mut v = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(n));
         v.clear();
         v
     };
-    let mut batch = Parsed { subs: fresh(recycled), lines: Vec::with_capacity(n) };
-    let send = |batch: &mut Parsed, last: bool| -> bool {
-        if let Some(pair) = pair {
-            for sub in &mut batch.subs {
-                planledger::keys::sign(pair, ledger_key, actor, sub);
+    let signer = pair.map(|p| (p, ledger_key, actor));
+    if let Err(e) = each_batch(file, n, signer, &fresh, &mut |batch| to.send(Ok(batch)).is_ok()) {
+        let _ = to.send(Err(e));
+    }
+}
+
+/// Reads `file` (checked already) into batches of `n` submissions, each signed by `signer`
+/// when there is one, and gives them to `give` one by one, until the file ends, a line fails
+/// to parse or a batch to be signed (the error, named in the file), or `give` says stop.
+/// `fresh` gives each batch its vector.
+pub(crate) fn each_batch(
+    file: &Path,
+    n: usize,
+    signer: Option<Signer>,
+    fresh: &dyn Fn() -> Vec<Submission>,
+    give: &mut dyn FnMut(Parsed) -> bool,
+) -> Result<()> {
+    let name = file.display().to_string();
+    let mut batch = Parsed { subs: fresh(), lines: Vec::with_capacity(n) };
+    let mut unsigned = None;
+    let mut send = |batch: &mut Parsed, last: bool| -> bool {
+        if let Some((pair, ledger_key, actor)) = signer {
+            if let Err(e) = planledger::keys::sign_all(pair, ledger_key, actor, &mut batch.subs) {
+                unsigned = Some(e);
+                return false;
             }
         }
         let next = if last {
             Parsed { subs: Vec::new(), lines: Vec::new() }
         } else {
-            Parsed { subs: fresh(recycled), lines: Vec::with_capacity(n) }
+            Parsed { subs: fresh(), lines: Vec::with_capacity(n) }
         };
-        to.send(Ok(std::mem::replace(batch, next))).is_ok()
+        give(std::mem::replace(batch, next))
     };
     let read = for_each_line(file, |line_no, line| {
         if input::is_blank(line) {
@@ -255,10 +277,9 @@ fn parse_batches(
             send(&mut batch, true);
         }
         Ok(()) => {}
-        Err(e) => {
-            let _ = to.send(Err(e.in_file(&name)));
-        }
+        Err(e) => return Err(e.in_file(&name)),
     }
+    unsigned.map_or(Ok(()), Err)
 }
 
 /// Where acks are printed, and how.

@@ -5,6 +5,8 @@
 //! library functions on the server's store. Files a command reads (snapshots, tree heads)
 //! are read here and sent as documents; files it writes (`--out`) are written here.
 
+use std::sync::Arc;
+
 use tokio_stream::StreamExt;
 
 use crate::cli::{self, exit, Cli, Cmd, Ctx, DeptCmd, Out, PlanCmd, SnapshotCmd};
@@ -222,7 +224,7 @@ async fn append(client: &mut Client, req: proto::AppendRequest) -> Result<Vec<pl
 }
 
 async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
-    let pair = cli::key_pair(&cli.key)?;
+    let pair = cli::key_pair(&cli.key)?.map(Arc::new);
     let json = cli.json;
     let (lang, lang_given) = (cli::user_lang(cli.lang.as_deref())?, cli.lang.is_some());
     match cli.command {
@@ -238,7 +240,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             let mut subs =
                 [Submission { signature: None, id: None, note: None, command: Command::ImportPlan(Box::new(import)) }];
             let mut client = connect(url, lang).await?;
-            sign_for(&mut client, pair.as_ref(), &actor, &mut subs).await?;
+            sign_for(&mut client, pair.as_deref(), &actor, &mut subs).await?;
             let req = proto::AppendRequest {
                 actor,
                 submissions: vec![wire(&subs[0], Some(name))],
@@ -255,7 +257,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             };
             let mut subs = [sub];
             let mut client = connect(url, lang).await?;
-            sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
+            sign_for(&mut client, pair.as_deref(), &args.actor, &mut subs).await?;
             let req = proto::AppendRequest {
                 actor: args.actor.clone(),
                 submissions: vec![wire(&subs[0], None)],
@@ -272,7 +274,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             }
             if let (Some(n), Some(file), None) = (args.batch, args.file.clone(), &args.kind) {
                 let to = Printing { json, lang };
-                return submit_batched(url, pair.as_ref(), &args, &file, n, to, out).await.map(|()| exit::OK);
+                return submit_batched(url, pair.clone(), &args, &file, n, to, out).await.map(|()| exit::OK);
             }
             let (mut subs, origins) = cli::submissions_of(&args)?;
             let expected = cli::parse_expected(&args.expect)?
@@ -280,7 +282,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
                 .map(|(stream, version)| proto::ExpectedVersion { stream, version })
                 .collect();
             let mut client = connect(url, lang).await?;
-            sign_for(&mut client, pair.as_ref(), &args.actor, &mut subs).await?;
+            sign_for(&mut client, pair.as_deref(), &args.actor, &mut subs).await?;
             // Said in the user's language: the server puts them into its refusals as they are.
             let req = proto::AppendRequest {
                 actor: args.actor.clone(),
@@ -296,25 +298,25 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
             let key = keys::read_public(&public_key)?.to_vec();
             let role = role.as_deref().map(|r| planledger::model::Role::parse("--role", r)).transpose()?;
             let command = Command::RegisterKey { principal, role, key };
-            dept_change(url, pair.as_ref(), actor, command, json, lang, out).await?;
+            dept_change(url, pair.as_deref(), actor, command, json, lang, out).await?;
         }
         Cmd::Dept(DeptCmd::Revoke { principal, public_key, reason, actor }) => {
             let key = keys::read_public(&public_key)?.to_vec();
             let command = Command::RevokeKey { principal, key, reason };
-            dept_change(url, pair.as_ref(), actor, command, json, lang, out).await?;
+            dept_change(url, pair.as_deref(), actor, command, json, lang, out).await?;
         }
         Cmd::Backup { out: file } => {
             // Taken by the server while its writers go on, streamed into the file here, then
             // checked here by restoring it, as a local backup is.
             let mut client = connect(url, lang).await?;
-            let req = signed(pair.as_ref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
+            let req = signed(pair.as_deref(), Rpc::Backup, proto::BackupRequest { auth: None })?;
             let stream = client.backup(req).await.map_err(remote_error)?.into_inner();
             let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             receive_archive(stream, &ctx, &file, cli::Archive::Backup, out).await?;
         }
         Cmd::ExportLog { out: file } => {
             let mut client = connect(url, lang).await?;
-            let req = signed(pair.as_ref(), Rpc::ExportLog, proto::ExportLogRequest { auth: None })?;
+            let req = signed(pair.as_deref(), Rpc::ExportLog, proto::ExportLogRequest { auth: None })?;
             let stream = client.export_log(req).await.map_err(remote_error)?.into_inner();
             let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             receive_archive(stream, &ctx, &file, cli::Archive::Log, out).await?;
@@ -322,14 +324,14 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
         Cmd::Bundle { as_of, out: file } => {
             let mut client = connect(url, lang).await?;
             let req = proto::BundleRequest { auth: None, as_of: as_of.unwrap_or_default() };
-            let req = signed(pair.as_ref(), Rpc::Bundle, req)?;
+            let req = signed(pair.as_deref(), Rpc::Bundle, req)?;
             let stream = client.bundle(req).await.map_err(remote_error)?.into_inner();
             let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
             receive_archive(stream, &ctx, &file, cli::Archive::Bundle, out).await?;
         }
         Cmd::Subscribe { from, count } => {
             let mut client = connect(url, lang).await?;
-            let req = signed(pair.as_ref(), Rpc::Subscribe, proto::SubscribeRequest { from_seq: from, auth: None })?;
+            let req = signed(pair.as_deref(), Rpc::Subscribe, proto::SubscribeRequest { from_seq: from, auth: None })?;
             let mut stream = client.subscribe(req).await.map_err(remote_error)?.into_inner();
             let mut n = 0u64;
             while count.is_none_or(|c| n < c) {
@@ -351,7 +353,7 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
         }
         command => {
             let ctx = Ctx { store: None, ledger: None, key: None, json, lang, lang_given, bundle: None };
-            return question(url, pair.as_ref(), &ctx, command, out).await.map(|()| exit::OK);
+            return question(url, pair.as_deref(), &ctx, command, out).await.map(|()| exit::OK);
         }
     }
     Ok(exit::OK)
@@ -364,14 +366,16 @@ struct Printing {
     lang: Lang,
 }
 
-/// `submit --server URL --batch N --file F`: the file checked and signed whole, then sent in
-/// requests of N submissions on one `AppendStream`, each sent without waiting for the one
-/// before to be acknowledged. Each batch is atomic and durable on its own and its acks are
-/// printed as they come; at a refused batch, the batches before it stay recorded (the error
-/// says through which line) and the server writes none after it.
+/// `submit --server URL --batch N --file F`: the file checked whole first, as locally (every
+/// bad line named, nothing sent), then read again on a thread of its own, batch by batch, each
+/// batch signed and sent as one request on an `AppendStream` without waiting for the one before
+/// to be acknowledged; memory stays flat whatever the file's size. Each batch is atomic and
+/// durable on its own and its acks are printed as they come; at a refused batch (or one too
+/// large for a request), the batches before it stay recorded (the error says through which
+/// line) and none after it is written.
 async fn submit_batched(
     url: &Target,
-    pair: Option<&KeyPair>,
+    pair: Option<Arc<KeyPair>>,
     args: &cli::SubmitArgs,
     file: &std::path::Path,
     n: usize,
@@ -385,99 +389,132 @@ async fn submit_batched(
     if !cli::parse_expected(&args.expect)?.is_empty() {
         return Err(Error::invalid(msg!("cli.expect_with_batch")));
     }
-    let name = file.display().to_string();
-    let (mut subs, lines) = cli::file_submissions(file, planledger::input::BATCHED_FILE_LINES_MAX)?;
+    let total = crate::import::check_file(file, planledger::input::BATCHED_FILE_LINES_MAX)?;
     let mut client = connect(url, to.lang).await?;
-    sign_for(&mut client, pair, &args.actor, &mut subs).await?;
-    let requests = batch_requests(to.lang, &args.actor, &subs, &lines, &name, n)?;
-    drop(subs);
-    let total = requests.len();
-    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_SEND_AHEAD);
-    let sender = tokio::spawn(async move {
-        for r in requests {
-            if tx.send(r).await.is_err() {
-                // The stream ended (a refusal): nothing more is sent.
-                break;
+    let ledger = match &pair {
+        Some(p) => ledger_key(&mut client, p).await?,
+        None => [0; 32],
+    };
+    let (batches, read) = tokio::sync::mpsc::channel(STREAM_SEND_AHEAD);
+    read_batches(file, n, pair, ledger, &args.actor, to.lang, batches)?;
+    // What went on the stream: the last line of each batch sent, and why sending stopped early.
+    let sent: Arc<std::sync::Mutex<(Vec<usize>, Option<Error>)>> = Arc::default();
+    let sending = sent.clone();
+    let requests = tokio_stream::wrappers::ReceiverStream::new(read).map_while(move |batch: Result<_>| {
+        let mut sending = sending.lock().unwrap_or_else(|p| p.into_inner());
+        match batch {
+            Ok((request, last)) => {
+                sending.0.push(last);
+                Some(request)
+            }
+            Err(e) => {
+                sending.1 = Some(e);
+                None
             }
         }
     });
-    let mut answers =
-        client.append_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await.map_err(remote_error)?.into_inner();
-    let bar = crate::progress::bar(lines.len() as u64, planledger::msg::text(to.lang, "progress.import"), to.lang);
+    let mut answers = client.append_stream(requests).await.map_err(remote_error)?.into_inner();
+    let bar = crate::progress::bar(total as u64, planledger::msg::text(to.lang, "progress.import"), to.lang);
     let (mut recorded, mut events) = (0usize, 0usize);
-    let result = loop {
-        if recorded == total {
-            break Ok(());
-        }
-        let answer = match answers.message().await {
-            Ok(Some(a)) => a,
-            Ok(None) => break Err(Error::invalid(msg!("remote.stream_ended", answered = recorded, sent = total))),
+    let answered = loop {
+        match answers.message().await {
+            Ok(Some(answer)) => {
+                let acks = acks_of(answer)?;
+                events += acks.len();
+                recorded += 1;
+                if let Some(b) = &bar {
+                    b.set_position(events as u64);
+                }
+                cli::print_acks(out, to.json, to.lang, &acks)?;
+            }
+            Ok(None) => break Ok(()),
             Err(status) => break Err(remote_error(status)),
-        };
-        let acks = acks_of(answer)?;
-        events += acks.len();
-        recorded += 1;
-        if let Some(b) = &bar {
-            b.set_position(events as u64);
         }
-        cli::print_acks(out, to.json, to.lang, &acks)?;
     };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    sender.abort();
-    result.map_err(|e| match recorded {
-        0 => e,
-        batches => e.at(msg!(
+    let (lasts, stopped) = std::mem::take(&mut *sent.lock().unwrap_or_else(|p| p.into_inner()));
+    let result = answered.and_then(|()| match stopped {
+        Some(e) => Err(e),
+        None if recorded < lasts.len() => {
+            Err(Error::invalid(msg!("remote.stream_ended", answered = recorded, sent = lasts.len())))
+        }
+        None => Ok(()),
+    });
+    let name = file.display().to_string();
+    result.map_err(|e| match recorded.checked_sub(1).and_then(|i| lasts.get(i)) {
+        None => e,
+        Some(&line) => e.at(msg!(
             "cli.recorded_through",
-            through = msg!("at.file_line", file = &name, line = lines[(batches * n).min(lines.len()) - 1]),
-            batches = batches
+            through = msg!("at.file_line", file = &name, line = line),
+            batches = recorded
         )),
     })
 }
 
-/// Requests a batched file is sent in: `n` submissions each, with their origins ("FILE line
-/// N", in `lang`: the server puts them into its refusals as they are); none larger than the
-/// server takes.
-fn batch_requests(
-    lang: Lang,
-    actor: &str,
-    subs: &[Submission],
-    lines: &[usize],
-    name: &str,
+/// Starts the thread that reads a checked file into signed batches of `n` (`import::
+/// each_batch`) and sends each as a request, with its last line, into `batches`; a line
+/// that no longer parses, or a batch too large for one request, is sent as the last item.
+#[allow(clippy::too_many_arguments)]
+fn read_batches(
+    file: &std::path::Path,
     n: usize,
-) -> Result<Vec<proto::AppendRequest>> {
-    subs.chunks(n)
-        .zip(lines.chunks(n))
-        .map(|(batch, at)| {
-            let submissions = batch
-                .iter()
-                .zip(at)
-                .map(|(s, line)| wire(s, Some(msg!("at.file_line", file = name, line = *line).render(lang))))
-                .collect();
-            let r = proto::AppendRequest {
-                actor: actor.to_string(),
-                submissions,
-                expected: Vec::new(),
-                plan_toml: String::new(),
-                auth: None,
-            };
-            let bytes = server::encoded_bytes(&r);
-            if bytes > server::REQUEST_BYTES_MAX {
-                let first = msg!("at.file_line", file = name, line = at[0]);
-                return Err(Error::invalid(msg!(
-                    "remote.batch_too_large",
-                    mib = bytes.div_ceil(1 << 20),
-                    max = server::REQUEST_BYTES_MAX >> 20
-                ))
-                .at(first));
-            }
-            Ok(r)
-        })
-        .collect()
+    pair: Option<Arc<KeyPair>>,
+    ledger: [u8; 32],
+    actor: &str,
+    lang: Lang,
+    batches: tokio::sync::mpsc::Sender<Result<(proto::AppendRequest, usize)>>,
+) -> Result<()> {
+    let (file, actor) = (file.to_path_buf(), actor.to_string());
+    let read = move || {
+        let name = file.display().to_string();
+        let signer = pair.as_deref().map(|p| (p, &ledger, actor.as_str()));
+        let fresh = || Vec::with_capacity(n);
+        let read = crate::import::each_batch(&file, n, signer, &fresh, &mut |batch| {
+            let last = batch.lines.last().copied().unwrap_or(0);
+            let request = batch_request(lang, &actor, &batch, &name).map(|r| (r, last));
+            let refused = request.is_err();
+            batches.blocking_send(request).is_ok() && !refused
+        });
+        if let Err(e) = read {
+            let _ = batches.blocking_send(Err(e));
+        }
+    };
+    std::thread::Builder::new()
+        .name("jsonl".into())
+        .spawn(read)
+        .map(drop)
+        .map_err(|e| Error::io(msg!("cli.reader_thread"), e))
 }
 
-/// Batches of a streamed file sent ahead of the server's answers, beyond those HTTP/2 holds.
+/// The request a batch of a file is sent in, with its origins ("FILE line N", in `lang`: the
+/// server puts them into its refusals as they are); refused if larger than the server takes.
+fn batch_request(lang: Lang, actor: &str, batch: &crate::import::Parsed, name: &str) -> Result<proto::AppendRequest> {
+    let submissions = batch
+        .subs
+        .iter()
+        .zip(&batch.lines)
+        .map(|(s, line)| wire(s, Some(msg!("at.file_line", file = name, line = *line).render(lang))))
+        .collect();
+    let r = proto::AppendRequest {
+        actor: actor.to_string(),
+        submissions,
+        expected: Vec::new(),
+        plan_toml: String::new(),
+        auth: None,
+    };
+    let bytes = server::encoded_bytes(&r);
+    if bytes > server::REQUEST_BYTES_MAX {
+        let first = msg!("at.file_line", file = name, line = batch.lines.first().copied().unwrap_or(0));
+        let too_large =
+            msg!("remote.batch_too_large", mib = bytes.div_ceil(1 << 20), max = server::REQUEST_BYTES_MAX >> 20);
+        return Err(Error::invalid(too_large).at(first));
+    }
+    Ok(r)
+}
+
+/// Batches of a streamed file read ahead of the stream, beyond those HTTP/2 holds.
 const STREAM_SEND_AHEAD: usize = 2;
 
 /// An `AppendResponse`'s acks, typed.

@@ -1375,3 +1375,36 @@ fn a_stream_larger_than_its_room_is_answered_whole() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, one after another");
     drop(srv);
 }
+
+/// A batch too large for one request after batches that fit: the file is read batch by batch
+/// (memory stays flat), so the batches before it are recorded and the error says so, as for
+/// a refused batch; nothing from it on is written.
+#[test]
+fn a_batch_too_large_midway_stops_the_file_after_the_batches_before() {
+    let (env, keys) = bootstrap();
+    let srv = start(&env);
+    let before = park_revisions(&srv, &keys.drc);
+    let note = "第".repeat(1_365);
+    let line = |k: usize, reason: &str| {
+        format!(
+            "{{\"type\":\"revise-target\",\"project\":\"park\",\"value\":\"{}\",\"reason\":\"{reason}\"}}\n",
+            100 + k
+        )
+    };
+    let text: String = (1..=4_200).map(|k| line(k, if k <= 2_100 { "调度" } else { &note })).collect();
+    let file = env.file("revisions.jsonl", &text);
+    let run = remote(&srv, Some(&keys.drc), &["submit", "--as", "drc", "--batch", "2100", "--file", path_str(&file)]);
+    let run = run.fails(3, "use a smaller --batch");
+    assert!(run.stderr.contains("recorded through"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 2100 (1 batches)"), "{}", run.stderr);
+    assert!(run.stderr.contains("revisions.jsonl line 2101"), "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2_100);
+    assert_eq!(park_revisions(&srv, &keys.drc), before + 2_100);
+    drop(srv);
+}
+
+/// How many target revisions the server's log holds.
+fn park_revisions(srv: &Server, key: &str) -> usize {
+    let log = remote(srv, Some(key), &["log", "--json"]).ok().stdout;
+    log.lines().filter(|l| l.contains("\"type\":\"revise-target\"")).count()
+}
