@@ -2355,8 +2355,8 @@ pub(crate) fn submissions_of(args: &SubmitArgs) -> Result<(Vec<Submission>, Vec<
     }
 }
 
-/// A JSONL file's submissions, at most `max_lines` of them, with the line each is on
-/// (locally a batched file goes through `crate::import`; this is a server's).
+/// The submissions of a JSONL file sent as one atomic batch, at most `max_lines` of them,
+/// with the line each is on (a file sent in batches goes through `crate::import`).
 pub(crate) fn file_submissions(file: &Path, max_lines: usize) -> Result<(Vec<Submission>, Vec<usize>)> {
     let text = read_file(file)?;
     let name = file.display().to_string();
