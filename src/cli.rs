@@ -1158,17 +1158,24 @@ fn cmd_submit(ctx: &Ctx, args: &SubmitArgs, out: &mut Out) -> Result<()> {
 /// (`crate::import`).
 fn cmd_submit_batched(ctx: &Ctx, args: &SubmitArgs, file: &Path, n: usize, out: &mut Out) -> Result<()> {
     // Checked before the file is read and the store is opened (or created).
+    check_batched(args, n)?;
+    let total = crate::import::check_file(file, input::BATCHED_FILE_LINES_MAX)?;
+    let pair = key_pair(&ctx.key)?;
+    let mut ledger = open_ledger(&ctx.at()?)?;
+    let to = crate::import::Printing { out, as_json: ctx.json, lang: ctx.lang };
+    crate::import::submit_file(to, &mut ledger, &args.actor, pair.as_ref(), file, total, n)
+}
+
+/// What `submit --batch N --file` takes, locally or to a server: 1 ≤ N ≤ `BATCH_EVENTS_MAX`,
+/// and no `--expect` (batches durable one by one cannot all expect the versions at the start).
+pub(crate) fn check_batched(args: &SubmitArgs, n: usize) -> Result<()> {
     if n == 0 || n > BATCH_EVENTS_MAX {
         return Err(Error::invalid(msg!("cli.batch_out_of_range", n = n, max = BATCH_EVENTS_MAX)));
     }
     if !parse_expected(&args.expect)?.is_empty() {
         return Err(Error::invalid(msg!("cli.expect_with_batch")));
     }
-    let total = crate::import::check_file(file, input::BATCHED_FILE_LINES_MAX)?;
-    let pair = key_pair(&ctx.key)?;
-    let mut ledger = open_ledger(&ctx.at()?)?;
-    let to = crate::import::Printing { out, as_json: ctx.json, lang: ctx.lang };
-    crate::import::submit_file(to, &mut ledger, &args.actor, pair.as_ref(), file, total, n)
+    Ok(())
 }
 
 /// `submit --file 月报.xlsx`: a department's monthly report, reconciled with what is recorded

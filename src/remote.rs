@@ -273,8 +273,8 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
                 return Err(Error::invalid(msg!("remote.sheet_report_local", file = f.display())));
             }
             if let (Some(n), Some(file), None) = (args.batch, args.file.clone(), &args.kind) {
-                let to = Printing { json, lang };
-                return submit_batched(url, pair.clone(), &args, &file, n, to, out).await.map(|()| exit::OK);
+                let to = crate::import::Printing { out, as_json: json, lang };
+                return submit_batched(url, pair.clone(), &args, &file, n, to).await.map(|()| exit::OK);
             }
             let (mut subs, origins) = cli::submissions_of(&args)?;
             let expected = cli::parse_expected(&args.expect)?
@@ -359,13 +359,6 @@ async fn run_async(cli: Cli, url: &Target, out: &mut Out<'_>) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// How acks are printed: as JSON lines or as text, in which language.
-#[derive(Clone, Copy)]
-struct Printing {
-    json: bool,
-    lang: Lang,
-}
-
 /// `submit --server URL --batch N --file F`: the file checked whole first, as locally (every
 /// bad line named, nothing sent), then read again on a thread of its own, batch by batch, each
 /// batch signed and sent as one request on an `AppendStream` without waiting for the one before
@@ -379,53 +372,48 @@ async fn submit_batched(
     args: &cli::SubmitArgs,
     file: &std::path::Path,
     n: usize,
-    to: Printing,
-    out: &mut Out<'_>,
+    to: crate::import::Printing<'_, '_>,
 ) -> Result<()> {
-    let max = server::APPEND_SUBMISSIONS_MAX;
-    if n == 0 || n > max {
-        return Err(Error::invalid(msg!("cli.batch_out_of_range", n = n, max = max)));
-    }
-    if !cli::parse_expected(&args.expect)?.is_empty() {
-        return Err(Error::invalid(msg!("cli.expect_with_batch")));
-    }
+    let crate::import::Printing { out, as_json, lang } = to;
+    cli::check_batched(args, n)?;
     let total = crate::import::check_file(file, planledger::input::BATCHED_FILE_LINES_MAX)?;
-    let mut client = connect(url, to.lang).await?;
+    let mut client = connect(url, lang).await?;
     let ledger = match &pair {
         Some(p) => ledger_key(&mut client, p).await?,
         None => [0; 32],
     };
     let (batches, read) = tokio::sync::mpsc::channel(STREAM_SEND_AHEAD);
-    read_batches(file, n, pair, ledger, &args.actor, to.lang, batches)?;
-    // What went on the stream: the last line of each batch sent, and why sending stopped early.
-    let sent: Arc<std::sync::Mutex<(Vec<usize>, Option<Error>)>> = Arc::default();
+    read_batches(file, n, pair, ledger, &args.actor, lang, batches)?;
+    let sent: Arc<std::sync::Mutex<Unanswered>> = Arc::default();
     let sending = sent.clone();
     let requests = tokio_stream::wrappers::ReceiverStream::new(read).map_while(move |batch: Result<_>| {
         let mut sending = sending.lock().unwrap_or_else(|p| p.into_inner());
         match batch {
             Ok((request, last)) => {
-                sending.0.push(last);
+                sending.lasts.push_back(last);
                 Some(request)
             }
             Err(e) => {
-                sending.1 = Some(e);
+                sending.stopped = Some(e);
                 None
             }
         }
     });
     let mut answers = client.append_stream(requests).await.map_err(remote_error)?.into_inner();
-    let bar = crate::progress::bar(total as u64, planledger::msg::text(to.lang, "progress.import"), to.lang);
-    let (mut recorded, mut events) = (0usize, 0usize);
+    let bar = crate::progress::bar(total as u64, planledger::msg::text(lang, "progress.import"), lang);
+    // Batches recorded, events in them, and the last line of the last one.
+    let (mut recorded, mut events, mut through) = (0usize, 0usize, None);
     let answered = loop {
         match answers.message().await {
             Ok(Some(answer)) => {
                 let acks = acks_of(answer)?;
                 events += acks.len();
                 recorded += 1;
+                through = sent.lock().unwrap_or_else(|p| p.into_inner()).lasts.pop_front();
                 if let Some(b) = &bar {
                     b.set_position(events as u64);
                 }
-                cli::print_acks(out, to.json, to.lang, &acks)?;
+                cli::print_acks(out, as_json, lang, &acks)?;
             }
             Ok(None) => break Ok(()),
             Err(status) => break Err(remote_error(status)),
@@ -434,23 +422,31 @@ async fn submit_batched(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let (lasts, stopped) = std::mem::take(&mut *sent.lock().unwrap_or_else(|p| p.into_inner()));
+    let Unanswered { lasts, stopped } = std::mem::take(&mut *sent.lock().unwrap_or_else(|p| p.into_inner()));
     let result = answered.and_then(|()| match stopped {
         Some(e) => Err(e),
-        None if recorded < lasts.len() => {
-            Err(Error::invalid(msg!("remote.stream_ended", answered = recorded, sent = lasts.len())))
+        None if !lasts.is_empty() => {
+            Err(Error::invalid(msg!("remote.stream_ended", answered = recorded, sent = recorded + lasts.len())))
         }
         None => Ok(()),
     });
     let name = file.display().to_string();
-    result.map_err(|e| match recorded.checked_sub(1).and_then(|i| lasts.get(i)) {
+    result.map_err(|e| match through {
         None => e,
-        Some(&line) => e.at(msg!(
+        Some(line) => e.at(msg!(
             "cli.recorded_through",
             through = msg!("at.file_line", file = &name, line = line),
             batches = recorded
         )),
     })
+}
+
+/// A streamed file's batches sent and not yet answered (each one's last line, in order), and
+/// why sending stopped before the file's end, if it did.
+#[derive(Default)]
+struct Unanswered {
+    lasts: std::collections::VecDeque<usize>,
+    stopped: Option<Error>,
 }
 
 /// Starts the thread that reads a checked file into signed batches of `n` (`import::

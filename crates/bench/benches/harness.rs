@@ -1279,7 +1279,7 @@ pub fn run_remote(cfg: &Config) -> Report {
         })
         .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (rounds, mut lat) = runtime.block_on(async {
+    let (rounds, lat) = runtime.block_on(async {
         let start = Arc::new(tokio::sync::Barrier::new(n + 1));
         let end = Arc::new(tokio::sync::Barrier::new(n + 1));
         let tasks: Vec<_> = requests
@@ -1316,27 +1316,13 @@ pub fn run_remote(cfg: &Config) -> Report {
                 })
             })
             .collect();
-        let mut rounds = Vec::new();
-        for _ in 0..REMOTE_ROUNDS {
-            start.wait().await;
-            let t = Instant::now();
-            end.wait().await;
-            rounds.push(rate((n * per) as u64, t.elapsed()));
-        }
-        let mut lat = Vec::new();
-        for task in tasks {
-            let (l, refused) = task.await.unwrap();
-            assert!(refused.is_none(), "a remote append was refused: {refused:?}");
-            lat.extend(l);
-        }
+        let rounds = time_rounds(&start, &end, (n * per) as u64).await;
+        let lat = latencies(tasks, "a remote append").await;
         (rounds, lat)
     });
-    lat.sort();
     let k = |r: f64| format!("{:.1} k ev/s", r / 1e3);
     let spread = rounds.iter().map(|r| k(*r)).collect::<Vec<_>>().join(", ");
-    let mut sorted = rounds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let remote = sorted[sorted.len() / 2];
+    let remote = median_rate(&rounds);
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     report.row(
         &format!(
@@ -1487,21 +1473,34 @@ async fn streamed_rounds(
             })
         })
         .collect();
+    let rounds = time_rounds(&start, &end, (n * per * events) as u64).await;
+    (rounds, latencies(tasks, "a streamed append").await)
+}
+
+/// Releases the submitters waiting on `start` for each of `REMOTE_ROUNDS` rounds and times
+/// each until all of them reach `end`: each round's rate of `events` events.
+async fn time_rounds(start: &tokio::sync::Barrier, end: &tokio::sync::Barrier, events: u64) -> Vec<f64> {
     let mut rounds = Vec::new();
     for _ in 0..REMOTE_ROUNDS {
         start.wait().await;
         let t = Instant::now();
         end.wait().await;
-        rounds.push(rate((n * per * events) as u64, t.elapsed()));
+        rounds.push(rate(events, t.elapsed()));
     }
+    rounds
+}
+
+/// Every submitter's latencies, sorted, once all have finished; a refusal any of them met
+/// (`what` was refused) fails the measure.
+async fn latencies(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, Option<String>)>>, what: &str) -> Vec<Duration> {
     let mut lat = Vec::new();
     for task in tasks {
         let (l, refused) = task.await.unwrap();
-        assert!(refused.is_none(), "a streamed append was refused: {refused:?}");
+        assert!(refused.is_none(), "{what} was refused: {refused:?}");
         lat.extend(l);
     }
     lat.sort();
-    (rounds, lat)
+    lat
 }
 
 /// Copies the directory `from` (a store) to `to`, which must not exist, file by file.
