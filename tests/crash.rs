@@ -88,16 +88,26 @@ fn sigkill_while_appending_loses_nothing_acknowledged() {
             .spawn()
             .unwrap();
         let out = child.stdout.take().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(out).lines() {
                 match line {
-                    Ok(l) => lines.push(l),
+                    Ok(l) => {
+                        // libtest prints "test crash_child ... " before the child's first line.
+                        if l.contains("ready ") {
+                            let _ = ready_tx.send(());
+                        }
+                        lines.push(l)
+                    }
                     Err(_) => break,
                 }
             }
             lines
         });
+        // The kill is timed from the child's open, not its spawn: on a loaded machine starting
+        // the test binary alone can take longer than the whole window below.
+        ready_rx.recv_timeout(Duration::from_secs(30)).expect("the crash child never opened the ledger");
         // Let it run a varying while: from just after open to a few dozen appends.
         std::thread::sleep(Duration::from_millis(15 + (round * 37 % 120) as u64));
         unsafe {
