@@ -713,16 +713,102 @@ impl<'de> serde::de::Visitor<'de> for LineSeed<'_, 'de> {
 
 /// One JSONL line as a submission. Keys and string values are borrowed from the line (no
 /// map, no copy) unless they hold escapes; the errors are those of reading the line into a
-/// `serde_json::Value` and its fields into a map, in the same order.
+/// `serde_json::Value` and its fields into a map, in the same order. The usual line (plain
+/// strings and nulls) is read without serde_json (`read_plain_object`), any other by it.
 pub fn parse_jsonl_line(line: &str) -> Result<Submission> {
-    let not_json = |e| Error::invalid(msg!("input.not_json", reason = e));
     let mut fields = Fields::new();
-    let mut de = serde_json::Deserializer::from_str(line);
-    let object = serde::de::DeserializeSeed::deserialize(LineSeed(&mut fields), &mut de).map_err(not_json)?;
-    de.end().map_err(not_json)?;
-    if !object {
-        return Err(Error::invalid(msg!("input.not_object")));
+    if !read_plain_object(line, &mut fields) {
+        fields = Fields::new();
+        read_json_object(line, &mut fields)?;
     }
+    submission_of_fields(&fields)
+}
+
+/// Reads `line` into `fields` with serde_json: any JSON, its errors named as serde_json
+/// names them.
+fn read_json_object<'a>(line: &'a str, fields: &mut Fields<'a>) -> Result<()> {
+    let not_json = |e| Error::invalid(msg!("input.not_json", reason = e));
+    let mut de = serde_json::Deserializer::from_str(line);
+    let object = serde::de::DeserializeSeed::deserialize(LineSeed(fields), &mut de).map_err(not_json)?;
+    de.end().map_err(not_json)?;
+    match object {
+        true => Ok(()),
+        false => Err(Error::invalid(msg!("input.not_object"))),
+    }
+}
+
+/// The white space JSON allows between tokens (serde_json skips exactly these).
+fn skip_json_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The string token opening at `line[i]` (a `"`), if it holds no escape and no control
+/// character: its text, borrowed, and the offset after its closing quote.
+fn plain_string(line: &str, i: usize) -> Option<(&str, usize)> {
+    let b = line.as_bytes();
+    let start = i + 1;
+    let len = b.get(start..)?.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    let end = start + len;
+    (b[end] == b'"').then(|| (&line[start..end], end + 1))
+}
+
+/// The line as a clerk's tool writes it, read without serde_json: one object whose values
+/// are strings without escapes or `null`, with JSON's white space anywhere between tokens.
+/// Fills `fields` as `read_json_object` would and says `true`; for any other line (an escape,
+/// a number, a nested value, a syntax error, serde_json's number token) says `false`, and
+/// `fields` is to be thrown away: that line is read by `read_json_object`, errors and all.
+fn read_plain_object<'a>(line: &'a str, fields: &mut Fields<'a>) -> bool {
+    let b = line.as_bytes();
+    let mut i = skip_json_space(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return false;
+    }
+    i = skip_json_space(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return skip_json_space(b, i + 1) == b.len();
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some((key, after)) = plain_string(line, i) else { return false };
+        if fields.len == 0 && key == NUMBER_TOKEN {
+            return false;
+        }
+        i = skip_json_space(b, after);
+        if b.get(i) != Some(&b':') {
+            return false;
+        }
+        i = skip_json_space(b, i + 1);
+        let value = match b.get(i) {
+            Some(b'"') => match plain_string(line, i) {
+                Some((text, after)) => {
+                    i = after;
+                    Scalar::Text(Cow::Borrowed(text))
+                }
+                None => return false,
+            },
+            Some(b'n') if b[i..].starts_with(b"null") => {
+                i += 4;
+                Scalar::Null
+            }
+            _ => return false,
+        };
+        fields.put(Cow::Borrowed(key), value);
+        i = skip_json_space(b, i);
+        match b.get(i) {
+            Some(b',') => i = skip_json_space(b, i + 1),
+            Some(b'}') => return skip_json_space(b, i + 1) == b.len(),
+            _ => return false,
+        }
+    }
+}
+
+/// The submission a line's fields make.
+fn submission_of_fields(fields: &Fields) -> Result<Submission> {
     let mut kind = None;
     for (k, v) in fields.iter() {
         match v {
@@ -923,6 +1009,126 @@ dimensions = { block = "B" }
             let theirs = parse_via_value(line).map_err(|e| e.to_string());
             assert_eq!(ours, theirs, "{line}");
         }
+    }
+
+    /// Lines made of JSON's pieces, most well formed, some cut or with a piece swapped.
+    fn generated_lines(n: usize) -> Vec<String> {
+        const KEYS: &[&str] = &[
+            r#""type""#,
+            r#""project""#,
+            r#""period""#,
+            r#""amount""#,
+            r#""id""#,
+            r#""note""#,
+            r#""milestone""#,
+            r#""date""#,
+            r#""x""#,
+            r#""$serde_json::private::Number""#,
+            r#""ty\u0070e""#,
+            r#""a\"b""#,
+            "\"a\u{1}\"",
+        ];
+        const VALUES: &[&str] = &[
+            r#""investment""#,
+            r#""milestone""#,
+            r#""park""#,
+            r#""p-1""#,
+            r#""2022-03""#,
+            r#""2022-03-01""#,
+            r#""3.35""#,
+            r#""-1""#,
+            r#""1e2""#,
+            r#""start""#,
+            r#""0190a5c2-0000-7000-8000-000000000002""#,
+            r#""三月调度""#,
+            r#""a\"b""#,
+            r#""p\u0061rk""#,
+            "\"x\u{7f}y\"",
+            "\"x\u{1f}y\"",
+            "null",
+            "nul",
+            "nullx",
+            "3.35",
+            "1e2",
+            "true",
+            "[1]",
+            "{}",
+            r#"{"a":"b"}"#,
+            r#""""#,
+            r#""\ud800""#,
+        ];
+        const SPACE: &[&str] = &["", "", "", " ", "\t", "\r", "  \n"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        let mut lines = Vec::with_capacity(n);
+        for _ in 0..n {
+            // Half the lines are an investment's fields in some order, some values swapped.
+            let mut fields: Vec<(&str, &str)> = match next(2) {
+                0 => (0..next(7)).map(|_| (KEYS[next(KEYS.len())], VALUES[next(VALUES.len())])).collect(),
+                _ => vec![
+                    (KEYS[0], VALUES[0]),
+                    (KEYS[1], VALUES[2]),
+                    (KEYS[2], VALUES[4]),
+                    (KEYS[3], [VALUES[6], VALUES[7], VALUES[19]][next(3)]),
+                    (KEYS[4], VALUES[10]),
+                    (KEYS[5], VALUES[next(VALUES.len())]),
+                ],
+            };
+            for i in (1..fields.len()).rev() {
+                fields.swap(i, next(i + 1));
+            }
+            let mut pieces: Vec<&str> = vec![SPACE[next(SPACE.len())], "{"];
+            for (f, (key, value)) in fields.into_iter().enumerate() {
+                if f > 0 {
+                    pieces.push(",");
+                }
+                pieces.extend([SPACE[next(SPACE.len())], key, SPACE[next(SPACE.len())], ":"]);
+                pieces.extend([SPACE[next(SPACE.len())], value, SPACE[next(SPACE.len())]]);
+            }
+            pieces.extend(["}", SPACE[next(SPACE.len())]]);
+            match next(8) {
+                0 => {
+                    let at = next(pieces.len());
+                    pieces.remove(at);
+                }
+                1 => {
+                    let at = next(pieces.len() + 1);
+                    pieces.insert(at, [",", ":", "{", "}", "\"", "x", "\\"][next(7)]);
+                }
+                2 => {
+                    let at = next(pieces.len());
+                    pieces.truncate(at);
+                }
+                _ => {}
+            }
+            lines.push(pieces.concat());
+        }
+        lines
+    }
+
+    #[test]
+    fn a_plain_line_is_read_as_serde_json_reads_it() {
+        let mut plain = 0;
+        let mut accepted = 0;
+        for line in generated_lines(60_000) {
+            let mut fields = Fields::new();
+            plain += usize::from(read_plain_object(&line, &mut fields));
+            let ours = parse_jsonl_line(&line).map_err(|e| e.to_string());
+            let mut fields = Fields::new();
+            let by_serde = read_json_object(&line, &mut fields)
+                .and_then(|()| submission_of_fields(&fields))
+                .map_err(|e| e.to_string());
+            assert_eq!(ours, by_serde, "{line:?}");
+            accepted += usize::from(ours.is_ok());
+        }
+        // Both readers and both outcomes were exercised.
+        assert!(plain > 5_000 && plain < 50_000, "{plain} lines read plainly");
+        assert!(accepted > 500, "{accepted} lines accepted");
     }
 
     #[test]
