@@ -129,6 +129,15 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// A remote measure's cell: its rate, then the median and 99th percentile of its latencies.
+fn rate_and_latency(rate: String, sorted: &[Duration]) -> String {
+    format!("{rate} (p50 {} / p99 {})", ms(pct(sorted, 0.5)), ms(pct(sorted, 0.99)))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -429,7 +438,6 @@ pub fn run(cfg: &Config) -> Report {
     one.sort();
     whole.sort();
     let replay_med = median(replay);
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     report.row(
         &format!(
             "point-in-time state of one plan (`summary --year --as-of`), {m}-event ledger, {} random seqs",
@@ -1029,7 +1037,6 @@ pub fn run_cli(cfg: &Config) -> Report {
         .collect();
     let (a, b) = (figures[0], figures[1]);
     let (small, large) = (&ready[0], &ready[1]);
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     let mib = |k: u64| format!("{:.0} MiB", k as f64 / 1024.0);
     for (i, what) in ["CLI submit", "CLI state --plan", "CLI summary --year"].iter().enumerate() {
         let goal_t = if i == 0 { "≤ 50 ms, ≤ 1.5x" } else { "-" };
@@ -1323,13 +1330,12 @@ pub fn run_remote(cfg: &Config) -> Report {
     let k = |r: f64| format!("{:.1} k ev/s", r / 1e3);
     let spread = rounds.iter().map(|r| k(*r)).collect::<Vec<_>>().join(", ");
     let remote = median_rate(&rounds);
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     report.row(
         &format!(
             "{n} remote signed submitters × {per} single-event appends over gRPC (own key and connection each), \
              median of {REMOTE_ROUNDS} rounds ({spread})"
         ),
-        format!("{} (p50 {} / p99 {})", k(remote), ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99))),
+        rate_and_latency(k(remote), &lat),
         format!("in-process group commit {}", fmt_rate(in_process)),
         Some(remote / in_process),
         "≥ 20 k ev/s, p99 ≤ 20 ms",
@@ -1350,7 +1356,7 @@ pub fn run_remote(cfg: &Config) -> Report {
              (≤ {REMOTE_WINDOW} unanswered, each acknowledged once durable), median of {REMOTE_ROUNDS} rounds ({})",
             rounds.iter().map(|r| k(*r)).collect::<Vec<_>>().join(", ")
         ),
-        format!("{} (p50 {} / p99 {})", k(streamed_rate), ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99))),
+        rate_and_latency(k(streamed_rate), &lat),
         format!("in-process group commit {}", fmt_rate(in_process)),
         Some(streamed_rate / in_process),
         "≥ 20 k ev/s, p99 ≤ 20 ms",
@@ -1382,7 +1388,7 @@ pub fn run_remote(cfg: &Config) -> Report {
              {REMOTE_ROUNDS} rounds ({})",
             rounds.iter().map(|r| k(*r)).collect::<Vec<_>>().join(", ")
         ),
-        format!("{} (p50 {} / p99 {})", k(file_rate), ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99))),
+        rate_and_latency(k(file_rate), &lat),
         format!("in-process group commit {}", fmt_rate(in_process)),
         Some(file_rate / in_process),
         "none (the goal is for single events)",

@@ -1115,10 +1115,13 @@ dimensions = { block = "B" }
     fn a_plain_line_is_read_as_serde_json_reads_it() {
         let mut plain = 0;
         let mut accepted = 0;
+        let mut accepted_plain = 0;
         for line in generated_lines(60_000) {
             let mut fields = Fields::new();
-            plain += usize::from(read_plain_object(&line, &mut fields));
+            let read_plainly = read_plain_object(&line, &mut fields);
+            plain += usize::from(read_plainly);
             let ours = parse_jsonl_line(&line).map_err(|e| e.to_string());
+            accepted_plain += usize::from(read_plainly && ours.is_ok());
             let mut fields = Fields::new();
             let by_serde = read_json_object(&line, &mut fields)
                 .and_then(|()| submission_of_fields(&fields))
@@ -1129,6 +1132,7 @@ dimensions = { block = "B" }
         // Both readers and both outcomes were exercised.
         assert!(plain > 5_000 && plain < 50_000, "{plain} lines read plainly");
         assert!(accepted > 500, "{accepted} lines accepted");
+        assert!(accepted_plain > 500, "{accepted_plain} lines read plainly and accepted");
     }
 
     #[test]
